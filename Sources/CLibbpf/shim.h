@@ -1,0 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Tetragon's `process.flags` words, in the order Tetragon prints them.
+package struct ProcessFlags: OptionSet, Sendable, Hashable {
+    package let rawValue: UInt32
+    package init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    package static let execve = ProcessFlags(rawValue: 1 << 0)
+    package static let procFS = ProcessFlags(rawValue: 1 << 1)
+    package static let truncArgs = ProcessFlags(rawValue: 1 << 2)
+    package static let miss = ProcessFlags(rawValue: 1 << 3)
+    package static let errorFilename = ProcessFlags(rawValue: 1 << 4)
+    package static let errorArgs = ProcessFlags(rawValue: 1 << 5)
+    package static let nocwd = ProcessFlags(rawValue: 1 << 6)
+    package static let rootcwd = ProcessFlags(rawValue: 1 << 7)
+    package static let errorCWD = ProcessFlags(rawValue: 1 << 8)
+    package static let clone = ProcessFlags(rawValue: 1 << 9)
+    /// Vigil's own: the binary path was longer or deeper than the kernel buffer.
+    package static let truncFilename = ProcessFlags(rawValue: 1 << 10)
+    /// Vigil's own: the working directory was longer or deeper than the kernel buffer.
+    package static let truncCWD = ProcessFlags(rawValue: 1 << 11)
+    /// Vigil's own: the executed file had no link left (deleted file, memfd).
+    package static let deletedBinary = ProcessFlags(rawValue: 1 << 12)
+
+    /// Names in Tetragon's order (Vigil's own words last).
+    package static let names: [(ProcessFlags, String)] = [
+        (.execve, "execve"), (.procFS, "procFS"), (.truncArgs, "truncArgs"), (.miss, "miss"),
+        (.errorFilename, "errorFilename"), (.errorArgs, "errorArgs"), (.nocwd, "nocwd"), (.rootcwd, "rootcwd"),
+        (.errorCWD, "errorCWD"), (.clone, "clone"), (.truncFilename, "truncFilename"), (.truncCWD, "truncCWD"),
+        (.deletedBinary, "deletedBinary"),
+    ]
+
+    /// Space-separated, as in Tetragon's JSON.
+    package var tetragonString: String {
+        Self.names.filter { contains($0.0) }.map(\.1).joined(separator: " ")
+    }
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+package struct WallTime: Sendable, Hashable, Comparable {
+    package var nanosecondsSinceEpoch: UInt64
+    package init(nanosecondsSinceEpoch: UInt64) { self.nanosecondsSinceEpoch = nanosecondsSinceEpoch }
+    package static func < (a: WallTime, b: WallTime) -> Bool { a.nanosecondsSinceEpoch < b.nanosecondsSinceEpoch }
+}
+
+/// One namespace as exported: inode number and whether it is the host's.
+package struct ExportedNamespace: Sendable, Hashable {
+    package var inum: UInt32
+    package var isHost: Bool
+    package init(inum: UInt32, isHost: Bool) {
+        self.inum = inum
+        self.isHost = isHost
+    }
+}
+
+/// Tetragon's `process.ns` object.
+package struct ExportedNamespaces: Sendable, Hashable {
+    package var uts, ipc, mnt, pid, pidForChildren, net, cgroup, user: ExportedNamespace
+    package init(
+        uts: ExportedNamespace, ipc: ExportedNamespace, mnt: ExportedNamespace, pid: ExportedNamespace,
+        pidForChildren: ExportedNamespace, net: ExportedNamespace, cgroup: ExportedNamespace, user: ExportedNamespace
+    ) {
+        self.uts = uts
+        self.ipc = ipc
+        self.mnt = mnt
+        self.pid = pid
+        self.pidForChildren = pidForChildren
+        self.net = net
+        self.cgroup = cgroup
+        self.user = user
+    }
+}
+
+/// The `process` object of Tetragon's schema (also `parent` and each of `ancestors`).
+package struct ProcessInfo: Sendable, Hashable {
+    package var execID: String
+    package var pid: UInt32
+    package var tid: UInt32
+    package var uid: UInt32
+    package var auid: UInt32
+    /// Absolute working directory, raw bytes.
+    package var cwd: [UInt8]
+    /// Absolute path of the executed file, raw bytes.
+    package var binary: [UInt8]
+    /// argv[1...], raw bytes; the encoder joins and quotes them as Tetragon does.
+    package var arguments: [[UInt8]]
+    package var flags: ProcessFlags
+    package var startTime: WallTime
+    /// First 31 characters of the container id, Tetragon's `docker` field.
+    package var docker: String?
+    package var parentExecID: String?
+    /// Reference count in the process cache (debug aid, exported as `refcnt` when non-zero).
+    package var refcnt: UInt32
+    /// Exported only with `--enable-process-ns`.
+    package var namespaces: ExportedNamespaces?
+    /// Exported only with `--enable-process-cred`.
+    package var credentials: Credentials?
+    package var cgroupID: UInt64
+
+    package init(
+        execID: String, pid: UInt32, tid: UInt32, uid: UInt32, auid: UInt32, cwd: [UInt8], binary: [UInt8],
+        arguments: [[UInt8]], flags: ProcessFlags, startTime: WallTime, docker: String? = nil,
+        parentExecID: String? = nil, refcnt: UInt32 = 0, namespaces: ExportedNamespaces? = nil,
+        credentials: Credentials? = nil, cgroupID: UInt64 = 0
+    ) {
+        self.execID = execID
+        self.pid = pid
+        self.tid = tid
+        self.uid = uid
+        self.auid = auid
+        self.cwd = cwd
+        self.binary = binary
+        self.arguments = arguments
+        self.flags = flags
+        self.startTime = startTime
+        self.docker = docker
+        self.parentExecID = parentExecID
+        self.refcnt = refcnt
+        self.namespaces = namespaces
+        self.credentials = credentials
+        self.cgroupID = cgroupID
+    }
+}
+
+/// What happened, with the fields that belong to that kind only.
+package enum ExportEventKind: Sendable, Hashable {
+    /// `process_exec`.
+    case exec
+    /// `process_exit`: signal name (e.g. "SIGKILL") or nil, exit status, exit time.
+    case exit(signal: String?, status: UInt32, time: WallTime)
+}
+
+/// One line of export: a `GetEventsResponse` in Tetragon's schema.
+package struct ExportEvent: Sendable, Hashable {
+    package var kind: ExportEventKind
+    package var process: ProcessInfo
+    package var parent: ProcessInfo?
+    /// Grand-parent upwards; empty unless `--enable-ancestors` asks for them.
+    package var ancestors: [ProcessInfo]
+    package var nodeName: String
+    package var time: WallTime
+
+    package init(
+        kind: ExportEventKind, process: ProcessInfo, parent: ProcessInfo?, ancestors: [ProcessInfo] = [],
+        nodeName: String, time: WallTime
+    ) {
+        self.kind = kind
+        self.process = process
+        self.parent = parent
+        self.ancestors = ancestors
+        self.nodeName = nodeName
+        self.time = time
+    }
+}

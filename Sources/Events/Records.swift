@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Namespace inode numbers of a task, as the kernel side reports them.
+package struct Namespaces: Sendable, Hashable {
+    package var uts: UInt32 = 0
+    package var ipc: UInt32 = 0
+    package var mnt: UInt32 = 0
+    package var pid: UInt32 = 0
+    package var pidForChildren: UInt32 = 0
+    package var net: UInt32 = 0
+    package var cgroup: UInt32 = 0
+    package var user: UInt32 = 0
+
+    package init(
+        uts: UInt32 = 0, ipc: UInt32 = 0, mnt: UInt32 = 0, pid: UInt32 = 0, pidForChildren: UInt32 = 0,
+        net: UInt32 = 0, cgroup: UInt32 = 0, user: UInt32 = 0
+    ) {
+        self.uts = uts
+        self.ipc = ipc
+        self.mnt = mnt
+        self.pid = pid
+        self.pidForChildren = pidForChildren
+        self.net = net
+        self.cgroup = cgroup
+        self.user = user
+    }
+}
+
+/// Credentials of a task at exec.
+package struct Credentials: Sendable, Hashable {
+    package var uid: UInt32 = 0
+    package var gid: UInt32 = 0
+    package var euid: UInt32 = 0
+    package var egid: UInt32 = 0
+    package var suid: UInt32 = 0
+    package var sgid: UInt32 = 0
+    package var fsuid: UInt32 = 0
+    package var fsgid: UInt32 = 0
+    package var capPermitted: UInt64 = 0
+    package var capEffective: UInt64 = 0
+    package var capInheritable: UInt64 = 0
+
+    package init() {}
+}
+
+/// Flags the kernel side sets on an exec record (`enum vigil_exec_flags` in vigil_abi.h).
+package struct ExecRecordFlags: OptionSet, Sendable, Hashable {
+    package let rawValue: UInt16
+    package init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    package static let pathTruncated = ExecRecordFlags(rawValue: 1 << 0)
+    package static let cwdTruncated = ExecRecordFlags(rawValue: 1 << 1)
+    package static let argsTruncated = ExecRecordFlags(rawValue: 1 << 2)
+    package static let pathError = ExecRecordFlags(rawValue: 1 << 3)
+    package static let cwdError = ExecRecordFlags(rawValue: 1 << 4)
+    package static let argsError = ExecRecordFlags(rawValue: 1 << 5)
+    package static let deleted = ExecRecordFlags(rawValue: 1 << 6)
+    package static let pathDetached = ExecRecordFlags(rawValue: 1 << 7)
+    package static let cwdDetached = ExecRecordFlags(rawValue: 1 << 8)
+}
+
+/// One `sched_process_exec`, decoded. Paths and arguments stay bytes: Linux paths need not be
+/// UTF-8 and evidence must not be altered before export.
+package struct ExecRecord: Sendable, Hashable {
+    /// Process identity: `(pid, ktime)`; ktime is CLOCK_MONOTONIC ns of the exec.
+    package var ktime: UInt64
+    package var cgroupID: UInt64
+    package var pid: UInt32
+    package var tid: UInt32
+    package var flags: ExecRecordFlags
+    /// Identity of the parent as the kernel side knew it; 0 when it never saw the parent.
+    package var parentKtime: UInt64
+    package var ppid: UInt32
+    /// Task start time, CLOCK_MONOTONIC ns (what /proc/PID/stat field 22 measures).
+    package var processStart: UInt64
+    package var credentials: Credentials
+    package var namespaces: Namespaces
+    package var auid: UInt32
+    package var nspid: UInt32
+    package var oldTid: UInt32
+    package var binaryInode: UInt64
+    package var binaryDevice: UInt32
+    package var binaryLinks: UInt32
+    /// Argument bytes the process really had; more than captured when truncated.
+    package var argsSize: UInt32
+    /// Absolute path of the executed file, resolved from the kernel's file.
+    package var binary: [UInt8]
+    /// Absolute working directory.
+    package var cwd: [UInt8]
+    /// argv, argv[0] first.
+    package var argv: [[UInt8]]
+    package var comm: [UInt8]
+
+    package init(
+        ktime: UInt64, cgroupID: UInt64 = 0, pid: UInt32, tid: UInt32, flags: ExecRecordFlags = [],
+        parentKtime: UInt64 = 0, ppid: UInt32, processStart: UInt64 = 0, credentials: Credentials = .init(),
+        namespaces: Namespaces = .init(), auid: UInt32 = UInt32.max, nspid: UInt32 = 0, oldTid: UInt32 = 0,
+        binaryInode: UInt64 = 0, binaryDevice: UInt32 = 0, binaryLinks: UInt32 = 1, argsSize: UInt32 = 0,
+        binary: [UInt8], cwd: [UInt8], argv: [[UInt8]], comm: [UInt8] = []
+    ) {
+        self.ktime = ktime
+        self.cgroupID = cgroupID
+        self.pid = pid
+        self.tid = tid
+        self.flags = flags
+        self.parentKtime = parentKtime
+        self.ppid = ppid
+        self.processStart = processStart
+        self.credentials = credentials
+        self.namespaces = namespaces
+        self.auid = auid
+        self.nspid = nspid
+        self.oldTid = oldTid
+        self.binaryInode = binaryInode
+        self.binaryDevice = binaryDevice
+        self.binaryLinks = binaryLinks
+        self.argsSize = argsSize
+        self.binary = binary
+        self.cwd = cwd
+        self.argv = argv
+        self.comm = comm
+    }
+}
+
+/// A new thread group (fork/clone without CLONE_THREAD), before any exec.
+package struct CloneRecord: Sendable, Hashable {
+    /// Identity of the child: `(pid, ktime)`.
+    package var ktime: UInt64
+    package var cgroupID: UInt64
+    package var pid: UInt32
+    package var tid: UInt32
+    package var parentKtime: UInt64
+    package var ppid: UInt32
+    package var nspid: UInt32
+    package var processStart: UInt64
+
+    package init(
+        ktime: UInt64, cgroupID: UInt64 = 0, pid: UInt32, tid: UInt32, parentKtime: UInt64 = 0, ppid: UInt32,
+        nspid: UInt32 = 0, processStart: UInt64 = 0
+    ) {
+        self.ktime = ktime
+        self.cgroupID = cgroupID
+        self.pid = pid
+        self.tid = tid
+        self.parentKtime = parentKtime
+        self.ppid = ppid
+        self.nspid = nspid
+        self.processStart = processStart
+    }
+}
+
+/// The last thread of a thread group exited.
+package struct ExitRecord: Sendable, Hashable {
+    /// When it exited (CLOCK_MONOTONIC ns).
+    package var ktime: UInt64
+    package var cgroupID: UInt64
+    package var pid: UInt32
+    package var tid: UInt32
+    /// Identity of the exiting process; 0 when the kernel side never saw it start.
+    package var processKtime: UInt64
+    /// `task->exit_code`: `(status << 8) | signal`, `0x80` set for a core dump.
+    package var exitCode: UInt32
+
+    package init(ktime: UInt64, cgroupID: UInt64 = 0, pid: UInt32, tid: UInt32, processKtime: UInt64, exitCode: UInt32) {
+        self.ktime = ktime
+        self.cgroupID = cgroupID
+        self.pid = pid
+        self.tid = tid
+        self.processKtime = processKtime
+        self.exitCode = exitCode
+    }
+
+    /// The signal that ended the process, or 0.
+    package var signal: UInt32 { exitCode & 0x7f }
+    /// The exit status when the process exited on its own.
+    package var status: UInt32 { (exitCode >> 8) & 0xff }
+}
+
+/// One decoded ring-buffer record.
+package enum Record: Sendable, Hashable {
+    case exec(ExecRecord)
+    case clone(CloneRecord)
+    case exit(ExitRecord)
+}
