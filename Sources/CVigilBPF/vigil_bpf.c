@@ -1,1 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE /* vasprintf */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#if __has_include("generated/vigil.skel.h")
+#include "generated/vigil.skel.h"
+#else
+#error "BPF skeleton missing: run `make bpf` (or `make`) before swift build"
+#endif
+
 #include "vigil_bpf.h"
+#include "vigil_abi.h"
+
+struct vigil_bpf {
+	struct vigil *skel;
+	__u32 attach_mode;
+	struct bpf_link *links[3];
+};
+
+static vigil_bpf_log_fn log_sink;
+
+static int forward_print(enum libbpf_print_level level, const char *format, va_list args)
+{
+	char *message = NULL;
+
+	/* Heap, not a fixed line: libbpf hands over a whole verifier log in one call. */
+	if (!log_sink || vasprintf(&message, format, args) < 0)
+		return 0;
+	log_sink((int)level, message);
+	free(message);
+	return 0;
+}
+
+void vigil_bpf_set_log_sink(vigil_bpf_log_fn sink)
+{
+	log_sink = sink;
+	libbpf_set_print(sink ? forward_print : NULL);
+}
+
+int vigil_bpf_possible_cpus(void)
+{
+	return libbpf_num_possible_cpus();
+}
+
+int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bpf **out)
+{
+	struct vigil_bpf *bpf;
+	struct vigil *skel;
+	int cpus, err;
+	int raw = options->attach_mode == VIGIL_ATTACH_RAW_TP;
+
+	*out = NULL;
+	cpus = libbpf_num_possible_cpus();
+	if (cpus <= 0)
+		return cpus < 0 ? cpus : -EINVAL;
+	skel = vigil__open();
+	if (!skel)
+		return -errno;
+
+	skel->rodata->vg_args_max = options->args_max;
+	skel->rodata->vg_wakeup_bytes = options->wakeup_bytes;
+	err = bpf_map__set_max_entries(skel->maps.vg_events, options->rb_size);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.vg_procs, options->procs_max);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.vg_exec_scratch, (__u32)cpus);
+
+	/* One family of hooks only: the other is not even loaded. */
+	bpf_program__set_autoload(skel->progs.observe_exec, !raw);
+	bpf_program__set_autoload(skel->progs.observe_fork, !raw);
+	bpf_program__set_autoload(skel->progs.observe_exit, !raw);
+	bpf_program__set_autoload(skel->progs.observe_exec_raw, raw);
+	bpf_program__set_autoload(skel->progs.observe_fork_raw, raw);
+	bpf_program__set_autoload(skel->progs.observe_exit_raw, raw);
+
+	if (!err)
+		err = vigil__load(skel);
+	if (err) {
+		vigil__destroy(skel);
+		return err < 0 ? err : -err;
+	}
+	bpf = calloc(1, sizeof(*bpf));
+	if (!bpf) {
+		vigil__destroy(skel);
+		return -ENOMEM;
+	}
+	bpf->skel = skel;
+	bpf->attach_mode = options->attach_mode;
+	*out = bpf;
+	return 0;
+}
+
+int vigil_bpf_attach(struct vigil_bpf *bpf)
+{
+	int raw = bpf->attach_mode == VIGIL_ATTACH_RAW_TP;
+	struct bpf_program *progs[3] = {
+		raw ? bpf->skel->progs.observe_exec_raw : bpf->skel->progs.observe_exec,
+		raw ? bpf->skel->progs.observe_fork_raw : bpf->skel->progs.observe_fork,
+		raw ? bpf->skel->progs.observe_exit_raw : bpf->skel->progs.observe_exit,
+	};
+
+	/* Exit and fork before exec: a process seen at exec must have its exit seen too. */
+	for (int i = 2; i >= 0; i--) {
+		bpf->links[i] = bpf_program__attach(progs[i]);
+		if (!bpf->links[i]) {
+			int err = -errno;
+
+			for (int j = 2; j > i; j--) {
+				bpf_link__destroy(bpf->links[j]);
+				bpf->links[j] = NULL;
+			}
+			return err;
+		}
+	}
+	return 0;
+}
+
+void vigil_bpf_destroy(struct vigil_bpf *bpf)
+{
+	if (!bpf)
+		return;
+	for (int i = 0; i < 3; i++)
+		bpf_link__destroy(bpf->links[i]);
+	vigil__destroy(bpf->skel);
+	free(bpf);
+}
+
+int vigil_bpf_events_fd(const struct vigil_bpf *bpf)
+{
+	return bpf_map__fd(bpf->skel->maps.vg_events);
+}
+
+__u32 vigil_bpf_object_abi_version(const struct vigil_bpf *bpf)
+{
+	return bpf->skel->rodata->vg_abi_version;
+}
+
+int vigil_bpf_read_counter(const struct vigil_bpf *bpf, __u32 index, __u64 *sum)
+{
+	int cpus = libbpf_num_possible_cpus();
+	__u64 *values;
+	int err;
+
+	if (cpus <= 0)
+		return cpus < 0 ? cpus : -EINVAL;
+	values = calloc((size_t)cpus, sizeof(__u64));
+	if (!values)
+		return -ENOMEM;
+	err = bpf_map__lookup_elem(bpf->skel->maps.vg_counters, &index, sizeof(index), values,
+				   sizeof(__u64) * (size_t)cpus, 0);
+	if (!err) {
+		*sum = 0;
+		for (int i = 0; i < cpus; i++)
+			*sum += values[i];
+	}
+	free(values);
+	return err;
+}

@@ -1,2 +1,49 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#pragma once
+/*
+ * A narrow C API over the generated libbpf skeleton (generated/vigil.skel.h), so Swift never
+ * sees the skeleton's static inline code, LIBBPF_OPTS statement macros or va_lists.
+ *
+ * Return convention (libbpf >= 1.0): 0 or a positive value on success, a negative errno on
+ * failure. Pointers are NULL on failure with errno set.
+ */
+#ifndef VIGIL_BPF_H
+#define VIGIL_BPF_H
+
+#include <linux/types.h>
+
+struct vigil_bpf;
+
+/* Which family of programs carries the process hooks. */
+enum vigil_attach_mode {
+	VIGIL_ATTACH_TP_BTF = 0, /* BTF-typed tracepoints: preferred */
+	VIGIL_ATTACH_RAW_TP = 1, /* raw tracepoints: fallback when tp_btf cannot load or attach */
+};
+
+struct vigil_bpf_options {
+	__u32 args_max;      /* argument bytes per exec, 1 .. VIGIL_ARGS_CAP-1 */
+	__u32 rb_size;       /* ring buffer bytes: a power of two, multiple of the page size */
+	__u64 wakeup_bytes;  /* pending bytes that force a reader wake-up; 0 = every record */
+	__u32 procs_max;     /* entries of vg_procs */
+	__u32 attach_mode;   /* enum vigil_attach_mode */
+};
+
+/* libbpf's diagnostics (verifier logs included) go here instead of stderr. */
+typedef void (*vigil_bpf_log_fn)(int level, const char *message);
+void vigil_bpf_set_log_sink(vigil_bpf_log_fn sink);
+
+/* Opens the embedded object, applies options, loads it into the kernel. */
+int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bpf **out);
+/* Attaches the programs of the chosen family. */
+int vigil_bpf_attach(struct vigil_bpf *bpf);
+/* Detaches everything and frees the object; NULL is fine. */
+void vigil_bpf_destroy(struct vigil_bpf *bpf);
+
+int vigil_bpf_events_fd(const struct vigil_bpf *bpf);
+/* ABI version the loaded object was built with (vg_abi_version in .rodata). */
+__u32 vigil_bpf_object_abi_version(const struct vigil_bpf *bpf);
+/* Sum over CPUs of vg_counters[index]. */
+int vigil_bpf_read_counter(const struct vigil_bpf *bpf, __u32 index, __u64 *sum);
+/* Number of possible CPUs, as libbpf counts them. */
+int vigil_bpf_possible_cpus(void);
+
+#endif

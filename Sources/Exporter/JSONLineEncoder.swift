@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Events
+
+/// Encodes `ExportEvent`s as JSON lines in the shape Tetragon's Go protojson export produces
+/// (`UseProtoNames`, proto field order, zero values omitted, wrapper types always present).
+///
+/// Writes bytes straight into a caller-owned buffer; no Foundation, no intermediate strings for
+/// byte fields. Output is compact (no spaces), one object per line, terminated by `\n`.
+package struct JSONLineEncoder: Sendable {
+    package init() {}
+
+    /// Appends `event` as one JSON line, including the trailing newline, to `buffer`.
+    package func encode(_ event: ExportEvent, into buffer: inout [UInt8]) {
+        buffer.reserveCapacity(buffer.count + 1024 * (2 + event.ancestors.count))
+        switch event.kind {
+        case .exec:
+            buffer.append(static: "{\"process_exec\":{\"process\":")
+            appendProcess(event.process, to: &buffer)
+            appendParent(event.parent, to: &buffer)
+            appendAncestors(event.ancestors, to: &buffer)
+        case .exit(let signal, let status, let time):
+            buffer.append(static: "{\"process_exit\":{\"process\":")
+            appendProcess(event.process, to: &buffer)
+            appendParent(event.parent, to: &buffer)
+            if let signal, !signal.isEmpty {
+                buffer.append(static: ",\"signal\":")
+                buffer.appendJSONString(signal)
+            }
+            if status != 0 {
+                buffer.append(static: ",\"status\":")
+                buffer.appendDecimal(status)
+            }
+            buffer.append(static: ",\"time\":\"")
+            RFC3339.append(time, to: &buffer)
+            buffer.append(UInt8(ascii: "\""))
+            appendAncestors(event.ancestors, to: &buffer)
+        }
+        buffer.append(UInt8(ascii: "}"))
+        if !event.nodeName.isEmpty {
+            buffer.append(static: ",\"node_name\":")
+            buffer.appendJSONString(event.nodeName)
+        }
+        buffer.append(static: ",\"time\":\"")
+        RFC3339.append(event.time, to: &buffer)
+        buffer.append(static: "\"}\n")
+    }
+
+    /// `event` as one JSON line (with trailing newline).
+    package func encode(_ event: ExportEvent) -> [UInt8] {
+        var buffer: [UInt8] = []
+        encode(event, into: &buffer)
+        return buffer
+    }
+
+    // MARK: - Pieces
+
+    @inline(__always)
+    private func appendParent(_ parent: ProcessInfo?, to b: inout [UInt8]) {
+        guard let parent else { return }
+        b.append(static: ",\"parent\":")
+        appendProcess(parent, to: &b)
+    }
+
+    @inline(__always)
+    private func appendAncestors(_ ancestors: [ProcessInfo], to b: inout [UInt8]) {
+        guard !ancestors.isEmpty else { return }
+        b.append(static: ",\"ancestors\":[")
+        for (i, ancestor) in ancestors.enumerated() {
+            if i > 0 { b.append(UInt8(ascii: ",")) }
+            appendProcess(ancestor, to: &b)
+        }
+        b.append(UInt8(ascii: "]"))
+    }
+
+    /// `tetragon.Process`, fields in proto order.
+    private func appendProcess(_ p: ProcessInfo, to b: inout [UInt8]) {
+        b.append(UInt8(ascii: "{"))
+        if !p.execID.isEmpty {
+            b.append(static: "\"exec_id\":")
+            b.appendJSONString(p.execID)
+            b.append(static: ",\"pid\":")
+        } else {
+            b.append(static: "\"pid\":")
+        }
+        b.appendDecimal(p.pid)
+        b.append(static: ",\"uid\":")
+        b.appendDecimal(p.uid)
+        if !p.cwd.isEmpty {
+            b.append(static: ",\"cwd\":\"")
+            b.appendJSONEscaped(bytes: p.cwd)
+            b.append(UInt8(ascii: "\""))
+        }
+        if !p.binary.isEmpty {
+            b.append(static: ",\"binary\":\"")
+            b.appendJSONEscaped(bytes: p.binary)
+            b.append(UInt8(ascii: "\""))
+        }
+        if !p.arguments.isEmpty {
+            b.append(static: ",\"arguments\":\"")
+            Self.appendArguments(p.arguments, to: &b)
+            b.append(UInt8(ascii: "\""))
+        }
+        if !p.flags.isEmpty {
+            b.append(static: ",\"flags\":\"")
+            var first = true
+            for (flag, name) in ProcessFlags.names where p.flags.contains(flag) {
+                if first { first = false } else { b.append(UInt8(ascii: " ")) }
+                b.appendJSONEscaped(name)
+            }
+            b.append(UInt8(ascii: "\""))
+        }
+        b.append(static: ",\"start_time\":\"")
+        RFC3339.append(p.startTime, to: &b)
+        b.append(static: "\",\"auid\":")
+        b.appendDecimal(p.auid)
+        if let docker = p.docker, !docker.isEmpty {
+            b.append(static: ",\"docker\":")
+            b.appendJSONString(docker)
+        }
+        if let parentExecID = p.parentExecID, !parentExecID.isEmpty {
+            b.append(static: ",\"parent_exec_id\":")
+            b.appendJSONString(parentExecID)
+        }
+        if p.refcnt != 0 {
+            b.append(static: ",\"refcnt\":")
+            b.appendDecimal(p.refcnt)
+        }
+        if let ns = p.namespaces {
+            b.append(static: ",\"ns\":{\"uts\":")
+            Self.appendNamespace(ns.uts, to: &b)
+            b.append(static: ",\"ipc\":")
+            Self.appendNamespace(ns.ipc, to: &b)
+            b.append(static: ",\"mnt\":")
+            Self.appendNamespace(ns.mnt, to: &b)
+            b.append(static: ",\"pid\":")
+            Self.appendNamespace(ns.pid, to: &b)
+            b.append(static: ",\"pid_for_children\":")
+            Self.appendNamespace(ns.pidForChildren, to: &b)
+            b.append(static: ",\"net\":")
+            Self.appendNamespace(ns.net, to: &b)
+            b.append(static: ",\"cgroup\":")
+            Self.appendNamespace(ns.cgroup, to: &b)
+            b.append(static: ",\"user\":")
+            Self.appendNamespace(ns.user, to: &b)
+            b.append(UInt8(ascii: "}"))
+        }
+        b.append(static: ",\"tid\":")
+        b.appendDecimal(p.tid)
+        if let c = p.credentials {
+            b.append(static: ",\"process_credentials\":{\"uid\":")
+            b.appendDecimal(c.uid)
+            b.append(static: ",\"gid\":")
+            b.appendDecimal(c.gid)
+            b.append(static: ",\"euid\":")
+            b.appendDecimal(c.euid)
+            b.append(static: ",\"egid\":")
+            b.appendDecimal(c.egid)
+            b.append(static: ",\"suid\":")
+            b.appendDecimal(c.suid)
+            b.append(static: ",\"sgid\":")
+            b.appendDecimal(c.sgid)
+            b.append(static: ",\"fsuid\":")
+            b.appendDecimal(c.fsuid)
+            b.append(static: ",\"fsgid\":")
+            b.appendDecimal(c.fsgid)
+            b.append(static: ",\"caps\":{")
+            var first = true
+            Self.appendCapabilityList(c.capPermitted, key: "\"permitted\":", first: &first, to: &b)
+            Self.appendCapabilityList(c.capEffective, key: "\"effective\":", first: &first, to: &b)
+            Self.appendCapabilityList(c.capInheritable, key: "\"inheritable\":", first: &first, to: &b)
+            b.append(static: "}}")
+        }
+        b.append(UInt8(ascii: "}"))
+    }
+
+    /// One list of `tetragon.Capabilities`, omitted when empty.
+    @inline(__always)
+    private static func appendCapabilityList(
+        _ mask: UInt64, key: StaticString, first: inout Bool, to b: inout [UInt8]
+    ) {
+        guard mask != 0 else { return }
+        if first { first = false } else { b.append(UInt8(ascii: ",")) }
+        b.append(static: key)
+        CapabilityNames.appendJSONList(mask, to: &b)
+    }
+
+    /// `tetragon.Namespace`: `inum` omitted when 0, `is_host` omitted when false (proto3 scalars).
+    @inline(__always)
+    private static func appendNamespace(_ ns: ExportedNamespace, to b: inout [UInt8]) {
+        b.append(UInt8(ascii: "{"))
+        if ns.inum != 0 {
+            b.append(static: "\"inum\":")
+            b.appendDecimal(ns.inum)
+            if ns.isHost { b.append(static: ",\"is_host\":true") }
+        } else if ns.isHost {
+            b.append(static: "\"is_host\":true")
+        }
+        b.append(UInt8(ascii: "}"))
+    }
+
+    /// Tetragon's `arguments` string, JSON-escaped, without the surrounding quotes: argv[1...]
+    /// joined by single spaces, each argument containing a space wrapped in double quotes (inner
+    /// quotes are left as they are), an empty argument written as `""`, invalid UTF-8 bytes as
+    /// `\xNN`.
+    static func appendArguments(_ arguments: [[UInt8]], to b: inout [UInt8]) {
+        for (i, arg) in arguments.enumerated() {
+            if i > 0 { b.append(UInt8(ascii: " ")) }
+            let quoted = arg.isEmpty || arg.contains(UInt8(ascii: " "))
+            if quoted { b.append(static: "\\\"") }
+            b.appendJSONEscaped(bytes: arg)
+            if quoted { b.append(static: "\\\"") }
+        }
+    }
+}

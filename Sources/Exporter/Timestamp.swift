@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Events
+
+/// A UTC calendar date and time of day, from nanoseconds since the Unix epoch.
+///
+/// Uses Howard Hinnant's `civil_from_days`; no Foundation, no time zone database.
+package struct CivilTime: Sendable, Hashable {
+    package var year: Int
+    /// 1...12
+    package var month: Int
+    /// 1...31
+    package var day: Int
+    package var hour: Int
+    package var minute: Int
+    package var second: Int
+    /// 0..<1_000_000_000
+    package var nanosecond: Int
+
+    /// Breaks `nanosecondsSinceEpoch` (UTC) into calendar fields.
+    package init(nanosecondsSinceEpoch ns: UInt64) {
+        let seconds = Int(ns / 1_000_000_000)
+        nanosecond = Int(ns % 1_000_000_000)
+        let days = seconds / 86_400
+        let secondOfDay = seconds % 86_400
+        hour = secondOfDay / 3600
+        minute = secondOfDay % 3600 / 60
+        second = secondOfDay % 60
+        (year, month, day) = CivilTime.civil(fromDays: days)
+    }
+
+    /// `(year, month, day)` of the day `days` after 1970-01-01 (proleptic Gregorian).
+    package static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097  // [0, 146096]
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365  // [0, 399]
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)  // [0, 365]
+        let mp = (5 * doy + 2) / 153  // [0, 11], March-based
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// Appends `YYYY-MM-DDTHH` + `timeSeparator` + `MM` + `timeSeparator` + `SS`.
+    @inline(__always)
+    func appendDateTime(to b: inout [UInt8], timeSeparator: UInt8) {
+        b.appendDecimal(UInt64(year), minimumDigits: 4)
+        b.append(UInt8(ascii: "-"))
+        b.appendDecimal(UInt64(month), minimumDigits: 2)
+        b.append(UInt8(ascii: "-"))
+        b.appendDecimal(UInt64(day), minimumDigits: 2)
+        b.append(UInt8(ascii: "T"))
+        b.appendDecimal(UInt64(hour), minimumDigits: 2)
+        b.append(timeSeparator)
+        b.appendDecimal(UInt64(minute), minimumDigits: 2)
+        b.append(timeSeparator)
+        b.appendDecimal(UInt64(second), minimumDigits: 2)
+    }
+}
+
+/// RFC 3339 timestamps exactly as Go protojson writes `google.protobuf.Timestamp`.
+package enum RFC3339 {
+    /// Appends e.g. `2026-03-14T09:21:07.412339871Z` (no quotes). The fraction has 0, 3, 6 or 9
+    /// digits: none when nanoseconds are 0, else the fewest of 3/6/9 that are exact.
+    package static func append(_ time: WallTime, to b: inout [UInt8]) {
+        let c = CivilTime(nanosecondsSinceEpoch: time.nanosecondsSinceEpoch)
+        c.appendDateTime(to: &b, timeSeparator: UInt8(ascii: ":"))
+        let nanos = UInt64(c.nanosecond)
+        if nanos != 0 {
+            b.append(UInt8(ascii: "."))
+            if nanos % 1_000_000 == 0 {
+                b.appendDecimal(nanos / 1_000_000, minimumDigits: 3)
+            } else if nanos % 1000 == 0 {
+                b.appendDecimal(nanos / 1000, minimumDigits: 6)
+            } else {
+                b.appendDecimal(nanos, minimumDigits: 9)
+            }
+        }
+        b.append(UInt8(ascii: "Z"))
+    }
+
+    /// `time` as an RFC 3339 string; see `append(_:to:)`.
+    package static func string(_ time: WallTime) -> String {
+        var b: [UInt8] = []
+        b.reserveCapacity(30)
+        append(time, to: &b)
+        return String(decoding: b, as: UTF8.self)
+    }
+}
+
+/// The time stamp lumberjack puts in backup names: Go layout `2006-01-02T15-04-05.000`, UTC.
+package enum BackupTimestamp {
+    /// Formats milliseconds since the epoch, e.g. `2026-03-14T09-21-07.412`.
+    package static func string(millisecondsSinceEpoch ms: UInt64) -> String {
+        let c = CivilTime(nanosecondsSinceEpoch: ms &* 1_000_000)
+        var b: [UInt8] = []
+        b.reserveCapacity(23)
+        c.appendDateTime(to: &b, timeSeparator: UInt8(ascii: "-"))
+        b.append(UInt8(ascii: "."))
+        b.appendDecimal(UInt64(c.nanosecond / 1_000_000), minimumDigits: 3)
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    /// Length of a formatted stamp.
+    package static let length = 23
+
+    /// Whether `s` has the shape of a stamp (digits and separators where the layout puts them).
+    package static func isValid<S: Collection<UInt8>>(_ s: S) -> Bool {
+        guard s.count == length else { return false }
+        for (i, c) in s.enumerated() {
+            switch i {
+            case 4, 7, 13, 16: if c != UInt8(ascii: "-") { return false }
+            case 10: if c != UInt8(ascii: "T") { return false }
+            case 19: if c != UInt8(ascii: ".") { return false }
+            default: if c < UInt8(ascii: "0") || c > UInt8(ascii: "9") { return false }
+            }
+        }
+        return true
+    }
+}

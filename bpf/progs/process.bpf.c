@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The process sensor: exec, fork and exit of every thread group on the node.
+ *
+ * Each hook exists twice: tp_btf (preferred) and raw_tp (fallback for kernels that refuse
+ * tp_btf attachment). Both receive the same typed pointers and share one handler; the loader
+ * turns one family off before load.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "vigil_abi.h"
+#include "maps.h"
+#include "output.h"
+#include "path.h"
+#include "process.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Lets the loader reject an object built from another vigil_abi.h. */
+const volatile __u32 vg_abi_version = VIGIL_ABI_VERSION;
+/* Argument bytes captured per exec (--args-max-bytes), at most VIGIL_ARGS_CAP - 1. */
+const volatile __u32 vg_args_max = VIGIL_ARGS_DEFAULT;
+
+static __always_inline int handle_exec(__u32 old_tid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_exec_scratch *scratch;
+	struct vigil_exec_event *ev;
+	__u16 path_flags = 0;
+	int walked;
+	struct file *exe;
+	struct fs_struct *fs;
+	struct path root;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 ktime = bpf_ktime_get_ns();
+	unsigned long arg_start, arg_end;
+	__u32 tail_off, nargs;
+	__u64 size;
+
+	vg_count(VIGIL_CTR_EXEC_SEEN);
+	scratch = bpf_map_lookup_elem(&vg_exec_scratch, &cpu);
+	if (!scratch) {
+		vg_count(VIGIL_CTR_SCRATCH_MISS);
+		vg_count(VIGIL_CTR_RB_DROPS_EXEC);
+		return 0;
+	}
+	ev = &scratch->ev;
+	vg_fill_header(&ev->hdr, VIGIL_EVENT_EXEC, 0, ktime, task);
+	ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	ev->parent_ktime_ns = vg_identity_of(ev->ppid);
+	ev->process_start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	ev->auid = vg_loginuid(task);
+	ev->old_tid = old_tid;
+	vg_fill_creds(&ev->creds, task);
+	vg_fill_namespaces(&ev->ns, task);
+	vg_task_upid(task, &ev->nspid, &ev->ns.pid);
+	BPF_CORE_READ_STR_INTO(&ev->comm, task, comm);
+
+	/* The executed file as the kernel holds it: mm->exe_file was set by begin_new_exec(), so
+	 * this is the resolved binary, never argv[0] or the name given to execve(). */
+	fs = BPF_CORE_READ(task, fs);
+	root = BPF_CORE_READ(fs, root);
+	exe = BPF_CORE_READ(task, mm, exe_file);
+	if (exe) {
+		struct inode *inode = BPF_CORE_READ(exe, f_inode);
+
+		walked = vg_path_walk((__u64)BPF_CORE_READ(exe, f_path.dentry), (__u64)BPF_CORE_READ(exe, f_path.mnt),
+				      (__u64)root.dentry, (__u64)root.mnt, (struct vg_path_buf *)scratch->tail);
+		ev->path_len = vg_path_len(walked);
+		path_flags |= vg_path_flags(walked, VIGIL_EXEC_F_PATH_TRUNCATED, VIGIL_EXEC_F_PATH_DETACHED,
+					    VIGIL_EXEC_F_PATH_ERROR);
+		ev->binary_ino = BPF_CORE_READ(inode, i_ino);
+		ev->binary_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		ev->binary_nlink = BPF_CORE_READ(inode, i_nlink);
+		if (ev->binary_nlink == 0)
+			path_flags |= VIGIL_EXEC_F_DELETED;
+	} else {
+		ev->path_len = 0;
+		path_flags |= VIGIL_EXEC_F_PATH_ERROR;
+	}
+
+	/* path_len <= VIGIL_PATH_AREA, so the cwd lands inside tail[]. */
+	tail_off = ev->path_len;
+	if (tail_off > VIGIL_PATH_AREA)
+		tail_off = VIGIL_PATH_AREA;
+	walked = vg_path_walk((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt),
+			      (__u64)root.dentry, (__u64)root.mnt, (struct vg_path_buf *)(scratch->tail + tail_off));
+	ev->cwd_len = vg_path_len(walked);
+	path_flags |= vg_path_flags(walked, VIGIL_EXEC_F_CWD_TRUNCATED, VIGIL_EXEC_F_CWD_DETACHED,
+				    VIGIL_EXEC_F_CWD_ERROR);
+	tail_off += vg_path_len(walked);
+	if (tail_off > 2 * VIGIL_PATH_AREA)
+		tail_off = 2 * VIGIL_PATH_AREA;
+
+	/* argv lives in the new image's stack, already copied there by execve. */
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	ev->args_size = arg_end > arg_start ? arg_end - arg_start : 0;
+	nargs = ev->args_size;
+	if (nargs > vg_args_max) {
+		nargs = vg_args_max;
+		ev->hdr.flags |= VIGIL_EXEC_F_ARGS_TRUNCATED;
+	}
+	/* Constant bound for the verifier (vg_args_max is user-set). */
+	if (nargs > VIGIL_ARGS_CAP - 1)
+		nargs = VIGIL_ARGS_CAP - 1;
+	if (nargs && bpf_probe_read_user(scratch->tail + tail_off, nargs, (void *)arg_start) < 0) {
+		ev->hdr.flags |= VIGIL_EXEC_F_ARGS_ERROR;
+		nargs = 0;
+	}
+	ev->args_len = nargs;
+	ev->hdr.flags |= path_flags;
+
+	size = sizeof(*ev) + tail_off + nargs;
+	ev->hdr.size = size;
+
+	/* This exec is the process's identity from now on: its children and its exit name it. */
+	vg_set_identity(ev->hdr.pid, ktime);
+	if (size > sizeof(*scratch))
+		return 0; /* unreachable; states the bound for bpf_ringbuf_output */
+	vg_output(scratch, size, VIGIL_CTR_RB_DROPS_EXEC);
+	return 0;
+}
+
+static __always_inline int handle_fork(struct task_struct *child)
+{
+	struct vigil_clone_event ev = {};
+	__u64 ktime;
+
+	/* Threads share their process's identity; only new thread groups are processes. */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	vg_count(VIGIL_CTR_CLONE_SEEN);
+	ktime = bpf_ktime_get_ns();
+	ev.hdr.kind = VIGIL_EVENT_CLONE;
+	ev.hdr.size = sizeof(ev);
+	ev.hdr.ktime_ns = ktime;
+	/* The fork tracepoint runs in the parent: the child is in the parent's cgroup here. */
+	ev.hdr.cgroup_id = bpf_get_current_cgroup_id();
+	ev.hdr.pid = BPF_CORE_READ(child, tgid);
+	ev.hdr.tid = BPF_CORE_READ(child, pid);
+	/* real_parent, not the forking task: CLONE_PARENT makes them differ. */
+	ev.ppid = BPF_CORE_READ(child, real_parent, tgid);
+	ev.parent_ktime_ns = vg_identity_of(ev.ppid);
+	ev.process_start_ns = BPF_CORE_READ(child, start_time);
+	{
+		__u32 pid_ns;
+
+		vg_task_upid(child, &ev.nspid, &pid_ns);
+	}
+	vg_set_identity(ev.hdr.pid, ktime);
+	vg_output(&ev, sizeof(ev), VIGIL_CTR_RB_DROPS_CLONE);
+	return 0;
+}
+
+static __always_inline int handle_exit(struct task_struct *task)
+{
+	struct vigil_exit_event ev = {};
+	__u32 tgid;
+
+	/* do_exit() decrements signal->live before this tracepoint: 0 means the last thread of the
+	 * group is leaving, which is when the process ends (Tetragon's acct_process semantics). */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	vg_count(VIGIL_CTR_EXIT_SEEN);
+	tgid = BPF_CORE_READ(task, tgid);
+	vg_fill_header(&ev.hdr, VIGIL_EVENT_EXIT, sizeof(ev), bpf_ktime_get_ns(), task);
+	ev.process_ktime_ns = vg_identity_of(tgid);
+	ev.exit_code = BPF_CORE_READ(task, exit_code);
+	bpf_map_delete_elem(&vg_procs, &tgid);
+	vg_output(&ev, sizeof(ev), VIGIL_CTR_RB_DROPS_EXIT);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(observe_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return handle_exec(old_pid);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(observe_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return handle_fork(child);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(observe_exit, struct task_struct *p)
+{
+	return handle_exit(p);
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(observe_exec_raw, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return handle_exec(old_pid);
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(observe_fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return handle_fork(child);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(observe_exit_raw, struct task_struct *p)
+{
+	return handle_exit(p);
+}
