@@ -44,7 +44,7 @@ package struct ContainerRef: Sendable, Hashable {
 /// container cgroup name. That covers crun's `.../crio-<id>.scope/container` and also cgroups
 /// a container creates below its own (systemd or nested runtimes inside a container): their
 /// processes are attributed to the enclosing container. The pod UID is taken from the nearest
-/// pod cgroup above that container.
+/// pod cgroup above that container (or from the slice part of a `slice:prefix:id` name).
 package enum ContainerID {
     /// Parses a cgroup path as shown in `/proc/<pid>/cgroup` or relative to a cgroup mount.
     ///
@@ -67,7 +67,11 @@ package enum ContainerID {
                 if runtime == .unknown, index > 0, components[index - 1] == "docker" {
                     runtime = .docker
                 }
-                return ContainerRef(runtime: runtime, id: id, podUID: podUID(in: components[..<index]))
+                // The literal `slice:prefix:id` name carries the pod slice in front of the id.
+                let component = components[index]
+                let slicePart = component.firstIndex(of: ":").map { component[..<$0] }
+                let uid = slicePart.flatMap { podUID(component: $0) } ?? podUID(in: components[..<index])
+                return ContainerRef(runtime: runtime, id: id, podUID: uid)
             }
         }
         return nil

@@ -95,10 +95,10 @@ let pureV2MountInfo = """
 
     @Test func readsTheRealMountTable() throws {
         let mount = try #require(CgroupMounts.cgroup2Mount())
-        // The mount point is a cgroup2 filesystem.
-        var fs = statfs()
-        #expect(statfs(mount, &fs) == 0)
-        #expect(UInt64(fs.f_type) == 0x6367_7270) // CGROUP2_SUPER_MAGIC
+        // The mount point is the root of a cgroup2 hierarchy: only cgroup2 has
+        // `cgroup.controllers`, and only its root lacks `cgroup.events`.
+        #expect(access(mount + "/cgroup.controllers", F_OK) == 0)
+        #expect(access(mount + "/cgroup.events", F_OK) != 0)
         #expect(CgroupMounts.cgroup2Mount(mountinfoPath: "/nonexistent/mountinfo") == nil)
     }
 }

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+import CLibbpf
+import Glibc
+
+/// What the process sensor needs from the kernel and the agent's privileges, checked before
+/// anything is loaded so that a failure names the missing piece instead of an errno.
+package enum KernelRequirements {
+    /// Linux capability numbers that matter here.
+    package enum Capability: Int, Sendable, CaseIterable {
+        case sysAdmin = 21
+        case perfmon = 38
+        case bpf = 39
+
+        package var name: String {
+            switch self {
+            case .sysAdmin: "CAP_SYS_ADMIN"
+            case .perfmon: "CAP_PERFMON"
+            case .bpf: "CAP_BPF"
+            }
+        }
+    }
+
+    /// Effective capabilities of this process, from /proc/self/status.
+    package static func effectiveCapabilities(statusText: String) -> UInt64? {
+        for line in statusText.split(separator: "\n") where line.hasPrefix("CapEff:") {
+            return UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: " \t"), radix: 16)
+        }
+        return nil
+    }
+
+    /// Missing capabilities for loading BPF, or an empty list. CAP_SYS_ADMIN alone suffices.
+    package static func missingCapabilities(effective: UInt64) -> [Capability] {
+        func has(_ cap: Capability) -> Bool { effective & (1 << UInt64(cap.rawValue)) != 0 }
+        if has(.sysAdmin) { return [] }
+        return [Capability.bpf, .perfmon].filter { !has($0) }
+    }
+
+    /// Throws a ``BPFError`` naming the first requirement this machine does not meet.
+    package static func check(procRoot: String = "/proc", btfPath: String = "/sys/kernel/btf/vmlinux") throws(BPFError) {
+        let status = (try? readText("\(procRoot)/self/status")) ?? ""
+        if let caps = effectiveCapabilities(statusText: status) {
+            let missing = missingCapabilities(effective: caps)
+            if !missing.isEmpty {
+                throw BPFError(
+                    code: .permissionDenied, errno: EPERM, operation: "capability check",
+                    message: "missing \(missing.map(\.name).joined(separator: " and ")): run vigil as root, or grant "
+                        + "CAP_BPF, CAP_PERFMON (and CAP_SYS_RESOURCE on kernels before 5.11)")
+            }
+        }
+        if access(btfPath, R_OK) != 0 {
+            throw BPFError(
+                code: .missingKernelFeature, errno: ENOENT, operation: "kernel BTF",
+                message: "\(btfPath) is missing: the kernel needs BTF (CONFIG_DEBUG_INFO_BTF=y) for CO-RE relocations")
+        }
+        if libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil) != 1 {
+            throw BPFError(
+                code: .missingKernelFeature, errno: ENOTSUP, operation: "BPF ring buffer",
+                message: "this kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux 5.8+)")
+        }
+        if libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, nil) != 1 {
+            throw BPFError(
+                code: .missingKernelFeature, errno: ENOTSUP, operation: "bpf_loop helper",
+                message: "this kernel lacks the bpf_loop() helper (Linux 5.17+), used to resolve paths in the kernel")
+        }
+    }
+
+    static func readText(_ path: String) throws -> String {
+        guard let file = fopen(path, "r") else { throw BPFError(errno: errno, operation: "open \(path)") }
+        defer { fclose(file) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            result.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> Substring {
+        var s = self
+        while let c = s.first, set.contains(c) { s = s.dropFirst() }
+        while let c = s.last, set.contains(c) { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+import CLibbpf
+import CVigilABI
+import CVigilBPF
+import Glibc
+import Logging
+import Synchronization
+
+/// The loaded and attached process sensor (bpf/progs/process.bpf.c): exec, fork and exit.
+///
+/// Owns the libbpf object; ``close()`` (or deinit) detaches every program and frees the maps.
+package final class ProcessSensor: Sendable {
+    /// Which program family carries the hooks.
+    package enum AttachMode: String, Sendable, CaseIterable {
+        case tpBTF = "tp_btf"
+        case rawTP = "raw_tp"
+
+        var cValue: UInt32 {
+            switch self {
+            case .tpBTF: VIGIL_ATTACH_TP_BTF.rawValue
+            case .rawTP: VIGIL_ATTACH_RAW_TP.rawValue
+            }
+        }
+    }
+
+    package struct Options: Sendable {
+        /// Argument bytes captured per exec (`--args-max-bytes`).
+        package var argsMaxBytes: UInt32 = UInt32(VIGIL_ARGS_DEFAULT)
+        /// Ring buffer size (`--rb-size`): a power of two, at least one page.
+        package var ringBufferBytes: UInt32 = 8 << 20
+        /// Pending bytes that force a reader wake-up; 0 wakes the reader on every record.
+        package var wakeupBytes: UInt64 = 256 << 10
+        /// Processes whose identity the kernel side remembers.
+        package var processMapEntries: UInt32 = 65536
+        /// nil: tp_btf, falling back to raw_tp.
+        package var attachMode: AttachMode?
+
+        package init() {}
+
+        /// Largest value `--args-max-bytes` accepts.
+        package static let argsMaxBytesLimit = UInt32(VIGIL_ARGS_CAP) - 1
+    }
+
+    /// Sums of the kernel side's per-CPU counters.
+    package struct Counters: Sendable, Hashable {
+        package var execSeen: UInt64 = 0
+        package var cloneSeen: UInt64 = 0
+        package var exitSeen: UInt64 = 0
+        /// Records the kernel could not put in the ring buffer, by kind.
+        package var ringBufferDrops: (exec: UInt64, clone: UInt64, exit: UInt64) = (0, 0, 0)
+
+        package var totalDrops: UInt64 { ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit }
+
+        package static func == (a: Counters, b: Counters) -> Bool {
+            a.execSeen == b.execSeen && a.cloneSeen == b.cloneSeen && a.exitSeen == b.exitSeen
+                && a.ringBufferDrops == b.ringBufferDrops
+        }
+        package func hash(into hasher: inout Hasher) {
+            hasher.combine(execSeen)
+            hasher.combine(totalDrops)
+        }
+    }
+
+    /// Guards the C handle: close() and counter reads may come from different tasks.
+    private let handle: Mutex<Handle?>
+    package let attachMode: AttachMode
+    package let eventsFD: Int32
+
+    /// Loads and attaches the sensor. Tries tp_btf first unless `options.attachMode` says
+    /// otherwise, and falls back to raw_tp when the kernel refuses tp_btf.
+    package init(options: Options, logger: Logger) throws(BPFError) {
+        LibbpfLog.install(logger: logger)
+        guard options.ringBufferBytes >= 4096, options.ringBufferBytes & (options.ringBufferBytes - 1) == 0 else {
+            throw BPFError(
+                code: .other, errno: EINVAL, operation: "ring buffer size",
+                message: "\(options.ringBufferBytes) is not a power of two of at least 4096 bytes")
+        }
+        let modes = options.attachMode.map { [$0] } ?? [.tpBTF, .rawTP]
+        var lastError: BPFError?
+        for mode in modes {
+            do {
+                let pointer = try Self.load(options: options, mode: mode)
+                self.handle = Mutex(Handle(pointer: pointer))
+                self.attachMode = mode
+                self.eventsFD = vigil_bpf_events_fd(pointer)
+                return
+            } catch {
+                if error.code == .permissionDenied { throw error }
+                logger.warning(
+                    "process sensor did not load with \(mode.rawValue)",
+                    metadata: ["error": "\(error)"])
+                lastError = error
+            }
+        }
+        throw lastError ?? BPFError(code: .other, operation: "load process sensor", message: "no attach mode")
+    }
+
+    private static func load(options: Options, mode: AttachMode) throws(BPFError) -> OpaquePointer {
+        var cOptions = vigil_bpf_options(
+            args_max: min(max(options.argsMaxBytes, 1), Options.argsMaxBytesLimit),
+            rb_size: options.ringBufferBytes, wakeup_bytes: options.wakeupBytes,
+            procs_max: options.processMapEntries, attach_mode: mode.cValue)
+        var pointer: OpaquePointer?
+        try checkedRC("load process sensor (\(mode.rawValue))") { vigil_bpf_open_load(&cOptions, &pointer) }
+        guard let pointer else { throw BPFError(code: .other, operation: "load process sensor", message: "no object") }
+        let objectABI = vigil_bpf_object_abi_version(pointer)
+        guard objectABI == UInt32(VIGIL_ABI_VERSION) else {
+            vigil_bpf_destroy(pointer)
+            throw BPFError(
+                code: .abiMismatch, operation: "load process sensor",
+                message: "BPF object has ABI \(objectABI), agent expects \(VIGIL_ABI_VERSION): rebuild with `make`")
+        }
+        do {
+            try checkedRC("attach process sensor (\(mode.rawValue))") { vigil_bpf_attach(pointer) }
+        } catch {
+            vigil_bpf_destroy(pointer)
+            throw error
+        }
+        return pointer
+    }
+
+    /// Current counter sums. Zero after ``close()``.
+    package func counters() -> Counters {
+        handle.withLock { handle in
+            guard let pointer = handle?.pointer else { return Counters() }
+            func read(_ counter: vigil_counter) -> UInt64 {
+                var sum: UInt64 = 0
+                return vigil_bpf_read_counter(pointer, counter.rawValue, &sum) == 0 ? sum : 0
+            }
+            var c = Counters()
+            c.execSeen = read(VIGIL_CTR_EXEC_SEEN)
+            c.cloneSeen = read(VIGIL_CTR_CLONE_SEEN)
+            c.exitSeen = read(VIGIL_CTR_EXIT_SEEN)
+            c.ringBufferDrops = (read(VIGIL_CTR_RB_DROPS_EXEC), read(VIGIL_CTR_RB_DROPS_CLONE), read(VIGIL_CTR_RB_DROPS_EXIT))
+            return c
+        }
+    }
+
+    /// Detaches all programs and frees the object. Idempotent.
+    package func close() {
+        handle.withLock { handle in
+            vigil_bpf_destroy(handle?.pointer)
+            handle = nil
+        }
+    }
+
+    deinit { close() }
+}
+
+/// The C object; only touched under ProcessSensor's mutex, which makes it safe to send.
+private struct Handle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// Routes libbpf's process-wide print callback to swift-log. libbpf keeps one callback per
+/// process, so the logger it writes to is process-wide too.
+enum LibbpfLog {
+    private static let logger = Mutex<Logger?>(nil)
+
+    static func install(logger newLogger: Logger) {
+        logger.withLock { $0 = newLogger }
+        vigil_bpf_set_log_sink { level, message in
+            guard let message else { return }
+            let text = String(cString: message).trimmingSuffix("\n")
+            LibbpfLog.logger.withLock { logger in
+                switch libbpf_print_level(UInt32(level)) {
+                case LIBBPF_WARN: logger?.warning("libbpf: \(text)")
+                case LIBBPF_INFO: logger?.debug("libbpf: \(text)")
+                default: logger?.trace("libbpf: \(text)")
+                }
+            }
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        var s = self
+        while s.hasSuffix(suffix) { s.removeLast(suffix.count) }
+        return s
+    }
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+import CVigilABI
+
+/// Why a ring-buffer record could not be decoded. Each case is counted, never trapped on.
+package enum RecordDecodeError: Error, Sendable, Hashable {
+    /// Fewer bytes than the fixed part of the record kind (or the header).
+    case truncated(expected: Int, got: Int)
+    /// A kind this agent does not know: an object built from another vigil_abi.h.
+    case unknownKind(UInt16)
+    /// The record's own size or tail lengths point past its end.
+    case inconsistentSize
+}
+
+extension Record {
+    /// Decodes one ring-buffer record. `bytes` is only valid during this call; the result owns
+    /// copies of everything it needs.
+    package init(decoding bytes: UnsafeRawBufferPointer) throws(RecordDecodeError) {
+        let headerSize = MemoryLayout<vigil_event_header>.size
+        guard bytes.count >= headerSize else { throw .truncated(expected: headerSize, got: bytes.count) }
+        let header = bytes.loadUnaligned(as: vigil_event_header.self)
+        guard Int(header.size) <= bytes.count, Int(header.size) >= headerSize else { throw .inconsistentSize }
+        let record = UnsafeRawBufferPointer(rebasing: bytes[0..<Int(header.size)])
+        switch UInt32(header.kind) {
+        case VIGIL_EVENT_EXEC.rawValue:
+            self = .exec(try ExecRecord(decoding: record))
+        case VIGIL_EVENT_CLONE.rawValue:
+            self = .clone(try CloneRecord(decoding: record))
+        case VIGIL_EVENT_EXIT.rawValue:
+            self = .exit(try ExitRecord(decoding: record))
+        default:
+            throw .unknownKind(header.kind)
+        }
+    }
+}
+
+extension ExecRecord {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordDecodeError) {
+        let fixedSize = MemoryLayout<vigil_exec_event>.size
+        guard bytes.count >= fixedSize else { throw .truncated(expected: fixedSize, got: bytes.count) }
+        let raw = bytes.loadUnaligned(as: vigil_exec_event.self)
+        let pathEnd = fixedSize + Int(raw.path_len)
+        let cwdEnd = pathEnd + Int(raw.cwd_len)
+        let argsEnd = cwdEnd + Int(raw.args_len)
+        guard argsEnd <= bytes.count else { throw .inconsistentSize }
+
+        let c = raw.creds
+        var credentials = Credentials()
+        credentials.uid = c.uid
+        credentials.gid = c.gid
+        credentials.euid = c.euid
+        credentials.egid = c.egid
+        credentials.suid = c.suid
+        credentials.sgid = c.sgid
+        credentials.fsuid = c.fsuid
+        credentials.fsgid = c.fsgid
+        credentials.capPermitted = c.cap_permitted
+        credentials.capEffective = c.cap_effective
+        credentials.capInheritable = c.cap_inheritable
+        let n = raw.ns
+        self.init(
+            ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
+            flags: ExecRecordFlags(rawValue: raw.hdr.flags), parentKtime: raw.parent_ktime_ns, ppid: raw.ppid,
+            processStart: raw.process_start_ns, credentials: credentials,
+            namespaces: Namespaces(
+                uts: n.uts, ipc: n.ipc, mnt: n.mnt, pid: n.pid, pidForChildren: n.pid_for_children, net: n.net,
+                cgroup: n.cgroup, user: n.user),
+            auid: raw.auid, nspid: raw.nspid, oldTid: raw.old_tid, binaryInode: raw.binary_ino,
+            binaryDevice: raw.binary_dev, binaryLinks: raw.binary_nlink, argsSize: raw.args_size,
+            binary: PathComponents.absolutePath(fromLeafFirst: UnsafeRawBufferPointer(rebasing: bytes[fixedSize..<pathEnd])),
+            cwd: PathComponents.absolutePath(fromLeafFirst: UnsafeRawBufferPointer(rebasing: bytes[pathEnd..<cwdEnd])),
+            argv: Self.splitArguments(UnsafeRawBufferPointer(rebasing: bytes[cwdEnd..<argsEnd])),
+            comm: withUnsafeBytes(of: raw.comm) { CString.bytes(of: $0) })
+    }
+
+    /// argv as the kernel stores it: each argument NUL-terminated. A truncated last argument
+    /// has no NUL and is kept as far as it was captured.
+    static func splitArguments(_ bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
+        var argv: [[UInt8]] = []
+        var start = 0
+        for i in 0..<bytes.count where bytes[i] == 0 {
+            argv.append(Array(bytes[start..<i]))
+            start = i + 1
+        }
+        if start < bytes.count { argv.append(Array(bytes[start..<bytes.count])) }
+        return argv
+    }
+}
+
+extension CloneRecord {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordDecodeError) {
+        let size = MemoryLayout<vigil_clone_event>.size
+        guard bytes.count >= size else { throw .truncated(expected: size, got: bytes.count) }
+        let raw = bytes.loadUnaligned(as: vigil_clone_event.self)
+        self.init(
+            ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
+            parentKtime: raw.parent_ktime_ns, ppid: raw.ppid, nspid: raw.nspid, processStart: raw.process_start_ns)
+    }
+}
+
+extension ExitRecord {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordDecodeError) {
+        let size = MemoryLayout<vigil_exit_event>.size
+        guard bytes.count >= size else { throw .truncated(expected: size, got: bytes.count) }
+        let raw = bytes.loadUnaligned(as: vigil_exit_event.self)
+        self.init(
+            ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
+            processKtime: raw.process_ktime_ns, exitCode: raw.exit_code)
+    }
+}
+
+/// The kernel's leaf-first path encoding (see vigil_abi.h).
+package enum PathComponents {
+    /// "true\0bin\0usr\0" -> "/usr/bin/true"; no component -> "/".
+    package static func absolutePath(fromLeafFirst bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var components: [UnsafeRawBufferPointer] = []
+        var start = 0
+        for i in 0..<bytes.count where bytes[i] == 0 {
+            if i > start { components.append(UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
+            start = i + 1
+        }
+        if start < bytes.count { components.append(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count])) }
+        guard !components.isEmpty else { return [UInt8(ascii: "/")] }
+        var path: [UInt8] = []
+        path.reserveCapacity(bytes.count + 1)
+        for component in components.reversed() {
+            path.append(UInt8(ascii: "/"))
+            path.append(contentsOf: component)
+        }
+        return path
+    }
+
+    /// Encodes an absolute path the way the kernel side does (for fixtures and tests).
+    package static func leafFirst(_ path: String) -> [UInt8] {
+        path.split(separator: "/").reversed().flatMap { Array($0.utf8) + [0] }
+    }
+}
+
+/// Fixed `char[N]` fields.
+package enum CString {
+    /// The bytes before the first NUL.
+    package static func bytes(of buffer: UnsafeRawBufferPointer) -> [UInt8] {
+        if let end = buffer.firstIndex(of: 0) { return Array(buffer[0..<end]) }
+        return Array(buffer)
+    }
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+import BPFKit
+import Glibc
+
+/// Everything `vigil` was told on its command line, built once and passed down.
+package struct AgentConfiguration: Sendable {
+    /// Where events go.
+    package struct Export: Sendable {
+        package var stdout = true
+        package var filename: String?
+        package var maxSizeMB = 10
+        package var maxBackups = 5
+        package var compress = false
+        package var permissions: mode_t = 0o600
+        package init() {}
+    }
+
+    package var nodeName: String
+    package var procRoot = "/proc"
+    package var export = Export()
+    package var enableAncestors = false
+    package var exportNamespaces = false
+    package var exportCredentials = false
+    package var processCacheSize = 65536
+    package var sensor = ProcessSensor.Options()
+    package var reader = RingBufferReader.Configuration()
+    /// cgroup2 mount; nil finds it in /proc/self/mountinfo.
+    package var cgroup2Root: String?
+
+    package init(nodeName: String) {
+        self.nodeName = nodeName
+    }
+}

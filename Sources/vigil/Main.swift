@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import Glibc
+import Logging
+import VigilAgent
+
+@main
+enum Main {
+    static func main() async {
+        let command: VigilCommand
+        do {
+            command = try VigilCommand.parse()
+        } catch {
+            // --help and --version exit 0 through the parser; every usage error exits 2.
+            if VigilCommand.exitCode(for: error) == .success { VigilCommand.exit(withError: error) }
+            let message = VigilCommand.fullMessage(for: error)
+            printError("vigil: \(message)\nSee 'vigil --help'.")
+            exit(2)
+        }
+
+        let level = Logger.Level(rawValue: command.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "vigil")
+        do {
+            try await Agent.run(configuration: command.agentConfiguration(), logger: logger)
+        } catch {
+            logger.critical("vigil stopped: \(error)")
+            printError("vigil: \(error)")
+            exit(1)
+        }
+    }
+}
+
+/// Writes one line to standard error, unbuffered, without touching C's shared `stderr` FILE.
+func printError(_ text: String) {
+    let line = Array((text + "\n").utf8)
+    line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+}

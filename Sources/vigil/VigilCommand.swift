@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import BPFKit
+import Glibc
+import Logging
+import VigilAgent
+
+/// `vigil`: the node agent. Flag names follow Tetragon's where the meaning is the same.
+struct VigilCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "Runtime security agent: every exec and exit on this node as Tetragon-schema JSON lines.",
+        discussion: """
+            Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF, BPF ring buffers and \
+            bpf_loop (Linux 5.17+). Events go to stdout unless --export-filename is given; give \
+            both --export-filename and --export-stdout for both. SIGTERM or SIGINT flushes the \
+            export and detaches every BPF program.
+            """)
+
+    @Option(help: "Node name in every event and exec_id (default: $NODE_NAME, else the host name).")
+    var nodeName: String?
+
+    @Option(help: ArgumentHelp("JSON lines export file; rotated by size.", valueName: "path"))
+    var exportFilename: String?
+
+    @Flag(help: "Also write events to stdout when --export-filename is set.")
+    var exportStdout = false
+
+    @Option(help: "Rotate the export file when it reaches this size.")
+    var exportFileMaxSizeMb: Int = 10
+
+    @Option(help: "Rotated export files kept.")
+    var exportFileMaxBackups: Int = 5
+
+    @Flag(help: "gzip rotated export files.")
+    var exportFileCompress = false
+
+    @Option(help: ArgumentHelp("Mode of the export file, octal.", valueName: "mode"))
+    var exportFilePerm: String = "600"
+
+    @Option(
+        help: ArgumentHelp(
+            "Comma-separated event types whose events carry `ancestors`: base (process_exec, process_exit).",
+            valueName: "types"))
+    var enableAncestors: String = ""
+
+    @Flag(help: "Export process.ns (namespace inode numbers and is_host).")
+    var enableProcessNs = false
+
+    @Flag(help: "Export process_credentials (uids, gids, capabilities).")
+    var enableProcessCred = false
+
+    @Option(help: "Argument bytes captured per exec (1 to 32767); longer argument lists are flagged truncArgs.")
+    var argsMaxBytes: Int = 4096
+
+    @Option(help: ArgumentHelp("BPF ring buffer size, power of two; K and M suffixes.", valueName: "size"))
+    var rbSize: String = "8M"
+
+    @Option(help: "Record batches queued between the ring-buffer reader and the pipeline before drops are counted.")
+    var rbQueueSize: Int = 4096
+
+    @Option(help: "Processes the cache keeps before evicting exited ones.")
+    var processCacheSize: Int = 65536
+
+    @Option(help: ArgumentHelp("procfs mount to scan at start (a host's /proc seen from a container).", valueName: "path"))
+    var procfs: String = "/proc"
+
+    @Option(help: ArgumentHelp("Hook family for exec/fork/exit: auto, tp_btf or raw_tp.", valueName: "mode"))
+    var attachMode: String = "auto"
+
+    @Option(help: ArgumentHelp("trace, debug, info, warning or error.", valueName: "level"))
+    var logLevel: String = "info"
+
+    mutating func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level: unknown level '\(logLevel)' (trace, debug, info, warning, error)")
+        }
+        guard exportFileMaxSizeMb > 0 else { throw ValidationError("--export-file-max-size-mb must be at least 1") }
+        guard exportFileMaxBackups >= 0 else { throw ValidationError("--export-file-max-backups must be 0 or more") }
+        guard mode_t(exportFilePerm, radix: 8).map({ $0 <= 0o777 }) == true else {
+            throw ValidationError("--export-file-perm: '\(exportFilePerm)' is not an octal mode like 600")
+        }
+        guard (1...32767).contains(argsMaxBytes) else {
+            throw ValidationError("--args-max-bytes must be between 1 and 32767, got \(argsMaxBytes)")
+        }
+        guard let size = Self.parseSize(rbSize), size >= 4096, size <= 1 << 30, size & (size - 1) == 0 else {
+            throw ValidationError("--rb-size: '\(rbSize)' is not a power of two between 4K and 1G")
+        }
+        guard rbQueueSize > 0 else { throw ValidationError("--rb-queue-size must be at least 1") }
+        guard processCacheSize >= 1024 else { throw ValidationError("--process-cache-size must be at least 1024") }
+        guard ["auto", "tp_btf", "raw_tp"].contains(attachMode) else {
+            throw ValidationError("--attach-mode: '\(attachMode)' is not auto, tp_btf or raw_tp")
+        }
+        for type in enableAncestors.split(separator: ",") where type != "base" {
+            throw ValidationError("--enable-ancestors: unknown event type '\(type)' (supported: base)")
+        }
+    }
+
+    /// "8M" -> 8388608. Plain numbers are bytes.
+    static func parseSize(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
+        if let last = text.last, let unit = units[last] { return Int(text.dropLast()).map { $0 * unit } }
+        return Int(text)
+    }
+
+    func agentConfiguration() -> AgentConfiguration {
+        var config = AgentConfiguration(nodeName: nodeName ?? Self.defaultNodeName())
+        config.procRoot = procfs
+        config.export.filename = exportFilename
+        config.export.stdout = exportStdout || exportFilename == nil
+        config.export.maxSizeMB = exportFileMaxSizeMb
+        config.export.maxBackups = exportFileMaxBackups
+        config.export.compress = exportFileCompress
+        config.export.permissions = mode_t(exportFilePerm, radix: 8) ?? 0o600
+        config.enableAncestors = enableAncestors.split(separator: ",").contains("base")
+        config.exportNamespaces = enableProcessNs
+        config.exportCredentials = enableProcessCred
+        config.processCacheSize = processCacheSize
+        config.sensor.argsMaxBytes = UInt32(argsMaxBytes)
+        config.sensor.ringBufferBytes = UInt32(Self.parseSize(rbSize) ?? 8 << 20)
+        config.sensor.attachMode = attachMode == "auto" ? nil : (attachMode == "tp_btf" ? .tpBTF : .rawTP)
+        config.reader.queueBatches = rbQueueSize
+        return config
+    }
+
+    static func defaultNodeName() -> String {
+        if let env = getenv("NODE_NAME"), env.pointee != 0 { return String(cString: env) }
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
