@@ -46,7 +46,8 @@ let package = Package(
         ]),
 
         // Test support and tests. Suites whose names carry "Kernel" need root.
-        .target(name: "TestSupport", dependencies: ["Events"], path: "Tests/TestSupport"),
+        .target(name: "CSpawn", path: "Tests/CSpawn"),
+        .target(name: "TestSupport", dependencies: ["Events", "CSpawn"], path: "Tests/TestSupport"),
         .testTarget(name: "EventsTests", dependencies: ["Events", "CVigilABI", "TestSupport"]),
         .testTarget(name: "ProcessCacheTests", dependencies: ["ProcessCache", "Events", "TestSupport"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Events", "TestSupport"]),

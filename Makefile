@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: Apache-2.0
+# Vigil. `make help` lists the targets.
+
+SWIFT        ?= swift
+EXPORT_FILE  ?= /var/log/vigil/events.log
+VIGIL_FLAGS  ?=
+
+.PHONY: help deps bpf build release run test test-unit test-kernel clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
+
+deps: ## install missing Debian packages (libbpf-dev, bpftool, ...)
+	@./scripts/install-deps.sh
+
+bpf: deps ## compile bpf/*.bpf.c and generate the libbpf skeleton
+	$(MAKE) -C bpf
+
+build: bpf ## debug build
+	$(SWIFT) build
+
+release: bpf ## release build (.build/release/vigil)
+	$(SWIFT) build -c release
+
+run: release ## run the agent as root: events on stdout and in $(EXPORT_FILE)
+	mkdir -p $(dir $(EXPORT_FILE))
+	$(if $(filter 0,$(shell id -u)),,sudo) .build/release/vigil --export-filename $(EXPORT_FILE) --export-stdout $(VIGIL_FLAGS)
+
+test: bpf ## the whole suite: unit tests and, as root, the kernel tests
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+test-unit: bpf ## tests that need no root
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --skip KernelIntegrationTests
+
+test-kernel: bpf ## kernel tests only (root)
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter KernelIntegrationTests
+
+clean:
+	$(MAKE) -C bpf clean
+	rm -rf .build

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+import Events
+
+/// What the ``ProcessCache`` exports and how large it may grow.
+package struct ProcessCacheConfig: Sendable {
+    /// Node name used in every `exec_id` and in `node_name`.
+    package var nodeName: String
+    /// Fill `ancestors` (grand-parent upwards) on the events the cache builds.
+    package var enableAncestors: Bool
+    /// Export `process.ns` (`--enable-process-ns`).
+    package var exportNamespaces: Bool
+    /// Export `process_credentials` (`--enable-process-cred`).
+    package var exportCredentials: Bool
+    /// Namespaces of the host (PID 1 of the initial namespaces), to compute `is_host`.
+    package var hostNamespaces: Namespaces
+    /// Most entries the cache keeps; beyond it the oldest dead entries are evicted first.
+    package var capacity: Int
+    /// Maps a cgroup id to a container id; the cache keeps its first 31 characters as `docker`.
+    package var dockerID: (@Sendable (UInt64) -> String?)?
+
+    /// - Parameters:
+    ///   - nodeName: node name for `exec_id` and `node_name`.
+    ///   - enableAncestors: fill `ancestors`.
+    ///   - exportNamespaces: export `process.ns`.
+    ///   - exportCredentials: export `process_credentials`.
+    ///   - hostNamespaces: the host's namespaces (see ``ProcFS/hostNamespaces(procRoot:)``).
+    ///   - capacity: most entries kept (at least 1).
+    ///   - dockerID: cgroup id to container id, or nil when unknown.
+    package init(
+        nodeName: String, enableAncestors: Bool = false, exportNamespaces: Bool = false,
+        exportCredentials: Bool = false, hostNamespaces: Namespaces = .init(), capacity: Int = 65536,
+        dockerID: (@Sendable (UInt64) -> String?)? = nil
+    ) {
+        self.nodeName = nodeName
+        self.enableAncestors = enableAncestors
+        self.exportNamespaces = exportNamespaces
+        self.exportCredentials = exportCredentials
+        self.hostNamespaces = hostNamespaces
+        self.capacity = capacity
+        self.dockerID = dockerID
+    }
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+import Events
+import ProcessCache
+import Testing
+
+private typealias F = Fixtures
+
+@Suite struct ProcessCacheMemoryTests {
+    @Test func churnReturnsToBaseline() {
+        var cache = F.cache(ancestors: true)
+        _ = cache.seed([F.proc(pid: 1, ppid: 0, start: 1), F.proc(pid: 300, ppid: 1, start: 2, argv: ["/bin/bash"])])
+        let baseline = cache.count
+        #expect(baseline == 2)
+
+        var ktime: UInt64 = 1_000
+        var largest = 0
+        for round in 0..<100_000 {
+            // bash forks a child (pids wrap, so they are reused) that execs and exits; every
+            // fourth child leaves a grandchild that outlives it by one round.
+            let pid = UInt32(1_000 + round % 30_000)
+            let forked = ktime
+            let execed = ktime + 1
+            _ = cache.handle(F.clone(pid: pid, ktime: forked, ppid: 300))
+            _ = cache.handle(F.exec(pid: pid, ktime: execed, ppid: 300, parentKtime: 0, argv: ["/bin/ls", "\(round)"]))
+            if round % 4 == 0 {
+                let grandchild = UInt32(40_000 + round % 1_000)
+                _ = cache.handle(F.clone(pid: grandchild, ktime: ktime + 2, ppid: pid, parentKtime: execed))
+                _ = cache.handle(F.exit(pid: pid, ktime: ktime + 3, processKtime: execed, code: 1 << 8))
+                largest = max(largest, cache.count)
+                _ = cache.handle(F.exit(pid: grandchild, ktime: ktime + 4, processKtime: ktime + 2))
+            } else {
+                _ = cache.handle(F.exit(pid: pid, ktime: ktime + 3, processKtime: execed))
+            }
+            ktime += 10
+        }
+        #expect(cache.count == baseline)
+        #expect(cache.stats.liveEntries == baseline)
+        #expect(largest <= baseline + 2)
+        #expect(cache.stats.evictions == 0)
+        #expect(cache.stats.exitMisses == 0)
+        #expect(cache.stats.parentMisses == 0)
+    }
+
+    @Test func overCapacityEvictsTheOldestDeadEntryFirst() throws {
+        var cache = F.cache(capacity: 4)
+        _ = cache.handle(F.exec(pid: 10, ktime: 100, ppid: 0, argv: ["/init"]))  // oldest, alive
+        _ = cache.handle(F.exec(pid: 20, ktime: 200, ppid: 10, parentKtime: 100, argv: ["/a"]))
+        _ = cache.handle(F.exec(pid: 30, ktime: 300, ppid: 20, parentKtime: 200, argv: ["/b"]))
+        _ = cache.handle(F.exit(pid: 20, ktime: 310, processKtime: 200))  // dead, kept by pid 30
+        _ = cache.handle(F.exec(pid: 40, ktime: 400, ppid: 10, parentKtime: 100))
+        #expect(cache.count == 4)
+        #expect(cache.stats.evictions == 0)
+
+        _ = cache.handle(F.exec(pid: 50, ktime: 500, ppid: 10, parentKtime: 100))
+        #expect(cache.count == 4)
+        #expect(cache.stats.evictions == 1)
+        #expect(cache.process(pid: 20, ktime: 200) == nil)  // the dead one went, not the older live one
+        #expect(cache.process(pid: 10, ktime: 100) != nil)
+        // Its child lost the parent object but keeps the parent's identity.
+        let orphan = try #require(cache.context(pid: 30, ktime: 300))
+        #expect(orphan.parent == nil)
+        #expect(orphan.process.parentExecID == F.id(20, 200))
+
+        // No dead entry left: the oldest live one goes.
+        _ = cache.handle(F.exec(pid: 60, ktime: 600, ppid: 10, parentKtime: 100))
+        #expect(cache.count == 4)
+        #expect(cache.stats.evictions == 2)
+        #expect(cache.process(pid: 10, ktime: 100) == nil)
+        // Children of the evicted entry still release cleanly.
+        for (pid, ktime) in [(30, 300), (40, 400), (50, 500), (60, 600)] as [(UInt32, UInt64)] {
+            let exit = try cache.mustHandle(F.exit(pid: pid, ktime: 700, processKtime: ktime))
+            #expect(!exit.process.flags.contains(.miss))
+        }
+        #expect(cache.count == 0)
+        #expect(cache.stats.liveEntries == 0)
+    }
+
+    @Test func capacityHoldsUnderAFlood() {
+        var cache = F.cache(capacity: 100)
+        _ = cache.handle(F.exec(pid: 1, ktime: 1, ppid: 0))
+        for index in 0..<5_000 {
+            _ = cache.handle(F.exec(pid: UInt32(10 + index), ktime: UInt64(10 + index), ppid: 1, parentKtime: 1))
+            #expect(cache.count <= 100)
+        }
+        #expect(cache.stats.evictions == 4_901)
+    }
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Glibc
+import Testing
+
+extension Trait where Self == ConditionTrait {
+    /// Kernel suites load real BPF programs: root (or CAP_BPF + CAP_PERFMON) is required.
+    package static var requiresRoot: Self {
+        .enabled(if: geteuid() == 0, "needs root to load BPF programs; run `sudo make test`")
+    }
+}
+
+/// One exported JSON line, parsed.
+package struct ExportedEvent: @unchecked Sendable {
+    /// The whole line as JSON.
+    package let json: [String: Any]
+    package let line: String
+
+    /// "process_exec", "process_exit", ...
+    package var type: String? { json.keys.first { $0.hasPrefix("process_") } }
+    package var body: [String: Any] { type.flatMap { json[$0] as? [String: Any] } ?? [:] }
+    package var process: [String: Any] { body["process"] as? [String: Any] ?? [:] }
+    package var parent: [String: Any] { body["parent"] as? [String: Any] ?? [:] }
+    package var binary: String? { process["binary"] as? String }
+    package var execID: String? { process["exec_id"] as? String }
+    package var pid: Int? { process["pid"] as? Int }
+}
+
+/// The real `vigil` binary, started as a user would start it, exporting to a private file.
+///
+/// Tests match only their own events (unique binaries, their own pids); the harness stops the
+/// agent by pid and removes its files.
+package final class AgentHarness: @unchecked Sendable {
+    package let nodeName: String
+    package let directory: TempDir
+    package let exportPath: String
+    package let stderrPath: String
+    private let pid: pid_t
+    private var readOffset = 0
+    private var pendingBytes: [UInt8] = []
+    package private(set) var events: [ExportedEvent] = []
+
+    /// Path of the `vigil` executable next to the test bundle (or $VIGIL_BINARY).
+    package static var binaryPath: String {
+        if let env = ProcessInfo.processInfo.environment["VIGIL_BINARY"] { return env }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundle.appendingPathComponent("vigil").path
+    }
+
+    /// Starts the agent and waits until it has attached and exported the test process's own
+    /// /proc entry (the scan runs after attaching, so from then on nothing is missed).
+    package init(arguments: [String] = [], readyTimeout: Double = 30) throws {
+        nodeName = "vigil-test-\(UUID().uuidString.prefix(8))"
+        directory = try TempDir("vigil-agent")
+        exportPath = "\(directory.path)/events.log"
+        stderrPath = "\(directory.path)/agent.stderr"
+        let argv =
+            [Self.binaryPath, "--node-name", nodeName, "--export-filename", exportPath, "--log-level", "info"]
+            + arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, Self.binaryPath, &actions, nil, &cArgs, environ)
+        guard rc == 0 else {
+            directory.remove()
+            throw Spawn.Failure(description: "cannot start \(Self.binaryPath): \(String(cString: strerror(rc)))")
+        }
+        pid = child
+        let me = Int(getpid())
+        do {
+            _ = try waitFor(timeout: readyTimeout, "agent ready (own procFS entry)") {
+                $0.type == "process_exec" && $0.pid == me
+            }
+        } catch {
+            let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+            stop()
+            throw Spawn.Failure(description: "\(error)\nagent stderr:\n\(log)")
+        }
+    }
+
+    /// Reads new complete lines from the export file.
+    package func poll() {
+        guard let handle = FileHandle(forReadingAtPath: exportPath) else { return }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: UInt64(readOffset))
+        let data = handle.readDataToEndOfFile()
+        readOffset += data.count
+        pendingBytes.append(contentsOf: data)
+        while let newline = pendingBytes.firstIndex(of: UInt8(ascii: "\n")) {
+            let lineBytes = Array(pendingBytes[..<newline])
+            pendingBytes.removeSubrange(...newline)
+            let line = String(decoding: lineBytes, as: UTF8.self)
+            if let json = try? JSONSerialization.jsonObject(with: Data(lineBytes)) as? [String: Any] {
+                events.append(ExportedEvent(json: json, line: line))
+            } else {
+                Issue.record("export line is not JSON: \(line)")
+            }
+        }
+    }
+
+    /// Waits until an event matching `predicate` was exported; returns the first one.
+    @discardableResult
+    package func waitFor(
+        timeout: Double = 15, _ what: String, _ predicate: (ExportedEvent) -> Bool
+    ) throws -> ExportedEvent {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            poll()
+            if let event = events.first(where: predicate) { return event }
+            if Date() > deadline { throw Spawn.Failure(description: "timed out waiting for \(what)") }
+            usleep(20_000)
+        }
+    }
+
+    /// Waits until `count` events match, then returns all that match.
+    package func waitFor(
+        count: Int, timeout: Double = 30, _ what: String, _ predicate: (ExportedEvent) -> Bool
+    ) throws -> [ExportedEvent] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            poll()
+            let matching = events.filter(predicate)
+            if matching.count >= count { return matching }
+            if Date() > deadline {
+                throw Spawn.Failure(description: "timed out waiting for \(count) \(what); got \(matching.count)")
+            }
+            usleep(50_000)
+        }
+    }
+
+    /// Sends SIGTERM, waits for a clean exit, reads the last lines; returns the agent's stderr.
+    @discardableResult
+    package func stop() -> String {
+        kill(pid, SIGTERM)
+        let status = Spawn.wait(pid)
+        poll()
+        let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        if !(status & 0x7f == 0 && (status >> 8) & 0xff == 0) {
+            Issue.record("vigil did not exit cleanly (wait status \(status)):\n\(log)")
+        }
+        return log
+    }
+
+    /// Removes the export file and logs.
+    package func cleanUp() {
+        directory.remove()
+    }
+}
