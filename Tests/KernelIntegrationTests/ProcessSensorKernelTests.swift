@@ -196,3 +196,83 @@ struct ProcessSensorKernelTests {
         #expect((exit.process["flags"] as? String)?.contains("procFS") == true)
     }
 }
+
+/// The command line as a user meets it: usage errors, unwritable outputs, missing privileges.
+@Suite struct AgentCommandLineTests {
+    func run(_ args: [String], asNobody: Bool = false) throws -> (status: Int32, stderr: String) {
+        let dir = try TempDir("vigil-cli")
+        defer { dir.remove() }
+        let errPath = "\(dir.path)/stderr"
+        chmod(dir.path, 0o777)
+        var argv = [AgentHarness.binaryPath] + args
+        var path = AgentHarness.binaryPath
+        if asNobody {
+            argv = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"] + argv
+            path = "/usr/bin/setpriv"
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, path, &actions, nil, &cArgs, environ) == 0 else {
+            throw Spawn.Failure(description: "cannot start \(path)")
+        }
+        let status = Spawn.wait(pid)
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return ((status >> 8) & 0xff, stderr)
+    }
+
+    @Test func unknownFlagIsAUsageErrorWithExitTwo() throws {
+        let result = try run(["--no-such-flag"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--no-such-flag"), "stderr: \(result.stderr)")
+    }
+
+    @Test func badValueNamesTheFlag() throws {
+        let result = try run(["--rb-size", "3000"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--rb-size"), "stderr: \(result.stderr)")
+    }
+
+    @Test func helpExitsZero() throws {
+        #expect(try run(["--help"]).status == 0)
+    }
+
+    @Test func unwritableExportFileFailsBeforeLoadingAnything() throws {
+        let result = try run(["--export-filename", "/proc/version/events.log"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("/proc/version/events.log"), "stderr: \(result.stderr)")
+        #expect(!result.stderr.contains("process sensor attached"))
+    }
+
+    @Test(.requiresRoot) func withoutPrivilegesTheMissingCapabilityIsNamed() throws {
+        let result = try run([], asNobody: true)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("CAP_BPF"), "stderr: \(result.stderr)")
+    }
+}
+
+@Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
+struct ProcessSensorFallbackKernelTests {
+    /// The raw_tp programs are the fallback where tp_btf cannot attach: they must work as well.
+    @Test func rawTracepointModeReportsExecAndExit() throws {
+        let agent = try AgentHarness(arguments: ["--attach-mode", "raw_tp"])
+        let dir = try TempDir("vigil-rawtp")
+        defer {
+            agent.stop()
+            agent.cleanUp()
+            dir.remove()
+        }
+        let binary = try dir.copy("/bin/true", as: "raw-\(UUID().uuidString.prefix(8))")
+        try Spawn.run(binary, argv: [Array("raw".utf8), Array("x y".utf8)], cwd: dir.path)
+        let exec = try agent.waitFor("exec in raw_tp mode") { $0.type == "process_exec" && $0.binary == binary }
+        #expect(exec.process["arguments"] as? String == "\"x y\"")
+        #expect(exec.process["cwd"] as? String == dir.path)
+        _ = try agent.waitFor("exit in raw_tp mode") { $0.type == "process_exit" && $0.execID == exec.execID }
+        #expect(try String(contentsOfFile: agent.stderrPath, encoding: .utf8).contains("attach_mode=raw_tp"))
+    }
+}

@@ -8,6 +8,7 @@ import Glibc
 package enum Spawn {
     package struct Failure: Error, CustomStringConvertible {
         package var description: String
+        package init(description: String) { self.description = description }
     }
 
     /// Starts `path` with `argv` (argv[0] first) in `cwd`; returns the child's pid.
