@@ -72,7 +72,7 @@ package struct ExportedNamespaces: Sendable, Hashable {
 }
 
 /// The `process` object of Tetragon's schema (also `parent` and each of `ancestors`).
-package struct ProcessInfo: Sendable, Hashable {
+package struct ExportedProcess: Sendable, Hashable {
     package var execID: String
     package var pid: UInt32
     package var tid: UInt32
@@ -133,15 +133,15 @@ package enum ExportEventKind: Sendable, Hashable {
 /// One line of export: a `GetEventsResponse` in Tetragon's schema.
 package struct ExportEvent: Sendable, Hashable {
     package var kind: ExportEventKind
-    package var process: ProcessInfo
-    package var parent: ProcessInfo?
+    package var process: ExportedProcess
+    package var parent: ExportedProcess?
     /// Grand-parent upwards; empty unless `--enable-ancestors` asks for them.
-    package var ancestors: [ProcessInfo]
+    package var ancestors: [ExportedProcess]
     package var nodeName: String
     package var time: WallTime
 
     package init(
-        kind: ExportEventKind, process: ProcessInfo, parent: ProcessInfo?, ancestors: [ProcessInfo] = [],
+        kind: ExportEventKind, process: ExportedProcess, parent: ExportedProcess?, ancestors: [ExportedProcess] = [],
         nodeName: String, time: WallTime
     ) {
         self.kind = kind

@@ -16,25 +16,22 @@ extension Array where Element == UInt8 {
         appendDecimal(UInt64(value), minimumDigits: 1)
     }
 
-    /// Appends `value` in decimal, left-padded with zeros to `minimumDigits`.
+    /// Appends `value` in decimal, left-padded with zeros to `minimumDigits` (at most 20).
     mutating func appendDecimal(_ value: UInt64, minimumDigits: Int) {
-        var digits = 1
-        var rest = value
-        while rest >= 10 {
-            rest /= 10
-            digits += 1
-        }
-        let width = Swift.max(digits, minimumDigits)
-        let start = count
-        append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
-        withUnsafeMutableBufferPointer { p in
-            var i = start + width - 1
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var i = 20
             var n = value
             repeat {
-                p[i] = UInt8(truncatingIfNeeded: n % 10) &+ UInt8(ascii: "0")
+                i &-= 1
+                digits[i] = UInt8(truncatingIfNeeded: n % 10) &+ UInt8(ascii: "0")
                 n /= 10
-                i -= 1
             } while n > 0
+            let start = Swift.max(0, 20 - Swift.min(minimumDigits, 20))
+            while i > start {
+                i &-= 1
+                digits[i] = UInt8(ascii: "0")
+            }
+            append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<20]))
         }
     }
 

@@ -8,6 +8,7 @@ import Events
 /// Writes bytes straight into a caller-owned buffer; no Foundation, no intermediate strings for
 /// byte fields. Output is compact (no spaces), one object per line, terminated by `\n`.
 package struct JSONLineEncoder: Sendable {
+    /// An encoder; it holds no state.
     package init() {}
 
     /// Appends `event` as one JSON line, including the trailing newline, to `buffer`.
@@ -56,14 +57,14 @@ package struct JSONLineEncoder: Sendable {
     // MARK: - Pieces
 
     @inline(__always)
-    private func appendParent(_ parent: ProcessInfo?, to b: inout [UInt8]) {
+    private func appendParent(_ parent: ExportedProcess?, to b: inout [UInt8]) {
         guard let parent else { return }
         b.append(static: ",\"parent\":")
         appendProcess(parent, to: &b)
     }
 
     @inline(__always)
-    private func appendAncestors(_ ancestors: [ProcessInfo], to b: inout [UInt8]) {
+    private func appendAncestors(_ ancestors: [ExportedProcess], to b: inout [UInt8]) {
         guard !ancestors.isEmpty else { return }
         b.append(static: ",\"ancestors\":[")
         for (i, ancestor) in ancestors.enumerated() {
@@ -74,7 +75,7 @@ package struct JSONLineEncoder: Sendable {
     }
 
     /// `tetragon.Process`, fields in proto order.
-    private func appendProcess(_ p: ProcessInfo, to b: inout [UInt8]) {
+    private func appendProcess(_ p: ExportedProcess, to b: inout [UInt8]) {
         b.append(UInt8(ascii: "{"))
         if !p.execID.isEmpty {
             b.append(static: "\"exec_id\":")
@@ -104,7 +105,8 @@ package struct JSONLineEncoder: Sendable {
         if !p.flags.isEmpty {
             b.append(static: ",\"flags\":\"")
             var first = true
-            for (flag, name) in ProcessFlags.names where p.flags.contains(flag) {
+            let raw = p.flags.rawValue
+            for (flag, name) in ProcessFlags.names where raw & flag.rawValue != 0 {
                 if first { first = false } else { b.append(UInt8(ascii: " ")) }
                 b.appendJSONEscaped(name)
             }
@@ -203,7 +205,7 @@ package struct JSONLineEncoder: Sendable {
     /// joined by single spaces, each argument containing a space wrapped in double quotes (inner
     /// quotes are left as they are), an empty argument written as `""`, invalid UTF-8 bytes as
     /// `\xNN`.
-    static func appendArguments(_ arguments: [[UInt8]], to b: inout [UInt8]) {
+    package static func appendArguments(_ arguments: [[UInt8]], to b: inout [UInt8]) {
         for (i, arg) in arguments.enumerated() {
             if i > 0 { b.append(UInt8(ascii: " ")) }
             let quoted = arg.isEmpty || arg.contains(UInt8(ascii: " "))

@@ -6,13 +6,17 @@ import Events
 ///
 /// Uses Howard Hinnant's `civil_from_days`; no Foundation, no time zone database.
 package struct CivilTime: Sendable, Hashable {
+    /// Gregorian year.
     package var year: Int
     /// 1...12
     package var month: Int
     /// 1...31
     package var day: Int
+    /// 0...23
     package var hour: Int
+    /// 0...59
     package var minute: Int
+    /// 0...59
     package var second: Int
     /// 0..<1_000_000_000
     package var nanosecond: Int

@@ -107,7 +107,7 @@ package struct ProcessCache: Sendable {
     }
 
     /// `process` for `(pid, ktime)`, or nil when the cache does not hold it.
-    package func process(pid: UInt32, ktime: UInt64) -> ProcessInfo? {
+    package func process(pid: UInt32, ktime: UInt64) -> ExportedProcess? {
         entries[ProcessKey(pid: pid, ktime: ktime)].map { info($0) }
     }
 
@@ -373,9 +373,9 @@ package struct ProcessCache: Sendable {
 
     /// Grand-parent upwards from `parent`, stopping after the first pid <= 2 or a missing entry
     /// (tetragon `GetAncestorsFromCache`).
-    private func ancestors(from parent: Entry?) -> [ProcessInfo] {
+    private func ancestors(from parent: Entry?) -> [ExportedProcess] {
         guard config.enableAncestors, var current = parent else { return [] }
-        var result: [ProcessInfo] = []
+        var result: [ExportedProcess] = []
         // Parents are always inserted before their children, so the chain cannot loop; the
         // bound only guards against a bug turning into a hang.
         while current.key.pid > 2, result.count < entries.count, let next = parentEntry(of: current) {
@@ -385,8 +385,8 @@ package struct ProcessCache: Sendable {
         return result
     }
 
-    private func info(_ entry: Entry, tid: UInt32? = nil) -> ProcessInfo {
-        ProcessInfo(
+    private func info(_ entry: Entry, tid: UInt32? = nil) -> ExportedProcess {
+        ExportedProcess(
             execID: entry.execID, pid: entry.key.pid, tid: tid ?? entry.key.pid, uid: entry.uid, auid: entry.auid,
             cwd: entry.cwd, binary: entry.binary, arguments: entry.arguments, flags: entry.flags,
             startTime: entry.startTime, docker: entry.docker, parentExecID: entry.parentExecID,
@@ -397,7 +397,7 @@ package struct ProcessCache: Sendable {
 
     private func missedExit(_ record: ExitRecord, kind: ExportEventKind) -> ExportEvent {
         let key = ProcessKey(pid: record.pid, ktime: record.processKtime)
-        let process = ProcessInfo(
+        let process = ExportedProcess(
             execID: execID(key), pid: record.pid, tid: record.tid, uid: 0, auid: UInt32.max, cwd: [], binary: [],
             arguments: [], flags: [.miss], startTime: clock.wallTime(ktime: record.processKtime),
             docker: docker(cgroupID: record.cgroupID), cgroupID: record.cgroupID

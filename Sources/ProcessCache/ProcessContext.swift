@@ -4,14 +4,14 @@ import Events
 /// `process`, `parent` and `ancestors` of one process, for enriching non-process events.
 package struct ProcessContext: Sendable, Hashable {
     /// The process itself.
-    package var process: ProcessInfo
+    package var process: ExportedProcess
     /// Its parent, when the cache still holds it.
-    package var parent: ProcessInfo?
+    package var parent: ExportedProcess?
     /// Grand-parent upwards; empty unless ancestors are enabled.
-    package var ancestors: [ProcessInfo]
+    package var ancestors: [ExportedProcess]
 
     /// Memberwise.
-    package init(process: ProcessInfo, parent: ProcessInfo?, ancestors: [ProcessInfo]) {
+    package init(process: ExportedProcess, parent: ExportedProcess?, ancestors: [ExportedProcess]) {
         self.process = process
         self.parent = parent
         self.ancestors = ancestors

@@ -53,9 +53,16 @@ package struct ProcessMonitorService: Service {
                 "export": "\(configuration.export.filename ?? "stdout")",
             ])
 
-        var cache = ProcessCache(config: cacheConfig(), clock: KtimeClock.current())
+        let cgroup2Root = configuration.cgroup2Root ?? CgroupMounts.cgroup2Mount()
+        var cache = ProcessCache(config: cacheConfig(cgroup2Root: cgroup2Root), clock: KtimeClock.current())
         // Attached before the scan: a process starting in between is seen at least once.
-        let existing = (try? ProcFS.scan(procRoot: configuration.procRoot)) ?? []
+        var existing = (try? ProcFS.scan(procRoot: configuration.procRoot)) ?? []
+        if let cgroup2Root {
+            for i in existing.indices {
+                existing[i].cgroupID =
+                    ProcessCgroup.id(pid: existing[i].pid, procRoot: configuration.procRoot, cgroup2Root: cgroup2Root) ?? 0
+            }
+        }
         for event in cache.seed(existing) { export(event, to: exporter) }
         flush(exporter)
         logger.info("procfs scan done", metadata: ["processes": "\(existing.count)"])
@@ -84,9 +91,9 @@ package struct ProcessMonitorService: Service {
             ])
     }
 
-    private func cacheConfig() -> ProcessCacheConfig {
+    private func cacheConfig(cgroup2Root: String?) -> ProcessCacheConfig {
         var dockerID: (@Sendable (UInt64) -> String?)?
-        if let root = configuration.cgroup2Root ?? CgroupMounts.cgroup2Mount() {
+        if let root = cgroup2Root {
             let resolver = CgroupPathResolver(root: root)
             dockerID = { id in resolver.containerID(for: id) }
         }

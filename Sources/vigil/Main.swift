@@ -14,7 +14,7 @@ enum Main {
             // --help and --version exit 0 through the parser; every usage error exits 2.
             if VigilCommand.exitCode(for: error) == .success { VigilCommand.exit(withError: error) }
             let message = VigilCommand.fullMessage(for: error)
-            printError("vigil: \(message)\nSee 'vigil --help'.")
+            printError("vigil: \(message)")
             exit(2)
         }
 
@@ -28,7 +28,6 @@ enum Main {
         do {
             try await Agent.run(configuration: command.agentConfiguration(), logger: logger)
         } catch {
-            logger.critical("vigil stopped: \(error)")
             printError("vigil: \(error)")
             exit(1)
         }

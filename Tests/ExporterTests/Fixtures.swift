@@ -15,8 +15,8 @@ func wall(_ seconds: UInt64, _ nanos: UInt64 = 0) -> WallTime {
 let exampleSecond: UInt64 = 1_773_480_067
 
 /// The `process` of the reference `process_exec` example, without pod fields.
-func curlProcess(refcnt: UInt32 = 0) -> Events.ProcessInfo {
-    Events.ProcessInfo(
+func curlProcess(refcnt: UInt32 = 0) -> ExportedProcess {
+    ExportedProcess(
         execID: "d29ya2VyLTI6ODEyMzQ1Njc4OTAxMjo0MDIxMQ==", pid: 40211, tid: 40211, uid: 1000, auid: 4_294_967_295,
         cwd: Array("/app".utf8), binary: Array("/usr/bin/curl".utf8),
         arguments: [Array("-s".utf8), Array("https://api.example.org/v1/health".utf8)], flags: [.execve, .clone],
@@ -25,8 +25,8 @@ func curlProcess(refcnt: UInt32 = 0) -> Events.ProcessInfo {
 }
 
 /// The `parent` of the reference example.
-func shellProcess() -> Events.ProcessInfo {
-    Events.ProcessInfo(
+func shellProcess() -> ExportedProcess {
+    ExportedProcess(
         execID: "d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==", pid: 40177, tid: 40177, uid: 1000, auid: 4_294_967_295,
         cwd: Array("/app".utf8), binary: Array("/bin/sh".utf8),
         arguments: [Array("-c".utf8), Array("curl -s https://api.example.org/v1/health".utf8)],
@@ -37,8 +37,8 @@ func shellProcess() -> Events.ProcessInfo {
 /// A process with only the required fields, for tests that vary one of them.
 func bareProcess(
     execID: String = "", cwd: [UInt8] = [], binary: [UInt8] = [], arguments: [[UInt8]] = []
-) -> Events.ProcessInfo {
-    Events.ProcessInfo(
+) -> ExportedProcess {
+    ExportedProcess(
         execID: execID, pid: 0, tid: 0, uid: 0, auid: 0, cwd: cwd, binary: binary, arguments: arguments, flags: [],
         startTime: WallTime(nanosecondsSinceEpoch: 0))
 }

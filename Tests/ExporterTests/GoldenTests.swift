@@ -33,7 +33,7 @@ import Testing
 
     /// `process_exit` with signal, status, exit time and one ancestor (after `time`, proto order).
     @Test func processExitWithSignalStatusAndAncestor() throws {
-        let shim = Events.ProcessInfo(
+        let shim = ExportedProcess(
             execID: "d29ya2VyLTI6Nzk5MDAxMjM0NTY3OjM5MDAx", pid: 39001, tid: 39001, uid: 0, auid: 4_294_967_295,
             cwd: Array("/".utf8), binary: Array("/usr/bin/containerd-shim-runc-v2".utf8), arguments: [],
             flags: [.procFS], startTime: wall(1_773_471_775))

@@ -61,25 +61,3 @@ import Testing
         #expect(!BackupTimestamp.isValid(Array("2026-03-14T09-21-07.41".utf8)))
     }
 }
-
-@Suite struct ExecIDTests {
-    @Test func knownValue() {
-        #expect(
-            ExecID.execID(node: "worker-2", ktime: 8_123_456_789_012, pid: 40211)
-                == "d29ya2VyLTI6ODEyMzQ1Njc4OTAxMjo0MDIxMQ==")
-        #expect(
-            ExecID.execID(node: "worker-2", ktime: 799_001_234_567, pid: 39001) == "d29ya2VyLTI6Nzk5MDAxMjM0NTY3OjM5MDAx")
-    }
-
-    /// Against Foundation's encoder, for every padding length.
-    @Test func base64MatchesFoundation() {
-        for length in 0..<64 {
-            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
-            #expect(Base64.encode(bytes) == Data(bytes).base64EncodedString(), "length \(length)")
-        }
-        #expect(ExecID.execID(node: "", ktime: 0, pid: 0) == Data(":0:0".utf8).base64EncodedString())
-        #expect(
-            ExecID.execID(node: "nöde", ktime: UInt64.max, pid: UInt32.max)
-                == Data("nöde:18446744073709551615:4294967295".utf8).base64EncodedString())
-    }
-}

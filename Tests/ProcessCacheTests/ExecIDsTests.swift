@@ -19,6 +19,8 @@ import Testing
             ExecIDs.make(node: "vigil-node", ktime: 1_234_567_890_123, pid: 4242)
                 == "dmlnaWwtbm9kZToxMjM0NTY3ODkwMTIzOjQyNDI="
         )
+        // The value in Tetragon's documented example event.
+        #expect(ExecIDs.make(node: "worker-2", ktime: 8_123_456_789_012, pid: 40211) == "d29ya2VyLTI6ODEyMzQ1Njc4OTAxMjo0MDIxMQ==")
     }
 }
 
