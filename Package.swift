@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C: system libraries and the one BPF <-> Swift contract.
@@ -24,6 +25,8 @@ let package = Package(
         .target(name: "Events", dependencies: ["CVigilABI"]),
         .target(name: "ProcessCache", dependencies: ["Events"]),
         .target(name: "Cgroups"),
+        .target(name: "Tracefs"),
+        .target(name: "TracingPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Exporter", dependencies: [
             "Events", "CZlib",
             .product(name: "Logging", package: "swift-log"),
@@ -52,6 +55,8 @@ let package = Package(
         .testTarget(name: "ProcessCacheTests", dependencies: ["ProcessCache", "Events", "TestSupport"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Events", "TestSupport"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"]),
+        .testTarget(name: "TracefsTests", dependencies: ["Tracefs"]),
+        .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy"]),
         .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),
     ]
 )
