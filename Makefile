@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel clean
+.PHONY: help deps bpf build release run test test-unit test-kernel bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -37,6 +37,11 @@ test-unit: bpf ## tests that need no root
 test-kernel: bpf ## kernel tests only (root)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter KernelIntegrationTests
+
+bench: release ## exec storm with and without the agent, side by side (root)
+	mkdir -p .build/bench
+	$(CC) -O2 -o .build/bench/exec_storm bench/exec_storm.c
+	python3 bench/run.py
 
 clean:
 	$(MAKE) -C bpf clean

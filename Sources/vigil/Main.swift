@@ -18,6 +18,8 @@ enum Main {
             exit(2)
         }
 
+        // A closed stdout pipe must not kill a security agent; the write error is counted instead.
+        signal(SIGPIPE, SIG_IGN)
         let level = Logger.Level(rawValue: command.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
