@@ -66,8 +66,8 @@ extension ExecRecord {
                 cgroup: n.cgroup, user: n.user),
             auid: raw.auid, nspid: raw.nspid, oldTid: raw.old_tid, binaryInode: raw.binary_ino,
             binaryDevice: raw.binary_dev, binaryLinks: raw.binary_nlink, argsSize: raw.args_size,
-            binary: PathComponents.absolutePath(fromLeafFirst: UnsafeRawBufferPointer(rebasing: bytes[fixedSize..<pathEnd])),
-            cwd: PathComponents.absolutePath(fromLeafFirst: UnsafeRawBufferPointer(rebasing: bytes[pathEnd..<cwdEnd])),
+            binary: Array(bytes[fixedSize..<pathEnd]),
+            cwd: Array(bytes[pathEnd..<cwdEnd]),
             argv: Self.splitArguments(UnsafeRawBufferPointer(rebasing: bytes[cwdEnd..<argsEnd])),
             comm: withUnsafeBytes(of: raw.comm) { CString.bytes(of: $0) })
     }
@@ -105,33 +105,6 @@ extension ExitRecord {
         self.init(
             ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
             processKtime: raw.process_ktime_ns, exitCode: raw.exit_code)
-    }
-}
-
-/// The kernel's leaf-first path encoding (see vigil_abi.h).
-package enum PathComponents {
-    /// "true\0bin\0usr\0" -> "/usr/bin/true"; no component -> "/".
-    package static func absolutePath(fromLeafFirst bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var components: [UnsafeRawBufferPointer] = []
-        var start = 0
-        for i in 0..<bytes.count where bytes[i] == 0 {
-            if i > start { components.append(UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
-            start = i + 1
-        }
-        if start < bytes.count { components.append(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count])) }
-        guard !components.isEmpty else { return [UInt8(ascii: "/")] }
-        var path: [UInt8] = []
-        path.reserveCapacity(bytes.count + 1)
-        for component in components.reversed() {
-            path.append(UInt8(ascii: "/"))
-            path.append(contentsOf: component)
-        }
-        return path
-    }
-
-    /// Encodes an absolute path the way the kernel side does (for fixtures and tests).
-    package static func leafFirst(_ path: String) -> [UInt8] {
-        path.split(separator: "/").reversed().flatMap { Array($0.utf8) + [0] }
     }
 }
 

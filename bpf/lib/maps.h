@@ -23,8 +23,8 @@ struct {
 } vg_counters SEC(".maps");
 
 /* tgid -> identity (ktime) the kernel side gave the process at its last fork or exec, so that
- * children and exits name the exact process. LRU: a lost entry only degrades to pid matching
- * in user space, it never blocks a new process. */
+ * children and exits name the exact process, and its binary for matchBinaries. LRU: a lost
+ * entry only degrades to pid matching in user space, it never blocks a new process. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -41,6 +41,8 @@ struct {
 struct vigil_exec_scratch {
 	struct vigil_exec_event ev;
 	char tail[VIGIL_EXEC_TAIL_MAX];
+	struct vg_path_buf path;      /* where the path walks build their result */
+	struct vigil_proc_state proc; /* the vg_procs value being built */
 };
 
 struct {
@@ -49,5 +51,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_exec_scratch);
 } vg_exec_scratch SEC(".maps");
+
+/* Where the fork hook builds the child's vg_procs value: 272 bytes are too many for the stack
+ * next to the clone record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_proc_state);
+} vg_fork_scratch SEC(".maps");
 
 #endif

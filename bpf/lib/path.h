@@ -2,8 +2,8 @@
 /*
  * Absolute paths from a struct path, without bpf_d_path() (which tracepoint programs may not
  * call). We walk dentries upwards, crossing mounts through struct mount, and stop at the task's
- * root like d_path() does, so a containerised process sees its own paths. Components are written
- * leaf-first, each NUL-terminated; user space reverses them (see vigil_abi.h).
+ * root like d_path() does, so a containerised process sees its own paths. Each component is
+ * prepended to what was built so far, so the result is an ordinary forward path.
  */
 #ifndef VIGIL_PATH_H
 #define VIGIL_PATH_H
@@ -22,13 +22,11 @@
 #define VG_PATH_DETACHED  2
 #define VG_PATH_ERROR     4
 
-/* The destination of one walk. A struct, not a char *, so the verifier knows its size when
- * it checks calls to the global function below. */
-struct vg_path_buf {
-	char data[VIGIL_PATH_AREA + VIGIL_NAME_MAX];
-};
+/* The destination of one walk (struct vg_path_buf in vigil_abi.h). A struct, not a char *, so
+ * the verifier knows its size when it checks calls to the global function below. */
 
-/* State of one walk, shared by the bpf_loop() steps. */
+/* State of one walk, shared by the bpf_loop() steps. pos only decreases: components are
+ * prepended, so the finished path is out->data[pos .. VIGIL_PATH_AREA). */
 struct vg_walk {
 	struct dentry *dentry;
 	struct vfsmount *vfsmnt;
@@ -36,9 +34,29 @@ struct vg_walk {
 	struct dentry *root_dentry;
 	struct vfsmount *root_mnt;
 	struct vg_path_buf *out;
-	__u32 len;
+	__u32 pos;
 	int result;
 };
+
+/* Writes "/name" in front of what the walk built so far. Returns 0, or 1 when it did not fit. */
+static __always_inline int vg_prepend(struct vg_walk *w, const unsigned char *name, __u32 len)
+{
+	__u32 pos = w->pos;
+
+	len &= VIGIL_NAME_MAX - 1; /* a dentry name has at most 255 bytes; the bound is the verifier's */
+	if (pos < len + 1)
+		return 1;
+	pos -= len;
+	/* The mask keeps every write inside out->data, which has VIGIL_NAME_MAX bytes of slack. */
+	if (bpf_probe_read_kernel(w->out->data + (pos & (VIGIL_PATH_AREA - 1)), len, name) < 0) {
+		w->result |= VG_PATH_ERROR;
+		return 1;
+	}
+	pos -= 1;
+	w->out->data[pos & (VIGIL_PATH_AREA - 1)] = '/';
+	w->pos = pos;
+	return 0;
+}
 
 /* One step upwards: returns 1 to stop the loop, 0 to go on. */
 static long vg_walk_step(__u64 index, void *ctx)
@@ -49,9 +67,6 @@ static long vg_walk_step(__u64 index, void *ctx)
 	struct vfsmount *vfsmnt = w->vfsmnt;
 	struct mount *mnt = w->mnt;
 	struct dentry *mnt_root, *parent;
-	const unsigned char *name;
-	__u32 len = w->len;
-	long n;
 
 	if (dentry == w->root_dentry && vfsmnt == w->root_mnt)
 		return 1;
@@ -71,37 +86,26 @@ static long vg_walk_step(__u64 index, void *ctx)
 		/*
 		 * A root that is not the task's root: the namespace root seen from a chroot, or a
 		 * pseudo filesystem (memfd, pipe). Keep the name of a lone pseudo-fs dentry
-		 * ("memfd:x") so the binary is still named, and say it is detached.
+		 * ("/memfd:x", as d_path() shows it) and say the path is detached.
 		 */
 		w->result |= VG_PATH_DETACHED;
-		if (len == 0 && dentry == parent) {
-			name = BPF_CORE_READ(dentry, d_name.name);
-			n = bpf_probe_read_kernel_str(w->out->data, VIGIL_NAME_MAX, name);
-			if (n > 0 && n <= VIGIL_NAME_MAX)
-				w->len = n;
-		}
+		if (w->pos == VIGIL_PATH_AREA && dentry == parent)
+			vg_prepend(w, BPF_CORE_READ(dentry, d_name.name), BPF_CORE_READ(dentry, d_name.len));
 		return 1;
 	}
 
-	if (len > VIGIL_PATH_AREA - VIGIL_NAME_MAX) {
+	if (vg_prepend(w, BPF_CORE_READ(dentry, d_name.name), BPF_CORE_READ(dentry, d_name.len))) {
 		w->result |= VG_PATH_TRUNCATED;
 		return 1;
 	}
-	name = BPF_CORE_READ(dentry, d_name.name);
-	/* Mask: keeps the write offset provably inside out->data for the verifier. */
-	n = bpf_probe_read_kernel_str(w->out->data + (len & (VIGIL_PATH_AREA - 1)), VIGIL_NAME_MAX, name);
-	if (n <= 0 || n > VIGIL_NAME_MAX) {
-		w->result |= VG_PATH_ERROR;
-		return 1;
-	}
-	w->len = len + n;
 	w->dentry = parent;
 	return 0;
 }
 
 /*
- * Writes the components of the path (dentry, vfsmnt) as seen from the root (root_dentry,
- * root_mnt) into out->data and returns (len | result bits << 16), len <= VIGIL_PATH_AREA.
+ * Builds the absolute path of (dentry, vfsmnt) as seen from the root (root_dentry, root_mnt),
+ * like d_path(), at the end of out->data, and returns (len | result bits << 16): the path is
+ * out->data[VIGIL_PATH_AREA - len .. VIGIL_PATH_AREA), len <= VIGIL_PATH_AREA, never empty.
  *
  * Written for the verifier: a global (not inlined) function is checked once, on its own, and
  * the walk runs in bpf_loop() (kernel >= 5.17), whose step is checked without unrolling.
@@ -119,18 +123,40 @@ __noinline int vg_path_walk(__u64 dentry, __u64 vfsmnt, __u64 root_dentry, __u64
 		.root_dentry = (struct dentry *)root_dentry,
 		.root_mnt = (struct vfsmount *)root_mnt,
 		.out = out,
+		.pos = VIGIL_PATH_AREA,
 	};
 	long steps;
 
-	if (!out || !dentry || !vfsmnt)
+	if (!out)
 		return VG_PATH_ERROR << 16;
-	steps = bpf_loop(VIGIL_PATH_DEPTH, vg_walk_step, &w, 0);
-	/* All steps used and not stopped: deeper than VIGIL_PATH_DEPTH, flag it. */
-	if (steps >= VIGIL_PATH_DEPTH)
-		w.result |= VG_PATH_TRUNCATED;
-	if (w.len > VIGIL_PATH_AREA)
-		w.len = VIGIL_PATH_AREA;
-	return (int)(w.len | ((__u32)w.result << 16));
+	if (!dentry || !vfsmnt) {
+		w.result |= VG_PATH_ERROR;
+	} else {
+		steps = bpf_loop(VIGIL_PATH_DEPTH, vg_walk_step, &w, 0);
+		/* All steps used and not stopped: deeper than VIGIL_PATH_DEPTH, flag it. */
+		if (steps >= VIGIL_PATH_DEPTH)
+			w.result |= VG_PATH_TRUNCATED;
+	}
+	if (w.pos == VIGIL_PATH_AREA) {
+		/* The root itself (or nothing readable): "/". */
+		w.pos = VIGIL_PATH_AREA - 1;
+		out->data[VIGIL_PATH_AREA - 1] = '/';
+	}
+	if (w.pos > VIGIL_PATH_AREA)
+		w.pos = VIGIL_PATH_AREA;
+	return (int)((VIGIL_PATH_AREA - w.pos) | ((__u32)w.result << 16));
+}
+
+/* Copies a walked path from out->data into dst (which has room for VIGIL_PATH_AREA bytes). */
+static __always_inline __u32 vg_path_copy(char *dst, struct vg_path_buf *out, int walked)
+{
+	__u32 len = (__u32)walked & 0xffff;
+
+	if (len > VIGIL_PATH_AREA)
+		len = VIGIL_PATH_AREA;
+	/* Source offset VIGIL_PATH_AREA - len: masked for the verifier, same value at run time. */
+	bpf_probe_read_kernel(dst, len, out->data + ((VIGIL_PATH_AREA - len) & (VIGIL_PATH_AREA - 1)));
+	return len;
 }
 
 /* Splits vg_path_walk()'s result and maps its bits onto record flags. */

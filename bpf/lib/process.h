@@ -30,12 +30,6 @@ static __always_inline __u64 vg_identity_of(__u32 tgid)
 	return state ? state->ktime_ns : 0;
 }
 
-static __always_inline void vg_set_identity(__u32 tgid, __u64 ktime)
-{
-	struct vigil_proc_state state = { .ktime_ns = ktime };
-
-	bpf_map_update_elem(&vg_procs, &tgid, &state, BPF_ANY);
-}
 
 /* kernel_cap_t is { u64 val } since 6.3 and { u32 cap[2] } before: both are 8 little-endian
  * bytes, so one 8-byte read serves every kernel. */

@@ -28,6 +28,7 @@ static __always_inline int handle_exec(__u32 old_tid)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct vigil_exec_scratch *scratch;
 	struct vigil_exec_event *ev;
+	struct vigil_proc_state *proc;
 	__u16 path_flags = 0;
 	int walked;
 	struct file *exe;
@@ -63,14 +64,22 @@ static __always_inline int handle_exec(__u32 old_tid)
 	fs = BPF_CORE_READ(task, fs);
 	root = BPF_CORE_READ(fs, root);
 	exe = BPF_CORE_READ(task, mm, exe_file);
+	proc = &scratch->proc;
+	proc->ktime_ns = ktime;
+	proc->binary_len = 0;
+	__builtin_memset(proc->binary, 0, sizeof(proc->binary));
 	if (exe) {
 		struct inode *inode = BPF_CORE_READ(exe, f_inode);
 
 		walked = vg_path_walk((__u64)BPF_CORE_READ(exe, f_path.dentry), (__u64)BPF_CORE_READ(exe, f_path.mnt),
-				      (__u64)root.dentry, (__u64)root.mnt, (struct vg_path_buf *)scratch->tail);
-		ev->path_len = vg_path_len(walked);
+				      (__u64)root.dentry, (__u64)root.mnt, &scratch->path);
+		ev->path_len = vg_path_copy(scratch->tail, &scratch->path, walked);
 		path_flags |= vg_path_flags(walked, VIGIL_EXEC_F_PATH_TRUNCATED, VIGIL_EXEC_F_PATH_DETACHED,
 					    VIGIL_EXEC_F_PATH_ERROR);
+		/* Kept for matchBinaries; longer paths than Tetragon's limit can never match. */
+		proc->binary_len = ev->path_len;
+		if (ev->path_len < VIGIL_BINARY_MAX)
+			bpf_probe_read_kernel(proc->binary, ev->path_len & (VIGIL_BINARY_MAX - 1), scratch->tail);
 		ev->binary_ino = BPF_CORE_READ(inode, i_ino);
 		ev->binary_dev = BPF_CORE_READ(inode, i_sb, s_dev);
 		ev->binary_nlink = BPF_CORE_READ(inode, i_nlink);
@@ -86,11 +95,11 @@ static __always_inline int handle_exec(__u32 old_tid)
 	if (tail_off > VIGIL_PATH_AREA)
 		tail_off = VIGIL_PATH_AREA;
 	walked = vg_path_walk((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt),
-			      (__u64)root.dentry, (__u64)root.mnt, (struct vg_path_buf *)(scratch->tail + tail_off));
-	ev->cwd_len = vg_path_len(walked);
+			      (__u64)root.dentry, (__u64)root.mnt, &scratch->path);
+	ev->cwd_len = vg_path_copy(scratch->tail + tail_off, &scratch->path, walked);
 	path_flags |= vg_path_flags(walked, VIGIL_EXEC_F_CWD_TRUNCATED, VIGIL_EXEC_F_CWD_DETACHED,
 				    VIGIL_EXEC_F_CWD_ERROR);
-	tail_off += vg_path_len(walked);
+	tail_off += ev->cwd_len;
 	if (tail_off > 2 * VIGIL_PATH_AREA)
 		tail_off = 2 * VIGIL_PATH_AREA;
 
@@ -117,7 +126,7 @@ static __always_inline int handle_exec(__u32 old_tid)
 	ev->hdr.size = size;
 
 	/* This exec is the process's identity from now on: its children and its exit name it. */
-	vg_set_identity(ev->hdr.pid, ktime);
+	bpf_map_update_elem(&vg_procs, &ev->hdr.pid, proc, BPF_ANY);
 	if (size > sizeof(*scratch))
 		return 0; /* unreachable; states the bound for bpf_ringbuf_output */
 	vg_output(scratch, size, VIGIL_CTR_RB_DROPS_EXEC);
@@ -127,6 +136,8 @@ static __always_inline int handle_exec(__u32 old_tid)
 static __always_inline int handle_fork(struct task_struct *child)
 {
 	struct vigil_clone_event ev = {};
+	struct vigil_proc_state *parent;
+	__u32 zero = 0;
 	__u64 ktime;
 
 	/* Threads share their process's identity; only new thread groups are processes. */
@@ -143,14 +154,27 @@ static __always_inline int handle_fork(struct task_struct *child)
 	ev.hdr.tid = BPF_CORE_READ(child, pid);
 	/* real_parent, not the forking task: CLONE_PARENT makes them differ. */
 	ev.ppid = BPF_CORE_READ(child, real_parent, tgid);
-	ev.parent_ktime_ns = vg_identity_of(ev.ppid);
+	parent = bpf_map_lookup_elem(&vg_procs, &ev.ppid);
+	ev.parent_ktime_ns = parent ? parent->ktime_ns : 0;
 	ev.process_start_ns = BPF_CORE_READ(child, start_time);
 	{
 		__u32 pid_ns;
 
 		vg_task_upid(child, &ev.nspid, &pid_ns);
 	}
-	vg_set_identity(ev.hdr.pid, ktime);
+	{
+		/* The child runs its parent's binary until it execs: copy the parent's entry. */
+		struct vigil_proc_state *state = bpf_map_lookup_elem(&vg_fork_scratch, &zero);
+
+		if (state) {
+			if (parent)
+				__builtin_memcpy(state, parent, sizeof(*state));
+			else
+				__builtin_memset(state, 0, sizeof(*state));
+			state->ktime_ns = ktime;
+			bpf_map_update_elem(&vg_procs, &ev.hdr.pid, state, BPF_ANY);
+		}
+	}
 	vg_output(&ev, sizeof(ev), VIGIL_CTR_RB_DROPS_CLONE);
 	return 0;
 }

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 1
+#define VIGIL_ABI_VERSION 2
 
 /* Sizes of the variable-length tail of an exec record (see struct vigil_exec_event). */
 #define VIGIL_COMM_LEN       16
@@ -88,12 +88,9 @@ struct vigil_creds {
 
 /*
  * sched_process_exec. The fixed part is followed by three tail sections, in this order:
- *   path: path_len bytes, the binary's path components from the leaf up to the root, each
- *         NUL-terminated ("true\0bin\0usr\0" is /usr/bin/true; no component means "/")
- *   cwd:  cwd_len bytes, same encoding
+ *   path: path_len bytes, the binary's absolute path ("/usr/bin/true", no NUL)
+ *   cwd:  cwd_len bytes, the absolute working directory
  *   args: args_len bytes, argv as the kernel holds it (NUL-separated, argv[0] first)
- * Components go leaf-first because the kernel can only walk dentries upwards; user space
- * reverses them, which keeps the BPF loop free of variable backwards offsets.
  */
 struct vigil_exec_event {
 	struct vigil_event_header hdr;
@@ -145,12 +142,23 @@ enum vigil_counter {
 	VIGIL_CTR_MAX            = 8,
 };
 
-/* Value of vg_procs, keyed by tgid: the identity the kernel side last gave that process. */
+#define VIGIL_BINARY_MAX 256 /* binary paths kept for matchBinaries (Tetragon's limit) */
+
+/* Value of vg_procs, keyed by tgid: what the kernel side knows of a process between events. */
 struct vigil_proc_state {
-	__u64 ktime_ns;
+	__u64 ktime_ns;     /* identity the kernel side gave it at its last fork or exec */
+	__u32 binary_len;   /* length of the binary path; > VIGIL_BINARY_MAX - 1: not kept */
+	__u32 pad0;
+	char binary[VIGIL_BINARY_MAX]; /* NUL-padded, for matchBinaries in policy hooks */
 };
 
-#define VIGIL_EXEC_TAIL_MAX (2 * VIGIL_PATH_AREA + 2 * VIGIL_NAME_MAX + VIGIL_ARGS_CAP)
+/* Where one path walk builds its result (prepending, so the path ends the buffer). The
+ * VIGIL_NAME_MAX bytes of slack let every masked write stay inside. */
+struct vg_path_buf {
+	char data[VIGIL_PATH_AREA + VIGIL_NAME_MAX];
+};
+
+#define VIGIL_EXEC_TAIL_MAX (2 * VIGIL_PATH_AREA + VIGIL_ARGS_CAP)
 
 _Static_assert(sizeof(struct vigil_event_header) == 32, "wire format: header");
 _Static_assert(sizeof(struct vigil_namespaces) == 32, "wire format: namespaces");
@@ -161,5 +169,6 @@ _Static_assert(__builtin_offsetof(struct vigil_exec_event, comm) == 184, "wire f
 _Static_assert(sizeof(struct vigil_exec_event) == 200, "wire format: exec");
 _Static_assert(sizeof(struct vigil_clone_event) == 56, "wire format: clone");
 _Static_assert(sizeof(struct vigil_exit_event) == 48, "wire format: exit");
+_Static_assert(sizeof(struct vigil_proc_state) == 272, "map layout: vg_procs value");
 
 #endif /* VIGIL_ABI_H */
