@@ -48,12 +48,23 @@ package final class ProcessSensor: Sendable {
         package var exitSeen: UInt64 = 0
         /// Records the kernel could not put in the ring buffer, by kind.
         package var ringBufferDrops: (exec: UInt64, clone: UInt64, exit: UInt64) = (0, 0, 0)
+        /// Policy events the kernel could not put in the ring buffer.
+        package var policyDrops: UInt64 = 0
+        /// Policy hook runs where no selector matched: filtered in the kernel, never sent.
+        package var policyFiltered: UInt64 = 0
+        package var policyMatched: UInt64 = 0
+        package var policyRateLimited: UInt64 = 0
+        package var policyNoPost: UInt64 = 0
+        package var policySignals: UInt64 = 0
 
-        package var totalDrops: UInt64 { ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit }
+        package var totalDrops: UInt64 {
+            ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit + policyDrops
+        }
 
         package static func == (a: Counters, b: Counters) -> Bool {
             a.execSeen == b.execSeen && a.cloneSeen == b.cloneSeen && a.exitSeen == b.exitSeen
-                && a.ringBufferDrops == b.ringBufferDrops
+                && a.ringBufferDrops == b.ringBufferDrops && a.policyFiltered == b.policyFiltered
+                && a.policyMatched == b.policyMatched
         }
         package func hash(into hasher: inout Hasher) {
             hasher.combine(execSeen)
@@ -132,7 +143,23 @@ package final class ProcessSensor: Sendable {
             c.cloneSeen = read(VIGIL_CTR_CLONE_SEEN)
             c.exitSeen = read(VIGIL_CTR_EXIT_SEEN)
             c.ringBufferDrops = (read(VIGIL_CTR_RB_DROPS_EXEC), read(VIGIL_CTR_RB_DROPS_CLONE), read(VIGIL_CTR_RB_DROPS_EXIT))
+            c.policyDrops = read(VIGIL_CTR_RB_DROPS_GENERIC)
+            c.policyFiltered = read(VIGIL_CTR_POLICY_FILTERED)
+            c.policyMatched = read(VIGIL_CTR_POLICY_MATCHED)
+            c.policyRateLimited = read(VIGIL_CTR_POLICY_RATE_LIMITED)
+            c.policyNoPost = read(VIGIL_CTR_POLICY_NOPOST)
+            c.policySignals = read(VIGIL_CTR_POLICY_SIGNALS)
             return c
+        }
+    }
+
+    /// Runs `body` with the live C object; throws when the sensor was closed.
+    func withHandle<T>(_ body: (OpaquePointer) throws(BPFError) -> T) throws(BPFError) -> T {
+        try handle.withLock { handle throws(BPFError) -> T in
+            guard let pointer = handle?.pointer else {
+                throw BPFError(code: .other, errno: EBADF, operation: "process sensor", message: "already closed")
+            }
+            return try body(pointer)
         }
     }
 

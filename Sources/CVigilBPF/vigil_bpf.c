@@ -67,6 +67,8 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 		err = bpf_map__set_max_entries(skel->maps.vg_procs, options->procs_max);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.vg_exec_scratch, (__u32)cpus);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.vg_generic_scratch, (__u32)cpus);
 
 	/* One family of hooks only: the other is not even loaded. */
 	bpf_program__set_autoload(skel->progs.observe_exec, !raw);
@@ -158,4 +160,31 @@ int vigil_bpf_read_counter(const struct vigil_bpf *bpf, __u32 index, __u64 *sum)
 	}
 	free(values);
 	return err;
+}
+
+int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map)
+{
+	switch (map) {
+	case VIGIL_MAP_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_hooks);
+	case VIGIL_MAP_POLICY_MODE: return bpf_map__fd(bpf->skel->maps.vg_policy_mode);
+	case VIGIL_MAP_STR_EQ: return bpf_map__fd(bpf->skel->maps.vg_str_eq);
+	case VIGIL_MAP_STR_PREFIX: return bpf_map__fd(bpf->skel->maps.vg_str_prefix);
+	case VIGIL_MAP_STR_POSTFIX: return bpf_map__fd(bpf->skel->maps.vg_str_postfix);
+	case VIGIL_MAP_INT_SET: return bpf_map__fd(bpf->skel->maps.vg_int_set);
+	case VIGIL_MAP_ADDR: return bpf_map__fd(bpf->skel->maps.vg_addr);
+	}
+	return -EINVAL;
+}
+
+struct bpf_link *vigil_bpf_attach_policy_tracepoint(struct vigil_bpf *bpf, const char *category,
+						    const char *name, __u64 cookie)
+{
+	LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = cookie);
+
+	return bpf_program__attach_tracepoint_opts(bpf->skel->progs.generic_tracepoint, category, name, &opts);
+}
+
+void vigil_bpf_detach(struct bpf_link *link)
+{
+	bpf_link__destroy(link);
 }

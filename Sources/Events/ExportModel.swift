@@ -128,6 +128,11 @@ package enum ExportEventKind: Sendable, Hashable {
     case exec
     /// `process_exit`: signal name (e.g. "SIGKILL") or nil, exit status, exit time.
     case exit(signal: String?, status: UInt32, time: WallTime)
+    /// `process_tracepoint`: a `spec.tracepoints` hook matched.
+    case tracepoint(subsystem: String, event: String, args: [Argument], outcome: PolicyOutcome)
+    /// `process_kprobe`: a `spec.kprobes` hook matched (syscalls run on their tracepoint here);
+    /// `functionName` keeps the arch prefix, e.g. `__x64_sys_write`.
+    case kprobe(functionName: String, args: [Argument], outcome: PolicyOutcome)
 }
 
 /// One line of export: a `GetEventsResponse` in Tetragon's schema.
@@ -150,5 +155,70 @@ package struct ExportEvent: Sendable, Hashable {
         self.ancestors = ancestors
         self.nodeName = nodeName
         self.time = time
+    }
+}
+
+/// One rendered argument of a policy event (Tetragon's `KprobeArgument`).
+package enum ArgumentValue: Sendable, Hashable {
+    /// `int_arg`: signed 32-bit and narrower.
+    case int(Int32)
+    /// `uint_arg`: unsigned 32-bit and narrower.
+    case uint(UInt32)
+    /// `long_arg`: signed 64-bit, a JSON string.
+    case long(Int64)
+    /// `size_arg`: unsigned 64-bit, a JSON string.
+    case size(UInt64)
+    /// `string_arg`: raw bytes, escaped like paths when not UTF-8.
+    case string([UInt8])
+    /// `bytes_arg`: base64.
+    case bytes([UInt8])
+    /// `truncated_bytes_arg`: the captured prefix and the size the caller passed.
+    case truncatedBytes([UInt8], originalSize: UInt64)
+    /// `sockaddr_arg`: family name ("AF_INET"), address text, port.
+    case sockaddr(family: String, address: String, port: UInt32)
+    /// `syscall_id`: number and ABI ("x64", "i386").
+    case syscallID(id: UInt32, abi: String)
+    /// `error_arg`: the argument could not be read.
+    case error(String)
+}
+
+package struct Argument: Sendable, Hashable {
+    package var value: ArgumentValue
+    /// The spec's `label`; Tetragon leaves it out on tracepoint events.
+    package var label: String?
+    package init(_ value: ArgumentValue, label: String? = nil) {
+        self.value = value
+        self.label = label
+    }
+}
+
+/// What a matching policy selector decided, as Tetragon reports it.
+package struct PolicyOutcome: Sendable, Hashable {
+    package var policyName: String
+    /// `KPROBE_ACTION_POST`, `KPROBE_ACTION_SIGKILL`, ...
+    package var action: String
+    package var message: String?
+    package var tags: [String]
+    /// The policy runs in monitor mode: `action` says what would have been done; nothing was.
+    package var monitor: Bool
+
+    package init(policyName: String, action: String, message: String? = nil, tags: [String] = [], monitor: Bool = false) {
+        self.policyName = policyName
+        self.action = action
+        self.message = message
+        self.tags = tags
+        self.monitor = monitor
+    }
+}
+
+extension ExportEventKind {
+    /// Convenience for callers that switch on the JSON key.
+    package var jsonKey: String {
+        switch self {
+        case .exec: "process_exec"
+        case .exit: "process_exit"
+        case .tracepoint: "process_tracepoint"
+        case .kprobe: "process_kprobe"
+        }
     }
 }

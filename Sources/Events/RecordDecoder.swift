@@ -27,6 +27,8 @@ extension Record {
             self = .clone(try CloneRecord(decoding: record))
         case VIGIL_EVENT_EXIT.rawValue:
             self = .exit(try ExitRecord(decoding: record))
+        case VIGIL_EVENT_GENERIC.rawValue:
+            self = .generic(try GenericRecord(decoding: record))
         default:
             throw .unknownKind(header.kind)
         }
@@ -105,6 +107,50 @@ extension ExitRecord {
         self.init(
             ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
             processKtime: raw.process_ktime_ns, exitCode: raw.exit_code)
+    }
+}
+
+extension GenericRecord {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordDecodeError) {
+        let fixedSize = MemoryLayout<vigil_generic_event>.size
+        guard bytes.count >= fixedSize else { throw .truncated(expected: fixedSize, got: bytes.count) }
+        let raw = bytes.loadUnaligned(as: vigil_generic_event.self)
+        let values = withUnsafeBytes(of: raw.args) { Array($0.bindMemory(to: vigil_arg_value.self)) }
+        var args: [RawArgument] = []
+        var offset = fixedSize
+        for value in values.prefix(Int(min(raw.nargs, UInt32(VIGIL_HOOK_ARGS)))) {
+            let end = offset + Int(value.len)
+            guard end <= bytes.count else { throw .inconsistentSize }
+            let tail = Array(bytes[offset..<end])
+            offset = end
+            let error = value.flags & UInt16(VIGIL_ARG_F_ERROR.rawValue) != 0
+            let truncated = value.flags & UInt16(VIGIL_ARG_F_TRUNCATED.rawValue) != 0
+            if error {
+                args.append(.unreadable)
+                continue
+            }
+            switch UInt32(value.kind) {
+            case VIGIL_ARG_INT.rawValue:
+                args.append(.integer(value.value))
+            case VIGIL_ARG_STRING.rawValue, VIGIL_ARG_DATA_LOC.rawValue:
+                args.append(.string(tail, truncated: truncated))
+            case VIGIL_ARG_CHAR_BUF.rawValue:
+                args.append(.buffer(tail, size: value.value, truncated: truncated))
+            case VIGIL_ARG_CONST_BUF.rawValue:
+                args.append(.constBuffer(tail))
+            case VIGIL_ARG_SOCKADDR.rawValue:
+                guard tail.count >= MemoryLayout<vigil_sockaddr>.size else { throw .inconsistentSize }
+                let sa = tail.withUnsafeBytes { $0.loadUnaligned(as: vigil_sockaddr.self) }
+                args.append(.sockaddr(family: sa.family, port: sa.port, address: withUnsafeBytes(of: sa.addr) { Array($0) }))
+            default:
+                args.append(.unreadable)
+            }
+        }
+        self.init(
+            ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
+            processKtime: raw.process_ktime_ns, hookSlot: raw.hook_slot, policyID: raw.policy_id,
+            selector: raw.selector == 0xff ? nil : raw.selector, action: raw.action, signal: raw.signal,
+            monitor: raw.hdr.flags & UInt16(VIGIL_GENERIC_F_MONITOR.rawValue) != 0, args: args)
     }
 }
 

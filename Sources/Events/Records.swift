@@ -176,9 +176,66 @@ package struct ExitRecord: Sendable, Hashable {
     package var status: UInt32 { (exitCode >> 8) & 0xff }
 }
 
+/// One argument as a policy hook read it (`struct vigil_arg_value` + its tail bytes).
+package enum RawArgument: Sendable, Hashable {
+    /// An integer field, 64 bits wide after sign extension.
+    case integer(UInt64)
+    /// A string (user `char *` or `__data_loc`), without NUL; `truncated` when longer than kept.
+    case string([UInt8], truncated: Bool)
+    /// A user buffer; `size` is what the caller passed, `bytes` what was captured.
+    case buffer([UInt8], size: UInt64, truncated: Bool)
+    /// Bytes inside the tracepoint record (fixed arrays such as `args[6]`).
+    case constBuffer([UInt8])
+    /// A user `struct sockaddr`: family, port (host order), address (4 or 16 bytes used).
+    case sockaddr(family: UInt16, port: UInt16, address: [UInt8])
+    /// The hook could not read it.
+    case unreadable
+}
+
+/// A policy hook matched (`struct vigil_generic_event`).
+package struct GenericRecord: Sendable, Hashable {
+    package var ktime: UInt64
+    package var cgroupID: UInt64
+    package var pid: UInt32
+    package var tid: UInt32
+    /// Identity of the current process; 0 when the kernel side never saw it start.
+    package var processKtime: UInt64
+    /// vg_hooks slot: which compiled hook (policy, spec, args) this is.
+    package var hookSlot: UInt32
+    package var policyID: UInt32
+    /// Index of the matching selector; nil when the hook has no selectors.
+    package var selector: UInt8?
+    /// `enum vigil_action_kind` of the last action.
+    package var action: UInt8
+    /// Signal sent, or that monitor mode held back; 0 for none.
+    package var signal: UInt16
+    /// The policy is in monitor mode: no signal was sent.
+    package var monitor: Bool
+    package var args: [RawArgument]
+
+    package init(
+        ktime: UInt64, cgroupID: UInt64 = 0, pid: UInt32, tid: UInt32, processKtime: UInt64, hookSlot: UInt32,
+        policyID: UInt32, selector: UInt8?, action: UInt8, signal: UInt16, monitor: Bool, args: [RawArgument]
+    ) {
+        self.ktime = ktime
+        self.cgroupID = cgroupID
+        self.pid = pid
+        self.tid = tid
+        self.processKtime = processKtime
+        self.hookSlot = hookSlot
+        self.policyID = policyID
+        self.selector = selector
+        self.action = action
+        self.signal = signal
+        self.monitor = monitor
+        self.args = args
+    }
+}
+
 /// One decoded ring-buffer record.
 package enum Record: Sendable, Hashable {
     case exec(ExecRecord)
     case clone(CloneRecord)
     case exit(ExitRecord)
+    case generic(GenericRecord)
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Every map of the process sensor, each with its purpose. Names carry the vg_ prefix so that
- * `bpftool map` output greps cleanly (the kernel keeps 15 characters). */
+ * `bpftool map` output greps cleanly (the kernel keeps 15 characters). Definitions are __weak
+ * because several program files include this header and are linked into one object: the
+ * linker keeps one copy of each. */
 #ifndef VIGIL_MAPS_H
 #define VIGIL_MAPS_H
 
@@ -12,7 +14,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
-} vg_events SEC(".maps");
+} vg_events SEC(".maps") __weak;
 
 /* Per-CPU counters indexed by enum vigil_counter; user space sums the CPUs. */
 struct {
@@ -20,7 +22,7 @@ struct {
 	__uint(max_entries, VIGIL_CTR_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} vg_counters SEC(".maps");
+} vg_counters SEC(".maps") __weak;
 
 /* tgid -> identity (ktime) the kernel side gave the process at its last fork or exec, so that
  * children and exits name the exact process, and its binary for matchBinaries. LRU: a lost
@@ -30,7 +32,7 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct vigil_proc_state);
-} vg_procs SEC(".maps");
+} vg_procs SEC(".maps") __weak;
 
 /* Exec records are built here, then copied to the ring buffer with their real size, because
  * bpf_ringbuf_reserve() needs a constant size and an exec record is 200 bytes to ~41 KiB.
@@ -50,7 +52,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct vigil_exec_scratch);
-} vg_exec_scratch SEC(".maps");
+} vg_exec_scratch SEC(".maps") __weak;
 
 /* Where the fork hook builds the child's vg_procs value: 272 bytes are too many for the stack
  * next to the clone record. */
@@ -59,6 +61,6 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct vigil_proc_state);
-} vg_fork_scratch SEC(".maps");
+} vg_fork_scratch SEC(".maps") __weak;
 
 #endif

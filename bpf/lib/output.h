@@ -8,7 +8,7 @@
 /* Bytes waiting in the ring buffer before a record forces a reader wake-up; 0 wakes on every
  * record. Waking the reader costs 3-6 us per record on our machines, a record that does not
  * wake it ~0.5 us; the reader also drains on a short timer, so nothing waits for long. */
-const volatile __u64 vg_wakeup_bytes = 256 * 1024;
+const volatile __u64 vg_wakeup_bytes __weak = 256 * 1024;
 
 static __always_inline void vg_count(__u32 counter)
 {

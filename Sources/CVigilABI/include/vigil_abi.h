@@ -30,6 +30,7 @@ enum vigil_event_kind {
 	VIGIL_EVENT_EXEC  = 1, /* struct vigil_exec_event + tail */
 	VIGIL_EVENT_CLONE = 2, /* struct vigil_clone_event */
 	VIGIL_EVENT_EXIT  = 3, /* struct vigil_exit_event */
+	VIGIL_EVENT_GENERIC = 4, /* struct vigil_generic_event + arg tail */
 };
 
 /* vigil_event_header.flags for exec records. */
@@ -139,7 +140,13 @@ enum vigil_counter {
 	VIGIL_CTR_CLONE_SEEN     = 4,
 	VIGIL_CTR_EXIT_SEEN      = 5,
 	VIGIL_CTR_SCRATCH_MISS   = 6, /* per-CPU scratch lookup failed (should never happen) */
-	VIGIL_CTR_MAX            = 8,
+	VIGIL_CTR_RB_DROPS_GENERIC = 7,
+	VIGIL_CTR_POLICY_FILTERED  = 8, /* policy hook ran, no selector matched: nothing sent */
+	VIGIL_CTR_POLICY_MATCHED   = 9,
+	VIGIL_CTR_POLICY_RATE_LIMITED = 10,
+	VIGIL_CTR_POLICY_NOPOST    = 11,
+	VIGIL_CTR_POLICY_SIGNALS   = 12, /* signals sent by policy actions */
+	VIGIL_CTR_MAX              = 16,
 };
 
 #define VIGIL_BINARY_MAX 256 /* binary paths kept for matchBinaries (Tetragon's limit) */
@@ -159,6 +166,225 @@ struct vg_path_buf {
 };
 
 #define VIGIL_EXEC_TAIL_MAX (2 * VIGIL_PATH_AREA + VIGIL_ARGS_CAP)
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Policy hooks: compiled TracingPolicy hooks live in vg_hooks, one slot per attachment; the
+ * generic tracepoint program finds its slot through the attach cookie. A slot's content is
+ * written completely before the attachment exists and never changed while attached, so a hook
+ * never sees a half-written selector set. Replacing a policy attaches new slots, then detaches
+ * the old ones.
+ * ------------------------------------------------------------------------------------------- */
+
+#define VIGIL_MAX_HOOKS       1024 /* attached policy hooks on the node */
+#define VIGIL_MAX_POLICIES    1024
+#define VIGIL_HOOK_ARGS       5    /* args per hook (Tetragon's EventConfigMaxArgs) */
+#define VIGIL_SELECTORS       5    /* selectors per hook */
+#define VIGIL_MATCH_ARGS      5    /* matchArgs entries per selector */
+#define VIGIL_MATCH_VALUES    4    /* values of one integer matchArgs / matchPIDs / ns entry */
+#define VIGIL_MATCH_NS        10   /* matchNamespaces entries per selector */
+#define VIGIL_ACTIONS         3    /* actions per selector */
+#define VIGIL_STRING_MAX      256  /* string arg bytes kept for export */
+#define VIGIL_MATCH_STRING_MAX 252 /* string bytes a key holds: LPM trie keys are capped at 260
+				    * bytes (4 prefixlen + 256 data), and the set id takes 4 */
+#define VIGIL_BUF_MAX         4096 /* char_buf bytes captured */
+#define VIGIL_TP_RAW_MAX      1024 /* bytes of a tracepoint record copied for reading */
+#define VIGIL_GENERIC_TAIL    32768 /* arg bytes of one generic record (power of two) */
+
+/* How one argument is read from the tracepoint record (enum values are wire format). */
+enum vigil_arg_kind {
+	VIGIL_ARG_NONE      = 0,
+	VIGIL_ARG_INT       = 1, /* integer of `size` bytes, sign-extended when is_signed */
+	VIGIL_ARG_STRING    = 2, /* user char * at `offset`, read up to VIGIL_STRING_MAX - 1 bytes */
+	VIGIL_ARG_CHAR_BUF  = 3, /* user buffer at `offset`, length from the int field meta_offset */
+	VIGIL_ARG_SOCKADDR  = 4, /* user struct sockaddr * at `offset` */
+	VIGIL_ARG_CONST_BUF = 5, /* `size` bytes inside the record at `offset` */
+	VIGIL_ARG_DATA_LOC  = 6, /* __data_loc string: u32 (len << 16 | offset) at `offset` */
+};
+
+struct vigil_arg_spec {
+	__u8  kind;       /* enum vigil_arg_kind */
+	__u8  size;       /* VIGIL_ARG_INT: 1, 2, 4, 8; CONST_BUF: bytes (<= 64) */
+	__u8  is_signed;
+	__u8  meta_size;  /* CHAR_BUF: size of the length field */
+	__u16 offset;     /* field offset in the tracepoint record */
+	__u16 meta_offset;
+};
+
+/* matchArgs operators (enum values are wire format). */
+enum vigil_op {
+	VIGIL_OP_NONE       = 0,
+	VIGIL_OP_EQUAL      = 1,
+	VIGIL_OP_NOT_EQUAL  = 2,
+	VIGIL_OP_PREFIX     = 3,
+	VIGIL_OP_NOT_PREFIX = 4,
+	VIGIL_OP_POSTFIX    = 5,
+	VIGIL_OP_NOT_POSTFIX = 6,
+	VIGIL_OP_MASK       = 7,
+	VIGIL_OP_GT         = 8,
+	VIGIL_OP_LT         = 9,
+	VIGIL_OP_IN_MAP     = 10,
+	VIGIL_OP_NOT_IN_MAP = 11,
+	VIGIL_OP_FAMILY     = 12,
+	VIGIL_OP_DADDR      = 13,
+	VIGIL_OP_NOT_DADDR  = 14,
+	VIGIL_OP_DPORT      = 15, /* values: (lo << 16) | hi port ranges */
+	VIGIL_OP_NOT_DPORT  = 16,
+	VIGIL_OP_IN         = 17, /* matchPIDs / matchNamespaces / matchBinaries */
+	VIGIL_OP_NOT_IN     = 18,
+};
+
+/*
+ * One matchArgs entry. Integer operators compare against values[0 .. nvalues). String, set and
+ * address operators look up `set_id` in the vg_str_*, vg_int_set and vg_addr maps, whose keys
+ * start with the set id; a compile allocates fresh set ids, so old and new policy versions
+ * never share entries.
+ */
+struct vigil_arg_filter {
+	__u8  arg;        /* slot in the hook's args */
+	__u8  op;         /* enum vigil_op */
+	__u8  nvalues;
+	__u8  pad0;
+	__u32 set_id;
+	__u64 values[VIGIL_MATCH_VALUES];
+};
+
+struct vigil_pid_filter {
+	__u8  op;          /* VIGIL_OP_NONE, IN or NOT_IN */
+	__u8  nvalues;
+	__u8  follow_forks;
+	__u8  ns_pid;      /* compare the pid in the task's own pid namespace */
+	__u32 values[VIGIL_MATCH_VALUES];
+};
+
+/* Namespace kinds, the index used by matchNamespaces. */
+enum vigil_ns_kind {
+	VIGIL_NS_UTS = 0, VIGIL_NS_IPC = 1, VIGIL_NS_MNT = 2, VIGIL_NS_PID = 3,
+	VIGIL_NS_PID_FOR_CHILDREN = 4, VIGIL_NS_NET = 5, VIGIL_NS_CGROUP = 6, VIGIL_NS_USER = 7,
+	VIGIL_NS_KINDS = 8,
+};
+
+struct vigil_ns_filter {
+	__u8  ns;          /* enum vigil_ns_kind */
+	__u8  op;          /* IN or NOT_IN */
+	__u8  nvalues;
+	__u8  pad0;
+	__u32 values[VIGIL_MATCH_VALUES]; /* inode numbers; host_ns is resolved by the compiler */
+};
+
+struct vigil_bin_filter {
+	__u8  op;          /* IN, NOT_IN, PREFIX, NOT_PREFIX, POSTFIX, NOT_POSTFIX, or NONE */
+	__u8  pad0[3];
+	__u32 set_id;
+};
+
+enum vigil_action_kind {
+	VIGIL_ACTION_POST    = 1,
+	VIGIL_ACTION_NOPOST  = 2,
+	VIGIL_ACTION_SIGKILL = 3,
+	VIGIL_ACTION_SIGNAL  = 4,
+};
+
+enum vigil_rate_scope {
+	VIGIL_RATE_THREAD = 0, VIGIL_RATE_PROCESS = 1, VIGIL_RATE_GLOBAL = 2,
+};
+
+struct vigil_action {
+	__u8  kind;        /* enum vigil_action_kind */
+	__u8  rate_scope;  /* enum vigil_rate_scope */
+	__u16 signal;
+	__u32 pad0;
+	__u64 rate_ns;     /* Post rateLimit; 0 = none */
+};
+
+struct vigil_selector {
+	__u8  nargs;
+	__u8  nns;
+	__u8  nactions;
+	__u8  pad0;
+	struct vigil_pid_filter pid;
+	struct vigil_bin_filter bin;
+	struct vigil_arg_filter args[VIGIL_MATCH_ARGS];
+	struct vigil_ns_filter ns[VIGIL_MATCH_NS];
+	struct vigil_action actions[VIGIL_ACTIONS];
+};
+
+/* Value of vg_hooks: one attached hook. */
+struct vigil_hook {
+	__u32 policy_id;   /* index into vg_policy_mode */
+	__u16 ctx_size;    /* bytes of the tracepoint record to copy (<= VIGIL_TP_RAW_MAX) */
+	__u8  nargs;
+	__u8  nselectors;  /* 0: every event posts */
+	struct vigil_arg_spec args[VIGIL_HOOK_ARGS];
+	struct vigil_selector selectors[VIGIL_SELECTORS];
+};
+
+enum vigil_policy_mode { VIGIL_MODE_ENFORCE = 0, VIGIL_MODE_MONITOR = 1 };
+
+/* Keys of the set maps. */
+struct vigil_str_key {             /* vg_str_eq: exact strings (NUL-padded) */
+	__u32 set_id;
+	char  data[VIGIL_MATCH_STRING_MAX];
+};
+struct vigil_str_lpm_key {         /* vg_str_prefix, vg_str_postfix (reversed strings) */
+	__u32 prefixlen;               /* bits: 32 (set_id) + 8 * string bytes */
+	__u32 set_id;
+	char  data[VIGIL_MATCH_STRING_MAX];
+};
+struct vigil_int_key {             /* vg_int_set: InMap / NotInMap */
+	__u32 set_id;
+	__u32 pad0;
+	__u64 value;
+};
+struct vigil_addr_key {            /* vg_addr: DAddr / NotDAddr, IPv4 as ::ffff:a.b.c.d */
+	__u32 prefixlen;               /* bits: 32 (set_id) + address bits */
+	__u32 set_id;
+	__u8  addr[16];
+};
+
+/* A decoded sockaddr argument as it travels in a generic record. */
+struct vigil_sockaddr {
+	__u16 family;
+	__u16 port;        /* host byte order */
+	__u32 pad0;
+	__u8  addr[16];    /* IPv4 in the first 4 bytes */
+};
+
+/* Per-argument result in a generic record; buffers follow the fixed part in arg order. */
+struct vigil_arg_value {
+	__u16 kind;        /* enum vigil_arg_kind */
+	__u16 flags;       /* VIGIL_ARG_F_* */
+	__u32 len;         /* bytes of this arg in the tail */
+	__u64 value;       /* INT: the value; CHAR_BUF: the size the caller passed */
+};
+
+enum vigil_arg_flags {
+	VIGIL_ARG_F_ERROR     = 1 << 0, /* could not be read */
+	VIGIL_ARG_F_TRUNCATED = 1 << 1,
+};
+
+enum vigil_generic_flags {
+	VIGIL_GENERIC_F_MONITOR = 1 << 0, /* policy in monitor mode: the action was not performed */
+};
+
+/* A policy hook that matched (kind VIGIL_EVENT_GENERIC). */
+struct vigil_generic_event {
+	struct vigil_event_header hdr;     /* flags: enum vigil_generic_flags */
+	__u64 process_ktime_ns;            /* identity of the current process, 0 if never seen */
+	__u32 hook_slot;
+	__u32 policy_id;
+	__u8  selector;                    /* index of the matching selector, 0xff: no selectors */
+	__u8  action;                      /* enum vigil_action_kind of the last action */
+	__u16 signal;                      /* signal sent (or that monitor mode did not send) */
+	__u32 nargs;
+	struct vigil_arg_value args[VIGIL_HOOK_ARGS];
+};
+
+_Static_assert(sizeof(struct vigil_arg_spec) == 8, "map layout: arg spec");
+_Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
+_Static_assert(sizeof(struct vigil_selector) == 480, "map layout: selector");
+_Static_assert(sizeof(struct vigil_hook) == 2448, "map layout: hook");
+_Static_assert(sizeof(struct vigil_generic_event) == 136, "wire format: generic");
 
 _Static_assert(sizeof(struct vigil_event_header) == 32, "wire format: header");
 _Static_assert(sizeof(struct vigil_namespaces) == 32, "wire format: namespaces");

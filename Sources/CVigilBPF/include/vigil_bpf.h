@@ -46,4 +46,22 @@ int vigil_bpf_read_counter(const struct vigil_bpf *bpf, __u32 index, __u64 *sum)
 /* Number of possible CPUs, as libbpf counts them. */
 int vigil_bpf_possible_cpus(void);
 
+/* Maps of the policy engine that user space writes. */
+enum vigil_policy_map {
+	VIGIL_MAP_HOOKS = 0,
+	VIGIL_MAP_POLICY_MODE = 1,
+	VIGIL_MAP_STR_EQ = 2,
+	VIGIL_MAP_STR_PREFIX = 3,
+	VIGIL_MAP_STR_POSTFIX = 4,
+	VIGIL_MAP_INT_SET = 5,
+	VIGIL_MAP_ADDR = 6,
+};
+int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map);
+
+/* Attaches the generic policy program to tracepoint category:name with `cookie` (the hook's
+ * vg_hooks slot). Returns the link, or NULL with errno set. */
+struct bpf_link *vigil_bpf_attach_policy_tracepoint(struct vigil_bpf *bpf, const char *category,
+						    const char *name, __u64 cookie);
+void vigil_bpf_detach(struct bpf_link *link);
+
 #endif

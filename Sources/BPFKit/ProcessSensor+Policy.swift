@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+import CLibbpf
+import CVigilABI
+import CVigilBPF
+import Glibc
+
+/// The policy maps user space writes (`enum vigil_policy_map`).
+package enum PolicyMap: UInt32, Sendable, CaseIterable {
+    case hooks = 0
+    case policyMode = 1
+    case stringEqual = 2
+    case stringPrefix = 3
+    case stringPostfix = 4
+    case integerSet = 5
+    case address = 6
+}
+
+/// One attached policy hook; ``detach()`` (or deinit) removes it.
+package final class PolicyLink: @unchecked Sendable {
+    // Touched only by detach(), which the owner calls once; deinit runs after that.
+    private var link: OpaquePointer?
+    package let category: String
+    package let name: String
+    package let slot: UInt32
+
+    init(link: OpaquePointer, category: String, name: String, slot: UInt32) {
+        self.link = link
+        self.category = category
+        self.name = name
+        self.slot = slot
+    }
+
+    package func detach() {
+        if let link { vigil_bpf_detach(link) }
+        link = nil
+    }
+
+    deinit { detach() }
+}
+
+extension ProcessSensor {
+    /// Writes one entry of a policy map (BPF_ANY).
+    package func update(_ map: PolicyMap, key: [UInt8], value: [UInt8]) throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            let fd = vigil_bpf_policy_map_fd(pointer, vigil_policy_map(map.rawValue))
+            try checkedRC("update \(map)") {
+                key.withUnsafeBytes { k in
+                    value.withUnsafeBytes { v in bpf_map_update_elem(fd, k.baseAddress, v.baseAddress, UInt64(BPF_ANY)) }
+                }
+            }
+        }
+    }
+
+    /// Removes one entry of a policy map; a missing entry is not an error.
+    package func delete(_ map: PolicyMap, key: [UInt8]) throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            let fd = vigil_bpf_policy_map_fd(pointer, vigil_policy_map(map.rawValue))
+            let rc = key.withUnsafeBytes { bpf_map_delete_elem(fd, $0.baseAddress) }
+            if rc < 0 && -rc != ENOENT { throw BPFError(errno: -rc, operation: "delete from \(map)") }
+        }
+    }
+
+    /// Attaches the generic policy program to `category:name` with `slot` as its cookie.
+    package func attachPolicyTracepoint(category: String, name: String, slot: UInt32) throws(BPFError) -> PolicyLink {
+        try withHandle { pointer throws(BPFError) in
+            guard let link = vigil_bpf_attach_policy_tracepoint(pointer, category, name, UInt64(slot)) else {
+                throw BPFError(errno: errno, operation: "attach policy hook to tracepoint \(category)/\(name)")
+            }
+            return PolicyLink(link: link, category: category, name: name, slot: slot)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Maps of the policy engine. The compiler (Sources/PolicyCompiler) writes them; the generic
+ * hook programs only read them. */
+#ifndef VIGIL_POLICY_MAPS_H
+#define VIGIL_POLICY_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "vigil_abi.h"
+
+/* Compiled hooks, indexed by the slot that is also the attachment's bpf cookie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_MAX_HOOKS);
+	__type(key, __u32);
+	__type(value, struct vigil_hook);
+} vg_hooks SEC(".maps") __weak;
+
+/* enum vigil_policy_mode per policy id: one 4-byte write switches enforce and monitor. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, __u32);
+} vg_policy_mode SEC(".maps") __weak;
+
+/* Equal / NotEqual strings and matchBinaries In / NotIn paths. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vigil_str_key);
+	__type(value, __u8);
+} vg_str_eq SEC(".maps") __weak;
+
+/* Prefix strings: the longest-prefix-match trie finds any stored prefix of the lookup key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_str_lpm_key);
+	__type(value, __u8);
+} vg_str_prefix SEC(".maps") __weak;
+
+/* Postfix strings, stored reversed, so a postfix is a prefix of the reversed argument. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_str_lpm_key);
+	__type(value, __u8);
+} vg_str_postfix SEC(".maps") __weak;
+
+/* InMap / NotInMap integer sets (syscall lists, large value sets). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vigil_int_key);
+	__type(value, __u8);
+} vg_int_set SEC(".maps") __weak;
+
+/* DAddr / NotDAddr CIDRs, IPv4 stored as IPv4-mapped IPv6. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_addr_key);
+	__type(value, __u8);
+} vg_addr SEC(".maps") __weak;
+
+/* Post rateLimit: last time an event was posted per (slot, selector, scope, argument hash). */
+struct vg_rate_key {
+	__u32 slot;
+	__u32 selector;
+	__u64 scope;
+	__u64 args_hash;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct vg_rate_key);
+	__type(value, __u64);
+} vg_rate SEC(".maps") __weak;
+
+/* Everything one generic hook run builds, per CPU (see vg_exec_scratch for why an array). */
+struct vigil_generic_scratch {
+	struct vigil_generic_event ev;
+	char tail[VIGIL_GENERIC_TAIL + VIGIL_BUF_MAX]; /* args; slack for masked writes */
+	char raw[VIGIL_TP_RAW_MAX + 64];                /* copy of the tracepoint record */
+	__u32 arg_off[VIGIL_HOOK_ARGS];                 /* where each arg starts in tail */
+	__u32 pad0;
+	struct vigil_str_lpm_key key;                   /* string lookups */
+	struct vigil_str_lpm_key rkey;                  /* the same string reversed */
+	struct vigil_addr_key addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_generic_scratch);
+} vg_generic_scratch SEC(".maps") __weak;
+
+#endif

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The generic policy hook: one program, attached once per compiled TracingPolicy hook with the
+ * hook's slot as its bpf cookie. It reads the hook's arguments from the tracepoint record,
+ * evaluates the selectors in the kernel, performs the actions (signals) in place and posts an
+ * event only when a selector matched. Events that match nothing never reach user space.
+ *
+ * The work is split into global functions on purpose: the verifier checks each once, on its
+ * own, instead of once per path through its caller.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "vigil_abi.h"
+#include "maps.h"
+#include "output.h"
+#include "process.h"
+#include "policy_maps.h"
+
+#define AF_INET  2
+#define AF_INET6 10
+
+/* An integer field of `size` bytes at raw[off], sign-extended when is_signed. */
+static __always_inline __u64 vg_raw_int(struct vigil_generic_scratch *s, __u32 off, __u32 size, __u32 is_signed)
+{
+	char *p = s->raw + (off & (VIGIL_TP_RAW_MAX - 1));
+	__u64 v = 0;
+
+	switch (size) {
+	case 1:
+		v = is_signed ? (__u64)(__s64) * (__s8 *)p : *(__u8 *)p;
+		break;
+	case 2:
+		bpf_probe_read_kernel(&v, 2, p);
+		v = is_signed ? (__u64)(__s64)(__s16)v : (__u16)v;
+		break;
+	case 4:
+		bpf_probe_read_kernel(&v, 4, p);
+		v = is_signed ? (__u64)(__s64)(__s32)v : (__u32)v;
+		break;
+	default:
+		bpf_probe_read_kernel(&v, 8, p);
+		break;
+	}
+	return v;
+}
+
+/* Reads argument i into s->ev.args[i] and the tail at *tail_off. Returns the bytes it used. */
+__noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 i, __u32 tail_off)
+{
+	struct vigil_arg_spec spec;
+	struct vigil_arg_value *out;
+	char *dst;
+	__u64 ptr;
+	long n = 0;
+
+	if (!hook || !s || i >= VIGIL_HOOK_ARGS)
+		return 0;
+	spec = hook->args[i];
+	out = &s->ev.args[i];
+	out->kind = spec.kind;
+	out->flags = 0;
+	out->len = 0;
+	out->value = 0;
+	tail_off &= VIGIL_GENERIC_TAIL - 1;
+	s->arg_off[i] = tail_off;
+	dst = s->tail + tail_off;
+
+	switch (spec.kind) {
+	case VIGIL_ARG_INT:
+		out->value = vg_raw_int(s, spec.offset, spec.size, spec.is_signed);
+		return 0;
+	case VIGIL_ARG_STRING:
+		ptr = vg_raw_int(s, spec.offset, 8, 0);
+		n = bpf_probe_read_user_str(dst, VIGIL_STRING_MAX, (void *)ptr);
+		break;
+	case VIGIL_ARG_DATA_LOC: {
+		__u32 loc = (__u32)vg_raw_int(s, spec.offset, 4, 0);
+		__u32 where = loc & 0xffff, size = loc >> 16;
+
+		if (size > VIGIL_STRING_MAX)
+			size = VIGIL_STRING_MAX;
+		n = bpf_probe_read_kernel_str(dst, size, s->raw + (where & (VIGIL_TP_RAW_MAX - 1)));
+		break;
+	}
+	case VIGIL_ARG_CHAR_BUF: {
+		__u64 size = vg_raw_int(s, spec.meta_offset, spec.meta_size, 0);
+		__u32 want = size > VIGIL_BUF_MAX ? VIGIL_BUF_MAX : (__u32)size;
+
+		ptr = vg_raw_int(s, spec.offset, 8, 0);
+		out->value = size;
+		if (size > VIGIL_BUF_MAX)
+			out->flags |= VIGIL_ARG_F_TRUNCATED;
+		/* Clamp restated for the verifier: want <= VIGIL_BUF_MAX, the tail's slack. */
+		if (want > VIGIL_BUF_MAX)
+			want = VIGIL_BUF_MAX;
+		if (want && bpf_probe_read_user(dst, want, (void *)ptr) < 0) {
+			out->flags |= VIGIL_ARG_F_ERROR;
+			return 0;
+		}
+		out->len = want;
+		return want;
+	}
+	case VIGIL_ARG_SOCKADDR: {
+		struct vigil_sockaddr *sa = (struct vigil_sockaddr *)dst;
+		__u16 family = 0;
+
+		ptr = vg_raw_int(s, spec.offset, 8, 0);
+		__builtin_memset(sa, 0, sizeof(*sa));
+		if (bpf_probe_read_user(&family, sizeof(family), (void *)ptr) < 0) {
+			out->flags |= VIGIL_ARG_F_ERROR;
+			return 0;
+		}
+		sa->family = family;
+		if (family == AF_INET || family == AF_INET6) {
+			__u16 port = 0;
+
+			bpf_probe_read_user(&port, sizeof(port), (void *)(ptr + 2));
+			sa->port = __builtin_bswap16(port);
+			if (family == AF_INET)
+				bpf_probe_read_user(sa->addr, 4, (void *)(ptr + 4));
+			else
+				bpf_probe_read_user(sa->addr, 16, (void *)(ptr + 8));
+		}
+		out->value = family;
+		out->len = sizeof(*sa);
+		return sizeof(*sa);
+	}
+	case VIGIL_ARG_CONST_BUF: {
+		__u32 size = spec.size > 64 ? 64 : spec.size;
+
+		if (size && bpf_probe_read_kernel(dst, size, s->raw + (spec.offset & (VIGIL_TP_RAW_MAX - 1))) < 0) {
+			out->flags |= VIGIL_ARG_F_ERROR;
+			return 0;
+		}
+		out->len = size;
+		return size;
+	}
+	default:
+		return 0;
+	}
+
+	/* Strings: n counts the NUL; keep it out of len. */
+	if (n <= 0) {
+		out->flags |= VIGIL_ARG_F_ERROR;
+		return 0;
+	}
+	if (n >= VIGIL_STRING_MAX)
+		out->flags |= VIGIL_ARG_F_TRUNCATED;
+	out->len = n - 1;
+	return n - 1;
+}
+
+/* bpf_loop() passes a stack pointer as context; this is what it points to. */
+struct vg_reverse_ctx {
+	struct vigil_generic_scratch *s;
+	__u32 len;
+};
+
+/* One byte of the reversed copy. */
+static long vg_reverse_step(__u64 i, void *ctx)
+{
+	struct vg_reverse_ctx *c = ctx;
+	struct vigil_generic_scratch *s = c->s;
+	__u32 len = c->len;
+
+	if (!s || i >= len || i >= VIGIL_MATCH_STRING_MAX)
+		return 1;
+	/* Masks for the verifier (255 >= VIGIL_MATCH_STRING_MAX - 1); the checks above bound i. */
+	s->rkey.data[i & 0xff] = s->key.data[(len - 1 - i) & 0xff];
+	return 0;
+}
+
+/* Builds s->rkey (the reversed string) and the prefix lengths of both keys. */
+__noinline int vg_finish_key(struct vigil_generic_scratch *s, __u32 len, __u32 set_id)
+{
+	if (!s)
+		return 0;
+	if (len > VIGIL_MATCH_STRING_MAX - 1)
+		len = VIGIL_MATCH_STRING_MAX - 1;
+
+	struct vg_reverse_ctx c = { .s = s, .len = len };
+
+	__builtin_memset(s->rkey.data, 0, sizeof(s->rkey.data));
+	bpf_loop(VIGIL_MATCH_STRING_MAX, vg_reverse_step, &c, 0);
+	s->key.prefixlen = 32 + 8 * len;
+	s->key.set_id = set_id;
+	s->rkey.prefixlen = 32 + 8 * len;
+	s->rkey.set_id = set_id;
+	return 0;
+}
+
+/* Loads a string of len bytes at src into s->key and builds its reversed twin in s->rkey.
+ * Inlined into each caller: src points into the caller's own map values, which a global
+ * function could only take as a pointer of one fixed size. */
+static __always_inline void vg_load_key(struct vigil_generic_scratch *s, const void *src, __u32 len, __u32 set_id)
+{
+	/* A string longer than a key can hold: compare its first bytes only; the compiler refuses
+	 * patterns that long, so such strings cannot match Equal by accident (they differ in length). */
+	if (len > VIGIL_MATCH_STRING_MAX - 1)
+		len = VIGIL_MATCH_STRING_MAX - 1;
+	__builtin_memset(s->key.data, 0, sizeof(s->key.data));
+	bpf_probe_read_kernel(s->key.data, len, src);
+	vg_finish_key(s, len, set_id);
+}
+
+/* String operators against the keys vg_load_key built. 1: matches. */
+static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u32 op)
+{
+	switch (op) {
+	case VIGIL_OP_EQUAL:
+	case VIGIL_OP_IN:
+		/* struct vigil_str_key is the tail of struct vigil_str_lpm_key, from set_id on. */
+		return bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) != NULL;
+	case VIGIL_OP_NOT_EQUAL:
+	case VIGIL_OP_NOT_IN:
+		return bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) == NULL;
+	case VIGIL_OP_PREFIX:
+		return bpf_map_lookup_elem(&vg_str_prefix, &s->key) != NULL;
+	case VIGIL_OP_NOT_PREFIX:
+		return bpf_map_lookup_elem(&vg_str_prefix, &s->key) == NULL;
+	case VIGIL_OP_POSTFIX:
+		return bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) != NULL;
+	case VIGIL_OP_NOT_POSTFIX:
+		return bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) == NULL;
+	}
+	return 0;
+}
+
+static __always_inline int vg_match_ints(struct vigil_arg_filter *f, __u64 v)
+{
+	int i, any = 0;
+
+	switch (f->op) {
+	case VIGIL_OP_GT:
+		return (__s64)v > (__s64)f->values[0];
+	case VIGIL_OP_LT:
+		return (__s64)v < (__s64)f->values[0];
+	case VIGIL_OP_IN_MAP:
+	case VIGIL_OP_NOT_IN_MAP: {
+		struct vigil_int_key key = { .set_id = f->set_id, .value = v };
+		int found = bpf_map_lookup_elem(&vg_int_set, &key) != NULL;
+
+		return f->op == VIGIL_OP_IN_MAP ? found : !found;
+	}
+	}
+	for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+		if (i >= f->nvalues)
+			break;
+		switch (f->op) {
+		case VIGIL_OP_EQUAL:
+		case VIGIL_OP_NOT_EQUAL:
+			any |= v == f->values[i];
+			break;
+		case VIGIL_OP_MASK:
+			any |= (v & f->values[i]) != 0;
+			break;
+		case VIGIL_OP_FAMILY:
+			any |= v == f->values[i];
+			break;
+		}
+	}
+	/* Positive operators: any value; negated ones: none of them (Tetragon's semantics). */
+	return f->op == VIGIL_OP_NOT_EQUAL ? !any : any;
+}
+
+static __always_inline int vg_match_sockaddr(struct vigil_generic_scratch *s, struct vigil_arg_filter *f, __u32 off)
+{
+	struct vigil_sockaddr *sa = (struct vigil_sockaddr *)(s->tail + (off & (VIGIL_GENERIC_TAIL - 1)));
+	int i, any = 0;
+
+	switch (f->op) {
+	case VIGIL_OP_FAMILY:
+		return vg_match_ints(f, sa->family);
+	case VIGIL_OP_DADDR:
+	case VIGIL_OP_NOT_DADDR: {
+		int found;
+
+		__builtin_memset(&s->addr, 0, sizeof(s->addr));
+		s->addr.prefixlen = 32 + 128;
+		s->addr.set_id = f->set_id;
+		if (sa->family == AF_INET) {
+			s->addr.addr[10] = 0xff;
+			s->addr.addr[11] = 0xff;
+			__builtin_memcpy(&s->addr.addr[12], sa->addr, 4);
+		} else if (sa->family == AF_INET6) {
+			__builtin_memcpy(s->addr.addr, sa->addr, 16);
+		} else {
+			return f->op == VIGIL_OP_NOT_DADDR;
+		}
+		found = bpf_map_lookup_elem(&vg_addr, &s->addr) != NULL;
+		return f->op == VIGIL_OP_DADDR ? found : !found;
+	}
+	case VIGIL_OP_DPORT:
+	case VIGIL_OP_NOT_DPORT:
+		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+			if (i >= f->nvalues)
+				break;
+			any |= sa->port >= (f->values[i] >> 16) && sa->port <= (f->values[i] & 0xffff);
+		}
+		return f->op == VIGIL_OP_DPORT ? any : !any;
+	}
+	return 0;
+}
+
+/* One matchArgs entry. 1: matches. */
+__noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel, __u32 j)
+{
+	struct vigil_arg_filter *f;
+	struct vigil_arg_value *v;
+	__u32 slot, off;
+
+	if (!hook || !s || sel >= VIGIL_SELECTORS || j >= VIGIL_MATCH_ARGS)
+		return 0;
+	f = &hook->selectors[sel].args[j];
+	slot = f->arg;
+	if (slot >= VIGIL_HOOK_ARGS)
+		return 0;
+	v = &s->ev.args[slot];
+	off = s->arg_off[slot];
+	if (v->flags & VIGIL_ARG_F_ERROR)
+		return 0;
+
+	switch (v->kind) {
+	case VIGIL_ARG_STRING:
+	case VIGIL_ARG_DATA_LOC:
+	case VIGIL_ARG_CHAR_BUF:
+		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id);
+		return vg_match_string(s, f->op);
+	case VIGIL_ARG_SOCKADDR:
+		return vg_match_sockaddr(s, f, off);
+	default:
+		return vg_match_ints(f, v->value);
+	}
+}
+
+/* Is the current task (or, with follow_forks, one of its ancestors) one of the pids? */
+__noinline int vg_match_pids(struct vigil_hook *hook, __u32 sel)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_pid_filter *f;
+	int depth, i, any = 0;
+
+	if (!hook || sel >= VIGIL_SELECTORS)
+		return 0;
+	f = &hook->selectors[sel].pid;
+	if (f->op == VIGIL_OP_NONE)
+		return 1;
+	/* followForks: descendants match too; 16 generations is deep enough for real trees. */
+	for (depth = 0; depth < 16 && task; depth++) {
+		__u32 pid = BPF_CORE_READ(task, tgid);
+
+		if (f->ns_pid) {
+			__u32 nspid = 0, pid_ns = 0;
+
+			vg_task_upid(task, &nspid, &pid_ns);
+			pid = nspid;
+		}
+		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+			if (i < f->nvalues && pid == f->values[i])
+				any = 1;
+		}
+		if (any || !f->follow_forks || pid <= 1)
+			break;
+		task = BPF_CORE_READ(task, real_parent);
+	}
+	return f->op == VIGIL_OP_IN ? any : !any;
+}
+
+/* matchNamespaces: every entry must hold. */
+__noinline int vg_match_namespaces(struct vigil_hook *hook, __u32 sel)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_namespaces ns = {};
+	__u32 inums[VIGIL_NS_KINDS];
+	int j, i;
+
+	if (!hook || sel >= VIGIL_SELECTORS)
+		return 0;
+	if (hook->selectors[sel].nns == 0)
+		return 1;
+	vg_fill_namespaces(&ns, task);
+	{
+		__u32 nspid = 0;
+
+		vg_task_upid(task, &nspid, &ns.pid);
+	}
+	inums[VIGIL_NS_UTS] = ns.uts;
+	inums[VIGIL_NS_IPC] = ns.ipc;
+	inums[VIGIL_NS_MNT] = ns.mnt;
+	inums[VIGIL_NS_PID] = ns.pid;
+	inums[VIGIL_NS_PID_FOR_CHILDREN] = ns.pid_for_children;
+	inums[VIGIL_NS_NET] = ns.net;
+	inums[VIGIL_NS_CGROUP] = ns.cgroup;
+	inums[VIGIL_NS_USER] = ns.user;
+	for (j = 0; j < VIGIL_MATCH_NS; j++) {
+		struct vigil_ns_filter *f = &hook->selectors[sel].ns[j];
+		__u32 inum;
+		int any = 0;
+
+		if (j >= hook->selectors[sel].nns)
+			break;
+		inum = inums[f->ns & (VIGIL_NS_KINDS - 1)];
+		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+			if (i < f->nvalues && inum == f->values[i])
+				any = 1;
+		}
+		if (f->op == VIGIL_OP_IN ? !any : any)
+			return 0;
+	}
+	return 1;
+}
+
+/* matchBinaries against the binary the kernel side recorded at exec (or inherited at fork). */
+__noinline int vg_match_binary(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel)
+{
+	struct vigil_bin_filter *f;
+	struct vigil_proc_state *proc;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!hook || !s || sel >= VIGIL_SELECTORS)
+		return 0;
+	f = &hook->selectors[sel].bin;
+	if (f->op == VIGIL_OP_NONE)
+		return 1;
+	proc = bpf_map_lookup_elem(&vg_procs, &tgid);
+	if (!proc || proc->binary_len == 0 || proc->binary_len >= VIGIL_BINARY_MAX) {
+		/* Unknown or too long to keep: only the negated operators can hold. */
+		return f->op == VIGIL_OP_NOT_IN || f->op == VIGIL_OP_NOT_PREFIX || f->op == VIGIL_OP_NOT_POSTFIX;
+	}
+	vg_load_key(s, proc->binary, proc->binary_len, f->set_id);
+	return vg_match_string(s, f->op);
+}
+
+__noinline int vg_match_selector(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel)
+{
+	__u32 j;
+
+	if (!hook || !s || sel >= VIGIL_SELECTORS)
+		return 0;
+	if (!vg_match_pids(hook, sel) || !vg_match_namespaces(hook, sel) || !vg_match_binary(hook, s, sel))
+		return 0;
+	for (j = 0; j < VIGIL_MATCH_ARGS; j++) {
+		if (j >= hook->selectors[sel].nargs)
+			break;
+		if (!vg_match_arg(hook, s, sel, j))
+			return 0;
+	}
+	return 1;
+}
+
+/* FNV-1a over the arg values and the first bytes of the tail: Tetragon keys rate limits on
+ * the first 40 bytes of each arg; this is the same idea at a fixed cost. */
+static __always_inline __u64 vg_args_hash(struct vigil_generic_scratch *s, __u32 tail_len)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	int i;
+
+	for (i = 0; i < VIGIL_HOOK_ARGS; i++) {
+		h ^= s->ev.args[i].value;
+		h *= 0x100000001b3ULL;
+	}
+	for (i = 0; i < 64; i++) {
+		if (i >= tail_len)
+			break;
+		h ^= (__u8)s->tail[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+SEC("tracepoint")
+int generic_tracepoint(void *ctx)
+{
+	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct vigil_generic_scratch *s;
+	struct vigil_hook *hook;
+	struct vigil_proc_state *proc;
+	__u32 tail_len = 0, i, n, *mode;
+	__u64 rate_ns = 0;
+	int sel = -1, post = 1, rate_scope = 0;
+	__u8 action = VIGIL_ACTION_POST;
+	__u16 sig = 0;
+
+	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!hook || !s)
+		return 0;
+
+	n = hook->ctx_size;
+	if (n > VIGIL_TP_RAW_MAX)
+		n = VIGIL_TP_RAW_MAX;
+	if (bpf_probe_read_kernel(s->raw, n, ctx) < 0)
+		return 0;
+	for (i = 0; i < VIGIL_HOOK_ARGS; i++) {
+		if (i >= hook->nargs) {
+			s->ev.args[i].kind = VIGIL_ARG_NONE;
+			continue;
+		}
+		tail_len += vg_read_arg(hook, s, i, tail_len);
+		if (tail_len > VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX)
+			tail_len = VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX;
+	}
+
+	if (hook->nselectors) {
+		for (i = 0; i < VIGIL_SELECTORS; i++) {
+			if (i >= hook->nselectors)
+				break;
+			if (vg_match_selector(hook, s, i)) {
+				sel = i;
+				break;
+			}
+		}
+		if (sel < 0) {
+			vg_count(VIGIL_CTR_POLICY_FILTERED);
+			return 0;
+		}
+	}
+	vg_count(VIGIL_CTR_POLICY_MATCHED);
+
+	if (sel >= 0 && sel < VIGIL_SELECTORS) {
+		struct vigil_selector *selector = &hook->selectors[sel];
+
+		for (i = 0; i < VIGIL_ACTIONS; i++) {
+			struct vigil_action *a = &selector->actions[i];
+
+			if (i >= selector->nactions)
+				break;
+			switch (a->kind) {
+			case VIGIL_ACTION_POST:
+				action = VIGIL_ACTION_POST;
+				rate_ns = a->rate_ns;
+				rate_scope = a->rate_scope;
+				break;
+			case VIGIL_ACTION_NOPOST:
+				post = 0;
+				break;
+			case VIGIL_ACTION_SIGKILL:
+				action = VIGIL_ACTION_SIGKILL;
+				sig = 9;
+				break;
+			case VIGIL_ACTION_SIGNAL:
+				action = VIGIL_ACTION_SIGNAL;
+				sig = a->signal;
+				break;
+			}
+		}
+	}
+
+	s->ev.hdr.flags = 0;
+	if (sig) {
+		mode = bpf_map_lookup_elem(&vg_policy_mode, &hook->policy_id);
+		if (mode && *mode == VIGIL_MODE_MONITOR) {
+			s->ev.hdr.flags |= VIGIL_GENERIC_F_MONITOR;
+		} else {
+			/* In the hook itself: the process dies before the syscall returns to it. */
+			bpf_send_signal(sig);
+			vg_count(VIGIL_CTR_POLICY_SIGNALS);
+		}
+	}
+	if (!post) {
+		vg_count(VIGIL_CTR_POLICY_NOPOST);
+		return 0;
+	}
+	if (rate_ns) {
+		struct vg_rate_key key = { .slot = slot, .selector = sel };
+		__u64 now = bpf_ktime_get_ns(), *last;
+		__u64 id = bpf_get_current_pid_tgid();
+
+		key.scope = rate_scope == VIGIL_RATE_THREAD ? id : rate_scope == VIGIL_RATE_PROCESS ? id >> 32 : 0;
+		key.args_hash = vg_args_hash(s, tail_len);
+		last = bpf_map_lookup_elem(&vg_rate, &key);
+		if (last && now - *last < rate_ns) {
+			vg_count(VIGIL_CTR_POLICY_RATE_LIMITED);
+			return 0;
+		}
+		bpf_map_update_elem(&vg_rate, &key, &now, BPF_ANY);
+	}
+
+	{
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u64 size;
+
+		s->ev.hdr.kind = VIGIL_EVENT_GENERIC;
+		s->ev.hdr.ktime_ns = bpf_ktime_get_ns();
+		s->ev.hdr.cgroup_id = bpf_get_current_cgroup_id();
+		s->ev.hdr.pid = tgid;
+		s->ev.hdr.tid = (__u32)bpf_get_current_pid_tgid();
+		proc = bpf_map_lookup_elem(&vg_procs, &tgid);
+		s->ev.process_ktime_ns = proc ? proc->ktime_ns : 0;
+		s->ev.hook_slot = slot;
+		s->ev.policy_id = hook->policy_id;
+		s->ev.selector = sel < 0 ? 0xff : sel;
+		s->ev.action = action;
+		s->ev.signal = sig;
+		s->ev.nargs = hook->nargs;
+		(void)task;
+		size = sizeof(s->ev) + tail_len;
+		if (size > sizeof(s->ev) + VIGIL_GENERIC_TAIL)
+			return 0; /* unreachable; states the bound for bpf_ringbuf_output */
+		s->ev.hdr.size = size;
+		vg_output(s, size, VIGIL_CTR_RB_DROPS_GENERIC);
+	}
+	return 0;
+}
+
