@@ -35,6 +35,48 @@ extension Array where Element == UInt8 {
         }
     }
 
+    /// Appends `value` in decimal, with a leading `-` when negative.
+    @inline(__always)
+    mutating func appendSignedDecimal(_ value: Int64) {
+        if value < 0 { append(UInt8(ascii: "-")) }
+        appendDecimal(value.magnitude, minimumDigits: 1)
+    }
+
+    /// Appends `bytes` as standard base64 (RFC 4648 section 4) with `=` padding, as protojson
+    /// writes `bytes` fields. No intermediate storage.
+    mutating func appendBase64(_ bytes: [UInt8]) {
+        let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        let table = alphabet.utf8Start
+        reserveCapacity(count + (bytes.count + 2) / 3 * 4)
+        bytes.withUnsafeBufferPointer { src in
+            let n = src.count
+            var i = 0
+            while i + 3 <= n {
+                let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8 | UInt32(src[i + 2])
+                append(table[Int(v >> 18 & 0x3F)])
+                append(table[Int(v >> 12 & 0x3F)])
+                append(table[Int(v >> 6 & 0x3F)])
+                append(table[Int(v & 0x3F)])
+                i &+= 3
+            }
+            switch n - i {
+            case 1:
+                let v = UInt32(src[i]) << 16
+                append(table[Int(v >> 18 & 0x3F)])
+                append(table[Int(v >> 12 & 0x3F)])
+                append(static: "==")
+            case 2:
+                let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8
+                append(table[Int(v >> 18 & 0x3F)])
+                append(table[Int(v >> 12 & 0x3F)])
+                append(table[Int(v >> 6 & 0x3F)])
+                append(UInt8(ascii: "="))
+            default:
+                break
+            }
+        }
+    }
+
     /// Appends a quoted JSON string whose content is `string`, escaped.
     @inline(__always)
     mutating func appendJSONString(_ string: String) {

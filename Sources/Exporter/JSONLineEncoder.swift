@@ -36,6 +36,42 @@ package struct JSONLineEncoder: Sendable {
             RFC3339.append(time, to: &buffer)
             buffer.append(UInt8(ascii: "\""))
             appendAncestors(event.ancestors, to: &buffer)
+        case .tracepoint(let subsystem, let name, let args, let outcome):
+            // `tetragon.ProcessTracepoint`: process 1, parent 2, subsys 4, event 5, args 6,
+            // policy_name 7, action 8, message 9, tags 10, ancestors 11.
+            buffer.append(static: "{\"process_tracepoint\":{\"process\":")
+            appendProcess(event.process, to: &buffer)
+            appendParent(event.parent, to: &buffer)
+            if !subsystem.isEmpty {
+                buffer.append(static: ",\"subsys\":")
+                buffer.appendJSONString(subsystem)
+            }
+            if !name.isEmpty {
+                buffer.append(static: ",\"event\":")
+                buffer.appendJSONString(name)
+            }
+            // Tetragon renders tracepoint arguments from untyped values: never a `label`.
+            Self.appendArgs(args, labels: false, to: &buffer)
+            Self.appendPolicyName(outcome, to: &buffer)
+            Self.appendAction(outcome, to: &buffer)
+            Self.appendMessageTagsMode(outcome, to: &buffer)
+            appendAncestors(event.ancestors, to: &buffer)
+        case .kprobe(let functionName, let args, let outcome):
+            // `tetragon.ProcessKprobe`: process 1, parent 2, function_name 3, args 4, (return 5),
+            // action 6, (kernel_stack_trace 7), policy_name 8, (return_action 9), message 10,
+            // tags 11, (user_stack_trace 12), ancestors 13.
+            buffer.append(static: "{\"process_kprobe\":{\"process\":")
+            appendProcess(event.process, to: &buffer)
+            appendParent(event.parent, to: &buffer)
+            if !functionName.isEmpty {
+                buffer.append(static: ",\"function_name\":")
+                buffer.appendJSONString(functionName)
+            }
+            Self.appendArgs(args, labels: true, to: &buffer)
+            Self.appendAction(outcome, to: &buffer)
+            Self.appendPolicyName(outcome, to: &buffer)
+            Self.appendMessageTagsMode(outcome, to: &buffer)
+            appendAncestors(event.ancestors, to: &buffer)
         }
         buffer.append(UInt8(ascii: "}"))
         if !event.nodeName.isEmpty {
@@ -197,6 +233,155 @@ package struct JSONLineEncoder: Sendable {
             if ns.isHost { b.append(static: ",\"is_host\":true") }
         } else if ns.isHost {
             b.append(static: "\"is_host\":true")
+        }
+        b.append(UInt8(ascii: "}"))
+    }
+
+    // MARK: - Policy events
+
+    /// `policy_name`, omitted when empty (proto3 string).
+    @inline(__always)
+    private static func appendPolicyName(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+        guard !outcome.policyName.isEmpty else { return }
+        b.append(static: ",\"policy_name\":")
+        b.appendJSONString(outcome.policyName)
+    }
+
+    /// `action` (a `KprobeAction` enum name), omitted when empty or the zero value
+    /// `KPROBE_ACTION_UNKNOWN`, as protojson omits zero enums.
+    @inline(__always)
+    private static func appendAction(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+        guard !outcome.action.isEmpty, outcome.action != "KPROBE_ACTION_UNKNOWN" else { return }
+        b.append(static: ",\"action\":")
+        b.appendJSONString(outcome.action)
+    }
+
+    /// `message` (omitted when nil or empty), `tags` (omitted when empty), then Vigil's
+    /// `policy_mode`.
+    ///
+    /// `"policy_mode":"monitor"` is Vigil's one addition to Tetragon's schema: it is written, right
+    /// after `tags` (or where `tags` would be), only when the matching policy runs in monitor mode,
+    /// so that a SIEM can tell that `action` (e.g. `KPROBE_ACTION_SIGKILL`) says what would have
+    /// been done and was not performed. Nothing is written in enforce mode, so enforce-mode lines
+    /// keep exactly Tetragon's shape. Consumers that follow protojson rules ignore the unknown key.
+    @inline(__always)
+    private static func appendMessageTagsMode(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+        if let message = outcome.message, !message.isEmpty {
+            b.append(static: ",\"message\":")
+            b.appendJSONString(message)
+        }
+        if !outcome.tags.isEmpty {
+            b.append(static: ",\"tags\":[")
+            for (i, tag) in outcome.tags.enumerated() {
+                if i > 0 { b.append(UInt8(ascii: ",")) }
+                b.appendJSONString(tag)
+            }
+            b.append(UInt8(ascii: "]"))
+        }
+        if outcome.monitor {
+            b.append(static: ",\"policy_mode\":\"monitor\"")
+        }
+    }
+
+    /// `args`, omitted when empty (protojson omits empty repeated fields).
+    @inline(__always)
+    private static func appendArgs(_ args: [Argument], labels: Bool, to b: inout [UInt8]) {
+        guard !args.isEmpty else { return }
+        b.append(static: ",\"args\":[")
+        for (i, arg) in args.enumerated() {
+            if i > 0 { b.append(UInt8(ascii: ",")) }
+            appendArgument(arg, label: labels, to: &b)
+        }
+        b.append(UInt8(ascii: "]"))
+    }
+
+    /// One `tetragon.KprobeArgument`: the oneof value key first (always written once set, even
+    /// for a zero value, since protojson keeps oneof presence), then `label` (proto field after
+    /// the oneof) when `label` is asked for and the argument has a non-empty one. Fields inside
+    /// nested messages follow the proto3 rules: zero values omitted, 64-bit integers as strings.
+    package static func appendArgument(_ arg: Argument, label: Bool, to b: inout [UInt8]) {
+        switch arg.value {
+        case .int(let v):
+            b.append(static: "{\"int_arg\":")
+            b.appendSignedDecimal(Int64(v))
+        case .uint(let v):
+            b.append(static: "{\"uint_arg\":")
+            b.appendDecimal(v)
+        case .long(let v):
+            b.append(static: "{\"long_arg\":\"")
+            b.appendSignedDecimal(v)
+            b.append(UInt8(ascii: "\""))
+        case .size(let v):
+            b.append(static: "{\"size_arg\":\"")
+            b.appendDecimal(v)
+            b.append(UInt8(ascii: "\""))
+        case .string(let bytes):
+            b.append(static: "{\"string_arg\":\"")
+            b.appendJSONEscaped(bytes: bytes)
+            b.append(UInt8(ascii: "\""))
+        case .bytes(let bytes):
+            b.append(static: "{\"bytes_arg\":\"")
+            b.appendBase64(bytes)
+            b.append(UInt8(ascii: "\""))
+        case .truncatedBytes(let bytes, let originalSize):
+            b.append(static: "{\"truncated_bytes_arg\":{")
+            var first = true
+            if !bytes.isEmpty {
+                first = false
+                b.append(static: "\"bytes_arg\":\"")
+                b.appendBase64(bytes)
+                b.append(UInt8(ascii: "\""))
+            }
+            if originalSize != 0 {
+                if !first { b.append(UInt8(ascii: ",")) }
+                b.append(static: "\"orig_size\":\"")
+                b.appendDecimal(originalSize)
+                b.append(UInt8(ascii: "\""))
+            }
+            b.append(UInt8(ascii: "}"))
+        case .sockaddr(let family, let address, let port):
+            b.append(static: "{\"sockaddr_arg\":{")
+            var first = true
+            if !family.isEmpty {
+                first = false
+                b.append(static: "\"family\":")
+                b.appendJSONString(family)
+            }
+            if !address.isEmpty {
+                if first { first = false } else { b.append(UInt8(ascii: ",")) }
+                b.append(static: "\"addr\":")
+                b.appendJSONString(address)
+            }
+            if port != 0 {
+                if !first { b.append(UInt8(ascii: ",")) }
+                b.append(static: "\"port\":")
+                b.appendDecimal(port)
+            }
+            b.append(UInt8(ascii: "}"))
+        case .syscallID(let id, let abi):
+            b.append(static: "{\"syscall_id\":{")
+            if id != 0 {
+                b.append(static: "\"id\":")
+                b.appendDecimal(id)
+                if !abi.isEmpty { b.append(UInt8(ascii: ",")) }
+            }
+            if !abi.isEmpty {
+                b.append(static: "\"abi\":")
+                b.appendJSONString(abi)
+            }
+            b.append(UInt8(ascii: "}"))
+        case .error(let message):
+            // The reference digest (section 2.5) gives the field as `Message`, capitalised.
+            b.append(static: "{\"error_arg\":{")
+            if !message.isEmpty {
+                b.append(static: "\"Message\":")
+                b.appendJSONString(message)
+            }
+            b.append(UInt8(ascii: "}"))
+        }
+        if label, let text = arg.label, !text.isEmpty {
+            b.append(static: ",\"label\":")
+            b.appendJSONString(text)
         }
         b.append(UInt8(ascii: "}"))
     }
