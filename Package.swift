@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "Cgroups"),
         .target(name: "Tracefs"),
         .target(name: "TracingPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "PolicyCompiler", dependencies: ["TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
         .target(name: "Exporter", dependencies: [
             "Events", "CZlib",
             .product(name: "Logging", package: "swift-log"),
@@ -36,7 +37,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "VigilAgent", dependencies: [
-            "BPFKit", "Events", "ProcessCache", "Exporter", "Cgroups",
+            "BPFKit", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -57,6 +58,7 @@ let package = Package(
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"]),
         .testTarget(name: "TracefsTests", dependencies: ["Tracefs"]),
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy"]),
+        .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
         .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),
     ]
 )

@@ -2,18 +2,8 @@
 import CLibbpf
 import CVigilABI
 import CVigilBPF
+import Events
 import Glibc
-
-/// The policy maps user space writes (`enum vigil_policy_map`).
-package enum PolicyMap: UInt32, Sendable, CaseIterable {
-    case hooks = 0
-    case policyMode = 1
-    case stringEqual = 2
-    case stringPrefix = 3
-    case stringPostfix = 4
-    case integerSet = 5
-    case address = 6
-}
 
 /// One attached policy hook; ``detach()`` (or deinit) removes it.
 package final class PolicyLink: @unchecked Sendable {
@@ -40,7 +30,7 @@ package final class PolicyLink: @unchecked Sendable {
 
 extension ProcessSensor {
     /// Writes one entry of a policy map (BPF_ANY).
-    package func update(_ map: PolicyMap, key: [UInt8], value: [UInt8]) throws(BPFError) {
+    package func update(_ map: PolicyMapID, key: [UInt8], value: [UInt8]) throws(BPFError) {
         try withHandle { pointer throws(BPFError) in
             let fd = vigil_bpf_policy_map_fd(pointer, vigil_policy_map(map.rawValue))
             try checkedRC("update \(map)") {
@@ -51,8 +41,13 @@ extension ProcessSensor {
         }
     }
 
+    /// Applies one compiled map entry.
+    package func apply(_ update: MapUpdate) throws(BPFError) {
+        try self.update(update.map, key: update.key, value: update.value)
+    }
+
     /// Removes one entry of a policy map; a missing entry is not an error.
-    package func delete(_ map: PolicyMap, key: [UInt8]) throws(BPFError) {
+    package func delete(_ map: PolicyMapID, key: [UInt8]) throws(BPFError) {
         try withHandle { pointer throws(BPFError) in
             let fd = vigil_bpf_policy_map_fd(pointer, vigil_policy_map(map.rawValue))
             let rc = key.withUnsafeBytes { bpf_map_delete_elem(fd, $0.baseAddress) }
