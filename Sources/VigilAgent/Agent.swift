@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import BPFKit
+import Glibc
+import PolicyCompiler
+import TracingPolicy
 import Cgroups
 import Events
 import Exporter
@@ -67,14 +70,37 @@ package struct ProcessMonitorService: Service {
         flush(exporter)
         logger.info("procfs scan done", metadata: ["processes": "\(existing.count)"])
 
+        let engine = try makePolicyEngine(sensor: sensor)
+        defer { engine.removeAll() }
+        loadPolicies(into: engine)
+        let clock = KtimeClock.current()
+        let nodeName = configuration.nodeName
+
         await withGracefulShutdownHandler {
-            // The stream ends after reader.stop(): the reader drains the ring once more first,
-            // so every record the kernel wrote before shutdown is exported.
-            for await batch in batches {
-                for record in batch {
-                    if let event = cache.handle(record) { export(event, to: exporter) }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // SIGHUP re-reads the policy files and directory.
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        logger.info("SIGHUP: reloading policies")
+                        loadPolicies(into: engine)
+                    }
                 }
-                flush(exporter)
+                // The stream ends after reader.stop(): the reader drains the ring once more
+                // first, so every record the kernel wrote before shutdown is exported.
+                for await batch in batches {
+                    for record in batch {
+                        if case .generic(let generic) = record {
+                            guard let slot = engine.slot(generic.hookSlot) else { continue }
+                            export(
+                                PolicyEvents.event(for: generic, slot: slot, cache: cache, nodeName: nodeName, clock: clock),
+                                to: exporter)
+                        } else if let event = cache.handle(record) {
+                            export(event, to: exporter)
+                        }
+                    }
+                    flush(exporter)
+                }
+                group.cancelAll()
             }
         } onGracefulShutdown: {
             reader.stop()
@@ -88,7 +114,50 @@ package struct ProcessMonitorService: Service {
                 "events_exported": "\(exporter.eventsExported)", "records": "\(stats.records)",
                 "kernel_drops": "\(counters.totalDrops)", "queue_drops": "\(stats.queueDrops)",
                 "decode_errors": "\(stats.decodeErrors)", "export_errors": "\(exporter.exportErrors)",
+                "policy_matched": "\(counters.policyMatched)", "policy_filtered": "\(counters.policyFiltered)",
+                "policy_signals": "\(counters.policySignals)", "policy_rate_limited": "\(counters.policyRateLimited)",
             ])
+    }
+
+    private func makePolicyEngine(sensor: ProcessSensor) throws -> PolicyEngine {
+        let tracefsRoot = try TracefsMount.ensure()
+        let environment = CompileEnvironment.live(
+            tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
+            hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot))
+        return PolicyEngine(sensor: sensor, environment: environment, logger: logger)
+    }
+
+    /// Parses every policy source and installs each valid policy; each mistake is logged with
+    /// file:line:column. Policies loaded before that are no longer in the sources are removed.
+    private func loadPolicies(into engine: PolicyEngine) {
+        let sources = configuration.policies
+        if let directory = sources.directory, access(directory, F_OK) != 0 {
+            logger.info("policy directory \(directory) does not exist; no policies from it")
+        }
+        let parsed = sources.parse()
+        for warning in parsed.warnings { logger.warning("policy: \(warning)") }
+        for error in parsed.errors { logger.error("policy refused: \(error)") }
+        var wanted: Set<String> = []
+        for document in parsed.documents {
+            wanted.insert(PolicyEngine.key(name: document.name, namespace: document.namespace))
+            do {
+                let loaded = try engine.install(document, source: document.source.file)
+                logger.info(
+                    "policy loaded",
+                    metadata: [
+                        "policy": "\(loaded.name)", "mode": "\(loaded.mode.rawValue)",
+                        "hooks": "\(loaded.hooks.joined(separator: ","))", "source": "\(loaded.source)",
+                    ])
+            } catch let failure as PolicyCompileFailure {
+                for error in failure.errors { logger.error("policy refused: \(error)") }
+            } catch {
+                logger.error("policy refused: \(document.source): \(error)")
+            }
+        }
+        for loaded in engine.loaded where !wanted.contains(PolicyEngine.key(name: loaded.name, namespace: loaded.namespace)) {
+            engine.remove(name: loaded.name, namespace: loaded.namespace)
+            logger.info("policy removed", metadata: ["policy": "\(loaded.name)"])
+        }
     }
 
     private func cacheConfig(cgroup2Root: String?) -> ProcessCacheConfig {

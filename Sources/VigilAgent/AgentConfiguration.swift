@@ -26,6 +26,8 @@ package struct AgentConfiguration: Sendable {
     package var reader = RingBufferReader.Configuration()
     /// cgroup2 mount; nil finds it in /proc/self/mountinfo.
     package var cgroup2Root: String?
+    /// `--tracing-policy` files and `--tracing-policy-dir`.
+    package var policies = PolicySources()
 
     package init(nodeName: String) {
         self.nodeName = nodeName

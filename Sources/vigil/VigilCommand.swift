@@ -13,8 +13,10 @@ struct VigilCommand: ParsableCommand {
         discussion: """
             Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF, BPF ring buffers and \
             bpf_loop (Linux 5.17+). Events go to stdout unless --export-filename is given; give \
-            both --export-filename and --export-stdout for both. SIGTERM or SIGINT flushes the \
-            export and detaches every BPF program.
+            both --export-filename and --export-stdout for both. TracingPolicies (Tetragon's \
+            format) load from --tracing-policy and --tracing-policy-dir; a bad policy is refused \
+            with file:line:column and the rest load. SIGHUP reloads them; SIGTERM or SIGINT \
+            flushes the export and detaches every BPF program.
             """)
 
     @Option(help: "Node name in every event and exec_id (default: $NODE_NAME, else the host name).")
@@ -68,6 +70,12 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Hook family for exec/fork/exit: auto, tp_btf or raw_tp.", valueName: "mode"))
     var attachMode: String = "auto"
 
+    @Option(help: ArgumentHelp("TracingPolicy file to load; repeat for more.", valueName: "file"))
+    var tracingPolicy: [String] = []
+
+    @Option(help: ArgumentHelp("Directory of TracingPolicy files (*.yaml, *.yml; one level of sub-directories). SIGHUP re-reads it.", valueName: "dir"))
+    var tracingPolicyDir: String = "/etc/vigil/tracing-policies"
+
     @Option(help: ArgumentHelp("trace, debug, info, warning or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -120,6 +128,7 @@ struct VigilCommand: ParsableCommand {
         config.sensor.ringBufferBytes = UInt32(Self.parseSize(rbSize) ?? 8 << 20)
         config.sensor.attachMode = attachMode == "auto" ? nil : (attachMode == "tp_btf" ? .tpBTF : .rawTP)
         config.reader.queueBatches = rbQueueSize
+        config.policies = PolicySources(files: tracingPolicy, directory: tracingPolicyDir)
         return config
     }
 

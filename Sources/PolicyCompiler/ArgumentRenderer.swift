@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+import Events
+import Tracefs
+
+/// Turns what a hook read (``RawArgument``) into Tetragon's argument JSON shapes.
+package enum ArgumentRenderer {
+    /// One raw argument; a fixed array of longs becomes one `size_arg` per element, as in Tetragon.
+    package static func render(_ raw: RawArgument, as arg: CompiledArg, nativeABI: SyscallABI = .x86_64) -> [Argument] {
+        func one(_ value: ArgumentValue) -> [Argument] { [Argument(value, label: arg.label)] }
+        switch raw {
+        case .integer(let v):
+            switch arg.kind {
+            case .int(let size, let signed):
+                if size == 8 { return one(signed ? .long(Int64(bitPattern: v)) : .size(v)) }
+                return one(signed ? .int(Int32(truncatingIfNeeded: Int64(bitPattern: v))) : .uint(UInt32(truncatingIfNeeded: v)))
+            case .fd:
+                return one(.int(Int32(truncatingIfNeeded: Int64(bitPattern: v))))
+            case .syscall64:
+                let (id, abi) = Syscalls.decodeSyscall64(v, nativeABI: nativeABI)
+                return one(.syscallID(id: UInt32(truncatingIfNeeded: id), abi: abi.tetragonName))
+            default:
+                return one(.size(v))
+            }
+        case .string(let bytes, _):
+            return one(.string(bytes))
+        case .buffer(let bytes, let size, let truncated):
+            return one(truncated ? .truncatedBytes(bytes, originalSize: size) : .bytes(bytes))
+        case .constBuffer(let bytes):
+            if case .constBuf(_, let elementSize, _) = arg.kind, elementSize == 8 {
+                return stride(from: 0, to: bytes.count - 7, by: 8).map { offset in
+                    var v: UInt64 = 0
+                    for i in 0..<8 { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+                    return Argument(.size(v), label: arg.label)
+                }
+            }
+            return one(.bytes(bytes))
+        case .sockaddr(let family, let port, let address):
+            return one(.sockaddr(family: familyName(family), address: addressText(family: family, address), port: UInt32(port)))
+        case .unreadable:
+            return one(.error("could not read the argument"))
+        }
+    }
+
+    static func familyName(_ family: UInt16) -> String {
+        switch family {
+        case 1: "AF_UNIX"
+        case 2: "AF_INET"
+        case 10: "AF_INET6"
+        default: "\(family)"
+        }
+    }
+
+    /// Dotted IPv4 or RFC 5952 IPv6 text.
+    static func addressText(family: UInt16, _ address: [UInt8]) -> String {
+        if family == 2, address.count >= 4 { return address.prefix(4).map { String($0) }.joined(separator: ".") }
+        guard family == 10, address.count >= 16 else { return "" }
+        let groups = (0..<8).map { UInt16(address[2 * $0]) << 8 | UInt16(address[2 * $0 + 1]) }
+        // Longest run of two or more zero groups becomes "::".
+        var best = (start: -1, length: 0)
+        var i = 0
+        while i < 8 {
+            guard groups[i] == 0 else {
+                i += 1
+                continue
+            }
+            var j = i
+            while j < 8 && groups[j] == 0 { j += 1 }
+            if j - i > best.length && j - i >= 2 { best = (i, j - i) }
+            i = j
+        }
+        func hex(_ range: Range<Int>) -> String { groups[range].map { String($0, radix: 16) }.joined(separator: ":") }
+        guard best.start >= 0 else { return hex(0..<8) }
+        return hex(0..<best.start) + "::" + hex((best.start + best.length)..<8)
+    }
+}

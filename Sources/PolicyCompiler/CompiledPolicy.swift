@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+import CVigilABI
+import Events
+import Tracefs
+import TracingPolicy
+
+/// A policy problem found while compiling, with the place in the YAML it comes from.
+package struct PolicyCompileError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var location: SourceLocation
+    package var path: String
+    package var message: String
+
+    package init(location: SourceLocation, path: String, message: String) {
+        self.location = location
+        self.path = path
+        self.message = message
+    }
+
+    package init(_ error: ValidationError) {
+        self.init(location: error.location, path: error.path, message: error.message)
+    }
+
+    /// `file:line:column: key.path: message`, as the parser writes its errors.
+    package var description: String { "\(location): \(path): \(message)" }
+}
+
+/// Every problem that refused one policy, in file order.
+package struct PolicyCompileFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    package var errors: [PolicyCompileError]
+    package init(errors: [PolicyCompileError]) { self.errors = errors }
+    package var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// What a compiled hook posts when it matches.
+package enum HookEvent: Sendable, Hashable {
+    /// `process_tracepoint` with these `subsys` and `event`.
+    case tracepoint(subsystem: String, event: String)
+    /// `process_kprobe` with this `function_name` (a syscall kprobe run on its tracepoint).
+    case kprobe(functionName: String)
+}
+
+/// How one argument of a matching event is rendered.
+package struct CompiledArg: Sendable, Hashable {
+    package var label: String?
+    /// The type the policy declared (`auto` when it left it out).
+    package var declaredType: ArgType
+    package var kind: TracepointArgKind
+
+    package init(label: String?, declaredType: ArgType, kind: TracepointArgKind) {
+        self.label = label
+        self.declaredType = declaredType
+        self.kind = kind
+    }
+}
+
+/// One hook of a policy, ready to write into vg_hooks and attach.
+package struct CompiledHook: Sendable {
+    /// The tracepoint the generic program attaches to.
+    package var category: String
+    package var name: String
+    package var event: HookEvent
+    package var message: String?
+    package var tags: [String]
+    package var args: [CompiledArg]
+    /// The vg_hooks value without its policy id (the installer sets it).
+    package var hook: vigil_hook
+    /// Where the hook is written in the policy, for errors met while attaching.
+    package var location: SourceLocation
+    package var path: String
+
+    /// The vg_hooks value for `policyID`.
+    package func hookBytes(policyID: UInt32) -> [UInt8] {
+        var value = hook
+        value.policy_id = policyID
+        return withUnsafeBytes(of: value) { Array($0) }
+    }
+}
+
+/// A policy compiled for this kernel: hooks to attach and the set entries their selectors use.
+package struct CompiledPolicy: Sendable {
+    package var name: String
+    package var namespace: String?
+    package var mode: PolicyMode
+    package var hooks: [CompiledHook]
+    /// String, integer and address set entries, keyed by the set ids in ``setIDs``.
+    package var setEntries: [MapUpdate]
+    /// The set ids this policy owns; freed (and their entries deleted) when it is removed.
+    package var setIDs: [UInt32]
+    package var source: SourceLocation
+    /// Accepted but worth telling the operator (e.g. unknown options).
+    package var warnings: [String]
+}
+
+/// What the compiler needs to know about the running kernel; injectable for tests.
+package struct CompileEnvironment: Sendable {
+    /// Reads `events/<subsystem>/<event>/format`.
+    package var loadFormat: @Sendable (_ subsystem: String, _ event: String) throws -> TracepointFormat
+    /// Whether this kernel lets programs attach to kprobes.
+    package var kprobesAvailable: Bool
+    /// The host's namespaces, for `host_ns` in matchNamespaces.
+    package var hostNamespaces: Namespaces
+    package var nativeABI: SyscallABI
+
+    package init(
+        loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
+        hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64
+    ) {
+        self.loadFormat = loadFormat
+        self.kprobesAvailable = kprobesAvailable
+        self.hostNamespaces = hostNamespaces
+        self.nativeABI = nativeABI
+    }
+
+    /// The running kernel: formats from tracefs at `tracefsRoot`.
+    package static func live(tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces) -> CompileEnvironment {
+        CompileEnvironment(
+            loadFormat: { subsystem, event in
+                try TracepointFormat.load(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
+            }, kprobesAvailable: kprobesAvailable, hostNamespaces: hostNamespaces)
+    }
+}
+
+/// Hands out set ids. Ids are never reused while the agent runs, so a replaced policy's
+/// entries can stay in the maps until its hooks are detached without clashing with the new ones.
+package struct SetIDAllocator: Sendable {
+    package private(set) var next: UInt32
+
+    package init(first: UInt32 = 1) { next = first }
+
+    package mutating func allocate() -> UInt32 {
+        defer { next &+= 1 }
+        return next
+    }
+}

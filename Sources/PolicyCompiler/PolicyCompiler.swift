@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+import CVigilABI
+import Events
+import Tracefs
+import TracingPolicy
+
+/// TracingPolicy model -> hooks and map entries for this kernel. Pure: the kernel is reached
+/// only through ``CompileEnvironment``, so every rule here is unit-tested without root.
+///
+/// What this kernel cannot do is refused with the reason, never ignored: a policy either runs
+/// as written or does not load.
+package struct PolicyCompiler {
+    package var environment: CompileEnvironment
+
+    package init(environment: CompileEnvironment) {
+        self.environment = environment
+    }
+
+    /// Compiles one validated document. All problems are collected; any problem refuses the
+    /// whole policy.
+    package func compile(
+        _ document: TracingPolicyDocument, sets: inout SetIDAllocator
+    ) -> Result<CompiledPolicy, PolicyCompileFailure> {
+        var context = Context(environment: environment, sets: sets)
+        let spec = document.spec
+        context.refuseUnsupported(spec)
+
+        var hooks: [CompiledHook] = []
+        for (i, tracepoint) in spec.tracepoints.enumerated() {
+            if let hook = context.compileTracepoint(tracepoint, index: i, spec: spec) { hooks.append(hook) }
+        }
+        for (i, kprobe) in spec.kprobes.enumerated() {
+            hooks.append(contentsOf: context.compileKprobe(kprobe, index: i, spec: spec))
+        }
+        if context.errors.isEmpty && hooks.isEmpty {
+            context.errors.append(
+                PolicyCompileError(
+                    location: document.source, path: "spec",
+                    message: "the policy has no hook this agent can run (spec.tracepoints or spec.kprobes)"))
+        }
+        sets = context.sets
+        guard context.errors.isEmpty else {
+            return .failure(PolicyCompileFailure(errors: context.errors.sorted { $0.location < $1.location }))
+        }
+        var warnings = context.warnings
+        if document.kind == .tracingPolicyNamespaced {
+            warnings.append(
+                "\(document.source): TracingPolicyNamespaced \(document.namespace ?? "") is applied to every process: "
+                    + "pod scoping arrives with Kubernetes support")
+        }
+        return .success(
+            CompiledPolicy(
+                name: document.name, namespace: document.namespace, mode: spec.policyMode, hooks: hooks,
+                setEntries: context.setEntries, setIDs: context.ownedSets, source: document.source, warnings: warnings))
+    }
+}
+
+/// State of one compile: errors, allocated sets and their entries.
+struct Context {
+    let environment: CompileEnvironment
+    var sets: SetIDAllocator
+    var errors: [PolicyCompileError] = []
+    var warnings: [String] = []
+    var setEntries: [MapUpdate] = []
+    var ownedSets: [UInt32] = []
+
+    init(environment: CompileEnvironment, sets: SetIDAllocator) {
+        self.environment = environment
+        self.sets = sets
+    }
+
+    mutating func fail(_ node: some PolicyNode, _ message: String, at key: String? = nil) {
+        errors.append(PolicyCompileError(node.problem(message, at: key)))
+    }
+
+    mutating func newSet() -> UInt32 {
+        let id = sets.allocate()
+        ownedSets.append(id)
+        return id
+    }
+
+    // MARK: - What this kernel cannot run
+
+    mutating func refuseUnsupported(_ spec: PolicySpec) {
+        if !spec.lsmhooks.isEmpty {
+            fail(
+                spec,
+                "lsmhooks need BPF-LSM, which this kernel does not allow (bpf missing from the active LSMs or "
+                    + "attachment blocked); file_open, bprm_check_security and socket_connect through other "
+                    + "mechanisms are not in this build yet", at: "lsmhooks")
+        }
+        if !spec.fentries.isEmpty {
+            fail(spec, "fentries need BPF trampolines (ftrace), which this kernel does not allow", at: "fentries")
+        }
+        if !spec.uprobes.isEmpty { fail(spec, "uprobes are not supported by this build", at: "uprobes") }
+        if !spec.usdts.isEmpty { fail(spec, "usdts are not supported by this build", at: "usdts") }
+        if !spec.enforcers.isEmpty {
+            fail(spec, "enforcers need kprobes with bpf_override_return, which this kernel does not allow", at: "enforcers")
+        }
+        if spec.loader { fail(spec, "loader events need a kprobe on perf_event_mmap_output", at: "loader") }
+        if spec.podSelector != nil {
+            fail(
+                spec, "podSelector is not supported yet: refusing rather than applying the policy to every process",
+                at: "podSelector")
+        }
+        if spec.containerSelector != nil {
+            fail(
+                spec,
+                "containerSelector is not supported yet: refusing rather than applying the policy to every process",
+                at: "containerSelector")
+        }
+        if !spec.selectorsMacros.isEmpty {
+            fail(spec, "selectorsMacros are not supported by this build", at: "selectorsMacros")
+        }
+    }
+
+    // MARK: - Tracepoints
+
+    mutating func compileTracepoint(_ tp: TracepointSpec, index: Int, spec: PolicySpec) -> CompiledHook? {
+        if tp.raw {
+            fail(tp, "raw tracepoints (raw: true) are not supported by this build; drop `raw` to use the tracefs format", at: "raw")
+            return nil
+        }
+        let format: TracepointFormat
+        do {
+            format = try environment.loadFormat(tp.subsystem, tp.event)
+        } catch {
+            fail(tp, "\(error)", at: "event")
+            return nil
+        }
+        var resolved: [(CompiledArg, ResolvedTracepointArg)] = []
+        for (position, arg) in tp.args.enumerated() {
+            let result = TracepointArgResolver.resolve(
+                format: format, index: Int(arg.index), declaredType: arg.type.rawValue,
+                sizeArgIndex: arg.sizeArgIndex.map(Int.init), argPosition: position)
+            switch result {
+            case .success(let r):
+                resolved.append((CompiledArg(label: arg.label, declaredType: arg.type, kind: r.kind), r))
+            case .failure(let error):
+                fail(arg, "\(error)", at: "type")
+            }
+        }
+        guard resolved.count == tp.args.count else { return nil }
+        // matchArgs index: a configured field index names that arg; otherwise a position in args.
+        let slotFor: (UInt32) -> Int? = { value in
+            if let slot = tp.args.firstIndex(where: { $0.index == value }) { return slot }
+            return Int(value) < tp.args.count ? Int(value) : nil
+        }
+        return buildHook(
+            category: tp.subsystem, name: tp.event, event: .tracepoint(subsystem: tp.subsystem, event: tp.event),
+            node: tp, args: resolved, selectors: tp.selectors, slotFor: slotFor, message: tp.message, tags: tp.tags,
+            spec: spec)
+    }
+
+    // MARK: - Syscall kprobes (run on their syscalls:sys_enter_* tracepoint)
+
+    mutating func compileKprobe(_ kp: KProbeSpec, index: Int, spec: PolicySpec) -> [CompiledHook] {
+        var calls: [String] = [kp.call]
+        if let listName = kp.listName {
+            guard let list = spec.lists.first(where: { $0.name == listName }) else {
+                fail(kp, "list \"\(listName)\" is not defined in spec.lists", at: "call")
+                return []
+            }
+            calls = list.values
+        }
+        if kp.return {
+            fail(kp, "return probes are not supported by this build (the syscall's return value would need sys_exit)", at: "return")
+            return []
+        }
+        if !kp.data.isEmpty { fail(kp, "data arguments need kprobes, which this kernel does not allow", at: "data") }
+
+        var hooks: [CompiledHook] = []
+        for call in calls {
+            let translated = SyscallTracepoint.forKprobeCall(call, defaultABI: environment.nativeABI)
+            guard let (syscall, abi) = translated, kp.isSyscall || call.contains("sys_") else {
+                fail(
+                    kp,
+                    "kprobe on \(call) needs a kernel with kprobes, and this one has none (kprobes blocked or "
+                        + "CONFIG_KPROBES off); syscalls (syscall: true, sys_*) run on their tracepoints",
+                    at: "call")
+                continue
+            }
+            guard abi == environment.nativeABI else {
+                fail(kp, "\(call): 32-bit syscalls do not fire syscalls/sys_enter_* tracepoints; use raw_syscalls with a lists InMap", at: "call")
+                continue
+            }
+            let event = SyscallTracepoint.enterEvent(forTableName: syscall)
+            let format: TracepointFormat
+            do {
+                format = try environment.loadFormat(SyscallTracepoint.subsystem, event)
+            } catch {
+                fail(kp, "syscall \(syscall): \(error)", at: "call")
+                continue
+            }
+            var resolved: [(CompiledArg, ResolvedTracepointArg)] = []
+            for (position, arg) in kp.args.enumerated() {
+                guard let field = SyscallTracepoint.fieldIndex(forKprobeArg: Int(arg.index), in: format) else {
+                    fail(arg, "\(syscall) has no argument \(arg.index) (its tracepoint has \(format.fields.count - SyscallTracepoint.firstArgumentFieldIndex) arguments)", at: "index")
+                    continue
+                }
+                let result = TracepointArgResolver.resolve(
+                    format: format, index: field, declaredType: arg.type.rawValue,
+                    sizeArgIndex: arg.sizeArgIndex.map { SyscallTracepoint.sizeArgIndex(forKprobeSizeArgIndex: Int($0)) },
+                    argPosition: position)
+                switch result {
+                case .success(let r):
+                    resolved.append((CompiledArg(label: arg.label, declaredType: arg.type, kind: r.kind), r))
+                case .failure(let error):
+                    fail(arg, "\(error)", at: "type")
+                }
+            }
+            guard resolved.count == kp.args.count else { continue }
+            // matchArgs index is the prototype position: the arg declared with that index.
+            let slotFor: (UInt32) -> Int? = { value in kp.args.firstIndex { $0.index == value } }
+            if let hook = buildHook(
+                category: SyscallTracepoint.subsystem, name: event,
+                event: .kprobe(functionName: abi.symbolPrefix + "sys_" + syscall), node: kp, args: resolved,
+                selectors: kp.selectors, slotFor: slotFor, message: kp.message, tags: kp.tags, spec: spec)
+            {
+                hooks.append(hook)
+            }
+        }
+        return hooks
+    }
+
+    // MARK: - Hook
+
+    mutating func buildHook(
+        category: String, name: String, event: HookEvent, node: some PolicyNode,
+        args: [(CompiledArg, ResolvedTracepointArg)], selectors: [Selector], slotFor: (UInt32) -> Int?,
+        message: String?, tags: [String], spec: PolicySpec
+    ) -> CompiledHook? {
+        var hook = vigil_hook()
+        hook.nargs = UInt8(args.count)
+        var ctxSize = 0
+        for (slot, (_, resolved)) in args.enumerated() {
+            var a = vigil_arg_spec()
+            a.offset = UInt16(resolved.offset)
+            ctxSize = max(ctxSize, resolved.offset + resolved.size)
+            switch resolved.kind {
+            case .int(let size, let signed):
+                a.kind = UInt8(VIGIL_ARG_INT.rawValue)
+                a.size = UInt8(size)
+                a.is_signed = signed ? 1 : 0
+            case .fd:
+                a.kind = UInt8(VIGIL_ARG_INT.rawValue)
+                a.size = UInt8(min(resolved.size, 4))
+                a.is_signed = 1
+            case .syscall64:
+                a.kind = UInt8(VIGIL_ARG_INT.rawValue)
+                a.size = 8
+            case .string:
+                a.kind = UInt8(VIGIL_ARG_STRING.rawValue)
+            case .dataLocString:
+                a.kind = UInt8(VIGIL_ARG_DATA_LOC.rawValue)
+                ctxSize = Int(VIGIL_TP_RAW_MAX)  // the string lives further in the record
+            case .charBuf(let size):
+                a.kind = UInt8(VIGIL_ARG_CHAR_BUF.rawValue)
+                a.meta_offset = UInt16(size.offset)
+                a.meta_size = UInt8(size.size)
+                ctxSize = max(ctxSize, size.offset + size.size)
+            case .sockaddr:
+                a.kind = UInt8(VIGIL_ARG_SOCKADDR.rawValue)
+            case .constBuf(let bytes, _, _):
+                a.kind = UInt8(VIGIL_ARG_CONST_BUF.rawValue)
+                a.size = UInt8(min(bytes, 64))
+            case .nop:
+                a.kind = UInt8(VIGIL_ARG_NONE.rawValue)
+            }
+            CTuple.set(&hook.args, slot, a)
+        }
+        hook.ctx_size = UInt16(min(ctxSize, Int(VIGIL_TP_RAW_MAX)))
+
+        let errorsBefore = errors.count
+        hook.nselectors = UInt8(selectors.count)
+        for (i, selector) in selectors.enumerated() where i < Int(VIGIL_SELECTORS) {
+            let compiled = compileSelector(selector, args: args.map(\.0), slotFor: slotFor, spec: spec)
+            CTuple.set(&hook.selectors, i, compiled)
+        }
+        guard errors.count == errorsBefore else { return nil }
+        return CompiledHook(
+            category: category, name: name, event: event, message: message, tags: tags, args: args.map(\.0),
+            hook: hook, location: node.location, path: node.path.description)
+    }
+}
+
+/// Element access for C fixed-size arrays, which Swift imports as tuples.
+enum CTuple {
+    static func set<Tuple, Element>(_ tuple: inout Tuple, _ index: Int, _ value: Element) {
+        withUnsafeMutableBytes(of: &tuple) { raw in
+            precondition((index + 1) * MemoryLayout<Element>.stride <= raw.count, "tuple index \(index) out of range")
+            raw.storeBytes(of: value, toByteOffset: index * MemoryLayout<Element>.stride, as: Element.self)
+        }
+    }
+
+    static func get<Tuple, Element>(_ tuple: Tuple, _ index: Int, as: Element.Type) -> Element {
+        withUnsafeBytes(of: tuple) { $0.loadUnaligned(fromByteOffset: index * MemoryLayout<Element>.stride, as: Element.self) }
+    }
+}

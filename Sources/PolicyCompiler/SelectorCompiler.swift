@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: Apache-2.0
+import CVigilABI
+import Events
+import Tracefs
+import TracingPolicy
+
+extension Context {
+    /// One selector -> `struct vigil_selector`, allocating the sets it needs.
+    mutating func compileSelector(
+        _ selector: Selector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec
+    ) -> vigil_selector {
+        var out = vigil_selector()
+        refuseUnsupported(selector)
+
+        // matchArgs
+        out.nargs = UInt8(min(selector.matchArgs.count, Int(VIGIL_MATCH_ARGS)))
+        for (j, match) in selector.matchArgs.prefix(Int(VIGIL_MATCH_ARGS)).enumerated() {
+            if let filter = compileArgFilter(match, args: args, slotFor: slotFor, spec: spec) {
+                CTuple.set(&out.args, j, filter)
+            }
+        }
+
+        // matchPIDs: one entry per selector in the kernel's layout.
+        if selector.matchPIDs.count > 1 {
+            fail(selector, "one matchPIDs entry per selector is supported (\(selector.matchPIDs.count) given); put the pids in one entry", at: "matchPIDs")
+        }
+        if let pids = selector.matchPIDs.first {
+            out.pid.op = UInt8((pids.operator == .in ? VIGIL_OP_IN : VIGIL_OP_NOT_IN).rawValue)
+            out.pid.nvalues = UInt8(min(pids.values.count, Int(VIGIL_MATCH_VALUES)))
+            out.pid.follow_forks = pids.followForks ? 1 : 0
+            out.pid.ns_pid = pids.isNamespacePID ? 1 : 0
+            if pids.values.count > Int(VIGIL_MATCH_VALUES) {
+                fail(pids, "at most \(VIGIL_MATCH_VALUES) pids per matchPIDs entry", at: "values")
+            }
+            for (i, pid) in pids.values.prefix(Int(VIGIL_MATCH_VALUES)).enumerated() { CTuple.set(&out.pid.values, i, pid) }
+        }
+
+        // matchNamespaces
+        out.nns = UInt8(min(selector.matchNamespaces.count, Int(VIGIL_MATCH_NS)))
+        for (j, ns) in selector.matchNamespaces.prefix(Int(VIGIL_MATCH_NS)).enumerated() {
+            if let filter = compileNamespaceFilter(ns) { CTuple.set(&out.ns, j, filter) }
+        }
+
+        // matchBinaries (Tetragon allows one per selector; the parser enforces it)
+        if let binaries = selector.matchBinaries.first {
+            out.bin = compileBinaryFilter(binaries)
+        }
+
+        // matchActions
+        out.nactions = UInt8(min(selector.matchActions.count, Int(VIGIL_ACTIONS)))
+        for (j, action) in selector.matchActions.prefix(Int(VIGIL_ACTIONS)).enumerated() {
+            if let compiled = compileAction(action) { CTuple.set(&out.actions, j, compiled) }
+        }
+        return out
+    }
+
+    mutating func refuseUnsupported(_ selector: Selector) {
+        let unsupported: [(String, Bool)] = [
+            ("matchData", !selector.matchData.isEmpty),
+            ("matchReturnArgs", !selector.matchReturnArgs.isEmpty),
+            ("matchParentBinaries", !selector.matchParentBinaries.isEmpty),
+            ("matchNamespaceChanges", !selector.matchNamespaceChanges.isEmpty),
+            ("matchCapabilities", !selector.matchCapabilities.isEmpty),
+            ("matchCapabilityChanges", !selector.matchCapabilityChanges.isEmpty),
+            ("matchWorkloads", !selector.matchWorkloads.isEmpty),
+            ("matchReturnActions", !selector.matchReturnActions.isEmpty),
+            ("macros", !selector.macros.isEmpty),
+        ]
+        for (key, present) in unsupported where present {
+            fail(selector, "\(key) is not supported by this build; the policy is refused rather than run without it", at: key)
+        }
+    }
+
+    // MARK: - matchArgs
+
+    mutating func compileArgFilter(
+        _ match: ArgSelector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec
+    ) -> vigil_arg_filter? {
+        let slot: Int?
+        if let position = match.argPositions.first {
+            slot = position < args.count ? position : nil
+        } else if let index = match.index {
+            slot = slotFor(index)
+        } else {
+            slot = nil
+        }
+        guard let slot else {
+            fail(match, "does not name one of the hook's args (give `index` of a configured arg, or `args: [position]`)", at: match.index != nil ? "index" : nil)
+            return nil
+        }
+        var f = vigil_arg_filter()
+        f.arg = UInt8(slot)
+        let arg = args[slot]
+        switch arg.kind {
+        case .string, .dataLocString, .charBuf:
+            compileStringFilter(match, into: &f)
+        case .sockaddr:
+            compileSockaddrFilter(match, into: &f)
+        case .int, .fd, .syscall64:
+            compileIntegerFilter(match, argType: arg.declaredType, into: &f, spec: spec)
+        case .constBuf, .nop:
+            fail(match, "args of kind \(arg.declaredType.rawValue) (\(arg.kind)) cannot be matched", at: "operator")
+            return nil
+        }
+        return f
+    }
+
+    mutating func compileStringFilter(_ match: ArgSelector, into f: inout vigil_arg_filter) {
+        let op: vigil_op
+        let map: PolicyMapID
+        switch match.operator {
+        case .equal: (op, map) = (VIGIL_OP_EQUAL, .stringEqual)
+        case .notEqual: (op, map) = (VIGIL_OP_NOT_EQUAL, .stringEqual)
+        case .prefix: (op, map) = (VIGIL_OP_PREFIX, .stringPrefix)
+        case .notPrefix: (op, map) = (VIGIL_OP_NOT_PREFIX, .stringPrefix)
+        case .postfix: (op, map) = (VIGIL_OP_POSTFIX, .stringPostfix)
+        case .notPostfix: (op, map) = (VIGIL_OP_NOT_POSTFIX, .stringPostfix)
+        default:
+            fail(match, "operator \(match.operator.rawValue) does not apply to string arguments (Equal, NotEqual, Prefix, NotPrefix, Postfix, NotPostfix do)", at: "operator")
+            return
+        }
+        f.op = UInt8(op.rawValue)
+        f.set_id = addStringSet(match.values, map: map, node: match)
+    }
+
+    /// A set of strings in one of the string maps; returns its id.
+    mutating func addStringSet(_ values: [String], map: PolicyMapID, node: some PolicyNode) -> UInt32 {
+        let id = newSet()
+        for value in values {
+            let bytes = Array(value.utf8)
+            guard bytes.count < Int(VIGIL_MATCH_STRING_MAX) else {
+                fail(node, "\"\(value.prefix(40))...\" is \(bytes.count) bytes; strings matched in the kernel are at most \(VIGIL_MATCH_STRING_MAX - 1)", at: "values")
+                continue
+            }
+            setEntries.append(MapEntries.string(bytes, set: id, map: map))
+        }
+        return id
+    }
+
+    mutating func compileIntegerFilter(
+        _ match: ArgSelector, argType: ArgType, into f: inout vigil_arg_filter, spec: PolicySpec
+    ) {
+        func integers(_ values: [String]) -> [UInt64] {
+            var out: [UInt64] = []
+            for value in values {
+                if let v = IntegerLiteral.parse(value) { out.append(v) } else {
+                    fail(match, "\"\(value)\" is not an integer (decimal, 0x hex or 0 octal)", at: "values")
+                }
+            }
+            return out
+        }
+        switch match.operator {
+        case .equal, .notEqual, .mask:
+            let values = integers(match.values)
+            guard values.count <= Int(VIGIL_MATCH_VALUES) else {
+                fail(match, "at most \(VIGIL_MATCH_VALUES) values per integer matchArgs entry; use InMap for more", at: "values")
+                return
+            }
+            f.op = UInt8((match.operator == .equal ? VIGIL_OP_EQUAL : match.operator == .notEqual ? VIGIL_OP_NOT_EQUAL : VIGIL_OP_MASK).rawValue)
+            f.nvalues = UInt8(values.count)
+            for (i, v) in values.enumerated() { CTuple.set(&f.values, i, v) }
+        case .greaterThan, .lessThan:
+            let values = integers(match.values)
+            guard values.count == 1 else {
+                fail(match, "\(match.operator.rawValue) takes exactly one value", at: "values")
+                return
+            }
+            f.op = UInt8((match.operator == .greaterThan ? VIGIL_OP_GT : VIGIL_OP_LT).rawValue)
+            f.nvalues = 1
+            CTuple.set(&f.values, 0, values[0])
+        case .inMap, .notInMap:
+            f.op = UInt8((match.operator == .inMap ? VIGIL_OP_IN_MAP : VIGIL_OP_NOT_IN_MAP).rawValue)
+            let id = newSet()
+            f.set_id = id
+            for value in match.values {
+                for v in expandSetValue(value, node: match, spec: spec) {
+                    setEntries.append(MapEntries.integer(v, set: id))
+                }
+            }
+        default:
+            fail(match, "operator \(match.operator.rawValue) does not apply to \(argType.rawValue) arguments (Equal, NotEqual, Mask, GreaterThan, LessThan, InMap, NotInMap do)", at: "operator")
+        }
+    }
+
+    /// InMap values: integers, `min:max` ranges, and `list:NAME` syscall lists.
+    mutating func expandSetValue(_ value: String, node: ArgSelector, spec: PolicySpec) -> [UInt64] {
+        if value.hasPrefix("list:") {
+            let name = String(value.dropFirst(5))
+            guard let list = spec.lists.first(where: { $0.name == name }) else {
+                fail(node, "list \"\(name)\" is not defined in spec.lists", at: "values")
+                return []
+            }
+            let names: [String] = list.type == .generatedSyscalls ? Syscalls.allNames(abi: environment.nativeABI) : list.values
+            var numbers: [UInt64] = []
+            for name in names {
+                guard let (syscall, abi) = Syscalls.parse(name, defaultABI: environment.nativeABI),
+                    let number = Syscalls.number(of: syscall, abi: abi)
+                else {
+                    fail(list, "\"\(name)\" is not a syscall of this architecture", at: "values")
+                    continue
+                }
+                // raw_syscalls ids of 32-bit tasks carry the compat bit (see syscall64).
+                numbers.append(UInt64(number) | (abi == environment.nativeABI ? 0 : Syscalls.compat32Bit))
+            }
+            return numbers
+        }
+        if let colon = value.firstIndex(of: ":"),
+            let low = IntegerLiteral.parse(String(value[..<colon])),
+            let high = IntegerLiteral.parse(String(value[value.index(after: colon)...]))
+        {
+            guard low <= high, high - low < 65536 else {
+                fail(node, "range \(value) must be ascending and span fewer than 65536 values", at: "values")
+                return []
+            }
+            return Array(low...high)
+        }
+        guard let v = IntegerLiteral.parse(value) else {
+            fail(node, "\"\(value)\" is not an integer, a min:max range or list:NAME", at: "values")
+            return []
+        }
+        return [v]
+    }
+
+    mutating func compileSockaddrFilter(_ match: ArgSelector, into f: inout vigil_arg_filter) {
+        switch match.operator {
+        case .family:
+            var values: [UInt64] = []
+            for value in match.values {
+                if let family = AddressFamily.number(value) { values.append(family) } else {
+                    fail(match, "\"\(value)\" is not an address family (AF_INET, AF_INET6, AF_UNIX or a number)", at: "values")
+                }
+            }
+            guard values.count <= Int(VIGIL_MATCH_VALUES) else {
+                fail(match, "at most \(VIGIL_MATCH_VALUES) families per entry", at: "values")
+                return
+            }
+            f.op = UInt8(VIGIL_OP_FAMILY.rawValue)
+            f.nvalues = UInt8(values.count)
+            for (i, v) in values.enumerated() { CTuple.set(&f.values, i, v) }
+        case .dAddr, .notDAddr:
+            f.op = UInt8((match.operator == .dAddr ? VIGIL_OP_DADDR : VIGIL_OP_NOT_DADDR).rawValue)
+            let id = newSet()
+            f.set_id = id
+            for value in match.values {
+                guard let cidr = CIDR(value) else {
+                    fail(match, "\"\(value)\" is not an IPv4 or IPv6 address or CIDR", at: "values")
+                    continue
+                }
+                setEntries.append(MapEntries.address(cidr, set: id))
+            }
+        case .dPort, .notDPort:
+            var ranges: [UInt64] = []
+            for value in match.values {
+                guard let (low, high) = PortRange.parse(value) else {
+                    fail(match, "\"\(value)\" is not a port or a min:max port range", at: "values")
+                    continue
+                }
+                ranges.append(UInt64(low) << 16 | UInt64(high))
+            }
+            guard ranges.count <= Int(VIGIL_MATCH_VALUES) else {
+                fail(match, "at most \(VIGIL_MATCH_VALUES) ports or ranges per entry", at: "values")
+                return
+            }
+            f.op = UInt8((match.operator == .dPort ? VIGIL_OP_DPORT : VIGIL_OP_NOT_DPORT).rawValue)
+            f.nvalues = UInt8(ranges.count)
+            for (i, v) in ranges.enumerated() { CTuple.set(&f.values, i, v) }
+        default:
+            fail(match, "operator \(match.operator.rawValue) does not apply to sockaddr arguments (Family, DAddr, NotDAddr, DPort, NotDPort do)", at: "operator")
+        }
+    }
+
+    // MARK: - matchNamespaces, matchBinaries, matchActions
+
+    mutating func compileNamespaceFilter(_ ns: NamespaceSelector) -> vigil_ns_filter? {
+        let host = environment.hostNamespaces
+        let kinds: [NamespaceType: (vigil_ns_kind, UInt32)] = [
+            .uts: (VIGIL_NS_UTS, host.uts), .ipc: (VIGIL_NS_IPC, host.ipc), .mnt: (VIGIL_NS_MNT, host.mnt),
+            .pid: (VIGIL_NS_PID, host.pid), .pidForChildren: (VIGIL_NS_PID_FOR_CHILDREN, host.pidForChildren),
+            .net: (VIGIL_NS_NET, host.net), .cgroup: (VIGIL_NS_CGROUP, host.cgroup), .user: (VIGIL_NS_USER, host.user),
+        ]
+        guard let (kind, hostInum) = kinds[ns.namespace] else {
+            fail(ns, "namespace \(ns.namespace.rawValue) is not supported by this build", at: "namespace")
+            return nil
+        }
+        var f = vigil_ns_filter()
+        f.ns = UInt8(kind.rawValue)
+        f.op = UInt8((ns.operator == .in ? VIGIL_OP_IN : VIGIL_OP_NOT_IN).rawValue)
+        var values: [UInt32] = []
+        for value in ns.values {
+            if value == "host_ns" {
+                values.append(hostInum)
+            } else if let v = UInt32(value) {
+                values.append(v)
+            } else {
+                fail(ns, "\"\(value)\" is not a namespace inode number or host_ns", at: "values")
+            }
+        }
+        guard values.count <= Int(VIGIL_MATCH_VALUES) else {
+            fail(ns, "at most \(VIGIL_MATCH_VALUES) values per matchNamespaces entry", at: "values")
+            return nil
+        }
+        f.nvalues = UInt8(values.count)
+        for (i, v) in values.enumerated() { CTuple.set(&f.values, i, v) }
+        return f
+    }
+
+    mutating func compileBinaryFilter(_ binaries: BinarySelector) -> vigil_bin_filter {
+        var f = vigil_bin_filter()
+        if binaries.followChildren {
+            fail(binaries, "followChildren is not supported by this build", at: "followChildren")
+        }
+        let (op, map): (vigil_op, PolicyMapID) =
+            switch binaries.operator {
+            case .in: (VIGIL_OP_IN, .stringEqual)
+            case .notIn: (VIGIL_OP_NOT_IN, .stringEqual)
+            case .prefix: (VIGIL_OP_PREFIX, .stringPrefix)
+            case .notPrefix: (VIGIL_OP_NOT_PREFIX, .stringPrefix)
+            case .postfix: (VIGIL_OP_POSTFIX, .stringPostfix)
+            case .notPostfix: (VIGIL_OP_NOT_POSTFIX, .stringPostfix)
+            }
+        f.op = UInt8(op.rawValue)
+        f.set_id = addStringSet(binaries.values, map: map, node: binaries)
+        return f
+    }
+
+    mutating func compileAction(_ action: ActionSelector) -> vigil_action? {
+        var a = vigil_action()
+        switch action.action {
+        case .post:
+            a.kind = UInt8(VIGIL_ACTION_POST.rawValue)
+            a.rate_ns = (action.rateLimitSeconds ?? 0) * 1_000_000_000
+            a.rate_scope = UInt8(
+                (action.rateLimitScope == .process
+                    ? VIGIL_RATE_PROCESS : action.rateLimitScope == .global ? VIGIL_RATE_GLOBAL : VIGIL_RATE_THREAD).rawValue)
+            if action.kernelStackTrace || action.userStackTrace {
+                fail(action, "stack traces are not supported by this build", at: action.kernelStackTrace ? "kernelStackTrace" : "userStackTrace")
+            }
+        case .noPost:
+            a.kind = UInt8(VIGIL_ACTION_NOPOST.rawValue)
+        case .sigkill:
+            a.kind = UInt8(VIGIL_ACTION_SIGKILL.rawValue)
+            a.signal = 9
+        case .signal:
+            guard let sig = action.argSig, (1...64).contains(sig) else {
+                fail(action, "Signal needs argSig between 1 and 64", at: "argSig")
+                return nil
+            }
+            a.kind = UInt8(VIGIL_ACTION_SIGNAL.rawValue)
+            a.signal = UInt16(sig)
+        case .override:
+            fail(
+                action,
+                "Override (deny) needs a hook that can fail the operation; tracepoints can only observe or signal. "
+                    + "Use Sigkill here, or an lsmhooks file_open / bprm_check_security / socket_connect hook to deny",
+                at: "action")
+            return nil
+        default:
+            fail(action, "action \(action.action.rawValue) is not supported by this build (Post, NoPost, Sigkill and Signal are)", at: "action")
+            return nil
+        }
+        return a
+    }
+}

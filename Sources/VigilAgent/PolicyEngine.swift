@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+import BPFKit
+import Events
+import Logging
+import PolicyCompiler
+import Synchronization
+import TracingPolicy
+
+/// The policies loaded into the kernel, and what the pipeline needs to render their events.
+///
+/// Installing is atomic per policy: a new version gets fresh hook slots and set ids, is written
+/// completely and attached, and only then is the old version detached and its entries deleted.
+/// A hook never sees a half-written selector set, and a failure leaves the old version running.
+/// Safe to call from any task: the state sits behind one lock.
+package final class PolicyEngine: Sendable {
+    /// A loaded policy as `tracectl`/logs show it.
+    package struct Loaded: Sendable {
+        package var name: String
+        package var namespace: String?
+        package var mode: PolicyMode
+        package var source: String
+        package var hooks: [String]
+        package var policyID: UInt32
+    }
+
+    /// What the pipeline needs to turn a generic record into an event.
+    package struct SlotInfo: Sendable {
+        package var policyName: String
+        package var hook: CompiledHook
+    }
+
+    private struct Installed: Sendable {
+        var loaded: Loaded
+        var compiled: CompiledPolicy
+        var slots: [UInt32]
+        var links: [PolicyLink]
+    }
+
+    private struct State: Sendable {
+        var policies: [String: Installed] = [:]
+        var slots: [UInt32: SlotInfo] = [:]
+        var sets = SetIDAllocator()
+        var nextSlot: UInt32 = 0
+        var freedSlots: [UInt32] = []
+        var nextPolicyID: UInt32 = 0
+        var freedPolicyIDs: [UInt32] = []
+
+        /// Fresh slots first; freed ones only once the fresh ones run out, so a slot is not
+        /// rewritten while a program that read it a moment ago may still be running.
+        mutating func allocateSlot() -> UInt32? {
+            if nextSlot < UInt32(maxHooks) {
+                defer { nextSlot += 1 }
+                return nextSlot
+            }
+            return freedSlots.isEmpty ? nil : freedSlots.removeFirst()
+        }
+
+        mutating func allocatePolicyID() -> UInt32? {
+            if nextPolicyID < UInt32(maxPolicies) {
+                defer { nextPolicyID += 1 }
+                return nextPolicyID
+            }
+            return freedPolicyIDs.isEmpty ? nil : freedPolicyIDs.removeFirst()
+        }
+    }
+
+    static let maxHooks = 1024
+    static let maxPolicies = 1024
+
+    private let sensor: ProcessSensor
+    private let compiler: PolicyCompiler
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    package init(sensor: ProcessSensor, environment: CompileEnvironment, logger: Logger) {
+        self.sensor = sensor
+        self.compiler = PolicyCompiler(environment: environment)
+        self.logger = logger
+    }
+
+    /// Key of a policy: namespaced policies are distinct per namespace.
+    static func key(name: String, namespace: String?) -> String {
+        namespace.map { "\($0)/\(name)" } ?? name
+    }
+
+    /// Compiles and installs `document`, replacing a loaded policy of the same name.
+    ///
+    /// - Throws: ``PolicyCompileFailure`` with every problem (positions included) when the
+    ///   policy cannot run here; the previously loaded version, if any, keeps running.
+    @discardableResult
+    package func install(_ document: TracingPolicyDocument, source: String) throws -> Loaded {
+        try state.withLock { state in
+            var sets = state.sets
+            let compiled: CompiledPolicy
+            switch compiler.compile(document, sets: &sets) {
+            case .success(let c): compiled = c
+            case .failure(let failure): throw failure
+            }
+            state.sets = sets
+            for warning in compiled.warnings { logger.warning("policy \(document.name): \(warning)") }
+
+            let key = Self.key(name: document.name, namespace: document.namespace)
+            let previous = state.policies[key]
+            guard let policyID = previous?.loaded.policyID ?? state.allocatePolicyID() else {
+                throw Self.failure(document, "no free policy id: at most \(Self.maxPolicies) policies")
+            }
+            var slots: [UInt32] = []
+            var links: [PolicyLink] = []
+            func rollBack() {
+                for link in links { link.detach() }
+                for entry in compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
+                for slot in slots { state.slots[slot] = nil }
+                state.freedSlots.append(contentsOf: slots)
+                if previous == nil { state.freedPolicyIDs.append(policyID) }
+            }
+            do {
+                // Sets first, then hooks, then attachments: nothing is reachable before it is whole.
+                for entry in compiled.setEntries { try sensor.apply(entry) }
+                if previous == nil {
+                    try sensor.update(.policyMode, key: Self.bytes(policyID), value: Self.bytes(Self.modeValue(compiled.mode)))
+                }
+                for hook in compiled.hooks {
+                    guard let slot = state.allocateSlot() else {
+                        throw Self.failure(document, "no free hook slot: at most \(Self.maxHooks) hooks on the node")
+                    }
+                    slots.append(slot)
+                    try sensor.update(.hooks, key: Self.bytes(slot), value: hook.hookBytes(policyID: policyID))
+                    state.slots[slot] = SlotInfo(policyName: document.name, hook: hook)
+                    links.append(try sensor.attachPolicyTracepoint(category: hook.category, name: hook.name, slot: slot))
+                }
+                if previous != nil {
+                    // Same id, one 4-byte write: the mode flips for old and new hooks at once.
+                    try sensor.update(.policyMode, key: Self.bytes(policyID), value: Self.bytes(Self.modeValue(compiled.mode)))
+                }
+            } catch let failure as PolicyCompileFailure {
+                rollBack()
+                throw failure
+            } catch {
+                rollBack()
+                throw Self.failure(document, "\(error)")
+            }
+
+            if let previous { retire(previous, state: &state, keepPolicyID: true) }
+            let loaded = Loaded(
+                name: document.name, namespace: document.namespace, mode: compiled.mode, source: source,
+                hooks: compiled.hooks.map { "\($0.category)/\($0.name)" }, policyID: policyID)
+            state.policies[key] = Installed(loaded: loaded, compiled: compiled, slots: slots, links: links)
+            return loaded
+        }
+    }
+
+    /// Detaches and forgets a policy. Returns false when none of that name is loaded.
+    @discardableResult
+    package func remove(name: String, namespace: String? = nil) -> Bool {
+        state.withLock { state in
+            guard let installed = state.policies.removeValue(forKey: Self.key(name: name, namespace: namespace)) else {
+                return false
+            }
+            retire(installed, state: &state, keepPolicyID: false)
+            return true
+        }
+    }
+
+    /// Detaches every policy (agent shutdown).
+    package func removeAll() {
+        state.withLock { state in
+            for (_, installed) in state.policies { retire(installed, state: &state, keepPolicyID: false) }
+            state.policies = [:]
+        }
+    }
+
+    private func retire(_ installed: Installed, state: inout State, keepPolicyID: Bool) {
+        for link in installed.links { link.detach() }
+        for entry in installed.compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
+        for slot in installed.slots { state.slots[slot] = nil }
+        state.freedSlots.append(contentsOf: installed.slots)
+        if !keepPolicyID { state.freedPolicyIDs.append(installed.loaded.policyID) }
+    }
+
+    package var loaded: [Loaded] {
+        state.withLock { state in state.policies.values.map(\.loaded).sorted { $0.name < $1.name } }
+    }
+
+    package func slot(_ slot: UInt32) -> SlotInfo? {
+        state.withLock { $0.slots[slot] }
+    }
+
+    static func modeValue(_ mode: PolicyMode) -> UInt32 { mode == .monitor ? 1 : 0 }
+
+    static func bytes(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+
+    static func failure(_ document: TracingPolicyDocument, _ message: String) -> PolicyCompileFailure {
+        PolicyCompileFailure(errors: [PolicyCompileError(location: document.source, path: "metadata.name", message: message)])
+    }
+}

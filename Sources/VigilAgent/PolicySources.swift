@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+import Glibc
+import Logging
+import TracingPolicy
+
+/// Where policies come from: `--tracing-policy FILE` (repeatable) and `--tracing-policy-dir`.
+package struct PolicySources: Sendable {
+    package var files: [String] = []
+    package var directory: String?
+
+    package init(files: [String] = [], directory: String? = nil) {
+        self.files = files
+        self.directory = directory
+    }
+
+    /// Parses every source. Problems are in `errors`, one per mistake, with file:line:column;
+    /// the valid documents load regardless.
+    func parse() -> PolicyParseResult {
+        var result = PolicyParseResult()
+        if let directory {
+            var st = stat()
+            if stat(directory, &st) == 0 {
+                result.append(PolicyParser.loadDirectory(directory))
+            }
+        }
+        for file in files { result.append(PolicyParser.parse(fileAt: file)) }
+        return result
+    }
+}
