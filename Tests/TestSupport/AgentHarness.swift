@@ -22,6 +22,9 @@ package struct ExportedEvent: @unchecked Sendable {
     package var process: [String: Any] { body["process"] as? [String: Any] ?? [:] }
     package var parent: [String: Any] { body["parent"] as? [String: Any] ?? [:] }
     package var binary: String? { process["binary"] as? String }
+    package var args: [[String: Any]] { body["args"] as? [[String: Any]] ?? [] }
+    package var policyName: String? { body["policy_name"] as? String }
+    package var action: String? { body["action"] as? String }
     package var execID: String? { process["exec_id"] as? String }
     package var pid: Int? { process["pid"] as? Int }
 }
@@ -80,6 +83,23 @@ package final class AgentHarness: @unchecked Sendable {
             let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             stop()
             throw Spawn.Failure(description: "\(error)\nagent stderr:\n\(log)")
+        }
+    }
+
+    /// Sends `signal` to the agent (e.g. SIGHUP to reload policies).
+    package func send(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    /// The agent's log so far.
+    package var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until the agent's log contains `text`.
+    package func waitForLog(_ text: String, timeout: Double = 15) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !log.contains(text) {
+            if Date() > deadline { throw Spawn.Failure(description: "timed out waiting for log line \"\(text)\"; log:\n\(log)") }
+            usleep(20_000)
         }
     }
 

@@ -69,6 +69,11 @@ package struct TempDir: Sendable {
         path = String(cString: result)
     }
 
+    /// An existing directory; ``remove()`` deletes it.
+    package init(existing path: String) throws {
+        self.path = path
+    }
+
     /// Copies `source` into the directory under `name` (mode 0755) and returns the new path.
     package func copy(_ source: String, as name: String) throws -> String {
         let destination = "\(path)/\(name)"

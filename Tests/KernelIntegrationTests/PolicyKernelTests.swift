@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// TracingPolicies loaded by the real agent: selectors evaluated and actions performed in the
+/// kernel. Every policy is scoped to paths, binaries or pids the test created itself.
+@Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
+struct PolicyKernelTests {
+    /// Writes `yaml` to a file in `dir` and returns its path.
+    func policyFile(_ yaml: String, in dir: TempDir, name: String = "policy.yaml") throws -> String {
+        let path = "\(dir.path)/\(name)"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func counter(_ name: String, in log: String) -> Int? {
+        guard let range = log.range(of: "\(name)=") else { return nil }
+        return Int(log[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    @Test func openatPrefixPostsOnlyOpensUnderTheDirectory() throws {
+        let dir = try TempDir("vigil-prefix")
+        let elsewhere = try TempDir("vigil-elsewhere")
+        defer {
+            dir.remove()
+            elsewhere.remove()
+        }
+        let policy = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: opens-under-test-dir
+            spec:
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+                args:
+                - index: 6
+                  type: string
+                - index: 7
+                  type: int32
+                selectors:
+                - matchArgs:
+                  - index: 6
+                    operator: Prefix
+                    values: ["\(dir.path)/watched/"]
+            """, in: dir)
+        try FileManager.default.createDirectory(atPath: "\(dir.path)/watched", withIntermediateDirectories: false)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer { agent.cleanUp() }
+        try agent.waitForLog("policy loaded")
+
+        let watched = "\(dir.path)/watched/file-\(UUID().uuidString.prefix(8))"
+        let unwatched = "\(elsewhere.path)/file-\(UUID().uuidString.prefix(8))"
+        for path in [watched, unwatched] {
+            let fd = open(path, O_CREAT | O_WRONLY, 0o600)
+            #expect(fd >= 0)
+            close(fd)
+        }
+        let event = try agent.waitFor("process_tracepoint for \(watched)") {
+            $0.type == "process_tracepoint" && ($0.args.first?["string_arg"] as? String) == watched
+        }
+        #expect(event.policyName == "opens-under-test-dir")
+        #expect(event.body["subsys"] as? String == "syscalls")
+        #expect(event.body["event"] as? String == "sys_enter_openat")
+        #expect(event.action == "KPROBE_ACTION_POST")
+        #expect(event.pid == Int(getpid()))
+        #expect((event.args.last?["int_arg"] as? Int).map { $0 & Int(O_CREAT) != 0 } == true)
+
+        let log = agent.stop()
+        let exported = agent.events.filter { $0.type == "process_tracepoint" }
+        #expect(exported.allSatisfy { ($0.args.first?["string_arg"] as? String)?.hasPrefix("\(dir.path)/watched/") == true })
+        #expect(!exported.contains { $0.line.contains(unwatched) })
+        // The machine opens files all the time: those never reached user space.
+        #expect((counter("policy_filtered", in: log) ?? 0) > 0, "agent log: \(log)")
+    }
+
+    func killPolicy(binary: String, target: String, mode: String?) -> String {
+        let options = mode.map { "\n  options:\n  - name: policy-mode\n    value: \($0)" } ?? ""
+        return """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: kill-reader-of-secret
+            spec:\(options)
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+                args:
+                - index: 6
+                  type: string
+                selectors:
+                - matchBinaries:
+                  - operator: In
+                    values: ["\(binary)"]
+                  matchArgs:
+                  - index: 6
+                    operator: Equal
+                    values: ["\(target)"]
+                  matchActions:
+                  - action: Sigkill
+            """
+    }
+
+    @Test func sigkillStopsTheMatchingBinaryBeforeItReadsAndSparesOthers() throws {
+        let dir = try TempDir("vigil-kill")
+        defer { dir.remove() }
+        let cat = try dir.copy("/bin/cat", as: "cat-\(UUID().uuidString.prefix(8))")
+        let secret = "\(dir.path)/secret"
+        try "the secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        let policy = try policyFile(killPolicy(binary: cat, target: secret, mode: nil), in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy loaded")
+
+        let killedOut = "\(dir.path)/killed.out"
+        let status = Spawn.wait(try Spawn.start(cat, argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: killedOut))
+        #expect(status & 0x7f == SIGKILL, "wait status \(status)")
+        #expect(try String(contentsOfFile: killedOut, encoding: .utf8).isEmpty)
+
+        let spareOut = "\(dir.path)/spared.out"
+        let spared = Spawn.wait(try Spawn.start("/bin/cat", argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: spareOut))
+        #expect(spared == 0)
+        #expect(try String(contentsOfFile: spareOut, encoding: .utf8) == "the secret\n")
+
+        let event = try agent.waitFor("Sigkill event") { $0.type == "process_tracepoint" && $0.binary == cat }
+        #expect(event.action == "KPROBE_ACTION_SIGKILL")
+        #expect(event.body["policy_mode"] == nil)
+        let exit = try agent.waitFor("exit of the killed cat") { $0.type == "process_exit" && $0.binary == cat }
+        #expect(exit.body["signal"] as? String == "SIGKILL")
+        #expect(!agent.events.contains { $0.type == "process_tracepoint" && $0.binary == "/usr/bin/cat" && $0.line.contains(secret) })
+    }
+
+    @Test func monitorModeReportsTheActionAndKillsNothing() throws {
+        let dir = try TempDir("vigil-monitor")
+        defer { dir.remove() }
+        let cat = try dir.copy("/bin/cat", as: "cat-\(UUID().uuidString.prefix(8))")
+        let secret = "\(dir.path)/secret"
+        try "still readable\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        let policy = try policyFile(killPolicy(binary: cat, target: secret, mode: "monitor"), in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("mode=monitor")
+
+        let out = "\(dir.path)/out"
+        let status = Spawn.wait(try Spawn.start(cat, argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: out))
+        #expect(status == 0)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "still readable\n")
+        let event = try agent.waitFor("monitor-mode event") { $0.type == "process_tracepoint" && $0.binary == cat }
+        #expect(event.action == "KPROBE_ACTION_SIGKILL")
+        #expect(event.body["policy_mode"] as? String == "monitor")
+    }
+
+    @Test func syscallKprobeOnWriteRunsAsATracepointWithFdAndSize() throws {
+        let dir = try TempDir("vigil-write")
+        defer { dir.remove() }
+        let echo = try dir.copy("/bin/echo", as: "echo-\(UUID().uuidString.prefix(8))")
+        let policy = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: writes-of-test-echo
+            spec:
+              kprobes:
+              - call: sys_write
+                syscall: true
+                args:
+                - index: 0
+                  type: int
+                  label: fd
+                - index: 2
+                  type: size_t
+                  label: size
+                selectors:
+                - matchBinaries:
+                  - operator: In
+                    values: ["\(echo)"]
+            """, in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy loaded")
+        try Spawn.run(echo, argv: [Array("echo".utf8), Array("hello".utf8)])
+
+        let event = try agent.waitFor("process_kprobe for the echo's write") {
+            $0.type == "process_kprobe" && $0.binary == echo
+        }
+        #expect(event.body["function_name"] as? String == "__x64_sys_write")
+        #expect(event.args.count == 2)
+        #expect(event.args.first?["int_arg"] as? Int == 1)
+        #expect(event.args.first?["label"] as? String == "fd")
+        #expect(event.args.last?["size_arg"] as? String == "6")
+        #expect(event.args.last?["label"] as? String == "size")
+    }
+
+    @Test func rawSyscallsWithAListPostsOnlyTheListedSyscalls() throws {
+        let dir = try TempDir("vigil-rawsys")
+        defer { dir.remove() }
+        let policy = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: dups-of-the-test
+            spec:
+              lists:
+              - name: dups
+                type: syscalls
+                values: [sys_dup, sys_dup2]
+              tracepoints:
+              - subsystem: raw_syscalls
+                event: sys_enter
+                args:
+                - index: 4
+                  type: syscall64
+                selectors:
+                - matchArgs:
+                  - index: 0
+                    operator: InMap
+                    values: ["list:dups"]
+                  matchPIDs:
+                  - operator: In
+                    values: [\(getpid())]
+            """, in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy loaded")
+        let copy = dup(1)
+        let copy2 = dup2(1, 200)
+        _ = getppid()
+        close(copy)
+        close(copy2)
+
+        _ = try agent.waitFor(count: 2, "dup and dup2 events") {
+            $0.type == "process_tracepoint" && $0.policyName == "dups-of-the-test"
+        }
+        usleep(200_000)
+        agent.poll()
+        let ids = agent.events.filter { $0.policyName == "dups-of-the-test" }.compactMap {
+            ($0.args.first?["syscall_id"] as? [String: Any])?["id"] as? Int
+        }
+        #expect(Set(ids) == [32, 33], "syscall ids seen: \(ids)")
+        #expect(agent.events.filter { $0.policyName == "dups-of-the-test" }.allSatisfy { $0.pid == Int(getpid()) })
+    }
+
+    @Test func tenMistakesGiveTenPreciseErrorsAndTheGoodPolicyStillLoads() throws {
+        let dir = try TempDir("vigil-mistakes")
+        defer { dir.remove() }
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: false)
+        let marker = "\(dir.path)/good-marker"
+        _ = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: ten-mistakes
+            spec:
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+                args:
+                - index: 6
+                  type: strng
+                - index: 7
+                  type: int32
+                selectors:
+                - matchArgs:
+                  - index: 6
+                    operator: Equl
+                    values: ["/x"]
+                  - index: 7
+                    operator: Equal
+                    values: ["1", "2", "3", "4", "5"]
+                  matchBinaries:
+                  - operator: Inn
+                    values: ["/bin/true"]
+                  matchPIDs:
+                  - operator: In
+                    values: [abc]
+                  matchNamespaces:
+                  - namespace: Pidd
+                    operator: In
+                    values: ["host_ns"]
+                  matchActions:
+                  - action: Sigkil
+                  - action: Signal
+                  - action: Post
+                    rateLimit: "5 minutes"
+                  unknownKey: 1
+            """, in: try TempDir.wrap(policies), name: "bad.yaml")
+        _ = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: the-good-one
+            spec:
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+                args:
+                - index: 6
+                  type: string
+                selectors:
+                - matchArgs:
+                  - index: 6
+                    operator: Equal
+                    values: ["\(marker)"]
+            """, in: try TempDir.wrap(policies), name: "good.yaml")
+        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=the-good-one")
+        let prefix = "policy refused: \(policies)/bad.yaml:"
+        let refused = agent.log.split(separator: "\n").compactMap { line in
+            line.range(of: prefix).map { String(line[$0.upperBound...]) }
+        }
+        let selector = "spec.tracepoints[0].selectors[0]"
+        #expect(
+            refused == [
+                "11:13: spec.tracepoints[0].args[0].type: unknown argument type \"strng\" (did you mean \"string\"?)",
+                "17:19: \(selector).matchArgs[0].operator: unknown operator \"Equl\" (did you mean \"Equal\"?)",
+                "21:17: \(selector).matchArgs[1].values: too many values for an integer comparison: 5 (at most 4 per "
+                    + "matchArgs entry; use operator InMap or NotInMap for larger sets)",
+                "23:19: \(selector).matchBinaries[0].operator: unknown operator \"Inn\" (did you mean \"In\"?)",
+                "27:18: \(selector).matchPIDs[0].values[0]: expected an integer, got the string \"abc\"",
+                "29:20: \(selector).matchNamespaces[0].namespace: unknown namespace \"Pidd\" (did you mean \"Pid\"?)",
+                "33:17: \(selector).matchActions[0].action: unknown action \"Sigkil\" (did you mean \"Sigkill\"?)",
+                "34:17: \(selector).matchActions[1].argSig: action Signal needs argSig (a signal number 1-64)",
+                "36:20: \(selector).matchActions[2].rateLimit: invalid rateLimit \"5 minutes\": expected a whole number "
+                    + "of seconds, optionally with an s, m or h suffix (e.g. \"30\", \"30s\", \"5m\", \"1h\")",
+                "37:7: \(selector).unknownKey: unknown field \"unknownKey\"; allowed fields: matchArgs, matchData, "
+                    + "matchReturnArgs, matchPIDs, matchBinaries, matchParentBinaries, matchNamespaces, "
+                    + "matchNamespaceChanges, matchCapabilities, matchCapabilityChanges, matchWorkloads, matchActions, "
+                    + "matchReturnActions, macros, label",
+            ], "refusals:\n\(refused.joined(separator: "\n"))")
+        let fd = open(marker, O_CREAT | O_WRONLY, 0o600)
+        close(fd)
+        _ = try agent.waitFor("the good policy's event") { $0.policyName == "the-good-one" }
+    }
+
+    /// Each version of the policy pairs a path prefix with a binary; a half-updated selector set
+    /// would pair one version's prefix with the other's binary. Replaced again and again while
+    /// both binaries open files under both prefixes, no event may mix them.
+    @Test func replacingAPolicyWhileEventsFlowNeverMixesVersions() throws {
+        let dir = try TempDir("vigil-replace")
+        defer { dir.remove() }
+        let policies = "\(dir.path)/policies"
+        for sub in ["policies", "a", "b"] {
+            try FileManager.default.createDirectory(atPath: "\(dir.path)/\(sub)", withIntermediateDirectories: false)
+        }
+        for sub in ["a", "b"] { try "x\n".write(toFile: "\(dir.path)/\(sub)/f", atomically: true, encoding: .utf8) }
+        let catX = try dir.copy("/bin/cat", as: "cat-x")
+        let catY = try dir.copy("/bin/cat", as: "cat-y")
+        let shell = try dir.copy("/bin/dash", as: "loop-sh")
+        func version(_ prefix: String, _ binary: String) -> String {
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: swapped
+            spec:
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+                args:
+                - index: 6
+                  type: string
+                selectors:
+                - matchArgs:
+                  - index: 6
+                    operator: Prefix
+                    values: ["\(dir.path)/\(prefix)/"]
+                  matchBinaries:
+                  - operator: In
+                    values: ["\(binary)"]
+            """
+        }
+        let file = "\(policies)/swapped.yaml"
+        try version("a", catX).write(toFile: file, atomically: true, encoding: .utf8)
+        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies])
+        defer { agent.cleanUp() }
+        try agent.waitForLog("policy=swapped")
+
+        // Absolute paths: the policy matches the filename argument as the program passed it.
+        let (a, b) = ("\(dir.path)/a/f", "\(dir.path)/b/f")
+        let loop = "i=0; while [ $i -lt 300 ]; do ./cat-x \(a) \(b); ./cat-y \(a) \(b); i=$((i+1)); done"
+        let generator = try Spawn.start(shell, argv: [Array("sh".utf8), Array("-c".utf8), Array(loop.utf8)], cwd: dir.path)
+        for round in 0..<10 {
+            let next = round % 2 == 0 ? version("b", catY) : version("a", catX)
+            try next.write(toFile: file, atomically: true, encoding: .utf8)
+            agent.send(SIGHUP)
+            usleep(150_000)
+        }
+        Spawn.wait(generator)
+        usleep(300_000)
+        agent.stop()
+        let events = agent.events.filter { $0.policyName == "swapped" }
+        // Both versions ran while the generator did.
+        #expect(events.contains { $0.binary == catX })
+        #expect(events.contains { $0.binary == catY })
+        for event in events {
+            let path = event.args.first?["string_arg"] as? String ?? ""
+            let consistent =
+                (path.hasPrefix("\(dir.path)/a/") && event.binary == catX)
+                || (path.hasPrefix("\(dir.path)/b/") && event.binary == catY)
+            #expect(consistent, "mixed versions: \(path) opened by \(event.binary ?? "?")")
+        }
+    }
+}
+
+extension TempDir {
+    /// An existing directory treated as a TempDir (its parent TempDir removes it).
+    static func wrap(_ path: String) throws -> TempDir { try TempDir(existing: path) }
+}
