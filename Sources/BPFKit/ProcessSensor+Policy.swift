@@ -59,7 +59,14 @@ extension ProcessSensor {
     package func attachPolicyTracepoint(category: String, name: String, slot: UInt32) throws(BPFError) -> PolicyLink {
         try withHandle { pointer throws(BPFError) in
             guard let link = vigil_bpf_attach_policy_tracepoint(pointer, category, name, UInt64(slot)) else {
-                throw BPFError(errno: errno, operation: "attach policy hook to tracepoint \(category)/\(name)")
+                let operation = "attach policy hook to tracepoint \(category)/\(name)"
+                if errno == EBUSY {
+                    throw BPFError(
+                        code: .other, errno: EBUSY, operation: operation,
+                        message: "more than \(VIGIL_GENERIC_COPIES) policy hooks on one tracepoint (a policy being "
+                            + "replaced counts twice); merge selectors into fewer hooks")
+                }
+                throw BPFError(errno: errno, operation: operation)
             }
             return PolicyLink(link: link, category: category, name: name, slot: slot)
         }

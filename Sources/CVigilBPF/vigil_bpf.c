@@ -180,8 +180,31 @@ struct bpf_link *vigil_bpf_attach_policy_tracepoint(struct vigil_bpf *bpf, const
 						    const char *name, __u64 cookie)
 {
 	LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = cookie);
+	struct bpf_program *copies[VIGIL_GENERIC_COPIES] = {
+		bpf->skel->progs.generic_tracepoint_0, bpf->skel->progs.generic_tracepoint_1,
+		bpf->skel->progs.generic_tracepoint_2, bpf->skel->progs.generic_tracepoint_3,
+		bpf->skel->progs.generic_tracepoint_4, bpf->skel->progs.generic_tracepoint_5,
+		bpf->skel->progs.generic_tracepoint_6, bpf->skel->progs.generic_tracepoint_7,
+	};
+	libbpf_print_fn_t print;
 
-	return bpf_program__attach_tracepoint_opts(bpf->skel->progs.generic_tracepoint, category, name, &opts);
+	/* A program sits on a tracepoint at most once (EEXIST): take the first free copy. The
+	 * expected EEXISTs are not worth libbpf's warnings, so it is silenced meanwhile. */
+	print = libbpf_set_print(NULL);
+	for (int i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+		struct bpf_link *link = bpf_program__attach_tracepoint_opts(copies[i], category, name, &opts);
+
+		if (link || errno != EEXIST) {
+			int saved = errno;
+
+			libbpf_set_print(print);
+			errno = saved;
+			return link;
+		}
+	}
+	libbpf_set_print(print);
+	errno = EBUSY; /* every copy is on this tracepoint already */
+	return NULL;
 }
 
 void vigil_bpf_detach(struct bpf_link *link)

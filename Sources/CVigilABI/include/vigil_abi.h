@@ -177,6 +177,7 @@ struct vg_path_buf {
  * ------------------------------------------------------------------------------------------- */
 
 #define VIGIL_MAX_HOOKS       1024 /* attached policy hooks on the node */
+#define VIGIL_GENERIC_COPIES  8    /* copies of the generic program: hooks per tracepoint */
 #define VIGIL_MAX_POLICIES    1024
 #define VIGIL_HOOK_ARGS       5    /* args per hook (Tetragon's EventConfigMaxArgs) */
 #define VIGIL_SELECTORS       5    /* selectors per hook */
