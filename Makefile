@@ -22,9 +22,10 @@ build: bpf ## debug build
 release: bpf ## release build (.build/release/vigil)
 	$(SWIFT) build -c release
 
-run: release ## run the agent as root: events on stdout and in $(EXPORT_FILE)
+run: release ## run the agent as root with policies/: events on stdout and in $(EXPORT_FILE)
 	mkdir -p $(dir $(EXPORT_FILE))
-	$(if $(filter 0,$(shell id -u)),,sudo) .build/release/vigil --export-filename $(EXPORT_FILE) --export-stdout $(VIGIL_FLAGS)
+	$(if $(filter 0,$(shell id -u)),,sudo) .build/release/vigil --tracing-policy-dir $(CURDIR)/policies \
+		--export-filename $(EXPORT_FILE) --export-stdout $(VIGIL_FLAGS)
 
 test: bpf ## the whole suite: unit tests and, as root, the kernel tests
 	$(SWIFT) build --build-tests
@@ -38,9 +39,10 @@ test-kernel: bpf ## kernel tests only (root)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter KernelIntegrationTests
 
-bench: release ## exec storm with and without the agent, side by side (root)
+bench: release ## exec and open storms with and without the agent, side by side (root)
 	mkdir -p .build/bench
 	$(CC) -O2 -o .build/bench/exec_storm bench/exec_storm.c
+	$(CC) -O2 -o .build/bench/open_storm bench/open_storm.c
 	python3 bench/run.py
 
 clean:

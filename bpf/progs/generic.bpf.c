@@ -175,11 +175,15 @@ static long vg_reverse_step(__u64 i, void *ctx)
 	return 0;
 }
 
-/* Builds s->rkey (the reversed string) and the prefix lengths of both keys. */
-__noinline int vg_finish_key(struct vigil_generic_scratch *s, __u32 len, __u32 set_id)
+/* Builds s->rkey, the reversed twin of s->key, for the Postfix operators only: reversing costs
+ * a loop over the string, which the other operators never need. */
+__noinline int vg_reverse_key(struct vigil_generic_scratch *s)
 {
+	__u32 len;
+
 	if (!s)
 		return 0;
+	len = (s->key.prefixlen - 32) / 8;
 	if (len > VIGIL_MATCH_STRING_MAX - 1)
 		len = VIGIL_MATCH_STRING_MAX - 1;
 
@@ -187,14 +191,12 @@ __noinline int vg_finish_key(struct vigil_generic_scratch *s, __u32 len, __u32 s
 
 	__builtin_memset(s->rkey.data, 0, sizeof(s->rkey.data));
 	bpf_loop(VIGIL_MATCH_STRING_MAX, vg_reverse_step, &c, 0);
-	s->key.prefixlen = 32 + 8 * len;
-	s->key.set_id = set_id;
-	s->rkey.prefixlen = 32 + 8 * len;
-	s->rkey.set_id = set_id;
+	s->rkey.prefixlen = s->key.prefixlen;
+	s->rkey.set_id = s->key.set_id;
 	return 0;
 }
 
-/* Loads a string of len bytes at src into s->key and builds its reversed twin in s->rkey.
+/* Loads a string of len bytes at src into s->key (see vg_reverse_key for Postfix).
  * Inlined into each caller: src points into the caller's own map values, which a global
  * function could only take as a pointer of one fixed size. */
 static __always_inline void vg_load_key(struct vigil_generic_scratch *s, const void *src, __u32 len, __u32 set_id)
@@ -205,7 +207,8 @@ static __always_inline void vg_load_key(struct vigil_generic_scratch *s, const v
 		len = VIGIL_MATCH_STRING_MAX - 1;
 	__builtin_memset(s->key.data, 0, sizeof(s->key.data));
 	bpf_probe_read_kernel(s->key.data, len, src);
-	vg_finish_key(s, len, set_id);
+	s->key.prefixlen = 32 + 8 * len;
+	s->key.set_id = set_id;
 }
 
 /* String operators against the keys vg_load_key built. 1: matches. */
@@ -224,8 +227,10 @@ static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u3
 	case VIGIL_OP_NOT_PREFIX:
 		return bpf_map_lookup_elem(&vg_str_prefix, &s->key) == NULL;
 	case VIGIL_OP_POSTFIX:
+		vg_reverse_key(s);
 		return bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) != NULL;
 	case VIGIL_OP_NOT_POSTFIX:
+		vg_reverse_key(s);
 		return bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) == NULL;
 	}
 	return 0;
