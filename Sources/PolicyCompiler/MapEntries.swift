@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CVigilABI
 import Events
+import Tracefs
 import TracingPolicy
 
 /// The exact key and value bytes of set entries, laid out as `vigil_abi.h` defines them.
@@ -55,6 +56,26 @@ enum IntegerLiteral {
         guard let value = PolicyValues.integer(text.trimmingSpaces) else { return nil }
         if value < 0 { return value >= Int128(Int64.min) ? UInt64(bitPattern: Int64(value)) : nil }
         return value <= Int128(UInt64.max) ? UInt64(value) : nil
+    }
+}
+
+extension IntegerLiteral {
+    /// `value` as the kernel holds an arg of `kind`: vg_raw_int sign- or zero-extends 1, 2 and
+    /// 4-byte args to 64 bits, so 0xffffffff on an `int` arg is the -1 it compares against
+    /// (Tetragon compares such args in 32 bits, where the two are the same).
+    static func widened(_ value: UInt64, as kind: TracepointArgKind) -> UInt64 {
+        let size: Int
+        let signed: Bool
+        switch kind {
+        case .int(let s, let sg): (size, signed) = (s, sg)
+        case .fd: (size, signed) = (4, true)
+        default: return value
+        }
+        guard size > 0, size < 8 else { return value }
+        let bits = UInt64(size * 8)
+        let mask: UInt64 = (1 << bits) - 1
+        let low = value & mask
+        return signed && low & (1 << (bits - 1)) != 0 ? low | ~mask : low
     }
 }
 

@@ -137,7 +137,7 @@ struct Context {
             case .success(let r):
                 resolved.append((CompiledArg(label: arg.label, declaredType: arg.type, kind: r.kind), r))
             case .failure(let error):
-                fail(arg, "\(error)", at: "type")
+                fail(arg, "\(error)", at: error.policyKey)
             }
         }
         guard resolved.count == tp.args.count else { return nil }
@@ -155,15 +155,35 @@ struct Context {
     // MARK: - Syscall kprobes (run on their syscalls:sys_enter_* tracepoint)
 
     mutating func compileKprobe(_ kp: KProbeSpec, index: Int, spec: PolicySpec) -> [CompiledHook] {
+        let errorsBefore = errors.count
         var calls: [String] = [kp.call]
+        // generated_syscalls: every syscall of this kernel, i.e. those with a sys_enter tracepoint.
+        var generated = false
         if let listName = kp.listName {
             guard let list = spec.lists.first(where: { $0.name == listName }) else {
                 fail(kp, "list \"\(listName)\" is not defined in spec.lists", at: "call")
                 return []
             }
-            calls = list.values
+            switch list.type {
+            case .generatedSyscalls:
+                calls = Syscalls.allNames(abi: environment.nativeABI).map { "sys_" + $0 }
+                generated = true
+            case .generatedFtrace:
+                fail(
+                    kp,
+                    "list \"\(listName)\" (generated_ftrace) names kernel functions, which need kprobes, and this "
+                        + "kernel has none (kprobes blocked or CONFIG_KPROBES off)", at: "call")
+                return []
+            case .syscalls, nil:
+                calls = list.values
+            }
         }
-        if kp.return {
+        let nativeABI = environment.nativeABI
+        let runsOnTracepoint = { (call: String) in
+            SyscallTracepoint.forKprobeCall(call, defaultABI: nativeABI) != nil && (kp.isSyscall || call.contains("sys_"))
+        }
+        // Kernel functions are refused below for needing kprobes, return or not.
+        if kp.return && calls.allSatisfy(runsOnTracepoint) {
             fail(kp, "return probes are not supported by this build (the syscall's return value would need sys_exit)", at: "return")
             return []
         }
@@ -172,7 +192,7 @@ struct Context {
         var hooks: [CompiledHook] = []
         for call in calls {
             let translated = SyscallTracepoint.forKprobeCall(call, defaultABI: environment.nativeABI)
-            guard let (syscall, abi) = translated, kp.isSyscall || call.contains("sys_") else {
+            guard let (syscall, abi) = translated, runsOnTracepoint(call) else {
                 fail(
                     kp,
                     "kprobe on \(call) needs a kernel with kprobes, and this one has none (kprobes blocked or "
@@ -180,6 +200,7 @@ struct Context {
                     at: "call")
                 continue
             }
+            if kp.return { continue }  // a list mixing syscalls and functions: refused for the functions
             guard abi == environment.nativeABI else {
                 fail(kp, "\(call): 32-bit syscalls do not fire syscalls/sys_enter_* tracepoints; use raw_syscalls with a lists InMap", at: "call")
                 continue
@@ -189,6 +210,7 @@ struct Context {
             do {
                 format = try environment.loadFormat(SyscallTracepoint.subsystem, event)
             } catch {
+                if generated, case .notFound? = error as? TracepointFormatError { continue }
                 fail(kp, "syscall \(syscall): \(error)", at: "call")
                 continue
             }
@@ -206,7 +228,7 @@ struct Context {
                 case .success(let r):
                     resolved.append((CompiledArg(label: arg.label, declaredType: arg.type, kind: r.kind), r))
                 case .failure(let error):
-                    fail(arg, "\(error)", at: "type")
+                    fail(arg, "\(error)", at: error.policyKey)
                 }
             }
             guard resolved.count == kp.args.count else { continue }
@@ -219,6 +241,9 @@ struct Context {
             {
                 hooks.append(hook)
             }
+        }
+        if generated && hooks.isEmpty && errors.count == errorsBefore {
+            fail(kp, "no syscall of list \(kp.call) has a syscalls/sys_enter_* tracepoint on this kernel", at: "call")
         }
         return hooks
     }
@@ -281,6 +306,17 @@ struct Context {
         return CompiledHook(
             category: category, name: name, event: event, message: message, tags: tags, args: args.map(\.0),
             hook: hook, location: node.location, path: node.path.description)
+    }
+}
+
+extension TracepointArgError {
+    /// The key of the policy arg the error is about, for its position.
+    var policyKey: String {
+        switch self {
+        case .fieldIndexOutOfRange: "index"
+        case .sizeArgIndexOutOfRange, .sizeFieldNotInteger: "sizeArgIndex"
+        default: "type"
+        }
     }
 }
 

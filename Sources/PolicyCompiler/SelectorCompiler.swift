@@ -20,11 +20,22 @@ extension Context {
             }
         }
 
-        // matchPIDs: one entry per selector in the kernel's layout.
-        if selector.matchPIDs.count > 1 {
-            fail(selector, "one matchPIDs entry per selector is supported (\(selector.matchPIDs.count) given); put the pids in one entry", at: "matchPIDs")
+        // matchPIDs: one entry per selector in the kernel's layout. Entries are AND-ed, so NotIn
+        // entries with the same flags are exactly one NotIn of all their pids.
+        var matchPIDs = selector.matchPIDs
+        if var merged = matchPIDs.first, matchPIDs.count > 1,
+            matchPIDs.allSatisfy({
+                $0.operator == .notIn && $0.followForks == merged.followForks && $0.isNamespacePID == merged.isNamespacePID
+            })
+        {
+            merged.values = []
+            for pid in matchPIDs.flatMap(\.values) where !merged.values.contains(pid) { merged.values.append(pid) }
+            matchPIDs = [merged]
         }
-        if let pids = selector.matchPIDs.first {
+        if matchPIDs.count > 1 {
+            fail(selector, "one matchPIDs entry per selector is supported (\(matchPIDs.count) given); put the pids in one entry", at: "matchPIDs")
+        }
+        if let pids = matchPIDs.first {
             out.pid.op = UInt8((pids.operator == .in ? VIGIL_OP_IN : VIGIL_OP_NOT_IN).rawValue)
             out.pid.nvalues = UInt8(min(pids.values.count, Int(VIGIL_MATCH_VALUES)))
             out.pid.follow_forks = pids.followForks ? 1 : 0
@@ -97,7 +108,7 @@ extension Context {
         case .sockaddr:
             compileSockaddrFilter(match, into: &f)
         case .int, .fd, .syscall64:
-            compileIntegerFilter(match, argType: arg.declaredType, into: &f, spec: spec)
+            compileIntegerFilter(match, argType: arg.declaredType, kind: arg.kind, into: &f, spec: spec)
         case .constBuf, .nop:
             fail(match, "args of kind \(arg.declaredType.rawValue) (\(arg.kind)) cannot be matched", at: "operator")
             return nil
@@ -138,12 +149,12 @@ extension Context {
     }
 
     mutating func compileIntegerFilter(
-        _ match: ArgSelector, argType: ArgType, into f: inout vigil_arg_filter, spec: PolicySpec
+        _ match: ArgSelector, argType: ArgType, kind: TracepointArgKind, into f: inout vigil_arg_filter, spec: PolicySpec
     ) {
         func integers(_ values: [String]) -> [UInt64] {
             var out: [UInt64] = []
             for value in values {
-                if let v = IntegerLiteral.parse(value) { out.append(v) } else {
+                if let v = IntegerLiteral.parse(value) { out.append(IntegerLiteral.widened(v, as: kind)) } else {
                     fail(match, "\"\(value)\" is not an integer (decimal, 0x hex or 0 octal)", at: "values")
                 }
             }
@@ -174,11 +185,11 @@ extension Context {
             f.set_id = id
             for value in match.values {
                 for v in expandSetValue(value, node: match, spec: spec) {
-                    setEntries.append(MapEntries.integer(v, set: id))
+                    setEntries.append(MapEntries.integer(IntegerLiteral.widened(v, as: kind), set: id))
                 }
             }
         default:
-            fail(match, "operator \(match.operator.rawValue) does not apply to \(argType.rawValue) arguments (Equal, NotEqual, Mask, GreaterThan, LessThan, InMap, NotInMap do)", at: "operator")
+            fail(match, "operator \(match.operator.rawValue) does not apply to \(argType == .auto ? "integer" : argType.rawValue) arguments (Equal, NotEqual, Mask, GreaterThan, LessThan, InMap, NotInMap do)", at: "operator")
         }
     }
 
@@ -237,8 +248,11 @@ extension Context {
             f.op = UInt8(VIGIL_OP_FAMILY.rawValue)
             f.nvalues = UInt8(values.count)
             for (i, v) in values.enumerated() { CTuple.set(&f.values, i, v) }
-        case .dAddr, .notDAddr:
-            f.op = UInt8((match.operator == .dAddr ? VIGIL_OP_DADDR : VIGIL_OP_NOT_DADDR).rawValue)
+        // A sockaddr carries one address and port: Tetragon matches them with SAddr / SPort
+        // (the parser refuses DAddr / DPort on sockaddr args); the kernel ops are the same.
+        case .sAddr, .notSAddr, .dAddr, .notDAddr:
+            let negated = match.operator == .notSAddr || match.operator == .notDAddr
+            f.op = UInt8((negated ? VIGIL_OP_NOT_DADDR : VIGIL_OP_DADDR).rawValue)
             let id = newSet()
             f.set_id = id
             for value in match.values {
@@ -248,9 +262,11 @@ extension Context {
                 }
                 setEntries.append(MapEntries.address(cidr, set: id))
             }
-        case .dPort, .notDPort:
+        case .sPort, .notSPort, .dPort, .notDPort, .sPortPriv, .notSPortPriv:
             var ranges: [UInt64] = []
-            for value in match.values {
+            // SPortPriv: the privileged ports 0-1023, no values.
+            let values = match.operator == .sPortPriv || match.operator == .notSPortPriv ? ["0:1023"] : match.values
+            for value in values {
                 guard let (low, high) = PortRange.parse(value) else {
                     fail(match, "\"\(value)\" is not a port or a min:max port range", at: "values")
                     continue
@@ -261,11 +277,12 @@ extension Context {
                 fail(match, "at most \(VIGIL_MATCH_VALUES) ports or ranges per entry", at: "values")
                 return
             }
-            f.op = UInt8((match.operator == .dPort ? VIGIL_OP_DPORT : VIGIL_OP_NOT_DPORT).rawValue)
+            let negated = [.notSPort, .notDPort, .notSPortPriv].contains(match.operator)
+            f.op = UInt8((negated ? VIGIL_OP_NOT_DPORT : VIGIL_OP_DPORT).rawValue)
             f.nvalues = UInt8(ranges.count)
             for (i, v) in ranges.enumerated() { CTuple.set(&f.values, i, v) }
         default:
-            fail(match, "operator \(match.operator.rawValue) does not apply to sockaddr arguments (Family, DAddr, NotDAddr, DPort, NotDPort do)", at: "operator")
+            fail(match, "operator \(match.operator.rawValue) does not apply to sockaddr arguments (Family, SAddr, NotSAddr, SPort, NotSPort, SPortPriv, NotSPortPriv do)", at: "operator")
         }
     }
 
