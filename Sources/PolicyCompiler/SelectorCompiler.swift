@@ -262,10 +262,10 @@ extension Context {
                 }
                 setEntries.append(MapEntries.address(cidr, set: id))
             }
-        case .sPort, .notSPort, .dPort, .notDPort, .sPortPriv, .notSPortPriv:
+        case .sPort, .notSPort, .dPort, .notDPort, .sPortPriv, .notSPortPriv, .dPortPriv, .notDPortPriv:
             var ranges: [UInt64] = []
             // SPortPriv: the privileged ports 0-1023, no values.
-            let values = match.operator == .sPortPriv || match.operator == .notSPortPriv ? ["0:1023"] : match.values
+            let values = match.operator.isPrivilegedPort ? ["0:1023"] : match.values
             for value in values {
                 guard let (low, high) = PortRange.parse(value) else {
                     fail(match, "\"\(value)\" is not a port or a min:max port range", at: "values")
@@ -277,12 +277,12 @@ extension Context {
                 fail(match, "at most \(VIGIL_MATCH_VALUES) ports or ranges per entry", at: "values")
                 return
             }
-            let negated = [.notSPort, .notDPort, .notSPortPriv].contains(match.operator)
+            let negated = [.notSPort, .notDPort, .notSPortPriv, .notDPortPriv].contains(match.operator)
             f.op = UInt8((negated ? VIGIL_OP_NOT_DPORT : VIGIL_OP_DPORT).rawValue)
             f.nvalues = UInt8(ranges.count)
             for (i, v) in ranges.enumerated() { CTuple.set(&f.values, i, v) }
         default:
-            fail(match, "operator \(match.operator.rawValue) does not apply to sockaddr arguments (Family, SAddr, NotSAddr, SPort, NotSPort, SPortPriv, NotSPortPriv do)", at: "operator")
+            fail(match, "operator \(match.operator.rawValue) does not apply to sockaddr arguments (Family, SAddr/DAddr, SPort/DPort and their Not and Priv forms do)", at: "operator")
         }
     }
 

@@ -166,7 +166,8 @@ package enum SelectorOperator: String, Sendable, Hashable, CaseIterable {
     package var isPrivilegedPort: Bool { [.sPortPriv, .notSPortPriv, .dPortPriv, .notDPortPriv].contains(self) }
     /// Address operators.
     package var isAddress: Bool { [.sAddr, .notSAddr, .dAddr, .notDAddr].contains(self) }
-    /// Operators about the destination (not available on `sockaddr`).
+    /// Operators about the destination. Tetragon refuses them on `sockaddr` (its one address);
+    /// Vigil accepts both spellings there, since the sockaddr of a connect is its destination.
     package var isDestination: Bool {
         [.dPort, .notDPort, .dPortPriv, .notDPortPriv, .dAddr, .notDAddr].contains(self)
     }
@@ -176,7 +177,7 @@ package enum SelectorOperator: String, Sendable, Hashable, CaseIterable {
     /// The argument types a socket operator accepts (nil for other operators).
     package var socketArgumentTypes: [ArgType]? {
         if isPort || isPrivilegedPort || isAddress {
-            return isDestination ? [.sock, .skb, .socket] : [.sock, .skb, .socket, .sockaddr]
+            return [.sock, .skb, .socket, .sockaddr]
         }
         switch self {
         case .protocol: return [.sock, .skb, .socket]

@@ -191,11 +191,8 @@ import TracingPolicy
                 + "port (0-65535) or a range \"min:max\"",
             "n.yaml:13:49: spec.kprobes[0].selectors[0].matchArgs[2].values[0]: unknown protocol \"IPPROTO_TPC\" (did "
                 + "you mean \"IPPROTO_TCP\"?); expected a number or a name like IPPROTO_TCP",
-            "n.yaml:15:30: spec.kprobes[0].selectors[0].matchArgs[4].operator: operator DAddr needs a sock, skb or "
-                + "socket argument, but args[1] has type int",
-            "n.yaml:17:30: spec.kprobes[0].selectors[1].matchArgs[0].operator: operator DPort is not supported on "
-                + "sockaddr arguments (a sockaddr carries one address: use SAddr or SPort), but args[2] has type "
-                + "sockaddr",
+            "n.yaml:15:30: spec.kprobes[0].selectors[0].matchArgs[4].operator: operator DAddr needs a sock, skb, "
+                + "socket or sockaddr argument, but args[1] has type int",
             "n.yaml:18:30: spec.kprobes[0].selectors[1].matchArgs[1].operator: operator State needs a sock or socket "
                 + "argument, but args[3] has type skb",
         ])
