@@ -250,14 +250,9 @@ extension PolicyDecoder {
         if let type = known {
             var mismatch: String?
             if let allowed = op.socketArgumentTypes, !allowed.contains(type) {
-                if type == .sockaddr, op.isDestination {
-                    mismatch = "operator \(op.rawValue) is not supported on sockaddr arguments (a sockaddr carries "
-                        + "one address: use SAddr or SPort)"
-                } else {
-                    let names = allowed.map(\.rawValue)
-                    mismatch = "operator \(op.rawValue) needs a \(names.dropLast().joined(separator: ", ")) or "
-                        + "\(names.last!) argument"
-                }
+                let names = allowed.map(\.rawValue)
+                mismatch = "operator \(op.rawValue) needs a \(names.dropLast().joined(separator: ", ")) or "
+                    + "\(names.last!) argument"
             } else if op == .fileType || op == .notFileType, type != .file, type != .path {
                 mismatch = "operator \(op.rawValue) needs a file or path argument"
             } else if op.isStringOperator, type.isInteger {

@@ -166,15 +166,12 @@ package enum SelectorOperator: String, Sendable, Hashable, CaseIterable {
     package var isPrivilegedPort: Bool { [.sPortPriv, .notSPortPriv, .dPortPriv, .notDPortPriv].contains(self) }
     /// Address operators.
     package var isAddress: Bool { [.sAddr, .notSAddr, .dAddr, .notDAddr].contains(self) }
-    /// Operators about the destination. Tetragon refuses them on `sockaddr` (its one address);
-    /// Vigil accepts both spellings there, since the sockaddr of a connect is its destination.
-    package var isDestination: Bool {
-        [.dPort, .notDPort, .dPortPriv, .notDPortPriv, .dAddr, .notDAddr].contains(self)
-    }
     /// Operators that only apply to socket-like arguments.
     package var isSocketOperator: Bool { socketArgumentTypes != nil }
 
-    /// The argument types a socket operator accepts (nil for other operators).
+    /// The argument types a socket operator accepts (nil for other operators). Tetragon refuses
+    /// the destination operators (DAddr, DPort...) on `sockaddr`, its one address; Vigil takes
+    /// both spellings there, since the sockaddr of a connect is its destination.
     package var socketArgumentTypes: [ArgType]? {
         if isPort || isPrivilegedPort || isAddress {
             return [.sock, .skb, .socket, .sockaddr]
