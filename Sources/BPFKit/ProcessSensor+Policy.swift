@@ -72,3 +72,13 @@ extension ProcessSensor {
         }
     }
 }
+
+extension ProcessSensor {
+    /// Attaches the cgroup connect4/6 and sendmsg4/6 programs to the cgroup2 directory at
+    /// `cgroupRoot` (idempotent). They act only on the hooks listed in vg_connect_hooks.
+    package func attachConnectHooks(cgroupRoot: String) throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            try checkedRC("attach cgroup connect hooks to \(cgroupRoot)") { vigil_bpf_attach_connect(pointer, cgroupRoot) }
+        }
+    }
+}

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE /* vasprintf */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@ struct vigil_bpf {
 	struct vigil *skel;
 	__u32 attach_mode;
 	struct bpf_link *links[3];
+	struct bpf_link *connect_links[4];
 };
 
 static vigil_bpf_log_fn log_sink;
@@ -126,6 +129,7 @@ void vigil_bpf_destroy(struct vigil_bpf *bpf)
 		return;
 	for (int i = 0; i < 3; i++)
 		bpf_link__destroy(bpf->links[i]);
+	vigil_bpf_detach_connect(bpf);
 	vigil__destroy(bpf->skel);
 	free(bpf);
 }
@@ -172,6 +176,7 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 	case VIGIL_MAP_STR_POSTFIX: return bpf_map__fd(bpf->skel->maps.vg_str_postfix);
 	case VIGIL_MAP_INT_SET: return bpf_map__fd(bpf->skel->maps.vg_int_set);
 	case VIGIL_MAP_ADDR: return bpf_map__fd(bpf->skel->maps.vg_addr);
+	case VIGIL_MAP_CONNECT_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_connect_hooks);
 	}
 	return -EINVAL;
 }
@@ -210,4 +215,37 @@ struct bpf_link *vigil_bpf_attach_policy_tracepoint(struct vigil_bpf *bpf, const
 void vigil_bpf_detach(struct bpf_link *link)
 {
 	bpf_link__destroy(link);
+}
+
+int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path)
+{
+	struct bpf_program *progs[4] = {
+		bpf->skel->progs.enforce_connect4, bpf->skel->progs.enforce_connect6,
+		bpf->skel->progs.enforce_sendmsg4, bpf->skel->progs.enforce_sendmsg6,
+	};
+	int fd, err = 0;
+
+	if (bpf->connect_links[0])
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (int i = 0; i < 4; i++) {
+		bpf->connect_links[i] = bpf_program__attach_cgroup(progs[i], fd);
+		if (!bpf->connect_links[i]) {
+			err = -errno;
+			vigil_bpf_detach_connect(bpf);
+			break;
+		}
+	}
+	close(fd);
+	return err;
+}
+
+void vigil_bpf_detach_connect(struct vigil_bpf *bpf)
+{
+	for (int i = 0; i < 4; i++) {
+		bpf_link__destroy(bpf->connect_links[i]);
+		bpf->connect_links[i] = NULL;
+	}
 }

@@ -133,6 +133,8 @@ package enum ExportEventKind: Sendable, Hashable {
     /// `process_kprobe`: a `spec.kprobes` hook matched (syscalls run on their tracepoint here);
     /// `functionName` keeps the arch prefix, e.g. `__x64_sys_write`.
     case kprobe(functionName: String, args: [Argument], outcome: PolicyOutcome)
+    /// `process_lsm`: a `spec.lsmhooks` hook matched; `functionName` is the hook name.
+    case lsm(functionName: String, args: [Argument], outcome: PolicyOutcome)
 }
 
 /// One line of export: a `GetEventsResponse` in Tetragon's schema.
@@ -176,6 +178,8 @@ package enum ArgumentValue: Sendable, Hashable {
     case truncatedBytes([UInt8], originalSize: UInt64)
     /// `sockaddr_arg`: family name ("AF_INET"), address text, port.
     case sockaddr(family: String, address: String, port: UInt32)
+    /// `sock_arg`: family, type and protocol names, destination address and port.
+    case sock(family: String, type: String, protocol: String, daddr: String, dport: UInt32)
     /// `syscall_id`: number and ABI ("x64", "i386").
     case syscallID(id: UInt32, abi: String)
     /// `error_arg`: the argument could not be read.
@@ -219,6 +223,7 @@ extension ExportEventKind {
         case .exit: "process_exit"
         case .tracepoint: "process_tracepoint"
         case .kprobe: "process_kprobe"
+        case .lsm: "process_lsm"
         }
     }
 }

@@ -138,10 +138,15 @@ extension GenericRecord {
                 args.append(.buffer(tail, size: value.value, truncated: truncated))
             case VIGIL_ARG_CONST_BUF.rawValue:
                 args.append(.constBuffer(tail))
-            case VIGIL_ARG_SOCKADDR.rawValue:
+            case VIGIL_ARG_SOCKADDR.rawValue, VIGIL_ARG_SOCK.rawValue:
                 guard tail.count >= MemoryLayout<vigil_sockaddr>.size else { throw .inconsistentSize }
                 let sa = tail.withUnsafeBytes { $0.loadUnaligned(as: vigil_sockaddr.self) }
-                args.append(.sockaddr(family: sa.family, port: sa.port, address: withUnsafeBytes(of: sa.addr) { Array($0) }))
+                let address = withUnsafeBytes(of: sa.addr) { Array($0) }
+                if UInt32(value.kind) == VIGIL_ARG_SOCK.rawValue {
+                    args.append(.sock(family: sa.family, type: sa.type, protocol: sa.protocol, port: sa.port, address: address))
+                } else {
+                    args.append(.sockaddr(family: sa.family, port: sa.port, address: address))
+                }
             default:
                 args.append(.unreadable)
             }
@@ -151,6 +156,7 @@ extension GenericRecord {
             processKtime: raw.process_ktime_ns, hookSlot: raw.hook_slot, policyID: raw.policy_id,
             selector: raw.selector == 0xff ? nil : raw.selector, action: raw.action, signal: raw.signal,
             monitor: raw.hdr.flags & UInt16(VIGIL_GENERIC_F_MONITOR.rawValue) != 0, args: args)
+        self.denied = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_DENIED.rawValue) != 0
     }
 }
 

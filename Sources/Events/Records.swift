@@ -188,6 +188,8 @@ package enum RawArgument: Sendable, Hashable {
     case constBuffer([UInt8])
     /// A user `struct sockaddr`: family, port (host order), address (4 or 16 bytes used).
     case sockaddr(family: UInt16, port: UInt16, address: [UInt8])
+    /// Connect hooks: the socket, with its destination.
+    case sock(family: UInt16, type: UInt16, protocol: UInt16, port: UInt16, address: [UInt8])
     /// The hook could not read it.
     case unreadable
 }
@@ -211,6 +213,8 @@ package struct GenericRecord: Sendable, Hashable {
     package var signal: UInt16
     /// The policy is in monitor mode: no signal was sent.
     package var monitor: Bool
+    /// The operation was failed (Override on a connect hook).
+    package var denied: Bool = false
     package var args: [RawArgument]
 
     package init(

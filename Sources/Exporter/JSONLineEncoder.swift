@@ -72,6 +72,22 @@ package struct JSONLineEncoder: Sendable {
             Self.appendPolicyName(outcome, to: &buffer)
             Self.appendMessageTagsMode(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
+        case .lsm(let functionName, let args, let outcome):
+            // `tetragon.ProcessLsm`: process 1, parent 2, function_name 3, policy_name 4, message 5,
+            // args 6, action 7, tags 8, ancestors 9, (ima_hash 11).
+            buffer.append(static: "{\"process_lsm\":{\"process\":")
+            appendProcess(event.process, to: &buffer)
+            appendParent(event.parent, to: &buffer)
+            if !functionName.isEmpty {
+                buffer.append(static: ",\"function_name\":")
+                buffer.appendJSONString(functionName)
+            }
+            Self.appendPolicyName(outcome, to: &buffer)
+            Self.appendMessage(outcome, to: &buffer)
+            Self.appendArgs(args, labels: true, to: &buffer)
+            Self.appendAction(outcome, to: &buffer)
+            Self.appendTagsMode(outcome, to: &buffer)
+            appendAncestors(event.ancestors, to: &buffer)
         }
         buffer.append(UInt8(ascii: "}"))
         if !event.nodeName.isEmpty {
@@ -266,10 +282,19 @@ package struct JSONLineEncoder: Sendable {
     /// keep exactly Tetragon's shape. Consumers that follow protojson rules ignore the unknown key.
     @inline(__always)
     private static func appendMessageTagsMode(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+        appendMessage(outcome, to: &b)
+        appendTagsMode(outcome, to: &b)
+    }
+
+    private static func appendMessage(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
         if let message = outcome.message, !message.isEmpty {
             b.append(static: ",\"message\":")
             b.appendJSONString(message)
         }
+    }
+
+    /// `tags`, then Vigil's `policy_mode` (see appendMessageTagsMode's caller notes).
+    private static func appendTagsMode(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
         if !outcome.tags.isEmpty {
             b.append(static: ",\"tags\":[")
             for (i, tag) in outcome.tags.enumerated() {
@@ -339,6 +364,22 @@ package struct JSONLineEncoder: Sendable {
                 b.append(UInt8(ascii: "\""))
             }
             b.append(UInt8(ascii: "}"))
+        case .sock(let family, let type, let proto, let daddr, let dport):
+            b.append(static: "{\"sock_arg\":{")
+            var first = true
+            for (key, value) in [("family", family), ("type", type), ("protocol", proto), ("daddr", daddr)] where !value.isEmpty {
+                if first { first = false } else { b.append(UInt8(ascii: ",")) }
+                b.append(UInt8(ascii: "\""))
+                b.append(contentsOf: Array(key.utf8))
+                b.append(static: "\":")
+                b.appendJSONString(value)
+            }
+            if dport != 0 {
+                if !first { b.append(UInt8(ascii: ",")) }
+                b.append(static: "\"dport\":")
+                b.appendDecimal(dport)
+            }
+            b.append(static: "}")
         case .sockaddr(let family, let address, let port):
             b.append(static: "{\"sockaddr_arg\":{")
             var first = true

@@ -36,8 +36,33 @@ package enum ArgumentRenderer {
             return one(.bytes(bytes))
         case .sockaddr(let family, let port, let address):
             return one(.sockaddr(family: familyName(family), address: addressText(family: family, address), port: UInt32(port)))
+        case .sock(let family, let type, let proto, let port, let address):
+            return one(
+                .sock(
+                    family: familyName(family), type: socketTypeName(type), protocol: protocolName(proto),
+                    daddr: addressText(family: family, address), dport: UInt32(port)))
         case .unreadable:
             return one(.error("could not read the argument"))
+        }
+    }
+
+    static func socketTypeName(_ type: UInt16) -> String {
+        switch type {
+        case 1: "SOCK_STREAM"
+        case 2: "SOCK_DGRAM"
+        case 3: "SOCK_RAW"
+        case 5: "SOCK_SEQPACKET"
+        default: type == 0 ? "" : "\(type)"
+        }
+    }
+
+    static func protocolName(_ proto: UInt16) -> String {
+        switch proto {
+        case 1: "IPPROTO_ICMP"
+        case 6: "IPPROTO_TCP"
+        case 17: "IPPROTO_UDP"
+        case 58: "IPPROTO_ICMPV6"
+        default: proto == 0 ? "" : "\(proto)"
         }
     }
 

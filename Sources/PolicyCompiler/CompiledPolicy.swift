@@ -35,8 +35,19 @@ package struct PolicyCompileFailure: Error, Sendable, Hashable, CustomStringConv
 package enum HookEvent: Sendable, Hashable {
     /// `process_tracepoint` with these `subsys` and `event`.
     case tracepoint(subsystem: String, event: String)
-    /// `process_kprobe` with this `function_name` (a syscall kprobe run on its tracepoint).
+    /// `process_kprobe` with this `function_name` (a syscall kprobe run on its tracepoint, or
+    /// security_socket_connect / tcp_connect run on the connect hooks).
     case kprobe(functionName: String)
+    /// `process_lsm` with this hook name as `function_name`.
+    case lsm(hook: String)
+}
+
+/// Where a compiled hook runs.
+package enum HookAttachment: Sendable, Hashable {
+    /// The generic program on the tracepoint `category/name`.
+    case tracepoint
+    /// The cgroup connect4/6 and sendmsg4/6 programs (one list of slots for all such hooks).
+    case cgroupConnect
 }
 
 /// How one argument of a matching event is rendered.
@@ -45,19 +56,23 @@ package struct CompiledArg: Sendable, Hashable {
     /// The type the policy declared (`auto` when it left it out).
     package var declaredType: ArgType
     package var kind: TracepointArgKind
+    /// On connect hooks: what the argument is (`VIGIL_ARG_SOCK`, `_SOCKADDR`, `_ADDRLEN`).
+    package var connectKind: UInt32?
 
-    package init(label: String?, declaredType: ArgType, kind: TracepointArgKind) {
+    package init(label: String?, declaredType: ArgType, kind: TracepointArgKind, connect: vigil_arg_kind? = nil) {
         self.label = label
         self.declaredType = declaredType
         self.kind = kind
+        self.connectKind = connect?.rawValue
     }
 }
 
 /// One hook of a policy, ready to write into vg_hooks and attach.
 package struct CompiledHook: Sendable {
-    /// The tracepoint the generic program attaches to.
+    /// The tracepoint the generic program attaches to (see ``attachment``).
     package var category: String
     package var name: String
+    package var attachment: HookAttachment = .tracepoint
     package var event: HookEvent
     package var message: String?
     package var tags: [String]

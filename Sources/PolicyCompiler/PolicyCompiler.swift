@@ -30,13 +30,25 @@ package struct PolicyCompiler {
             if let hook = context.compileTracepoint(tracepoint, index: i, spec: spec) { hooks.append(hook) }
         }
         for (i, kprobe) in spec.kprobes.enumerated() {
+            if Context.isConnectHook(kprobe.call) {
+                if let hook = context.compileConnectHook(
+                    name: kprobe.call, event: .kprobe(functionName: kprobe.call), node: kprobe, args: kprobe.args,
+                    selectors: kprobe.selectors, message: kprobe.message, tags: kprobe.tags, spec: spec)
+                {
+                    hooks.append(hook)
+                }
+                continue
+            }
             hooks.append(contentsOf: context.compileKprobe(kprobe, index: i, spec: spec))
+        }
+        for lsm in spec.lsmhooks {
+            if let hook = context.compileLsmHook(lsm, spec: spec) { hooks.append(hook) }
         }
         if context.errors.isEmpty && hooks.isEmpty {
             context.errors.append(
                 PolicyCompileError(
                     location: document.source, path: "spec",
-                    message: "the policy has no hook this agent can run (spec.tracepoints or spec.kprobes)"))
+                    message: "the policy has no hook this agent can run (spec.tracepoints, spec.kprobes or spec.lsmhooks)"))
         }
         sets = context.sets
         guard context.errors.isEmpty else {
@@ -82,13 +94,6 @@ struct Context {
     // MARK: - What this kernel cannot run
 
     mutating func refuseUnsupported(_ spec: PolicySpec) {
-        if !spec.lsmhooks.isEmpty {
-            fail(
-                spec,
-                "lsmhooks need BPF-LSM, which this kernel does not allow (bpf missing from the active LSMs or "
-                    + "attachment blocked); file_open, bprm_check_security and socket_connect through other "
-                    + "mechanisms are not in this build yet", at: "lsmhooks")
-        }
         if !spec.fentries.isEmpty {
             fail(spec, "fentries need BPF trampolines (ftrace), which this kernel does not allow", at: "fentries")
         }
@@ -253,7 +258,7 @@ struct Context {
     mutating func buildHook(
         category: String, name: String, event: HookEvent, node: some PolicyNode,
         args: [(CompiledArg, ResolvedTracepointArg)], selectors: [Selector], slotFor: (UInt32) -> Int?,
-        message: String?, tags: [String], spec: PolicySpec
+        message: String?, tags: [String], spec: PolicySpec, allowOverride: Bool = false
     ) -> CompiledHook? {
         var hook = vigil_hook()
         hook.nargs = UInt8(args.count)
@@ -299,7 +304,8 @@ struct Context {
         let errorsBefore = errors.count
         hook.nselectors = UInt8(selectors.count)
         for (i, selector) in selectors.enumerated() where i < Int(VIGIL_SELECTORS) {
-            let compiled = compileSelector(selector, args: args.map(\.0), slotFor: slotFor, spec: spec)
+            let compiled = compileSelector(
+                selector, args: args.map(\.0), slotFor: slotFor, spec: spec, allowOverride: allowOverride)
             CTuple.set(&hook.selectors, i, compiled)
         }
         guard errors.count == errorsBefore else { return nil }

@@ -7,7 +7,7 @@ import TracingPolicy
 extension Context {
     /// One selector -> `struct vigil_selector`, allocating the sets it needs.
     mutating func compileSelector(
-        _ selector: Selector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec
+        _ selector: Selector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec, allowOverride: Bool
     ) -> vigil_selector {
         var out = vigil_selector()
         refuseUnsupported(selector)
@@ -60,7 +60,7 @@ extension Context {
         // matchActions
         out.nactions = UInt8(min(selector.matchActions.count, Int(VIGIL_ACTIONS)))
         for (j, action) in selector.matchActions.prefix(Int(VIGIL_ACTIONS)).enumerated() {
-            if let compiled = compileAction(action) { CTuple.set(&out.actions, j, compiled) }
+            if let compiled = compileAction(action, allowOverride: allowOverride) { CTuple.set(&out.actions, j, compiled) }
         }
         return out
     }
@@ -234,6 +234,22 @@ extension Context {
 
     mutating func compileSockaddrFilter(_ match: ArgSelector, into f: inout vigil_arg_filter) {
         switch match.operator {
+        case .protocol:
+            var values: [UInt64] = []
+            for value in match.values {
+                if let number = PolicyValues.protocols[value].map(UInt64.init) ?? IntegerLiteral.parse(value) {
+                    values.append(number)
+                } else {
+                    fail(match, "\"\(value)\" is not a protocol (IPPROTO_TCP, IPPROTO_UDP or a number)", at: "values")
+                }
+            }
+            guard values.count <= Int(VIGIL_MATCH_VALUES) else {
+                fail(match, "at most \(VIGIL_MATCH_VALUES) protocols per entry", at: "values")
+                return
+            }
+            f.op = UInt8(VIGIL_OP_PROTOCOL.rawValue)
+            f.nvalues = UInt8(values.count)
+            for (i, v) in values.enumerated() { CTuple.set(&f.values, i, v) }
         case .family:
             var values: [UInt64] = []
             for value in match.values {
@@ -340,7 +356,7 @@ extension Context {
         return f
     }
 
-    mutating func compileAction(_ action: ActionSelector) -> vigil_action? {
+    mutating func compileAction(_ action: ActionSelector, allowOverride: Bool) -> vigil_action? {
         var a = vigil_action()
         switch action.action {
         case .post:
@@ -364,6 +380,10 @@ extension Context {
             }
             a.kind = UInt8(VIGIL_ACTION_SIGNAL.rawValue)
             a.signal = UInt16(sig)
+        case .override where allowOverride:
+            // Tetragon's argError is the hook's return value (-1 = -EPERM); the errno is its size.
+            a.kind = UInt8(VIGIL_ACTION_OVERRIDE.rawValue)
+            a.error = Int32(clamping: abs(Int(action.argError ?? -1)))
         case .override:
             fail(
                 action,

@@ -70,7 +70,7 @@ package struct ProcessMonitorService: Service {
         flush(exporter)
         logger.info("procfs scan done", metadata: ["processes": "\(existing.count)"])
 
-        let engine = try makePolicyEngine(sensor: sensor)
+        let engine = try makePolicyEngine(sensor: sensor, cgroupRoot: cgroup2Root)
         defer { engine.removeAll() }
         loadPolicies(into: engine)
         let clock = KtimeClock.current()
@@ -119,12 +119,12 @@ package struct ProcessMonitorService: Service {
             ])
     }
 
-    private func makePolicyEngine(sensor: ProcessSensor) throws -> PolicyEngine {
+    private func makePolicyEngine(sensor: ProcessSensor, cgroupRoot: String?) throws -> PolicyEngine {
         let tracefsRoot = try TracefsMount.ensure()
         let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot))
-        return PolicyEngine(sensor: sensor, environment: environment, logger: logger)
+        return PolicyEngine(sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger)
     }
 
     /// Parses every policy source and installs each valid policy; each mistake is logged with

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import BPFKit
+import CVigilABI
 import Events
 import Logging
 import PolicyCompiler
@@ -44,6 +45,9 @@ package final class PolicyEngine: Sendable {
         var freedSlots: [UInt32] = []
         var nextPolicyID: UInt32 = 0
         var freedPolicyIDs: [UInt32] = []
+        /// Slots of connect-type hooks, in the order the cgroup programs evaluate them.
+        var connectSlots: [UInt32] = []
+        var connectAttached = false
 
         /// Fresh slots first; freed ones only once the fresh ones run out, so a slot is not
         /// rewritten while a program that read it a moment ago may still be running.
@@ -69,11 +73,14 @@ package final class PolicyEngine: Sendable {
 
     private let sensor: ProcessSensor
     private let compiler: PolicyCompiler
+    /// cgroup2 root the connect hooks attach to; nil when no cgroup2 mount exists.
+    private let cgroupRoot: String?
     private let logger: Logger
     private let state = Mutex(State())
 
-    package init(sensor: ProcessSensor, environment: CompileEnvironment, logger: Logger) {
+    package init(sensor: ProcessSensor, environment: CompileEnvironment, cgroupRoot: String?, logger: Logger) {
         self.sensor = sensor
+        self.cgroupRoot = cgroupRoot
         self.compiler = PolicyCompiler(environment: environment)
         self.logger = logger
     }
@@ -106,8 +113,13 @@ package final class PolicyEngine: Sendable {
             }
             var slots: [UInt32] = []
             var links: [PolicyLink] = []
+            let connectBefore = state.connectSlots
             func rollBack() {
                 for link in links { link.detach() }
+                if state.connectSlots != connectBefore {
+                    state.connectSlots = connectBefore
+                    try? writeConnectList(state.connectSlots)
+                }
                 for entry in compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
                 for slot in slots { state.slots[slot] = nil }
                 state.freedSlots.append(contentsOf: slots)
@@ -126,7 +138,12 @@ package final class PolicyEngine: Sendable {
                     slots.append(slot)
                     try sensor.update(.hooks, key: Self.bytes(slot), value: hook.hookBytes(policyID: policyID))
                     state.slots[slot] = SlotInfo(policyName: document.name, hook: hook)
-                    links.append(try sensor.attachPolicyTracepoint(category: hook.category, name: hook.name, slot: slot))
+                    switch hook.attachment {
+                    case .tracepoint:
+                        links.append(try sensor.attachPolicyTracepoint(category: hook.category, name: hook.name, slot: slot))
+                    case .cgroupConnect:
+                        try addConnectSlot(slot, state: &state, document: document)
+                    }
                 }
                 if previous != nil {
                     // Same id, one 4-byte write: the mode flips for old and new hooks at once.
@@ -143,7 +160,12 @@ package final class PolicyEngine: Sendable {
             if let previous { retire(previous, state: &state, keepPolicyID: true) }
             let loaded = Loaded(
                 name: document.name, namespace: document.namespace, mode: compiled.mode, source: source,
-                hooks: compiled.hooks.map { "\($0.category)/\($0.name)" }, policyID: policyID)
+                hooks: compiled.hooks.map { hook in
+                    switch hook.attachment {
+                    case .tracepoint: "\(hook.category)/\(hook.name)"
+                    case .cgroupConnect: "\(hook.name) (cgroup connect/sendmsg)"
+                    }
+                }, policyID: policyID)
             state.policies[key] = Installed(loaded: loaded, compiled: compiled, slots: slots, links: links)
             return loaded
         }
@@ -169,8 +191,41 @@ package final class PolicyEngine: Sendable {
         }
     }
 
+    /// Lists `slot` for the cgroup connect programs, attaching them on first use.
+    private func addConnectSlot(_ slot: UInt32, state: inout State, document: TracingPolicyDocument) throws {
+        guard state.connectSlots.count < Int(VIGIL_GENERIC_COPIES) else {
+            throw Self.failure(
+                document, "more than \(VIGIL_GENERIC_COPIES) connect hooks on the node (a policy being replaced counts twice)")
+        }
+        if !state.connectAttached {
+            guard let cgroupRoot else {
+                throw Self.failure(document, "connect hooks need a cgroup2 mount, and none was found in /proc/self/mountinfo")
+            }
+            try sensor.attachConnectHooks(cgroupRoot: cgroupRoot)
+            state.connectAttached = true
+        }
+        state.connectSlots.append(slot)
+        try writeConnectList(state.connectSlots)
+    }
+
+    private func writeConnectList(_ slots: [UInt32]) throws {
+        var list = vigil_hook_list()
+        list.count = UInt32(slots.count)
+        withUnsafeMutableBytes(of: &list.slots) { raw in
+            for (i, slot) in slots.prefix(Int(VIGIL_GENERIC_COPIES)).enumerated() {
+                raw.storeBytes(of: slot, toByteOffset: i * 4, as: UInt32.self)
+            }
+        }
+        try sensor.update(.connectHooks, key: Self.bytes(0), value: withUnsafeBytes(of: list) { Array($0) })
+    }
+
     private func retire(_ installed: Installed, state: inout State, keepPolicyID: Bool) {
         for link in installed.links { link.detach() }
+        let retiredConnect = installed.slots.filter { state.connectSlots.contains($0) }
+        if !retiredConnect.isEmpty {
+            state.connectSlots.removeAll { retiredConnect.contains($0) }
+            try? writeConnectList(state.connectSlots)
+        }
         for entry in installed.compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
         for slot in installed.slots { state.slots[slot] = nil }
         state.freedSlots.append(contentsOf: installed.slots)

@@ -11,6 +11,7 @@ enum PolicyEvents {
         case VIGIL_ACTION_SIGKILL.rawValue: "KPROBE_ACTION_SIGKILL"
         case VIGIL_ACTION_SIGNAL.rawValue: "KPROBE_ACTION_SIGNAL"
         case VIGIL_ACTION_NOPOST.rawValue: "KPROBE_ACTION_NOPOST"
+        case VIGIL_ACTION_OVERRIDE.rawValue: "KPROBE_ACTION_OVERRIDE"
         default: "KPROBE_ACTION_POST"
         }
     }
@@ -30,6 +31,8 @@ enum PolicyEvents {
                 .tracepoint(subsystem: subsystem, event: event, args: args, outcome: outcome)
             case .kprobe(let functionName):
                 .kprobe(functionName: functionName, args: args, outcome: outcome)
+            case .lsm(let hook):
+                .lsm(functionName: hook, args: args, outcome: outcome)
             }
         let context =
             cache.context(pid: record.pid, ktime: record.processKtime, tid: record.tid)

@@ -67,6 +67,14 @@ struct {
 	__type(value, __u8);
 } vg_addr SEC(".maps") __weak;
 
+/* Hook slots of connect-type policy hooks, read by the cgroup connect/sendmsg programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_hook_list);
+} vg_connect_hooks SEC(".maps") __weak;
+
 /* Post rateLimit: last time an event was posted per (slot, selector, scope, argument hash). */
 struct vg_rate_key {
 	__u32 slot;

@@ -281,6 +281,12 @@ static __always_inline int vg_match_sockaddr(struct vigil_generic_scratch *s, st
 	switch (f->op) {
 	case VIGIL_OP_FAMILY:
 		return vg_match_ints(f, sa->family);
+	case VIGIL_OP_PROTOCOL:
+		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+			if (i < f->nvalues && sa->protocol == f->values[i])
+				any = 1;
+		}
+		return any;
 	case VIGIL_OP_DADDR:
 	case VIGIL_OP_NOT_DADDR: {
 		int found;
@@ -337,6 +343,7 @@ __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratc
 		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id);
 		return vg_match_string(s, f->op);
 	case VIGIL_ARG_SOCKADDR:
+	case VIGIL_ARG_SOCK:
 		return vg_match_sockaddr(s, f, off);
 	default:
 		return vg_match_ints(f, v->value);
@@ -478,18 +485,16 @@ static __always_inline __u64 vg_args_hash(struct vigil_generic_scratch *s, __u32
 	return h;
 }
 
+static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 slot,
+				     __u32 tail_len, const int can_deny, __u16 extra_flags);
+
 static __always_inline int vg_generic_run(void *ctx)
 {
 	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct vigil_generic_scratch *s;
 	struct vigil_hook *hook;
-	struct vigil_proc_state *proc;
-	__u32 tail_len = 0, i, n, *mode;
-	__u64 rate_ns = 0;
-	int sel = -1, post = 1, rate_scope = 0;
-	__u8 action = VIGIL_ACTION_POST;
-	__u16 sig = 0;
+	__u32 tail_len = 0, i, n;
 
 	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
 	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
@@ -511,6 +516,25 @@ static __always_inline int vg_generic_run(void *ctx)
 			tail_len = VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX;
 	}
 
+	return vg_decide(hook, s, slot, tail_len, 0, 0);
+}
+
+/*
+ * Selectors, actions and the event, for one hook whose arguments are in s. Returns 1 to let the
+ * operation go on, 0 to fail it (Override, on hooks that can: connect). Inlined with can_deny
+ * a constant, so tracepoint programs keep bpf_send_signal() and connect programs (which may not
+ * call it) never reference it.
+ */
+static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 slot,
+				     __u32 tail_len, const int can_deny, __u16 extra_flags)
+{
+	struct vigil_proc_state *proc;
+	__u32 i, *mode;
+	__u64 rate_ns = 0;
+	int sel = -1, post = 1, rate_scope = 0, deny = 0, error = 0;
+	__u8 action = VIGIL_ACTION_POST;
+	__u16 sig = 0;
+
 	if (hook->nselectors) {
 		for (i = 0; i < VIGIL_SELECTORS; i++) {
 			if (i >= hook->nselectors)
@@ -522,7 +546,7 @@ static __always_inline int vg_generic_run(void *ctx)
 		}
 		if (sel < 0) {
 			vg_count(VIGIL_CTR_POLICY_FILTERED);
-			return 0;
+			return 1;
 		}
 	}
 	vg_count(VIGIL_CTR_POLICY_MATCHED);
@@ -552,24 +576,37 @@ static __always_inline int vg_generic_run(void *ctx)
 				action = VIGIL_ACTION_SIGNAL;
 				sig = a->signal;
 				break;
+			case VIGIL_ACTION_OVERRIDE:
+				action = VIGIL_ACTION_OVERRIDE;
+				deny = can_deny;
+				error = a->error;
+				break;
 			}
 		}
 	}
 
-	s->ev.hdr.flags = 0;
-	if (sig) {
+	s->ev.hdr.flags = extra_flags;
+	if (sig || deny) {
 		mode = bpf_map_lookup_elem(&vg_policy_mode, &hook->policy_id);
 		if (mode && *mode == VIGIL_MODE_MONITOR) {
 			s->ev.hdr.flags |= VIGIL_GENERIC_F_MONITOR;
-		} else {
+			deny = 0;
+			sig = can_deny ? 0 : sig;
+		} else if (sig && !can_deny) {
 			/* In the hook itself: the process dies before the syscall returns to it. */
 			bpf_send_signal(sig);
 			vg_count(VIGIL_CTR_POLICY_SIGNALS);
 		}
 	}
+	if (deny) {
+		s->ev.hdr.flags |= VIGIL_GENERIC_F_DENIED;
+		/* Another errno than the default EPERM (kernel >= 5.18 for bpf_set_retval). */
+		if (can_deny && error && error != 1)
+			bpf_set_retval(-error);
+	}
 	if (!post) {
 		vg_count(VIGIL_CTR_POLICY_NOPOST);
-		return 0;
+		return !deny;
 	}
 	if (rate_ns) {
 		struct vg_rate_key key = { .slot = slot, .selector = sel };
@@ -581,13 +618,12 @@ static __always_inline int vg_generic_run(void *ctx)
 		last = bpf_map_lookup_elem(&vg_rate, &key);
 		if (last && now - *last < rate_ns) {
 			vg_count(VIGIL_CTR_POLICY_RATE_LIMITED);
-			return 0;
+			return !deny;
 		}
 		bpf_map_update_elem(&vg_rate, &key, &now, BPF_ANY);
 	}
 
 	{
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 		__u64 size;
 
@@ -604,16 +640,140 @@ static __always_inline int vg_generic_run(void *ctx)
 		s->ev.action = action;
 		s->ev.signal = sig;
 		s->ev.nargs = hook->nargs;
-		(void)task;
 		size = sizeof(s->ev) + tail_len;
 		if (size > sizeof(s->ev) + VIGIL_GENERIC_TAIL)
-			return 0; /* unreachable; states the bound for bpf_ringbuf_output */
+			return !deny; /* unreachable; states the bound for bpf_ringbuf_output */
 		s->ev.hdr.size = size;
 		vg_output(s, size, VIGIL_CTR_RB_DROPS_GENERIC);
 	}
-	return 0;
+	return !deny;
 }
 
+/*
+ * One connect-type hook (lsmhooks socket_connect, kprobes security_socket_connect and
+ * tcp_connect) on the connect facts the cgroup program put at s->tail[0]. Global, so the
+ * verifier checks the selector work once, not once per program and list position.
+ */
+__noinline int vg_connect_hook(struct vigil_generic_scratch *s, __u32 slot)
+{
+	struct vigil_sockaddr *facts;
+	struct vigil_hook *hook;
+	__u32 i, tail_len = sizeof(struct vigil_sockaddr);
+
+	if (!s)
+		return 1;
+	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+	if (!hook)
+		return 1;
+	facts = (struct vigil_sockaddr *)s->tail;
+	/* The facts at tail[0] serve the first socket-like arg; later ones get copies, because each
+	 * arg owns its bytes in the record. */
+	for (i = 0; i < VIGIL_HOOK_ARGS; i++) {
+		struct vigil_arg_value *v = &s->ev.args[i];
+		__u8 kind = i < hook->nargs ? hook->args[i].kind : VIGIL_ARG_NONE;
+
+		v->kind = kind;
+		v->flags = 0;
+		v->len = 0;
+		v->value = 0;
+		s->arg_off[i] = 0;
+		if (kind == VIGIL_ARG_SOCKADDR || kind == VIGIL_ARG_SOCK) {
+			if (tail_len > sizeof(struct vigil_sockaddr)) {
+				if (tail_len + sizeof(*facts) > VIGIL_GENERIC_TAIL)
+					break;
+				__builtin_memcpy(s->tail + (tail_len & (VIGIL_GENERIC_TAIL - 1)), facts, sizeof(*facts));
+				s->arg_off[i] = tail_len;
+				tail_len += sizeof(*facts);
+			} else {
+				tail_len = sizeof(*facts) * 2; /* the next socket-like arg gets a copy */
+			}
+			v->len = sizeof(*facts);
+			v->value = facts->family;
+		} else if (kind == VIGIL_ARG_ADDRLEN) {
+			v->kind = VIGIL_ARG_INT;
+			v->value = facts->family == AF_INET6 ? 28 : 16;
+		}
+	}
+	/* Only as many tail bytes as the args claimed travel with the event. */
+	{
+		__u32 used = 0;
+
+		for (i = 0; i < VIGIL_HOOK_ARGS; i++)
+			used += s->ev.args[i].len;
+		if (used > VIGIL_GENERIC_TAIL)
+			used = VIGIL_GENERIC_TAIL;
+		return vg_decide(hook, s, slot, used, 1, VIGIL_GENERIC_F_CONNECT);
+	}
+}
+
+/* cgroup/connect* and sendmsg*: the destination of every connect and unconnected send. */
+static __always_inline int vg_connect(struct bpf_sock_addr *ctx, int v6)
+{
+	__u32 zero = 0, cpu = bpf_get_smp_processor_id(), i;
+	struct vigil_generic_scratch *s;
+	struct vigil_hook_list *list;
+	struct vigil_sockaddr *facts;
+	volatile int denied = 0;
+
+	list = bpf_map_lookup_elem(&vg_connect_hooks, &zero);
+	if (!list || !list->count)
+		return 1;
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!s)
+		return 1;
+	facts = (struct vigil_sockaddr *)s->tail;
+	__builtin_memset(facts, 0, sizeof(*facts));
+	facts->family = ctx->user_family;
+	facts->port = __builtin_bswap16((__u16)ctx->user_port);
+	facts->protocol = ctx->protocol;
+	facts->type = ctx->type;
+	if (v6) {
+		__u32 *addr = (__u32 *)facts->addr;
+
+		addr[0] = ctx->user_ip6[0];
+		addr[1] = ctx->user_ip6[1];
+		addr[2] = ctx->user_ip6[2];
+		addr[3] = ctx->user_ip6[3];
+	} else {
+		*(__u32 *)facts->addr = ctx->user_ip4;
+	}
+	for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+		if (i >= list->count)
+			break;
+		/* Every hook sees the connect and posts its own event; any one may deny it. */
+		if (!vg_connect_hook(s, list->slots[i]))
+			denied = 1;
+	}
+	/* Constant returns: the verifier wants to see 0 or 1, and clang folds flag arithmetic
+	 * into registers it cannot bound. */
+	if (denied)
+		return 0;
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int enforce_connect4(struct bpf_sock_addr *ctx)
+{
+	return vg_connect(ctx, 0);
+}
+
+SEC("cgroup/connect6")
+int enforce_connect6(struct bpf_sock_addr *ctx)
+{
+	return vg_connect(ctx, 1);
+}
+
+SEC("cgroup/sendmsg4")
+int enforce_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return vg_connect(ctx, 0);
+}
+
+SEC("cgroup/sendmsg6")
+int enforce_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return vg_connect(ctx, 1);
+}
 
 /* The copies (see the top of this file); each is verified on its own. */
 #define VG_GENERIC_COPY(n)                                         \

@@ -201,6 +201,8 @@ enum vigil_arg_kind {
 	VIGIL_ARG_SOCKADDR  = 4, /* user struct sockaddr * at `offset` */
 	VIGIL_ARG_CONST_BUF = 5, /* `size` bytes inside the record at `offset` */
 	VIGIL_ARG_DATA_LOC  = 6, /* __data_loc string: u32 (len << 16 | offset) at `offset` */
+	VIGIL_ARG_SOCK      = 7, /* connect hooks: the socket (family, type, protocol, destination) */
+	VIGIL_ARG_ADDRLEN   = 8, /* connect hooks: the sockaddr length (16 or 28) */
 };
 
 struct vigil_arg_spec {
@@ -233,6 +235,7 @@ enum vigil_op {
 	VIGIL_OP_NOT_DPORT  = 16,
 	VIGIL_OP_IN         = 17, /* matchPIDs / matchNamespaces / matchBinaries */
 	VIGIL_OP_NOT_IN     = 18,
+	VIGIL_OP_PROTOCOL   = 19, /* sock args: IPPROTO_* */
 };
 
 /*
@@ -284,6 +287,7 @@ enum vigil_action_kind {
 	VIGIL_ACTION_NOPOST  = 2,
 	VIGIL_ACTION_SIGKILL = 3,
 	VIGIL_ACTION_SIGNAL  = 4,
+	VIGIL_ACTION_OVERRIDE = 5, /* deny: only hooks that can fail the operation (connect) */
 };
 
 enum vigil_rate_scope {
@@ -294,7 +298,7 @@ struct vigil_action {
 	__u8  kind;        /* enum vigil_action_kind */
 	__u8  rate_scope;  /* enum vigil_rate_scope */
 	__u16 signal;
-	__u32 pad0;
+	__s32 error;       /* Override: errno to return (positive); 0 or EPERM: plain deny */
 	__u64 rate_ns;     /* Post rateLimit; 0 = none */
 };
 
@@ -343,12 +347,20 @@ struct vigil_addr_key {            /* vg_addr: DAddr / NotDAddr, IPv4 as ::ffff:
 	__u8  addr[16];
 };
 
-/* A decoded sockaddr argument as it travels in a generic record. */
+/* A decoded sockaddr (or, for connect hooks, socket) argument as it travels in a record. */
 struct vigil_sockaddr {
 	__u16 family;
 	__u16 port;        /* host byte order */
-	__u32 pad0;
+	__u16 protocol;    /* connect hooks: IPPROTO_*; 0 for a user sockaddr */
+	__u16 type;        /* connect hooks: SOCK_STREAM, SOCK_DGRAM, ...; 0 for a user sockaddr */
 	__u8  addr[16];    /* IPv4 in the first 4 bytes */
+};
+
+/* vg_connect_hooks value: the hook slots the cgroup connect/sendmsg programs evaluate. Each
+ * slot is a complete hook; a torn read of the list only mixes whole hooks. */
+struct vigil_hook_list {
+	__u32 count;
+	__u32 slots[VIGIL_GENERIC_COPIES];
 };
 
 /* Per-argument result in a generic record; buffers follow the fixed part in arg order. */
@@ -366,6 +378,8 @@ enum vigil_arg_flags {
 
 enum vigil_generic_flags {
 	VIGIL_GENERIC_F_MONITOR = 1 << 0, /* policy in monitor mode: the action was not performed */
+	VIGIL_GENERIC_F_DENIED  = 1 << 1, /* the operation was failed (Override) */
+	VIGIL_GENERIC_F_CONNECT = 1 << 2, /* from a cgroup connect/sendmsg hook */
 };
 
 /* A policy hook that matched (kind VIGIL_EVENT_GENERIC). */

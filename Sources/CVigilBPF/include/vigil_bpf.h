@@ -55,6 +55,7 @@ enum vigil_policy_map {
 	VIGIL_MAP_STR_POSTFIX = 4,
 	VIGIL_MAP_INT_SET = 5,
 	VIGIL_MAP_ADDR = 6,
+	VIGIL_MAP_CONNECT_HOOKS = 7,
 };
 int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map);
 
@@ -63,5 +64,11 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 struct bpf_link *vigil_bpf_attach_policy_tracepoint(struct vigil_bpf *bpf, const char *category,
 						    const char *name, __u64 cookie);
 void vigil_bpf_detach(struct bpf_link *link);
+
+/* Attaches the cgroup connect4/6 and sendmsg4/6 programs to the cgroup2 directory `path`
+ * (the root, so they see every process). Idempotent; 0 or a negative errno. */
+int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path);
+/* Detaches them again (no connect hook left). */
+void vigil_bpf_detach_connect(struct vigil_bpf *bpf);
 
 #endif
