@@ -201,6 +201,8 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
     }
 
     static let cases: [(Argument, String)] = [
+        (Argument(.sock(family: "AF_INET", type: "SOCK_STREAM", protocol: "IPPROTO_TCP", daddr: "10.0.0.1", dport: 443), label: "sk"),
+         #"{"sock_arg":{"family":"AF_INET","type":"SOCK_STREAM","protocol":"IPPROTO_TCP","daddr":"10.0.0.1","dport":443},"label":"sk"}"#),
         (Argument(.int(-3)), #"{"int_arg":-3}"#),
         (Argument(.int(0), label: "fd"), #"{"int_arg":0,"label":"fd"}"#),
         (Argument(.int(.min)), #"{"int_arg":-2147483648}"#),
@@ -276,11 +278,12 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
             case .bytes: seen.insert("bytes")
             case .truncatedBytes: seen.insert("truncatedBytes")
             case .sockaddr: seen.insert("sockaddr")
+            case .sock: seen.insert("sock")
             case .syscallID: seen.insert("syscallID")
             case .error: seen.insert("error")
             }
         }
-        #expect(seen.count == 10)
+        #expect(seen.count == 11)
     }
 
     /// RFC 4648 section 10 vectors, then every length 0...70 against Foundation.

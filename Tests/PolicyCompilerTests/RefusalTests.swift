@@ -60,8 +60,8 @@ import TracingPolicy
         let errors = refusal(yaml)
         #expect(errors.count == 1)
         let error = try #require(errors.first)
-        #expect(error.hasPrefix(position(of: "- hook", in: yaml) + ": spec.lsmhooks: "), "\(error)")
-        #expect(error.contains("lsmhooks need BPF-LSM"))
+        #expect(error.hasPrefix(position(of: "file_open", in: yaml) + ": spec.lsmhooks[0].hook: "), "\(error)")
+        #expect(error.contains("lsmhooks file_open needs BPF-LSM"))
     }
 
     @Test func podSelectorIsRefused() throws {

@@ -210,15 +210,15 @@ import TracingPolicy
 
     @Test func kernelFunctionNeedsKprobes() throws {
         let yaml = Self.policy("""
-            - call: tcp_connect
+            - call: security_file_permission
               syscall: false
               args:
               - index: 0
-                type: sock
+                type: file
             """)
         let errors = refusal(yaml)
         #expect(errors.count == 1)
-        #expect(errors.first?.hasPrefix(position(of: "tcp_connect", in: yaml) + ": spec.kprobes[0].call: ") == true, "\(errors)")
+        #expect(errors.first?.hasPrefix(position(of: "security_file_permission", in: yaml) + ": spec.kprobes[0].call: ") == true, "\(errors)")
         #expect(errors.first?.contains("kprobes") == true)
     }
 

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// socket_connect policies on the cgroup connect/sendmsg hooks: real denies on loopback, against
+/// listeners the test owns, scoped to the test's own pid so nothing else on the machine is hit.
+@Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
+struct ConnectKernelTests {
+    /// A TCP listener on loopback (IPv4 or IPv6) on a free port; closed by `close()`.
+    struct Listener {
+        let fd: Int32
+        let port: UInt16
+
+        init(v6: Bool = false, udp: Bool = false) throws {
+            let fd = socket(v6 ? AF_INET6 : AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw Spawn.Failure(description: "socket: \(errno)") }
+            var length = socklen_t(v6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+            var storage = sockaddr_storage()
+            withUnsafeMutableBytes(of: &storage) { raw in
+                if v6 {
+                    raw.storeBytes(of: sa_family_t(AF_INET6), toByteOffset: 0, as: sa_family_t.self)
+                    raw[8 + 15] = 1  // ::1
+                } else {
+                    raw.storeBytes(of: sa_family_t(AF_INET), toByteOffset: 0, as: sa_family_t.self)
+                    raw.storeBytes(of: UInt32(0x7f00_0001).bigEndian, toByteOffset: 4, as: UInt32.self)
+                }
+            }
+            let rc = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+            }
+            guard rc == 0 else { throw Spawn.Failure(description: "bind: \(errno)") }
+            if !udp { listen(fd, 16) }
+            _ = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            self.port = withUnsafeBytes(of: storage) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
+            self.fd = fd
+        }
+
+        func close() { _ = Glibc.close(fd) }
+    }
+
+    /// connect() (or, with udp, sendto()) to loopback:port; returns 0 or the errno.
+    func connectErrno(port: UInt16, v6: Bool = false, udp: Bool = false) -> Int32 {
+        let fd = socket(v6 ? AF_INET6 : AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var storage = sockaddr_storage()
+        let length = socklen_t(v6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutableBytes(of: &storage) { raw in
+            if v6 {
+                raw.storeBytes(of: sa_family_t(AF_INET6), toByteOffset: 0, as: sa_family_t.self)
+                raw[8 + 15] = 1
+            } else {
+                raw.storeBytes(of: sa_family_t(AF_INET), toByteOffset: 0, as: sa_family_t.self)
+                raw.storeBytes(of: UInt32(0x7f00_0001).bigEndian, toByteOffset: 4, as: UInt32.self)
+            }
+            raw.storeBytes(of: port.bigEndian, toByteOffset: 2, as: UInt16.self)
+        }
+        let rc = withUnsafePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                udp ? Int32(sendto(fd, "x", 1, 0, address, length)) : connect(fd, address, length)
+            }
+        }
+        return rc < 0 ? errno : 0
+    }
+
+    func policy(ports: [UInt16], mode: String? = nil) -> String {
+        let options = mode.map { "\n  options:\n  - name: policy-mode\n    value: \($0)" } ?? ""
+        return """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: deny-test-ports
+            spec:\(options)
+              lsmhooks:
+              - hook: socket_connect
+                args:
+                - index: 1
+                  type: sockaddr
+                  label: address
+                selectors:
+                - matchArgs:
+                  - index: 1
+                    operator: DPort
+                    values: [\(ports.map { "\"\($0)\"" }.joined(separator: ", "))]
+                  matchPIDs:
+                  - operator: In
+                    values: [\(getpid())]
+                  matchActions:
+                  - action: Override
+                    argError: -1
+            """
+    }
+
+    func start(_ yaml: String, dir: TempDir) throws -> AgentHarness {
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try yaml.write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
+        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies])
+        try agent.waitForLog("policy=deny-test-ports")
+        return agent
+    }
+
+    @Test func connectToADeniedPortFailsWithEPERMAndOthersStayReachable() throws {
+        let dir = try TempDir("vigil-connect")
+        defer { dir.remove() }
+        let (denied, allowed) = (try Listener(), try Listener())
+        let (denied6, udp) = (try Listener(v6: true), try Listener(udp: true))
+        defer { [denied, allowed, denied6, udp].forEach { $0.close() } }
+        let agent = try start(policy(ports: [denied.port, denied6.port, udp.port]), dir: dir)
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+
+        #expect(connectErrno(port: denied.port) == EPERM)
+        #expect(connectErrno(port: allowed.port) == 0)
+        #expect(connectErrno(port: denied6.port, v6: true) == EPERM)
+        #expect(connectErrno(port: udp.port, udp: true) == EPERM)
+
+        let event = try agent.waitFor("process_lsm for the denied IPv4 connect") {
+            $0.type == "process_lsm" && $0.pid == Int(getpid())
+                && ($0.args.first?["sockaddr_arg"] as? [String: Any])?["port"] as? Int == Int(denied.port)
+        }
+        #expect(event.body["function_name"] as? String == "socket_connect")
+        #expect(event.action == "KPROBE_ACTION_OVERRIDE")
+        #expect(event.policyName == "deny-test-ports")
+        #expect((event.args.first?["sockaddr_arg"] as? [String: Any])?["addr"] as? String == "127.0.0.1")
+        #expect(event.args.first?["label"] as? String == "address")
+        _ = try agent.waitFor("process_lsm for the denied IPv6 connect") {
+            $0.type == "process_lsm" && ($0.args.first?["sockaddr_arg"] as? [String: Any])?["addr"] as? String == "::1"
+        }
+        #expect(!agent.events.contains {
+            $0.type == "process_lsm" && ($0.args.first?["sockaddr_arg"] as? [String: Any])?["port"] as? Int == Int(allowed.port)
+        })
+    }
+
+    @Test func monitorModeReportsTheDenyAndBlocksNothing() throws {
+        let dir = try TempDir("vigil-connect-monitor")
+        defer { dir.remove() }
+        let listener = try Listener()
+        defer { listener.close() }
+        let agent = try start(policy(ports: [listener.port], mode: "monitor"), dir: dir)
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        #expect(connectErrno(port: listener.port) == 0)
+        let event = try agent.waitFor("monitor-mode process_lsm") { $0.type == "process_lsm" && $0.pid == Int(getpid()) }
+        #expect(event.action == "KPROBE_ACTION_OVERRIDE")
+        #expect(event.body["policy_mode"] as? String == "monitor")
+    }
+
+    @Test func removingThePolicyLiftsTheDenyWithoutARestart() throws {
+        let dir = try TempDir("vigil-connect-remove")
+        defer { dir.remove() }
+        let listener = try Listener()
+        defer { listener.close() }
+        let agent = try start(policy(ports: [listener.port]), dir: dir)
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        #expect(connectErrno(port: listener.port) == EPERM)
+        try FileManager.default.removeItem(atPath: "\(dir.path)/policies/deny.yaml")
+        agent.send(SIGHUP)
+        try agent.waitForLog("policy removed")
+        let deadline = Date().addingTimeInterval(1)
+        var result = connectErrno(port: listener.port)
+        while result != 0 && Date() < deadline {
+            usleep(50_000)
+            result = connectErrno(port: listener.port)
+        }
+        #expect(result == 0, "connect still fails with errno \(result) after removing the policy")
+    }
+}
