@@ -178,6 +178,8 @@ package enum ArgumentValue: Sendable, Hashable {
     case truncatedBytes([UInt8], originalSize: UInt64)
     /// `sockaddr_arg`: family name ("AF_INET"), address text, port.
     case sockaddr(family: String, address: String, port: UInt32)
+    /// `file_arg`: path and `ls -l`-style permission (e.g. `-rw-r--r--`).
+    case file(path: [UInt8], permission: String)
     /// `sock_arg`: family, type and protocol names, destination address and port.
     case sock(family: String, type: String, protocol: String, daddr: String, dport: UInt32)
     /// `syscall_id`: number and ABI ("x64", "i386").

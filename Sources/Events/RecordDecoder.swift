@@ -134,6 +134,10 @@ extension GenericRecord {
                 args.append(.integer(value.value))
             case VIGIL_ARG_STRING.rawValue, VIGIL_ARG_DATA_LOC.rawValue:
                 args.append(.string(tail, truncated: truncated))
+            case VIGIL_ARG_FILE_FD.rawValue:
+                args.append(
+                    .file(path: tail, flags: UInt32(truncatingIfNeeded: value.value >> 32),
+                          mode: UInt32(truncatingIfNeeded: value.value & 0xffff), truncated: truncated))
             case VIGIL_ARG_CHAR_BUF.rawValue:
                 args.append(.buffer(tail, size: value.value, truncated: truncated))
             case VIGIL_ARG_CONST_BUF.rawValue:

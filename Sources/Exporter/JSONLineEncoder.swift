@@ -364,6 +364,15 @@ package struct JSONLineEncoder: Sendable {
                 b.append(UInt8(ascii: "\""))
             }
             b.append(UInt8(ascii: "}"))
+        case .file(let path, let permission):
+            b.append(static: "{\"file_arg\":{\"path\":\"")
+            b.appendJSONEscaped(bytes: path)
+            b.append(UInt8(ascii: "\""))
+            if !permission.isEmpty {
+                b.append(static: ",\"permission\":")
+                b.appendJSONString(permission)
+            }
+            b.append(static: "}")
         case .sock(let family, let type, let proto, let daddr, let dport):
             b.append(static: "{\"sock_arg\":{")
             var first = true

@@ -36,6 +36,8 @@ package enum ArgumentRenderer {
             return one(.bytes(bytes))
         case .sockaddr(let family, let port, let address):
             return one(.sockaddr(family: familyName(family), address: addressText(family: family, address), port: UInt32(port)))
+        case .file(let path, _, let mode, _):
+            return one(.file(path: path, permission: permissionString(mode)))
         case .sock(let family, let type, let proto, let port, let address):
             return one(
                 .sock(
@@ -44,6 +46,30 @@ package enum ArgumentRenderer {
         case .unreadable:
             return one(.error("could not read the argument"))
         }
+    }
+
+    /// `ls -l` mode string: type character, then rwx triplets with setuid/setgid/sticky.
+    static func permissionString(_ mode: UInt32) -> String {
+        let type: Character =
+            switch mode & 0o170000 {
+            case 0o040000: "d"
+            case 0o120000: "l"
+            case 0o020000: "c"
+            case 0o060000: "b"
+            case 0o010000: "p"
+            case 0o140000: "s"
+            default: "-"
+            }
+        var out = [type]
+        let bits: [(UInt32, Character)] = [
+            (0o400, "r"), (0o200, "w"), (0o100, "x"), (0o040, "r"), (0o020, "w"), (0o010, "x"),
+            (0o004, "r"), (0o002, "w"), (0o001, "x"),
+        ]
+        for (bit, char) in bits { out.append(mode & bit != 0 ? char : "-") }
+        if mode & 0o4000 != 0 { out[3] = out[3] == "x" ? "s" : "S" }
+        if mode & 0o2000 != 0 { out[6] = out[6] == "x" ? "s" : "S" }
+        if mode & 0o1000 != 0 { out[9] = out[9] == "x" ? "t" : "T" }
+        return String(out)
     }
 
     static func socketTypeName(_ type: UInt16) -> String {

@@ -55,15 +55,13 @@ package struct CompiledArg: Sendable, Hashable {
     package var label: String?
     /// The type the policy declared (`auto` when it left it out).
     package var declaredType: ArgType
+    /// How selectors treat it (connect sockets as `.sockaddr`, resolved files as `.string`).
     package var kind: TracepointArgKind
-    /// On connect hooks: what the argument is (`VIGIL_ARG_SOCK`, `_SOCKADDR`, `_ADDRLEN`).
-    package var connectKind: UInt32?
 
-    package init(label: String?, declaredType: ArgType, kind: TracepointArgKind, connect: vigil_arg_kind? = nil) {
+    package init(label: String?, declaredType: ArgType, kind: TracepointArgKind) {
         self.label = label
         self.declaredType = declaredType
         self.kind = kind
-        self.connectKind = connect?.rawValue
     }
 }
 

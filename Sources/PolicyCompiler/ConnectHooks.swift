@@ -56,7 +56,7 @@ extension Context {
             let renderKind: TracepointArgKind = role == .addrlen ? .int(size: 4, signed: true) : .sockaddr
             connectKinds.append(kind)
             resolved.append(
-                (CompiledArg(label: arg.label, declaredType: arg.type, kind: renderKind, connect: kind),
+                (CompiledArg(label: arg.label, declaredType: arg.type, kind: renderKind),
                  ResolvedTracepointArg(fieldIndex: 0, offset: 0, size: 0, kind: renderKind)))
         }
         guard resolved.count == args.count else { return nil }
@@ -112,17 +112,22 @@ extension Context {
         return hook
     }
 
-    mutating func compileLsmHook(_ lsm: LsmHookSpec, spec: PolicySpec) -> CompiledHook? {
+    mutating func compileLsmHook(_ lsm: LsmHookSpec, spec: PolicySpec) -> [CompiledHook] {
+        if Self.isFileOpenHook(lsm.hook) {
+            return compileFileOpenHook(
+                name: lsm.hook, event: .lsm(hook: lsm.hook), node: lsm, args: lsm.args, selectors: lsm.selectors,
+                message: lsm.message, tags: lsm.tags, spec: spec)
+        }
         guard Self.isConnectHook(lsm.hook) else {
             fail(
                 lsm,
                 "lsmhooks \(lsm.hook) needs BPF-LSM, which this kernel does not allow; of the LSM hooks this build "
-                    + "serves socket_connect (file_open and bprm_check_security are not in this build yet)",
+                    + "serves socket_connect and file_open (bprm_check_security is not in this build yet)",
                 at: "hook")
-            return nil
+            return []
         }
         return compileConnectHook(
             name: lsm.hook, event: .lsm(hook: lsm.hook), node: lsm, args: lsm.args, selectors: lsm.selectors,
-            message: lsm.message, tags: lsm.tags, spec: spec)
+            message: lsm.message, tags: lsm.tags, spec: spec).map { [$0] } ?? []
     }
 }

@@ -30,6 +30,13 @@ package struct PolicyCompiler {
             if let hook = context.compileTracepoint(tracepoint, index: i, spec: spec) { hooks.append(hook) }
         }
         for (i, kprobe) in spec.kprobes.enumerated() {
+            if Context.isFileOpenHook(kprobe.call) {
+                hooks.append(
+                    contentsOf: context.compileFileOpenHook(
+                        name: kprobe.call, event: .kprobe(functionName: kprobe.call), node: kprobe, args: kprobe.args,
+                        selectors: kprobe.selectors, message: kprobe.message, tags: kprobe.tags, spec: spec))
+                continue
+            }
             if Context.isConnectHook(kprobe.call) {
                 if let hook = context.compileConnectHook(
                     name: kprobe.call, event: .kprobe(functionName: kprobe.call), node: kprobe, args: kprobe.args,
@@ -42,7 +49,7 @@ package struct PolicyCompiler {
             hooks.append(contentsOf: context.compileKprobe(kprobe, index: i, spec: spec))
         }
         for lsm in spec.lsmhooks {
-            if let hook = context.compileLsmHook(lsm, spec: spec) { hooks.append(hook) }
+            hooks.append(contentsOf: context.compileLsmHook(lsm, spec: spec))
         }
         if context.errors.isEmpty && hooks.isEmpty {
             context.errors.append(

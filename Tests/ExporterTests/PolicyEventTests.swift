@@ -201,6 +201,8 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
     }
 
     static let cases: [(Argument, String)] = [
+        (Argument(.file(path: Array("/etc/sh\u{1}adow".utf8) + [0xff], permission: "-rw-r-----"), label: "file"),
+         #"{"file_arg":{"path":"/etc/sh\u0001adow\\xff","permission":"-rw-r-----"},"label":"file"}"#),
         (Argument(.sock(family: "AF_INET", type: "SOCK_STREAM", protocol: "IPPROTO_TCP", daddr: "10.0.0.1", dport: 443), label: "sk"),
          #"{"sock_arg":{"family":"AF_INET","type":"SOCK_STREAM","protocol":"IPPROTO_TCP","daddr":"10.0.0.1","dport":443},"label":"sk"}"#),
         (Argument(.int(-3)), #"{"int_arg":-3}"#),
@@ -279,11 +281,12 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
             case .truncatedBytes: seen.insert("truncatedBytes")
             case .sockaddr: seen.insert("sockaddr")
             case .sock: seen.insert("sock")
+            case .file: seen.insert("file")
             case .syscallID: seen.insert("syscallID")
             case .error: seen.insert("error")
             }
         }
-        #expect(seen.count == 11)
+        #expect(seen.count == 12)
     }
 
     /// RFC 4648 section 10 vectors, then every length 0...70 against Foundation.

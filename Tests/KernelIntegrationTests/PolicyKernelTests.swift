@@ -431,3 +431,55 @@ extension TempDir {
     /// An existing directory treated as a TempDir (its parent TempDir removes it).
     static func wrap(_ path: String) throws -> TempDir { try TempDir(existing: path) }
 }
+
+/// lsmhooks file_open on the exit of the open syscalls: the path comes from the new fd.
+@Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
+struct FileOpenKernelTests {
+    @Test func relativeOpensThroughADirfdAreReportedWithTheirAbsolutePath() throws {
+        let dir = try TempDir("vigil-fileopen")
+        defer { dir.remove() }
+        let watched = "\(dir.path)/watched"
+        try FileManager.default.createDirectory(atPath: "\(watched)/sub", withIntermediateDirectories: true)
+        try "x".write(toFile: "\(watched)/sub/file", atomically: true, encoding: .utf8)
+        let policy = "\(dir.path)/policy.yaml"
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: file-open-under-test-dir
+            spec:
+              lsmhooks:
+              - hook: file_open
+                args:
+                - index: 0
+                  type: file
+                  label: file
+                selectors:
+                - matchArgs:
+                  - index: 0
+                    operator: Prefix
+                    values: ["\(watched)/"]
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=file-open-under-test-dir")
+
+        // openat(dirfd, "sub/../sub/file"): neither the name nor the dirfd alone is the path.
+        let dirfd = open(watched, O_RDONLY | O_DIRECTORY)
+        let fd = openat(dirfd, "sub/../sub/file", O_RDONLY)
+        #expect(fd >= 0)
+        close(fd)
+        close(dirfd)
+        let event = try agent.waitFor("process_lsm file_open") {
+            $0.type == "process_lsm" && $0.pid == Int(getpid())
+                && ($0.args.first?["file_arg"] as? [String: Any])?["path"] as? String == "\(watched)/sub/file"
+        }
+        #expect(event.body["function_name"] as? String == "file_open")
+        #expect((event.args.first?["file_arg"] as? [String: Any])?["permission"] as? String == "-rw-r--r--")
+        #expect(event.args.first?["label"] as? String == "file")
+        #expect(event.action == "KPROBE_ACTION_POST")
+    }
+}

@@ -52,16 +52,16 @@ import TracingPolicy
               name: lsm
             spec:
               lsmhooks:
-              - hook: file_open
+              - hook: bprm_check_security
                 args:
                 - index: 0
-                  type: file
+                  type: linux_binprm
             """
         let errors = refusal(yaml)
         #expect(errors.count == 1)
         let error = try #require(errors.first)
-        #expect(error.hasPrefix(position(of: "file_open", in: yaml) + ": spec.lsmhooks[0].hook: "), "\(error)")
-        #expect(error.contains("lsmhooks file_open needs BPF-LSM"))
+        #expect(error.hasPrefix(position(of: "bprm_check_security", in: yaml) + ": spec.lsmhooks[0].hook: "), "\(error)")
+        #expect(error.contains("lsmhooks bprm_check_security needs BPF-LSM"))
     }
 
     @Test func podSelectorIsRefused() throws {

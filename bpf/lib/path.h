@@ -107,14 +107,17 @@ static long vg_walk_step(__u64 index, void *ctx)
  * like d_path(), at the end of out->data, and returns (len | result bits << 16): the path is
  * out->data[VIGIL_PATH_AREA - len .. VIGIL_PATH_AREA), len <= VIGIL_PATH_AREA, never empty.
  *
+ * __weak: several program files include this header and are linked into one object; the
+ * linker keeps one copy.
+ *
  * Written for the verifier: a global (not inlined) function is checked once, on its own, and
  * the walk runs in bpf_loop() (kernel >= 5.17), whose step is checked without unrolling.
  * A plain 128-step loop, inlined twice into the exec handler, multiplied its states past the
  * verifier's 1M-instruction limit. Kernel pointers travel as __u64: a global function takes
  * only scalars and pointers to memory the caller owns.
  */
-__noinline int vg_path_walk(__u64 dentry, __u64 vfsmnt, __u64 root_dentry, __u64 root_mnt,
-			    struct vg_path_buf *out)
+__weak __noinline int vg_path_walk(__u64 dentry, __u64 vfsmnt, __u64 root_dentry, __u64 root_mnt,
+				   struct vg_path_buf *out)
 {
 	struct vg_walk w = {
 		.dentry = (struct dentry *)dentry,

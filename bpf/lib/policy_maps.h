@@ -100,6 +100,7 @@ struct vigil_generic_scratch {
 	struct vigil_str_lpm_key key;                   /* string lookups */
 	struct vigil_str_lpm_key rkey;                  /* the same string reversed */
 	struct vigil_addr_key addr;
+	struct vg_path_buf path;                        /* where file paths are walked */
 };
 
 struct {

@@ -20,6 +20,7 @@
 #include "output.h"
 #include "process.h"
 #include "policy_maps.h"
+#include "path.h"
 
 #define AF_INET  2
 #define AF_INET6 10
@@ -129,6 +130,33 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 		out->value = family;
 		out->len = sizeof(*sa);
 		return sizeof(*sa);
+	}
+	case VIGIL_ARG_FILE_FD: {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		long fd = (long)vg_raw_int(s, spec.offset, 8, 1);
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+		struct file **fds = BPF_CORE_READ(fdt, fd);
+		unsigned int max = BPF_CORE_READ(fdt, max_fds);
+		struct file *file = NULL;
+		struct path root;
+		int walked;
+
+		/* A failed open has no file: the hook reports it as unreadable. */
+		if (fd < 0 || fd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) < 0 || !file) {
+			out->flags |= VIGIL_ARG_F_ERROR;
+			return 0;
+		}
+		root = BPF_CORE_READ(task, fs, root);
+		walked = vg_path_walk((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
+				      (__u64)root.dentry, (__u64)root.mnt, &s->path);
+		/* dst has VIGIL_BUF_MAX (= VIGIL_PATH_AREA) bytes of room: the caller keeps tail_off
+		 * below VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX. */
+		n = vg_path_copy(dst, &s->path, walked);
+		if ((walked >> 16) & VG_PATH_TRUNCATED)
+			out->flags |= VIGIL_ARG_F_TRUNCATED;
+		out->value = (__u64)BPF_CORE_READ(file, f_flags) << 32 | BPF_CORE_READ(file, f_inode, i_mode);
+		out->len = n;
+		return n;
 	}
 	case VIGIL_ARG_CONST_BUF: {
 		__u32 size = spec.size > 64 ? 64 : spec.size;
@@ -340,6 +368,7 @@ __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratc
 	case VIGIL_ARG_STRING:
 	case VIGIL_ARG_DATA_LOC:
 	case VIGIL_ARG_CHAR_BUF:
+	case VIGIL_ARG_FILE_FD:
 		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id);
 		return vg_match_string(s, f->op);
 	case VIGIL_ARG_SOCKADDR:

@@ -203,6 +203,9 @@ enum vigil_arg_kind {
 	VIGIL_ARG_DATA_LOC  = 6, /* __data_loc string: u32 (len << 16 | offset) at `offset` */
 	VIGIL_ARG_SOCK      = 7, /* connect hooks: the socket (family, type, protocol, destination) */
 	VIGIL_ARG_ADDRLEN   = 8, /* connect hooks: the sockaddr length (16 or 28) */
+	VIGIL_ARG_FILE_FD   = 9, /* a new fd (the int at `offset`, e.g. sys_exit_openat's ret)
+				  * resolved to its file: absolute path in the tail, value =
+				  * f_flags << 32 | i_mode */
 };
 
 struct vigil_arg_spec {
