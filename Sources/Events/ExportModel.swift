@@ -180,6 +180,8 @@ package enum ArgumentValue: Sendable, Hashable {
     case sockaddr(family: String, address: String, port: UInt32)
     /// `file_arg`: path and `ls -l`-style permission (e.g. `-rw-r--r--`).
     case file(path: [UInt8], permission: String)
+    /// `linux_binprm_arg`: the executed file's path and permission.
+    case binprm(path: [UInt8], permission: String)
     /// `sock_arg`: family, type and protocol names, destination address and port.
     case sock(family: String, type: String, protocol: String, daddr: String, dport: UInt32)
     /// `syscall_id`: number and ABI ("x64", "i386").

@@ -134,7 +134,7 @@ extension GenericRecord {
                 args.append(.integer(value.value))
             case VIGIL_ARG_STRING.rawValue, VIGIL_ARG_DATA_LOC.rawValue:
                 args.append(.string(tail, truncated: truncated))
-            case VIGIL_ARG_FILE_FD.rawValue:
+            case VIGIL_ARG_FILE_FD.rawValue, VIGIL_ARG_EXE.rawValue:
                 args.append(
                     .file(path: tail, flags: UInt32(truncatingIfNeeded: value.value >> 32),
                           mode: UInt32(truncatingIfNeeded: value.value & 0xffff), truncated: truncated))

@@ -364,8 +364,12 @@ package struct JSONLineEncoder: Sendable {
                 b.append(UInt8(ascii: "\""))
             }
             b.append(UInt8(ascii: "}"))
-        case .file(let path, let permission):
-            b.append(static: "{\"file_arg\":{\"path\":\"")
+        case .file(let path, let permission), .binprm(let path, let permission):
+            if case .binprm = arg.value {
+                b.append(static: "{\"linux_binprm_arg\":{\"path\":\"")
+            } else {
+                b.append(static: "{\"file_arg\":{\"path\":\"")
+            }
             b.appendJSONEscaped(bytes: path)
             b.append(UInt8(ascii: "\""))
             if !permission.isEmpty {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Events
 import Tracefs
+import TracingPolicy
 
 /// Turns what a hook read (``RawArgument``) into Tetragon's argument JSON shapes.
 package enum ArgumentRenderer {
@@ -37,6 +38,7 @@ package enum ArgumentRenderer {
         case .sockaddr(let family, let port, let address):
             return one(.sockaddr(family: familyName(family), address: addressText(family: family, address), port: UInt32(port)))
         case .file(let path, _, let mode, _):
+            if arg.declaredType == .linuxBinprm { return one(.binprm(path: path, permission: permissionString(mode))) }
             return one(.file(path: path, permission: permissionString(mode)))
         case .sock(let family, let type, let proto, let port, let address):
             return one(

@@ -113,6 +113,11 @@ extension Context {
     }
 
     mutating func compileLsmHook(_ lsm: LsmHookSpec, spec: PolicySpec) -> [CompiledHook] {
+        if Self.isExecCheckHook(lsm.hook) {
+            return compileExecCheckHook(
+                name: lsm.hook, event: .lsm(hook: lsm.hook), node: lsm, args: lsm.args, selectors: lsm.selectors,
+                message: lsm.message, tags: lsm.tags, spec: spec).map { [$0] } ?? []
+        }
         if Self.isFileOpenHook(lsm.hook) {
             return compileFileOpenHook(
                 name: lsm.hook, event: .lsm(hook: lsm.hook), node: lsm, args: lsm.args, selectors: lsm.selectors,
@@ -122,7 +127,7 @@ extension Context {
             fail(
                 lsm,
                 "lsmhooks \(lsm.hook) needs BPF-LSM, which this kernel does not allow; of the LSM hooks this build "
-                    + "serves socket_connect and file_open (bprm_check_security is not in this build yet)",
+                    + "serves socket_connect, file_open and bprm_check_security on other hooks",
                 at: "hook")
             return []
         }

@@ -67,3 +67,46 @@ extension Context {
         return hooks
     }
 }
+
+/// bprm_check_security and its kprobe spelling run on sched_process_exec: the binary is the new
+/// image's file (mm->exe_file, symlinks resolved), and Sigkill there stops the process before
+/// the new image runs a single instruction.
+extension Context {
+    static func isExecCheckHook(_ call: String) -> Bool {
+        call == "bprm_check_security" || call == "security_bprm_check"
+    }
+
+    mutating func compileExecCheckHook(
+        name: String, event: HookEvent, node: some PolicyNode, args: [KProbeArg], selectors: [Selector],
+        message: String?, tags: [String], spec: PolicySpec
+    ) -> CompiledHook? {
+        // int security_bprm_check(struct linux_binprm *bprm): argument 0, the only one.
+        for arg in args where arg.index != 0 || ![.linuxBinprm, .file, .auto].contains(arg.type) {
+            fail(arg, "\(name) has one argument, index 0 of type linux_binprm", at: arg.index != 0 ? "index" : "type")
+        }
+        for selector in selectors {
+            for action in selector.matchActions where action.action == .override {
+                fail(
+                    action,
+                    "Override on \(name) needs fanotify exec permission events, which are not in this build yet; "
+                        + "Sigkill kills the process before the new image runs an instruction", at: "action")
+            }
+        }
+        let resolved = args.map { arg in
+            (CompiledArg(label: arg.label, declaredType: .linuxBinprm, kind: .string),
+             ResolvedTracepointArg(fieldIndex: 0, offset: 0, size: 0, kind: .string))
+        }
+        let slotFor: (UInt32) -> Int? = { value in args.firstIndex { $0.index == value } }
+        guard var hook = buildHook(
+            category: "sched", name: "sched_process_exec", event: event, node: node, args: resolved,
+            selectors: selectors, slotFor: slotFor, message: message, tags: tags, spec: spec)
+        else { return nil }
+        for slot in 0..<args.count {
+            var a = vigil_arg_spec()
+            a.kind = UInt8(VIGIL_ARG_EXE.rawValue)
+            CTuple.set(&hook.hook.args, slot, a)
+        }
+        hook.hook.ctx_size = 0
+        return hook
+    }
+}

@@ -30,6 +30,15 @@ package struct PolicyCompiler {
             if let hook = context.compileTracepoint(tracepoint, index: i, spec: spec) { hooks.append(hook) }
         }
         for (i, kprobe) in spec.kprobes.enumerated() {
+            if Context.isExecCheckHook(kprobe.call) {
+                if let hook = context.compileExecCheckHook(
+                    name: kprobe.call, event: .kprobe(functionName: kprobe.call), node: kprobe, args: kprobe.args,
+                    selectors: kprobe.selectors, message: kprobe.message, tags: kprobe.tags, spec: spec)
+                {
+                    hooks.append(hook)
+                }
+                continue
+            }
             if Context.isFileOpenHook(kprobe.call) {
                 hooks.append(
                     contentsOf: context.compileFileOpenHook(

@@ -483,3 +483,56 @@ struct FileOpenKernelTests {
         #expect(event.action == "KPROBE_ACTION_POST")
     }
 }
+
+/// lsmhooks bprm_check_security on sched_process_exec: Sigkill stops the new image before it
+/// runs an instruction, proven by the side effect the binary would have made.
+@Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
+struct ExecCheckKernelTests {
+    @Test func sigkillAtExecStopsTheImageBeforeItRuns() throws {
+        let dir = try TempDir("vigil-execkill")
+        defer { dir.remove() }
+        let touch = try dir.copy("/bin/touch", as: "touch-\(UUID().uuidString.prefix(8))")
+        let policy = "\(dir.path)/policy.yaml"
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: kill-exec-of-test-binary
+            spec:
+              lsmhooks:
+              - hook: bprm_check_security
+                args:
+                - index: 0
+                  type: linux_binprm
+                selectors:
+                - matchArgs:
+                  - index: 0
+                    operator: Equal
+                    values: ["\(touch)"]
+                  matchActions:
+                  - action: Sigkill
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=kill-exec-of-test-binary")
+
+        let sideEffect = "\(dir.path)/side-effect"
+        let status = try Spawn.run(touch, argv: [Array("touch".utf8), Array(sideEffect.utf8)])
+        #expect(status & 0x7f == SIGKILL, "wait status \(status)")
+        #expect(!FileManager.default.fileExists(atPath: sideEffect))
+        // The original touch still runs.
+        let spared = "\(dir.path)/spared"
+        #expect(try Spawn.run("/bin/touch", argv: [Array("touch".utf8), Array(spared.utf8)]) == 0)
+        #expect(FileManager.default.fileExists(atPath: spared))
+
+        let event = try agent.waitFor("process_lsm bprm_check_security") {
+            $0.type == "process_lsm" && $0.binary == touch
+        }
+        #expect(event.body["function_name"] as? String == "bprm_check_security")
+        #expect((event.args.first?["linux_binprm_arg"] as? [String: Any])?["path"] as? String == touch)
+        #expect(event.action == "KPROBE_ACTION_SIGKILL")
+    }
+}

@@ -131,18 +131,26 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 		out->len = sizeof(*sa);
 		return sizeof(*sa);
 	}
-	case VIGIL_ARG_FILE_FD: {
+	case VIGIL_ARG_FILE_FD:
+	case VIGIL_ARG_EXE: {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-		long fd = (long)vg_raw_int(s, spec.offset, 8, 1);
-		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-		struct file **fds = BPF_CORE_READ(fdt, fd);
-		unsigned int max = BPF_CORE_READ(fdt, max_fds);
 		struct file *file = NULL;
 		struct path root;
 		int walked;
 
-		/* A failed open has no file: the hook reports it as unreadable. */
-		if (fd < 0 || fd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) < 0 || !file) {
+		if (spec.kind == VIGIL_ARG_EXE) {
+			file = BPF_CORE_READ(task, mm, exe_file);
+		} else {
+			long fd = (long)vg_raw_int(s, spec.offset, 8, 1);
+			struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+			struct file **fds = BPF_CORE_READ(fdt, fd);
+			unsigned int max = BPF_CORE_READ(fdt, max_fds);
+
+			/* A failed open has no file: the hook reports it as unreadable. */
+			if (fd < 0 || fd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) < 0)
+				file = NULL;
+		}
+		if (!file) {
 			out->flags |= VIGIL_ARG_F_ERROR;
 			return 0;
 		}
@@ -369,6 +377,7 @@ __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratc
 	case VIGIL_ARG_DATA_LOC:
 	case VIGIL_ARG_CHAR_BUF:
 	case VIGIL_ARG_FILE_FD:
+	case VIGIL_ARG_EXE:
 		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id);
 		return vg_match_string(s, f->op);
 	case VIGIL_ARG_SOCKADDR:

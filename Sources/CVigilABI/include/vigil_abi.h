@@ -206,6 +206,8 @@ enum vigil_arg_kind {
 	VIGIL_ARG_FILE_FD   = 9, /* a new fd (the int at `offset`, e.g. sys_exit_openat's ret)
 				  * resolved to its file: absolute path in the tail, value =
 				  * f_flags << 32 | i_mode */
+	VIGIL_ARG_EXE       = 10, /* the current task's executable (mm->exe_file), same encoding as
+				   * FILE_FD; at sched_process_exec it is the new image */
 };
 
 struct vigil_arg_spec {
