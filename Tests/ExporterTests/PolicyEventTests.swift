@@ -201,6 +201,8 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
     }
 
     static let cases: [(Argument, String)] = [
+        (Argument(.binprm(path: Array("/usr/bin/true".utf8), permission: "-rwxr-xr-x")),
+         #"{"linux_binprm_arg":{"path":"/usr/bin/true","permission":"-rwxr-xr-x"}}"#),
         (Argument(.file(path: Array("/etc/sh\u{1}adow".utf8) + [0xff], permission: "-rw-r-----"), label: "file"),
          #"{"file_arg":{"path":"/etc/sh\u0001adow\\xff","permission":"-rw-r-----"},"label":"file"}"#),
         (Argument(.sock(family: "AF_INET", type: "SOCK_STREAM", protocol: "IPPROTO_TCP", daddr: "10.0.0.1", dport: 443), label: "sk"),
@@ -282,11 +284,12 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
             case .sockaddr: seen.insert("sockaddr")
             case .sock: seen.insert("sock")
             case .file: seen.insert("file")
+            case .binprm: seen.insert("binprm")
             case .syscallID: seen.insert("syscallID")
             case .error: seen.insert("error")
             }
         }
-        #expect(seen.count == 12)
+        #expect(seen.count == 13)
     }
 
     /// RFC 4648 section 10 vectors, then every length 0...70 against Foundation.

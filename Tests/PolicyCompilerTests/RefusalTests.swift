@@ -52,16 +52,16 @@ import TracingPolicy
               name: lsm
             spec:
               lsmhooks:
-              - hook: bprm_check_security
+              - hook: path_truncate
                 args:
                 - index: 0
-                  type: linux_binprm
+                  type: path
             """
         let errors = refusal(yaml)
         #expect(errors.count == 1)
         let error = try #require(errors.first)
-        #expect(error.hasPrefix(position(of: "bprm_check_security", in: yaml) + ": spec.lsmhooks[0].hook: "), "\(error)")
-        #expect(error.contains("lsmhooks bprm_check_security needs BPF-LSM"))
+        #expect(error.hasPrefix(position(of: "path_truncate", in: yaml) + ": spec.lsmhooks[0].hook: "), "\(error)")
+        #expect(error.contains("lsmhooks path_truncate needs BPF-LSM"))
     }
 
     @Test func podSelectorIsRefused() throws {
