@@ -7,12 +7,18 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "vigil", targets: ["vigil"]),
+        .executable(name: "tracectl", targets: ["tracectl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C: system libraries and the one BPF <-> Swift contract.
@@ -20,11 +26,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CVigilABI"),
         .target(name: "CVigilBPF", dependencies: ["CLibbpf", "CVigilABI"]),
+        .target(name: "CFanotify", path: "Sources/CFanotify"),
 
         // Swift modules, one concern each.
         .target(name: "Events", dependencies: ["CVigilABI"]),
         .target(name: "ProcessCache", dependencies: ["Events"]),
         .target(name: "Cgroups"),
+        .target(name: "FileGuard", dependencies: ["CFanotify", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Tracefs"),
         .target(name: "TracingPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "PolicyCompiler", dependencies: ["TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
@@ -38,8 +46,10 @@ let package = Package(
         ]),
         .target(name: "VigilAgent", dependencies: [
             "BPFKit", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
-            "CVigilABI",
+            "CVigilABI", "ControlAPI",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
@@ -48,6 +58,24 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Control API (UNIX socket HTTP+JSON, /metrics) and its client, `tracectl`.
+        .target(name: "ControlAPI", dependencies: [
+            "TracingPolicy",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "tracectl", dependencies: [
+            "ControlAPI", "TracingPolicy",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
         // Test support and tests. Suites whose names carry "Kernel" need root.
@@ -60,6 +88,19 @@ let package = Package(
         .testTarget(name: "TracefsTests", dependencies: ["Tracefs"]),
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
+        .testTarget(name: "ControlAPITests", dependencies: [
+            "ControlAPI", "tracectl", "TracingPolicy",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),
         .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),
     ]
 )

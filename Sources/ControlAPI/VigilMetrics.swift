@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The agent's metrics, created through swift-metrics on a `PrometheusMetricsFactory` over the
+/// registry the agent passes in (the executable bootstraps `MetricsSystem` with the same
+/// registry if it wants library metrics too; this type never touches the global system).
+///
+/// Names follow Tetragon's (`tetragon_` becomes `vigil_`):
+///
+/// | metric | type | labels |
+/// | --- | --- | --- |
+/// | `vigil_events_total` | counter | `type` (`process_exec`, ...) |
+/// | `vigil_missed_events_total` | counter | `place`: `kernel_reserve`, `user_queue`, `export`, `client` |
+/// | `vigil_policy_filtered_events_total` | counter | |
+/// | `vigil_policy_actions_total` | counter | `policy`, `action` |
+/// | `vigil_policies` | gauge | `state`: `loaded`, `error`, `disabled` |
+/// | `vigil_process_cache_size` | gauge | |
+/// | `vigil_export_bytes_total` | counter | |
+/// | `vigil_export_rotations_total` | counter | |
+/// | `vigil_event_subscribers` | gauge | |
+///
+/// Thread-safe: labelled counters are created on first use and cached.
+package final class VigilMetrics: Sendable {
+    /// Where events were lost.
+    package enum MissedPlace: String, Sendable, CaseIterable {
+        /// The BPF ring buffer was full (`bpf_ringbuf_reserve` failed).
+        case kernelReserve = "kernel_reserve"
+        /// The queue between the ring-buffer reader and the pipeline was full.
+        case userQueue = "user_queue"
+        /// Writing the export file or stdout failed.
+        case export
+        /// A `/v1/events` client read too slowly (`EventBroadcaster`).
+        case client
+    }
+
+    /// The registry the metrics are in (serve it with `MetricsServer`).
+    package let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+
+    /// `vigil_policy_filtered_events_total`: hook hits that matched no selector (never left
+    /// the kernel).
+    package let policyFilteredEvents: CoreMetrics.Counter
+    /// `vigil_process_cache_size`.
+    package let processCacheSize: CoreMetrics.Gauge
+    /// `vigil_export_bytes_total`.
+    package let exportBytes: CoreMetrics.Counter
+    /// `vigil_export_rotations_total`.
+    package let exportRotations: CoreMetrics.Counter
+    /// `vigil_event_subscribers`: `/v1/events` clients connected.
+    package let eventSubscribers: CoreMetrics.Gauge
+
+    private let cache = Mutex(Cache())
+
+    private struct Cache {
+        var events: [String: CoreMetrics.Counter] = [:]
+        var missed: [MissedPlace: CoreMetrics.Counter] = [:]
+        var actions: [PolicyActionKey: CoreMetrics.Counter] = [:]
+        var policies: [PolicyState: CoreMetrics.Gauge] = [:]
+        /// Last absolute values given to `advance(...)`, per counter.
+        var totals: [String: Int64] = [:]
+    }
+
+    private struct PolicyActionKey: Hashable {
+        var policy: String
+        var action: String
+    }
+
+    /// Creates the metrics in `registry`. The unlabelled ones, `vigil_missed_events_total` for
+    /// every place and `vigil_policies` for every state appear at once (at 0), so dashboards
+    /// and alerts see them before the first event.
+    package init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        let factory = PrometheusMetricsFactory(registry: registry)
+        self.factory = factory
+        policyFilteredEvents = CoreMetrics.Counter(label: "vigil_policy_filtered_events_total", factory: factory)
+        processCacheSize = CoreMetrics.Gauge(label: "vigil_process_cache_size", factory: factory)
+        exportBytes = CoreMetrics.Counter(label: "vigil_export_bytes_total", factory: factory)
+        exportRotations = CoreMetrics.Counter(label: "vigil_export_rotations_total", factory: factory)
+        eventSubscribers = CoreMetrics.Gauge(label: "vigil_event_subscribers", factory: factory)
+        for place in MissedPlace.allCases { _ = missedEvents(place) }
+        for state in PolicyState.allCases { policies(state).record(0) }
+        processCacheSize.record(0)
+        eventSubscribers.record(0)
+    }
+
+    /// `vigil_events_total{type}`; `type` is the event's key, e.g. `process_exec`.
+    package func events(type: String) -> CoreMetrics.Counter {
+        cache.withLock { cache in
+            if let counter = cache.events[type] { return counter }
+            let counter = CoreMetrics.Counter(label: "vigil_events_total", dimensions: [("type", type)], factory: factory)
+            cache.events[type] = counter
+            return counter
+        }
+    }
+
+    /// `vigil_missed_events_total{place}`.
+    package func missedEvents(_ place: MissedPlace) -> CoreMetrics.Counter {
+        cache.withLock { cache in
+            if let counter = cache.missed[place] { return counter }
+            let counter = CoreMetrics.Counter(
+                label: "vigil_missed_events_total", dimensions: [("place", place.rawValue)], factory: factory)
+            cache.missed[place] = counter
+            return counter
+        }
+    }
+
+    /// `vigil_policy_actions_total{policy,action}`; `action` as in the event, e.g.
+    /// `KPROBE_ACTION_SIGKILL`.
+    package func policyActions(policy: String, action: String) -> CoreMetrics.Counter {
+        let key = PolicyActionKey(policy: policy, action: action)
+        return cache.withLock { cache in
+            if let counter = cache.actions[key] { return counter }
+            let counter = CoreMetrics.Counter(
+                label: "vigil_policy_actions_total", dimensions: [("policy", policy), ("action", action)],
+                factory: factory)
+            cache.actions[key] = counter
+            return counter
+        }
+    }
+
+    /// `vigil_policies{state}`.
+    package func policies(_ state: PolicyState) -> CoreMetrics.Gauge {
+        cache.withLock { cache in
+            if let gauge = cache.policies[state] { return gauge }
+            let gauge = CoreMetrics.Gauge(label: "vigil_policies", dimensions: [("state", state.rawValue)], factory: factory)
+            cache.policies[state] = gauge
+            return gauge
+        }
+    }
+
+    /// Sets `vigil_policies` for every state from the agent's policy list (absent states are 0).
+    package func setPolicies(_ policies: [PolicyInfo]) {
+        var counts: [PolicyState: Int] = [:]
+        for policy in policies { counts[policy.state, default: 0] += 1 }
+        for state in PolicyState.allCases { self.policies(state).record(counts[state] ?? 0) }
+    }
+
+    /// Moves `vigil_missed_events_total{place}` to an absolute total the agent reads from
+    /// somewhere cumulative (the BPF drop map, the reader's counter): increments by the
+    /// difference to the last total given. A total lower than the last one (a counter reset)
+    /// only resets the reference.
+    package func advanceMissedEvents(_ place: MissedPlace, toTotal total: UInt64) {
+        let delta = delta(key: "missed.\(place.rawValue)", total: total)
+        if delta > 0 { missedEvents(place).increment(by: delta) }
+    }
+
+    /// Like `advanceMissedEvents`, for `vigil_policy_filtered_events_total`.
+    package func advancePolicyFilteredEvents(toTotal total: UInt64) {
+        let delta = delta(key: "policy_filtered", total: total)
+        if delta > 0 { policyFilteredEvents.increment(by: delta) }
+    }
+
+    private func delta(key: String, total: UInt64) -> Int64 {
+        let total = Int64(clamping: total)
+        return cache.withLock { cache in
+            let last = cache.totals[key] ?? 0
+            cache.totals[key] = total
+            return total >= last ? total - last : 0
+        }
+    }
+
+    /// The registry's Prometheus text exposition.
+    package func exposition() -> String {
+        registry.emitToString()
+    }
+}

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+
+/// `tracectl events -o compact`: one readable line per event, in the spirit of Tetragon's
+/// compact output: emoji and kind, `namespace/pod` when there is one, binary, what happened
+/// (arguments, path, address), and the action when it is more than reporting.
+///
+/// ```
+/// 🚀 process  /usr/bin/curl https://example.com
+/// 💥 exit     /usr/bin/curl https://example.com SIGKILL
+/// 📬 open     default/web /usr/bin/cat /etc/shadow
+/// 🔌 connect  /usr/bin/curl 10.0.0.1:443 💀 SIGKILL
+/// ```
+package enum CompactFormatter {
+    /// The compact line of one exported JSON line (the line itself when it is not JSON).
+    package static func format(_ line: String) -> String {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            return line
+        }
+        if let dropped = object["vigil_dropped_events"] {
+            return "⚠️  dropped \(dropped) events: this client read too slowly"
+        }
+        guard let type = object.keys.sorted().first(where: { $0 != "node_name" && $0 != "time" }),
+              let body = object[type] as? [String: Any]
+        else { return line }
+        let process = body["process"] as? [String: Any] ?? [:]
+        let binary = process["binary"] as? String ?? "<unknown>"
+        let arguments = process["arguments"] as? String ?? ""
+
+        let kind: String
+        var details: [String] = []
+        switch type {
+        case "process_exec":
+            kind = "🚀 process"
+            details.append(arguments)
+        case "process_exit":
+            kind = "💥 exit"
+            details.append(arguments)
+            if let signal = body["signal"] as? String, !signal.isEmpty {
+                details.append(signal)
+            } else if let status = body["status"] {
+                details.append("\(status)")
+            }
+        case "process_kprobe":
+            let function = body["function_name"] as? String ?? ""
+            let syscall = syscallName(function)
+            let (emoji, word) = syscallKind(syscall) ?? ("⁉️", "syscall")
+            kind = "\(emoji) \(word)"
+            if syscallKind(syscall) == nil { details.append(syscall.isEmpty ? function : syscall) }
+            details += renderArgs(body["args"])
+        case "process_tracepoint":
+            let subsystem = body["subsys"] as? String ?? ""
+            let event = body["event"] as? String ?? ""
+            if subsystem == "syscalls", event.hasPrefix("sys_enter_"),
+               let (emoji, word) = syscallKind(String(event.dropFirst("sys_enter_".count))) {
+                kind = "\(emoji) \(word)"
+            } else {
+                kind = "🔍 tracepoint"
+                details.append("\(subsystem)/\(event)")
+            }
+            details += renderArgs(body["args"])
+        default:
+            kind = "❓ \(type)"
+        }
+
+        var parts = [pad(kind)]
+        if let pod = process["pod"] as? [String: Any], let name = pod["name"] as? String, !name.isEmpty {
+            let namespace = pod["namespace"] as? String ?? ""
+            parts.append(namespace.isEmpty ? name : "\(namespace)/\(name)")
+        }
+        parts.append(binary)
+        parts += details.filter { !$0.isEmpty }
+        if let action = actionText(body) { parts.append(action) }
+        return parts.joined(separator: " ")
+    }
+
+    /// `openat` for `__x64_sys_openat`, `sys_openat`, `openat`.
+    static func syscallName(_ function: String) -> String {
+        for prefix in ["__x64_sys_", "__arm64_sys_", "__ia32_sys_", "__se_sys_", "sys_"] where function.hasPrefix(prefix) {
+            return String(function.dropFirst(prefix.count))
+        }
+        return function
+    }
+
+    /// Emoji and word for the syscalls people write policies for.
+    static func syscallKind(_ syscall: String) -> (String, String)? {
+        switch syscall {
+        case "open", "openat", "openat2", "creat": return ("📬", "open")
+        case "read", "readv", "pread64", "preadv": return ("📚", "read")
+        case "write", "writev", "pwrite64", "pwritev": return ("📝", "write")
+        case "close": return ("📪", "close")
+        case "connect": return ("🔌", "connect")
+        case "accept", "accept4": return ("🔌", "accept")
+        case "bind": return ("🔌", "bind")
+        case "listen": return ("🔌", "listen")
+        case "sendto", "sendmsg": return ("📤", "send")
+        case "recvfrom", "recvmsg": return ("📥", "recv")
+        case "unlink", "unlinkat", "rmdir": return ("🧹", "unlink")
+        case "rename", "renameat", "renameat2": return ("🏷️", "rename")
+        case "chmod", "fchmod", "fchmodat": return ("🔐", "chmod")
+        case "chown", "fchown", "fchownat", "lchown": return ("🔐", "chown")
+        case "mount", "umount2", "fsmount", "move_mount": return ("💾", "mount")
+        case "setuid", "setgid", "setreuid", "setresuid", "setresgid", "setregid": return ("🔑", "setuid")
+        case "ptrace": return ("🐛", "ptrace")
+        case "kill", "tkill", "tgkill": return ("🔫", "kill")
+        case "bpf": return ("🐝", "bpf")
+        case "init_module", "finit_module", "delete_module": return ("🧩", "module")
+        case "execve", "execveat": return ("🚀", "execve")
+        case "mmap", "mprotect": return ("🧠", syscall)
+        default: return nil
+        }
+    }
+
+    private static func pad(_ kind: String) -> String {
+        // Pad the word after the emoji to 8 columns, as Tetragon aligns its kinds.
+        guard let space = kind.firstIndex(of: " ") else { return kind }
+        let word = kind[kind.index(after: space)...]
+        return kind + String(repeating: " ", count: max(0, 8 - word.count))
+    }
+
+    /// ` 💀 SIGKILL`, `🛑 override`, ... for actions other than reporting; monitor mode says
+    /// what would have been done.
+    private static func actionText(_ body: [String: Any]) -> String? {
+        guard let action = body["action"] as? String, !action.isEmpty else { return nil }
+        let short = action.hasPrefix("KPROBE_ACTION_") ? String(action.dropFirst("KPROBE_ACTION_".count)) : action
+        let emoji: String
+        switch short {
+        case "POST", "UNKNOWN", "NOPOST", "FOLLOWFD", "UNFOLLOWFD", "COPYFD", "TRACKSOCK", "UNTRACKSOCK": return nil
+        case "SIGKILL": emoji = "💀"
+        case "OVERRIDE", "DENY": emoji = "🛑"
+        case "SIGNAL": emoji = "📣"
+        default: emoji = "⚙️"
+        }
+        let monitor = (body["policy_mode"] as? String) == "monitor"
+        return monitor ? "\(emoji) \(short) (monitor: not done)" : "\(emoji) \(short)"
+    }
+
+    /// Arguments as a person reads them: strings as they are, numbers, `addr:port`, paths.
+    static func renderArgs(_ value: Any?) -> [String] {
+        guard let args = value as? [[String: Any]] else { return [] }
+        return args.map(renderArg)
+    }
+
+    private static func renderArg(_ arg: [String: Any]) -> String {
+        for (key, value) in arg.sorted(by: { $0.key < $1.key }) where key != "label" {
+            switch key {
+            case "string_arg", "int_arg", "uint_arg", "long_arg", "size_arg":
+                return "\(value)"
+            case "sockaddr_arg", "sock_arg":
+                let sock = value as? [String: Any] ?? [:]
+                let address = sock["addr"] as? String ?? sock["daddr"] as? String ?? ""
+                let port = sock["port"] ?? sock["dport"]
+                let host = address.contains(":") ? "[\(address)]" : address
+                if let port { return "\(host):\(port)" }
+                return host.isEmpty ? (sock["family"] as? String ?? "sockaddr") : host
+            case "file_arg", "path_arg":
+                return (value as? [String: Any])?["path"] as? String ?? "\(value)"
+            case "bytes_arg":
+                return "<\(base64Length(value)) bytes>"
+            case "truncated_bytes_arg":
+                let truncated = value as? [String: Any] ?? [:]
+                return "<\(truncated["orig_size"] ?? base64Length(truncated["bytes_arg"])) bytes, truncated>"
+            case "syscall_id":
+                let id = (value as? [String: Any])?["id"] ?? 0
+                return "syscall \(id)"
+            case "error_arg":
+                return "error: \((value as? [String: Any])?["Message"] ?? "")"
+            default:
+                return "\(key)=\(value)"
+            }
+        }
+        return ""
+    }
+
+    private static func base64Length(_ value: Any?) -> Int {
+        guard let text = value as? String else { return 0 }
+        return Data(base64Encoded: text)?.count ?? 0
+    }
+}

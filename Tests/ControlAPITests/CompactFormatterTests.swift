@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import Testing
+@testable import tracectl
+
+@Suite("tracectl events -o compact")
+struct CompactFormatterTests {
+    let parent = #""parent":{"exec_id":"p","pid":1,"binary":"/usr/bin/bash"}"#
+
+    @Test("process_exec")
+    func exec() {
+        let line = #"{"process_exec":{"process":{"exec_id":"a","pid":22649,"uid":0,"cwd":"/tmp","binary":"/usr/bin/ls","arguments":"-la \"/tmp/cw d\"","flags":"execve clone"},"# + parent + #"},"node_name":"vm","time":"2026-11-26T00:46:08.393050667Z"}"#
+        #expect(CompactFormatter.format(line) == #"🚀 process  /usr/bin/ls -la "/tmp/cw d""#)
+    }
+
+    @Test("process_exec in a pod")
+    func execInPod() {
+        let line = #"{"process_exec":{"process":{"binary":"/usr/bin/curl","arguments":"https://example.com","pod":{"namespace":"default","name":"xwing"}}},"time":"t"}"#
+        #expect(CompactFormatter.format(line) == "🚀 process  default/xwing /usr/bin/curl https://example.com")
+    }
+
+    @Test("process_exit with a signal, with a status, and clean")
+    func exit() {
+        let signal = #"{"process_exit":{"process":{"binary":"/usr/bin/sleep","arguments":"100"},"# + parent + #","signal":"SIGKILL","time":"t"},"node_name":"vm","time":"t"}"#
+        #expect(CompactFormatter.format(signal) == "💥 exit     /usr/bin/sleep 100 SIGKILL")
+        let status = #"{"process_exit":{"process":{"binary":"/usr/bin/false"},"status":1,"time":"t"},"time":"t"}"#
+        #expect(CompactFormatter.format(status) == "💥 exit     /usr/bin/false 1")
+        let clean = #"{"process_exit":{"process":{"binary":"/usr/bin/true"},"time":"t"},"time":"t"}"#
+        #expect(CompactFormatter.format(clean) == "💥 exit     /usr/bin/true")
+    }
+
+    @Test("process_tracepoint: syscall tracepoints by syscall, others by subsystem/event")
+    func tracepoint() {
+        let open = #"{"process_tracepoint":{"process":{"binary":"/usr/bin/cat","arguments":"/etc/shadow"},"subsys":"syscalls","event":"sys_enter_openat","args":[{"string_arg":"/etc/shadow"},{"int_arg":0}],"policy_name":"sensitive-file-reads","action":"KPROBE_ACTION_POST","message":"sensitive file opened"},"node_name":"vm","time":"t"}"#
+        #expect(CompactFormatter.format(open) == "📬 open     /usr/bin/cat /etc/shadow 0")
+        let sched = #"{"process_tracepoint":{"process":{"binary":"/usr/bin/stress"},"subsys":"sched","event":"sched_process_fork","args":[{"int_arg":42}]},"time":"t"}"#
+        #expect(CompactFormatter.format(sched) == "🔍 tracepoint /usr/bin/stress sched/sched_process_fork 42")
+    }
+
+    @Test("process_kprobe: known syscalls get their word, addresses are addr:port, actions show")
+    func kprobe() {
+        let connect = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"int_arg":3,"label":"fd"},{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.1","port":443}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"block-egress"},"time":"t"}"#
+        #expect(CompactFormatter.format(connect) == "🔌 connect  /usr/bin/curl 3 10.0.0.1:443 💀 SIGKILL")
+        let v6 = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"family":"AF_INET6","addr":"::1","port":80}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"p","policy_mode":"monitor"},"time":"t"}"#
+        #expect(CompactFormatter.format(v6) == "🔌 connect  /usr/bin/curl [::1]:80 💀 SIGKILL (monitor: not done)")
+        let other = #"{"process_kprobe":{"process":{"binary":"/usr/bin/x"},"function_name":"__x64_sys_personality","args":[{"uint_arg":8},{"bytes_arg":"AAEC"},{"truncated_bytes_arg":{"bytes_arg":"AA==","orig_size":"4096"}}]},"time":"t"}"#
+        #expect(CompactFormatter.format(other) == "⁉️ syscall  /usr/bin/x personality 8 <3 bytes> <4096 bytes, truncated>")
+    }
+
+    @Test("drop notices and lines that are not events")
+    func others() {
+        #expect(CompactFormatter.format(#"{"vigil_dropped_events":17}"#) == "⚠️  dropped 17 events: this client read too slowly")
+        #expect(CompactFormatter.format("not json") == "not json")
+        #expect(CompactFormatter.format(#"{"process_loader":{"process":{"binary":"/x"}},"time":"t"}"#) == "❓ process_loader /x")
+    }
+}
