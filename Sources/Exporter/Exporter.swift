@@ -22,6 +22,10 @@ package final class Exporter {
 
     private var line: [UInt8] = []
 
+    /// Called with every encoded line (newline included) before it is written, e.g. to feed
+    /// live event streams; must not block.
+    package var lineObserver: ((ExportEvent, [UInt8]) -> Void)?
+
     /// An exporter writing to `stdout` and/or `file` (either may be nil; with both nil events are
     /// only encoded and counted).
     package init(stdout: FileDescriptorSink?, file: ExportFileWriter?, encoder: JSONLineEncoder = .init()) {
@@ -37,6 +41,7 @@ package final class Exporter {
     package func export(_ event: ExportEvent) throws {
         line.removeAll(keepingCapacity: true)
         encoder.encode(event, into: &line)
+        lineObserver?(event, line)
         var firstError: (any Error)?
         if let stdout {
             do { try stdout.write(line) } catch { firstError = firstError ?? error }

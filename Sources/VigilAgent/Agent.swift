@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import BPFKit
+import CoreMetrics
+import ControlAPI
+import Foundation
+import Prometheus
+import Synchronization
 import Glibc
 import PolicyCompiler
 import TracingPolicy
@@ -72,7 +77,44 @@ package struct ProcessMonitorService: Service {
 
         let engine = try makePolicyEngine(sensor: sensor, cgroupRoot: cgroup2Root)
         defer { engine.removeAll() }
-        loadPolicies(into: engine)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = VigilMetrics(registry: registry)
+        let broadcaster = EventBroadcaster(onDrop: { count in metrics.missedEvents(.client).increment(by: Int64(count)) })
+        defer { broadcaster.finish() }
+        exporter.lineObserver = { event, line in
+            metrics.events(type: event.kind.jsonKey).increment()
+            guard broadcaster.subscriberCount > 0 else { return }
+            broadcaster.publish(Self.eventLine(line, event))
+        }
+        let started = Date()
+        let cacheSize = SharedCount()
+        let controller = AgentController(
+            engine: engine, sources: configuration.policies, persistDirectory: configuration.persistPolicies,
+            broadcaster: broadcaster,
+            context: .init(
+                nodeName: configuration.nodeName, attachMode: sensor.attachMode.rawValue, started: started,
+                counters: { [reader] in
+                    Self.counters(sensor: sensor.counters(), reader: reader.stats, cacheEntries: cacheSize.value)
+                }),
+            logger: logger)
+        if let directory = configuration.policies.directory, access(directory, F_OK) != 0 {
+            logger.info("policy directory \(directory) does not exist; no policies from it")
+        }
+        controller.reloadFiles(includePersisted: true)
+        let watch = configuration.policies.directory.flatMap { directory in
+            PolicyDirectoryWatch(directory: directory) {
+                logger.info("policy directory changed: reloading")
+                controller.reloadFiles()
+            }
+        }
+        defer { watch?.stop() }
+        let server = try configuration.serverAddress.map { path in
+            try ControlServer(
+                agent: controller, configuration: .init(socketPath: path, group: configuration.serverGroup), logger: logger)
+        }
+        let metricsServer = try configuration.metricsAddress.map { address in
+            try MetricsServer(address: address, registry: registry, logger: logger)
+        }
         let clock = KtimeClock.current()
         let nodeName = configuration.nodeName
 
@@ -82,7 +124,30 @@ package struct ProcessMonitorService: Service {
                     // SIGHUP re-reads the policy files and directory.
                     for await _ in await UnixSignalsSequence(trapping: .sighup) {
                         logger.info("SIGHUP: reloading policies")
-                        loadPolicies(into: engine)
+                        controller.reloadFiles()
+                    }
+                }
+                if let server {
+                    group.addTask {
+                        do { try await server.run() } catch { logger.error("control API stopped: \(error)") }
+                    }
+                }
+                if let metricsServer {
+                    group.addTask {
+                        do { try await metricsServer.run() } catch { logger.error("metrics server stopped: \(error)") }
+                    }
+                }
+                group.addTask {
+                    // Counters that live in the kernel or other threads reach Prometheus here.
+                    while !Task.isCancelled {
+                        let sensorCounters = sensor.counters()
+                        metrics.advancePolicyFilteredEvents(toTotal: sensorCounters.policyFiltered)
+                        metrics.advanceMissedEvents(.kernelReserve, toTotal: sensorCounters.totalDrops)
+                        metrics.advanceMissedEvents(.userQueue, toTotal: reader.stats.queueDrops)
+                        metrics.processCacheSize.record(cacheSize.value)
+                        metrics.eventSubscribers.record(broadcaster.subscriberCount)
+                        metrics.setPolicies(await controller.listPolicies())
+                        try? await Task.sleep(for: .seconds(1))
                     }
                 }
                 // The stream ends after reader.stop(): the reader drains the ring once more
@@ -91,15 +156,23 @@ package struct ProcessMonitorService: Service {
                     for record in batch {
                         if case .generic(let generic) = record {
                             guard let slot = engine.slot(generic.hookSlot) else { continue }
-                            export(
-                                PolicyEvents.event(for: generic, slot: slot, cache: cache, nodeName: nodeName, clock: clock),
-                                to: exporter)
+                            let event = PolicyEvents.event(for: generic, slot: slot, cache: cache, nodeName: nodeName, clock: clock)
+                            if case .kprobe(_, _, let outcome) = event.kind {
+                                metrics.policyActions(policy: outcome.policyName, action: outcome.action).increment()
+                            } else if case .tracepoint(_, _, _, let outcome) = event.kind {
+                                metrics.policyActions(policy: outcome.policyName, action: outcome.action).increment()
+                            } else if case .lsm(_, _, let outcome) = event.kind {
+                                metrics.policyActions(policy: outcome.policyName, action: outcome.action).increment()
+                            }
+                            export(event, to: exporter)
                         } else if let event = cache.handle(record) {
                             export(event, to: exporter)
                         }
                     }
+                    cacheSize.value = cache.count
                     flush(exporter)
                 }
+                broadcaster.finish()
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -127,37 +200,26 @@ package struct ProcessMonitorService: Service {
         return PolicyEngine(sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger)
     }
 
-    /// Parses every policy source and installs each valid policy; each mistake is logged with
-    /// file:line:column. Policies loaded before that are no longer in the sources are removed.
-    private func loadPolicies(into engine: PolicyEngine) {
-        let sources = configuration.policies
-        if let directory = sources.directory, access(directory, F_OK) != 0 {
-            logger.info("policy directory \(directory) does not exist; no policies from it")
+    /// The line plus the fields event streams filter on, without parsing the JSON again.
+    static func eventLine(_ line: [UInt8], _ event: ExportEvent) -> EventLine {
+        var outcome: PolicyOutcome?
+        switch event.kind {
+        case .tracepoint(_, _, _, let o), .kprobe(_, _, let o), .lsm(_, _, let o): outcome = o
+        case .exec, .exit: outcome = nil
         }
-        let parsed = sources.parse()
-        for warning in parsed.warnings { logger.warning("policy: \(warning)") }
-        for error in parsed.errors { logger.error("policy refused: \(error)") }
-        var wanted: Set<String> = []
-        for document in parsed.documents {
-            wanted.insert(PolicyEngine.key(name: document.name, namespace: document.namespace))
-            do {
-                let loaded = try engine.install(document, source: document.source.file)
-                logger.info(
-                    "policy loaded",
-                    metadata: [
-                        "policy": "\(loaded.name)", "mode": "\(loaded.mode.rawValue)",
-                        "hooks": "\(loaded.hooks.joined(separator: ","))", "source": "\(loaded.source)",
-                    ])
-            } catch let failure as PolicyCompileFailure {
-                for error in failure.errors { logger.error("policy refused: \(error)") }
-            } catch {
-                logger.error("policy refused: \(document.source): \(error)")
-            }
-        }
-        for loaded in engine.loaded where !wanted.contains(PolicyEngine.key(name: loaded.name, namespace: loaded.namespace)) {
-            engine.remove(name: loaded.name, namespace: loaded.namespace)
-            logger.info("policy removed", metadata: ["policy": "\(loaded.name)"])
-        }
+        return EventLine(
+            bytes: line, type: event.kind.jsonKey, binary: String(decoding: event.process.binary, as: UTF8.self),
+            policyName: outcome?.policyName, action: outcome?.action)
+    }
+
+    static func counters(sensor: ProcessSensor.Counters, reader: RingBufferReader.Stats, cacheEntries: Int) -> [String: UInt64] {
+        [
+            "exec_seen": sensor.execSeen, "clone_seen": sensor.cloneSeen, "exit_seen": sensor.exitSeen,
+            "kernel_drops": sensor.totalDrops, "records": reader.records, "queue_drops": reader.queueDrops,
+            "decode_errors": reader.decodeErrors, "policy_matched": sensor.policyMatched,
+            "policy_filtered": sensor.policyFiltered, "policy_signals": sensor.policySignals,
+            "policy_rate_limited": sensor.policyRateLimited, "process_cache_entries": UInt64(cacheEntries),
+        ]
     }
 
     private func cacheConfig(cgroup2Root: String?) -> ProcessCacheConfig {
@@ -189,5 +251,14 @@ package struct ProcessMonitorService: Service {
 
     private func flush(_ exporter: Exporter) {
         do { try exporter.flush() } catch { logger.error("export flush failed: \(error)") }
+    }
+}
+
+/// A number one task writes and others read (the process cache size, for status and metrics).
+final class SharedCount: Sendable {
+    private let storage = Atomic<Int>(0)
+    var value: Int {
+        get { storage.load(ordering: .relaxed) }
+        set { storage.store(newValue, ordering: .relaxed) }
     }
 }

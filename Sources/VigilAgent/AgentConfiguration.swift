@@ -28,6 +28,14 @@ package struct AgentConfiguration: Sendable {
     package var cgroup2Root: String?
     /// `--tracing-policy` files and `--tracing-policy-dir`.
     package var policies = PolicySources()
+    /// Control API UNIX socket (`--server-address`); nil turns the API off.
+    package var serverAddress: String? = "/var/run/vigil/vigil.sock"
+    /// Group allowed to use the socket (`--server-group`).
+    package var serverGroup: String?
+    /// Prometheus `/metrics` on host:port (`--metrics-server`); nil: off.
+    package var metricsAddress: String?
+    /// Where policies added through the API are kept across restarts (`--persist-policies`).
+    package var persistPolicies: String?
 
     package init(nodeName: String) {
         self.nodeName = nodeName

@@ -183,6 +183,27 @@ package final class PolicyEngine: Sendable {
         }
     }
 
+    /// Switches a loaded policy between enforce and monitor: one 4-byte map write, read by its
+    /// hooks on their next run. Returns the updated entry, or nil when none of that name is loaded.
+    package func setMode(name: String, namespace: String?, mode: PolicyMode) throws -> Loaded? {
+        try state.withLock { state in
+            let key = Self.key(name: name, namespace: namespace)
+            guard var installed = state.policies[key] else { return nil }
+            try sensor.update(
+                .policyMode, key: Self.bytes(installed.loaded.policyID), value: Self.bytes(Self.modeValue(mode)))
+            installed.loaded.mode = mode
+            state.policies[key] = installed
+            return installed.loaded
+        }
+    }
+
+    /// Compiles without installing: every problem the policy would be refused for here.
+    package func check(_ document: TracingPolicyDocument) -> PolicyCompileFailure? {
+        var sets = SetIDAllocator(first: UInt32.max / 2)  // throwaway ids: nothing is written
+        if case .failure(let failure) = compiler.compile(document, sets: &sets) { return failure }
+        return nil
+    }
+
     /// Detaches every policy (agent shutdown).
     package func removeAll() {
         state.withLock { state in

@@ -76,6 +76,18 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Directory of TracingPolicy files (*.yaml, *.yml; one level of sub-directories). SIGHUP re-reads it.", valueName: "dir"))
     var tracingPolicyDir: String = "/etc/vigil/tracing-policies"
 
+    @Option(help: ArgumentHelp("UNIX socket of the control API that tracectl talks to; \"\" turns it off.", valueName: "path"))
+    var serverAddress: String = "/var/run/vigil/vigil.sock"
+
+    @Option(help: ArgumentHelp("Group allowed to use the control socket (mode 0660); default: root only (0600).", valueName: "group"))
+    var serverGroup: String?
+
+    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:2112.", valueName: "host:port"))
+    var metricsServer: String?
+
+    @Option(help: ArgumentHelp("Keep policies added with tracectl in this directory and load them at start.", valueName: "dir"))
+    var persistPolicies: String?
+
     @Option(help: ArgumentHelp("trace, debug, info, warning or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -129,6 +141,10 @@ struct VigilCommand: ParsableCommand {
         config.sensor.attachMode = attachMode == "auto" ? nil : (attachMode == "tp_btf" ? .tpBTF : .rawTP)
         config.reader.queueBatches = rbQueueSize
         config.policies = PolicySources(files: tracingPolicy, directory: tracingPolicyDir)
+        config.serverAddress = serverAddress.isEmpty ? nil : serverAddress
+        config.serverGroup = serverGroup
+        config.metricsAddress = metricsServer
+        config.persistPolicies = persistPolicies
         return config
     }
 

@@ -38,6 +38,8 @@ package final class AgentHarness: @unchecked Sendable {
     package let directory: TempDir
     package let exportPath: String
     package let stderrPath: String
+    /// The agent's control API socket (for tracectl).
+    package let socketPath: String
     private let pid: pid_t
     private var readOffset = 0
     private var pendingBytes: [UInt8] = []
@@ -57,8 +59,10 @@ package final class AgentHarness: @unchecked Sendable {
         directory = try TempDir("vigil-agent")
         exportPath = "\(directory.path)/events.log"
         stderrPath = "\(directory.path)/agent.stderr"
+        socketPath = "\(directory.path)/vigil.sock"
         let argv =
-            [Self.binaryPath, "--node-name", nodeName, "--export-filename", exportPath, "--log-level", "info"]
+            [Self.binaryPath, "--node-name", nodeName, "--export-filename", exportPath, "--log-level", "info",
+             "--server-address", socketPath]
             + arguments
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

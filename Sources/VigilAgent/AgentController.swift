@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: Apache-2.0
+import BPFKit
+import ControlAPI
+import Foundation
+import Glibc
+import Logging
+import PolicyCompiler
+import Synchronization
+import TracingPolicy
+
+/// What the control API (and `tracectl`) can do to the running agent: the policy set with its
+/// sources, states and modes, status and live events.
+///
+/// Policies come from files (`--tracing-policy`, `--tracing-policy-dir`, re-read on SIGHUP,
+/// directory changes and `tracectl policy reload`) or from the API (`tracectl policy add`,
+/// kept in `--persist-policies` when given). Every change is all-or-nothing: a request with a
+/// bad document changes nothing; a broken file keeps its policy's previous version running and
+/// shows the error in `list`.
+package final class AgentController: AgentControl, Sendable {
+    struct Entry: Sendable {
+        var document: TracingPolicyDocument
+        var source: ControlAPI.PolicySource
+        var file: String?
+        var enabled = true
+        var error: String?
+    }
+
+    package struct Context: Sendable {
+        package var nodeName: String
+        package var attachMode: String
+        package var started: Date
+        package var counters: @Sendable () -> [String: UInt64]
+    }
+
+    private let engine: PolicyEngine
+    private let sources: PolicySources
+    private let persistDirectory: String?
+    private let broadcaster: EventBroadcaster
+    private let context: Context
+    private let logger: Logger
+    private let entries = Mutex<[String: Entry]>([:])
+    /// Serialises changes: install, remove and mode switches happen one request at a time.
+    private let changes = Mutex<Void>(())
+
+    package init(
+        engine: PolicyEngine, sources: PolicySources, persistDirectory: String?, broadcaster: EventBroadcaster,
+        context: Context, logger: Logger
+    ) {
+        self.engine = engine
+        self.sources = sources
+        self.persistDirectory = persistDirectory
+        self.broadcaster = broadcaster
+        self.context = context
+        self.logger = logger
+    }
+
+    static func key(_ document: TracingPolicyDocument) -> String {
+        PolicyEngine.key(name: document.name, namespace: document.namespace)
+    }
+
+    // MARK: - Loading from files
+
+    /// Re-reads the policy files and directory (and the persisted API policies at start).
+    /// Returns every problem found; valid policies are installed regardless.
+    @discardableResult
+    package func reloadFiles(includePersisted: Bool = false) -> [String] {
+        changes.withLock { _ in
+            var problems: [String] = []
+            var parsed = sources.parse()
+            if includePersisted, let persistDirectory, access(persistDirectory, F_OK) == 0 {
+                var persisted = PolicyParser.loadDirectory(persistDirectory)
+                for document in persisted.documents { apiLoad(document) }
+                persisted.documents = []
+                parsed.append(persisted)
+            }
+            for warning in parsed.warnings { logger.warning("policy: \(warning)") }
+            let badFiles = Set(parsed.errors.map(\.location.file))
+            for error in parsed.errors {
+                logger.error("policy refused: \(error)")
+                problems.append(error.description)
+            }
+            var wanted: Set<String> = []
+            for document in parsed.documents {
+                let key = Self.key(document)
+                wanted.insert(key)
+                if let existing = entries.withLock({ $0[key] }), existing.source == .api { continue }
+                let enabled = entries.withLock { $0[key]?.enabled ?? true }
+                var entry = Entry(document: document, source: .file, file: document.source.file, enabled: enabled)
+                if enabled {
+                    do {
+                        try install(document, source: document.source.file)
+                    } catch let failure as PolicyCompileFailure {
+                        for error in failure.errors { logger.error("policy refused: \(error)") }
+                        problems.append(contentsOf: failure.errors.map(\.description))
+                        entry.error = failure.errors.map(\.description).joined(separator: "\n")
+                    } catch {
+                        problems.append("\(document.source): \(error)")
+                        entry.error = "\(error)"
+                    }
+                }
+                entries.withLock { $0[key] = entry }
+            }
+            // File policies gone from the sources are removed, unless their file is broken now:
+            // then the running version stays, with the error shown.
+            let stale = entries.withLock { entries in
+                entries.filter { key, entry in
+                    entry.source == .file && !wanted.contains(key)
+                }
+            }
+            for (key, entry) in stale {
+                if let file = entry.file, badFiles.contains(file) {
+                    let message = parsed.errors.filter { $0.location.file == file }.map(\.description)
+                    entries.withLock { $0[key]?.error = message.joined(separator: "\n") }
+                    continue
+                }
+                engine.remove(name: entry.document.name, namespace: entry.document.namespace)
+                entries.withLock { _ = $0.removeValue(forKey: key) }
+                logger.info("policy removed", metadata: ["policy": "\(entry.document.name)"])
+            }
+            return problems
+        }
+    }
+
+    private func apiLoad(_ document: TracingPolicyDocument) {
+        var entry = Entry(document: document, source: .api, file: document.source.file)
+        do {
+            try install(document, source: "api")
+        } catch {
+            entry.error = "\(error)"
+            logger.error("persisted policy refused: \(error)")
+        }
+        entries.withLock { $0[Self.key(document)] = entry }
+    }
+
+    private func install(_ document: TracingPolicyDocument, source: String) throws {
+        let loaded = try engine.install(document, source: source)
+        logger.info(
+            "policy loaded",
+            metadata: [
+                "policy": "\(loaded.name)", "mode": "\(loaded.mode.rawValue)",
+                "hooks": "\(loaded.hooks.joined(separator: ","))", "source": "\(loaded.source)",
+            ])
+    }
+
+    // MARK: - AgentControl
+
+    package func status() async -> AgentStatus {
+        var uts = utsname()
+        uname(&uts)
+        let release = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return AgentStatus(
+            version: Version.current, uptimeSeconds: Date().timeIntervalSince(context.started),
+            nodeName: context.nodeName, kernelRelease: release, attachMode: context.attachMode,
+            mechanisms: Self.mechanisms, counters: context.counters(), policies: entries.withLock { $0.count })
+    }
+
+    /// Hook by hook, what this build does on this kernel (the kernel probe at start picked
+    /// tp_btf or raw_tp; the rest needs only tracepoints and cgroup hooks).
+    static let mechanisms: [MechanismInfo] = [
+        MechanismInfo(hook: "process exec/fork/exit", mechanism: "tp_btf (raw_tp fallback)", observe: true, kill: true, deny: false),
+        MechanismInfo(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: true, kill: true, deny: false),
+        MechanismInfo(hook: "socket_connect", mechanism: "cgroup connect4/6, sendmsg4/6", observe: true, kill: false, deny: true),
+        MechanismInfo(hook: "file_open", mechanism: "syscalls:sys_exit_open*, fd resolved in the kernel", observe: true, kill: true, deny: false),
+        MechanismInfo(hook: "bprm_check_security", mechanism: "sched_process_exec", observe: true, kill: true, deny: false),
+        MechanismInfo(hook: "other kprobes, fentry, BPF-LSM", mechanism: "not available on this kernel", observe: false, kill: false, deny: false),
+    ]
+
+    package func listPolicies() async -> [PolicyInfo] {
+        let loaded = Dictionary(engine.loaded.map { (PolicyEngine.key(name: $0.name, namespace: $0.namespace), $0) }) { a, _ in a }
+        return entries.withLock { entries in
+            entries.map { key, entry in
+                let running = loaded[key]
+                let state: ControlAPI.PolicyState =
+                    !entry.enabled ? .disabled : entry.error != nil ? .error : running != nil ? .loaded : .error
+                return PolicyInfo(
+                    name: entry.document.name, namespace: entry.document.namespace, source: entry.source, file: entry.file,
+                    state: state, error: entry.error,
+                    mode: (running?.mode ?? entry.document.spec.policyMode) == .monitor ? .monitor : .enforce,
+                    hooks: (running?.hooks ?? []).map { HookInfo(hook: $0, mechanism: $0.contains("cgroup") ? "cgroup" : "tracepoint") })
+            }.sorted { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }
+        }
+    }
+
+    package func addPolicy(yaml: String, fileName: String, mode: ControlAPI.PolicyMode?) async throws(ControlError) -> [PolicyInfo] {
+        let parsed = PolicyParser.parse(yaml: yaml, file: fileName)
+        var documents = parsed.documents
+        var problems = parsed.errors.map(\.description)
+        if let mode {
+            for i in documents.indices { documents[i].spec.parsedOptions.policyMode = mode == .monitor ? .monitor : .enforce }
+        }
+        for document in documents {
+            if let failure = engine.check(document) { problems.append(contentsOf: failure.errors.map(\.description)) }
+        }
+        if documents.isEmpty && problems.isEmpty { problems.append("\(fileName): no policy in it") }
+        guard problems.isEmpty else {
+            throw .badRequest("policy refused; nothing changed", details: problems)
+        }
+        let result: Result<Void, ControlError> = changes.withLock { _ in
+            var installed: [TracingPolicyDocument] = []
+            for document in documents {
+                do {
+                    try engine.install(document, source: "api")
+                    installed.append(document)
+                } catch {
+                    // All or nothing: take back what this request installed.
+                    for done in installed { engine.remove(name: done.name, namespace: done.namespace) }
+                    return .failure(.badRequest("policy refused; nothing changed", details: ["\(error)"]))
+                }
+            }
+            for document in documents {
+                entries.withLock { $0[Self.key(document)] = Entry(document: document, source: .api, file: fileName) }
+                persist(document, yaml: yaml)
+            }
+            return .success(())
+        }
+        try result.get()
+        let keys = Set(documents.map(Self.key))
+        return await listPolicies().filter { keys.contains(PolicyEngine.key(name: $0.name, namespace: $0.namespace)) }
+    }
+
+    private func persist(_ document: TracingPolicyDocument, yaml: String) {
+        guard let persistDirectory else { return }
+        try? FileManager.default.createDirectory(atPath: persistDirectory, withIntermediateDirectories: true)
+        let name = (document.namespace.map { "\($0)_" } ?? "") + document.name
+        try? yaml.write(toFile: "\(persistDirectory)/\(name).yaml", atomically: true, encoding: .utf8)
+    }
+
+    package func deletePolicy(name: String, namespace: String?) async throws(ControlError) {
+        let key = PolicyEngine.key(name: name, namespace: namespace)
+        let removed: Entry? = changes.withLock { _ in
+            guard let entry = entries.withLock({ $0.removeValue(forKey: key) }) else { return nil }
+            engine.remove(name: name, namespace: namespace)
+            if entry.source == .api, let persistDirectory {
+                try? FileManager.default.removeItem(atPath: "\(persistDirectory)/\((namespace.map { "\($0)_" } ?? "") + name).yaml")
+            }
+            return entry
+        }
+        guard removed != nil else { throw .notFound("no policy named \(name)") }
+        logger.info("policy deleted", metadata: ["policy": "\(name)"])
+    }
+
+    package func setPolicyEnabled(name: String, namespace: String?, enabled: Bool) async throws(ControlError) -> PolicyInfo {
+        let key = PolicyEngine.key(name: name, namespace: namespace)
+        let outcome: Result<Void, ControlError> = changes.withLock { _ in
+            guard let entry = entries.withLock({ $0[key] }) else { return .failure(.notFound("no policy named \(name)")) }
+            if enabled && !entry.enabled {
+                do { try engine.install(entry.document, source: entry.file ?? "api") } catch {
+                    return .failure(.badRequest("cannot enable \(name)", details: ["\(error)"]))
+                }
+            } else if !enabled && entry.enabled {
+                engine.remove(name: name, namespace: namespace)
+            }
+            entries.withLock { $0[key]?.enabled = enabled }
+            return .success(())
+        }
+        try outcome.get()
+        return try await info(key, name: name)
+    }
+
+    package func setPolicyMode(name: String, namespace: String?, mode: ControlAPI.PolicyMode) async throws(ControlError) -> PolicyInfo {
+        let key = PolicyEngine.key(name: name, namespace: namespace)
+        let policyMode: TracingPolicy.PolicyMode = mode == .monitor ? .monitor : .enforce
+        let outcome: Result<Void, ControlError> = changes.withLock { _ in
+            guard entries.withLock({ $0[key] }) != nil else { return .failure(.notFound("no policy named \(name)")) }
+            do {
+                guard try engine.setMode(name: name, namespace: namespace, mode: policyMode) != nil else {
+                    return .failure(.badRequest("policy \(name) is not loaded (disabled or refused)"))
+                }
+            } catch {
+                return .failure(ControlError(status: 500, message: "\(error)"))
+            }
+            entries.withLock { $0[key]?.document.spec.parsedOptions.policyMode = policyMode }
+            return .success(())
+        }
+        try outcome.get()
+        logger.info("policy mode changed", metadata: ["policy": "\(name)", "mode": "\(mode)"])
+        return try await info(key, name: name)
+    }
+
+    package func reloadPolicies() async throws(ControlError) -> [PolicyInfo] {
+        let problems = reloadFiles()
+        if !problems.isEmpty {
+            throw .badRequest("some policies were refused; the others are loaded", details: problems)
+        }
+        return await listPolicies()
+    }
+
+    package func events(filter: EventFilter) -> EventSubscription {
+        broadcaster.subscribe(filter: filter)
+    }
+
+    private func info(_ key: String, name: String) async throws(ControlError) -> PolicyInfo {
+        guard let info = await listPolicies().first(where: { PolicyEngine.key(name: $0.name, namespace: $0.namespace) == key })
+        else { throw .notFound("no policy named \(name)") }
+        return info
+    }
+}
+
+/// The agent's version, shown by `tracectl status`.
+package enum Version {
+    package static let current = "0.1.0"
+}
