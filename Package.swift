@@ -31,9 +31,10 @@ let package = Package(
         // Swift modules, one concern each.
         .target(name: "Events", dependencies: ["CVigilABI"]),
         .target(name: "ProcessCache", dependencies: ["Events"]),
-        .target(name: "Cgroups"),
+        .target(name: "HostFiles"),
+        .target(name: "Cgroups", dependencies: ["HostFiles"]),
         .target(name: "FileGuard", dependencies: ["CFanotify", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Tracefs"),
+        .target(name: "Tracefs", dependencies: ["HostFiles"]),
         .target(name: "TracingPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "PolicyCompiler", dependencies: ["TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
         .target(name: "Exporter", dependencies: [
@@ -41,7 +42,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "BPFKit", dependencies: [
-            "CLibbpf", "CVigilBPF", "CVigilABI", "Events",
+            "CLibbpf", "CVigilBPF", "CVigilABI", "Events", "HostFiles",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "VigilAgent", dependencies: [
@@ -84,7 +85,7 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events", "CVigilABI", "TestSupport"]),
         .testTarget(name: "ProcessCacheTests", dependencies: ["ProcessCache", "Events", "TestSupport"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Events", "TestSupport"]),
-        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"]),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "HostFiles"]),
         .testTarget(name: "TracefsTests", dependencies: ["Tracefs"]),
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events"]),

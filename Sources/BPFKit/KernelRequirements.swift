@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CLibbpf
 import Glibc
+import HostFiles
 
 /// What the process sensor needs from the kernel and the agent's privileges, checked before
 /// anything is loaded so that a failure names the missing piece instead of an errno.
@@ -37,7 +38,7 @@ package enum KernelRequirements {
 
     /// Throws a ``BPFError`` naming the first requirement this machine does not meet.
     package static func check(procRoot: String = "/proc", btfPath: String = "/sys/kernel/btf/vmlinux") throws(BPFError) {
-        let status = (try? readText("\(procRoot)/self/status")) ?? ""
+        let status = HostFile.readText(atPath: "\(procRoot)/self/status") ?? ""
         if let caps = effectiveCapabilities(statusText: status) {
             let missing = missingCapabilities(effective: caps)
             if !missing.isEmpty {
@@ -62,19 +63,6 @@ package enum KernelRequirements {
                 code: .missingKernelFeature, errno: ENOTSUP, operation: "bpf_loop helper",
                 message: "this kernel lacks the bpf_loop() helper (Linux 5.17+), used to resolve paths in the kernel")
         }
-    }
-
-    static func readText(_ path: String) throws -> String {
-        guard let file = fopen(path, "r") else { throw BPFError(errno: errno, operation: "open \(path)") }
-        defer { fclose(file) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, file)
-            if n <= 0 { break }
-            result.append(contentsOf: buffer[0..<n])
-        }
-        return String(decoding: result, as: UTF8.self)
     }
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Glibc
+import HostFiles
 
 /// The cgroup2 id of a running process, as `bpf_get_current_cgroup_id()` would report it.
 package enum ProcessCgroup {
@@ -14,7 +15,7 @@ package enum ProcessCgroup {
     /// The kernfs inode of the process's cgroup2 directory under `cgroup2Root`, or nil when the
     /// process is gone or its cgroup cannot be found (another cgroup namespace).
     package static func id(pid: UInt32, procRoot: String = "/proc", cgroup2Root: String) -> UInt64? {
-        guard let text = FileReading.readText(atPath: "\(procRoot)/\(pid)/cgroup"),
+        guard let text = HostFile.readText(atPath: "\(procRoot)/\(pid)/cgroup"),
             let path = unifiedPath(procCgroup: text)
         else { return nil }
         var st = stat()

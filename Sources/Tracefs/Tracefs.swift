@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import HostFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -18,7 +19,7 @@ package enum Tracefs {
     /// The legacy location, inside debugfs (auto-mounted tracefs on older kernels).
     package static let debugfsPath = "/sys/kernel/debug/tracing"
     /// The mount table read by ``root()``.
-    package static let selfMountInfoPath = "/proc/self/mountinfo"
+    package static let selfMountInfoPath = MountInfo.selfPath
 
     /// Finds the tracefs root in `mountinfo` text, falling back to the well-known paths.
     ///
@@ -51,7 +52,7 @@ package enum Tracefs {
     ///
     /// When the mount table cannot be read, only the path fallback applies.
     package static func root() -> String? {
-        root(mountinfo: readText(atPath: selfMountInfoPath) ?? "")
+        root(mountinfo: HostFile.readText(atPath: selfMountInfoPath) ?? "")
     }
 
     /// Mount points of every tracefs mount in `mountinfo` text, in file order, with mountinfo's
@@ -59,17 +60,7 @@ package enum Tracefs {
     ///
     /// Line format (proc(5)): `id parent major:minor root mountpoint options [optional...] - fstype source superoptions`.
     package static func tracefsMountPoints(mountinfo: String) -> [String] {
-        var result: [String] = []
-        for line in mountinfo.split(separator: "\n", omittingEmptySubsequences: true) {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 9,
-                  let sep = fields[6...].firstIndex(of: "-"),
-                  fields.count > sep + 1,
-                  fields[sep + 1] == "tracefs"
-            else { continue }
-            result.append(unescapeMountField(fields[4]))
-        }
-        return result
+        MountInfo.mountPoints(ofType: "tracefs", mountinfo: mountinfo)
     }
 
     /// Path of the format file of `subsystem/event` under `tracefsRoot`.
@@ -91,58 +82,5 @@ package enum Tracefs {
     package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    /// Decodes mountinfo's `\NNN` octal escapes; other bytes pass through.
-    static func unescapeMountField(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
-        var out: [UInt8] = []
-        let bytes = Array(field.utf8)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "\\"), i + 4 <= bytes.count,
-               let value = octal(bytes[(i + 1)..<(i + 4)]) {
-                out.append(value)
-                i += 4
-            } else {
-                out.append(bytes[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func octal(_ digits: ArraySlice<UInt8>) -> UInt8? {
-        guard digits.count == 3 else { return nil }
-        var value = 0
-        for d in digits {
-            guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "7") else { return nil }
-            value = value * 8 + Int(d - UInt8(ascii: "0"))
-        }
-        return value <= 255 ? UInt8(value) : nil
-    }
-
-    /// Reads a whole file with `open`/`read` until end of file.
-    ///
-    /// tracefs and procfs files report `st_size == 0`, so the file is read in chunks rather than by
-    /// size. Returns nil when the file cannot be opened or a read fails (`errno` is left set);
-    /// invalid UTF-8 is repaired.
-    static func readText(atPath path: String, limit: Int = 1 << 20) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        let chunk = 16 * 1024
-        var buffer = [UInt8](repeating: 0, count: chunk)
-        while bytes.count < limit {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunk) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import HostFiles
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -108,7 +110,7 @@ package struct TracepointFormat: Sendable, Hashable {
     ///   errors of ``parse(_:subsystem:event:)``.
     package static func load(tracefsRoot: String, subsystem: String, event: String) throws(TracepointFormatError) -> TracepointFormat {
         let path = Tracefs.formatPath(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
-        guard let text = Tracefs.readText(atPath: path) else {
+        guard let text = HostFile.readText(atPath: path) else {
             let err = errno
             if err == ENOENT || err == ENOTDIR {
                 throw .notFound(tracepoint: "\(subsystem)/\(event)", path: path)

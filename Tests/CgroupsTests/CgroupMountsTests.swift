@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import HostFiles
 import Testing
 @testable import Cgroups
 
@@ -39,7 +40,7 @@ let pureV2MountInfo = """
 @Suite struct CgroupMountsTests {
     @Test func hybridLayoutOfThisMachine() {
         #expect(CgroupMounts.cgroup2Mount(mountinfo: hybridMountInfo) == "/sys/fs/cgroup/unified")
-        let entries = CgroupMounts.entries(mountinfo: hybridMountInfo)
+        let entries = MountInfo.entries(mountinfo: hybridMountInfo)
         #expect(entries.count == 15)
         let memory = entries.first { $0.mountPoint == "/sys/fs/cgroup/memory" }
         #expect(memory?.fsType == "cgroup")
@@ -56,7 +57,7 @@ let pureV2MountInfo = """
         #expect(cgroup2.first?.superOptions == "rw,nsdelegate,memory_recursiveprot")
         #expect(cgroup2.first?.source == "cgroup2")
         // Two optional fields before the separator.
-        let bpf = CgroupMounts.entries(mountinfo: pureV2MountInfo).first { $0.mountPoint == "/sys/fs/bpf" }
+        let bpf = MountInfo.entries(mountinfo: pureV2MountInfo).first { $0.mountPoint == "/sys/fs/bpf" }
         #expect(bpf?.fsType == "bpf")
     }
 
@@ -65,10 +66,10 @@ let pureV2MountInfo = """
         50 31 0:40 / /mnt/my\040cgroup\011tab\134back rw,relatime - cgroup2 none rw
         """#
         #expect(CgroupMounts.cgroup2Mount(mountinfo: text) == "/mnt/my cgroup\ttab\\back")
-        #expect(CgroupMounts.unescape("plain") == "plain")
-        #expect(CgroupMounts.unescape(#"a\012b"#) == "a\nb")
+        #expect(MountInfo.unescape("plain") == "plain")
+        #expect(MountInfo.unescape(#"a\012b"#) == "a\nb")
         // Not an escape: kept as is.
-        #expect(CgroupMounts.unescape(#"a\09b\"#) == #"a\09b\"#)
+        #expect(MountInfo.unescape(#"a\09b\"#) == #"a\09b\"#)
     }
 
     @Test func prefersTheHierarchyRootOverASubtreeBind() {
@@ -90,7 +91,7 @@ let pureV2MountInfo = """
         x 31 0:38 / /a rw - cgroup2 cgroup2 rw
         42 31 0:38 / /b rw - cgroup2
         """
-        #expect(CgroupMounts.entries(mountinfo: malformed).isEmpty)
+        #expect(MountInfo.entries(mountinfo: malformed).isEmpty)
     }
 
     @Test func readsTheRealMountTable() throws {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import HostFiles
 import Testing
 @testable import Cgroups
 
@@ -24,7 +25,7 @@ private func inode(_ path: String) -> UInt64? {
 
     @Test func ownCgroupMapsBackToItsPath() throws {
         let mount = try #require(CgroupMounts.cgroup2Mount())
-        let text = try #require(FileReading.readText(atPath: "/proc/self/cgroup"))
+        let text = try #require(HostFile.readText(atPath: "/proc/self/cgroup"))
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("0::") })
         let path = String(line.dropFirst(3))
         let id = try #require(inode(path == "/" ? mount : mount + path))

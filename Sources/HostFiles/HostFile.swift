@@ -8,12 +8,12 @@ import Darwin
 #endif
 
 /// Small-file helpers for procfs and cgroupfs.
-enum FileReading {
+package enum HostFile {
     /// Reads a whole file with `open`/`read` until end of file.
     ///
     /// procfs files report `st_size == 0`, so the file is read in chunks rather than by size.
     /// Returns nil when the file cannot be opened or a read fails; invalid UTF-8 is repaired.
-    static func readText(atPath path: String, limit: Int = 4 << 20) -> String? {
+    package static func readText(atPath path: String, limit: Int = 4 << 20) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
