@@ -72,7 +72,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "tracectl", dependencies: [
-            "ControlAPI", "TracingPolicy",
+            "ControlAPI", "TracingPolicy", "BPFKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),

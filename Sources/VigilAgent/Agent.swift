@@ -157,12 +157,12 @@ package struct ProcessMonitorService: Service {
                         if case .generic(let generic) = record {
                             guard let slot = engine.slot(generic.hookSlot) else { continue }
                             let event = PolicyEvents.event(for: generic, slot: slot, cache: cache, nodeName: nodeName, clock: clock)
-                            if case .kprobe(_, _, let outcome) = event.kind {
+                            switch event.kind {
+                            case .kprobe(_, _, let outcome), .tracepoint(_, _, _, let outcome), .lsm(_, _, let outcome):
                                 metrics.policyActions(policy: outcome.policyName, action: outcome.action).increment()
-                            } else if case .tracepoint(_, _, _, let outcome) = event.kind {
-                                metrics.policyActions(policy: outcome.policyName, action: outcome.action).increment()
-                            } else if case .lsm(_, _, let outcome) = event.kind {
-                                metrics.policyActions(policy: outcome.policyName, action: outcome.action).increment()
+                                controller.record(policy: outcome.policyName, action: outcome.action)
+                            case .exec, .exit:
+                                break
                             }
                             export(event, to: exporter)
                         } else if let event = cache.handle(record) {

@@ -39,6 +39,10 @@ package final class AgentController: AgentControl, Sendable {
     private let context: Context
     private let logger: Logger
     private let entries = Mutex<[String: Entry]>([:])
+    /// Hook by hook, what this build does on this kernel, probed once at start.
+    private let mechanisms: [MechanismInfo] = KernelProbe.run().hooks.map {
+        MechanismInfo(hook: $0.hook, mechanism: $0.mechanism, observe: $0.observe, kill: $0.kill, deny: $0.deny)
+    }
     /// Serialises changes: install, remove and mode switches happen one request at a time.
     private let changes = Mutex<Void>(())
 
@@ -151,22 +155,20 @@ package final class AgentController: AgentControl, Sendable {
         return AgentStatus(
             version: Version.current, uptimeSeconds: Date().timeIntervalSince(context.started),
             nodeName: context.nodeName, kernelRelease: release, attachMode: context.attachMode,
-            mechanisms: Self.mechanisms, counters: context.counters(), policies: entries.withLock { $0.count })
+            mechanisms: mechanisms, counters: context.counters(), policies: entries.withLock { $0.count })
     }
 
-    /// Hook by hook, what this build does on this kernel (the kernel probe at start picked
-    /// tp_btf or raw_tp; the rest needs only tracepoints and cgroup hooks).
-    static let mechanisms: [MechanismInfo] = [
-        MechanismInfo(hook: "process exec/fork/exit", mechanism: "tp_btf (raw_tp fallback)", observe: true, kill: true, deny: false),
-        MechanismInfo(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: true, kill: true, deny: false),
-        MechanismInfo(hook: "socket_connect", mechanism: "cgroup connect4/6, sendmsg4/6", observe: true, kill: false, deny: true),
-        MechanismInfo(hook: "file_open", mechanism: "syscalls:sys_exit_open*, fd resolved in the kernel", observe: true, kill: true, deny: false),
-        MechanismInfo(hook: "bprm_check_security", mechanism: "sched_process_exec", observe: true, kill: true, deny: false),
-        MechanismInfo(hook: "other kprobes, fentry, BPF-LSM", mechanism: "not available on this kernel", observe: false, kill: false, deny: false),
-    ]
+    /// Policy name -> action -> events, for `tracectl policy list`.
+    private let actionCounts = Mutex<[String: [String: UInt64]]>([:])
+
+    /// Counts one posted policy event (called by the pipeline).
+    package func record(policy: String, action: String) {
+        actionCounts.withLock { $0[policy, default: [:]][action, default: 0] += 1 }
+    }
 
     package func listPolicies() async -> [PolicyInfo] {
         let loaded = Dictionary(engine.loaded.map { (PolicyEngine.key(name: $0.name, namespace: $0.namespace), $0) }) { a, _ in a }
+        let counts = actionCounts.withLock { $0 }
         return entries.withLock { entries in
             entries.map { key, entry in
                 let running = loaded[key]
@@ -176,7 +178,8 @@ package final class AgentController: AgentControl, Sendable {
                     name: entry.document.name, namespace: entry.document.namespace, source: entry.source, file: entry.file,
                     state: state, error: entry.error,
                     mode: (running?.mode ?? entry.document.spec.policyMode) == .monitor ? .monitor : .enforce,
-                    hooks: (running?.hooks ?? []).map { HookInfo(hook: $0, mechanism: $0.contains("cgroup") ? "cgroup" : "tracepoint") })
+                    hooks: (running?.hooks ?? []).map { HookInfo(hook: $0, mechanism: $0.contains("cgroup") ? "cgroup" : "tracepoint") },
+                    actionCounts: counts[entry.document.name] ?? [:])
             }.sorted { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }
         }
     }

@@ -15,7 +15,7 @@ package struct Tracectl: AsyncParsableCommand {
             \(ControlServerConfiguration.defaultSocketPath), or $VIGIL_SERVER_ADDRESS). \
             `tracectl policy validate` works offline.
             """,
-        subcommands: [StatusCommand.self, PolicyCommand.self, EventsCommand.self]
+        subcommands: [StatusCommand.self, PolicyCommand.self, EventsCommand.self, ProbeCommand.self]
     )
 
     /// Declared here too so that `tracectl --server-address PATH policy list` works as well as

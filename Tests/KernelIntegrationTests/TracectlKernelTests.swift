@@ -93,6 +93,11 @@ struct TracectlKernelTests {
 
         #expect(try tracectl(agent, ["policy", "mode", "kill-victim", "enforce"]).status == 0)
         #expect(try killed(binary))
+        // The list counts what the policy did.
+        _ = try agent.waitFor(count: 2, "two Sigkill events") { $0.type == "process_lsm" && $0.binary == binary }
+        usleep(200_000)
+        let listed = try tracectl(agent, ["policy", "list", "-o", "json"]).output
+        #expect(listed.contains("KPROBE_ACTION_SIGKILL"), "\(listed)")
         #expect(try tracectl(agent, ["policy", "delete", "kill-victim"]).status == 0)
         #expect(try !killed(binary))
         #expect(try tracectl(agent, ["policy", "list"]).output.contains("no policies"))
@@ -202,6 +207,41 @@ struct TracectlKernelTests {
         #expect(lines.allSatisfy { $0.contains("wanted-") }, "compact output:\n\(text)")
         #expect(!text.contains("other-"))
         #expect(lines.contains { $0.contains("process") } || lines.contains { $0.contains("exit") })
+    }
+
+    @Test func policiesAddedThroughTracectlSurviveARestart() throws {
+        let dir = try TempDir("vigil-persist")
+        defer { dir.remove() }
+        let binary = try dir.copy("/bin/true", as: "victim-\(UUID().uuidString.prefix(6))")
+        let file = "\(dir.path)/kill.yaml"
+        try killPolicy(name: "persisted", binary: binary).write(toFile: file, atomically: true, encoding: .utf8)
+        let store = "\(dir.path)/store"
+        let first = try AgentHarness(arguments: ["--tracing-policy-dir", "/nonexistent", "--persist-policies", store])
+        #expect(try tracectl(first, ["policy", "add", file]).status == 0)
+        first.stop()
+        first.cleanUp()
+
+        let second = try AgentHarness(arguments: ["--tracing-policy-dir", "/nonexistent", "--persist-policies", store])
+        defer {
+            second.stop()
+            second.cleanUp()
+        }
+        try second.waitForLog("policy=persisted")
+        #expect(try killed(binary))
+        #expect(try tracectl(second, ["policy", "list"]).output.contains("persisted"))
+    }
+
+    @Test func probeNeedsNoAgentAndSaysWhatEachHookCanDo() throws {
+        let out = try TempDir("vigil-probe")
+        defer { out.remove() }
+        let path = "\(out.path)/probe.out"
+        let status = Spawn.wait(try Spawn.start(Self.tracectlPath, argv: [Array("tracectl".utf8), Array("probe".utf8)], stdoutPath: path))
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(status == 0, "\(text)")
+        let connect = text.split(separator: "\n").first { $0.contains("socket_connect") } ?? ""
+        #expect(connect.hasSuffix("yes"), "socket_connect should be deny-capable here: \(connect)")
+        #expect(text.contains("kprobes"))
+        #expect(text.contains("ring buffer") && text.contains("bpf_loop"))
     }
 
     @Test func aNonRootUserIsRefusedByTheSocket() throws {

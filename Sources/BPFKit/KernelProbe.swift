@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+import CLibbpf
+import Glibc
+import HostFiles
+
+/// What this kernel allows, hook by hook, probed without loading the agent: the facts behind
+/// `tracectl probe` and the agent's choice of mechanisms.
+package struct KernelProbe: Sendable {
+    /// One probed fact.
+    package struct Feature: Sendable, Hashable {
+        package var name: String
+        package var available: Bool?  // nil: could not be probed here
+        package var detail: String
+    }
+
+    /// How one policy hook runs here and what it can do.
+    package struct Hook: Sendable, Hashable {
+        package var hook: String
+        package var mechanism: String
+        package var observe: Bool
+        package var kill: Bool
+        package var deny: Bool
+    }
+
+    package var features: [Feature]
+    package var hooks: [Hook]
+
+    /// Probes the running kernel. Program-type and helper probes load tiny programs through
+    /// libbpf, so they need root (or CAP_BPF); without it they report "unknown".
+    package static func run() -> KernelProbe {
+        func probe(_ rc: Int32) -> Bool? { rc == 1 ? true : rc == 0 ? false : nil }
+        let btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0
+        let ringbuf = probe(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil))
+        let loop = probe(libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, nil))
+        let signal = probe(libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_send_signal, nil))
+        let cookie = probe(libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_attach_cookie, nil))
+        let sockAddr = probe(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, nil))
+        let kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0
+        let lsmList = HostFile.readText(atPath: "/sys/kernel/security/lsm")
+        let bpfLSM = lsmList.map { $0.split(separator: ",").contains { $0.trimmingCharacters() == "bpf" } }
+        let cgroup2 = MountInfo.mountPoints(ofType: "cgroup2", mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "").first
+        let syscallTracepoints = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"].contains {
+            access("\($0)/events/syscalls/sys_enter_openat", F_OK) == 0
+        } || !isMountedTracefs()
+        let features = [
+            Feature(name: "BTF", available: btf, detail: "/sys/kernel/btf/vmlinux (CO-RE relocations)"),
+            Feature(name: "ring buffer", available: ringbuf, detail: "BPF_MAP_TYPE_RINGBUF (5.8+)"),
+            Feature(name: "bpf_loop", available: loop, detail: "path walks in the kernel (5.17+)"),
+            Feature(name: "bpf_send_signal", available: signal, detail: "Sigkill/Signal in tracepoint hooks"),
+            Feature(name: "attach cookies", available: cookie, detail: "one generic program per tracepoint hook"),
+            Feature(name: "cgroup sock_addr", available: sockAddr, detail: "connect4/6, sendmsg4/6 observe and deny"),
+            Feature(name: "cgroup2", available: cgroup2 != nil, detail: cgroup2 ?? "no cgroup2 mount"),
+            Feature(name: "syscall tracepoints", available: syscallTracepoints, detail: "syscalls:sys_enter_*/sys_exit_* (CONFIG_FTRACE_SYSCALLS)"),
+            Feature(name: "kprobes", available: kprobes, detail: "perf kprobe PMU; needed for kprobes on kernel functions"),
+            Feature(name: "BPF-LSM", available: bpfLSM, detail: lsmList.map { "active LSMs: \($0.trimmingCharacters())" } ?? "securityfs not mounted"),
+        ]
+        let connect = sockAddr == true && cgroup2 != nil
+        let tracepoints = signal != false
+        let hooks = [
+            Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
+            Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false),
+            Hook(hook: "socket_connect", mechanism: connect ? "cgroup connect4/6, sendmsg4/6" : "unavailable", observe: connect, kill: false, deny: connect),
+            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)", observe: syscallTracepoints, kill: signal == true, deny: false),
+            Hook(hook: "bprm_check_security", mechanism: "sched_process_exec", observe: true, kill: signal == true, deny: false),
+            Hook(hook: "kprobes on kernel functions", mechanism: kprobes ? "kprobes (not in this build)" : "unavailable: no kprobes", observe: false, kill: false, deny: false),
+        ]
+        return KernelProbe(features: features, hooks: hooks)
+    }
+
+    private static func isMountedTracefs() -> Bool {
+        !MountInfo.mountPoints(ofType: "tracefs", mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "").isEmpty
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> String {
+        String(self.drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters() -> String { Substring(self).trimmingCharacters() }
+}
