@@ -105,6 +105,9 @@ package final class RingBufferReader: Sendable {
         var batch: Batch = []
         var decoded: UInt64 = 0
         var errors: UInt64 = 0
+        /// Polls since the last batch went out: an empty batch every few polls lets the consumer
+        /// do periodic work (queued fanotify decisions) on a quiet machine too.
+        var idlePolls = 0
 
         init(reader: RingBufferReader, continuation: AsyncStream<Batch>.Continuation) {
             self.reader = reader
@@ -123,7 +126,16 @@ package final class RingBufferReader: Sendable {
         func flush() {
             let count = UInt64(batch.count)
             var dropped: UInt64 = 0
-            if !batch.isEmpty, case .dropped = continuation.yield(batch) { dropped = count }
+            if batch.isEmpty {
+                idlePolls += 1
+                if idlePolls >= 5 {
+                    idlePolls = 0
+                    _ = continuation.yield([])
+                }
+            } else {
+                idlePolls = 0
+                if case .dropped = continuation.yield(batch) { dropped = count }
+            }
             batch.removeAll(keepingCapacity: true)
             let (d, e) = (decoded, errors)
             decoded = 0

@@ -89,6 +89,30 @@ package struct CompiledHook: Sendable {
     }
 }
 
+/// An `Override` selector of a file_open or bprm_check_security hook: a deny rule for fanotify
+/// permission events, answered in user space from memory (no BPF-LSM here).
+package struct CompiledFileRule: Sendable, Hashable {
+    package enum Kind: Sendable, Hashable { case open, exec }
+    package enum PathOperator: Sendable, Hashable { case exact, prefix, postfix, notExact, notPrefix, notPostfix }
+    package enum BinaryOperator: Sendable, Hashable { case `in`, notIn, prefix, notPrefix }
+
+    package var kind: Kind
+    package var pathOperator: PathOperator
+    package var paths: [String]
+    package var binaryOperator: BinaryOperator?
+    package var binaries: [String]
+    /// matchPIDs: In (true) / NotIn (false) and the pids.
+    package var pidsIn: Bool?
+    package var pids: [UInt32]
+    /// Positive errno from `argError`; fanotify answers EPERM whatever it is.
+    package var errno: Int32
+    /// The hook event it reports as (`process_lsm` file_open / bprm_check_security, or kprobe).
+    package var event: HookEvent
+    package var label: String?
+    package var message: String?
+    package var tags: [String]
+}
+
 /// A policy compiled for this kernel: hooks to attach and the set entries their selectors use.
 package struct CompiledPolicy: Sendable {
     package var name: String
@@ -102,6 +126,8 @@ package struct CompiledPolicy: Sendable {
     package var source: SourceLocation
     /// Accepted but worth telling the operator (e.g. unknown options).
     package var warnings: [String]
+    /// Deny rules for fanotify (file_open / bprm_check_security with Override).
+    package var fileRules: [CompiledFileRule] = []
 }
 
 /// What the compiler needs to know about the running kernel; injectable for tests.

@@ -23,14 +23,7 @@ extension Context {
         for arg in args where arg.index != 0 || ![.file, .path, .auto].contains(arg.type) {
             fail(arg, "\(name) has one argument, index 0 of type file", at: arg.index != 0 ? "index" : "type")
         }
-        for selector in selectors {
-            for action in selector.matchActions where action.action == .override {
-                fail(
-                    action,
-                    "Override on \(name) needs fanotify permission events, which are not in this build yet; "
-                        + "Sigkill kills the opener before the open returns to it", at: "action")
-            }
-        }
+        let selectors = extractFileRules(selectors, kind: .open, event: event, args: args, message: message, tags: tags)
         var hooks: [CompiledHook] = []
         for exit in Self.openExits {
             let format: TracepointFormat
@@ -84,14 +77,7 @@ extension Context {
         for arg in args where arg.index != 0 || ![.linuxBinprm, .file, .auto].contains(arg.type) {
             fail(arg, "\(name) has one argument, index 0 of type linux_binprm", at: arg.index != 0 ? "index" : "type")
         }
-        for selector in selectors {
-            for action in selector.matchActions where action.action == .override {
-                fail(
-                    action,
-                    "Override on \(name) needs fanotify exec permission events, which are not in this build yet; "
-                        + "Sigkill kills the process before the new image runs an instruction", at: "action")
-            }
-        }
+        let selectors = extractFileRules(selectors, kind: .exec, event: event, args: args, message: message, tags: tags)
         let resolved = args.map { arg in
             (CompiledArg(label: arg.label, declaredType: .linuxBinprm, kind: .string),
              ResolvedTracepointArg(fieldIndex: 0, offset: 0, size: 0, kind: .string))
@@ -108,5 +94,76 @@ extension Context {
         }
         hook.hook.ctx_size = 0
         return hook
+    }
+}
+
+
+extension Context {
+    /// Turns each `Override` selector into a fanotify deny rule and returns the selectors the BPF
+    /// hook keeps: an Override selector stays there with its actions replaced by NoPost, so it
+    /// still stops later selectors from matching the same access (first match wins) without a
+    /// second event; the rule's decision is the event.
+    mutating func extractFileRules(
+        _ selectors: [Selector], kind: CompiledFileRule.Kind, event: HookEvent, args: [KProbeArg], message: String?,
+        tags: [String]
+    ) -> [Selector] {
+        var kept: [Selector] = []
+        for var selector in selectors {
+            guard let override = selector.matchActions.first(where: { $0.action == .override }) else {
+                kept.append(selector)
+                continue
+            }
+            for action in selector.matchActions where action.action != .override && action.action != .post {
+                fail(action, "\(action.action.rawValue) cannot go with Override here: the access is denied before the hook runs", at: "action")
+            }
+            guard selector.matchArgs.count == 1, let match = selector.matchArgs.first else {
+                fail(selector, "Override on \(kind == .open ? "file_open" : "bprm_check_security") needs exactly one matchArgs on the path (which files to deny)", at: "matchArgs")
+                continue
+            }
+            let pathOperator: CompiledFileRule.PathOperator
+            switch match.operator {
+            case .equal: pathOperator = .exact
+            case .prefix: pathOperator = .prefix
+            case .postfix: pathOperator = .postfix
+            case .notEqual: pathOperator = .notExact
+            case .notPrefix: pathOperator = .notPrefix
+            case .notPostfix: pathOperator = .notPostfix
+            default:
+                fail(match, "operator \(match.operator.rawValue) cannot select paths for Override (Equal, Prefix, Postfix and their Not forms can)", at: "operator")
+                continue
+            }
+            for value in match.values where !value.hasPrefix("/") {
+                fail(match, "\"\(value)\" is not an absolute path; fanotify marks need absolute paths", at: "values")
+            }
+            var binaryOperator: CompiledFileRule.BinaryOperator?
+            var binaries: [String] = []
+            if let b = selector.matchBinaries.first {
+                switch b.operator {
+                case .in: binaryOperator = .in
+                case .notIn: binaryOperator = .notIn
+                case .prefix: binaryOperator = .prefix
+                case .notPrefix: binaryOperator = .notPrefix
+                default:
+                    fail(b, "matchBinaries \(b.operator.rawValue) is not supported with Override (In, NotIn, Prefix, NotPrefix are)", at: "operator")
+                }
+                binaries = b.values
+            }
+            if !selector.matchNamespaces.isEmpty {
+                fail(selector, "matchNamespaces is not supported with Override on this hook", at: "matchNamespaces")
+            }
+            let pids = selector.matchPIDs.first
+            fileRules.append(
+                CompiledFileRule(
+                    kind: kind, pathOperator: pathOperator, paths: match.values, binaryOperator: binaryOperator,
+                    binaries: binaries, pidsIn: pids.map { $0.operator == .in }, pids: pids?.values ?? [],
+                    errno: Int32(clamping: abs(Int(override.argError ?? -1))), event: event,
+                    label: args.first?.label, message: message, tags: tags))
+            selector.matchActions = selector.matchActions.filter { $0.action != .override && $0.action != .post }
+            var noPost = override
+            noPost.action = .noPost
+            selector.matchActions.append(noPost)
+            kept.append(selector)
+        }
+        return kept
     }
 }

@@ -76,10 +76,11 @@ package struct PolicyCompiler {
                 "\(document.source): TracingPolicyNamespaced \(document.namespace ?? "") is applied to every process: "
                     + "pod scoping arrives with Kubernetes support")
         }
-        return .success(
-            CompiledPolicy(
-                name: document.name, namespace: document.namespace, mode: spec.policyMode, hooks: hooks,
-                setEntries: context.setEntries, setIDs: context.ownedSets, source: document.source, warnings: warnings))
+        var compiled = CompiledPolicy(
+            name: document.name, namespace: document.namespace, mode: spec.policyMode, hooks: hooks,
+            setEntries: context.setEntries, setIDs: context.ownedSets, source: document.source, warnings: warnings)
+        compiled.fileRules = context.fileRules
+        return .success(compiled)
     }
 }
 
@@ -91,6 +92,7 @@ struct Context {
     var warnings: [String] = []
     var setEntries: [MapUpdate] = []
     var ownedSets: [UInt32] = []
+    var fileRules: [CompiledFileRule] = []
 
     init(environment: CompileEnvironment, sets: SetIDAllocator) {
         self.environment = environment

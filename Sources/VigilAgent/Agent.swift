@@ -10,6 +10,7 @@ import PolicyCompiler
 import TracingPolicy
 import Cgroups
 import Events
+import FileGuard
 import Exporter
 import Logging
 import ProcessCache
@@ -75,7 +76,9 @@ package struct ProcessMonitorService: Service {
         flush(exporter)
         logger.info("procfs scan done", metadata: ["processes": "\(existing.count)"])
 
-        let engine = try makePolicyEngine(sensor: sensor, cgroupRoot: cgroup2Root)
+        let fileDenials = FileDenials(logger: logger)
+        defer { fileDenials.stop() }
+        let engine = try makePolicyEngine(sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials)
         defer { engine.removeAll() }
         let registry = PrometheusCollectorRegistry()
         let metrics = VigilMetrics(registry: registry)
@@ -169,6 +172,14 @@ package struct ProcessMonitorService: Service {
                             export(event, to: exporter)
                         }
                     }
+                    // fanotify decisions (deny or monitor) become events here, with process context.
+                    for decision in fileDenials.drain() {
+                        guard let info = engine.fileRule(decision.ruleID) else { continue }
+                        let event = FileDenials.event(for: decision, info: info, cache: cache, nodeName: nodeName)
+                        metrics.policyActions(policy: info.policyName, action: "KPROBE_ACTION_OVERRIDE").increment()
+                        controller.record(policy: info.policyName, action: "KPROBE_ACTION_OVERRIDE")
+                        export(event, to: exporter)
+                    }
                     cacheSize.value = cache.count
                     flush(exporter)
                 }
@@ -192,12 +203,14 @@ package struct ProcessMonitorService: Service {
             ])
     }
 
-    private func makePolicyEngine(sensor: ProcessSensor, cgroupRoot: String?) throws -> PolicyEngine {
+    private func makePolicyEngine(sensor: ProcessSensor, cgroupRoot: String?, fileDenials: FileDenials) throws -> PolicyEngine {
         let tracefsRoot = try TracefsMount.ensure()
         let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot))
-        return PolicyEngine(sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger)
+        return PolicyEngine(
+            sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger,
+            fileRulesChanged: { rules in fileDenials.apply(rules) })
     }
 
     /// The line plus the fields event streams filter on, without parsing the JSON again.

@@ -37,8 +37,18 @@ package final class PolicyEngine: Sendable {
         var links: [PolicyLink]
     }
 
+    /// A fanotify deny rule of a loaded policy, with what its events need.
+    package struct FileRuleInfo: Sendable {
+        package var policyKey: String
+        package var policyName: String
+        package var rule: CompiledFileRule
+        package var monitor: Bool
+    }
+
     private struct State: Sendable {
         var policies: [String: Installed] = [:]
+        var fileRules: [UInt32: FileRuleInfo] = [:]
+        var nextFileRuleID: UInt32 = 1
         var slots: [UInt32: SlotInfo] = [:]
         var sets = SetIDAllocator()
         var nextSlot: UInt32 = 0
@@ -77,8 +87,14 @@ package final class PolicyEngine: Sendable {
     private let cgroupRoot: String?
     private let logger: Logger
     private let state = Mutex(State())
+    /// Called (under the engine's lock, so in order) with every file rule after each change.
+    private let fileRulesChanged: @Sendable ([UInt32: FileRuleInfo]) -> Void
 
-    package init(sensor: ProcessSensor, environment: CompileEnvironment, cgroupRoot: String?, logger: Logger) {
+    package init(
+        sensor: ProcessSensor, environment: CompileEnvironment, cgroupRoot: String?, logger: Logger,
+        fileRulesChanged: @escaping @Sendable ([UInt32: FileRuleInfo]) -> Void = { _ in }
+    ) {
+        self.fileRulesChanged = fileRulesChanged
         self.sensor = sensor
         self.cgroupRoot = cgroupRoot
         self.compiler = PolicyCompiler(environment: environment)
@@ -158,6 +174,15 @@ package final class PolicyEngine: Sendable {
             }
 
             if let previous { retire(previous, state: &state, keepPolicyID: true) }
+            if !compiled.fileRules.isEmpty || previous?.compiled.fileRules.isEmpty == false {
+                state.fileRules = state.fileRules.filter { $0.value.policyKey != key }
+                for rule in compiled.fileRules {
+                    state.fileRules[state.nextFileRuleID] = FileRuleInfo(
+                        policyKey: key, policyName: document.name, rule: rule, monitor: compiled.mode == .monitor)
+                    state.nextFileRuleID += 1
+                }
+                fileRulesChanged(state.fileRules)
+            }
             let loaded = Loaded(
                 name: document.name, namespace: document.namespace, mode: compiled.mode, source: source,
                 hooks: compiled.hooks.map { hook in
@@ -193,6 +218,10 @@ package final class PolicyEngine: Sendable {
                 .policyMode, key: Self.bytes(installed.loaded.policyID), value: Self.bytes(Self.modeValue(mode)))
             installed.loaded.mode = mode
             state.policies[key] = installed
+            if state.fileRules.values.contains(where: { $0.policyKey == key }) {
+                for (id, info) in state.fileRules where info.policyKey == key { state.fileRules[id]?.monitor = mode == .monitor }
+                fileRulesChanged(state.fileRules)
+            }
             return installed.loaded
         }
     }
@@ -242,6 +271,11 @@ package final class PolicyEngine: Sendable {
 
     private func retire(_ installed: Installed, state: inout State, keepPolicyID: Bool) {
         for link in installed.links { link.detach() }
+        if !keepPolicyID && !installed.compiled.fileRules.isEmpty {
+            let key = Self.key(name: installed.loaded.name, namespace: installed.loaded.namespace)
+            state.fileRules = state.fileRules.filter { $0.value.policyKey != key }
+            fileRulesChanged(state.fileRules)
+        }
         let retiredConnect = installed.slots.filter { state.connectSlots.contains($0) }
         if !retiredConnect.isEmpty {
             state.connectSlots.removeAll { retiredConnect.contains($0) }
@@ -255,6 +289,10 @@ package final class PolicyEngine: Sendable {
 
     package var loaded: [Loaded] {
         state.withLock { state in state.policies.values.map(\.loaded).sorted { $0.name < $1.name } }
+    }
+
+    package func fileRule(_ id: UInt32) -> FileRuleInfo? {
+        state.withLock { $0.fileRules[id] }
     }
 
     package func slot(_ slot: UInt32) -> SlotInfo? {

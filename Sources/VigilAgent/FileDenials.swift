@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+import Events
+import FileGuard
+import Foundation
+import Logging
+import PolicyCompiler
+import ProcessCache
+import Synchronization
+
+/// Runs the fanotify guard for the policies' file deny rules (created when the first rule
+/// appears) and queues its decisions for the pipeline, which turns them into events.
+final class FileDenials: Sendable {
+    private let guardian = Mutex<FanotifyGuard?>(nil)
+    private let pending = DecisionQueue()
+    private let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// Replaces the rules (called by the policy engine after each change, in order).
+    func apply(_ rules: [UInt32: PolicyEngine.FileRuleInfo]) {
+        let set = FileRuleSet(rules.sorted { $0.key < $1.key }.map { id, info in Self.fileRule(id: id, info) })
+        guardian.withLock { current in
+            do {
+                if current == nil {
+                    guard !rules.isEmpty else { return }
+                    let created = try FanotifyGuard(rules: set, logger: logger)
+                    let result = try created.start { [pending] event in pending.append(event) }
+                    current = created
+                    logger.info("file deny rules active", metadata: ["marks": "\(result)"])
+                } else {
+                    let result = current!.apply(rules: set)
+                    logger.info("file deny rules updated", metadata: ["rules": "\(rules.count)", "marks": "\(result)"])
+                }
+            } catch {
+                logger.error("file deny rules could not be applied: \(error)")
+            }
+        }
+    }
+
+    /// Decisions since the last call.
+    func drain() -> [FileDecisionEvent] {
+        pending.drain()
+    }
+
+    func stop() {
+        guardian.withLock { current in
+            current?.stop()
+            current = nil
+        }
+    }
+
+    static func fileRule(id: UInt32, _ info: PolicyEngine.FileRuleInfo) -> FileRule {
+        let rule = info.rule
+        let paths = rule.paths.map { Array($0.utf8) }
+        let match: PathMatch =
+            switch rule.pathOperator {
+            case .exact: .exact(paths)
+            case .prefix: .prefix(paths)
+            case .postfix: .postfix(paths)
+            case .notExact: .notExact(paths)
+            case .notPrefix: .notPrefix(paths)
+            case .notPostfix: .notPostfix(paths)
+            }
+        let binaries = rule.binaries.map { Array($0.utf8) }
+        let binaryMatch: BinaryMatch? = rule.binaryOperator.map { op in
+            switch op {
+            case .in: .in(binaries)
+            case .notIn: .notIn(binaries)
+            case .prefix: .prefix(binaries)
+            case .notPrefix: .notPrefix(binaries)
+            }
+        }
+        let pids: PidMatch? = rule.pidsIn.map { isIn in
+            let set = Set(rule.pids.map { Int32(bitPattern: $0) })
+            return isIn ? .in(set) : .notIn(set)
+        }
+        return FileRule(
+            id: id, kind: rule.kind == .open ? .open : .exec, match: match, binaries: binaryMatch, pids: pids,
+            action: .deny(errno: rule.errno == 0 ? 1 : rule.errno), monitor: info.monitor)
+    }
+
+    /// A decision as a `process_lsm` (or `process_kprobe`) event with action Override.
+    static func event(
+        for decision: FileDecisionEvent, info: PolicyEngine.FileRuleInfo, cache: ProcessCache, nodeName: String
+    ) -> ExportEvent {
+        let rule = info.rule
+        let now = WallTime(nanosecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1e9))
+        let value: ArgumentValue =
+            rule.kind == .exec ? .binprm(path: decision.path, permission: "") : .file(path: decision.path, permission: "")
+        let outcome = PolicyOutcome(
+            policyName: info.policyName, action: "KPROBE_ACTION_OVERRIDE", message: rule.message, tags: rule.tags,
+            monitor: decision.monitor)
+        let args = [Argument(value, label: rule.label)]
+        let kind: ExportEventKind =
+            switch rule.event {
+            case .lsm(let hook): .lsm(functionName: hook, args: args, outcome: outcome)
+            case .kprobe(let name): .kprobe(functionName: name, args: args, outcome: outcome)
+            case .tracepoint(let subsystem, let event): .tracepoint(subsystem: subsystem, event: event, args: args, outcome: outcome)
+            }
+        let pid = UInt32(bitPattern: decision.pid)
+        let context = cache.context(pid: pid, ktime: 0)
+        let process =
+            context?.process
+            ?? ExportedProcess(
+                execID: ExecIDs.make(node: nodeName, ktime: 0, pid: pid), pid: pid, tid: pid, uid: 0, auid: UInt32.max,
+                cwd: [], binary: decision.binary ?? [], arguments: [], flags: [.miss], startTime: now)
+        return ExportEvent(
+            kind: kind, process: process, parent: context?.parent, ancestors: context?.ancestors ?? [],
+            nodeName: nodeName, time: now)
+    }
+}
+
+/// Decisions from the guard's reporter thread, waiting for the pipeline.
+final class DecisionQueue: Sendable {
+    private let queue = Mutex<[FileDecisionEvent]>([])
+
+    func append(_ event: FileDecisionEvent) {
+        queue.withLock { $0.append(event) }
+    }
+
+    func drain() -> [FileDecisionEvent] {
+        queue.withLock { queue in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+    }
+}
