@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "BPFKit", dependencies: [
-            "CLibbpf", "CVigilBPF", "CVigilABI", "Events", "HostFiles",
+            "CLibbpf", "CVigilBPF", "CVigilABI", "Events", "HostFiles", "CFanotify",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "VigilAgent", dependencies: [

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CFanotify
 import CLibbpf
 import Glibc
 import HostFiles
@@ -39,6 +40,10 @@ package struct KernelProbe: Sendable {
         let lsmList = HostFile.readText(atPath: "/sys/kernel/security/lsm")
         let bpfLSM = lsmList.map { $0.split(separator: ",").contains { $0.trimmingCharacters() == "bpf" } }
         let cgroup2 = MountInfo.mountPoints(ofType: "cgroup2", mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "").first
+        // Permission events need CONFIG_FANOTIFY_ACCESS_PERMISSIONS and CAP_SYS_ADMIN.
+        let fanotifyFD = cfan_init(UInt32(FAN_CLASS_CONTENT | FAN_CLOEXEC), UInt32(O_RDONLY))
+        let fanotify = fanotifyFD >= 0
+        if fanotify { close(fanotifyFD) }
         let syscallTracepoints = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"].contains {
             access("\($0)/events/syscalls/sys_enter_openat", F_OK) == 0
         } || !isMountedTracefs()
@@ -51,6 +56,7 @@ package struct KernelProbe: Sendable {
             Feature(name: "cgroup sock_addr", available: sockAddr, detail: "connect4/6, sendmsg4/6 observe and deny"),
             Feature(name: "cgroup2", available: cgroup2 != nil, detail: cgroup2 ?? "no cgroup2 mount"),
             Feature(name: "syscall tracepoints", available: syscallTracepoints, detail: "syscalls:sys_enter_*/sys_exit_* (CONFIG_FTRACE_SYSCALLS)"),
+            Feature(name: "fanotify permissions", available: fanotify, detail: "deny open and exec (FAN_OPEN_PERM, FAN_OPEN_EXEC_PERM)"),
             Feature(name: "kprobes", available: kprobes, detail: "perf kprobe PMU; needed for kprobes on kernel functions"),
             Feature(name: "BPF-LSM", available: bpfLSM, detail: lsmList.map { "active LSMs: \($0.trimmingCharacters())" } ?? "securityfs not mounted"),
         ]
@@ -60,8 +66,8 @@ package struct KernelProbe: Sendable {
             Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
             Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false),
             Hook(hook: "socket_connect", mechanism: connect ? "cgroup connect4/6, sendmsg4/6" : "unavailable", observe: connect, kill: false, deny: connect),
-            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)", observe: syscallTracepoints, kill: signal == true, deny: false),
-            Hook(hook: "bprm_check_security", mechanism: "sched_process_exec", observe: true, kill: signal == true, deny: false),
+            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)" + (fanotify ? "; deny: fanotify" : ""), observe: syscallTracepoints, kill: signal == true, deny: fanotify),
+            Hook(hook: "bprm_check_security", mechanism: "sched_process_exec" + (fanotify ? "; deny: fanotify" : ""), observe: true, kill: signal == true, deny: fanotify),
             Hook(hook: "kprobes on kernel functions", mechanism: kprobes ? "kprobes (not in this build)" : "unavailable: no kprobes", observe: false, kill: false, deny: false),
         ]
         return KernelProbe(features: features, hooks: hooks)
