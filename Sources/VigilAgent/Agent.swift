@@ -103,6 +103,14 @@ package struct ProcessMonitorService: Service {
         if let directory = configuration.policies.directory, access(directory, F_OK) != 0 {
             logger.info("policy directory \(directory) does not exist; no policies from it")
         }
+        for mechanism in await controller.status().mechanisms {
+            logger.info(
+                "mechanism",
+                metadata: [
+                    "hook": "\(mechanism.hook)", "mechanism": "\(mechanism.mechanism)", "observe": "\(mechanism.observe)",
+                    "kill": "\(mechanism.kill)", "deny": "\(mechanism.deny)",
+                ])
+        }
         controller.reloadFiles(includePersisted: true)
         let watch = configuration.policies.directory.flatMap { directory in
             PolicyDirectoryWatch(directory: directory) {
@@ -120,6 +128,7 @@ package struct ProcessMonitorService: Service {
         }
         let clock = KtimeClock.current()
         let nodeName = configuration.nodeName
+        var exported = (bytes: UInt64(0), rotations: UInt64(0))
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -182,6 +191,12 @@ package struct ProcessMonitorService: Service {
                     }
                     cacheSize.value = cache.count
                     flush(exporter)
+                    if let file = exporter.file {
+                        // The writer's running totals, as Prometheus counter increments.
+                        metrics.exportBytes.increment(by: Int64(file.bytesWritten - min(exported.bytes, file.bytesWritten)))
+                        metrics.exportRotations.increment(by: Int64(file.rotations - min(exported.rotations, file.rotations)))
+                        exported = (file.bytesWritten, file.rotations)
+                    }
                 }
                 broadcaster.finish()
                 group.cancelAll()

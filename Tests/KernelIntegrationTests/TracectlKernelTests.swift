@@ -311,5 +311,6 @@ struct TracectlKernelTests {
         usleep(300_000)
         let after = try scrape()
         #expect((after[key] ?? 0) >= (before[key] ?? 0) + 5, "before \(before[key] ?? -1), after \(after[key] ?? -1)")
+        #expect((after["vigil_export_bytes_total"] ?? 0) > (before["vigil_export_bytes_total"] ?? 0))
     }
 }
