@@ -3,6 +3,7 @@
 import ArgumentParser
 import ControlAPI
 import Foundation
+import Glibc
 
 /// `tracectl events`: streams the agent's events, filtered by the agent.
 package struct EventsCommand: AsyncParsableCommand {
@@ -64,7 +65,16 @@ package struct EventsCommand: AsyncParsableCommand {
             try await client.streamEvents(query: query) { line in
                 // Unbuffered: each event is on the terminal (or in the pipe) as it arrives.
                 let text = output == .json ? line : CompactFormatter.format(line)
-                FileHandle.standardOutput.write(Data((text + "\n").utf8))
+                // write(2) directly: FileHandle.write traps on EPIPE. A reader that went away
+                // (`tracectl events | head`) ends the stream quietly.
+                let bytes = Array((text + "\n").utf8)
+                var offset = 0
+                while offset < bytes.count {
+                    let n = bytes[offset...].withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { Glibc.exit(0) }
+                    offset += n
+                }
             }
         }
     }
