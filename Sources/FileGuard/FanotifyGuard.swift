@@ -692,6 +692,12 @@ private final class Core: Sendable {
             binaryLooked = true
         }
         let decision = rules.decide(path: path, pid: pid, binary: binary, kind: kind)
+        // For the report, read the binary while the process still waits for the answer: once
+        // answered it may exit (a denied open usually ends the program) and take /proc/PID along.
+        if decision.ruleID != nil && !binaryLooked {
+            binary = binaryOf?(pid) ?? Sys.exeOf(pid: pid)
+            binaryLooked = true
+        }
         var deniedErrno: Int32 = 0
         if decision.deny {
             deniedErrno = EPERM
@@ -721,7 +727,6 @@ private final class Core: Sendable {
             respond(fd, UInt32(FAN_ALLOW))
         }
         guard let ruleID = decision.ruleID else { return }
-        if !binaryLooked { binary = binaryOf?(pid) ?? Sys.exeOf(pid: pid) }
         report(.event(FileDecisionEvent(
             ruleID: ruleID, pid: pid, path: path, binary: binary, kind: kind,
             denied: deniedErrno != 0, monitor: decision.monitor, errno: deniedErrno,
