@@ -18,8 +18,7 @@ package struct PolicySources: Sendable {
     func parse() -> PolicyParseResult {
         var result = PolicyParseResult()
         if let directory {
-            var st = stat()
-            if stat(directory, &st) == 0 {
+            if access(directory, F_OK) == 0 {
                 result.append(PolicyParser.loadDirectory(directory))
             }
         }
