@@ -93,22 +93,10 @@ final class FileDenials: Sendable {
             policyName: info.policyName, action: "KPROBE_ACTION_OVERRIDE", message: rule.message, tags: rule.tags,
             monitor: decision.monitor)
         let args = [Argument(value, label: rule.label)]
-        let kind: ExportEventKind =
-            switch rule.event {
-            case .lsm(let hook): .lsm(functionName: hook, args: args, outcome: outcome)
-            case .kprobe(let name): .kprobe(functionName: name, args: args, outcome: outcome)
-            case .tracepoint(let subsystem, let event): .tracepoint(subsystem: subsystem, event: event, args: args, outcome: outcome)
-            }
         let pid = UInt32(bitPattern: decision.pid)
-        let context = cache.context(pid: pid, ktime: 0)
-        let process =
-            context?.process
-            ?? ExportedProcess(
-                execID: ExecIDs.make(node: nodeName, ktime: 0, pid: pid), pid: pid, tid: pid, uid: 0, auid: UInt32.max,
-                cwd: [], binary: decision.binary ?? [], arguments: [], flags: [.miss], startTime: now)
-        return ExportEvent(
-            kind: kind, process: process, parent: context?.parent, ancestors: context?.ancestors ?? [],
-            nodeName: nodeName, time: now)
+        return PolicyEvents.event(
+            kind: PolicyEvents.kind(rule.event, args: args, outcome: outcome), pid: pid, tid: pid, processKtime: 0,
+            cgroupID: 0, binary: decision.binary ?? [], startTime: now, time: now, cache: cache, nodeName: nodeName)
     }
 }
 

@@ -25,26 +25,40 @@ enum PolicyEvents {
         let outcome = PolicyOutcome(
             policyName: slot.policyName, action: actionName(record.action), message: hook.message, tags: hook.tags,
             monitor: record.monitor)
-        let kind: ExportEventKind =
-            switch hook.event {
-            case .tracepoint(let subsystem, let event):
-                .tracepoint(subsystem: subsystem, event: event, args: args, outcome: outcome)
-            case .kprobe(let functionName):
-                .kprobe(functionName: functionName, args: args, outcome: outcome)
-            case .lsm(let hook):
-                .lsm(functionName: hook, args: args, outcome: outcome)
-            }
+        return event(
+            kind: kind(hook.event, args: args, outcome: outcome), pid: record.pid, tid: record.tid,
+            processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],
+            startTime: clock.wallTime(ktime: record.processKtime), time: clock.wallTime(ktime: record.ktime),
+            cache: cache, nodeName: nodeName)
+    }
+
+    /// The event key and body for a compiled hook's kind of event.
+    static func kind(_ event: HookEvent, args: [Argument], outcome: PolicyOutcome) -> ExportEventKind {
+        switch event {
+        case .tracepoint(let subsystem, let event): .tracepoint(subsystem: subsystem, event: event, args: args, outcome: outcome)
+        case .kprobe(let functionName): .kprobe(functionName: functionName, args: args, outcome: outcome)
+        case .lsm(let hook): .lsm(functionName: hook, args: args, outcome: outcome)
+        }
+    }
+
+    /// A policy event with its process, parent and ancestors from the cache: the exact
+    /// identity first, then the pid's latest entry, else a minimal process flagged `miss` so
+    /// the event still goes out.
+    static func event(
+        kind: ExportEventKind, pid: UInt32, tid: UInt32, processKtime: UInt64, cgroupID: UInt64, binary: [UInt8],
+        startTime: WallTime, time: WallTime, cache: ProcessCache, nodeName: String
+    ) -> ExportEvent {
         let context =
-            cache.context(pid: record.pid, ktime: record.processKtime, tid: record.tid)
-            ?? cache.context(pid: record.pid, ktime: 0, tid: record.tid)
+            (processKtime != 0 ? cache.context(pid: pid, ktime: processKtime, tid: tid) : nil)
+            ?? cache.context(pid: pid, ktime: 0, tid: tid)
         let process =
             context?.process
             ?? ExportedProcess(
-                execID: ExecIDs.make(node: nodeName, ktime: record.processKtime, pid: record.pid), pid: record.pid,
-                tid: record.tid, uid: 0, auid: UInt32.max, cwd: [], binary: [], arguments: [], flags: [.miss],
-                startTime: clock.wallTime(ktime: record.processKtime), cgroupID: record.cgroupID)
+                execID: ExecIDs.make(node: nodeName, ktime: processKtime, pid: pid), pid: pid, tid: tid, uid: 0,
+                auid: UInt32.max, cwd: [], binary: binary, arguments: [], flags: [.miss], startTime: startTime,
+                cgroupID: cgroupID)
         return ExportEvent(
             kind: kind, process: process, parent: context?.parent, ancestors: context?.ancestors ?? [],
-            nodeName: nodeName, time: clock.wallTime(ktime: record.ktime))
+            nodeName: nodeName, time: time)
     }
 }
