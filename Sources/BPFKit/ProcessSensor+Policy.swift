@@ -77,8 +77,31 @@ extension ProcessSensor {
     /// Attaches the cgroup connect4/6 and sendmsg4/6 programs to the cgroup2 directory at
     /// `cgroupRoot` (idempotent). They act only on the hooks listed in vg_connect_hooks.
     package func attachConnectHooks(cgroupRoot: String) throws(BPFError) {
-        try withHandle { pointer throws(BPFError) in
+        _ = try withHandle { pointer throws(BPFError) in
             try checkedRC("attach cgroup connect hooks to \(cgroupRoot)") { vigil_bpf_attach_connect(pointer, cgroupRoot) }
         }
+    }
+}
+
+extension ProcessSensor {
+    /// Whether syscall hooks can run through the raw sys_enter/sys_exit dispatcher (a tp_btf
+    /// program, loaded unless the sensor fell back to raw tracepoints).
+    package var syscallDispatchAvailable: Bool {
+        (try? withHandle { pointer in vigil_bpf_syscall_dispatch_available(pointer) != 0 }) ?? false
+    }
+
+    /// Attaches the dispatcher of syscall entries (`exit` false) or exits (idempotent). It runs
+    /// the hooks listed in the syscall hook map for the current syscall number.
+    package func attachSyscallDispatch(exit: Bool) throws(BPFError) {
+        _ = try withHandle { pointer throws(BPFError) in
+            try checkedRC("attach syscall \(exit ? "exit" : "entry") dispatcher (tp_btf/\(exit ? "sys_exit" : "sys_enter"))") {
+                vigil_bpf_attach_syscalls(pointer, exit ? 1 : 0)
+            }
+        }
+    }
+
+    /// Detaches that dispatcher, so syscalls run untraced again once no hook needs it.
+    package func detachSyscallDispatch(exit: Bool) {
+        try? withHandle { pointer in vigil_bpf_detach_syscalls(pointer, exit ? 1 : 0) }
     }
 }

@@ -21,6 +21,7 @@ struct vigil_bpf {
 	__u32 attach_mode;
 	struct bpf_link *links[3];
 	struct bpf_link *connect_links[4];
+	struct bpf_link *syscall_links[2]; /* the sys_enter and sys_exit dispatchers */
 };
 
 static vigil_bpf_log_fn log_sink;
@@ -80,6 +81,10 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	bpf_program__set_autoload(skel->progs.observe_exec_raw, raw);
 	bpf_program__set_autoload(skel->progs.observe_fork_raw, raw);
 	bpf_program__set_autoload(skel->progs.observe_exit_raw, raw);
+	/* The syscall dispatchers are tp_btf programs: where those do not load, syscall hooks use
+	 * the perf tracepoint copies. */
+	bpf_program__set_autoload(skel->progs.generic_sys_enter, !raw);
+	bpf_program__set_autoload(skel->progs.generic_sys_exit, !raw);
 
 	if (!err)
 		err = vigil__load(skel);
@@ -130,6 +135,8 @@ void vigil_bpf_destroy(struct vigil_bpf *bpf)
 	for (int i = 0; i < 3; i++)
 		bpf_link__destroy(bpf->links[i]);
 	vigil_bpf_detach_connect(bpf);
+	vigil_bpf_detach_syscalls(bpf, 0);
+	vigil_bpf_detach_syscalls(bpf, 1);
 	vigil__destroy(bpf->skel);
 	free(bpf);
 }
@@ -177,6 +184,7 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 	case VIGIL_MAP_INT_SET: return bpf_map__fd(bpf->skel->maps.vg_int_set);
 	case VIGIL_MAP_ADDR: return bpf_map__fd(bpf->skel->maps.vg_addr);
 	case VIGIL_MAP_CONNECT_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_connect_hooks);
+	case VIGIL_MAP_SYSCALL_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_syscall_hooks);
 	}
 	return -EINVAL;
 }
@@ -248,4 +256,27 @@ void vigil_bpf_detach_connect(struct vigil_bpf *bpf)
 		bpf_link__destroy(bpf->connect_links[i]);
 		bpf->connect_links[i] = NULL;
 	}
+}
+
+int vigil_bpf_syscall_dispatch_available(const struct vigil_bpf *bpf)
+{
+	return bpf->attach_mode != VIGIL_ATTACH_RAW_TP;
+}
+
+int vigil_bpf_attach_syscalls(struct vigil_bpf *bpf, int is_exit)
+{
+	struct bpf_program *prog = is_exit ? bpf->skel->progs.generic_sys_exit : bpf->skel->progs.generic_sys_enter;
+
+	if (!vigil_bpf_syscall_dispatch_available(bpf))
+		return -EOPNOTSUPP;
+	if (bpf->syscall_links[!!is_exit])
+		return 0;
+	bpf->syscall_links[!!is_exit] = bpf_program__attach(prog);
+	return bpf->syscall_links[!!is_exit] ? 0 : -errno;
+}
+
+void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit)
+{
+	bpf_link__destroy(bpf->syscall_links[!!is_exit]);
+	bpf->syscall_links[!!is_exit] = NULL;
 }

@@ -10,6 +10,7 @@ package enum PolicyMapID: UInt32, Sendable, Hashable, CaseIterable {
     case integerSet = 5
     case address = 6
     case connectHooks = 7
+    case syscallHooks = 8
 }
 
 /// One map entry exactly as the BPF programs read it: the policy compiler's output, applied

@@ -5,6 +5,7 @@ import Events
 import Logging
 import PolicyCompiler
 import Synchronization
+import Tracefs
 import TracingPolicy
 
 /// The policies loaded into the kernel, and what the pipeline needs to render their events.
@@ -58,6 +59,8 @@ package final class PolicyEngine: Sendable {
         /// Slots of connect-type hooks, in the order the cgroup programs evaluate them.
         var connectSlots: [UInt32] = []
         var connectAttached = false
+        /// Slots of syscall hooks per dispatcher key (syscall number * 2 + 1 for exits).
+        var syscallSlots: [UInt32: [UInt32]] = [:]
 
         /// Fresh slots first; freed ones only once the fresh ones run out, so a slot is not
         /// rewritten while a program that read it a moment ago may still be running.
@@ -87,6 +90,8 @@ package final class PolicyEngine: Sendable {
     private let cgroupRoot: String?
     private let logger: Logger
     private let state = Mutex(State())
+    /// Whether syscall hooks run through the raw sys_enter/sys_exit dispatcher here.
+    private let dispatchAvailable: Bool
     /// Called (under the engine's lock, so in order) with every file rule after each change.
     private let fileRulesChanged: @Sendable ([UInt32: FileRuleInfo]) -> Void
 
@@ -99,6 +104,7 @@ package final class PolicyEngine: Sendable {
         self.cgroupRoot = cgroupRoot
         self.compiler = PolicyCompiler(environment: environment)
         self.logger = logger
+        self.dispatchAvailable = sensor.syscallDispatchAvailable
     }
 
     /// Key of a policy: namespaced policies are distinct per namespace.
@@ -130,11 +136,17 @@ package final class PolicyEngine: Sendable {
             var slots: [UInt32] = []
             var links: [PolicyLink] = []
             let connectBefore = state.connectSlots
+            let syscallsBefore = state.syscallSlots
             func rollBack() {
                 for link in links { link.detach() }
                 if state.connectSlots != connectBefore {
                     state.connectSlots = connectBefore
                     try? writeConnectList(state.connectSlots)
+                }
+                if state.syscallSlots != syscallsBefore {
+                    let changed = Set(state.syscallSlots.keys).union(syscallsBefore.keys)
+                    state.syscallSlots = syscallsBefore
+                    syncSyscallLists(changed, state: state)
                 }
                 for entry in compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
                 for slot in slots { state.slots[slot] = nil }
@@ -156,7 +168,11 @@ package final class PolicyEngine: Sendable {
                     state.slots[slot] = SlotInfo(policyName: document.name, hook: hook)
                     switch hook.attachment {
                     case .tracepoint:
-                        links.append(try sensor.attachPolicyTracepoint(category: hook.category, name: hook.name, slot: slot))
+                        if let key = syscallDispatchKey(hook) {
+                            try addSyscallSlot(slot, key: key, state: &state, document: document)
+                        } else {
+                            links.append(try sensor.attachPolicyTracepoint(category: hook.category, name: hook.name, slot: slot))
+                        }
                     case .cgroupConnect:
                         try addConnectSlot(slot, state: &state, document: document)
                     }
@@ -187,6 +203,8 @@ package final class PolicyEngine: Sendable {
                 name: document.name, namespace: document.namespace, mode: compiled.mode, source: source,
                 hooks: compiled.hooks.map { hook in
                     switch hook.attachment {
+                    case .tracepoint where syscallDispatchKey(hook) != nil:
+                        "\(hook.category)/\(hook.name) (raw \(hook.name.hasPrefix("sys_exit_") ? "sys_exit" : "sys_enter") dispatcher)"
                     case .tracepoint: "\(hook.category)/\(hook.name)"
                     case .cgroupConnect: "\(hook.name) (cgroup connect/sendmsg)"
                     }
@@ -258,7 +276,56 @@ package final class PolicyEngine: Sendable {
         try writeConnectList(state.connectSlots)
     }
 
+    /// The dispatcher key of a hook on a syscall tracepoint (`syscalls/sys_enter_openat`):
+    /// syscall number * 2, + 1 for exits. Nil for other tracepoints, syscalls not in the x86_64
+    /// table, and where the dispatcher did not load: those attach to the tracepoint itself.
+    private func syscallDispatchKey(_ hook: CompiledHook) -> UInt32? {
+        guard hook.category == "syscalls", dispatchAvailable else { return nil }
+        let isExit: Bool
+        let event: Substring
+        if hook.name.hasPrefix("sys_enter_") {
+            (isExit, event) = (false, hook.name.dropFirst("sys_enter_".count))
+        } else if hook.name.hasPrefix("sys_exit_") {
+            (isExit, event) = (true, hook.name.dropFirst("sys_exit_".count))
+        } else {
+            return nil
+        }
+        // Event names follow the kernel's entry points (sys_enter_newfstat for fstat).
+        let name = Syscalls.x86_64EntryAliases[String(event)] ?? String(event)
+        guard let number = Syscalls.number(of: name, abi: .x86_64), number < Int(VIGIL_SYSCALL_NR_MAX) else {
+            return nil
+        }
+        return UInt32(number) * 2 + (isExit ? 1 : 0)
+    }
+
+    /// Lists `slot` for the syscall dispatcher under `key`, attaching the dispatcher on first use.
+    private func addSyscallSlot(_ slot: UInt32, key: UInt32, state: inout State, document: TracingPolicyDocument) throws {
+        var slots = state.syscallSlots[key] ?? []
+        guard slots.count < Int(VIGIL_GENERIC_COPIES) else {
+            throw Self.failure(
+                document, "more than \(VIGIL_GENERIC_COPIES) policy hooks on one syscall (a policy being replaced counts "
+                    + "twice); merge selectors into fewer hooks")
+        }
+        try sensor.attachSyscallDispatch(exit: key % 2 == 1)
+        slots.append(slot)
+        state.syscallSlots[key] = slots
+        try writeHookList(.syscallHooks, key: key, slots)
+    }
+
+    /// Writes the syscall lists of `keys` as `state` has them, and detaches a dispatcher no list
+    /// needs any more (an attached one costs every syscall on the node a little).
+    private func syncSyscallLists(_ keys: Set<UInt32>, state: State) {
+        for key in keys { try? writeHookList(.syscallHooks, key: key, state.syscallSlots[key] ?? []) }
+        for exit in [false, true] where !state.syscallSlots.contains(where: { $0.key % 2 == (exit ? 1 : 0) && !$0.value.isEmpty }) {
+            sensor.detachSyscallDispatch(exit: exit)
+        }
+    }
+
     private func writeConnectList(_ slots: [UInt32]) throws {
+        try writeHookList(.connectHooks, key: 0, slots)
+    }
+
+    private func writeHookList(_ map: PolicyMapID, key: UInt32, _ slots: [UInt32]) throws {
         var list = vigil_hook_list()
         list.count = UInt32(slots.count)
         withUnsafeMutableBytes(of: &list.slots) { raw in
@@ -266,7 +333,7 @@ package final class PolicyEngine: Sendable {
                 raw.storeBytes(of: slot, toByteOffset: i * 4, as: UInt32.self)
             }
         }
-        try sensor.update(.connectHooks, key: Self.bytes(0), value: withUnsafeBytes(of: list) { Array($0) })
+        try sensor.update(map, key: Self.bytes(key), value: withUnsafeBytes(of: list) { Array($0) })
     }
 
     private func retire(_ installed: Installed, state: inout State, keepPolicyID: Bool) {
@@ -280,6 +347,14 @@ package final class PolicyEngine: Sendable {
         if !retiredConnect.isEmpty {
             state.connectSlots.removeAll { retiredConnect.contains($0) }
             try? writeConnectList(state.connectSlots)
+        }
+        let retiredSyscallKeys = Set(state.syscallSlots.filter { !Set($0.value).isDisjoint(with: installed.slots) }.keys)
+        if !retiredSyscallKeys.isEmpty {
+            for key in retiredSyscallKeys {
+                state.syscallSlots[key]?.removeAll { installed.slots.contains($0) }
+                if state.syscallSlots[key]?.isEmpty == true { state.syscallSlots[key] = nil }
+            }
+            syncSyscallLists(retiredSyscallKeys, state: state)
         }
         for entry in installed.compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
         for slot in installed.slots { state.slots[slot] = nil }

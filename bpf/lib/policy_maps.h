@@ -75,6 +75,14 @@ struct {
 	__type(value, struct vigil_hook_list);
 } vg_connect_hooks SEC(".maps") __weak;
 
+/* Hook slots per syscall for the raw sys_enter / sys_exit dispatcher, at nr * 2 + is_exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_SYSCALL_NR_MAX * 2);
+	__type(key, __u32);
+	__type(value, struct vigil_hook_list);
+} vg_syscall_hooks SEC(".maps") __weak;
+
 /* Post rateLimit: last time an event was posted per (slot, selector, scope, argument hash). */
 struct vg_rate_key {
 	__u32 slot;

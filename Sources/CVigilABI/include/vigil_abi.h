@@ -362,7 +362,9 @@ struct vigil_sockaddr {
 };
 
 /* vg_connect_hooks value: the hook slots the cgroup connect/sendmsg programs evaluate. Each
- * slot is a complete hook; a torn read of the list only mixes whole hooks. */
+ * slot is a complete hook; a torn read of the list only mixes whole hooks. vg_syscall_hooks
+ * holds one per syscall number and direction (key nr * 2 + is_exit). */
+#define VIGIL_SYSCALL_NR_MAX 1024
 struct vigil_hook_list {
 	__u32 count;
 	__u32 slots[VIGIL_GENERIC_COPIES];

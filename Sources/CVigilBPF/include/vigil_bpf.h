@@ -56,6 +56,7 @@ enum vigil_policy_map {
 	VIGIL_MAP_INT_SET = 5,
 	VIGIL_MAP_ADDR = 6,
 	VIGIL_MAP_CONNECT_HOOKS = 7,
+	VIGIL_MAP_SYSCALL_HOOKS = 8,
 };
 int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map);
 
@@ -70,5 +71,11 @@ void vigil_bpf_detach(struct bpf_link *link);
 int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path);
 /* Detaches them again (no connect hook left). */
 void vigil_bpf_detach_connect(struct vigil_bpf *bpf);
+
+/* The raw sys_enter (is_exit 0) or sys_exit (1) dispatcher of syscall hooks, which runs the
+ * hooks vg_syscall_hooks lists (idempotent). -EOPNOTSUPP where it did not load (raw_tp mode). */
+int vigil_bpf_syscall_dispatch_available(const struct vigil_bpf *bpf);
+int vigil_bpf_attach_syscalls(struct vigil_bpf *bpf, int is_exit);
+void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit);
 
 #endif
