@@ -84,6 +84,12 @@ extension ProcessSensor {
 }
 
 extension ProcessSensor {
+    /// Whether connect events carry their syscall's result and connect hooks can Sigkill (the
+    /// tp_btf sys_exit program that completes them loaded).
+    package var connectResultsAvailable: Bool {
+        (try? withHandle { pointer in vigil_bpf_connect_results_available(pointer) != 0 }) ?? false
+    }
+
     /// Whether syscall hooks can run through the raw sys_enter/sys_exit dispatcher (a tp_btf
     /// program, loaded unless the sensor fell back to raw tracepoints).
     package var syscallDispatchAvailable: Bool {

@@ -20,7 +20,7 @@ struct vigil_bpf {
 	struct vigil *skel;
 	__u32 attach_mode;
 	struct bpf_link *links[3];
-	struct bpf_link *connect_links[4];
+	struct bpf_link *connect_links[5]; /* connect4/6, sendmsg4/6, and connect_result at sys_exit */
 	struct bpf_link *syscall_links[2]; /* the sys_enter and sys_exit dispatchers */
 };
 
@@ -85,6 +85,8 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	 * the perf tracepoint copies. */
 	bpf_program__set_autoload(skel->progs.generic_sys_enter, !raw);
 	bpf_program__set_autoload(skel->progs.generic_sys_exit, !raw);
+	bpf_program__set_autoload(skel->progs.connect_result, !raw);
+	skel->rodata->vg_connect_results = !raw;
 
 	if (!err)
 		err = vigil__load(skel);
@@ -235,9 +237,18 @@ int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path)
 
 	if (bpf->connect_links[0])
 		return 0;
+	/* The result program first: a hook that parks a record always has it completed. */
+	if (bpf->skel->rodata->vg_connect_results) {
+		bpf->connect_links[4] = bpf_program__attach(bpf->skel->progs.connect_result);
+		if (!bpf->connect_links[4])
+			return -errno;
+	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		vigil_bpf_detach_connect(bpf);
+		return err;
+	}
 	for (int i = 0; i < 4; i++) {
 		bpf->connect_links[i] = bpf_program__attach_cgroup(progs[i], fd);
 		if (!bpf->connect_links[i]) {
@@ -252,7 +263,7 @@ int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path)
 
 void vigil_bpf_detach_connect(struct vigil_bpf *bpf)
 {
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		bpf_link__destroy(bpf->connect_links[i]);
 		bpf->connect_links[i] = NULL;
 	}
@@ -279,4 +290,9 @@ void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit)
 {
 	bpf_link__destroy(bpf->syscall_links[!!is_exit]);
 	bpf->syscall_links[!!is_exit] = NULL;
+}
+
+int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf)
+{
+	return bpf->skel->rodata->vg_connect_results != 0;
 }

@@ -209,6 +209,12 @@ package struct PolicyOutcome: Sendable, Hashable {
     package var tags: [String]
     /// The policy runs in monitor mode: `action` says what would have been done; nothing was.
     package var monitor: Bool
+    /// What the hooked call returned (Tetragon's `return`), when known: a connect's 0 or -errno.
+    package var returnValue: ArgumentValue? = nil
+    /// How Vigil observed or enforced this hook here (`cgroup_sock_addr`, `fanotify`,
+    /// `tracepoint`, ...): Vigil's `mechanism` key, since the same policy runs on different
+    /// kernel mechanisms per kernel.
+    package var mechanism: String? = nil
 
     package init(policyName: String, action: String, message: String? = nil, tags: [String] = [], monitor: Bool = false) {
         self.policyName = policyName

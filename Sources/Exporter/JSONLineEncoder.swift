@@ -68,9 +68,11 @@ package struct JSONLineEncoder: Sendable {
                 buffer.appendJSONString(functionName)
             }
             Self.appendArgs(args, labels: true, to: &buffer)
+            Self.appendReturn(outcome, to: &buffer)
             Self.appendAction(outcome, to: &buffer)
             Self.appendPolicyName(outcome, to: &buffer)
             Self.appendMessageTagsMode(outcome, to: &buffer)
+            Self.appendMechanism(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
         case .lsm(let functionName, let args, let outcome):
             // `tetragon.ProcessLsm`: process 1, parent 2, function_name 3, policy_name 4, message 5,
@@ -85,8 +87,10 @@ package struct JSONLineEncoder: Sendable {
             Self.appendPolicyName(outcome, to: &buffer)
             Self.appendMessage(outcome, to: &buffer)
             Self.appendArgs(args, labels: true, to: &buffer)
+            Self.appendReturn(outcome, to: &buffer)
             Self.appendAction(outcome, to: &buffer)
             Self.appendTagsMode(outcome, to: &buffer)
+            Self.appendMechanism(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
         }
         buffer.append(UInt8(ascii: "}"))
@@ -306,6 +310,21 @@ package struct JSONLineEncoder: Sendable {
         if outcome.monitor {
             b.append(static: ",\"policy_mode\":\"monitor\"")
         }
+    }
+
+    /// `return`: one `KprobeArgument`, as Tetragon writes it for kretprobes. Vigil also writes it
+    /// on `process_lsm` events of connect hooks (whether the connect happened).
+    private static func appendReturn(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+        guard let value = outcome.returnValue else { return }
+        b.append(static: ",\"return\":")
+        appendArgument(Argument(value), label: false, to: &b)
+    }
+
+    /// Vigil's `mechanism` (see PolicyOutcome.mechanism), after the Tetragon fields.
+    private static func appendMechanism(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+        guard let mechanism = outcome.mechanism, !mechanism.isEmpty else { return }
+        b.append(static: ",\"mechanism\":")
+        b.appendJSONString(mechanism)
     }
 
     /// `args`, omitted when empty (protojson omits empty repeated fields).

@@ -139,23 +139,30 @@ package struct CompileEnvironment: Sendable {
     /// The host's namespaces, for `host_ns` in matchNamespaces.
     package var hostNamespaces: Namespaces
     package var nativeABI: SyscallABI
+    /// Whether connect hooks can Sigkill/Signal: the cgroup programs cannot, so the signal is
+    /// sent by a tp_btf program at the syscall's exit, which loads where tp_btf does.
+    package var connectSignalsAvailable: Bool
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
-        hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64
+        hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true
     ) {
         self.loadFormat = loadFormat
         self.kprobesAvailable = kprobesAvailable
         self.hostNamespaces = hostNamespaces
         self.nativeABI = nativeABI
+        self.connectSignalsAvailable = connectSignalsAvailable
     }
 
     /// The running kernel: formats from tracefs at `tracefsRoot`.
-    package static func live(tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces) -> CompileEnvironment {
+    package static func live(
+        tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces, connectSignalsAvailable: Bool = true
+    ) -> CompileEnvironment {
         CompileEnvironment(
             loadFormat: { subsystem, event in
                 try TracepointFormat.load(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
-            }, kprobesAvailable: kprobesAvailable, hostNamespaces: hostNamespaces)
+            }, kprobesAvailable: kprobesAvailable, hostNamespaces: hostNamespaces,
+            connectSignalsAvailable: connectSignalsAvailable)
     }
 }
 

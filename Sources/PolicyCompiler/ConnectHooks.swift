@@ -5,8 +5,9 @@ import Tracefs
 import TracingPolicy
 
 /// socket_connect and its kprobe spellings run on the cgroup connect4/6 and sendmsg4/6 hooks:
-/// they see every connect (and unconnected send) of every process, can deny it with EPERM or
-/// another errno (Override), and cannot send signals (those helpers are not there).
+/// they see every connect (and unconnected send) of every process and can deny it with EPERM or
+/// another errno (Override). They cannot send signals themselves: a Sigkill/Signal is sent by a
+/// tp_btf program at the exit of the syscall that ran the hook, which also adds the result.
 extension Context {
     /// The prototype each spelling has in Tetragon: which argument index is what.
     enum ConnectArgument {
@@ -60,12 +61,13 @@ extension Context {
                  ResolvedTracepointArg(fieldIndex: 0, offset: 0, size: 0, kind: renderKind)))
         }
         guard resolved.count == args.count else { return nil }
-        for selector in selectors {
+        for selector in selectors where !environment.connectSignalsAvailable {
             for action in selector.matchActions where action.action == .sigkill || action.action == .signal {
                 fail(
                     action,
-                    "\(action.action.rawValue) is not available on \(name): it runs on the cgroup connect hooks, "
-                        + "which cannot send signals; use Override to deny the connect", at: "action")
+                    "\(action.action.rawValue) is not available on \(name) here: the cgroup connect hooks cannot send "
+                        + "signals, and the tp_btf sys_exit program that sends them for connects did not load; use "
+                        + "Override to deny the connect", at: "action")
             }
         }
         let slotFor: (UInt32) -> Int? = { value in args.firstIndex { $0.index == value } }

@@ -222,7 +222,8 @@ package struct ProcessMonitorService: Service {
         let tracefsRoot = try TracefsMount.ensure()
         let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
-            hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot))
+            hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot),
+            connectSignalsAvailable: sensor.connectResultsAvailable)
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger,
             fileRulesChanged: { rules in fileDenials.apply(rules) })

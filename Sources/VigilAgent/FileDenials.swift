@@ -89,9 +89,15 @@ final class FileDenials: Sendable {
         let now = WallTime(nanosecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1e9))
         let value: ArgumentValue =
             rule.kind == .exec ? .binprm(path: decision.path, permission: "") : .file(path: decision.path, permission: "")
-        let outcome = PolicyOutcome(
+        var outcome = PolicyOutcome(
             policyName: info.policyName, action: "KPROBE_ACTION_OVERRIDE", message: rule.message, tags: rule.tags,
             monitor: decision.monitor)
+        // What the process got: -EPERM when denied (a fanotify answer carries EPERM unless the
+        // kernel takes the rule's errno), 0 in monitor mode. A rule asking for another errno
+        // than the one returned shows in the difference between `return` and the policy.
+        outcome.returnValue = .int(decision.denied ? -decision.errno : 0)
+        outcome.mechanism = decision.denied && decision.ruleErrno != 0 && decision.errno != decision.ruleErrno
+            ? "fanotify (errno \(decision.ruleErrno) not supported here, EPERM returned)" : "fanotify"
         let args = [Argument(value, label: rule.label)]
         let pid = UInt32(bitPattern: decision.pid)
         return PolicyEvents.event(

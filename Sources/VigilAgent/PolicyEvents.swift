@@ -22,14 +22,25 @@ enum PolicyEvents {
         let hook = slot.hook
         var args: [Argument] = []
         for (raw, arg) in zip(record.args, hook.args) { args.append(contentsOf: ArgumentRenderer.render(raw, as: arg)) }
-        let outcome = PolicyOutcome(
+        var outcome = PolicyOutcome(
             policyName: slot.policyName, action: actionName(record.action), message: hook.message, tags: hook.tags,
             monitor: record.monitor)
+        outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
+        outcome.mechanism = mechanism(hook)
         return event(
             kind: kind(hook.event, args: args, outcome: outcome), pid: record.pid, tid: record.tid,
             processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],
             startTime: clock.wallTime(ktime: record.processKtime), time: clock.wallTime(ktime: record.ktime),
             cache: cache, nodeName: nodeName)
+    }
+
+    /// How the hook ran here (Vigil's `mechanism` key; written on process_kprobe and process_lsm
+    /// events, whose hooks Tetragon runs on kprobes or BPF-LSM).
+    static func mechanism(_ hook: CompiledHook) -> String {
+        switch hook.attachment {
+        case .cgroupConnect: "cgroup_sock_addr"
+        case .tracepoint: "tracepoint \(hook.category)/\(hook.name)"
+        }
     }
 
     /// The event key and body for a compiled hook's kind of event.

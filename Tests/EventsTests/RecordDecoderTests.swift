@@ -138,6 +138,8 @@ enum WireRecord {
         #expect(MemoryLayout<vigil_exec_event>.offset(of: \.comm) == 184)
         #expect(MemoryLayout<vigil_clone_event>.size == 56)
         #expect(MemoryLayout<vigil_exit_event>.size == 48)
-        #expect(VIGIL_ABI_VERSION == 2)
+        #expect(MemoryLayout<vigil_generic_event>.size == 144)
+        #expect(MemoryLayout<vigil_generic_event>.offset(of: \.result) == 56)
+        #expect(VIGIL_ABI_VERSION == 3)
     }
 }

@@ -111,6 +111,28 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         #expect((kp["ancestors"] as? [Any])?.count == 1)
     }
 
+    /// A denied connect: Tetragon's `return` (what connect(2) returned, from its exit) after
+    /// `args`, and Vigil's `mechanism` last, after the Tetragon fields.
+    @Test func lsmConnectWithReturnAndMechanism() throws {
+        var outcome = PolicyOutcome(policyName: "egress", action: "KPROBE_ACTION_OVERRIDE", tags: ["net"])
+        outcome.returnValue = .int(-1)
+        outcome.mechanism = "cgroup_sock_addr"
+        let event = ExportEvent(
+            kind: .lsm(
+                functionName: "socket_connect",
+                args: [Argument(.sockaddr(family: "AF_INET", address: "127.0.0.1", port: 8080), label: "address")],
+                outcome: outcome),
+            process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
+        let expected = #"""
+            {"process_lsm":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"function_name":"socket_connect","policy_name":"egress","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"127.0.0.1","port":8080},"label":"address"}],"return":{"int_arg":-1},"action":"KPROBE_ACTION_OVERRIDE","tags":["net"],"mechanism":"cgroup_sock_addr"},"time":"1970-01-01T00:00:00Z"}
+
+            """#
+        let line = encodeLine(event)
+        #expect(line == expected)
+        let lsm = try #require(try parseJSONObject(line)["process_lsm"] as? [String: Any])
+        #expect((lsm["return"] as? [String: Any])?["int_arg"] as? Int == -1)
+    }
+
     /// Monitor mode without message or tags: `policy_mode` sits where `tags` would be.
     @Test func tracepointMonitorModeWithoutTags() throws {
         let event = ExportEvent(

@@ -129,6 +129,9 @@ struct ConnectKernelTests {
         #expect(event.policyName == "deny-test-ports")
         #expect((event.args.first?["sockaddr_arg"] as? [String: Any])?["addr"] as? String == "127.0.0.1")
         #expect(event.args.first?["label"] as? String == "address")
+        // The connect's own result, from the syscall's exit: it did not happen.
+        #expect((event.body["return"] as? [String: Any])?["int_arg"] as? Int == -Int(EPERM), "\(event.line)")
+        #expect(event.body["mechanism"] as? String == "cgroup_sock_addr")
         _ = try agent.waitFor("process_lsm for the denied IPv6 connect") {
             $0.type == "process_lsm" && ($0.args.first?["sockaddr_arg"] as? [String: Any])?["addr"] as? String == "::1"
         }
@@ -151,6 +154,64 @@ struct ConnectKernelTests {
         let event = try agent.waitFor("monitor-mode process_lsm") { $0.type == "process_lsm" && $0.pid == Int(getpid()) }
         #expect(event.action == "KPROBE_ACTION_OVERRIDE")
         #expect(event.body["policy_mode"] as? String == "monitor")
+        // It was not denied: the connect succeeded, and the event says so.
+        #expect((event.body["return"] as? [String: Any])?["int_arg"] as? Int == 0, "\(event.line)")
+    }
+
+    /// A unique copy of bash connecting with /dev/tcp, then leaving a marker if it lived.
+    func bashConnect(_ bash: String, port: UInt16, marker: String) throws -> Int32 {
+        Spawn.wait(try Spawn.start(bash, ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); echo lived > \(marker)"]))
+    }
+
+    @Test func sigkillKillsTheConnectingProcessBeforeItContinues() throws {
+        let dir = try TempDir("vigil-connect-kill")
+        defer { dir.remove() }
+        let listener = try Listener()
+        defer { listener.close() }
+        let bash = try dir.copy("/bin/bash", as: "bash-\(UUID().uuidString.prefix(8))")
+        let yaml = """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: deny-test-ports
+            spec:
+              kprobes:
+              - call: tcp_connect
+                syscall: false
+                args:
+                - index: 0
+                  type: sock
+                selectors:
+                - matchArgs:
+                  - index: 0
+                    operator: DPort
+                    values: ["\(listener.port)"]
+                  matchBinaries:
+                  - operator: In
+                    values: ["\(bash)"]
+                  matchActions:
+                  - action: Sigkill
+            """
+        let agent = try start(yaml, dir: dir)
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        let killedMarker = "\(dir.path)/killed.marker"
+        let status = try bashConnect(bash, port: listener.port, marker: killedMarker)
+        #expect(status & 0x7f == SIGKILL, "wait status \(status)")
+        #expect(!FileManager.default.fileExists(atPath: killedMarker), "the killed shell ran on after connect")
+
+        // The same port from the system's bash, which the policy does not name: untouched.
+        let sparedMarker = "\(dir.path)/spared.marker"
+        #expect(try bashConnect("/bin/bash", port: listener.port, marker: sparedMarker) == 0)
+        #expect(FileManager.default.fileExists(atPath: sparedMarker))
+
+        let event = try agent.waitFor("Sigkill process_kprobe") { $0.type == "process_kprobe" && $0.binary == bash }
+        #expect(event.action == "KPROBE_ACTION_SIGKILL")
+        #expect(event.body["function_name"] as? String == "tcp_connect")
+        let exit = try agent.waitFor("exit of the killed shell") { $0.type == "process_exit" && $0.binary == bash }
+        #expect(exit.body["signal"] as? String == "SIGKILL")
     }
 
     @Test func removingThePolicyLiftsTheDenyWithoutARestart() throws {

@@ -75,6 +75,22 @@ struct {
 	__type(value, struct vigil_hook_list);
 } vg_connect_hooks SEC(".maps") __weak;
 
+/* A connect event waiting for its syscall's result: the cgroup hook runs inside connect(2)
+ * (or sendto/sendmsg for UDP), before the kernel knows whether it succeeds; the sys_exit
+ * program adds the return value, sends a Sigkill the hook could not send, and posts it. Same
+ * layout as the start of struct vigil_generic_scratch, so the hook stores its record as is. */
+struct vg_connect_record {
+	struct vigil_generic_event ev;
+	char tail[VIGIL_HOOK_ARGS * sizeof(struct vigil_sockaddr)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64); /* pid_tgid of the connecting thread */
+	__type(value, struct vg_connect_record);
+} vg_connect_pending SEC(".maps") __weak;
+
 /* Hook slots per syscall for the raw sys_enter / sys_exit dispatcher, at nr * 2 + is_exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -25,6 +25,14 @@
 #define AF_INET  2
 #define AF_INET6 10
 
+/* Set by the loader where the tp_btf sys_exit program that completes connect events loads:
+ * connect events then wait for their result (and a Sigkill is sent there); elsewhere they post
+ * at once, without result, and Sigkill on connect hooks is refused at load. */
+const volatile __u32 vg_connect_results = 0;
+
+/* Kernel side only, in a parked connect record: send its signal, post nothing. */
+#define VG_F_NOPOST (1 << 15)
+
 /* An integer field of `size` bytes at raw[off], sign-extended when is_signed. */
 static __always_inline __u64 vg_raw_int(struct vigil_generic_scratch *s, __u32 off, __u32 size, __u32 is_signed)
 {
@@ -667,7 +675,6 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		if (mode && *mode == VIGIL_MODE_MONITOR) {
 			s->ev.hdr.flags |= VIGIL_GENERIC_F_MONITOR;
 			deny = 0;
-			sig = can_deny ? 0 : sig;
 		} else if (sig && !can_deny) {
 			/* In the hook itself: the process dies before the syscall returns to it. */
 			bpf_send_signal(sig);
@@ -682,6 +689,16 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 	}
 	if (!post) {
 		vg_count(VIGIL_CTR_POLICY_NOPOST);
+		/* A connect hook's Sigkill is sent at the syscall's exit: park the record there
+		 * anyway, marked to be dropped once the signal is out. */
+		if (can_deny && sig && vg_connect_results && !(s->ev.hdr.flags & VIGIL_GENERIC_F_MONITOR)) {
+			__u64 id = bpf_get_current_pid_tgid();
+
+			s->ev.hdr.flags |= VG_F_NOPOST;
+			s->ev.signal = sig;
+			s->ev.hdr.size = sizeof(s->ev);
+			bpf_map_update_elem(&vg_connect_pending, &id, s, BPF_ANY);
+		}
 		return !deny;
 	}
 	if (rate_ns) {
@@ -716,10 +733,27 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		s->ev.action = action;
 		s->ev.signal = sig;
 		s->ev.nargs = hook->nargs;
+		s->ev.result = 0;
 		size = sizeof(s->ev) + tail_len;
 		if (size > sizeof(s->ev) + VIGIL_GENERIC_TAIL)
 			return !deny; /* unreachable; states the bound for bpf_ringbuf_output */
 		s->ev.hdr.size = size;
+		if (can_deny && vg_connect_results && size <= sizeof(struct vg_connect_record)) {
+			/* Completed by connect_result at the syscall's exit. A record still waiting
+			 * for this thread (a second hook on the same connect, or a connect that never
+			 * returned through a syscall, as io_uring's) goes out now, without result. */
+			__u64 id = bpf_get_current_pid_tgid();
+			struct vg_connect_record *prev = bpf_map_lookup_elem(&vg_connect_pending, &id);
+
+			if (prev) {
+				__u32 prev_size = prev->ev.hdr.size;
+
+				if (!(prev->ev.hdr.flags & VG_F_NOPOST) && prev_size <= sizeof(*prev))
+					vg_output(prev, prev_size, VIGIL_CTR_RB_DROPS_GENERIC);
+			}
+			if (bpf_map_update_elem(&vg_connect_pending, &id, s, BPF_ANY) == 0)
+				return !deny;
+		}
 		vg_output(s, size, VIGIL_CTR_RB_DROPS_GENERIC);
 	}
 	return !deny;
@@ -945,4 +979,43 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 {
 	return vg_syscall_dispatch(regs->orig_ax, 1, regs, ret);
+}
+
+/*
+ * Completes the connect events the cgroup hooks left in vg_connect_pending: at the exit of the
+ * syscall that ran the hook, the return value says whether the connect happened, and a Sigkill
+ * the cgroup program could not send (no bpf_send_signal there) is sent before the process
+ * returns to user space. One compare for every other syscall.
+ */
+#define VG_NR_CONNECT 42
+#define VG_NR_SENDTO 44
+#define VG_NR_SENDMSG 46
+#define VG_NR_SENDMMSG 307
+#define VG_NR_IO_URING_ENTER 426
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(connect_result, struct pt_regs *regs, long ret)
+{
+	__u64 nr = regs->orig_ax, id;
+	struct vg_connect_record *rec;
+	__u32 size;
+
+	if (nr != VG_NR_CONNECT && nr != VG_NR_SENDTO && nr != VG_NR_SENDMSG && nr != VG_NR_SENDMMSG &&
+	    nr != VG_NR_IO_URING_ENTER)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	rec = bpf_map_lookup_elem(&vg_connect_pending, &id);
+	if (!rec)
+		return 0;
+	if (rec->ev.signal && !(rec->ev.hdr.flags & VIGIL_GENERIC_F_MONITOR)) {
+		bpf_send_signal(rec->ev.signal);
+		vg_count(VIGIL_CTR_POLICY_SIGNALS);
+	}
+	rec->ev.result = ret;
+	rec->ev.hdr.flags |= VIGIL_GENERIC_F_RESULT;
+	size = rec->ev.hdr.size;
+	if (!(rec->ev.hdr.flags & VG_F_NOPOST) && size <= sizeof(*rec))
+		vg_output(rec, size, VIGIL_CTR_RB_DROPS_GENERIC);
+	bpf_map_delete_elem(&vg_connect_pending, &id);
+	return 0;
 }

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 2
+#define VIGIL_ABI_VERSION 3
 
 /* Sizes of the variable-length tail of an exec record (see struct vigil_exec_event). */
 #define VIGIL_COMM_LEN       16
@@ -387,6 +387,7 @@ enum vigil_generic_flags {
 	VIGIL_GENERIC_F_MONITOR = 1 << 0, /* policy in monitor mode: the action was not performed */
 	VIGIL_GENERIC_F_DENIED  = 1 << 1, /* the operation was failed (Override) */
 	VIGIL_GENERIC_F_CONNECT = 1 << 2, /* from a cgroup connect/sendmsg hook */
+	VIGIL_GENERIC_F_RESULT  = 1 << 3, /* result holds the syscall's return value */
 };
 
 /* A policy hook that matched (kind VIGIL_EVENT_GENERIC). */
@@ -399,6 +400,7 @@ struct vigil_generic_event {
 	__u8  action;                      /* enum vigil_action_kind of the last action */
 	__u16 signal;                      /* signal sent (or that monitor mode did not send) */
 	__u32 nargs;
+	__s64 result;                      /* with VIGIL_GENERIC_F_RESULT: what the syscall returned */
 	struct vigil_arg_value args[VIGIL_HOOK_ARGS];
 };
 
@@ -406,7 +408,7 @@ _Static_assert(sizeof(struct vigil_arg_spec) == 8, "map layout: arg spec");
 _Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
 _Static_assert(sizeof(struct vigil_selector) == 480, "map layout: selector");
 _Static_assert(sizeof(struct vigil_hook) == 2448, "map layout: hook");
-_Static_assert(sizeof(struct vigil_generic_event) == 136, "wire format: generic");
+_Static_assert(sizeof(struct vigil_generic_event) == 144, "wire format: generic");
 
 _Static_assert(sizeof(struct vigil_event_header) == 32, "wire format: header");
 _Static_assert(sizeof(struct vigil_namespaces) == 32, "wire format: namespaces");

@@ -72,6 +72,10 @@ int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path);
 /* Detaches them again (no connect hook left). */
 void vigil_bpf_detach_connect(struct vigil_bpf *bpf);
 
+/* Whether connect events carry the syscall's result and connect hooks can Sigkill (the
+ * tp_btf sys_exit program that completes them loaded). */
+int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf);
+
 /* The raw sys_enter (is_exit 0) or sys_exit (1) dispatcher of syscall hooks, which runs the
  * hooks vg_syscall_hooks lists (idempotent). -EOPNOTSUPP where it did not load (raw_tp mode). */
 int vigil_bpf_syscall_dispatch_available(const struct vigil_bpf *bpf);
