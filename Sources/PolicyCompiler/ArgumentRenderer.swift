@@ -38,8 +38,10 @@ package enum ArgumentRenderer {
         case .sockaddr(let family, let port, let address):
             return one(.sockaddr(family: familyName(family), address: addressText(family: family, address), port: UInt32(port)))
         case .file(let path, _, let mode, _):
-            if arg.declaredType == .linuxBinprm { return one(.binprm(path: path, permission: permissionString(mode))) }
-            return one(.file(path: path, permission: permissionString(mode)))
+            // Mode 0: no file (a failed open reports the name it was given): no permission.
+            let permission = mode == 0 ? "" : permissionString(mode)
+            if arg.declaredType == .linuxBinprm { return one(.binprm(path: path, permission: permission)) }
+            return one(.file(path: path, permission: permission))
         case .sock(let family, let type, let proto, let port, let address):
             return one(
                 .sock(

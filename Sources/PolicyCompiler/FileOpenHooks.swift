@@ -8,8 +8,11 @@ import TracingPolicy
 /// resolved in the kernel to its file, so the path is absolute and final (symlinks, `..` and
 /// the dirfd already applied), which the name passed to openat(2) is not.
 extension Context {
-    /// The open syscalls whose exit yields a new fd.
-    static let openExits = ["sys_exit_openat", "sys_exit_openat2", "sys_exit_open", "sys_exit_creat"]
+    /// The open syscalls whose exit yields a new fd, with the syscall argument indexes of the
+    /// file name and the dirfd (nil: relative to the cwd), for reporting failed opens.
+    static let openExits: [(event: String, name: Int, dirfd: Int?)] = [
+        ("sys_exit_openat", 1, 0), ("sys_exit_openat2", 1, 0), ("sys_exit_open", 0, nil), ("sys_exit_creat", 0, nil),
+    ]
 
     static func isFileOpenHook(_ call: String) -> Bool {
         call == "file_open" || call == "security_file_open"
@@ -25,7 +28,7 @@ extension Context {
         }
         let selectors = extractFileRules(selectors, kind: .open, event: event, args: args, message: message, tags: tags)
         var hooks: [CompiledHook] = []
-        for exit in Self.openExits {
+        for (exit, nameIndex, dirfdIndex) in Self.openExits {
             let format: TracepointFormat
             do {
                 format = try environment.loadFormat(SyscallTracepoint.subsystem, exit)
@@ -49,6 +52,10 @@ extension Context {
                 var a = CTuple.get(hook.hook.args, slot, as: vigil_arg_spec.self)
                 a.kind = UInt8(VIGIL_ARG_FILE_FD.rawValue)
                 a.size = UInt8(ret.size)
+                // Where a failed open's name and dirfd are (1 + arg index; the exit dispatcher
+                // keeps the syscall's args after ret).
+                a.meta_offset = UInt16(1 + nameIndex)
+                a.meta_size = dirfdIndex.map { UInt8(1 + $0) } ?? 0
                 CTuple.set(&hook.hook.args, slot, a)
             }
             hook.hook.ctx_size = UInt16(ret.offset + ret.size)

@@ -484,6 +484,26 @@ struct FileOpenKernelTests {
         #expect((event.args.first?["file_arg"] as? [String: Any])?["permission"] as? String == "-rw-r--r--")
         #expect(event.args.first?["label"] as? String == "file")
         #expect(event.action == "KPROBE_ACTION_POST")
+        // What the open returned: the new fd.
+        #expect((event.body["return"] as? [String: Any])?["int_arg"] as? Int == Int(fd), "\(event.line)")
+        #expect(event.body["mechanism"] as? String == "tracepoint syscalls/sys_exit_openat")
+
+        // Failed opens: no file, so the path is the name joined to its dirfd (or the cwd), and
+        // the event carries the error.
+        let missingDirfd = open(watched, O_RDONLY | O_DIRECTORY)
+        #expect(openat(missingDirfd, "sub/missing-\(getpid())", O_RDONLY) == -1)
+        close(missingDirfd)
+        let failed = try agent.waitFor("process_lsm for the failed relative open") {
+            $0.type == "process_lsm" && $0.pid == Int(getpid())
+                && ($0.args.first?["file_arg"] as? [String: Any])?["path"] as? String == "\(watched)/sub/missing-\(getpid())"
+        }
+        #expect((failed.body["return"] as? [String: Any])?["int_arg"] as? Int == -Int(ENOENT), "\(failed.line)")
+        #expect((failed.args.first?["file_arg"] as? [String: Any])?["permission"] == nil)
+        #expect(open("\(watched)/absent", O_RDONLY) == -1)
+        _ = try agent.waitFor("process_lsm for the failed absolute open") {
+            $0.type == "process_lsm" && $0.pid == Int(getpid())
+                && ($0.args.first?["file_arg"] as? [String: Any])?["path"] as? String == "\(watched)/absent"
+        }
     }
 }
 

@@ -120,7 +120,9 @@ struct vigil_generic_scratch {
 	char tail[VIGIL_GENERIC_TAIL + VIGIL_BUF_MAX]; /* args; slack for masked writes */
 	char raw[VIGIL_TP_RAW_MAX + 64];                /* copy of the tracepoint record */
 	__u32 arg_off[VIGIL_HOOK_ARGS];                 /* where each arg starts in tail */
-	__u32 pad0;
+	__u32 raw_args;                                 /* the syscall's six args follow ret in raw (exit dispatcher) */
+	__u32 has_result;                               /* result is the hooked call's return value */
+	__s64 result;
 	struct vigil_str_lpm_key key;                   /* string lookups */
 	struct vigil_str_lpm_key rkey;                  /* the same string reversed */
 	struct vigil_addr_key addr;

@@ -58,6 +58,64 @@ static __always_inline __u64 vg_raw_int(struct vigil_generic_scratch *s, __u32 o
 	return v;
 }
 
+#define VG_AT_FDCWD -100
+
+/*
+ * A failed open has no file: its path is the name the caller passed, joined to the directory
+ * it is relative to (dirfd, or the cwd) when it does not start with '/'. Not normalized ("..",
+ * symlinks): nothing was opened to resolve it. Writes at s->tail + off (which has
+ * VIGIL_BUF_MAX bytes of room); returns the length, 0 when the name is unreadable.
+ */
+__noinline int vg_read_failed_open(struct vigil_generic_scratch *s, __u32 off, __u64 name, __s64 dirfd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 n = 0;
+	char first = 0;
+	long m;
+
+	if (!s)
+		return 0;
+	off &= VIGIL_GENERIC_TAIL - 1;
+	if (bpf_probe_read_user(&first, 1, (void *)name) < 0)
+		return 0;
+	if (first != '/') {
+		struct path root = BPF_CORE_READ(task, fs, root);
+		struct dentry *dentry = NULL;
+		struct vfsmount *mnt = NULL;
+		int walked;
+
+		if (dirfd == VG_AT_FDCWD) {
+			dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+			mnt = BPF_CORE_READ(task, fs, pwd.mnt);
+		} else {
+			struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+			struct file **fds = BPF_CORE_READ(fdt, fd);
+			unsigned int max = BPF_CORE_READ(fdt, max_fds);
+			struct file *file = NULL;
+
+			if (dirfd < 0 || dirfd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[dirfd]) < 0 || !file)
+				return 0;
+			dentry = BPF_CORE_READ(file, f_path.dentry);
+			mnt = BPF_CORE_READ(file, f_path.mnt);
+		}
+		walked = vg_path_walk((__u64)dentry, (__u64)mnt, (__u64)root.dentry, (__u64)root.mnt, &s->path);
+		n = vg_path_copy(s->tail + off, &s->path, walked);
+		/* Room for the separator and a name of VIGIL_STRING_MAX after the directory. */
+		if (n > VIGIL_BUF_MAX - VIGIL_STRING_MAX - 1)
+			n = VIGIL_BUF_MAX - VIGIL_STRING_MAX - 1;
+		if (n > 1) {
+			s->tail[(off + n) & (VIGIL_GENERIC_TAIL + VIGIL_BUF_MAX - 1)] = '/';
+			n++;
+		}
+	}
+	if (n > VIGIL_BUF_MAX - VIGIL_STRING_MAX)
+		n = VIGIL_BUF_MAX - VIGIL_STRING_MAX;
+	m = bpf_probe_read_user_str(s->tail + off + n, VIGIL_STRING_MAX, (void *)name);
+	if (m <= 1)
+		return 0;
+	return n + m - 1;
+}
+
 /* Reads argument i into s->ev.args[i] and the tail at *tail_off. Returns the bytes it used. */
 __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 i, __u32 tail_off)
 {
@@ -154,6 +212,27 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 			struct file **fds = BPF_CORE_READ(fdt, fd);
 			unsigned int max = BPF_CORE_READ(fdt, max_fds);
 
+			if (spec.meta_offset) {
+				/* An open syscall's exit: what it returned is the event's result. */
+				s->result = fd;
+				s->has_result = 1;
+			}
+			if (fd < 0 && spec.meta_offset && s->raw_args) {
+				/* A failed open: the name it was given (exit dispatcher only, which
+				 * keeps the syscall's args after ret). */
+				__u64 name = vg_raw_int(s, 24 + 8 * ((spec.meta_offset - 1) & 7), 8, 0);
+				__s64 dirfd = spec.meta_size ? (__s64)(__s32)vg_raw_int(s, 24 + 8 * ((spec.meta_size - 1) & 7), 4, 1)
+							    : VG_AT_FDCWD;
+
+				n = vg_read_failed_open(s, tail_off, name, dirfd);
+				if (n <= 0) {
+					out->flags |= VIGIL_ARG_F_ERROR;
+					return 0;
+				}
+				out->flags |= VIGIL_ARG_F_UNOPENED;
+				out->len = n;
+				return n;
+			}
 			/* A failed open has no file: the hook reports it as unreadable. */
 			if (fd < 0 || fd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) < 0)
 				file = NULL;
@@ -570,6 +649,7 @@ static __always_inline __u32 vg_read_args(struct vigil_hook *hook, struct vigil_
 {
 	__u32 tail_len = 0, i;
 
+	s->has_result = 0;
 	for (i = 0; i < VIGIL_HOOK_ARGS; i++) {
 		if (i >= hook->nargs) {
 			s->ev.args[i].kind = VIGIL_ARG_NONE;
@@ -600,6 +680,7 @@ static __always_inline int vg_generic_run(void *ctx)
 		n = VIGIL_TP_RAW_MAX;
 	if (bpf_probe_read_kernel(s->raw, n, ctx) < 0)
 		return 0;
+	s->raw_args = 0;
 	return vg_decide(hook, s, slot, vg_read_args(hook, s), 0, 0);
 }
 
@@ -669,7 +750,7 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		}
 	}
 
-	s->ev.hdr.flags = extra_flags;
+	s->ev.hdr.flags = extra_flags | (s->has_result ? VIGIL_GENERIC_F_RESULT : 0);
 	if (sig || deny) {
 		mode = bpf_map_lookup_elem(&vg_policy_mode, &hook->policy_id);
 		if (mode && *mode == VIGIL_MODE_MONITOR) {
@@ -733,7 +814,7 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		s->ev.action = action;
 		s->ev.signal = sig;
 		s->ev.nargs = hook->nargs;
-		s->ev.result = 0;
+		s->ev.result = s->has_result ? s->result : 0;
 		size = sizeof(s->ev) + tail_len;
 		if (size > sizeof(s->ev) + VIGIL_GENERIC_TAIL)
 			return !deny; /* unreachable; states the bound for bpf_ringbuf_output */
@@ -775,6 +856,7 @@ __noinline int vg_connect_hook(struct vigil_generic_scratch *s, __u32 slot)
 	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
 	if (!hook)
 		return 1;
+	s->has_result = 0;
 	facts = (struct vigil_sockaddr *)s->tail;
 	/* The facts at tail[0] serve the first socket-like arg; later ones get copies, because each
 	 * arg owns its bytes in the record. */
@@ -951,8 +1033,18 @@ static __always_inline int vg_syscall_dispatch(__u64 nr, __u32 is_exit, struct p
 	raw[0] = 0;
 	raw[1] = nr;
 	if (is_exit) {
+		/* ret, then the syscall's args, which pt_regs still holds at exit (for a failed
+		 * open, the name it was given). */
 		raw[2] = (__u64)ret;
+		raw[3] = regs->di;
+		raw[4] = regs->si;
+		raw[5] = regs->dx;
+		raw[6] = regs->r10;
+		raw[7] = regs->r8;
+		raw[8] = regs->r9;
+		s->raw_args = 1;
 	} else {
+		s->raw_args = 0;
 		raw[2] = regs->di;
 		raw[3] = regs->si;
 		raw[4] = regs->dx;

@@ -214,9 +214,12 @@ struct vigil_arg_spec {
 	__u8  kind;       /* enum vigil_arg_kind */
 	__u8  size;       /* VIGIL_ARG_INT: 1, 2, 4, 8; CONST_BUF: bytes (<= 64) */
 	__u8  is_signed;
-	__u8  meta_size;  /* CHAR_BUF: size of the length field */
+	__u8  meta_size;  /* CHAR_BUF: size of the length field. FILE_FD: 1 + the index of the
+	                   * dirfd syscall arg, 0 for AT_FDCWD (open, creat) */
 	__u16 offset;     /* field offset in the tracepoint record */
-	__u16 meta_offset;
+	__u16 meta_offset; /* CHAR_BUF: offset of the length field. FILE_FD at a syscall exit: 1 +
+	                    * the index of the file name syscall arg (0: none), read when the open
+	                    * failed and there is no file */
 };
 
 /* matchArgs operators (enum values are wire format). */
@@ -381,6 +384,7 @@ struct vigil_arg_value {
 enum vigil_arg_flags {
 	VIGIL_ARG_F_ERROR     = 1 << 0, /* could not be read */
 	VIGIL_ARG_F_TRUNCATED = 1 << 1,
+	VIGIL_ARG_F_UNOPENED  = 1 << 2, /* FILE_FD of a failed open: the name passed, joined to its directory */
 };
 
 enum vigil_generic_flags {
