@@ -178,16 +178,50 @@ package enum ArgumentValue: Sendable, Hashable {
     case truncatedBytes([UInt8], originalSize: UInt64)
     /// `sockaddr_arg`: family name ("AF_INET"), address text, port.
     case sockaddr(family: String, address: String, port: UInt32)
-    /// `file_arg`: path and `ls -l`-style permission (e.g. `-rw-r--r--`).
-    case file(path: [UInt8], permission: String)
+    /// `file_arg`: path and `ls -l`-style permission (e.g. `-rw-r--r--`), with Vigil's inode,
+    /// device and open flags when the kernel side read them.
+    case file(path: [UInt8], permission: String, details: FileDetails? = nil)
     /// `linux_binprm_arg`: the executed file's path and permission.
-    case binprm(path: [UInt8], permission: String)
+    case binprm(path: [UInt8], permission: String, details: FileDetails? = nil)
     /// `sock_arg`: family, type and protocol names, destination address and port.
     case sock(family: String, type: String, protocol: String, daddr: String, dport: UInt32)
     /// `syscall_id`: number and ABI ("x64", "i386").
     case syscallID(id: UInt32, abi: String)
     /// `error_arg`: the argument could not be read.
     case error(String)
+}
+
+/// What the kernel side knew of an opened file beyond Tetragon's `file_arg` fields, written as
+/// Vigil's `inode`, `device` and `open_flags` keys.
+package struct FileDetails: Sendable, Hashable {
+    package var inode: UInt64
+    /// Kernel dev_t encoding (major << 20 | minor).
+    package var device: UInt32
+    /// `O_*` open flags as the file holds them (f_flags); nil for an exec.
+    package var openFlags: UInt32?
+
+    package init(inode: UInt64, device: UInt32, openFlags: UInt32?) {
+        self.inode = inode
+        self.device = device
+        self.openFlags = openFlags
+    }
+
+    /// `major:minor`.
+    package var deviceText: String { "\(device >> 20):\(device & 0xfffff)" }
+
+    /// `O_RDONLY|O_CLOEXEC` style; the kernel drops O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC once
+    /// the file is open, and sets O_LARGEFILE on 64-bit.
+    package static func openFlagsText(_ flags: UInt32) -> String {
+        var words: [String] = [["O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"][Int(flags & 3)]]
+        let names: [(UInt32, String)] = [
+            (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
+            (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"), (0o20000, "FASYNC"), (0o40000, "O_DIRECT"),
+            (0o100000, "O_LARGEFILE"), (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
+            (0o2000000, "O_CLOEXEC"), (0o4000000, "O_SYNC"), (0o10000000, "O_PATH"), (0o20000000, "O_TMPFILE"),
+        ]
+        for (bit, name) in names where flags & bit != 0 { words.append(name) }
+        return words.joined(separator: "|")
+    }
 }
 
 package struct Argument: Sendable, Hashable {

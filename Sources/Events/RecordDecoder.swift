@@ -135,9 +135,14 @@ extension GenericRecord {
             case VIGIL_ARG_STRING.rawValue, VIGIL_ARG_DATA_LOC.rawValue:
                 args.append(.string(tail, truncated: truncated))
             case VIGIL_ARG_FILE_FD.rawValue, VIGIL_ARG_EXE.rawValue:
+                // struct vigil_file_header, then the path.
+                let header = Int(VIGIL_FILE_HEADER)
+                guard tail.count >= header else { throw .inconsistentSize }
+                let fileHeader = tail.withUnsafeBytes { $0.loadUnaligned(as: vigil_file_header.self) }
                 args.append(
-                    .file(path: tail, flags: UInt32(truncatingIfNeeded: value.value >> 32),
-                          mode: UInt32(truncatingIfNeeded: value.value & 0xffff), truncated: truncated))
+                    .file(path: Array(tail[header...]), flags: UInt32(truncatingIfNeeded: value.value >> 32),
+                          mode: UInt32(truncatingIfNeeded: value.value & 0xffff), truncated: truncated,
+                          inode: fileHeader.ino, device: fileHeader.dev))
             case VIGIL_ARG_CHAR_BUF.rawValue:
                 args.append(.buffer(tail, size: value.value, truncated: truncated))
             case VIGIL_ARG_CONST_BUF.rawValue:

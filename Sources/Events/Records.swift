@@ -188,8 +188,9 @@ package enum RawArgument: Sendable, Hashable {
     case constBuffer([UInt8])
     /// A user `struct sockaddr`: family, port (host order), address (4 or 16 bytes used).
     case sockaddr(family: UInt16, port: UInt16, address: [UInt8])
-    /// A file resolved from a new fd: absolute path, open flags, inode mode.
-    case file(path: [UInt8], flags: UInt32, mode: UInt32, truncated: Bool)
+    /// A file resolved from a new fd: absolute path, open flags, inode mode, inode number and
+    /// device (kernel dev_t encoding). A failed open: the name it was given, mode 0, inode 0.
+    case file(path: [UInt8], flags: UInt32, mode: UInt32, truncated: Bool, inode: UInt64 = 0, device: UInt32 = 0)
     /// Connect hooks: the socket, with its destination.
     case sock(family: UInt16, type: UInt16, protocol: UInt16, port: UInt16, address: [UInt8])
     /// The hook could not read it.

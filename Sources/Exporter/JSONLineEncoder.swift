@@ -383,7 +383,7 @@ package struct JSONLineEncoder: Sendable {
                 b.append(UInt8(ascii: "\""))
             }
             b.append(UInt8(ascii: "}"))
-        case .file(let path, let permission), .binprm(let path, let permission):
+        case .file(let path, let permission, let details), .binprm(let path, let permission, let details):
             if case .binprm = arg.value {
                 b.append(static: "{\"linux_binprm_arg\":{\"path\":\"")
             } else {
@@ -394,6 +394,18 @@ package struct JSONLineEncoder: Sendable {
             if !permission.isEmpty {
                 b.append(static: ",\"permission\":")
                 b.appendJSONString(permission)
+            }
+            // Vigil's additions after Tetragon's keys: inode (uint64, a string as protojson
+            // writes 64-bit integers), device, open flags.
+            if let details {
+                b.append(static: ",\"inode\":\"")
+                b.appendDecimal(details.inode)
+                b.append(static: "\",\"device\":")
+                b.appendJSONString(details.deviceText)
+                if let flags = details.openFlags {
+                    b.append(static: ",\"open_flags\":")
+                    b.appendJSONString(FileDetails.openFlagsText(flags))
+                }
             }
             b.append(static: "}")
         case .sock(let family, let type, let proto, let daddr, let dport):

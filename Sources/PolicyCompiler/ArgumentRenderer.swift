@@ -37,11 +37,16 @@ package enum ArgumentRenderer {
             return one(.bytes(bytes))
         case .sockaddr(let family, let port, let address):
             return one(.sockaddr(family: familyName(family), address: addressText(family: family, address), port: UInt32(port)))
-        case .file(let path, _, let mode, _):
-            // Mode 0: no file (a failed open reports the name it was given): no permission.
+        case .file(let path, let flags, let mode, _, let inode, let device):
+            // Mode 0: no file (a failed open reports the name it was given): no permission,
+            // inode or device.
             let permission = mode == 0 ? "" : permissionString(mode)
-            if arg.declaredType == .linuxBinprm { return one(.binprm(path: path, permission: permission)) }
-            return one(.file(path: path, permission: permission))
+            if arg.declaredType == .linuxBinprm {
+                let details = mode == 0 ? nil : FileDetails(inode: inode, device: device, openFlags: nil)
+                return one(.binprm(path: path, permission: permission, details: details))
+            }
+            let details = mode == 0 ? nil : FileDetails(inode: inode, device: device, openFlags: flags)
+            return one(.file(path: path, permission: permission, details: details))
         case .sock(let family, let type, let proto, let port, let address):
             return one(
                 .sock(

@@ -484,6 +484,15 @@ struct FileOpenKernelTests {
         #expect((event.args.first?["file_arg"] as? [String: Any])?["permission"] as? String == "-rw-r--r--")
         #expect(event.args.first?["label"] as? String == "file")
         #expect(event.action == "KPROBE_ACTION_POST")
+        // Vigil's additions to file_arg: the inode and device stat(2) reports, the open flags.
+        var st = stat()
+        #expect(stat("\(watched)/sub/file", &st) == 0)
+        let fileArg = event.args.first?["file_arg"] as? [String: Any]
+        #expect(fileArg?["inode"] as? String == "\(st.st_ino)", "\(event.line)")
+        let dev = UInt64(st.st_dev)  // glibc's major()/minor(), which are macros
+        let (devMajor, devMinor) = (((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff), (dev & 0xff) | ((dev >> 12) & ~0xff))
+        #expect(fileArg?["device"] as? String == "\(devMajor):\(devMinor)")
+        #expect((fileArg?["open_flags"] as? String)?.hasPrefix("O_RDONLY") == true)
         // What the open returned: the new fd.
         #expect((event.body["return"] as? [String: Any])?["int_arg"] as? Int == Int(fd), "\(event.line)")
         #expect(event.body["mechanism"] as? String == "tracepoint syscalls/sys_exit_openat")

@@ -224,14 +224,17 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 				__s64 dirfd = spec.meta_size ? (__s64)(__s32)vg_raw_int(s, 24 + 8 * ((spec.meta_size - 1) & 7), 4, 1)
 							    : VG_AT_FDCWD;
 
-				n = vg_read_failed_open(s, tail_off, name, dirfd);
+				n = vg_read_failed_open(s, tail_off + VIGIL_FILE_HEADER, name, dirfd);
 				if (n <= 0) {
 					out->flags |= VIGIL_ARG_F_ERROR;
 					return 0;
 				}
+				/* No file: no inode or device. */
+				*(__u64 *)dst = 0;
+				*(__u64 *)(dst + 8) = 0;
 				out->flags |= VIGIL_ARG_F_UNOPENED;
-				out->len = n;
-				return n;
+				out->len = VIGIL_FILE_HEADER + n;
+				return VIGIL_FILE_HEADER + n;
 			}
 			/* A failed open has no file: the hook reports it as unreadable. */
 			if (fd < 0 || fd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) < 0)
@@ -244,14 +247,24 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 		root = BPF_CORE_READ(task, fs, root);
 		walked = vg_path_walk((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
 				      (__u64)root.dentry, (__u64)root.mnt, &s->path);
-		/* dst has VIGIL_BUF_MAX (= VIGIL_PATH_AREA) bytes of room: the caller keeps tail_off
-		 * below VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX. */
-		n = vg_path_copy(dst, &s->path, walked);
 		if ((walked >> 16) & VG_PATH_TRUNCATED)
 			out->flags |= VIGIL_ARG_F_TRUNCATED;
+		/* struct vigil_file_header, then the path. dst has VIGIL_BUF_MAX (= VIGIL_PATH_AREA)
+		 * bytes of room (the caller keeps tail_off below VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX),
+		 * so the path keeps at most VIGIL_PATH_AREA - VIGIL_FILE_HEADER of its last bytes. */
+		*(__u64 *)dst = BPF_CORE_READ(file, f_inode, i_ino);
+		*(__u32 *)(dst + 8) = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+		*(__u32 *)(dst + 12) = 0;
+		n = (__u32)walked & 0xffff;
+		if (n > VIGIL_PATH_AREA - VIGIL_FILE_HEADER) {
+			n = VIGIL_PATH_AREA - VIGIL_FILE_HEADER;
+			out->flags |= VIGIL_ARG_F_TRUNCATED;
+		}
+		bpf_probe_read_kernel(dst + VIGIL_FILE_HEADER, n,
+				      s->path.data + ((VIGIL_PATH_AREA - n) & (VIGIL_PATH_AREA - 1)));
 		out->value = (__u64)BPF_CORE_READ(file, f_flags) << 32 | BPF_CORE_READ(file, f_inode, i_mode);
-		out->len = n;
-		return n;
+		out->len = VIGIL_FILE_HEADER + n;
+		return VIGIL_FILE_HEADER + n;
 	}
 	case VIGIL_ARG_CONST_BUF: {
 		__u32 size = spec.size > 64 ? 64 : spec.size;
@@ -487,9 +500,15 @@ __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratc
 	case VIGIL_ARG_STRING:
 	case VIGIL_ARG_DATA_LOC:
 	case VIGIL_ARG_CHAR_BUF:
+		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id, f->op, 1);
+		return vg_match_string(s, f->op);
 	case VIGIL_ARG_FILE_FD:
 	case VIGIL_ARG_EXE:
-		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id, f->op, 1);
+		/* The path after the inode/device header. */
+		if (v->len < VIGIL_FILE_HEADER)
+			return 0;
+		vg_load_key(s, s->tail + ((off + VIGIL_FILE_HEADER) & (VIGIL_GENERIC_TAIL - 1)),
+			    v->len - VIGIL_FILE_HEADER, f->set_id, f->op, 1);
 		return vg_match_string(s, f->op);
 	case VIGIL_ARG_SOCKADDR:
 	case VIGIL_ARG_SOCK:

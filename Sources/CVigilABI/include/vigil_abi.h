@@ -373,6 +373,14 @@ struct vigil_hook_list {
 	__u32 slots[VIGIL_GENERIC_COPIES];
 };
 
+/* FILE_FD and EXE args start their tail bytes with this, then the path. */
+struct vigil_file_header {
+	__u64 ino;
+	__u32 dev;         /* the superblock's dev_t, kernel encoding: major << 20 | minor */
+	__u32 reserved;
+};
+#define VIGIL_FILE_HEADER 16
+
 /* Per-argument result in a generic record; buffers follow the fixed part in arg order. */
 struct vigil_arg_value {
 	__u16 kind;        /* enum vigil_arg_kind */
@@ -413,6 +421,7 @@ _Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
 _Static_assert(sizeof(struct vigil_selector) == 480, "map layout: selector");
 _Static_assert(sizeof(struct vigil_hook) == 2448, "map layout: hook");
 _Static_assert(sizeof(struct vigil_generic_event) == 144, "wire format: generic");
+_Static_assert(sizeof(struct vigil_file_header) == VIGIL_FILE_HEADER, "wire format: file header");
 
 _Static_assert(sizeof(struct vigil_event_header) == 32, "wire format: header");
 _Static_assert(sizeof(struct vigil_namespaces) == 32, "wire format: namespaces");
