@@ -26,7 +26,11 @@ extension Context {
         for arg in args where arg.index != 0 || ![.file, .path, .auto].contains(arg.type) {
             fail(arg, "\(name) has one argument, index 0 of type file", at: arg.index != 0 ? "index" : "type")
         }
+        let denyOnly = !selectors.isEmpty && selectors.allSatisfy { $0.matchActions.contains { $0.action == .override } }
         let selectors = extractFileRules(selectors, kind: .open, event: event, args: args, message: message, tags: tags)
+        // Every selector denies through fanotify, whose decision is the event: the observing
+        // hooks would only resolve the path of every open on the node to post nothing.
+        if denyOnly { return [] }
         var hooks: [CompiledHook] = []
         for (exit, nameIndex, dirfdIndex) in Self.openExits {
             let format: TracepointFormat

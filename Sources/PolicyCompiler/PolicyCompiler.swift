@@ -60,7 +60,7 @@ package struct PolicyCompiler {
         for lsm in spec.lsmhooks {
             hooks.append(contentsOf: context.compileLsmHook(lsm, spec: spec))
         }
-        if context.errors.isEmpty && hooks.isEmpty {
+        if context.errors.isEmpty && hooks.isEmpty && context.fileRules.isEmpty {
             context.errors.append(
                 PolicyCompileError(
                     location: document.source, path: "spec",

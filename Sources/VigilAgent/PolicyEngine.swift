@@ -208,7 +208,8 @@ package final class PolicyEngine: Sendable {
                     case .tracepoint: "\(hook.category)/\(hook.name)"
                     case .cgroupConnect: "\(hook.name) (cgroup connect/sendmsg)"
                     }
-                }, policyID: policyID)
+                } + compiled.fileRules.map { "\($0.kind == .open ? "file_open" : "bprm_check_security") deny (fanotify)" },
+                policyID: policyID)
             state.policies[key] = Installed(loaded: loaded, compiled: compiled, slots: slots, links: links)
             return loaded
         }

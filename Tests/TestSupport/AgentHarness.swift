@@ -83,6 +83,9 @@ package final class AgentHarness: @unchecked Sendable {
             _ = try waitFor(timeout: readyTimeout, "agent ready (own procFS entry)") {
                 $0.type == "process_exec" && $0.pid == me
             }
+            // The control socket comes up after the sensor: tests that call tracectl at once
+            // would otherwise race it.
+            try waitForLog("control API listening", timeout: readyTimeout)
         } catch {
             let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             stop()
