@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel bench clean
+.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -32,6 +32,10 @@ run: release ## run the agent as root with policies/: events on stdout and in $(
 test: bpf ## the whole suite: unit tests and, as root, the kernel tests
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+
+test-kernels: release ## the scenarios on the host kernel and on Debian 6.1 and 6.12 under qemu (root)
+	./scripts/install-deps.sh qemu-system-x86 busybox-static
+	./scripts/kernel-matrix/run.sh
 
 test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests
