@@ -21,7 +21,14 @@ echo "KERNEL $(uname -r)" >$results
 echo "LSM $(cat /sys/kernel/security/lsm 2>/dev/null)" >$results
 echo "guest: $(uname -r), lsm: $(cat /sys/kernel/security/lsm 2>/dev/null)"
 # Results go to the console too, so a guest whose second port fails still shows its outcome.
-WORK=/tmp/matrix VIGIL=/vigil/vigil TRIGGER=/vigil/trigger RESULTS=$results sh /vigil/scenarios.sh
+# What the probe must find: BPF-LSM exactly when this boot put bpf in lsm=.
+case " $(cat /proc/cmdline) " in
+*" lsm="*bpf*) EXPECT_BPF_LSM=yes ;;
+*) EXPECT_BPF_LSM=no ;;
+esac
+export EXPECT_BPF_LSM
+WORK=/tmp/matrix VIGIL=/vigil/vigil TRACECTL=/vigil/tracectl TRIGGER=/vigil/trigger RESULTS=$results \
+	sh /vigil/scenarios.sh
 echo "DONE" >$results
 sync
 poweroff -f

@@ -19,14 +19,16 @@ KERNELS=${KERNELS:-host 6.1 6.12}
 CACHE=${KERNEL_CACHE:-$ROOT/.cache/kernels}
 OUT=${KERNEL_MATRIX_OUT:-$ROOT/.build/kernel-matrix}
 VIGIL=${VIGIL:-$ROOT/.build/release/vigil}
+TRACECTL=${TRACECTL:-$(dirname "$VIGIL")/tracectl}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
-SCENARIOS=(exec-exit sigkill-tracepoint open-deny exec-deny connect-deny clean-stop)
+SCENARIOS=(exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect probe clean-stop)
 
 say() { echo "kernel-matrix: $*" >&2; }
 die() { say "$*"; exit 2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root: the host column loads BPF programs and the guests run the agent as root"
 [ -x "$VIGIL" ] || die "no agent binary at $VIGIL (make release, or set VIGIL=)"
+[ -x "$TRACECTL" ] || die "no tracectl next to the agent at $TRACECTL (make release, or set TRACECTL=)"
 for tool in qemu-system-x86_64 gcc strip ldd apt-get dpkg-deb; do
 	command -v $tool >/dev/null || die "$tool not found (make test-kernels installs qemu-system-x86 and busybox-static)"
 done
@@ -91,9 +93,10 @@ build_initramfs() {
 	cp "$HERE/init.sh" "$stage/init"
 	cp "$HERE/scenarios.sh" "$TRIGGER" "$stage/vigil/"
 	strip -o "$stage/vigil/vigil" "$VIGIL"
-	# The agent's shared libraries (Swift runtime, Foundation, libbpf, libelf, zlib, glibc) at
-	# the paths the dynamic loader looks for them, so the binary runs unchanged.
-	for lib in $(ldd "$VIGIL" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+	strip -o "$stage/vigil/tracectl" "$TRACECTL"
+	# The shared libraries (Swift runtime, Foundation, libbpf, libelf, zlib, glibc) at the
+	# paths the dynamic loader looks for them, so the binaries run unchanged.
+	for lib in $( (ldd "$VIGIL"; ldd "$TRACECTL") | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
 		mkdir -p "$stage$(dirname "$lib")"
 		cp -L "$lib" "$stage$lib"
 	done
@@ -110,7 +113,7 @@ run_host() {
 	: >"$results"
 	echo "KERNEL $(uname -r) (host)" >>"$results"
 	say "host $(uname -r): running natively"
-	WORK=$work VIGIL=$VIGIL TRIGGER=$TRIGGER RESULTS=$results sh "$HERE/scenarios.sh" >"$OUT/host.console" 2>&1 || true
+	WORK=$work VIGIL=$VIGIL TRACECTL=$TRACECTL TRIGGER=$TRIGGER RESULTS=$results sh "$HERE/scenarios.sh" >"$OUT/host.console" 2>&1 || true
 	echo DONE >>"$results"
 	rm -rf "$work"
 }

@@ -5,11 +5,11 @@
 # of both sides: what the syscall returned, and the event in the exported JSON.
 # POSIX sh: it runs under busybox in the guests and under /bin/sh on the host.
 #
-# Environment: VIGIL (agent binary), TRIGGER (static trigger binary), WORK (empty directory
+# Environment: VIGIL (agent binary), TRACECTL (its CLI), TRIGGER (static trigger binary), WORK (empty directory
 # owned by this run), RESULTS (file the "RESULT name PASS|FAIL|SKIP detail" lines go to),
 # READY_TIMEOUT (seconds to wait for the agent, default 120: software emulation is slow).
 set -u
-: "${VIGIL:?}" "${TRIGGER:?}" "${WORK:?}" "${RESULTS:?}"
+: "${VIGIL:?}" "${TRACECTL:?}" "${TRIGGER:?}" "${WORK:?}" "${RESULTS:?}"
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 EVENTS=$WORK/events.log
 AGENT_LOG=$WORK/agent.log
@@ -48,13 +48,14 @@ mechanism() {
 }
 
 # Unique copies of the trigger: policies select these paths and nothing else on the machine.
-for role in exec kill denied conn; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+for role in exec kill denied conn kconn; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
 echo secret >"$WORK/secret-kill"
 echo secret >"$WORK/secret-open"
 echo sibling >"$WORK/sibling"
 # Ports from the pid: two concurrent runs on one host do not collide.
 PORT=$((20000 + $$ % 20000))
 PORT_ALLOWED=$((PORT + 1))
+PORT_KPROBE=$((PORT + 2))
 
 cat >"$WORK/policies/kill.yaml" <<YAML
 apiVersion: cilium.io/v1alpha1
@@ -128,7 +129,25 @@ spec:
       - action: Override
         argError: -1
 YAML
-POLICIES=4
+
+cat >"$WORK/policies/kprobe.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kprobe-tcp-connect
+spec:
+  kprobes:
+  - call: tcp_connect
+    syscall: false
+    args:
+    - index: 0
+      type: sock
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kconn"]
+YAML
+POLICIES=5
 
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
 	--tracing-policy-dir "$WORK/policies" --log-level info >/dev/null 2>"$AGENT_LOG" &
@@ -150,7 +169,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny exec-deny connect-deny clean-stop; do
+	for s in exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect probe clean-stop; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -204,6 +223,30 @@ else
 fi
 
 # SIGTERM: the agent detaches, flushes and exits 0 within a few seconds.
+# A kprobe policy on tcp_connect with a sock argument: one event for our connect, naming the
+# function and the destination port.
+out=$("$WORK/bin/t-kconn" connect $PORT_KPROBE)
+if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' "\"$WORK/bin/t-kconn\"" '"tcp_connect"' "$PORT_KPROBE"; then
+	result kprobe-tcp-connect PASS "event via $(mechanism socket_connect)"
+else
+	result kprobe-tcp-connect FAIL "connect=$out, no process_kprobe for tcp_connect; $(grep -i 'tcp_connect\|refused' "$AGENT_LOG" | tail -n 1)"
+fi
+
+# The start-up probe: BPF-LSM only where bpf is an active LSM and an LSM program attaches
+# (EXPECT_BPF_LSM=yes|no from the guest's lsm=; the host column has no expectation).
+probe=$("$TRACECTL" probe 2>&1)
+fact() { printf '%s\n' "$probe" | awk -v name="$1" '$1 == name {print $2; exit}'; }
+lsm_state=$(fact BPF-LSM)
+lsm_detail=$(printf '%s\n' "$probe" | sed -n 's/^  BPF-LSM  *[a-z]*  *//p')
+facts="BPF-LSM=$lsm_state fentry=$(fact fentry) kprobes=$(fact kprobes)"
+if [ -z "$lsm_state" ]; then
+	result probe FAIL "no BPF-LSM line in tracectl probe: $(printf '%s\n' "$probe" | tail -n 1)"
+elif [ -n "${EXPECT_BPF_LSM:-}" ] && [ "$lsm_state" != "$EXPECT_BPF_LSM" ]; then
+	result probe FAIL "$facts, expected BPF-LSM=$EXPECT_BPF_LSM: $lsm_detail"
+else
+	result probe PASS "$facts ($lsm_detail)"
+fi
+
 kill -TERM $AGENT
 i=0
 while kill -0 $AGENT 2>/dev/null && [ $i -lt 200 ]; do
