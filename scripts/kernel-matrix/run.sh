@@ -4,7 +4,7 @@
 # Debian's 6.1 and 6.12 kernels under qemu, then a kernel x scenario table. Exits non-zero when
 # any scenario fails or a kernel gives no result. Needs root (the host column loads BPF).
 #
-#   scripts/kernel-matrix/run.sh                 host, 6.1, 6.12 (`make test-kernels`)
+#   scripts/kernel-matrix/run.sh                 host, 6.1, 6.12, 6.12-nobpf (`make test-kernels`)
 #   KERNELS="6.12 6.12-nobpf" scripts/kernel-matrix/run.sh
 #
 # A kernel is "host", or a Debian series ("6.1", "6.12") with an optional "-nobpf" suffix that
@@ -15,13 +15,13 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/scripts/kernel-matrix
-KERNELS=${KERNELS:-host 6.1 6.12}
+KERNELS=${KERNELS:-host 6.1 6.12 6.12-nobpf}
 CACHE=${KERNEL_CACHE:-$ROOT/.cache/kernels}
 OUT=${KERNEL_MATRIX_OUT:-$ROOT/.build/kernel-matrix}
 VIGIL=${VIGIL:-$ROOT/.build/release/vigil}
 TRACECTL=${TRACECTL:-$(dirname "$VIGIL")/tracectl}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
-SCENARIOS=(exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect probe clean-stop)
+SCENARIOS=(exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop)
 
 say() { echo "kernel-matrix: $*" >&2; }
 die() { say "$*"; exit 2; }

@@ -147,6 +147,21 @@ spec:
       - operator: In
         values: ["$WORK/bin/t-kconn"]
 YAML
+
+# A kprobe on a kernel function that no other mechanism serves: refused, with the reason.
+cat >"$WORK/policies/kprobe-refused.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kprobe-refused
+spec:
+  kprobes:
+  - call: security_file_permission
+    syscall: false
+    args:
+    - index: 0
+      type: file
+YAML
 POLICIES=5
 
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
@@ -169,7 +184,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect probe clean-stop; do
+	for s in exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -230,6 +245,22 @@ if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' "\"$WORK/bin/t-kconn\"" '"
 	result kprobe-tcp-connect PASS "event via $(mechanism socket_connect)"
 else
 	result kprobe-tcp-connect FAIL "connect=$out, no process_kprobe for tcp_connect; $(grep -i 'tcp_connect\|refused' "$AGENT_LOG" | tail -n 1)"
+fi
+
+# The refusal must name the real gap: the kernel where it lacks kprobes, this build where the
+# kernel has them.
+refusal=$(grep "policy refused" "$AGENT_LOG" | grep "security_file_permission" | head -n 1 | sed 's/.*spec.kprobes\[0\].call: //')
+case $refusal in
+*"this kernel has kprobes, but this build"*) want=yes ;;
+*"this kernel has none"*) want=no ;;
+*) want=missing ;;
+esac
+has_kprobes=no
+[ -e /sys/bus/event_source/devices/kprobe/type ] && has_kprobes=yes
+if [ "$want" = "$has_kprobes" ]; then
+	result kprobe-refused PASS "$refusal"
+else
+	result kprobe-refused FAIL "kprobes=$has_kprobes, refusal: ${refusal:-none logged}"
 fi
 
 # The start-up probe: BPF-LSM only where bpf is an active LSM and an LSM program attaches
