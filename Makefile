@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel bench clean
+.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -29,9 +29,18 @@ run: release ## run the agent as root with policies/: events on stdout and in $(
 
 # --no-parallel: the kernel suites each start agents and storms of processes; on two cores,
 # running them side by side made timing-sensitive waits flaky. Serially the suite takes ~1 min.
-test: bpf ## the whole suite: unit tests and, as root, the kernel tests
+test: bpf ## the whole suite: unit tests and, as root, the kernel tests and the kernel matrix
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	@# The matrix on the debug build just made: a release build would add minutes to CI.
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		./scripts/install-deps.sh qemu-system-x86 busybox-static && \
+		VIGIL=.build/debug/vigil ./scripts/kernel-matrix/run.sh; \
+	else echo "make test: kernel matrix skipped: it needs root (BPF on the host, the agent in the guests)"; fi
+
+test-kernels: release ## the scenarios on the host kernel and on Debian 6.1 and 6.12 under qemu (root)
+	./scripts/install-deps.sh qemu-system-x86 busybox-static
+	./scripts/kernel-matrix/run.sh
 
 test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests

@@ -4,7 +4,8 @@
 # Swift itself (6.1 or newer) must already be on PATH: it is not a Debian package.
 set -euo pipefail
 
-packages=(libbpf-dev libelf-dev zlib1g-dev bpftool pkg-config make)
+# Extra packages come as arguments (make test-kernels: qemu-system-x86 busybox-static).
+packages=(libbpf-dev libelf-dev zlib1g-dev bpftool pkg-config make "$@")
 # BPF objects are compiled with clang -target bpf; the Swift toolchain's clang does it.
 command -v clang >/dev/null 2>&1 || packages+=(clang)
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CFanotify
 import CLibbpf
+import CVigilBPF
 import Glibc
 import HostFiles
 
@@ -38,7 +39,9 @@ package struct KernelProbe: Sendable {
         let sockAddr = probe(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, nil))
         let kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0
         let lsmList = HostFile.readText(atPath: "/sys/kernel/security/lsm")
-        let bpfLSM = lsmList.map { $0.split(separator: ",").contains { $0.trimmingCharacters() == "bpf" } }
+        let lsm = Self.bpfLSM(activeList: lsmList)
+        let fentry = Self.attach(VIGIL_PROBE_FENTRY, "security_file_open")
+        let kprobeDetail = kprobes ? "perf kprobe PMU present (no kprobe programs in this build yet)" : "no perf kprobe PMU (CONFIG_KPROBES off)"
         let cgroup2 = MountInfo.mountPoints(ofType: "cgroup2", mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "").first
         // Permission events need CONFIG_FANOTIFY_ACCESS_PERMISSIONS and CAP_SYS_ADMIN.
         let fanotifyFD = cfan_init(UInt32(FAN_CLASS_CONTENT | FAN_CLOEXEC), UInt32(O_RDONLY))
@@ -57,20 +60,57 @@ package struct KernelProbe: Sendable {
             Feature(name: "cgroup2", available: cgroup2 != nil, detail: cgroup2 ?? "no cgroup2 mount"),
             Feature(name: "syscall tracepoints", available: syscallTracepoints, detail: "syscalls:sys_enter_*/sys_exit_* (CONFIG_FTRACE_SYSCALLS)"),
             Feature(name: "fanotify permissions", available: fanotify, detail: "deny open and exec (FAN_OPEN_PERM, FAN_OPEN_EXEC_PERM)"),
-            Feature(name: "kprobes", available: kprobes, detail: "perf kprobe PMU; needed for kprobes on kernel functions"),
-            Feature(name: "BPF-LSM", available: bpfLSM, detail: lsmList.map { "active LSMs: \($0.trimmingCharacters())" } ?? "securityfs not mounted"),
+            Feature(name: "kprobes", available: kprobes, detail: kprobeDetail),
+            Feature(name: "fentry", available: fentry.ok, detail: fentry.ok == true ? "fentry on security_file_open attaches" : "fentry: \(fentry.reason)"),
+            Feature(name: "BPF-LSM", available: lsm.available, detail: lsm.detail),
         ]
         let connect = sockAddr == true && cgroup2 != nil
         let tracepoints = signal != false
+        // Said next to the mechanism in use, so the log and `tracectl probe` show what a later
+        // build could use here; this one has no LSM programs yet.
+        let lsmNote = lsm.available == true ? " (BPF-LSM available, unused by this build)" : ""
         let hooks = [
             Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
             Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false),
-            Hook(hook: "socket_connect", mechanism: connect ? "cgroup connect4/6, sendmsg4/6" : "unavailable", observe: connect, kill: false, deny: connect),
-            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)" + (fanotify ? "; deny: fanotify" : ""), observe: syscallTracepoints, kill: signal == true, deny: fanotify),
-            Hook(hook: "bprm_check_security", mechanism: "sched_process_exec" + (fanotify ? "; deny: fanotify" : ""), observe: true, kill: signal == true, deny: fanotify),
+            Hook(hook: "socket_connect", mechanism: (connect ? "cgroup connect4/6, sendmsg4/6" : "unavailable") + lsmNote, observe: connect, kill: false, deny: connect),
+            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)" + (fanotify ? "; deny: fanotify" : "") + lsmNote, observe: syscallTracepoints, kill: signal == true, deny: fanotify),
+            Hook(hook: "bprm_check_security", mechanism: "sched_process_exec" + (fanotify ? "; deny: fanotify" : "") + lsmNote, observe: true, kill: signal == true, deny: fanotify),
             Hook(hook: "kprobes on kernel functions", mechanism: kprobes ? "kprobes (not in this build)" : "unavailable: no kprobes", observe: false, kill: false, deny: false),
         ]
         return KernelProbe(features: features, hooks: hooks)
+    }
+
+    /// BPF-LSM works only when both hold: `bpf` is in the active LSM list, and an LSM program
+    /// loads and attaches. Either alone misleads: with `bpf` missing from `lsm=`, an LSM program
+    /// attaches without error and never runs; with it present, a locked-down kernel still
+    /// refuses the attach.
+    static func bpfLSM(activeList: String?) -> (available: Bool?, detail: String) {
+        guard let activeList else {
+            return (false, "securityfs not mounted (/sys/kernel/security/lsm): the active LSMs are unknown")
+        }
+        let active = activeList.trimmingCharacters()
+        guard active.split(separator: ",").contains(where: { $0 == "bpf" }) else {
+            return (false, "bpf is not in the active LSMs (\(active)): LSM programs would attach and never run; boot with lsm=...,bpf")
+        }
+        let attach = attach(VIGIL_PROBE_LSM, "file_open")
+        switch attach.ok {
+        case .some(true): return (true, "active LSMs: \(active); an LSM program on file_open attaches")
+        case .some(false): return (false, "bpf is an active LSM (\(active)) but \(attach.reason)")
+        case .none: return (nil, "active LSMs: \(active); the attach could not be tried: \(attach.reason)")
+        }
+    }
+
+    /// Loads and attaches a two-instruction program of `kind` on `function`, then detaches it.
+    /// nil when the probe itself could not run (no BTF, no privilege to load anything).
+    static func attach(_ kind: vigil_probe_attach_kind, _ function: String) -> (ok: Bool?, reason: String) {
+        var stage: UnsafePointer<CChar>? = nil
+        let rc = vigil_probe_attach(kind, function, &stage)
+        guard rc < 0 else { return (true, "") }
+        let step = stage.map { String(cString: $0) } ?? "?"
+        let reason = "\(step) failed: \(String(cString: strerror(-rc))) (errno \(-rc))"
+        // Without root every load fails with EPERM; that says nothing about the kernel.
+        if step == "btf" || (step == "load" && -rc == EPERM && geteuid() != 0) { return (nil, reason) }
+        return (false, reason)
     }
 
     private static func isMountedTracefs() -> Bool {

@@ -216,10 +216,15 @@ struct Context {
         for call in calls {
             let translated = SyscallTracepoint.forKprobeCall(call, defaultABI: environment.nativeABI)
             guard let (syscall, abi) = translated, runsOnTracepoint(call) else {
+                // Two different reasons, and the message must say which: on a kernel with kprobes
+                // (most distribution kernels) the missing piece is this build, not the kernel.
+                let reason =
+                    environment.kprobesAvailable
+                    ? "this kernel has kprobes, but this build attaches no kprobe programs yet"
+                    : "kprobes are needed, and this kernel has none (kprobes blocked or CONFIG_KPROBES off)"
                 fail(
                     kp,
-                    "kprobe on \(call) needs a kernel with kprobes, and this one has none (kprobes blocked or "
-                        + "CONFIG_KPROBES off); syscalls (syscall: true, sys_*) run on their tracepoints",
+                    "kprobe on \(call): \(reason); syscalls (syscall: true, sys_*) run on their tracepoints",
                     at: "call")
                 continue
             }

@@ -273,7 +273,26 @@ import TracingPolicy
         let errors = refusal(yaml)
         #expect(errors.count == 1)
         #expect(errors.first?.hasPrefix(position(of: "security_file_permission", in: yaml) + ": spec.kprobes[0].call: ") == true, "\(errors)")
-        #expect(errors.first?.contains("needs a kernel with kprobes") == true)
+        #expect(errors.first?.contains("kprobes are needed, and this kernel has none") == true)
+    }
+
+    /// Where the kernel has kprobes, the refusal blames this build, not the kernel.
+    @Test func kernelFunctionOnAKernelWithKprobesNamesTheBuildAsTheGap() throws {
+        let yaml = Self.policy("""
+            - call: security_file_permission
+              syscall: false
+              args:
+              - index: 0
+                type: file
+            """)
+        var environment = Fixture.environment
+        environment.kprobesAvailable = true
+        guard case .failure(let refusal) = compile(yaml, environment: environment) else {
+            Issue.record("a kprobe on a kernel function compiled")
+            return
+        }
+        #expect(refusal.errors.count == 1)
+        #expect(refusal.errors.first?.contains("this kernel has kprobes, but this build attaches no kprobe programs yet") == true, "\(refusal.errors)")
     }
 
     @Test func compatSyscallsAreRefused() throws {

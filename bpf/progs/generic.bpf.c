@@ -371,9 +371,25 @@ static __always_inline void vg_load_key(struct vigil_generic_scratch *s, const v
 	s->key.set_id = set_id;
 }
 
+/*
+ * The per-CPU scratch again, typed as a map value, for map keys that live in it. In a global
+ * function s is plain memory to the verifier, and 6.1's bpf_map_lookup_elem() refuses such
+ * memory as a key ("R2 type=mem expected=fp, pkt, pkt_meta, map_key, map_value"; later
+ * kernels take it; found by the kernel matrix). Same CPU, so the same bytes as s.
+ */
+static __always_inline struct vigil_generic_scratch *vg_scratch_value(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+}
+
 /* String operators against the keys vg_load_key built. 1: matches. */
 static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u32 op)
 {
+	s = vg_scratch_value();
+	if (!s)
+		return 0;
 	switch (op) {
 	case VIGIL_OP_EQUAL:
 	case VIGIL_OP_IN:
@@ -463,6 +479,9 @@ static __always_inline int vg_match_sockaddr(struct vigil_generic_scratch *s, st
 		} else {
 			return f->op == VIGIL_OP_NOT_DADDR;
 		}
+		s = vg_scratch_value(); /* the key as a map value, see vg_scratch_value() */
+		if (!s)
+			return 0;
 		found = bpf_map_lookup_elem(&vg_addr, &s->addr) != NULL;
 		return f->op == VIGIL_OP_DADDR ? found : !found;
 	}
@@ -712,6 +731,7 @@ static __always_inline int vg_generic_run(void *ctx)
 static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 slot,
 				     __u32 tail_len, const int can_deny, __u16 extra_flags)
 {
+	struct vigil_selector *selector = NULL;
 	struct vigil_proc_state *proc;
 	__u32 i, *mode;
 	__u64 rate_ns = 0;
@@ -725,6 +745,11 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 				break;
 			if (vg_match_selector(hook, s, i)) {
 				sel = i;
+				/* The pointer is taken here, where i is bounded by the loop: the 6.1
+				 * verifier loses the bounds of sel once it is spilled and refuses
+				 * &hook->selectors[sel] further down ("math between map_value pointer
+				 * and 4294967295"); found by the kernel matrix. */
+				selector = &hook->selectors[i];
 				break;
 			}
 		}
@@ -735,9 +760,7 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 	}
 	vg_count(VIGIL_CTR_POLICY_MATCHED);
 
-	if (sel >= 0 && sel < VIGIL_SELECTORS) {
-		struct vigil_selector *selector = &hook->selectors[sel];
-
+	if (selector) {
 		for (i = 0; i < VIGIL_ACTIONS; i++) {
 			struct vigil_action *a = &selector->actions[i];
 
@@ -835,6 +858,9 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		s->ev.nargs = hook->nargs;
 		s->ev.result = s->has_result ? s->result : 0;
 		size = sizeof(s->ev) + tail_len;
+		/* The compiler proves the check below unreachable and drops it, which leaves the
+		 * 6.1 verifier without a bound on size; the barrier keeps the check in the object. */
+		barrier_var(size);
 		if (size > sizeof(s->ev) + VIGIL_GENERIC_TAIL)
 			return !deny; /* unreachable; states the bound for bpf_ringbuf_output */
 		s->ev.hdr.size = size;

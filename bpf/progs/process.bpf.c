@@ -70,6 +70,7 @@ static __always_inline int handle_exec(__u32 old_tid)
 	__builtin_memset(proc->binary, 0, sizeof(proc->binary));
 	if (exe) {
 		struct inode *inode = BPF_CORE_READ(exe, f_inode);
+		__u32 binary_len;
 
 		walked = vg_path_walk((__u64)BPF_CORE_READ(exe, f_path.dentry), (__u64)BPF_CORE_READ(exe, f_path.mnt),
 				      (__u64)root.dentry, (__u64)root.mnt, &scratch->path);
@@ -78,8 +79,13 @@ static __always_inline int handle_exec(__u32 old_tid)
 					    VIGIL_EXEC_F_PATH_ERROR);
 		/* Kept for matchBinaries; longer paths than Tetragon's limit can never match. */
 		proc->binary_len = ev->path_len;
-		if (ev->path_len < VIGIL_BINARY_MAX)
-			bpf_probe_read_kernel(proc->binary, ev->path_len & (VIGIL_BINARY_MAX - 1), scratch->tail);
+		binary_len = ev->path_len;
+		/* Without the barrier the compiler tests a spilled copy of the length and passes
+		 * another, unmasked, to the helper; the 6.1 verifier cannot tie the two and refuses
+		 * the read (found by the kernel matrix). */
+		barrier_var(binary_len);
+		if (binary_len < VIGIL_BINARY_MAX)
+			bpf_probe_read_kernel(proc->binary, binary_len & (VIGIL_BINARY_MAX - 1), scratch->tail);
 		ev->binary_ino = BPF_CORE_READ(inode, i_ino);
 		ev->binary_dev = BPF_CORE_READ(inode, i_sb, s_dev);
 		ev->binary_nlink = BPF_CORE_READ(inode, i_nlink);

@@ -1,0 +1,34 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: Apache-2.0
+# /init of the kernel matrix guests: mount what the agent needs, run the scenarios, report
+# over the second serial port (/dev/ttyS1, a file on the host), power off.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t bpf bpf /sys/fs/bpf
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t securityfs securityfs /sys/kernel/security
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+ip link set lo up
+hostname matrix-guest
+
+results=/dev/ttyS1
+echo "KERNEL $(uname -r)" >$results
+echo "LSM $(cat /sys/kernel/security/lsm 2>/dev/null)" >$results
+echo "guest: $(uname -r), lsm: $(cat /sys/kernel/security/lsm 2>/dev/null)"
+# Results go to the console too, so a guest whose second port fails still shows its outcome.
+# What the probe must find: BPF-LSM exactly when this boot put bpf in lsm=.
+case " $(cat /proc/cmdline) " in
+*" lsm="*bpf*) EXPECT_BPF_LSM=yes ;;
+*) EXPECT_BPF_LSM=no ;;
+esac
+export EXPECT_BPF_LSM
+WORK=/tmp/matrix VIGIL=/vigil/vigil TRACECTL=/vigil/tracectl TRIGGER=/vigil/trigger RESULTS=$results \
+	sh /vigil/scenarios.sh
+echo "DONE" >$results
+sync
+poweroff -f

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The kernel matrix: the agent's scenarios (scenarios.sh) on the host kernel natively and on
+# Debian's 6.1 and 6.12 kernels under qemu, then a kernel x scenario table. Exits non-zero when
+# any scenario fails or a kernel gives no result. Needs root (the host column loads BPF).
+#
+#   scripts/kernel-matrix/run.sh                 host, 6.1, 6.12, 6.12-nobpf (`make test-kernels`)
+#   KERNELS="6.12 6.12-nobpf" scripts/kernel-matrix/run.sh
+#
+# A kernel is "host", or a Debian series ("6.1", "6.12") with an optional "-nobpf" suffix that
+# boots it with an LSM list lacking bpf. Kernel packages are downloaded with apt-get once and
+# cached in .cache/kernels (KERNEL_CACHE); guests run under TCG (this machine's /dev/kvm cannot
+# run stock kernels; see docs/kernel-matrix.md).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$ROOT/scripts/kernel-matrix
+KERNELS=${KERNELS:-host 6.1 6.12 6.12-nobpf}
+CACHE=${KERNEL_CACHE:-$ROOT/.cache/kernels}
+OUT=${KERNEL_MATRIX_OUT:-$ROOT/.build/kernel-matrix}
+VIGIL=${VIGIL:-$ROOT/.build/release/vigil}
+TRACECTL=${TRACECTL:-$(dirname "$VIGIL")/tracectl}
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
+SCENARIOS=(exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop)
+
+say() { echo "kernel-matrix: $*" >&2; }
+die() { say "$*"; exit 2; }
+
+[ "$(id -u)" -eq 0 ] || die "needs root: the host column loads BPF programs and the guests run the agent as root"
+[ -x "$VIGIL" ] || die "no agent binary at $VIGIL (make release, or set VIGIL=)"
+[ -x "$TRACECTL" ] || die "no tracectl next to the agent at $TRACECTL (make release, or set TRACECTL=)"
+for tool in qemu-system-x86_64 gcc strip ldd apt-get dpkg-deb; do
+	command -v $tool >/dev/null || die "$tool not found (make test-kernels installs qemu-system-x86 and busybox-static)"
+done
+BUSYBOX=/bin/busybox
+if ! [ -x $BUSYBOX ] || ldd $BUSYBOX >/dev/null 2>&1; then
+	die "$BUSYBOX is missing or not static: install busybox-static"
+fi
+mkdir -p "$CACHE" "$OUT"
+
+# --- kernels ---------------------------------------------------------------------------------
+
+# Debian package names for a series; the newest one in the apt lists wins.
+package_pattern() {
+	case $1 in
+	6.1) echo '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' ;;
+	6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$' ;;
+	*) return 1 ;;
+	esac
+}
+
+# Prints the path of a cached vmlinuz for a series, downloading the package the first time.
+# The cloud flavour: smallest image, and the initramfs needs no modules.
+kernel_image() {
+	local series=$1 pattern pkg dir
+	pattern=$(package_pattern "$series") || die "unknown kernel series '$series' (known: 6.1, 6.12)"
+	pkg=$(apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
+	if [ -z "$pkg" ] && ! ls -d "$CACHE"/linux-image-* >/dev/null 2>&1; then
+		# A fresh machine (or container) may have no package lists at all yet.
+		apt-get update -qq >&2 || true
+		pkg=$(apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
+	fi
+	if [ -z "$pkg" ]; then
+		# Offline or stale lists: the newest cached one still serves.
+		dir=$(ls -d "$CACHE"/* 2>/dev/null | grep -E "/${pattern#^}" | sort -V | tail -1 || true)
+		[ -n "$dir" ] || die "no package matches $pattern in the apt lists (apt-get update?) and none is cached"
+		echo "$dir/vmlinuz"
+		return
+	fi
+	dir=$CACHE/$pkg
+	if ! [ -f "$dir/vmlinuz" ]; then
+		say "downloading $pkg"
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		(cd "$dir.tmp" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed"
+		dpkg-deb -x "$dir.tmp"/*.deb "$dir.tmp/x"
+		mkdir -p "$dir"
+		cp "$dir.tmp"/x/boot/vmlinuz-* "$dir/vmlinuz"
+		rm -rf "$dir.tmp"
+	fi
+	echo "$dir/vmlinuz"
+}
+
+# --- the guest's initramfs -----------------------------------------------------------------------
+
+TRIGGER=$OUT/trigger
+gcc -O2 -static -Wall -Werror -o "$TRIGGER" "$HERE/trigger.c"
+
+build_initramfs() {
+	local stage=$OUT/initramfs lib
+	rm -rf "$stage"
+	mkdir -p "$stage"/{bin,proc,sys,dev,tmp,vigil,etc}
+	cp $BUSYBOX "$stage/bin/busybox"
+	cp "$HERE/init.sh" "$stage/init"
+	cp "$HERE/scenarios.sh" "$TRIGGER" "$stage/vigil/"
+	strip -o "$stage/vigil/vigil" "$VIGIL"
+	strip -o "$stage/vigil/tracectl" "$TRACECTL"
+	# The shared libraries (Swift runtime, Foundation, libbpf, libelf, zlib, glibc) at the
+	# paths the dynamic loader looks for them, so the binaries run unchanged.
+	for lib in $( (ldd "$VIGIL"; ldd "$TRACECTL") | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+	echo "root:x:0:0:root:/:/bin/sh" >"$stage/etc/passwd"
+	(cd "$stage" && find . | $BUSYBOX cpio -o -H newc 2>/dev/null) | gzip -1 >"$OUT/initramfs.cpio.gz"
+	rm -rf "$stage"
+}
+
+# --- running one column ----------------------------------------------------------------------
+
+run_host() {
+	local work results=$OUT/host.results
+	work=$(mktemp -d /tmp/vigil-matrix.XXXXXX)
+	: >"$results"
+	echo "KERNEL $(uname -r) (host)" >>"$results"
+	say "host $(uname -r): running natively"
+	WORK=$work VIGIL=$VIGIL TRACECTL=$TRACECTL TRIGGER=$TRIGGER RESULTS=$results sh "$HERE/scenarios.sh" >"$OUT/host.console" 2>&1 || true
+	echo DONE >>"$results"
+	rm -rf "$work"
+}
+
+run_guest() {
+	local name=$1 series=${1%-nobpf} image lsm=lockdown,capability,bpf
+	[ "$name" != "$series" ] && lsm=lockdown,capability
+	image=$(kernel_image "$series")
+	say "$name: booting $(basename "$(dirname "$image")") with lsm=$lsm under TCG"
+	: >"$OUT/$name.results"
+	timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1536 \
+		-display none -monitor none -no-reboot \
+		-kernel "$image" -initrd "$OUT/initramfs.cpio.gz" \
+		-append "console=ttyS0 lsm=$lsm panic=-1 quiet" \
+		-serial "file:$OUT/$name.console" -serial "file:$OUT/$name.results" || say "$name: qemu exited with $?"
+}
+
+# --- the table -------------------------------------------------------------------------------
+
+failed=0
+columns=()
+start=$SECONDS
+build_initramfs &
+initramfs_job=$!
+for k in $KERNELS; do
+	case $k in
+	host) ;;
+	*) kernel_image "${k%-nobpf}" >/dev/null ;;
+	esac
+done
+wait $initramfs_job || die "building the initramfs failed"
+say "initramfs: $(du -h "$OUT/initramfs.cpio.gz" | cut -f1) ($((SECONDS - start))s so far)"
+
+# Guests two at a time (the machine has two cores; each guest is one TCG thread). The host
+# column runs first and alone: its agent must not compete with emulated CPUs for time.
+guests=()
+for k in $KERNELS; do
+	columns+=("$k")
+	if [ "$k" = host ]; then run_host; else guests+=("$k"); fi
+done
+pids=()
+for k in "${guests[@]}"; do
+	run_guest "$k" &
+	pids+=($!)
+	if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+done
+for p in "${pids[@]}"; do wait "$p"; done
+
+cell() { # column scenario -> PASS/FAIL/SKIP or "-" when the guest gave no result
+	local line
+	line=$(grep -a "^RESULT $2 " "$OUT/$1.results" 2>/dev/null | head -1 | tr -d '\r' || true)
+	if [ -n "$line" ]; then echo "$line" | awk '{print $3}'; else echo "-"; fi
+}
+
+echo
+printf '%-20s' "scenario"
+for k in "${columns[@]}"; do printf '  %-12s' "$k"; done
+echo
+for s in "${SCENARIOS[@]}"; do
+	printf '%-20s' "$s"
+	for k in "${columns[@]}"; do
+		c=$(cell "$k" "$s")
+		[ "$c" = PASS ] || [ "$c" = SKIP ] || failed=1
+		printf '  %-12s' "$c"
+	done
+	echo
+done
+echo
+for k in "${columns[@]}"; do
+	kernel=$(grep -a '^KERNEL ' "$OUT/$k.results" 2>/dev/null | head -1 | cut -d' ' -f2- | tr -d '\r' || true)
+	lsm=$(grep -a '^LSM ' "$OUT/$k.results" 2>/dev/null | head -1 | cut -d' ' -f2- | tr -d '\r' || true)
+	echo "$k: ${kernel:-no result}${lsm:+, lsm=$lsm}"
+	grep -a '^RESULT ' "$OUT/$k.results" 2>/dev/null | tr -d '\r' | sed 's/^RESULT /  /' || true
+	if ! grep -aq '^DONE' "$OUT/$k.results" 2>/dev/null || grep -aq '^RESULT .* FAIL' "$OUT/$k.results"; then
+		failed=1
+		say "$k did not pass; the last lines of $OUT/$k.console:"
+		tail -n 40 "$OUT/$k.console" 2>/dev/null | sed 's/^/    /' >&2 || true
+	fi
+done
+echo "kernel matrix: $([ $failed -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start))s"
+exit $failed

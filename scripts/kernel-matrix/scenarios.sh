@@ -1,0 +1,304 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The kernel matrix scenarios: one agent with one policy per scenario, each policy scoped to
+# this run's own files, binaries and loopback ports, then one trigger per scenario and a check
+# of both sides: what the syscall returned, and the event in the exported JSON.
+# POSIX sh: it runs under busybox in the guests and under /bin/sh on the host.
+#
+# Environment: VIGIL (agent binary), TRACECTL (its CLI), TRIGGER (static trigger binary), WORK (empty directory
+# owned by this run), RESULTS (file the "RESULT name PASS|FAIL|SKIP detail" lines go to),
+# READY_TIMEOUT (seconds to wait for the agent, default 120: software emulation is slow).
+set -u
+: "${VIGIL:?}" "${TRACECTL:?}" "${TRIGGER:?}" "${WORK:?}" "${RESULTS:?}"
+READY_TIMEOUT=${READY_TIMEOUT:-120}
+EVENTS=$WORK/events.log
+AGENT_LOG=$WORK/agent.log
+mkdir -p "$WORK/policies" "$WORK/bin"
+
+result() { # name status detail...
+	name=$1 status=$2
+	shift 2
+	echo "RESULT $name $status $*" >>"$RESULTS"
+	echo "RESULT $name $status $*" >>"$WORK/results"
+	echo "scenario $name: $status $*"
+}
+
+# Polls the export until a line contains every fixed string given; 0 when found.
+wait_event() { # timeout-seconds string...
+	limit=$(($1 * 10))
+	shift
+	i=0
+	while [ $i -lt $limit ]; do
+		if [ -f "$EVENTS" ]; then
+			lines=$(cat "$EVENTS")
+			for s in "$@"; do
+				lines=$(printf '%s\n' "$lines" | grep -F -- "$s")
+			done
+			[ -n "$lines" ] && return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# The mechanism the agent logged at start for a hook (its "mechanism" lines, keys sorted).
+mechanism() {
+	sed -n "s/.* hook=$1 .*mechanism=\(.*\) observe=.*/\1/p" "$AGENT_LOG" 2>/dev/null | head -1
+}
+
+# Unique copies of the trigger: policies select these paths and nothing else on the machine.
+for role in exec kill denied conn kconn; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+echo secret >"$WORK/secret-kill"
+echo secret >"$WORK/secret-open"
+echo sibling >"$WORK/sibling"
+# Ports from the pid: two concurrent runs on one host do not collide.
+PORT=$((20000 + $$ % 20000))
+PORT_ALLOWED=$((PORT + 1))
+PORT_KPROBE=$((PORT + 2))
+
+cat >"$WORK/policies/kill.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-sigkill
+spec:
+  tracepoints:
+  - subsystem: syscalls
+    event: sys_enter_openat
+    args:
+    - index: 6
+      type: string
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kill"]
+      matchArgs:
+      - index: 6
+        operator: Equal
+        values: ["$WORK/secret-kill"]
+      matchActions:
+      - action: Sigkill
+YAML
+
+deny_policy() { # name hook type path
+	cat <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: $1
+spec:
+  lsmhooks:
+  - hook: $2
+    args:
+    - index: 0
+      type: $3
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["$4"]
+      matchActions:
+      - action: Override
+        argError: -1
+YAML
+}
+deny_policy matrix-open-deny file_open file "$WORK/secret-open" >"$WORK/policies/open.yaml"
+deny_policy matrix-exec-deny bprm_check_security linux_binprm "$WORK/bin/t-denied" >"$WORK/policies/exec.yaml"
+
+cat >"$WORK/policies/connect.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-connect-deny
+spec:
+  lsmhooks:
+  - hook: socket_connect
+    args:
+    - index: 1
+      type: sockaddr
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: DPort
+        values: ["$PORT"]
+      matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-conn"]
+      matchActions:
+      - action: Override
+        argError: -1
+YAML
+
+cat >"$WORK/policies/kprobe.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kprobe-tcp-connect
+spec:
+  kprobes:
+  - call: tcp_connect
+    syscall: false
+    args:
+    - index: 0
+      type: sock
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kconn"]
+YAML
+
+# A kprobe on a kernel function that no other mechanism serves: refused, with the reason.
+cat >"$WORK/policies/kprobe-refused.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kprobe-refused
+spec:
+  kprobes:
+  - call: security_file_permission
+    syscall: false
+    args:
+    - index: 0
+      type: file
+YAML
+POLICIES=5
+
+"$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
+	--tracing-policy-dir "$WORK/policies" --log-level info >/dev/null 2>"$AGENT_LOG" &
+AGENT=$!
+
+ready=no
+i=0
+while [ $i -lt $((READY_TIMEOUT * 10)) ]; do
+	if ! kill -0 $AGENT 2>/dev/null; then break; fi
+	loaded=$(grep -c "policy loaded" "$AGENT_LOG" 2>/dev/null)
+	if [ "${loaded:-0}" -ge $POLICIES ] && grep -q "file deny rules active" "$AGENT_LOG"; then
+		ready=yes
+		break
+	fi
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
+if [ $ready != yes ]; then
+	why="agent not ready in ${READY_TIMEOUT}s"
+	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
+	for s in exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop; do
+		result $s FAIL "$why"
+	done
+	echo "--- agent log"
+	cat "$AGENT_LOG"
+	kill -TERM $AGENT 2>/dev/null
+	wait $AGENT
+	exit 1
+fi
+
+# exec and exit of a binary of ours, both exported.
+"$WORK/bin/t-exec" noop
+if wait_event 10 '"process_exec"' "\"$WORK/bin/t-exec\"" && wait_event 10 '"process_exit"' "\"$WORK/bin/t-exec\""; then
+	result exec-exit PASS "process_exec+process_exit"
+else
+	result exec-exit FAIL "no process_exec/process_exit for t-exec"
+fi
+
+# Sigkill from a tracepoint policy: the reader dies before reading, the event says why.
+out=$("$WORK/bin/t-kill" open "$WORK/secret-kill")
+status=$?
+if [ $status -eq 137 ] && [ -z "$out" ] && wait_event 10 '"process_tracepoint"' "\"$WORK/bin/t-kill\"" KPROBE_ACTION_SIGKILL; then
+	result sigkill-tracepoint PASS "killed (status 137)"
+else
+	result sigkill-tracepoint FAIL "status=$status output=$out"
+fi
+
+# Override on file_open: EPERM (1) for the named file, its sibling opens.
+denied=$("$TRIGGER" open "$WORK/secret-open")
+allowed=$("$TRIGGER" open "$WORK/sibling")
+if [ "$denied" = 1 ] && [ "$allowed" = 0 ] && wait_event 10 '"process_lsm"' "\"$WORK/secret-open\"" KPROBE_ACTION_OVERRIDE; then
+	result open-deny PASS "EPERM via $(mechanism file_open)"
+else
+	result open-deny FAIL "denied=$denied allowed=$allowed via $(mechanism file_open)"
+fi
+
+# Override on bprm_check_security: execve fails with EPERM, the binary never runs.
+denied=$("$TRIGGER" exec "$WORK/bin/t-denied" t-denied noop)
+if [ "$denied" = 1 ] && wait_event 10 '"process_lsm"' "\"$WORK/bin/t-denied\"" KPROBE_ACTION_OVERRIDE; then
+	result exec-deny PASS "EPERM via $(mechanism bprm_check_security)"
+else
+	result exec-deny FAIL "execve errno=$denied via $(mechanism bprm_check_security)"
+fi
+
+# Override on socket_connect: the denied loopback port gets EPERM, the next port connects.
+denied=$("$WORK/bin/t-conn" connect $PORT)
+allowed=$("$WORK/bin/t-conn" connect $PORT_ALLOWED)
+if [ "$denied" = 1 ] && [ "$allowed" = 0 ] && wait_event 10 '"process_lsm"' "\"$WORK/bin/t-conn\"" "\"port\":$PORT" KPROBE_ACTION_OVERRIDE; then
+	result connect-deny PASS "EPERM via $(mechanism socket_connect)"
+else
+	result connect-deny FAIL "denied=$denied allowed=$allowed via $(mechanism socket_connect)"
+fi
+
+# SIGTERM: the agent detaches, flushes and exits 0 within a few seconds.
+# A kprobe policy on tcp_connect with a sock argument: one event for our connect, naming the
+# function and the destination port.
+out=$("$WORK/bin/t-kconn" connect $PORT_KPROBE)
+if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' "\"$WORK/bin/t-kconn\"" '"tcp_connect"' "$PORT_KPROBE"; then
+	result kprobe-tcp-connect PASS "event via $(mechanism socket_connect)"
+else
+	result kprobe-tcp-connect FAIL "connect=$out, no process_kprobe for tcp_connect; $(grep -i 'tcp_connect\|refused' "$AGENT_LOG" | tail -n 1)"
+fi
+
+# The refusal must name the real gap: the kernel where it lacks kprobes, this build where the
+# kernel has them.
+refusal=$(grep "policy refused" "$AGENT_LOG" | grep "security_file_permission" | head -n 1 | sed 's/.*spec.kprobes\[0\].call: //')
+case $refusal in
+*"this kernel has kprobes, but this build"*) want=yes ;;
+*"this kernel has none"*) want=no ;;
+*) want=missing ;;
+esac
+has_kprobes=no
+[ -e /sys/bus/event_source/devices/kprobe/type ] && has_kprobes=yes
+if [ "$want" = "$has_kprobes" ]; then
+	result kprobe-refused PASS "$refusal"
+else
+	result kprobe-refused FAIL "kprobes=$has_kprobes, refusal: ${refusal:-none logged}"
+fi
+
+# The start-up probe: BPF-LSM only where bpf is an active LSM and an LSM program attaches
+# (EXPECT_BPF_LSM=yes|no from the guest's lsm=; the host column has no expectation).
+probe=$("$TRACECTL" probe 2>&1)
+fact() { printf '%s\n' "$probe" | awk -v name="$1" '$1 == name {print $2; exit}'; }
+lsm_state=$(fact BPF-LSM)
+lsm_detail=$(printf '%s\n' "$probe" | sed -n 's/^  BPF-LSM  *[a-z]*  *//p')
+facts="BPF-LSM=$lsm_state fentry=$(fact fentry) kprobes=$(fact kprobes)"
+if [ -z "$lsm_state" ]; then
+	result probe FAIL "no BPF-LSM line in tracectl probe: $(printf '%s\n' "$probe" | tail -n 1)"
+elif [ -n "${EXPECT_BPF_LSM:-}" ] && [ "$lsm_state" != "$EXPECT_BPF_LSM" ]; then
+	result probe FAIL "$facts, expected BPF-LSM=$EXPECT_BPF_LSM: $lsm_detail"
+else
+	result probe PASS "$facts ($lsm_detail)"
+fi
+
+kill -TERM $AGENT
+i=0
+while kill -0 $AGENT 2>/dev/null && [ $i -lt 200 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if kill -0 $AGENT 2>/dev/null; then
+	kill -KILL $AGENT
+	wait $AGENT
+	result clean-stop FAIL "still running 20s after SIGTERM: $(tail -n 1 "$AGENT_LOG")"
+else
+	wait $AGENT
+	status=$?
+	if [ $status -eq 0 ] && grep -q "vigil stopped" "$AGENT_LOG"; then
+		result clean-stop PASS "exit 0 after SIGTERM"
+	else
+		result clean-stop FAIL "exit status $status after SIGTERM"
+	fi
+fi
+# $RESULTS may be a serial port, which cannot be read back: the copy in $WORK is.
+if grep -q '^RESULT .* FAIL' "$WORK/results"; then
+	echo "--- agent log"
+	cat "$AGENT_LOG"
+fi
