@@ -150,13 +150,23 @@ __weak __noinline int vg_path_walk(__u64 dentry, __u64 vfsmnt, __u64 root_dentry
 	return (int)((VIGIL_PATH_AREA - w.pos) | ((__u32)w.result << 16));
 }
 
+/*
+ * min(v, max) in the register that is then used: the verifier of older kernels (6.1) loses a
+ * clamp that clang computes in one register and passes in another, which C barriers do not
+ * prevent. Found by the kernel matrix.
+ */
+#define vg_clamp(v, max)                                                              \
+	({                                                                            \
+		__u64 __v = (v);                                                      \
+		asm volatile("if %[x] <= %[m] goto +1; %[x] = %[m]" : [x] "+r"(__v) : [m] "i"(max)); \
+		__v;                                                                  \
+	})
+
 /* Copies a walked path from out->data into dst (which has room for VIGIL_PATH_AREA bytes). */
 static __always_inline __u32 vg_path_copy(char *dst, struct vg_path_buf *out, int walked)
 {
-	__u32 len = (__u32)walked & 0xffff;
+	__u64 len = vg_clamp((__u32)walked & 0xffff, VIGIL_PATH_AREA);
 
-	if (len > VIGIL_PATH_AREA)
-		len = VIGIL_PATH_AREA;
 	/* Source offset VIGIL_PATH_AREA - len: masked for the verifier, same value at run time. */
 	bpf_probe_read_kernel(dst, len, out->data + ((VIGIL_PATH_AREA - len) & (VIGIL_PATH_AREA - 1)));
 	return len;

@@ -256,10 +256,9 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 		*(__u32 *)(dst + 8) = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 		*(__u32 *)(dst + 12) = 0;
 		n = (__u32)walked & 0xffff;
-		if (n > VIGIL_PATH_AREA - VIGIL_FILE_HEADER) {
-			n = VIGIL_PATH_AREA - VIGIL_FILE_HEADER;
+		if (n > VIGIL_PATH_AREA - VIGIL_FILE_HEADER)
 			out->flags |= VIGIL_ARG_F_TRUNCATED;
-		}
+		n = vg_clamp(n, VIGIL_PATH_AREA - VIGIL_FILE_HEADER);
 		bpf_probe_read_kernel(dst + VIGIL_FILE_HEADER, n,
 				      s->path.data + ((VIGIL_PATH_AREA - n) & (VIGIL_PATH_AREA - 1)));
 		out->value = (__u64)BPF_CORE_READ(file, f_flags) << 32 | BPF_CORE_READ(file, f_inode, i_mode);
@@ -365,6 +364,9 @@ static __always_inline void vg_load_key(struct vigil_generic_scratch *s, const v
 			to[w] = from[w];
 		}
 	} else {
+		/* Restated next to the call: 6.1's verifier lost the bound above once the compiler
+		 * merged it into the other branch. */
+		len = vg_clamp(len, VIGIL_MATCH_STRING_MAX - 1);
 		bpf_probe_read_kernel(s->key.data, len, src);
 	}
 	s->key.prefixlen = 32 + 8 * len;
@@ -816,11 +818,13 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		 * anyway, marked to be dropped once the signal is out. */
 		if (can_deny && sig && vg_connect_results && !(s->ev.hdr.flags & VIGIL_GENERIC_F_MONITOR)) {
 			__u64 id = bpf_get_current_pid_tgid();
+			struct vigil_generic_scratch *sv = vg_scratch_value(); /* see vg_scratch_value() */
 
 			s->ev.hdr.flags |= VG_F_NOPOST;
 			s->ev.signal = sig;
 			s->ev.hdr.size = sizeof(s->ev);
-			bpf_map_update_elem(&vg_connect_pending, &id, s, BPF_ANY);
+			if (sv)
+				bpf_map_update_elem(&vg_connect_pending, &id, sv, BPF_ANY);
 		}
 		return !deny;
 	}
@@ -870,6 +874,7 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 			 * returned through a syscall, as io_uring's) goes out now, without result. */
 			__u64 id = bpf_get_current_pid_tgid();
 			struct vg_connect_record *prev = bpf_map_lookup_elem(&vg_connect_pending, &id);
+			struct vigil_generic_scratch *sv = vg_scratch_value(); /* see vg_scratch_value() */
 
 			if (prev) {
 				__u32 prev_size = prev->ev.hdr.size;
@@ -877,7 +882,7 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 				if (!(prev->ev.hdr.flags & VG_F_NOPOST) && prev_size <= sizeof(*prev))
 					vg_output(prev, prev_size, VIGIL_CTR_RB_DROPS_GENERIC);
 			}
-			if (bpf_map_update_elem(&vg_connect_pending, &id, s, BPF_ANY) == 0)
+			if (sv && bpf_map_update_elem(&vg_connect_pending, &id, sv, BPF_ANY) == 0)
 				return !deny;
 		}
 		vg_output(s, size, VIGIL_CTR_RB_DROPS_GENERIC);
