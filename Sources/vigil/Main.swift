@@ -18,6 +18,10 @@ enum Main {
             exit(2)
         }
 
+        // Nothing the agent creates (export files, rotated backups, persisted policies, the
+        // control socket before its chmod, pinned objects) is for other users to read: files
+        // that must be shared get their mode set explicitly.
+        umask(0o077)
         // A closed stdout pipe must not kill a security agent; the write error is counted instead.
         signal(SIGPIPE, SIG_IGN)
         let level = Logger.Level(rawValue: command.logLevel) ?? .info
