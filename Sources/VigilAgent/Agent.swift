@@ -14,6 +14,7 @@ import FileGuard
 import Exporter
 import Logging
 import ProcessCache
+import Sandbox
 import ServiceLifecycle
 import UnixSignals
 
@@ -80,6 +81,10 @@ package struct ProcessMonitorService: Service {
         defer { fileDenials.stop() }
         let engine = try makePolicyEngine(sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials)
         defer { engine.removeAll() }
+        // Start-up is done (tracefs mounted, sensor attached): from here on the agent never
+        // needs exec, ptrace, mount or module loading, so an attacker who takes it over gets none.
+        let sandboxed = try SelfSandbox.install(configuration.seccomp)
+        logger.info("seccomp \(configuration.seccomp.rawValue)", metadata: ["syscalls_filtered": "\(sandboxed)"])
         let registry = PrometheusCollectorRegistry()
         let metrics = VigilMetrics(registry: registry)
         let broadcaster = EventBroadcaster(onDrop: { count in metrics.missedEvents(.client).increment(by: Int64(count)) })

@@ -3,6 +3,7 @@ import ArgumentParser
 import BPFKit
 import Glibc
 import Logging
+import Sandbox
 import VigilAgent
 
 /// `vigil`: the node agent. Flag names follow Tetragon's where the meaning is the same.
@@ -88,6 +89,12 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep policies added with tracectl in this directory and load them at start.", valueName: "dir"))
     var persistPolicies: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The agent's own seccomp filter after start-up: enforce (exec, ptrace, mount, module loading... fail with EPERM), log (allowed, logged by the kernel) or off.",
+            valueName: "mode"))
+    var seccomp: String = "enforce"
+
     @Option(help: ArgumentHelp("trace, debug, info, warning or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -110,6 +117,9 @@ struct VigilCommand: ParsableCommand {
         guard processCacheSize >= 1024 else { throw ValidationError("--process-cache-size must be at least 1024") }
         guard ["auto", "tp_btf", "raw_tp"].contains(attachMode) else {
             throw ValidationError("--attach-mode: '\(attachMode)' is not auto, tp_btf or raw_tp")
+        }
+        guard SeccompMode(rawValue: seccomp) != nil else {
+            throw ValidationError("--seccomp: '\(seccomp)' is not off, log or enforce")
         }
         for type in enableAncestors.split(separator: ",") where type != "base" {
             throw ValidationError("--enable-ancestors: unknown event type '\(type)' (supported: base)")
@@ -145,6 +155,7 @@ struct VigilCommand: ParsableCommand {
         config.serverGroup = serverGroup
         config.metricsAddress = metricsServer
         config.persistPolicies = persistPolicies
+        config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
         return config
     }
 

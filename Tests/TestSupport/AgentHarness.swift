@@ -40,7 +40,8 @@ package final class AgentHarness: @unchecked Sendable {
     package let stderrPath: String
     /// The agent's control API socket (for tracectl).
     package let socketPath: String
-    private let pid: pid_t
+    /// The agent process.
+    package let pid: pid_t
     private var readOffset = 0
     private var pendingBytes: [UInt8] = []
     package private(set) var events: [ExportedEvent] = []
