@@ -24,6 +24,9 @@ enum Main {
         umask(0o077)
         // A closed stdout pipe must not kill a security agent; the write error is counted instead.
         signal(SIGPIPE, SIG_IGN)
+        // SIGHUP means "reload", never "die": until the reload handler is installed (after the
+        // first policy load), an early SIGHUP is ignored instead of killing the agent.
+        signal(SIGHUP, SIG_IGN)
         let level = Logger.Level(rawValue: command.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
