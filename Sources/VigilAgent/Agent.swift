@@ -40,10 +40,13 @@ package enum Agent {
 package struct ProcessMonitorService: Service {
     let configuration: AgentConfiguration
     let logger: Logger
+    /// Export errors become rate-limited log lines and metrics (used by the pipeline task only).
+    private let exportHealth: ExportHealth
 
     package init(configuration: AgentConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.exportHealth = ExportHealth(logger: logger)
     }
 
     package func run() async throws {
@@ -133,6 +136,7 @@ package struct ProcessMonitorService: Service {
         }
         let clock = KtimeClock.current()
         let nodeName = configuration.nodeName
+        let health = exportHealth
         var exported = (bytes: UInt64(0), rotations: UInt64(0))
 
         await withGracefulShutdownHandler {
@@ -196,6 +200,7 @@ package struct ProcessMonitorService: Service {
                     }
                     cacheSize.value = cache.count
                     flush(exporter)
+                    health.check(exporter.file, metrics: metrics)
                     if let file = exporter.file {
                         // The writer's running totals, as Prometheus counter increments.
                         metrics.exportBytes.increment(by: Int64(file.bytesWritten - min(exported.bytes, file.bytesWritten)))
@@ -218,6 +223,7 @@ package struct ProcessMonitorService: Service {
                 "events_exported": "\(exporter.eventsExported)", "records": "\(stats.records)",
                 "kernel_drops": "\(counters.totalDrops)", "queue_drops": "\(stats.queueDrops)",
                 "decode_errors": "\(stats.decodeErrors)", "export_errors": "\(exporter.exportErrors)",
+                "export_lines_dropped": "\(exporter.file?.droppedLines ?? 0)",
                 "policy_matched": "\(counters.policyMatched)", "policy_filtered": "\(counters.policyFiltered)",
                 "policy_signals": "\(counters.policySignals)", "policy_rate_limited": "\(counters.policyRateLimited)",
             ])
@@ -280,11 +286,11 @@ package struct ProcessMonitorService: Service {
     }
 
     private func export(_ event: ExportEvent, to exporter: Exporter) {
-        do { try exporter.export(event) } catch { logger.error("export failed: \(error)") }
+        do { try exporter.export(event) } catch { exportHealth.failed(error) }
     }
 
     private func flush(_ exporter: Exporter) {
-        do { try exporter.flush() } catch { logger.error("export flush failed: \(error)") }
+        do { try exporter.flush() } catch { exportHealth.failed(error) }
     }
 }
 

@@ -62,6 +62,9 @@ struct VigilCommand: ParsableCommand {
     @Option(help: "Record batches queued between the ring-buffer reader and the pipeline before drops are counted.")
     var rbQueueSize: Int = 4096
 
+    @Option(help: "Decoded events waiting for the pipeline (export) before the reader drops and counts them; bounds memory under a slow export sink.")
+    var eventQueueSize: Int = 65536
+
     @Option(help: "Processes the cache keeps before evicting exited ones.")
     var processCacheSize: Int = 65536
 
@@ -114,6 +117,7 @@ struct VigilCommand: ParsableCommand {
             throw ValidationError("--rb-size: '\(rbSize)' is not a power of two between 4K and 1G")
         }
         guard rbQueueSize > 0 else { throw ValidationError("--rb-queue-size must be at least 1") }
+        guard eventQueueSize > 0 else { throw ValidationError("--event-queue-size must be at least 1") }
         guard processCacheSize >= 1024 else { throw ValidationError("--process-cache-size must be at least 1024") }
         guard ["auto", "tp_btf", "raw_tp"].contains(attachMode) else {
             throw ValidationError("--attach-mode: '\(attachMode)' is not auto, tp_btf or raw_tp")
@@ -150,6 +154,7 @@ struct VigilCommand: ParsableCommand {
         config.sensor.ringBufferBytes = UInt32(Self.parseSize(rbSize) ?? 8 << 20)
         config.sensor.attachMode = attachMode == "auto" ? nil : (attachMode == "tp_btf" ? .tpBTF : .rawTP)
         config.reader.queueBatches = rbQueueSize
+        config.reader.maxQueuedRecords = eventQueueSize
         config.policies = PolicySources(files: tracingPolicy, directory: tracingPolicyDir)
         config.serverAddress = serverAddress.isEmpty ? nil : serverAddress
         config.serverGroup = serverGroup
