@@ -50,7 +50,7 @@ let package = Package(
         ]),
         .target(name: "VigilAgent", dependencies: [
             "BPFKit", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
-            "CVigilABI", "ControlAPI", "FileGuard", "Sandbox",
+            "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),

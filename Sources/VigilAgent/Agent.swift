@@ -82,8 +82,14 @@ package struct ProcessMonitorService: Service {
 
         let fileDenials = FileDenials(logger: logger)
         defer { fileDenials.stop() }
-        let engine = try makePolicyEngine(sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials)
-        defer { engine.removeAll() }
+        // Before the seccomp filter: it may mount bpffs.
+        let pins = try PinnedSensors.prepare(
+            directory: configuration.bpfDirectory, keep: configuration.keepSensorsOnExit, logger: logger)
+        let engine = try makePolicyEngine(
+            sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials,
+            pinDirectory: configuration.keepSensorsOnExit ? configuration.bpfDirectory : nil)
+        // With --keep-sensors-on-exit the policy maps keep their contents for the pinned links.
+        defer { if !configuration.keepSensorsOnExit { engine.removeAll() } }
         // Start-up is done (tracefs mounted, sensor attached): from here on the agent never
         // needs exec, ptrace, mount or module loading, so an attacker who takes it over gets none.
         let sandboxed = try SelfSandbox.install(configuration.seccomp)
@@ -120,6 +126,8 @@ package struct ProcessMonitorService: Service {
                 ])
         }
         controller.reloadFiles(includePersisted: true)
+        // Our policies are in place: what a previous run left pinned can go now.
+        pins.releasePrevious(logger: logger)
         let watch = configuration.policies.directory.flatMap { directory in
             PolicyDirectoryWatch(directory: directory) {
                 logger.info("policy directory changed: reloading")
@@ -229,14 +237,16 @@ package struct ProcessMonitorService: Service {
             ])
     }
 
-    private func makePolicyEngine(sensor: ProcessSensor, cgroupRoot: String?, fileDenials: FileDenials) throws -> PolicyEngine {
+    private func makePolicyEngine(
+        sensor: ProcessSensor, cgroupRoot: String?, fileDenials: FileDenials, pinDirectory: String?
+    ) throws -> PolicyEngine {
         let tracefsRoot = try TracefsMount.ensure()
         let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot),
             connectSignalsAvailable: sensor.connectResultsAvailable)
         return PolicyEngine(
-            sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger,
+            sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             fileRulesChanged: { rules in fileDenials.apply(rules) })
     }
 

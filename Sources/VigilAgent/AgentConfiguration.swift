@@ -37,6 +37,10 @@ package struct AgentConfiguration: Sendable {
     package var metricsAddress: String?
     /// Where policies added through the API are kept across restarts (`--persist-policies`).
     package var persistPolicies: String?
+    /// Pin the connect enforcement so that it outlives the agent (`--keep-sensors-on-exit`).
+    package var keepSensorsOnExit = false
+    /// bpffs directory for pins (`--bpf-dir`).
+    package var bpfDirectory = "/sys/fs/bpf/vigil"
     /// The agent's own seccomp filter once start-up is done (`--seccomp`).
     package var seccomp: SeccompMode = .enforce
 

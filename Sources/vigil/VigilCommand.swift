@@ -92,6 +92,12 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep policies added with tracectl in this directory and load them at start.", valueName: "dir"))
     var persistPolicies: String?
 
+    @Flag(help: "Keep connect enforcement (programs, links, policy maps) pinned in --bpf-dir when the agent exits or dies; the next start replaces it without a gap.")
+    var keepSensorsOnExit = false
+
+    @Option(help: ArgumentHelp("bpffs directory for pinned enforcement.", valueName: "dir"))
+    var bpfDir: String = "/sys/fs/bpf/vigil"
+
     @Option(
         help: ArgumentHelp(
             "The agent's own seccomp filter after start-up: enforce (exec, ptrace, mount, module loading... fail with EPERM), log (allowed, logged by the kernel) or off.",
@@ -122,6 +128,7 @@ struct VigilCommand: ParsableCommand {
         guard ["auto", "tp_btf", "raw_tp"].contains(attachMode) else {
             throw ValidationError("--attach-mode: '\(attachMode)' is not auto, tp_btf or raw_tp")
         }
+        guard bpfDir.hasPrefix("/"), bpfDir.count > 1 else { throw ValidationError("--bpf-dir must be an absolute path") }
         guard SeccompMode(rawValue: seccomp) != nil else {
             throw ValidationError("--seccomp: '\(seccomp)' is not off, log or enforce")
         }
@@ -161,6 +168,8 @@ struct VigilCommand: ParsableCommand {
         config.metricsAddress = metricsServer
         config.persistPolicies = persistPolicies
         config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
+        config.keepSensorsOnExit = keepSensorsOnExit
+        config.bpfDirectory = bpfDir.hasSuffix("/") ? String(bpfDir.dropLast()) : bpfDir
         return config
     }
 

@@ -42,6 +42,8 @@ package final class AgentHarness: @unchecked Sendable {
     package let socketPath: String
     /// The agent process.
     package let pid: pid_t
+    /// The process was waited for: its pid must not be signalled again (it may be reused).
+    private var reaped = false
     private var readOffset = 0
     private var pendingBytes: [UInt8] = []
     package private(set) var events: [ExportedEvent] = []
@@ -171,9 +173,25 @@ package final class AgentHarness: @unchecked Sendable {
         }
     }
 
+    /// SIGKILL, as a crash or the OOM killer would; returns the wait status. ``stop()`` then
+    /// only reads what is left.
+    @discardableResult
+    package func kill9() -> Int32 {
+        kill(pid, SIGKILL)
+        let status = Spawn.wait(pid)
+        reaped = true
+        poll()
+        return status
+    }
+
     /// Sends SIGTERM, waits for a clean exit, reads the last lines; returns the agent's stderr.
     @discardableResult
     package func stop() -> String {
+        if reaped {
+            poll()
+            return log
+        }
+        reaped = true
         kill(pid, SIGTERM)
         let status = Spawn.wait(pid)
         poll()
