@@ -185,18 +185,29 @@ struct ExportResilienceKernelTests {
             """.write(toFile: policy, atomically: true, encoding: .utf8)
 
         // The slow sink: the agent's stdout is a pipe this test drains at a trickle.
+        // The reader runs from the start: the agent's first lines (the /proc scan) go there too.
         var pipeFDs: [Int32] = [0, 0]
         try #require(pipe(&pipeFDs) == 0)
-        let agent = try AgentHarness(
-            arguments: [
-                "--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent", "--export-stdout",
-                "--event-queue-size", "2000", "--rb-size", "16M",
-            ],
-            stdout: pipeFDs[1])
-        close(pipeFDs[1])
-        defer { agent.cleanUp() }
         let reader = SlowReader(fd: pipeFDs[0])
         reader.start()
+        let agent: AgentHarness
+        do {
+            agent = try AgentHarness(
+                arguments: [
+                    "--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent", "--export-stdout",
+                    "--event-queue-size", "2000", "--rb-size", "16M",
+                ],
+                stdout: pipeFDs[1])
+        } catch {
+            close(pipeFDs[1])
+            throw error
+        }
+        close(pipeFDs[1])
+        defer {
+            reader.fast()
+            agent.stop()
+            agent.cleanUp()
+        }
         try agent.waitForLog("policy loaded")
         let baseline = Self.memoryKiB(agent.pid, "VmRSS") ?? 0
 
