@@ -24,6 +24,8 @@ let package = Package(
         // C: system libraries and the one BPF <-> Swift contract.
         .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLibseccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .target(name: "CVigilSandbox", dependencies: ["CLibseccomp"]),
         .target(name: "CVigilABI"),
         .target(name: "CVigilBPF", dependencies: ["CLibbpf", "CVigilABI"]),
         .target(name: "CFanotify", path: "Sources/CFanotify"),
@@ -32,6 +34,7 @@ let package = Package(
         .target(name: "Events", dependencies: ["CVigilABI"]),
         .target(name: "ProcessCache", dependencies: ["Events"]),
         .target(name: "HostFiles"),
+        .target(name: "Sandbox", dependencies: ["CVigilSandbox"]),
         .target(name: "Cgroups", dependencies: ["HostFiles"]),
         .target(name: "FileGuard", dependencies: ["CFanotify", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Tracefs", dependencies: ["HostFiles"]),
@@ -47,7 +50,7 @@ let package = Package(
         ]),
         .target(name: "VigilAgent", dependencies: [
             "BPFKit", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
-            "CVigilABI", "ControlAPI", "FileGuard",
+            "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -55,7 +58,7 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "vigil", dependencies: [
-            "VigilAgent", "BPFKit",
+            "VigilAgent", "BPFKit", "Sandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,7 +91,7 @@ let package = Package(
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "HostFiles"]),
         .testTarget(name: "TracefsTests", dependencies: ["Tracefs"]),
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy"]),
-        .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
+        .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events", "TestSupport"]),
         .testTarget(name: "ControlAPITests", dependencies: [
             "ControlAPI", "tracectl", "TracingPolicy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,6 +105,8 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),
+        .target(name: "CSandboxProbe", dependencies: ["CVigilSandbox"], path: "Tests/CSandboxProbe"),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandboxProbe"]),
         .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),
     ]
 )

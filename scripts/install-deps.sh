@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # Extra packages come as arguments (make test-kernels: qemu-system-x86 busybox-static).
-packages=(libbpf-dev libelf-dev zlib1g-dev bpftool pkg-config make "$@")
+packages=(libbpf-dev libelf-dev zlib1g-dev libseccomp-dev bpftool pkg-config make "$@")
 # BPF objects are compiled with clang -target bpf; the Swift toolchain's clang does it.
 command -v clang >/dev/null 2>&1 || packages+=(clang)
 

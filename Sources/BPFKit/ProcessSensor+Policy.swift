@@ -81,6 +81,14 @@ extension ProcessSensor {
             try checkedRC("attach cgroup connect hooks to \(cgroupRoot)") { vigil_bpf_attach_connect(pointer, cgroupRoot) }
         }
     }
+
+    /// Pins the attached connect links under `directory` (a bpffs directory), so that the
+    /// connect deny keeps working when this process is gone (`--keep-sensors-on-exit`).
+    package func pinConnectHooks(directory: String) throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            _ = try checkedRC("pin cgroup connect hooks in \(directory)") { vigil_bpf_pin_connect(pointer, directory) }
+        }
+    }
 }
 
 extension ProcessSensor {

@@ -9,6 +9,13 @@ import Synchronization
 /// Reads the sensor's ring buffer on a dedicated thread and hands decoded records over in
 /// batches through a bounded `AsyncStream`.
 ///
+/// The one place where user space drops records: when the consumer (process cache, export)
+/// falls behind, at most ``Configuration/maxQueuedRecords`` decoded records wait between this
+/// thread and it; the records that do not fit are dropped here, counted in
+/// ``Stats/queueDrops`` and logged (at most every ``Configuration/dropLogInterval``). Memory
+/// therefore stays bounded however slow the export sink is, and the ring buffer itself keeps
+/// draining (so the kernel side does not drop instead, silently to the consumer).
+///
 /// `ring_buffer__poll` blocks in `epoll_wait`, so it never runs on Swift's cooperative pool.
 /// The BPF side wakes the reader only when a fill threshold is crossed; the thread also drains
 /// every ``Configuration/drainInterval`` so that records never wait long.
@@ -16,6 +23,11 @@ package final class RingBufferReader: Sendable {
     package struct Configuration: Sendable {
         /// Batches the stream buffers before the reader drops (and counts) records.
         package var queueBatches: Int = 4096
+        /// Decoded records waiting for the consumer (`--event-queue-size`) before the reader
+        /// drops (and counts) records; a batch counts until the consumer asks for the next one.
+        package var maxQueuedRecords: Int = 65536
+        /// Least time between two log lines about drops, in seconds.
+        package var dropLogInterval: Double = 10
         /// How often the ring is drained without a wake-up, in milliseconds.
         package var drainIntervalMilliseconds: Int32 = 20
         package init() {}
@@ -32,6 +44,8 @@ package final class RingBufferReader: Sendable {
     package typealias Batch = [Record]
 
     private let state: Mutex<Stats> = Mutex(Stats())
+    /// Records handed to the stream whose batch the consumer has not finished yet.
+    private let queued = Atomic<Int>(0)
     private let stopFlag = Atomic<Bool>(false)
     private let finished = Mutex<Bool>(false)
     private let fd: Int32
@@ -46,9 +60,40 @@ package final class RingBufferReader: Sendable {
 
     package var stats: Stats { state.withLock { $0 } }
 
+    /// Records waiting for the consumer now (for tests and status).
+    package var queuedRecords: Int { queued.load(ordering: .relaxed) }
+
+    /// The batches, in order. A batch's records stop counting against
+    /// ``Configuration/maxQueuedRecords`` when the consumer asks for the next batch.
+    package struct Batches: AsyncSequence, Sendable {
+        package typealias Element = Batch
+        let stream: AsyncStream<Batch>
+        let reader: RingBufferReader
+
+        package struct AsyncIterator: AsyncIteratorProtocol {
+            var base: AsyncStream<Batch>.AsyncIterator
+            let reader: RingBufferReader
+            var outstanding = 0
+
+            package mutating func next() async -> Batch? {
+                if outstanding > 0 {
+                    reader.queued.subtract(outstanding, ordering: .relaxed)
+                    outstanding = 0
+                }
+                guard let batch = await base.next() else { return nil }
+                outstanding = batch.count
+                return batch
+            }
+        }
+
+        package func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(base: stream.makeAsyncIterator(), reader: reader)
+        }
+    }
+
     /// Starts the poll thread and returns the stream of record batches. The stream finishes
     /// after ``stop()``, once the ring has been drained one last time. Call once.
-    package func start() throws(BPFError) -> AsyncStream<Batch> {
+    package func start() throws(BPFError) -> Batches {
         let (stream, continuation) = AsyncStream.makeStream(
             of: Batch.self, bufferingPolicy: .bufferingOldest(configuration.queueBatches))
         let context = Context(reader: self, continuation: continuation)
@@ -74,7 +119,7 @@ package final class RingBufferReader: Sendable {
         }
         thread.name = "vigil-ringbuf"
         thread.start()
-        return stream
+        return Batches(stream: stream, reader: self)
     }
 
     /// Asks the poll thread to drain once more and finish the stream.
@@ -123,8 +168,11 @@ package final class RingBufferReader: Sendable {
             }
         }
 
+        /// Drops since the last log line, and when that was.
+        var unloggedDrops: UInt64 = 0
+        var lastDropLog: ContinuousClock.Instant?
+
         func flush() {
-            let count = UInt64(batch.count)
             var dropped: UInt64 = 0
             if batch.isEmpty {
                 idlePolls += 1
@@ -134,18 +182,47 @@ package final class RingBufferReader: Sendable {
                 }
             } else {
                 idlePolls = 0
-                if case .dropped = continuation.yield(batch) { dropped = count }
+                // What does not fit under the record bound is dropped here, newest first, so
+                // that what is kept stays in order.
+                let room = max(0, reader.configuration.maxQueuedRecords - reader.queued.load(ordering: .relaxed))
+                if batch.count > room {
+                    dropped = UInt64(batch.count - room)
+                    batch.removeLast(batch.count - room)
+                }
+                if !batch.isEmpty {
+                    let count = batch.count
+                    reader.queued.add(count, ordering: .relaxed)
+                    if case .dropped = continuation.yield(batch) {
+                        reader.queued.subtract(count, ordering: .relaxed)
+                        dropped += UInt64(count)
+                    }
+                }
             }
             batch.removeAll(keepingCapacity: true)
             let (d, e) = (decoded, errors)
             decoded = 0
             errors = 0
+            if dropped > 0 { logDrops(dropped) }
             guard d > 0 || e > 0 else { return }
             reader.state.withLock {
                 $0.records += d
                 $0.decodeErrors += e
                 $0.queueDrops += dropped
             }
+        }
+
+        private func logDrops(_ count: UInt64) {
+            unloggedDrops += count
+            let now = ContinuousClock.now
+            if let last = lastDropLog, now - last < .seconds(reader.configuration.dropLogInterval) { return }
+            lastDropLog = now
+            reader.logger.warning(
+                "events dropped: the pipeline is behind (export sink slow?); raise --event-queue-size or speed up the sink",
+                metadata: [
+                    "dropped": "\(unloggedDrops)", "queue_drops_total": "\(reader.stats.queueDrops + count)",
+                    "event_queue_size": "\(reader.configuration.maxQueuedRecords)",
+                ])
+            unloggedDrops = 0
         }
     }
 }

@@ -296,3 +296,26 @@ int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf)
 {
 	return bpf->skel->rodata->vg_connect_results != 0;
 }
+
+int vigil_bpf_pin_connect(struct vigil_bpf *bpf, const char *dir)
+{
+	static const char *const names[5] = {"connect4", "connect6", "sendmsg4", "sendmsg6", "connect_result"};
+	char path[4096];
+
+	for (int i = 0; i < 5; i++) {
+		/* connect_result completes what the cgroup hooks park: it goes with them when present. */
+		if (!bpf->connect_links[i]) {
+			if (i == 4)
+				continue;
+			return -ENOENT;
+		}
+		if (bpf_link__pin_path(bpf->connect_links[i]))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
+			return -ENAMETOOLONG;
+		int err = bpf_link__pin(bpf->connect_links[i], path);
+		if (err)
+			return err;
+	}
+	return 0;
+}

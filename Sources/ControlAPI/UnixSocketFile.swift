@@ -126,7 +126,11 @@ package enum UnixSocketFile {
             return
         }
         if directory != "/" { try makeDirectories(parent(of: directory)) }
-        if mkdir(directory, 0o755) != 0, errno != EEXIST {
+        if mkdir(directory, 0o755) == 0 {
+            // 0755 whatever the umask (the agent's is 077): --server-group members must reach
+            // the socket; the socket's own mode is what keeps everyone else out.
+            chmod(directory, 0o755)
+        } else if errno != EEXIST {
             throw ControlServerError("--server-address: cannot create \(directory): \(errorText(errno))")
         }
     }

@@ -20,6 +20,7 @@ import Synchronization
 /// | `vigil_process_cache_size` | gauge | |
 /// | `vigil_export_bytes_total` | counter | |
 /// | `vigil_export_rotations_total` | counter | |
+/// | `vigil_export_errors_total` | counter | failed writes of the export file (each retried) |
 /// | `vigil_event_subscribers` | gauge | |
 ///
 /// Thread-safe: labelled counters are created on first use and cached.
@@ -49,6 +50,9 @@ package final class VigilMetrics: Sendable {
     package let exportBytes: CoreMetrics.Counter
     /// `vigil_export_rotations_total`.
     package let exportRotations: CoreMetrics.Counter
+    /// `vigil_export_errors_total`: failed export file writes (the lines are retried; those
+    /// that could not be kept count in `vigil_missed_events_total{place="export"}`).
+    package let exportErrors: CoreMetrics.Counter
     /// `vigil_event_subscribers`: `/v1/events` clients connected.
     package let eventSubscribers: CoreMetrics.Gauge
 
@@ -79,6 +83,7 @@ package final class VigilMetrics: Sendable {
         processCacheSize = CoreMetrics.Gauge(label: "vigil_process_cache_size", factory: factory)
         exportBytes = CoreMetrics.Counter(label: "vigil_export_bytes_total", factory: factory)
         exportRotations = CoreMetrics.Counter(label: "vigil_export_rotations_total", factory: factory)
+        exportErrors = CoreMetrics.Counter(label: "vigil_export_errors_total", factory: factory)
         eventSubscribers = CoreMetrics.Gauge(label: "vigil_event_subscribers", factory: factory)
         for place in MissedPlace.allCases { _ = missedEvents(place) }
         for state in PolicyState.allCases { policies(state).record(0) }
@@ -145,6 +150,12 @@ package final class VigilMetrics: Sendable {
     package func advanceMissedEvents(_ place: MissedPlace, toTotal total: UInt64) {
         let delta = delta(key: "missed.\(place.rawValue)", total: total)
         if delta > 0 { missedEvents(place).increment(by: delta) }
+    }
+
+    /// Like `advanceMissedEvents`, for `vigil_export_errors_total`.
+    package func advanceExportErrors(toTotal total: UInt64) {
+        let delta = delta(key: "export_errors", total: total)
+        if delta > 0 { exportErrors.increment(by: delta) }
     }
 
     /// Like `advanceMissedEvents`, for `vigil_policy_filtered_events_total`.

@@ -26,9 +26,15 @@ import Musl
 ///   the writer's task when a rotation happens.
 /// - Backup names are unique: when two rotations fall in the same millisecond (or a name is taken),
 ///   the stamp moves forward by a millisecond, so backups still sort in write order.
-/// - Write errors are thrown and counted; the data that could not be written is dropped (never
-///   retried, so memory stays bounded) and counted in `droppedBytes`. If a failure left half a
-///   line in the file, the next write starts with a newline so later lines stay whole.
+/// - Write errors (disk full, read-only file system, quota) are thrown and counted in
+///   `writeErrors`. The lines that could not be written are kept, up to `retryCapacity` bytes,
+///   and retried at most every `retryInterval`; lines beyond that are dropped and counted in
+///   `droppedLines`/`droppedBytes`, so memory stays bounded. A line is never cut in half: when a
+///   write stopped inside a line (ENOSPC), the partial line is truncated away and the whole line
+///   is retried; if even that fails, the next write starts with a newline so later lines stay
+///   whole.
+/// - A file removed or replaced under the writer (logrotate without copytruncate, `rm`) is
+///   noticed within `replacedCheckInterval` and a fresh one is opened (`reopens`).
 /// - Failures of housekeeping (rename, compress, delete) are logged and counted in
 ///   `maintenanceErrors`; they do not lose lines (a failed rename keeps appending to the current
 ///   file).
@@ -56,6 +62,21 @@ package final class ExportFileWriter {
     package private(set) var droppedBytes: UInt64 = 0
     /// Failed renames, compressions and backup deletions (logged, not thrown).
     package private(set) var maintenanceErrors: UInt64 = 0
+    /// Complete lines dropped because the file could not take them and the retry buffer was full.
+    package private(set) var droppedLines: UInt64 = 0
+    /// Times the file was found removed or replaced and opened afresh.
+    package private(set) var reopens: UInt64 = 0
+    /// The error of the last failed write while writes are failing; nil once one succeeds.
+    package private(set) var currentError: ExportFileError?
+
+    /// Bytes of unwritten lines kept for retry while writes fail.
+    package var retryCapacity = 4 << 20
+    /// Least time between two write attempts while writes fail, in nanoseconds.
+    package var retryInterval: UInt64 = 1_000_000_000
+    /// How often `flush()` checks that `path` is still the open file, in nanoseconds.
+    package var replacedCheckInterval: UInt64 = 1_000_000_000
+    /// Test seam: the write(2) loop (fault injection: ENOSPC after N bytes, EROFS).
+    package var writeFunction: (Int32, UnsafeRawBufferPointer) -> (written: Int, errno: Int32) = writeFully
 
     /// Size of the current file including what is still buffered.
     package var currentSize: Int { fileSize + pending.count }
@@ -81,6 +102,11 @@ package final class ExportFileWriter {
     /// `rotate()` was asked for while a line was incomplete.
     private var rotationRequested = false
     private var lastBackupMillis: UInt64?
+    /// Monotonic time of the last failed write (nil: writes are succeeding).
+    private var lastFailure: UInt64?
+    private var lastReplacedCheck: UInt64 = 0
+    /// Lines were dropped since the last successful write.
+    private var retryBufferFull = false
 
     /// Opens (creating it and its directory if needed) the export file, as Tetragon's
     /// `--export-filename`, `--export-file-max-size-mb`, `--export-file-max-backups`,
@@ -145,8 +171,18 @@ package final class ExportFileWriter {
         guard !bytes.isEmpty else { return }
         try ensureOpen()
         let size = currentSize
-        if atLineBoundary && size > 0 && (rotationRequested || size + bytes.count > maxSizeBytes) {
+        // No rotation while writes fail: the retried lines go to the file they were meant for.
+        if lastFailure == nil && atLineBoundary && size > 0 && (rotationRequested || size + bytes.count > maxSizeBytes) {
             try rotateNow()
+        }
+        if lastFailure != nil && atLineBoundary && (retryBufferFull || pending.count + bytes.count > retryCapacity) {
+            // The retry buffer is full: this line is lost, and counted. Until a write succeeds
+            // every later line is too, so what is kept stays one unbroken run of lines.
+            retryBufferFull = true
+            droppedBytes += UInt64(bytes.count)
+            droppedLines += bytes.withUnsafeBytes { countNewlines($0[...]) }
+            try flush()
+            return
         }
         pending.append(contentsOf: bytes)
         atLineBoundary = bytes.last == UInt8(ascii: "\n")
@@ -157,23 +193,105 @@ package final class ExportFileWriter {
     ///
     /// - Throws: `ExportFileError` on a write error; what could not be written is dropped.
     package func flush() throws {
+        let now = monotonicNanoseconds()
+        if fd >= 0 && now &- lastReplacedCheck >= replacedCheckInterval {
+            lastReplacedCheck = now
+            reopenIfReplaced()
+        }
         guard !pending.isEmpty else { return }
-        try ensureOpen()
+        // While failing, retry at most every retryInterval; the lines stay buffered meanwhile.
+        if let failed = lastFailure, now &- failed < retryInterval { return }
+        do {
+            try ensureOpen()
+        } catch let error as ExportFileError {
+            recordFailure(error, at: now)
+            throw error
+        }
         let repairing = needsLeadingNewline
         if repairing { pending.insert(UInt8(ascii: "\n"), at: 0) }
-        let (written, err) = pending.withUnsafeBytes { writeFully(fd, $0) }
-        fileSize += written
-        bytesWritten += UInt64(written)
-        linesWritten += pending.withUnsafeBytes { countNewlines($0[(repairing ? 1 : 0)..<written]) }
-        if err != 0 {
-            needsLeadingNewline = written == 0 ? repairing : pending[written - 1] != UInt8(ascii: "\n")
-            writeErrors += 1
-            droppedBytes += UInt64(pending.count - written)
+        let sizeBefore = fileSize
+        let (written, err) = pending.withUnsafeBytes { writeFunction(fd, $0) }
+        guard err != 0 else {
+            fileSize += written
+            bytesWritten += UInt64(written)
+            linesWritten += pending.withUnsafeBytes { countNewlines($0[(repairing ? 1 : 0)..<written]) }
+            needsLeadingNewline = false
+            lastFailure = nil
+            currentError = nil
+            retryBufferFull = false
             pending.removeAll(keepingCapacity: true)
-            throw ExportFileError(.write, path: path, errno: err)
+            return
         }
+        // Whole lines that went out stay; a line cut by the failure is truncated away and
+        // retried whole. (With `repairing`, pending[0] is the newline that ends the file's
+        // half line: it counts as written once one byte went out.)
+        let newline = UInt8(ascii: "\n")
+        var complete = written
+        while complete > 0 && pending[complete - 1] != newline { complete -= 1 }
+        let skip = repairing ? min(1, complete) : 0
+        if written > complete && ftruncate(fd, off_t(sizeBefore + complete)) != 0 {
+            // The half line cannot be taken back: drop the rest of that line (counted) and start
+            // the next write with a newline, so that every later line is whole.
+            var end = written
+            while end < pending.count && pending[end] != newline { end += 1 }
+            end = min(end + 1, pending.count)
+            fileSize = sizeBefore + written
+            bytesWritten += UInt64(written)
+            linesWritten += pending.withUnsafeBytes { countNewlines($0[skip..<complete]) }
+            droppedBytes += UInt64(end - written)
+            droppedLines += 1
+            pending.removeSubrange(0..<end)
+            needsLeadingNewline = true
+        } else {
+            fileSize = sizeBefore + complete
+            bytesWritten += UInt64(complete)
+            linesWritten += pending.withUnsafeBytes { countNewlines($0[skip..<complete]) }
+            pending.removeSubrange(0..<complete)
+            if repairing && complete == 0 {
+                pending.removeFirst()  // the file still ends mid-line; the newline is re-added next time
+            } else {
+                needsLeadingNewline = false
+            }
+        }
+        trimToRetryCapacity()
+        let error = ExportFileError(.write, path: path, errno: err)
+        recordFailure(error, at: now)
+        throw error
+    }
+
+    private func recordFailure(_ error: ExportFileError, at now: UInt64) {
+        writeErrors += 1
+        lastFailure = now
+        currentError = error
+    }
+
+    /// Keeps the oldest whole lines that fit in `retryCapacity`; the rest is dropped and counted.
+    private func trimToRetryCapacity() {
+        guard pending.count > retryCapacity else { return }
+        var keep = retryCapacity
+        while keep > 0 && pending[keep - 1] != UInt8(ascii: "\n") { keep -= 1 }
+        droppedBytes += UInt64(pending.count - keep)
+        droppedLines += pending.withUnsafeBytes { countNewlines($0[keep...]) }
+        pending.removeSubrange(keep...)
+        atLineBoundary = true
+        retryBufferFull = true
+    }
+
+    /// Opens `path` afresh when the open file is no longer what `path` names (removed, or
+    /// replaced by another file).
+    private func reopenIfReplaced() {
+        var open = stat()
+        var named = stat()
+        guard fstat(fd, &open) == 0 else { return }
+        if stat(path, &named) == 0 && named.st_dev == open.st_dev && named.st_ino == open.st_ino { return }
+        logger.warning(
+            "export file was removed or replaced; opening it afresh", metadata: ["path": "\(path)"])
+        _ = closeFD(fd)
+        fd = -1
+        reopens += 1
+        fileSize = 0
         needsLeadingNewline = false
-        pending.removeAll(keepingCapacity: true)
+        try? openFile()  // on failure, the next flush retries (and counts the error)
     }
 
     /// Rotates now (for `--export-file-rotation-interval`), or after the line being written is
@@ -197,7 +315,12 @@ package final class ExportFileWriter {
             if fd >= 0 { _ = closeFD(fd) }
             fd = -1
             isClosed = true
+            // What a last attempt could not write is lost now: counted.
+            droppedBytes += UInt64(pending.count)
+            droppedLines += pending.withUnsafeBytes { countNewlines($0[...]) }
+            pending.removeAll()
         }
+        lastFailure = nil  // one last attempt, whatever the back-off
         try flush()
         if fd >= 0 {
             let result = closeFD(fd)
@@ -329,9 +452,16 @@ package final class ExportFileWriter {
             fd = openOnce(&created)
         }
         guard fd >= 0 else { throw ExportFileError(.open, path: path, errno: errno) }
-        if created { _ = fchmod(fd, permissions) }
         var st = stat()
-        fileSize = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            // A FIFO or device would block or misdirect the export: only a regular file is written.
+            _ = closeFD(fd)
+            throw ExportFileError(.notRegularFile, path: path, errno: 0)
+        }
+        // Events name every binary and file on the node: a file found with looser bits than
+        // --export-file-perm (made by someone else, or an older run) is tightened, not trusted.
+        if created || st.st_mode & 0o7777 & ~permissions != 0 { _ = fchmod(fd, permissions) }
+        fileSize = Int(st.st_size)
         needsLeadingNewline = false
         if fileSize > 0 {
             var last: UInt8 = 0
@@ -343,16 +473,18 @@ package final class ExportFileWriter {
     /// One attempt: create exclusively (so we know to set the mode), else open the existing file.
     /// Read access is only wanted to check the last byte; write-only is enough.
     private func openOnce(_ created: inout Bool) -> Int32 {
-        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+        // O_NOFOLLOW: a symbolic link planted in a shared log directory must not make the agent
+        // append events to whatever it points at (open fails with ELOOP instead).
+        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, permissions)
         if fd >= 0 {
             created = true
             return fd
         }
         guard errno == EEXIST else { return -1 }
         created = false
-        let rw = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+        let rw = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         if rw >= 0 || errno != EACCES { return rw }
-        return open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        return open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
     }
 
     /// `mkdir -p` with mode 0755; returns 0 or the errno.
@@ -389,6 +521,12 @@ func countNewlines(_ bytes: Slice<UnsafeRawBufferPointer>) -> UInt64 {
 }
 
 /// `CLOCK_REALTIME` in nanoseconds since the epoch.
+package func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 package func wallClockNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)

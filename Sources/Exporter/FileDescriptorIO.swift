@@ -12,7 +12,7 @@ import Darwin
 package struct ExportFileError: Error, CustomStringConvertible, Sendable, Hashable {
     /// The step that failed.
     package enum Operation: String, Sendable, Hashable {
-        case open, createDirectory, write, compress, close
+        case open, createDirectory, write, compress, close, notRegularFile
     }
 
     /// What was being done.
@@ -38,6 +38,10 @@ package struct ExportFileError: Error, CustomStringConvertible, Sendable, Hashab
         case .write: what = "cannot write export file"
         case .compress: what = "cannot compress rotated export file"
         case .close: what = "cannot close export file"
+        case .notRegularFile: return "export file '\(path)' is not a regular file (a FIFO, device or directory); refusing to write to it"
+        }
+        if operation == .open && errno == ELOOP {
+            return "export file '\(path)' is a symbolic link; refusing to follow it (give the link's target)"
         }
         if errno == 0 { return "\(what) '\(path)': writer is closed" }
         return "\(what) '\(path)': \(errnoText(errno)) (errno \(errno))"

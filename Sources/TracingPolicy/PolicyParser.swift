@@ -50,8 +50,15 @@ package enum PolicyParser {
         return result
     }
 
-    /// Reads and parses one file; an unreadable file is an error at the file.
-    package static func parse(fileAt path: String) -> PolicyParseResult {
+    /// Reads and parses one file; an unreadable file is an error at the file, and so is one
+    /// that `trust` refuses (the agent passes ``PolicyFileTrust/agent``; `root` is the policy
+    /// directory the file came from).
+    package static func parse(fileAt path: String, trust: PolicyFileTrust? = nil, root: String? = nil) -> PolicyParseResult {
+        if let refusal = trust?.validationError(file: path, root: root) {
+            var result = PolicyParseResult()
+            result.errors = [refusal]
+            return result
+        }
         let text: String
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -74,8 +81,9 @@ package enum PolicyParser {
     /// Reads every `*.yaml` / `*.yml` file of a directory and of its immediate
     /// sub-directories (like Tetragon's `--tracing-policy-dir`), sorted by their
     /// path relative to `path`. Hidden entries (`.x`, including Kubernetes
-    /// ConfigMap `..data` links) are skipped.
-    package static func loadDirectory(_ path: String) -> PolicyParseResult {
+    /// ConfigMap `..data` links) are skipped. With `trust`, each file is checked first
+    /// (``PolicyFileTrust``) and a refused one is an error at that file.
+    package static func loadDirectory(_ path: String, trust: PolicyFileTrust? = nil) -> PolicyParseResult {
         var result = PolicyParseResult()
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
@@ -117,7 +125,7 @@ package enum PolicyParser {
             }
         }
         for relative in files.sorted() {
-            result.append(parse(fileAt: base.appendingPathComponent(relative).path))
+            result.append(parse(fileAt: base.appendingPathComponent(relative).path, trust: trust, root: base.path))
         }
         return result
     }

@@ -14,6 +14,7 @@ import FileGuard
 import Exporter
 import Logging
 import ProcessCache
+import Sandbox
 import ServiceLifecycle
 import UnixSignals
 
@@ -39,10 +40,13 @@ package enum Agent {
 package struct ProcessMonitorService: Service {
     let configuration: AgentConfiguration
     let logger: Logger
+    /// Export errors become rate-limited log lines and metrics (used by the pipeline task only).
+    private let exportHealth: ExportHealth
 
     package init(configuration: AgentConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.exportHealth = ExportHealth(logger: logger)
     }
 
     package func run() async throws {
@@ -78,8 +82,18 @@ package struct ProcessMonitorService: Service {
 
         let fileDenials = FileDenials(logger: logger)
         defer { fileDenials.stop() }
-        let engine = try makePolicyEngine(sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials)
-        defer { engine.removeAll() }
+        // Before the seccomp filter: it may mount bpffs.
+        let pins = try PinnedSensors.prepare(
+            directory: configuration.bpfDirectory, keep: configuration.keepSensorsOnExit, logger: logger)
+        let engine = try makePolicyEngine(
+            sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials,
+            pinDirectory: configuration.keepSensorsOnExit ? configuration.bpfDirectory : nil)
+        // With --keep-sensors-on-exit the policy maps keep their contents for the pinned links.
+        defer { if !configuration.keepSensorsOnExit { engine.removeAll() } }
+        // Start-up is done (tracefs mounted, sensor attached): from here on the agent never
+        // needs exec, ptrace, mount or module loading, so an attacker who takes it over gets none.
+        let sandboxed = try SelfSandbox.install(configuration.seccomp)
+        logger.info("seccomp \(configuration.seccomp.rawValue)", metadata: ["syscalls_filtered": "\(sandboxed)"])
         let registry = PrometheusCollectorRegistry()
         let metrics = VigilMetrics(registry: registry)
         let broadcaster = EventBroadcaster(onDrop: { count in metrics.missedEvents(.client).increment(by: Int64(count)) })
@@ -112,6 +126,8 @@ package struct ProcessMonitorService: Service {
                 ])
         }
         controller.reloadFiles(includePersisted: true)
+        // Our policies are in place: what a previous run left pinned can go now.
+        pins.releasePrevious(logger: logger)
         let watch = configuration.policies.directory.flatMap { directory in
             PolicyDirectoryWatch(directory: directory) {
                 logger.info("policy directory changed: reloading")
@@ -128,6 +144,7 @@ package struct ProcessMonitorService: Service {
         }
         let clock = KtimeClock.current()
         let nodeName = configuration.nodeName
+        let health = exportHealth
         var exported = (bytes: UInt64(0), rotations: UInt64(0))
 
         await withGracefulShutdownHandler {
@@ -191,6 +208,7 @@ package struct ProcessMonitorService: Service {
                     }
                     cacheSize.value = cache.count
                     flush(exporter)
+                    health.check(exporter.file, metrics: metrics)
                     if let file = exporter.file {
                         // The writer's running totals, as Prometheus counter increments.
                         metrics.exportBytes.increment(by: Int64(file.bytesWritten - min(exported.bytes, file.bytesWritten)))
@@ -213,19 +231,22 @@ package struct ProcessMonitorService: Service {
                 "events_exported": "\(exporter.eventsExported)", "records": "\(stats.records)",
                 "kernel_drops": "\(counters.totalDrops)", "queue_drops": "\(stats.queueDrops)",
                 "decode_errors": "\(stats.decodeErrors)", "export_errors": "\(exporter.exportErrors)",
+                "export_lines_dropped": "\(exporter.file?.droppedLines ?? 0)",
                 "policy_matched": "\(counters.policyMatched)", "policy_filtered": "\(counters.policyFiltered)",
                 "policy_signals": "\(counters.policySignals)", "policy_rate_limited": "\(counters.policyRateLimited)",
             ])
     }
 
-    private func makePolicyEngine(sensor: ProcessSensor, cgroupRoot: String?, fileDenials: FileDenials) throws -> PolicyEngine {
+    private func makePolicyEngine(
+        sensor: ProcessSensor, cgroupRoot: String?, fileDenials: FileDenials, pinDirectory: String?
+    ) throws -> PolicyEngine {
         let tracefsRoot = try TracefsMount.ensure()
         let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot),
             connectSignalsAvailable: sensor.connectResultsAvailable)
         return PolicyEngine(
-            sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger,
+            sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             fileRulesChanged: { rules in fileDenials.apply(rules) })
     }
 
@@ -275,11 +296,11 @@ package struct ProcessMonitorService: Service {
     }
 
     private func export(_ event: ExportEvent, to exporter: Exporter) {
-        do { try exporter.export(event) } catch { logger.error("export failed: \(error)") }
+        do { try exporter.export(event) } catch { exportHealth.failed(error) }
     }
 
     private func flush(_ exporter: Exporter) {
-        do { try exporter.flush() } catch { logger.error("export flush failed: \(error)") }
+        do { try exporter.flush() } catch { exportHealth.failed(error) }
     }
 }
 

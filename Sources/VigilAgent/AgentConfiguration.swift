@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import BPFKit
 import Glibc
+import Sandbox
 
 /// Everything `vigil` was told on its command line, built once and passed down.
 package struct AgentConfiguration: Sendable {
@@ -36,6 +37,12 @@ package struct AgentConfiguration: Sendable {
     package var metricsAddress: String?
     /// Where policies added through the API are kept across restarts (`--persist-policies`).
     package var persistPolicies: String?
+    /// Pin the connect enforcement so that it outlives the agent (`--keep-sensors-on-exit`).
+    package var keepSensorsOnExit = false
+    /// bpffs directory for pins (`--bpf-dir`).
+    package var bpfDirectory = "/sys/fs/bpf/vigil"
+    /// The agent's own seccomp filter once start-up is done (`--seccomp`).
+    package var seccomp: SeccompMode = .enforce
 
     package init(nodeName: String) {
         self.nodeName = nodeName

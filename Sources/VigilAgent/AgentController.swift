@@ -72,7 +72,7 @@ package final class AgentController: AgentControl, Sendable {
             var problems: [String] = []
             var parsed = sources.parse()
             if includePersisted, let persistDirectory, access(persistDirectory, F_OK) == 0 {
-                var persisted = PolicyParser.loadDirectory(persistDirectory)
+                var persisted = PolicyParser.loadDirectory(persistDirectory, trust: .agent)
                 for document in persisted.documents { apiLoad(document) }
                 persisted.documents = []
                 parsed.append(persisted)

@@ -95,10 +95,15 @@ package final class PolicyEngine: Sendable {
     /// Called (under the engine's lock, so in order) with every file rule after each change.
     private let fileRulesChanged: @Sendable ([UInt32: FileRuleInfo]) -> Void
 
+    /// bpffs directory the connect links are pinned in once attached (`--keep-sensors-on-exit`).
+    private let pinDirectory: String?
+
     package init(
         sensor: ProcessSensor, environment: CompileEnvironment, cgroupRoot: String?, logger: Logger,
+        pinDirectory: String? = nil,
         fileRulesChanged: @escaping @Sendable ([UInt32: FileRuleInfo]) -> Void = { _ in }
     ) {
+        self.pinDirectory = pinDirectory
         self.fileRulesChanged = fileRulesChanged
         self.sensor = sensor
         self.cgroupRoot = cgroupRoot
@@ -272,6 +277,14 @@ package final class PolicyEngine: Sendable {
             }
             try sensor.attachConnectHooks(cgroupRoot: cgroupRoot)
             state.connectAttached = true
+            if let pinDirectory {
+                do {
+                    try sensor.pinConnectHooks(directory: pinDirectory)
+                    logger.info("connect enforcement pinned", metadata: ["bpf_dir": "\(pinDirectory)"])
+                } catch {
+                    logger.error("connect enforcement not pinned (it will not outlive the agent): \(error)")
+                }
+            }
         }
         state.connectSlots.append(slot)
         try writeConnectList(state.connectSlots)

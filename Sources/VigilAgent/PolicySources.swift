@@ -7,10 +7,13 @@ import TracingPolicy
 package struct PolicySources: Sendable {
     package var files: [String] = []
     package var directory: String?
+    /// Who may have written the files; nil loads any (unit tests of other parts).
+    package var trust: PolicyFileTrust?
 
-    package init(files: [String] = [], directory: String? = nil) {
+    package init(files: [String] = [], directory: String? = nil, trust: PolicyFileTrust? = .agent) {
         self.files = files
         self.directory = directory
+        self.trust = trust
     }
 
     /// Parses every source. Problems are in `errors`, one per mistake, with file:line:column;
@@ -19,10 +22,10 @@ package struct PolicySources: Sendable {
         var result = PolicyParseResult()
         if let directory {
             if access(directory, F_OK) == 0 {
-                result.append(PolicyParser.loadDirectory(directory))
+                result.append(PolicyParser.loadDirectory(directory, trust: trust))
             }
         }
-        for file in files { result.append(PolicyParser.parse(fileAt: file)) }
+        for file in files { result.append(PolicyParser.parse(fileAt: file, trust: trust)) }
         return result
     }
 }

@@ -18,8 +18,15 @@ enum Main {
             exit(2)
         }
 
+        // Nothing the agent creates (export files, rotated backups, persisted policies, the
+        // control socket before its chmod, pinned objects) is for other users to read: files
+        // that must be shared get their mode set explicitly.
+        umask(0o077)
         // A closed stdout pipe must not kill a security agent; the write error is counted instead.
         signal(SIGPIPE, SIG_IGN)
+        // SIGHUP means "reload", never "die": until the reload handler is installed (after the
+        // first policy load), an early SIGHUP is ignored instead of killing the agent.
+        signal(SIGHUP, SIG_IGN)
         let level = Logger.Level(rawValue: command.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -3,6 +3,7 @@ import ArgumentParser
 import BPFKit
 import Glibc
 import Logging
+import Sandbox
 import VigilAgent
 
 /// `vigil`: the node agent. Flag names follow Tetragon's where the meaning is the same.
@@ -61,6 +62,9 @@ struct VigilCommand: ParsableCommand {
     @Option(help: "Record batches queued between the ring-buffer reader and the pipeline before drops are counted.")
     var rbQueueSize: Int = 4096
 
+    @Option(help: "Decoded events waiting for the pipeline (export) before the reader drops and counts them; bounds memory under a slow export sink.")
+    var eventQueueSize: Int = 65536
+
     @Option(help: "Processes the cache keeps before evicting exited ones.")
     var processCacheSize: Int = 65536
 
@@ -88,6 +92,18 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep policies added with tracectl in this directory and load them at start.", valueName: "dir"))
     var persistPolicies: String?
 
+    @Flag(help: "Keep connect enforcement (programs, links, policy maps) pinned in --bpf-dir when the agent exits or dies; the next start replaces it without a gap.")
+    var keepSensorsOnExit = false
+
+    @Option(help: ArgumentHelp("bpffs directory for pinned enforcement.", valueName: "dir"))
+    var bpfDir: String = "/sys/fs/bpf/vigil"
+
+    @Option(
+        help: ArgumentHelp(
+            "The agent's own seccomp filter after start-up: enforce (exec, ptrace, mount, module loading... fail with EPERM), log (allowed, logged by the kernel) or off.",
+            valueName: "mode"))
+    var seccomp: String = "enforce"
+
     @Option(help: ArgumentHelp("trace, debug, info, warning or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -107,9 +123,14 @@ struct VigilCommand: ParsableCommand {
             throw ValidationError("--rb-size: '\(rbSize)' is not a power of two between 4K and 1G")
         }
         guard rbQueueSize > 0 else { throw ValidationError("--rb-queue-size must be at least 1") }
+        guard eventQueueSize > 0 else { throw ValidationError("--event-queue-size must be at least 1") }
         guard processCacheSize >= 1024 else { throw ValidationError("--process-cache-size must be at least 1024") }
         guard ["auto", "tp_btf", "raw_tp"].contains(attachMode) else {
             throw ValidationError("--attach-mode: '\(attachMode)' is not auto, tp_btf or raw_tp")
+        }
+        guard bpfDir.hasPrefix("/"), bpfDir.count > 1 else { throw ValidationError("--bpf-dir must be an absolute path") }
+        guard SeccompMode(rawValue: seccomp) != nil else {
+            throw ValidationError("--seccomp: '\(seccomp)' is not off, log or enforce")
         }
         for type in enableAncestors.split(separator: ",") where type != "base" {
             throw ValidationError("--enable-ancestors: unknown event type '\(type)' (supported: base)")
@@ -140,11 +161,15 @@ struct VigilCommand: ParsableCommand {
         config.sensor.ringBufferBytes = UInt32(Self.parseSize(rbSize) ?? 8 << 20)
         config.sensor.attachMode = attachMode == "auto" ? nil : (attachMode == "tp_btf" ? .tpBTF : .rawTP)
         config.reader.queueBatches = rbQueueSize
+        config.reader.maxQueuedRecords = eventQueueSize
         config.policies = PolicySources(files: tracingPolicy, directory: tracingPolicyDir)
         config.serverAddress = serverAddress.isEmpty ? nil : serverAddress
         config.serverGroup = serverGroup
         config.metricsAddress = metricsServer
         config.persistPolicies = persistPolicies
+        config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
+        config.keepSensorsOnExit = keepSensorsOnExit
+        config.bpfDirectory = bpfDir.hasSuffix("/") ? String(bpfDir.dropLast()) : bpfDir
         return config
     }
 

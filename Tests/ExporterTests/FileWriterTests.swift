@@ -273,16 +273,26 @@ func expectedLines(_ range: ClosedRange<Int>) -> [String] {
         #expect(throws: ExportFileError.self) { try writer.write(Array("x\n".utf8)) }
     }
 
-    /// Write errors (here: a full device) are thrown, counted and drop the data.
-    @Test func writeErrorsAreThrownAndCounted() throws {
-        guard access("/dev/full", W_OK) == 0 else { return }
-        let writer = try ExportFileWriter(path: "/dev/full", maxSizeBytes: 1 << 30, bufferCapacity: 0)
-        let error = try #require(throws: ExportFileError.self) { try writer.write(Array("x\n".utf8)) }
+    /// Write errors are thrown and counted; the line is kept for a retry, which writes it once
+    /// the file takes data again.
+    @Test func writeErrorsAreThrownCountedAndRetried() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let writer = try ExportFileWriter(path: dir + "/t.log", maxSizeBytes: 1 << 30, bufferCapacity: 0)
+        writer.retryInterval = 0
+        writer.writeFunction = { _, _ in (0, ENOSPC) }
+        let error = try #require(throws: ExportFileError.self) { try writer.write(Array("{\"a\":1}\n".utf8)) }
         #expect(error.errno == ENOSPC)
-        #expect(error.description.contains("/dev/full"))
+        #expect(error.description.contains("t.log"))
         #expect(writer.writeErrors == 1)
-        #expect(writer.droppedBytes == 2)
+        #expect(writer.currentError == error)
+        #expect(writer.droppedBytes == 0)
         #expect(writer.linesWritten == 0)
-        try? writer.close()
+        writer.writeFunction = writeFully
+        try writer.write(Array("{\"b\":2}\n".utf8))
+        #expect(writer.currentError == nil)
+        try writer.close()
+        #expect(try readBytes(dir + "/t.log") == Array("{\"a\":1}\n{\"b\":2}\n".utf8))
+        #expect(writer.linesWritten == 2)
     }
 }

@@ -40,7 +40,10 @@ package final class AgentHarness: @unchecked Sendable {
     package let stderrPath: String
     /// The agent's control API socket (for tracectl).
     package let socketPath: String
-    private let pid: pid_t
+    /// The agent process.
+    package let pid: pid_t
+    /// The process was waited for: its pid must not be signalled again (it may be reused).
+    private var reaped = false
     private var readOffset = 0
     private var pendingBytes: [UInt8] = []
     package private(set) var events: [ExportedEvent] = []
@@ -54,10 +57,16 @@ package final class AgentHarness: @unchecked Sendable {
 
     /// Starts the agent and waits until it has attached and exported the test process's own
     /// /proc entry (the scan runs after attaching, so from then on nothing is missed).
-    package init(arguments: [String] = [], readyTimeout: Double = 30) throws {
+    ///
+    /// - Parameters:
+    ///   - exportDirectory: where `events.log` goes instead of the harness's own directory.
+    ///   - stdout: a descriptor the agent's standard output goes to (default /dev/null).
+    package init(
+        arguments: [String] = [], exportDirectory: String? = nil, stdout: Int32? = nil, readyTimeout: Double = 30
+    ) throws {
         nodeName = "vigil-test-\(UUID().uuidString.prefix(8))"
         directory = try TempDir("vigil-agent")
-        exportPath = "\(directory.path)/events.log"
+        exportPath = "\(exportDirectory ?? directory.path)/events.log"
         stderrPath = "\(directory.path)/agent.stderr"
         socketPath = "\(directory.path)/vigil.sock"
         let argv =
@@ -67,7 +76,11 @@ package final class AgentHarness: @unchecked Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        if let stdout {
+            posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
@@ -160,9 +173,25 @@ package final class AgentHarness: @unchecked Sendable {
         }
     }
 
+    /// SIGKILL, as a crash or the OOM killer would; returns the wait status. ``stop()`` then
+    /// only reads what is left.
+    @discardableResult
+    package func kill9() -> Int32 {
+        kill(pid, SIGKILL)
+        let status = Spawn.wait(pid)
+        reaped = true
+        poll()
+        return status
+    }
+
     /// Sends SIGTERM, waits for a clean exit, reads the last lines; returns the agent's stderr.
     @discardableResult
     package func stop() -> String {
+        if reaped {
+            poll()
+            return log
+        }
+        reaped = true
         kill(pid, SIGTERM)
         let status = Spawn.wait(pid)
         poll()

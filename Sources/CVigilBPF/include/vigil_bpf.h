@@ -73,6 +73,10 @@ void vigil_bpf_detach(struct bpf_link *link);
 int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path);
 /* Detaches them again (no connect hook left). */
 void vigil_bpf_detach_connect(struct vigil_bpf *bpf);
+/* Pins the connect links at dir/connect4, connect6, sendmsg4, sendmsg6 (and connect_result when
+ * attached) on bpffs, so that they, their programs and the maps those read outlive the process.
+ * Links pinned already are skipped; -ENOENT when the connect programs are not attached. */
+int vigil_bpf_pin_connect(struct vigil_bpf *bpf, const char *dir);
 
 /* Whether connect events carry the syscall's result and connect hooks can Sigkill (the
  * tp_btf sys_exit program that completes them loaded). */

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+import ControlAPI
+import Exporter
+import Logging
+
+/// Reports export trouble without flooding: the export file's error and drop counters become
+/// metrics, and log lines at most every `interval` (one when writes start failing, then a
+/// reminder with what was lost, one when they succeed again). The pipeline keeps running and
+/// enforcement is untouched: a failing sink only costs lines, and those are counted.
+/// Unchecked Sendable: the agent calls it from the one task that owns the exporter.
+final class ExportHealth: @unchecked Sendable {
+    private let logger: Logger
+    private let interval: Duration
+    private var lastLog: ContinuousClock.Instant?
+    private var failing = false
+    private var loggedDrops: UInt64 = 0
+    /// Sink errors that are not the file's (standard output).
+    private var otherErrors: UInt64 = 0
+    private var lastOtherError: String?
+
+    init(logger: Logger, interval: Duration = .seconds(10)) {
+        self.logger = logger
+        self.interval = interval
+    }
+
+    /// A failed export or flush call (already counted by the exporter).
+    func failed(_ error: any Error) {
+        if error is ExportFileError { return }  // the file's state is read in `check`
+        otherErrors += 1
+        lastOtherError = "\(error)"
+        if due() {
+            logger.error("export failed", metadata: ["error": "\(error)", "errors_total": "\(otherErrors)"])
+        }
+    }
+
+    /// Called after each batch: reads the file's counters into metrics and logs changes.
+    func check(_ file: ExportFileWriter?, metrics: VigilMetrics) {
+        guard let file else { return }
+        metrics.advanceExportErrors(toTotal: file.writeErrors)
+        metrics.advanceMissedEvents(.export, toTotal: file.droppedLines)
+        if let error = file.currentError {
+            let first = !failing
+            failing = true
+            if first || due() {
+                lastLog = .now
+                logger.error(
+                    "export file not writable; lines are kept and retried",
+                    metadata: [
+                        "error": "\(error)", "write_errors": "\(file.writeErrors)",
+                        "lines_dropped": "\(file.droppedLines)", "bytes_waiting": "\(file.currentSize)",
+                    ])
+            }
+        } else if failing {
+            failing = false
+            lastLog = .now
+            logger.warning(
+                "export file writable again",
+                metadata: [
+                    "write_errors": "\(file.writeErrors)",
+                    "lines_dropped_while_failing": "\(file.droppedLines - loggedDrops)",
+                ])
+            loggedDrops = file.droppedLines
+        }
+    }
+
+    private func due() -> Bool {
+        let now = ContinuousClock.now
+        if let lastLog, now - lastLog < interval { return false }
+        lastLog = now
+        return true
+    }
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// --keep-sensors-on-exit: a connect deny that outlives the agent (kill -9 included) and is
+/// replaced, not duplicated, by the next start. Scoped to the test's own pid and loopback
+/// listeners, in a bpffs directory of its own, removed at the end.
+@Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
+struct PinnedEnforcementKernelTests {
+    static let linkNames = ["connect4", "connect6", "sendmsg4", "sendmsg6"]
+
+    /// Runs `argv`, returns exit status and standard output.
+    func capture(_ argv: [String]) throws -> (status: Int32, output: String) {
+        let dir = try TempDir("vigil-capture")
+        defer { dir.remove() }
+        let out = "\(dir.path)/out"
+        let pid = try Spawn.start(argv[0], argv: argv.map { Array($0.utf8) }, stdoutPath: out)
+        let status = Spawn.wait(pid)
+        return ((status >> 8) & 0xff, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+    }
+
+    /// The kernel id of the link pinned at `path` (bpftool), nil when there is none.
+    func linkID(pinned path: String) throws -> Int? {
+        let result = try capture(["/usr/sbin/bpftool", "-j", "link", "show", "pinned", path])
+        guard result.status == 0, let data = result.output.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        return object["id"] as? Int
+    }
+
+    func linkExists(id: Int) throws -> Bool {
+        try capture(["/usr/sbin/bpftool", "link", "show", "id", "\(id)"]).status == 0
+    }
+
+    @Test func aConnectDenySurvivesKillNineAndIsReplacedOnceOnRestart() throws {
+        let dir = try TempDir("vigil-pinned")
+        defer { dir.remove() }
+        let bpfDir = "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8).lowercased())"
+        let listener = try ConnectKernelTests.Listener()
+        defer { listener.close() }
+        let connect = ConnectKernelTests()
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try connect.policy(ports: [listener.port]).write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
+        let arguments = ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir]
+        defer {
+            // Whatever happened, nothing stays attached: the pins go, and their links with them.
+            for name in Self.linkNames + ["connect_result"] { unlink("\(bpfDir)/\(name)") }
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? [] {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(bpfDir)/\(entry)")) ?? [] {
+                    unlink("\(bpfDir)/\(entry)/\(name)")
+                }
+                rmdir("\(bpfDir)/\(entry)")
+            }
+            rmdir(bpfDir)
+        }
+
+        // First run: deny active, links pinned.
+        let first = try AgentHarness(arguments: arguments)
+        defer { first.cleanUp() }
+        try first.waitForLog("connect enforcement pinned")
+        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        let firstIDs = try Self.linkNames.map { try linkID(pinned: "\(bpfDir)/\($0)") }
+        #expect(firstIDs.allSatisfy { $0 != nil }, "pins: \(firstIDs)")
+        // Pins and their directory are the agent's alone.
+        for path in [bpfDir] + Self.linkNames.map({ "\(bpfDir)/\($0)" }) {
+            var st = stat()
+            #expect(stat(path, &st) == 0 && st.st_uid == 0 && st.st_mode & 0o077 == 0, "\(path): mode \(String(st.st_mode & 0o7777, radix: 8))")
+        }
+
+        // kill -9: no clean-up code runs; the deny must hold while no agent is there.
+        let status = first.kill9()
+        #expect(status & 0x7f == SIGKILL)
+        #expect(connect.connectErrno(port: listener.port) == EPERM, "the deny ended with the agent")
+        #expect(connect.connectErrno(port: listener.port &+ 1 == 0 ? 1 : listener.port &+ 1) != EPERM)
+
+        // Restart: the policy is loaded again (its new links pinned), then the old pins go.
+        let second = try AgentHarness(arguments: arguments)
+        defer {
+            second.stop()
+            second.cleanUp()
+        }
+        try second.waitForLog("pinned enforcement of a previous run replaced")
+        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        let secondIDs = try Self.linkNames.map { try linkID(pinned: "\(bpfDir)/\($0)") }
+        #expect(secondIDs.allSatisfy { $0 != nil }, "pins: \(secondIDs)")
+        for (old, new) in zip(firstIDs, secondIDs) {
+            #expect(old != new)
+            if let old { #expect(try !linkExists(id: old), "link \(old) of the killed agent is still attached") }
+        }
+        let pinned = Set((try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? [])
+        #expect(pinned == Set(Self.linkNames) || pinned == Set(Self.linkNames + ["connect_result"]), "\(pinned.sorted())")
+        // Listed once.
+        let tracectl = URL(fileURLWithPath: AgentHarness.binaryPath).deletingLastPathComponent().appendingPathComponent("tracectl").path
+        let list = try capture([tracectl, "--server-address", second.socketPath, "policy", "list", "-o", "json"]).output
+        #expect(list.components(separatedBy: "\"deny-test-ports\"").count - 1 == 1, "\(list)")
+
+        // A clean stop keeps the deny too (that is what the flag asks for)...
+        second.stop()
+        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        // ...and removing the pins lifts it: nothing else held it.
+        // (The kernel releases an unpinned link asynchronously.)
+        for name in Self.linkNames + ["connect_result"] { unlink("\(bpfDir)/\(name)") }
+        let deadline = Date().addingTimeInterval(3)
+        var result = connect.connectErrno(port: listener.port)
+        while result != 0 && Date() < deadline {
+            usleep(50_000)
+            result = connect.connectErrno(port: listener.port)
+        }
+        #expect(result == 0, "the deny outlived its pins")
+    }
+
+    @Test func withoutTheFlagNothingIsPinnedAndLeftoversAreRemoved() throws {
+        let dir = try TempDir("vigil-unpinned")
+        defer { dir.remove() }
+        let bpfDir = "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8).lowercased())"
+        let listener = try ConnectKernelTests.Listener()
+        defer { listener.close() }
+        let connect = ConnectKernelTests()
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try connect.policy(ports: [listener.port]).write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
+        defer {
+            for name in Self.linkNames + ["connect_result"] { unlink("\(bpfDir)/\(name)") }
+            rmdir(bpfDir)
+        }
+        // A run with the flag leaves pins behind (killed)...
+        let pinned = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir])
+        defer { pinned.cleanUp() }
+        try pinned.waitForLog("connect enforcement pinned")
+        pinned.kill9()
+        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        // ...a run without it cleans them up once its own policies are in place, pins nothing...
+        let plain = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--bpf-dir", bpfDir])
+        defer { plain.cleanUp() }
+        try plain.waitForLog("pinned enforcement of a previous run replaced")
+        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        #expect(access(bpfDir, F_OK) != 0, "\(bpfDir) is still there")
+        // ...and its exit removes everything it attached.
+        plain.stop()
+        #expect(connect.connectErrno(port: listener.port) == 0)
+    }
+}
