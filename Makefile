@@ -30,6 +30,8 @@ run: release ## run the agent as root with policies/: events on stdout and in $(
 # --no-parallel: the kernel suites each start agents and storms of processes; on two cores,
 # running them side by side made timing-sensitive waits flaky. Serially the suite takes ~1 min.
 test: bpf ## the whole suite: unit tests and, as root, the kernel tests and the kernel matrix
+	@# runc and busybox-static run real containers, openssl makes the fixture API server's certificate.
+	@./scripts/install-deps.sh runc busybox-static openssl
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	@# The matrix on the debug build just made: a release build would add minutes to CI.
@@ -47,6 +49,7 @@ test-unit: bpf ## tests that need no root
 	$(SWIFT) test --skip-build --skip KernelIntegrationTests
 
 test-kernel: bpf ## kernel tests only (root)
+	@./scripts/install-deps.sh runc busybox-static openssl
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel --filter KernelIntegrationTests
 

@@ -27,12 +27,13 @@ let package = Package(
         .target(name: "CVigilABI"),
         .target(name: "CVigilBPF", dependencies: ["CLibbpf", "CVigilABI"]),
         .target(name: "CFanotify", path: "Sources/CFanotify"),
+        .target(name: "CCgroupHandle"),
 
         // Swift modules, one concern each.
         .target(name: "Events", dependencies: ["CVigilABI"]),
         .target(name: "ProcessCache", dependencies: ["Events"]),
         .target(name: "HostFiles"),
-        .target(name: "Cgroups", dependencies: ["HostFiles"]),
+        .target(name: "Cgroups", dependencies: ["HostFiles", "CCgroupHandle"]),
         .target(name: "FileGuard", dependencies: ["CFanotify", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Tracefs", dependencies: ["HostFiles"]),
         .target(name: "TracingPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
