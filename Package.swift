@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C: system libraries and the one BPF <-> Swift contract.
@@ -38,6 +39,15 @@ let package = Package(
         .target(name: "Tracefs", dependencies: ["HostFiles"]),
         .target(name: "TracingPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "PolicyCompiler", dependencies: ["TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
+        // Kubernetes API client: pods of this node (list + watch), in-cluster config or kubeconfig.
+        .target(name: "Kubernetes", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "Exporter", dependencies: [
             "Events", "CZlib",
             .product(name: "Logging", package: "swift-log"),
@@ -82,7 +92,13 @@ let package = Package(
 
         // Test support and tests. Suites whose names carry "Kernel" need root.
         .target(name: "CSpawn", path: "Tests/CSpawn"),
-        .target(name: "TestSupport", dependencies: ["Events", "CSpawn"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "Events", "CSpawn",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "EventsTests", dependencies: ["Events", "CVigilABI", "TestSupport"]),
         .testTarget(name: "ProcessCacheTests", dependencies: ["ProcessCache", "Events", "TestSupport"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Events", "TestSupport"]),
@@ -103,6 +119,10 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),
+        .testTarget(name: "KubernetesTests", dependencies: [
+            "Kubernetes", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),
     ]
 )
