@@ -41,6 +41,7 @@ let package = Package(
         .target(name: "PolicyCompiler", dependencies: ["TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
         // Kubernetes API client: pods of this node (list + watch), in-cluster config or kubeconfig.
         .target(name: "Kubernetes", dependencies: [
+            "Events",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -58,7 +59,7 @@ let package = Package(
         ]),
         .target(name: "VigilAgent", dependencies: [
             "BPFKit", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
-            "CVigilABI", "ControlAPI", "FileGuard",
+            "CVigilABI", "ControlAPI", "FileGuard", "Kubernetes",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -120,7 +121,7 @@ let package = Package(
         ]),
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),
         .testTarget(name: "KubernetesTests", dependencies: [
-            "Kubernetes", "TestSupport",
+            "Kubernetes", "TestSupport", "Events",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),

@@ -36,6 +36,8 @@ package struct AgentConfiguration: Sendable {
     package var metricsAddress: String?
     /// Where policies added through the API are kept across restarts (`--persist-policies`).
     package var persistPolicies: String?
+    /// Pod metadata from the API server (`--enable-k8s-api`); nil: off.
+    package var kubernetes: KubernetesOptions?
 
     package init(nodeName: String) {
         self.nodeName = nodeName

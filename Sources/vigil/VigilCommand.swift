@@ -88,6 +88,15 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep policies added with tracectl in this directory and load them at start.", valueName: "dir"))
     var persistPolicies: String?
 
+    @Flag(help: "Watch this node's pods (spec.nodeName = --node-name) and add `pod` to events of containerised processes.")
+    var enableK8sApi = false
+
+    @Option(help: ArgumentHelp("kubeconfig to reach the API server with (default: the in-cluster service account).", valueName: "path"))
+    var k8sKubeconfigPath: String?
+
+    @Option(help: ArgumentHelp("Seconds an event waits for its pod to appear in the watch before it goes out without one.", valueName: "seconds"))
+    var podWaitTimeout: Double = 3
+
     @Option(help: ArgumentHelp("trace, debug, info, warning or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -110,6 +119,9 @@ struct VigilCommand: ParsableCommand {
         guard processCacheSize >= 1024 else { throw ValidationError("--process-cache-size must be at least 1024") }
         guard ["auto", "tp_btf", "raw_tp"].contains(attachMode) else {
             throw ValidationError("--attach-mode: '\(attachMode)' is not auto, tp_btf or raw_tp")
+        }
+        guard podWaitTimeout >= 0, podWaitTimeout <= 600 else {
+            throw ValidationError("--pod-wait-timeout must be between 0 and 600 seconds, got \(podWaitTimeout)")
         }
         for type in enableAncestors.split(separator: ",") where type != "base" {
             throw ValidationError("--enable-ancestors: unknown event type '\(type)' (supported: base)")
@@ -145,6 +157,12 @@ struct VigilCommand: ParsableCommand {
         config.serverGroup = serverGroup
         config.metricsAddress = metricsServer
         config.persistPolicies = persistPolicies
+        if enableK8sApi {
+            var kubernetes = KubernetesOptions()
+            kubernetes.kubeconfig = k8sKubeconfigPath
+            kubernetes.podWait = .milliseconds(Int64(podWaitTimeout * 1000))
+            config.kubernetes = kubernetes
+        }
         return config
     }
 

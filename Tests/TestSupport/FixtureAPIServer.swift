@@ -116,6 +116,27 @@ package final class FixtureAPIServer: @unchecked Sendable {
         directory.remove()
     }
 
+    /// Writes a kubeconfig for this server (CA file, token file) and returns its path.
+    package func writeKubeconfig() throws -> String {
+        let path = "\(directory.path)/kubeconfig"
+        let text = """
+            apiVersion: v1
+            kind: Config
+            current-context: fixture
+            clusters:
+            - name: fixture
+              cluster: {server: "\(url)", certificate-authority: "\(caPath)"}
+            contexts:
+            - name: fixture
+              context: {cluster: fixture, user: agent}
+            users:
+            - name: agent
+              user: {tokenFile: "\(tokenPath)"}
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
     // MARK: - What the tests control
 
     /// Accepts only `token` from now on (requests with the old one get 401); does not touch the file.
