@@ -30,6 +30,9 @@ package final class KubeClient: Sendable {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(pem))
         }
         if config.insecureSkipVerify { tls.certificateVerification = .none }
+        // Closing a watch sends close_notify; a server that never answers it must not hold the
+        // agent's shutdown for NIOSSL's default 5 s.
+        tls.shutdownTimeout = .milliseconds(500)
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: .nanoseconds(Int64(idleReadTimeout.components.seconds) * 1_000_000_000))
         configuration.redirectConfiguration = .disallow

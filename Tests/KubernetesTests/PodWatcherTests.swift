@@ -54,8 +54,8 @@ struct PodWatcherTests {
         func stop() async {
             task.cancel()
             await task.value
-            await client.shutdown()
             server.stop()
+            await client.shutdown()
         }
     }
 

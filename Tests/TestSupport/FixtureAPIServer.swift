@@ -63,6 +63,7 @@ package final class FixtureAPIServer: @unchecked Sendable {
     }
     private var _chunking = Chunking.onePerChunk
     private var channel: (any Channel)?
+    private var connections: [ObjectIdentifier: any Channel] = [:]
 
     /// Starts listening. `token` is the bearer token accepted, also written to ``tokenPath``.
     package init(token: String = "token-\(UUID().uuidString)") throws {
@@ -93,7 +94,11 @@ package final class FixtureAPIServer: @unchecked Sendable {
             .serverChannelOption(.backlog, value: 16)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                lock.withLock { connections[ObjectIdentifier(channel)] = channel }
+                channel.closeFuture.whenComplete { [self] _ in
+                    _ = lock.withLock { connections.removeValue(forKey: ObjectIdentifier(channel)) }
+                }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(server: self))
@@ -111,6 +116,9 @@ package final class FixtureAPIServer: @unchecked Sendable {
             return Array(watchers.values)
         }
         for stream in open { stream.close() }
+        // Every connection, idle keep-alive ones too: a client shutting down then need not wait
+        // for TLS close_notify answers.
+        for connection in lock.withLock({ Array(connections.values) }) { try? connection.close().wait() }
         try? channel?.close().wait()
         channel = nil
         directory.remove()
