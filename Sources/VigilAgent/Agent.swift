@@ -118,6 +118,7 @@ package struct ProcessMonitorService: Service {
                 ])
         }
         controller.reloadFiles(includePersisted: true)
+        kubernetes?.watchPolicies(controller: controller)
         let watch = configuration.policies.directory.flatMap { directory in
             PolicyDirectoryWatch(directory: directory) {
                 logger.info("policy directory changed: reloading")

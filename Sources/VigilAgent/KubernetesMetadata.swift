@@ -2,6 +2,7 @@
 import Events
 import Kubernetes
 import Logging
+import Synchronization
 
 /// `--enable-k8s-api` and friends.
 package struct KubernetesOptions: Sendable {
@@ -18,8 +19,9 @@ package struct KubernetesOptions: Sendable {
 final class KubernetesMetadata {
     let watcher: PodWatcher
     let enricher: PodEnricher
-    private let client: KubeClient
+    let client: KubeClient
     private let task: Task<Void, Never>
+    private let policyTask = Mutex<Task<Void, Never>?>(nil)
     private let logger: Logger
 
     /// Reads the configuration and starts the pod watch. Throws (naming the file or variable)
@@ -42,9 +44,19 @@ final class KubernetesMetadata {
     /// See ``PodEnricher/drain()``.
     func drain() -> [ExportEvent] { enricher.drain() }
 
+    /// Starts applying the cluster's TracingPolicy objects through `controller`.
+    func watchPolicies(controller: AgentController) {
+        let policies = ClusterPolicies(client: client, controller: controller, logger: logger)
+        policyTask.withLock { $0 = Task { await policies.run() } }
+    }
+
     func stop() async {
         task.cancel()
         await task.value
+        if let policies = policyTask.withLock({ $0 }) {
+            policies.cancel()
+            await policies.value
+        }
         await client.shutdown()
         let s = enricher.stats
         logger.info(

@@ -156,3 +156,17 @@ private func decodePod(_ object: [String: Any]) throws -> Pod {
         #expect(try source.current() == "two")
     }
 }
+
+@Suite struct RawObjectTests {
+    @Test func keepsTheObjectWholeWithIntegersIntact() throws {
+        let json = #"{"apiVersion":"vigil.dev/v1alpha1","kind":"TracingPolicy","metadata":{"name":"p","resourceVersion":"7"},"spec":{"kprobes":[{"call":"sys_write","args":[{"index":0,"type":"int"}],"selectors":[{"matchArgs":[{"index":0,"operator":"Equal","values":["18446744073709551615"]}]}],"syscall":true}]},"x":18446744073709551615,"y":-1.5}"#
+        let object = try JSONDecoder().decode(RawObject.self, from: Data(json.utf8))
+        #expect(object.metadata.name == "p")
+        #expect(object.metadata.resourceVersion == "7")
+        let again = try JSONSerialization.jsonObject(with: Data(object.json.utf8)) as? NSDictionary
+        let original = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? NSDictionary
+        #expect(again == original)
+        #expect(object.json.contains(#""index":0"#))
+        #expect(object.json.contains(#""x":18446744073709551615"#))
+    }
+}

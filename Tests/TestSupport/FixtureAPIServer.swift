@@ -49,9 +49,10 @@ package final class FixtureAPIServer: @unchecked Sendable {
     private let lock = NSLock()
     private var token: String
     private var resourceVersion = 1000
-    private var pods: [String: [String: Any]] = [:]
-    private var podOrder: [String] = []
-    private var history: [(rv: Int, type: String, object: [String: Any])] = []
+    /// Collection path -> uid -> object; `/api/v1/pods` always exists, others once served.
+    private var collections: [String: [String: [String: Any]]] = [FixtureAPIServer.podsPath: [:]]
+    private var order: [String: [String]] = [:]
+    private var history: [(rv: Int, path: String, type: String, object: [String: Any])] = []
     private var compactedBelow = 0
     private var listFaults: [Fault] = []
     private var watchFaults: [Fault] = []
@@ -168,38 +169,52 @@ package final class FixtureAPIServer: @unchecked Sendable {
     package var openWatches: Int { lock.withLock { watchers.count } }
     package var currentResourceVersion: String { lock.withLock { String(resourceVersion) } }
 
-    /// ADDED (or MODIFIED when the uid exists) for each pod, sent to open watches as one batch.
-    package func addPods(_ objects: [[String: Any]]) {
+    package static let podsPath = "/api/v1/pods"
+
+    /// Serves `path` (e.g. a CRD's `/apis/vigil.dev/v1alpha1/tracingpolicies`) from now on;
+    /// before, it answers 404 as for a CRD that is not installed.
+    package func serveCollection(_ path: String) {
+        lock.withLock { if collections[path] == nil { collections[path] = [:] } }
+    }
+
+    /// ADDED (or MODIFIED when the uid exists) for each object, sent to open watches as one batch.
+    package func addObjects(_ objects: [[String: Any]], path: String) {
         lock.withLock {
+            if collections[path] == nil { collections[path] = [:] }
             var batch: [[UInt8]] = []
             for object in objects {
                 guard let uid = (object["metadata"] as? [String: Any])?["uid"] as? String else { continue }
-                let type = pods[uid] == nil ? "ADDED" : "MODIFIED"
-                batch.append(recordLocked(type: type, uid: uid, object: object))
+                let type = collections[path]?[uid] == nil ? "ADDED" : "MODIFIED"
+                batch.append(recordLocked(type: type, path: path, uid: uid, object: object))
             }
-            broadcastLocked(batch)
+            broadcastLocked(batch, path: path)
         }
     }
+
+    /// DELETED for the object.
+    package func deleteObject(uid: String, path: String) {
+        lock.withLock {
+            guard let object = collections[path]?[uid] else { return }
+            broadcastLocked([recordLocked(type: "DELETED", path: path, uid: uid, object: object)], path: path)
+        }
+    }
+
+    package func addPods(_ objects: [[String: Any]]) { addObjects(objects, path: Self.podsPath) }
 
     package func addPod(_ object: [String: Any]) { addPods([object]) }
 
     /// DELETED for the pod.
-    package func deletePod(uid: String) {
-        lock.withLock {
-            guard let object = pods[uid] else { return }
-            broadcastLocked([recordLocked(type: "DELETED", uid: uid, object: object)])
-        }
-    }
+    package func deletePod(uid: String) { deleteObject(uid: uid, path: Self.podsPath) }
 
     /// Removes the pod without any watch event and compacts the history past its deletion, as
     /// happens when an agent was disconnected longer than etcd keeps history: the next watch
     /// resume gets 410 and only a relist can tell that the pod is gone.
     package func deletePodDuringOutage(uid: String) {
         lock.withLock {
-            guard pods[uid] != nil else { return }
+            guard collections[Self.podsPath]?[uid] != nil else { return }
             resourceVersion += 1
-            pods[uid] = nil
-            podOrder.removeAll { $0 == uid }
+            collections[Self.podsPath]?[uid] = nil
+            order[Self.podsPath]?.removeAll { $0 == uid }
             compactedBelow = resourceVersion + 1
         }
     }
@@ -245,26 +260,26 @@ package final class FixtureAPIServer: @unchecked Sendable {
 
     // MARK: - Internals
 
-    private func recordLocked(type: String, uid: String, object: [String: Any]) -> [UInt8] {
+    private func recordLocked(type: String, path: String, uid: String, object: [String: Any]) -> [UInt8] {
         resourceVersion += 1
         var object = object
         var metadata = object["metadata"] as? [String: Any] ?? [:]
         metadata["resourceVersion"] = String(resourceVersion)
         object["metadata"] = metadata
         if type == "DELETED" {
-            pods[uid] = nil
-            podOrder.removeAll { $0 == uid }
+            collections[path]?[uid] = nil
+            order[path]?.removeAll { $0 == uid }
         } else {
-            if pods[uid] == nil { podOrder.append(uid) }
-            pods[uid] = object
+            if collections[path]?[uid] == nil { order[path, default: []].append(uid) }
+            collections[path]?[uid] = object
         }
-        history.append((resourceVersion, type, object))
+        history.append((resourceVersion, path, type, object))
         return Self.line(["type": type, "object": object])
     }
 
-    private func broadcastLocked(_ lines: [[UInt8]]) {
+    private func broadcastLocked(_ lines: [[UInt8]], path: String) {
         guard !lines.isEmpty else { return }
-        for stream in watchers.values { stream.send(lines, chunking: _chunking) }
+        for stream in watchers.values where stream.path == path { stream.send(lines, chunking: _chunking) }
     }
 
     static func line(_ object: [String: Any]) -> [UInt8] {
@@ -303,7 +318,7 @@ package final class FixtureAPIServer: @unchecked Sendable {
             guard request.authorization == "Bearer \(token)" else {
                 return .body(status: 401, headers: [], Self.statusBody(code: 401, reason: "Unauthorized", message: "Unauthorized"))
             }
-            guard head.method == .GET, path == "/api/v1/pods" else {
+            guard head.method == .GET, let collection = collections[path] else {
                 return .body(status: 404, headers: [], Self.statusBody(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
             }
             if let selector = query["fieldSelector"], !selector.hasPrefix("spec.nodeName=") {
@@ -327,15 +342,17 @@ package final class FixtureAPIServer: @unchecked Sendable {
                 let from = Int(query["resourceVersion"] ?? "") ?? 0
                 var initial: [[UInt8]] = []
                 if from == 0 {
-                    initial = podOrder.compactMap { pods[$0] }.filter(onNode).map { Self.line(["type": "ADDED", "object": $0]) }
+                    initial = (order[path] ?? []).compactMap { collection[$0] }.filter(onNode).map { Self.line(["type": "ADDED", "object": $0]) }
                 } else if from < compactedBelow - 1 {
                     return .watch(
                         initial: [Self.goneEventLine(resourceVersion: String(from))], chunking: .onePerChunk, reset: false,
                         bookmarks: false, timeout: 0)
                 } else {
-                    initial = history.filter { $0.rv > from && onNode($0.object) }.map { Self.line(["type": $0.type, "object": $0.object]) }
+                    initial = history.filter { $0.rv > from && $0.path == path && onNode($0.object) }
+                        .map { Self.line(["type": $0.type, "object": $0.object]) }
                 }
                 stream.bookmarks = query["allowWatchBookmarks"] == "true"
+                stream.path = path
                 stream.node = node
                 watchers[ObjectIdentifier(stream)] = stream
                 return .watch(
@@ -345,7 +362,7 @@ package final class FixtureAPIServer: @unchecked Sendable {
             if !listFaults.isEmpty, case .status(let code, let retryAfter) = listFaults.removeFirst() {
                 return Self.faultAnswer(code: code, retryAfter: retryAfter)
             }
-            let all = podOrder.compactMap { pods[$0] }.filter(onNode)
+            let all = (order[path] ?? []).compactMap { collection[$0] }.filter(onNode)
             let limit = Int(query["limit"] ?? "") ?? all.count
             var offset = 0
             var listRV = resourceVersion
@@ -363,7 +380,8 @@ package final class FixtureAPIServer: @unchecked Sendable {
             let page = Array(all.dropFirst(offset).prefix(max(limit, 1)))
             var metadata: [String: Any] = ["resourceVersion": String(listRV)]
             if offset + page.count < all.count { metadata["continue"] = "\(listRV):\(offset + page.count)" }
-            let body = Self.line(["kind": "PodList", "apiVersion": "v1", "metadata": metadata, "items": page])
+            let listKind = path == Self.podsPath ? "PodList" : "List"
+            let body = Self.line(["kind": listKind, "apiVersion": "v1", "metadata": metadata, "items": page])
             return .body(status: 200, headers: [("Content-Type", "application/json")], body)
         }
     }
@@ -396,6 +414,7 @@ package final class FixtureAPIServer: @unchecked Sendable {
         let channel: any Channel
         var bookmarks = false
         var node: String?
+        var path = ""
         /// Set by a `.resetMidEvent` fault: the next event is cut in half and the connection closed.
         var resetPending = false
         private var finished = false
