@@ -164,6 +164,15 @@ package final class AgentController: AgentControl, Sendable {
                 return
             }
             var entry = Entry(document: document, source: .kubernetes, file: origin)
+            if document.kind == .tracingPolicyNamespaced {
+                // Its author may own only that namespace: applied node-wide it would reach every
+                // other tenant's processes. Refused until pod scoping runs in the kernel.
+                entry.error = "TracingPolicyNamespaced from the cluster is refused: pod scoping is not implemented yet, and applying it to every process would reach other namespaces"
+                logger.error("cluster policy refused: \(entry.error!)", metadata: ["origin": "\(origin)"])
+                engine.remove(name: document.name, namespace: document.namespace)
+                entries.withLock { $0[key] = entry }
+                return
+            }
             do {
                 try install(document, source: origin)
             } catch {
