@@ -166,6 +166,10 @@ package struct ProcessMonitorService: Service {
                         metrics.processCacheSize.record(cacheSize.value)
                         metrics.eventSubscribers.record(broadcaster.subscriberCount)
                         metrics.setPolicies(await controller.listPolicies())
+                        let pods = kubernetesCounters.value
+                        for (key, result) in [("pod_enriched", "enriched"), ("pod_missing", "missing"), ("pod_wait_overflow", "overflow")] {
+                            if let total = pods[key] { metrics.advancePodMetadataEvents(result: result, toTotal: total) }
+                        }
                         try? await Task.sleep(for: .seconds(1))
                     }
                 }
