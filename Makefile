@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels bench clean
+.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -29,7 +29,9 @@ run: release ## run the agent as root with policies/: events on stdout and in $(
 
 # --no-parallel: the kernel suites each start agents and storms of processes; on two cores,
 # running them side by side made timing-sensitive waits flaky. Serially the suite takes ~1 min.
-test: bpf ## the whole suite: unit tests and, as root, the kernel tests and the kernel matrix
+test: bpf test-deploy ## the whole suite: unit tests and, as root, the kernel tests and the kernel matrix
+	@# runc and busybox-static run real containers, openssl makes the fixture API server's certificate.
+	@./scripts/install-deps.sh runc busybox-static openssl
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	@# The matrix on the debug build just made: a release build would add minutes to CI.
@@ -46,7 +48,13 @@ test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip KernelIntegrationTests
 
+test-deploy: ## validate deploy/ and policies/ offline against the Kubernetes and CRD schemas
+	@python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install -q kubernetes-validate \
+		|| python3 -m pip install -q --break-system-packages kubernetes-validate
+	python3 scripts/validate-deploy.py
+
 test-kernel: bpf ## kernel tests only (root)
+	@./scripts/install-deps.sh runc busybox-static openssl
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel --filter KernelIntegrationTests
 

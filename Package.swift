@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C: system libraries and the one BPF <-> Swift contract.
@@ -29,17 +30,28 @@ let package = Package(
         .target(name: "CVigilABI"),
         .target(name: "CVigilBPF", dependencies: ["CLibbpf", "CVigilABI"]),
         .target(name: "CFanotify", path: "Sources/CFanotify"),
+        .target(name: "CCgroupHandle"),
 
         // Swift modules, one concern each.
         .target(name: "Events", dependencies: ["CVigilABI"]),
         .target(name: "ProcessCache", dependencies: ["Events"]),
         .target(name: "HostFiles"),
         .target(name: "Sandbox", dependencies: ["CVigilSandbox"]),
-        .target(name: "Cgroups", dependencies: ["HostFiles"]),
+        .target(name: "Cgroups", dependencies: ["HostFiles", "CCgroupHandle"]),
         .target(name: "FileGuard", dependencies: ["CFanotify", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Tracefs", dependencies: ["HostFiles"]),
         .target(name: "TracingPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "PolicyCompiler", dependencies: ["TracingPolicy", "Tracefs", "CVigilABI", "Events"]),
+        // Kubernetes API client: pods of this node (list + watch), in-cluster config or kubeconfig.
+        .target(name: "Kubernetes", dependencies: [
+            "Events",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "Exporter", dependencies: [
             "Events", "CZlib",
             .product(name: "Logging", package: "swift-log"),
@@ -50,7 +62,7 @@ let package = Package(
         ]),
         .target(name: "VigilAgent", dependencies: [
             "BPFKit", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
-            "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles",
+            "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles", "Kubernetes",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -84,7 +96,13 @@ let package = Package(
 
         // Test support and tests. Suites whose names carry "Kernel" need root.
         .target(name: "CSpawn", path: "Tests/CSpawn"),
-        .target(name: "TestSupport", dependencies: ["Events", "CSpawn"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "Events", "CSpawn",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "EventsTests", dependencies: ["Events", "CVigilABI", "TestSupport"]),
         .testTarget(name: "ProcessCacheTests", dependencies: ["ProcessCache", "Events", "TestSupport"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Events", "TestSupport"]),
@@ -107,6 +125,10 @@ let package = Package(
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),
         .target(name: "CSandboxProbe", dependencies: ["CVigilSandbox"], path: "Tests/CSandboxProbe"),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandboxProbe"]),
+        .testTarget(name: "KubernetesTests", dependencies: [
+            "Kubernetes", "TestSupport", "Events",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CCgroupHandle
 import Foundation
 
 #if canImport(Glibc)
@@ -20,7 +21,10 @@ import Darwin
 /// cgroup2 mount (see ``CgroupMounts``) they read like the `0::` line of `/proc/<pid>/cgroup`
 /// seen from the host cgroup namespace, which ``ContainerID/parse(cgroupPath:)`` understands.
 ///
-/// Lookups hit a cache. A miss rescans the whole tree, but at most once per `rescanInterval`,
+/// Lookups hit a cache. A miss first asks the kernel for that one cgroup
+/// (`open_by_handle_at` with the id as a kernfs handle, then the fd's path), which answers for a
+/// cgroup created after the last scan (a container started after the agent) without walking the
+/// tree; it needs CAP_DAC_READ_SEARCH. If that fails, the miss rescans the whole tree, but at most once per `rescanInterval`,
 /// so a stream of events carrying an id that is not (or no longer) in the tree cannot cause a
 /// scan storm. A scan replaces the cache; the entries of the previous scan stay answerable for one
 /// more generation, so events for a cgroup removed just before a rescan still resolve. Ids are
@@ -36,6 +40,8 @@ package final class CgroupPathResolver: @unchecked Sendable {
         package var lookups: UInt64 = 0
         /// Lookups not answered by the cache before any rescan.
         package var misses: UInt64 = 0
+        /// Misses answered by `open_by_handle_at` (no scan needed).
+        package var handleResolved: UInt64 = 0
         /// Misses still unanswered after the rescan they were allowed (or were not allowed).
         package var unresolved: UInt64 = 0
         /// Completed tree scans (misses, `rescan()`).
@@ -144,6 +150,13 @@ package final class CgroupPathResolver: @unchecked Sendable {
         counters.lookups += 1
         if let entry = current[id] ?? previous[id] { return entry }
         counters.misses += 1
+        if let path = Self.pathByHandle(root: root, id: id) {
+            let entry = Entry(path: path)
+            current[id] = entry
+            counters.handleResolved += 1
+            counters.entries = current.count
+            return entry
+        }
         let t = now()
         if lastScan.map({ t - $0 >= rescanInterval }) ?? true {
             scanLocked(at: t)
@@ -151,6 +164,26 @@ package final class CgroupPathResolver: @unchecked Sendable {
         }
         counters.unresolved += 1
         return nil
+    }
+
+    /// The path of cgroup `id` below `root`, asked of the kernel: open the directory by its
+    /// kernfs handle and read the fd's link. Nil when the id is gone (ESTALE), the caller lacks
+    /// CAP_DAC_READ_SEARCH (EPERM), or the directory is outside `root`'s mount.
+    static func pathByHandle(root: String, id: UInt64) -> String? {
+        let mountFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard mountFD >= 0 else { return nil }
+        defer { close(mountFD) }
+        let fd = ccgroup_open_by_id(mountFD, id)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let absolute = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if absolute == root { return "/" }
+        let prefix = root == "/" ? "" : root
+        guard absolute.hasPrefix(prefix + "/") else { return nil }
+        return String(absolute.dropFirst(prefix.count))
     }
 
     /// Walks the tree below `root` and swaps the generations. Caller holds the lock.

@@ -11,11 +11,12 @@ extension PolicyMode: Codable, CustomStringConvertible {
     package var description: String { rawValue }
 }
 
-/// Where a policy came from: a file the agent read (`--tracing-policy`, `--tracing-policy-dir`)
-/// or the control API (`tracectl policy add`).
+/// Where a policy came from: a file the agent read (`--tracing-policy`, `--tracing-policy-dir`),
+/// the control API (`tracectl policy add`) or a TracingPolicy object in the cluster.
 package enum PolicySource: String, Codable, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case file
     case api
+    case kubernetes
 
     package var description: String { rawValue }
 }

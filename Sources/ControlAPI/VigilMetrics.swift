@@ -164,6 +164,16 @@ package final class VigilMetrics: Sendable {
         if delta > 0 { policyFilteredEvents.increment(by: delta) }
     }
 
+    /// Moves `vigil_pod_metadata_events_total{result}` (`enriched`: left with their pod,
+    /// `missing`: left without after the wait, `overflow`: released early by the wait's memory
+    /// bound) to an absolute total, like `advanceMissedEvents`.
+    package func advancePodMetadataEvents(result: String, toTotal total: UInt64) {
+        let delta = delta(key: "pod.\(result)", total: total)
+        guard delta > 0 else { return }
+        CoreMetrics.Counter(label: "vigil_pod_metadata_events_total", dimensions: [("result", result)], factory: factory)
+            .increment(by: delta)
+    }
+
     private func delta(key: String, total: UInt64) -> Int64 {
         let total = Int64(clamping: total)
         return cache.withLock { cache in

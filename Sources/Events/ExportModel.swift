@@ -88,6 +88,10 @@ package struct ExportedProcess: Sendable, Hashable {
     package var startTime: WallTime
     /// First 31 characters of the container id, Tetragon's `docker` field.
     package var docker: String?
+    /// The Kubernetes pod and container of a containerised process, when the pod is known.
+    package var pod: ExportedPod?
+    /// Pid in the process's own pid namespace (the container's `pid`); 0 when unknown.
+    package var namespacePID: UInt32 = 0
     package var parentExecID: String?
     /// Reference count in the process cache (debug aid, exported as `refcnt` when non-zero).
     package var refcnt: UInt32
@@ -119,6 +123,62 @@ package struct ExportedProcess: Sendable, Hashable {
         self.namespaces = namespaces
         self.credentials = credentials
         self.cgroupID = cgroupID
+    }
+}
+
+/// Tetragon's `pod` object: the pod of a containerised process and its container.
+package struct ExportedPod: Sendable, Hashable {
+    package struct Container: Sendable, Hashable {
+        /// As in the pod status, with the runtime scheme: `containerd://<64 hex>`.
+        package var id: String
+        package var name: String
+        /// `image.id` (`repo@sha256:...`) and `image.name` (`repo:tag`).
+        package var imageID: String?
+        package var imageName: String?
+        /// When the container started running (RFC 3339, as the API reports it).
+        package var startTime: String?
+        package var privileged: Bool
+
+        package init(id: String, name: String, imageID: String?, imageName: String?, startTime: String?, privileged: Bool) {
+            self.id = id
+            self.name = name
+            self.imageID = imageID
+            self.imageName = imageName
+            self.startTime = startTime
+            self.privileged = privileged
+        }
+    }
+
+    package var namespace: String
+    package var name: String
+    package var uid: String
+    package var container: Container?
+    /// Sorted by key, so lines are stable.
+    package var labels: [(key: String, value: String)]
+    package var workload: String
+    package var workloadKind: String
+
+    package init(
+        namespace: String, name: String, uid: String, container: Container?, labels: [(key: String, value: String)],
+        workload: String, workloadKind: String
+    ) {
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.container = container
+        self.labels = labels
+        self.workload = workload
+        self.workloadKind = workloadKind
+    }
+
+    package static func == (a: ExportedPod, b: ExportedPod) -> Bool {
+        a.namespace == b.namespace && a.name == b.name && a.uid == b.uid && a.container == b.container
+            && a.labels.elementsEqual(b.labels, by: { $0 == $1 }) && a.workload == b.workload && a.workloadKind == b.workloadKind
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(uid)
+        hasher.combine(container)
     }
 }
 

@@ -172,6 +172,9 @@ package struct JSONLineEncoder: Sendable {
         RFC3339.append(p.startTime, to: &b)
         b.append(static: "\",\"auid\":")
         b.appendDecimal(p.auid)
+        if let pod = p.pod {
+            Self.appendPod(pod, namespacePID: p.namespacePID, to: &b)
+        }
         if let docker = p.docker, !docker.isEmpty {
             b.append(static: ",\"docker\":")
             b.appendJSONString(docker)
@@ -245,6 +248,69 @@ package struct JSONLineEncoder: Sendable {
 
     /// `tetragon.Namespace`: `inum` omitted when 0, `is_host` omitted when false (proto3 scalars).
     @inline(__always)
+    /// `,"pod":{...}` in Tetragon's field order.
+    static func appendPod(_ pod: ExportedPod, namespacePID: UInt32, to b: inout [UInt8]) {
+        b.append(static: ",\"pod\":{\"namespace\":")
+        b.appendJSONString(pod.namespace)
+        b.append(static: ",\"name\":")
+        b.appendJSONString(pod.name)
+        if !pod.uid.isEmpty {
+            b.append(static: ",\"uid\":")
+            b.appendJSONString(pod.uid)
+        }
+        if let c = pod.container {
+            b.append(static: ",\"container\":{\"id\":")
+            b.appendJSONString(c.id)
+            b.append(static: ",\"name\":")
+            b.appendJSONString(c.name)
+            if c.imageID != nil || c.imageName != nil {
+                b.append(static: ",\"image\":{")
+                if let id = c.imageID {
+                    b.append(static: "\"id\":")
+                    b.appendJSONString(id)
+                    if c.imageName != nil { b.append(UInt8(ascii: ",")) }
+                }
+                if let name = c.imageName {
+                    b.append(static: "\"name\":")
+                    b.appendJSONString(name)
+                }
+                b.append(UInt8(ascii: "}"))
+            }
+            if let start = c.startTime {
+                b.append(static: ",\"start_time\":")
+                b.appendJSONString(start)
+            }
+            if namespacePID != 0 {
+                b.append(static: ",\"pid\":")
+                b.appendDecimal(namespacePID)
+            }
+            if c.privileged {
+                b.append(static: ",\"security_context\":{\"privileged\":true}}")
+            } else {
+                b.append(static: ",\"security_context\":{}}")
+            }
+        }
+        if !pod.labels.isEmpty {
+            b.append(static: ",\"pod_labels\":{")
+            for (i, label) in pod.labels.enumerated() {
+                if i > 0 { b.append(UInt8(ascii: ",")) }
+                b.appendJSONString(label.key)
+                b.append(UInt8(ascii: ":"))
+                b.appendJSONString(label.value)
+            }
+            b.append(UInt8(ascii: "}"))
+        }
+        if !pod.workload.isEmpty {
+            b.append(static: ",\"workload\":")
+            b.appendJSONString(pod.workload)
+        }
+        if !pod.workloadKind.isEmpty {
+            b.append(static: ",\"workload_kind\":")
+            b.appendJSONString(pod.workloadKind)
+        }
+        b.append(UInt8(ascii: "}"))
+    }
+
     private static func appendNamespace(_ ns: ExportedNamespace, to b: inout [UInt8]) {
         b.append(UInt8(ascii: "{"))
         if ns.inum != 0 {

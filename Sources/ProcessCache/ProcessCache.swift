@@ -154,7 +154,7 @@ package struct ProcessCache: Sendable {
             counters.parentMisses += 1
         }
 
-        let entry = Entry(
+        var entry = Entry(
             kind: .exec, key: key, execID: execID(key), serial: 0, parent: parent.map(\.ref),
             parentExecID: parent?.execID ?? missingParentID(pid: record.ppid, ktime: record.parentKtime),
             processStart: record.processStart, uid: record.credentials.uid, auid: record.auid, cwd: record.cwd,
@@ -162,6 +162,7 @@ package struct ProcessCache: Sendable {
             startTime: clock.wallTime(ktime: record.ktime), docker: docker(cgroupID: record.cgroupID),
             namespaces: record.namespaces, credentials: record.credentials, cgroupID: record.cgroupID
         )
+        entry.namespacePID = record.nspid
         insert(entry)
         if let previous { retire(previous) }
         let event = event(for: key, kind: .exec, time: entry.startTime)
@@ -183,7 +184,7 @@ package struct ProcessCache: Sendable {
         if parent == nil && record.ppid != 0 { counters.parentMisses += 1 }
         var flags: ProcessFlags = [.clone]
         if parent == nil { flags.insert(.miss) }
-        let entry = Entry(
+        var entry = Entry(
             kind: .clone, key: key, execID: execID(key), serial: 0, parent: parent.map(\.ref),
             parentExecID: parent?.execID ?? missingParentID(pid: record.ppid, ktime: record.parentKtime),
             processStart: record.processStart, uid: parent?.uid ?? 0, auid: parent?.auid ?? UInt32.max,
@@ -193,6 +194,7 @@ package struct ProcessCache: Sendable {
             namespaces: parent?.namespaces ?? Namespaces(), credentials: parent?.credentials ?? Credentials(),
             cgroupID: record.cgroupID != 0 ? record.cgroupID : parent?.cgroupID ?? 0
         )
+        entry.namespacePID = record.nspid
         insert(entry)
         enforceCapacity()
     }
@@ -391,13 +393,15 @@ package struct ProcessCache: Sendable {
     }
 
     private func info(_ entry: Entry, tid: UInt32? = nil) -> ExportedProcess {
-        ExportedProcess(
+        var process = ExportedProcess(
             execID: entry.execID, pid: entry.key.pid, tid: tid ?? entry.key.pid, uid: entry.uid, auid: entry.auid,
             cwd: entry.cwd, binary: entry.binary, arguments: entry.arguments, flags: entry.flags,
             startTime: entry.startTime, docker: entry.docker, parentExecID: entry.parentExecID,
             refcnt: entry.refcount, namespaces: config.exportNamespaces ? exported(entry.namespaces) : nil,
             credentials: config.exportCredentials ? entry.credentials : nil, cgroupID: entry.cgroupID
         )
+        process.namespacePID = entry.namespacePID
+        return process
     }
 
     private func missedExit(_ record: ExitRecord, kind: ExportEventKind) -> ExportEvent {
@@ -506,6 +510,8 @@ private struct Entry: Sendable {
     var cgroupID: UInt64
     /// For seeded entries: when /proc was read (CLOCK_MONOTONIC ns), else 0.
     var scanKtime: UInt64 = 0
+    /// Pid in the process's pid namespace (from the exec/clone record); 0 for /proc-seeded entries.
+    var namespacePID: UInt32 = 0
     var alive = true
     var children: UInt32 = 0
 

@@ -66,6 +66,10 @@ package struct ProcessMonitorService: Service {
                 "export": "\(configuration.export.filename ?? "stdout")",
             ])
 
+        // Pods before the /proc scan, so the seed's container processes can get theirs.
+        let kubernetes = try configuration.kubernetes.map {
+            try KubernetesMetadata(options: $0, nodeName: configuration.nodeName, logger: logger)
+        }
         let cgroup2Root = configuration.cgroup2Root ?? CgroupMounts.cgroup2Mount()
         var cache = ProcessCache(config: cacheConfig(cgroup2Root: cgroup2Root), clock: KtimeClock.current())
         // Attached before the scan: a process starting in between is seen at least once.
@@ -76,7 +80,7 @@ package struct ProcessMonitorService: Service {
                     ProcessCgroup.id(pid: existing[i].pid, procRoot: configuration.procRoot, cgroup2Root: cgroup2Root) ?? 0
             }
         }
-        for event in cache.seed(existing) { export(event, to: exporter) }
+        for event in cache.seed(existing) { emit(event, kubernetes, to: exporter) }
         flush(exporter)
         logger.info("procfs scan done", metadata: ["processes": "\(existing.count)"])
 
@@ -104,14 +108,16 @@ package struct ProcessMonitorService: Service {
             broadcaster.publish(Self.eventLine(line, event))
         }
         let started = Date()
+        let kubernetesCounters = SharedCounters()
         let cacheSize = SharedCount()
         let controller = AgentController(
             engine: engine, sources: configuration.policies, persistDirectory: configuration.persistPolicies,
             broadcaster: broadcaster,
             context: .init(
                 nodeName: configuration.nodeName, attachMode: sensor.attachMode.rawValue, started: started,
-                counters: { [reader] in
+                counters: { [reader, kubernetesCounters] in
                     Self.counters(sensor: sensor.counters(), reader: reader.stats, cacheEntries: cacheSize.value)
+                        .merging(kubernetesCounters.value) { a, _ in a }
                 }),
             logger: logger)
         if let directory = configuration.policies.directory, access(directory, F_OK) != 0 {
@@ -128,6 +134,7 @@ package struct ProcessMonitorService: Service {
         controller.reloadFiles(includePersisted: true)
         // Our policies are in place: what a previous run left pinned can go now.
         pins.releasePrevious(logger: logger)
+        kubernetes?.watchPolicies(controller: controller)
         let watch = configuration.policies.directory.flatMap { directory in
             PolicyDirectoryWatch(directory: directory) {
                 logger.info("policy directory changed: reloading")
@@ -176,12 +183,27 @@ package struct ProcessMonitorService: Service {
                         metrics.processCacheSize.record(cacheSize.value)
                         metrics.eventSubscribers.record(broadcaster.subscriberCount)
                         metrics.setPolicies(await controller.listPolicies())
+                        let pods = kubernetesCounters.value
+                        for (key, result) in [("pod_enriched", "enriched"), ("pod_missing", "missing"), ("pod_wait_overflow", "overflow")] {
+                            if let total = pods[key] { metrics.advancePodMetadataEvents(result: result, toTotal: total) }
+                        }
                         try? await Task.sleep(for: .seconds(1))
                     }
                 }
                 // The stream ends after reader.stop(): the reader drains the ring once more
                 // first, so every record the kernel wrote before shutdown is exported.
+                // The reader sends an empty batch every ~100 ms when the ring is quiet, so this
+                // loop wakes often enough to release events waiting for their pod without a
+                // timer stream of its own (which would also bypass the reader's bounded queue).
+                var lastPodTick = ContinuousClock.now
                 for await batch in batches {
+                    if let kubernetes, ContinuousClock.now - lastPodTick >= .milliseconds(200) {
+                        // Events waiting for their pod: release those whose pod came or whose time is up.
+                        lastPodTick = .now
+                        for event in kubernetes.tick() { export(event, to: exporter) }
+                        kubernetesCounters.value = kubernetes.counters
+                        flush(exporter)
+                    }
                     for record in batch {
                         if case .generic(let generic) = record {
                             guard let slot = engine.slot(generic.hookSlot) else { continue }
@@ -193,9 +215,9 @@ package struct ProcessMonitorService: Service {
                             case .exec, .exit:
                                 break
                             }
-                            export(event, to: exporter)
+                            emit(event, kubernetes, to: exporter)
                         } else if let event = cache.handle(record) {
-                            export(event, to: exporter)
+                            emit(event, kubernetes, to: exporter)
                         }
                     }
                     // fanotify decisions (deny or monitor) become events here, with process context.
@@ -204,7 +226,7 @@ package struct ProcessMonitorService: Service {
                         let event = FileDenials.event(for: decision, info: info, cache: cache, nodeName: nodeName)
                         metrics.policyActions(policy: info.policyName, action: "KPROBE_ACTION_OVERRIDE").increment()
                         controller.record(policy: info.policyName, action: "KPROBE_ACTION_OVERRIDE")
-                        export(event, to: exporter)
+                        emit(event, kubernetes, to: exporter)
                     }
                     cacheSize.value = cache.count
                     flush(exporter)
@@ -221,6 +243,10 @@ package struct ProcessMonitorService: Service {
             }
         } onGracefulShutdown: {
             reader.stop()
+        }
+        if let kubernetes {
+            for event in kubernetes.drain() { export(event, to: exporter) }
+            await kubernetes.stop()
         }
         try exporter.close()
         let counters = sensor.counters()
@@ -299,8 +325,23 @@ package struct ProcessMonitorService: Service {
         do { try exporter.export(event) } catch { exportHealth.failed(error) }
     }
 
+    /// Exports `event` now, or once its pod is known (bounded wait) when Kubernetes is on.
+    private func emit(_ event: ExportEvent, _ kubernetes: KubernetesMetadata?, to exporter: Exporter) {
+        guard let kubernetes else { return export(event, to: exporter) }
+        for ready in kubernetes.submit(event) { export(ready, to: exporter) }
+    }
+
     private func flush(_ exporter: Exporter) {
         do { try exporter.flush() } catch { exportHealth.failed(error) }
+    }
+}
+
+/// Counters one task writes and others read (the Kubernetes counters, for status).
+final class SharedCounters: Sendable {
+    private let storage = Mutex<[String: UInt64]>([:])
+    var value: [String: UInt64] {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
     }
 }
 

@@ -43,6 +43,8 @@ package struct AgentConfiguration: Sendable {
     package var bpfDirectory = "/sys/fs/bpf/vigil"
     /// The agent's own seccomp filter once start-up is done (`--seccomp`).
     package var seccomp: SeccompMode = .enforce
+    /// Pod metadata from the API server (`--enable-k8s-api`); nil: off.
+    package var kubernetes: KubernetesOptions?
 
     package init(nodeName: String) {
         self.nodeName = nodeName

@@ -136,6 +136,70 @@ package final class AgentController: AgentControl, Sendable {
         entries.withLock { $0[Self.key(document)] = entry }
     }
 
+    // MARK: - Policies from the cluster (TracingPolicy CRD objects)
+
+    /// Applies one TracingPolicy object from the API server (JSON, as the watch sent it),
+    /// identified by `origin` (collection path, namespace, name). Its previous version is replaced;
+    /// when the new one does not parse or compile, the error is logged and shown by
+    /// `tracectl policy list`, and the previous version, if any, keeps running.
+    package func applyClusterPolicy(json: String, origin: String) {
+        changes.withLock { _ in
+            let parsed = PolicyParser.parse(yaml: json, file: origin)
+            for warning in parsed.warnings { logger.warning("policy: \(warning)") }
+            guard parsed.errors.isEmpty, let document = parsed.documents.first else {
+                let message = parsed.errors.map(\.description).joined(separator: "\n")
+                logger.error("cluster policy refused: \(message)", metadata: ["origin": "\(origin)"])
+                entries.withLock { entries in
+                    for key in entries.keys where entries[key]?.source == .kubernetes && entries[key]?.file == origin {
+                        entries[key]?.error = message
+                    }
+                }
+                return
+            }
+            let key = Self.key(document)
+            if let existing = entries.withLock({ $0[key] }), existing.source != .kubernetes {
+                logger.error(
+                    "cluster policy \(document.name) ignored: a policy of that name comes from \(existing.source)",
+                    metadata: ["origin": "\(origin)"])
+                return
+            }
+            var entry = Entry(document: document, source: .kubernetes, file: origin)
+            if document.kind == .tracingPolicyNamespaced {
+                // Its author may own only that namespace: applied node-wide it would reach every
+                // other tenant's processes. Refused until pod scoping runs in the kernel.
+                entry.error = "TracingPolicyNamespaced from the cluster is refused: pod scoping is not implemented yet, and applying it to every process would reach other namespaces"
+                logger.error("cluster policy refused: \(entry.error!)", metadata: ["origin": "\(origin)"])
+                engine.remove(name: document.name, namespace: document.namespace)
+                entries.withLock { $0[key] = entry }
+                return
+            }
+            do {
+                try install(document, source: origin)
+            } catch {
+                entry.error = "\(error)"
+                logger.error("cluster policy refused: \(error)", metadata: ["origin": "\(origin)"])
+            }
+            entries.withLock { $0[key] = entry }
+        }
+    }
+
+    /// Removes what `origin` applied (its object was deleted or is gone from a new list).
+    package func removeClusterPolicy(origin: String) {
+        changes.withLock { _ in
+            let gone = entries.withLock { entries in entries.filter { $0.value.source == .kubernetes && $0.value.file == origin } }
+            for (key, entry) in gone {
+                engine.remove(name: entry.document.name, namespace: entry.document.namespace)
+                entries.withLock { _ = $0.removeValue(forKey: key) }
+                logger.info("policy removed", metadata: ["policy": "\(entry.document.name)", "origin": "\(origin)"])
+            }
+        }
+    }
+
+    /// The origins of every policy applied from the cluster.
+    package var clusterPolicyOrigins: Set<String> {
+        entries.withLock { Set($0.values.filter { $0.source == .kubernetes }.compactMap(\.file)) }
+    }
+
     private func install(_ document: TracingPolicyDocument, source: String) throws {
         let loaded = try engine.install(document, source: source)
         logger.info(

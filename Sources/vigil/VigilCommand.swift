@@ -104,6 +104,15 @@ struct VigilCommand: ParsableCommand {
             valueName: "mode"))
     var seccomp: String = "enforce"
 
+    @Flag(help: "Watch this node's pods (spec.nodeName = --node-name) and add `pod` to events of containerised processes.")
+    var enableK8sApi = false
+
+    @Option(help: ArgumentHelp("kubeconfig to reach the API server with (default: the in-cluster service account).", valueName: "path"))
+    var k8sKubeconfigPath: String?
+
+    @Option(help: ArgumentHelp("Seconds an event waits for its pod to appear in the watch before it goes out without one.", valueName: "seconds"))
+    var podWaitTimeout: Double = 3
+
     @Option(help: ArgumentHelp("trace, debug, info, warning or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -131,6 +140,9 @@ struct VigilCommand: ParsableCommand {
         guard bpfDir.hasPrefix("/"), bpfDir.count > 1 else { throw ValidationError("--bpf-dir must be an absolute path") }
         guard SeccompMode(rawValue: seccomp) != nil else {
             throw ValidationError("--seccomp: '\(seccomp)' is not off, log or enforce")
+        }
+        guard podWaitTimeout >= 0, podWaitTimeout <= 600 else {
+            throw ValidationError("--pod-wait-timeout must be between 0 and 600 seconds, got \(podWaitTimeout)")
         }
         for type in enableAncestors.split(separator: ",") where type != "base" {
             throw ValidationError("--enable-ancestors: unknown event type '\(type)' (supported: base)")
@@ -170,6 +182,12 @@ struct VigilCommand: ParsableCommand {
         config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
         config.keepSensorsOnExit = keepSensorsOnExit
         config.bpfDirectory = bpfDir.hasSuffix("/") ? String(bpfDir.dropLast()) : bpfDir
+        if enableK8sApi {
+            var kubernetes = KubernetesOptions()
+            kubernetes.kubeconfig = k8sKubeconfigPath
+            kubernetes.podWait = .milliseconds(Int64(podWaitTimeout * 1000))
+            config.kubernetes = kubernetes
+        }
         return config
     }
 

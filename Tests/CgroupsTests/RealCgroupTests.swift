@@ -60,3 +60,27 @@ struct CgroupKernelResolverTests {
         #expect(resolver.containerRef(for: id) == ContainerRef(runtime: .unknown, id: Sample.containerdCgroupfs, podUID: Sample.uid))
     }
 }
+
+/// A cgroup created after the resolver's scan is answered through `open_by_handle_at`, without
+/// waiting for the rate-limited rescan; a removed one is not. Needs root (CAP_DAC_READ_SEARCH).
+@Suite(.enabled(if: getuid() == 0 && CgroupMounts.cgroup2Mount().map { access($0, W_OK) == 0 } == true))
+struct CgroupHandleResolverTests {
+    @Test func cgroupCreatedAfterTheScanResolvesByHandle() throws {
+        let mount = try #require(CgroupMounts.cgroup2Mount())
+        let resolver = CgroupPathResolver(root: mount, rescanInterval: .seconds(3600))
+        resolver.rescan()
+        let relative = "/vigil-cghandle-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(mount + relative, 0o755) == 0)
+        defer { rmdir(mount + relative) }
+        let id = try #require(inode(mount + relative))
+        #expect(resolver.path(for: id) == relative)
+        #expect(resolver.stats.handleResolved == 1)
+        #expect(resolver.stats.scans == 1)
+
+        let gone = "/vigil-cghandle-gone-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(mount + gone, 0o755) == 0)
+        let goneID = try #require(inode(mount + gone))
+        rmdir(mount + gone)
+        #expect(resolver.path(for: goneID) == nil)
+    }
+}

@@ -77,6 +77,13 @@ struct MetricsTests {
         #expect(parsed.samples["vigil_export_rotations_total"] == 1)
         #expect(parsed.samples["vigil_missed_events_total{place=\"kernel_reserve\"}"] == 15)
         #expect(parsed.samples["vigil_policy_filtered_events_total"] == 7)
+
+        metrics.advancePodMetadataEvents(result: "missing", toTotal: 2)
+        metrics.advancePodMetadataEvents(result: "missing", toTotal: 5)
+        metrics.advancePodMetadataEvents(result: "enriched", toTotal: 40)
+        parsed = try parsePrometheus(metrics.exposition())
+        #expect(parsed.samples["vigil_pod_metadata_events_total{result=\"missing\"}"] == 5)
+        #expect(parsed.samples["vigil_pod_metadata_events_total{result=\"enriched\"}"] == 40)
     }
 
     @Test("the broadcaster's client drops move vigil_missed_events_total{place=\"client\"}")
