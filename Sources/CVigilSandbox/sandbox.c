@@ -36,8 +36,8 @@ static const char *const vigil_sandbox_denied[] = {
 	"setgroups",
 	/* the clock and the host's names */
 	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
-	/* opening any file by handle skips every directory permission on the way */
-	"open_by_handle_at",
+	/* (open_by_handle_at, which opens any file by handle skipping every directory permission
+	 * on the way, is allowed on the cgroup2 mount only: see vigil_sandbox_install) */
 	/* page-fault handling from user space, a favourite of kernel exploits */
 	"userfaultfd",
 	NULL,
@@ -53,7 +53,7 @@ static const unsigned long new_namespace_flags[] = {
 	CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
 };
 
-int vigil_sandbox_install(enum vigil_sandbox_mode mode, int *rules, char *err, size_t errlen)
+int vigil_sandbox_install(enum vigil_sandbox_mode mode, int handle_mount_fd, int *rules, char *err, size_t errlen)
 {
 	uint32_t deny = mode == VIGIL_SANDBOX_ENFORCE ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_LOG;
 	scmp_filter_ctx ctx;
@@ -93,6 +93,19 @@ int vigil_sandbox_install(enum vigil_sandbox_mode mode, int *rules, char *err, s
 		rc = seccomp_rule_add_array(ctx, deny, nr, 0, NULL);
 		if (rc) {
 			snprintf(err, errlen, "seccomp rule for %s: %s", *name, strerror(-rc));
+			goto out;
+		}
+		count++;
+	}
+	/* open_by_handle_at: only on the cgroup2 mount fd the agent resolves cgroup ids with
+	 * (a handle there names a cgroup directory); any other mount fd is refused. */
+	{
+		struct scmp_arg_cmp other = SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)handle_mount_fd);
+
+		rc = handle_mount_fd >= 0 ? seccomp_rule_add_array(ctx, deny, SCMP_SYS(open_by_handle_at), 1, &other)
+					  : seccomp_rule_add_array(ctx, deny, SCMP_SYS(open_by_handle_at), 0, NULL);
+		if (rc) {
+			snprintf(err, errlen, "seccomp rule for open_by_handle_at: %s", strerror(-rc));
 			goto out;
 		}
 		count++;

@@ -67,6 +67,10 @@ package final class CgroupPathResolver: @unchecked Sendable {
     /// Minimum time between two scans triggered by misses.
     package let rescanInterval: Duration
 
+    /// `root` opened once: the mount `open_by_handle_at` resolves ids on, and the one fd the
+    /// agent's seccomp filter lets that call use. -1 if `root` could not be opened.
+    package let mountFD: Int32
+
     private let now: @Sendable () -> Duration
     private let lock = NSLock()
     private var current: [UInt64: Entry] = [:]
@@ -91,6 +95,11 @@ package final class CgroupPathResolver: @unchecked Sendable {
         self.root = trimmed
         self.rescanInterval = rescanInterval
         self.now = now
+        self.mountFD = open(trimmed, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    }
+
+    deinit {
+        if mountFD >= 0 { close(mountFD) }
     }
 
     /// `CLOCK_MONOTONIC` as a `Duration` since an arbitrary start.
@@ -150,7 +159,7 @@ package final class CgroupPathResolver: @unchecked Sendable {
         counters.lookups += 1
         if let entry = current[id] ?? previous[id] { return entry }
         counters.misses += 1
-        if let path = Self.pathByHandle(root: root, id: id) {
+        if let path = Self.pathByHandle(root: root, mountFD: mountFD, id: id) {
             let entry = Entry(path: path)
             current[id] = entry
             counters.handleResolved += 1
@@ -169,10 +178,8 @@ package final class CgroupPathResolver: @unchecked Sendable {
     /// The path of cgroup `id` below `root`, asked of the kernel: open the directory by its
     /// kernfs handle and read the fd's link. Nil when the id is gone (ESTALE), the caller lacks
     /// CAP_DAC_READ_SEARCH (EPERM), or the directory is outside `root`'s mount.
-    static func pathByHandle(root: String, id: UInt64) -> String? {
-        let mountFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    static func pathByHandle(root: String, mountFD: Int32, id: UInt64) -> String? {
         guard mountFD >= 0 else { return nil }
-        defer { close(mountFD) }
         let fd = ccgroup_open_by_id(mountFD, id)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

@@ -43,7 +43,9 @@ package enum SelfSandbox {
     ///
     /// - Throws: `Failure` naming the missing kernel feature or the step that failed.
     @discardableResult
-    package static func install(_ mode: SeccompMode) throws(Failure) -> Int {
+    /// - Parameter handleMountFD: the cgroup2 mount fd `open_by_handle_at` may use (cgroup id
+    ///   resolution); -1 denies that call.
+    package static func install(_ mode: SeccompMode, handleMountFD: Int32 = -1) throws(Failure) -> Int {
         let cMode: vigil_sandbox_mode
         switch mode {
         case .off: return 0
@@ -52,7 +54,7 @@ package enum SelfSandbox {
         }
         var rules: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
-        let rc = vigil_sandbox_install(cMode, &rules, &message, message.count)
+        let rc = vigil_sandbox_install(cMode, handleMountFD, &rules, &message, message.count)
         guard rc == 0 else {
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw Failure(description: "--seccomp=\(mode.rawValue): \(text); --seccomp=off runs without the filter")

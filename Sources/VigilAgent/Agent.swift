@@ -71,7 +71,10 @@ package struct ProcessMonitorService: Service {
             try KubernetesMetadata(options: $0, nodeName: configuration.nodeName, logger: logger)
         }
         let cgroup2Root = configuration.cgroup2Root ?? CgroupMounts.cgroup2Mount()
-        var cache = ProcessCache(config: cacheConfig(cgroup2Root: cgroup2Root), clock: KtimeClock.current())
+        // Container ids from cgroup ids; its mount fd is the one open_by_handle_at may use
+        // under the seccomp filter below.
+        let cgroupResolver = cgroup2Root.map { CgroupPathResolver(root: $0) }
+        var cache = ProcessCache(config: cacheConfig(resolver: cgroupResolver), clock: KtimeClock.current())
         // Attached before the scan: a process starting in between is seen at least once.
         var existing = (try? ProcFS.scan(procRoot: configuration.procRoot)) ?? []
         if let cgroup2Root {
@@ -96,7 +99,7 @@ package struct ProcessMonitorService: Service {
         defer { if !configuration.keepSensorsOnExit { engine.removeAll() } }
         // Start-up is done (tracefs mounted, sensor attached): from here on the agent never
         // needs exec, ptrace, mount or module loading, so an attacker who takes it over gets none.
-        let sandboxed = try SelfSandbox.install(configuration.seccomp)
+        let sandboxed = try SelfSandbox.install(configuration.seccomp, handleMountFD: cgroupResolver?.mountFD ?? -1)
         logger.info("seccomp \(configuration.seccomp.rawValue)", metadata: ["syscalls_filtered": "\(sandboxed)"])
         let registry = PrometheusCollectorRegistry()
         let metrics = VigilMetrics(registry: registry)
@@ -298,10 +301,9 @@ package struct ProcessMonitorService: Service {
         ]
     }
 
-    private func cacheConfig(cgroup2Root: String?) -> ProcessCacheConfig {
+    private func cacheConfig(resolver: CgroupPathResolver?) -> ProcessCacheConfig {
         var dockerID: (@Sendable (UInt64) -> String?)?
-        if let root = cgroup2Root {
-            let resolver = CgroupPathResolver(root: root)
+        if let resolver {
             dockerID = { id in resolver.containerID(for: id) }
         }
         return ProcessCacheConfig(

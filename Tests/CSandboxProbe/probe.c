@@ -43,7 +43,7 @@ static void run_child(int mode, const char *scratch, struct sandbox_probe_result
 {
 	char path[4096];
 	if (mode)
-		r->install_rc = vigil_sandbox_install(mode, &r->rules, path, sizeof(path));
+		r->install_rc = vigil_sandbox_install(mode, -1, &r->rules, path, sizeof(path));
 	r->seccomp_status = seccomp_status();
 
 	char *const argv[] = {"/bin/true", NULL};

@@ -14,4 +14,6 @@ const char *vigil_sandbox_denied_name(int i);
 /* Installs the filter on every thread of the process (TSYNC). Returns 0, or a negative errno
  * with a message in err naming the step that failed. *rules receives the number of syscalls
  * the filter names on this architecture. */
-int vigil_sandbox_install(enum vigil_sandbox_mode mode, int *rules, char *err, size_t errlen);
+/* handle_mount_fd: the one fd open_by_handle_at may name as its mount (the cgroup2 root the
+ * agent resolves cgroup ids on), or -1 to deny that call outright. */
+int vigil_sandbox_install(enum vigil_sandbox_mode mode, int handle_mount_fd, int *rules, char *err, size_t errlen);
