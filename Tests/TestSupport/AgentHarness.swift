@@ -138,7 +138,12 @@ package final class AgentHarness: @unchecked Sendable {
             if let json = try? JSONSerialization.jsonObject(with: Data(lineBytes)) as? [String: Any] {
                 events.append(ExportedEvent(json: json, line: line))
             } else {
-                Issue.record("export line is not JSON: \(line)")
+                // What a next look needs: where in the file it was and what came before.
+                var st = stat()
+                let size: String = stat(exportPath, &st) == 0 ? "\(st.st_size) bytes, inode \(st.st_ino)" : "unreadable"
+                let previous: String = events.last.map { String($0.line.suffix(300)) } ?? "none"
+                let context: String = "read up to offset \(readOffset) of \(exportPath), now \(size); previous line: \(previous)"
+                Issue.record("export line is not JSON: \(line)\n(\(context))")
             }
         }
     }
