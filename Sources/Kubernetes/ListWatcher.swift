@@ -103,23 +103,39 @@ package final class ListWatcher<Object: KubeObject>: Sendable {
     package func run() async {
         var resourceVersion: String?
         var failures = 0
+        // Consecutive 410s and watches that ended at once: the first is answered at once, a
+        // streak backs off, so a misbehaving server or proxy is not hammered in a tight loop.
+        var gones = 0
+        var quickEnds = 0
         while !Task.isCancelled {
             do {
                 if resourceVersion == nil {
                     resourceVersion = try await list()
                 }
+                let started = ContinuousClock.now
                 try await watch(from: resourceVersion!) { resourceVersion = $0 }
-                failures = 0  // a watch that ended normally: resume at once
+                failures = 0
+                gones = 0
+                if ContinuousClock.now - started < .seconds(1) {
+                    quickEnds += 1
+                    if quickEnds > 1 { try await Task.sleep(for: backoff(quickEnds - 1)) }
+                } else {
+                    quickEnds = 0
+                }
             } catch is CancellationError {
                 return
             } catch Failure.gone(let message) {
                 counters.withLock { $0.gone += 1; $0.relists += 1 }
                 logger.info("\(path): resource version expired (\(message)); listing again")
                 resourceVersion = nil
+                gones += 1
+                if gones > 1 { do { try await Task.sleep(for: backoff(gones - 1)) } catch { return } }
             } catch let error as KubeClient.HTTPStatusError where error.code == 410 {
                 counters.withLock { $0.gone += 1; $0.relists += 1 }
                 logger.info("\(path): 410 Gone; listing again")
                 resourceVersion = nil
+                gones += 1
+                if gones > 1 { do { try await Task.sleep(for: backoff(gones - 1)) } catch { return } }
             } catch {
                 if Task.isCancelled { return }
                 failures += 1

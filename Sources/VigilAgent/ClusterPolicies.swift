@@ -49,9 +49,11 @@ final class ClusterPolicies: Sendable {
         }
     }
 
-    /// `<collection path>/<namespace>/<name>` (namespace empty for cluster-scoped objects).
+    /// `<collection path>/<namespace>/<name>`, or `<collection path>/<name>` for cluster-scoped objects.
     static func origin(_ path: String, _ object: RawObject) -> String {
-        "\(path)/\(object.metadata.namespace ?? "")/\(object.metadata.name ?? "")"
+        let name = object.metadata.name ?? ""
+        guard let namespace = object.metadata.namespace, !namespace.isEmpty else { return "\(path)/\(name)" }
+        return "\(path)/\(namespace)/\(name)"
     }
 
     /// Lists and watches every collection until cancelled.

@@ -55,6 +55,9 @@ struct ClusterPolicyKernelTests {
         }
         let first = openWatched()
         try agent.waitFor("event of the CRD policy", posted(first))
+        let listed = try TracectlKernelTests().tracectl(agent, ["policy", "list", "-o", "json"]).output
+        #expect(listed.contains(#""kubernetes""#), "\(listed)")
+        #expect(listed.contains("\(Self.collection)/\(name)"), "\(listed)")
 
         // A version that does not compile: refused with its reason, the running one stays.
         server.addObjects([Self.policy(name: name, uid: "uid-\(name)", watched: watched, event: "no_such_tracepoint")], path: Self.collection)
@@ -69,6 +72,8 @@ struct ClusterPolicyKernelTests {
         nsPolicy["metadata"] = ["name": "ns-\(name)", "namespace": "team-a", "uid": "uid-ns-\(name)"]
         server.addObjects([nsPolicy], path: namespaced)
         try agent.waitForLog("TracingPolicyNamespaced from the cluster is refused", timeout: 90)
+        let withError = try TracectlKernelTests().tracectl(agent, ["policy", "list", "-o", "json"]).output
+        #expect(withError.contains("TracingPolicyNamespaced from the cluster is refused"), "\(withError)")
 
         server.deleteObject(uid: "uid-\(name)", path: Self.collection)
         try agent.waitForLog("policy removed")

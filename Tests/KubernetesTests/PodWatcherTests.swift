@@ -191,6 +191,20 @@ struct PodWatcherTests {
         }
     }
 
+    @Test func goneOnListRelistsAndARepeatedGoneBacksOff() async throws {
+        let gone = FixtureAPIServer.Fault.status(410, retryAfter: nil)
+        let start = ContinuousClock.now
+        try await with(Setup(seed: [Self.pod("a")], listFaults: [gone, gone, gone, gone])) { s in
+            try await s.waitForWatch()
+            // The first relist at once, then 50 + 100 + 200 ms (the test's backoff base is 50 ms).
+            #expect(ContinuousClock.now - start >= .milliseconds(330))
+            #expect(s.names() == ["a"])
+            #expect(s.watcher.stats.gone == 4)
+            let lists = s.server.requests.filter { !$0.isWatch }.count
+            #expect(lists == 5)
+        }
+    }
+
     @Test func streamResetMidEventLosesNothing() async throws {
         try await with(Setup(seed: [Self.pod("a")])) { s in
             try await s.waitForWatch()
