@@ -126,7 +126,7 @@ let package = Package(
         .target(name: "CSandboxProbe", dependencies: ["CVigilSandbox"], path: "Tests/CSandboxProbe"),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandboxProbe"]),
         .testTarget(name: "KubernetesTests", dependencies: [
-            "Kubernetes", "TestSupport", "Events",
+            "Kubernetes", "TestSupport", "Events", "Exporter",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),
