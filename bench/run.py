@@ -725,8 +725,8 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--execs", type=int, default=5000)
-    ap.add_argument("--opens", type=int, default=300000)
+    ap.add_argument("--execs", type=int, default=4000)
+    ap.add_argument("--opens", type=int, default=200000)
     ap.add_argument("--connects", type=int, default=20000)
     ap.add_argument("--distinct", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=5)
