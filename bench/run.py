@@ -652,13 +652,16 @@ def targets(all_rows, pipe, mem):
 
     out = []
 
-    def add(name, r, ok, figure):
-        out.append((name, "n/a" if r is None else ("pass" if ok else "FAIL"), figure if r is not None else "not measured"))
+    def add(name, r, ok, figure, cpu_bound=None):
+        verdict = "n/a" if r is None else ("pass" if ok else "FAIL")
+        by_cpu = "-" if r is None or cpu_bound is None else \
+            ("pass" if r["storm_cpu_vs_no_agent"] <= cpu_bound else "FAIL") + f" ({100 * r['storm_cpu_vs_no_agent']:+.1f}%)"
+        out.append((name, verdict, by_cpu, figure if r is not None else "not measured"))
 
     r = row("exec", "process sensor")
     add("exec storm, process sensor exporting every exec: within 3% of no agent", r,
         r and r["vs_no_agent"] >= -0.03 and complete(r),
-        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op), {r['exported']}, drops {r['drops']}")
+        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op), {r['exported']}, drops {r['drops']}", 0.03)
     for key, floor, label in (("open", 200000, "one path"), ("open_distinct", 150000, "10,000 paths")):
         r = row(key, "exporting every open")
         add(f"open storm ({label}), every open exported: at least {floor:,}/s, zero drops, every event in the file", r,
@@ -666,18 +669,18 @@ def targets(all_rows, pipe, mem):
             r and f"{r['median']:,.0f}/s, {r['exported']}, drops {r['drops']}")
     r = row("open", "matching nothing")
     add("open storm, policy matching nothing: within 15% of no agent", r, r and r["vs_no_agent"] >= -0.15,
-        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)")
+        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)", 0.15)
     r = row("open", "file_open deny")
     add("open storm on unmarked files, file_open deny policy on another file loaded: within 15% of no agent", r,
         r and r["vs_no_agent"] >= -0.15,
-        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)")
+        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)", 0.15)
     r = row("connect", "exporting every connect")
     add("connect storm, every connect exported: within 15% of no agent, zero drops", r,
         r and r["vs_no_agent"] >= -0.15 and complete(r),
-        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op), {r['exported']}, drops {r['drops']}")
+        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op), {r['exported']}, drops {r['drops']}", 0.15)
     r = row("connect", "deny (Override) of another port")
     add("connect storm, deny policy for another port loaded: within 15% of no agent", r, r and r["vs_no_agent"] >= -0.15,
-        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)")
+        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)", 0.15)
     add("pipeline replay: at least 500,000 events/s per core end to end", pipe,
         pipe and pipe["median_records_per_cpu_second"] >= 500000,
         pipe and f"{pipe['median_records_per_cpu_second']:,.0f} records/s per CPU second ({pipe['median_events_per_cpu_second']:,.0f} exported events/s), {pipe['allocations_per_record']:.1f} allocations per record")
@@ -704,6 +707,9 @@ def others():
             pass
     progs = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
     return {"vigil_agents": agents, "bpf_programs": len(re.findall(r"^\d+:", progs, re.M))}
+
+
+TARGETS_HEADER = "| target | by throughput | by storm CPU/op | figure |\n|---|---|---|---|"
 
 
 def machine():
@@ -745,7 +751,10 @@ def main():
     ap.add_argument("--drivers", default=os.path.join(ROOT, ".build/bench"))
     ap.add_argument("--json", default=os.path.join(ROOT, ".build/bench/results.json"))
     ap.add_argument("--markdown", help="also write the Markdown report here (docs/benchmarks.md)")
+    ap.add_argument("--report-only", metavar="JSON", help="re-render the Markdown report from a results.json, run nothing")
     args = ap.parse_args()
+    if args.report_only:
+        return report_only(args)
     if os.geteuid() != 0:
         sys.exit("bench: needs root to load BPF programs and drive auditd")
     if not args.no_auditd and not shutil.which("auditd"):
@@ -789,9 +798,9 @@ def main():
     info["load_end"] = os.getloadavg()
     info["others_end"] = others()
     goals = targets(all_rows, pipe, mem)
-    print("| target | result | figure |\n|---|---|---|")
+    print(TARGETS_HEADER)
     for g in goals:
-        print(f"| {g[0]} | {g[1]} | {g[2]} |")
+        print("| " + " | ".join(g) + " |")
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump({"machine": info, "args": vars(args), "workloads": raw, "pipeline": pipe, "memory": mem,
@@ -801,6 +810,25 @@ def main():
     lost = any(r.get("complete_rounds", 1) != r.get("rounds", 1) for rows in all_rows.values() for r in rows
                if r["kind"] == "vigil" and "process sensor" in r["mode"])
     return 1 if lost else 0
+
+
+def report_only(args):
+    with open(args.report_only) as f:
+        saved = json.load(f)
+    for key in ("rounds", "fixture"):
+        setattr(args, key, saved["args"][key])
+    all_rows = {k: w["summary"] for k, w in saved["workloads"].items()}
+    tables = [table(w["title"], w["summary"], w["load"]) for w in saved["workloads"].values()]
+    goals = targets(all_rows, saved["pipeline"], saved["memory"])
+    saved["targets"] = goals
+    with open(args.report_only, "w") as f:
+        json.dump(saved, f, indent=1)
+    if args.markdown:
+        write_markdown(args, saved["machine"], tables, saved["pipeline"], saved["memory"], goals)
+    print(TARGETS_HEADER)
+    for g in goals:
+        print("| " + " | ".join(g) + " |")
+    return 0
 
 
 def write_markdown(args, info, tables, pipe, mem, goals):
@@ -816,8 +844,12 @@ def write_markdown(args, info, tables, pipe, mem, goals):
              f"process, so they weigh on every mode, no agent included): {info['others_start']['vigil_agents']} at start, "
              f"{info['others_end']['vigil_agents']} at end; BPF programs loaded: {info['others_start']['bpf_programs']} "
              f"at start, {info['others_end']['bpf_programs']} at end.",
-             "", "## Targets", "", "| target | result | figure |", "|---|---|---|"]
-    lines += [f"| {g[0]} | {g[1]} | {g[2]} |" for g in goals]
+             "", "## Targets", "",
+             "Each target as the issue states it, judged on the median throughput against no agent; for the "
+             "relative ones also on the storm's own CPU time per operation, which this shared machine's load moves "
+             "much less (a throughput pass with a storm-CPU fail means the cost is there and the noise hid it).", "",
+             TARGETS_HEADER]
+    lines += ["| " + " | ".join(g) + " |" for g in goals]
     lines += ["", "## Workloads", "",
               "Columns: median and min-max of the storm's throughput over the rounds; its change against no agent; the "
               "storm driver's CPU time per operation (rusage, children included) and its change; the agent's own CPU "
