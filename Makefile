@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench clean
+.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -58,11 +58,19 @@ test-kernel: bpf ## kernel tests only (root)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel --filter KernelIntegrationTests
 
-bench: release ## exec and open storms with and without the agent, side by side (root)
+# BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--rounds 3 --workloads exec connect".
+BENCH_ARGS ?=
+bench: release bench-deps ## storms with no agent, vigil, auditd, bpftrace side by side; pipeline replay; memory (root)
 	mkdir -p .build/bench
-	$(CC) -O2 -o .build/bench/exec_storm bench/exec_storm.c
-	$(CC) -O2 -o .build/bench/open_storm bench/open_storm.c
-	python3 bench/run.py
+	$(CC) -O2 -Wall -o .build/bench/exec_storm bench/exec_storm.c
+	$(CC) -O2 -Wall -o .build/bench/open_storm bench/open_storm.c
+	$(CC) -O2 -Wall -pthread -o .build/bench/connect_storm bench/connect_storm.c
+	$(CC) -O2 -Wall -o .build/bench/hold_procs bench/hold_procs.c
+	$(CC) -O2 -Wall -shared -fPIC -o .build/bench/malloc_count.so bench/malloc_count.c
+	python3 bench/run.py --markdown docs/benchmarks.md $(BENCH_ARGS)
+
+bench-deps: ## auditd, the comparison `make bench` runs against (bpftrace is optional)
+	@command -v auditd >/dev/null || apt-get install -y --no-install-recommends auditd
 
 clean:
 	$(MAKE) -C bpf clean

@@ -94,6 +94,9 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
+        // `make bench`'s pipeline replay (bench/pipeline/main.swift): user space only, no kernel.
+        .executableTarget(name: "vigil-pipeline-bench", dependencies: ["Events", "ProcessCache", "Exporter"], path: "bench/pipeline"),
+
         // Test support and tests. Suites whose names carry "Kernel" need root.
         .target(name: "CSpawn", path: "Tests/CSpawn"),
         .target(name: "TestSupport", dependencies: [

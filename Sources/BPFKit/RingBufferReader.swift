@@ -19,6 +19,10 @@ import Synchronization
 /// `ring_buffer__poll` blocks in `epoll_wait`, so it never runs on Swift's cooperative pool.
 /// The BPF side wakes the reader only when a fill threshold is crossed; the thread also drains
 /// every ``Configuration/drainInterval`` so that records never wait long.
+///
+/// `VIGIL_RECORD_RAW=FILE` in the environment also appends every raw record to FILE, as a
+/// little-endian UInt32 length and the bytes, for the pipeline benchmark's fixtures
+/// (`bench/pipeline`). Off by default; it costs one branch per record when off.
 package final class RingBufferReader: Sendable {
     package struct Configuration: Sendable {
         /// Batches the stream buffers before the reader drops (and counts) records.
@@ -97,6 +101,10 @@ package final class RingBufferReader: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(
             of: Batch.self, bufferingPolicy: .bufferingOldest(configuration.queueBatches))
         let context = Context(reader: self, continuation: continuation)
+        if let path = ProcessInfo.processInfo.environment["VIGIL_RECORD_RAW"], !path.isEmpty {
+            context.raw = fopen(path, "w")
+            if context.raw == nil { logger.error("VIGIL_RECORD_RAW: cannot open \(path): errno \(errno)") }
+        }
         let unmanaged = Unmanaged.passRetained(context)
         guard
             let ring = ring_buffer__new(
@@ -114,6 +122,7 @@ package final class RingBufferReader: Sendable {
         let thread = Thread { [self] in
             self.pollLoop(ring: ringBox.pointer, context: context)
             ring_buffer__free(ringBox.pointer)
+            if let raw = context.raw { fclose(raw) }
             continuation.finish()
             unmanaged.release()
         }
@@ -153,6 +162,8 @@ package final class RingBufferReader: Sendable {
         /// Polls since the last batch went out: an empty batch every few polls lets the consumer
         /// do periodic work (queued fanotify decisions) on a quiet machine too.
         var idlePolls = 0
+        /// VIGIL_RECORD_RAW's file, when set.
+        var raw: UnsafeMutablePointer<FILE>?
 
         init(reader: RingBufferReader, continuation: AsyncStream<Batch>.Continuation) {
             self.reader = reader
@@ -160,6 +171,11 @@ package final class RingBufferReader: Sendable {
         }
 
         func accept(_ bytes: UnsafeRawBufferPointer) {
+            if let raw {
+                var size = UInt32(bytes.count).littleEndian
+                fwrite(&size, 4, 1, raw)
+                fwrite(bytes.baseAddress, 1, bytes.count, raw)
+            }
             do {
                 batch.append(try Record(decoding: bytes))
                 decoded += 1
