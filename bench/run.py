@@ -293,6 +293,10 @@ class Auditd:
             os.remove(self.log)
 
 
+class ToolUnavailable(Exception):
+    """An optional comparison tool failed to start: its round is skipped, the run goes on."""
+
+
 class Bpftrace:
     """bpftrace printing one line per event of the workload (every process, not filtered)."""
 
@@ -315,7 +319,7 @@ class Bpftrace:
             self.err.close()
             message = open(self.err.name).read()[-2000:]
             if attempt == 2:
-                sys.exit("bench: bpftrace did not start:\n" + message)
+                raise ToolUnavailable("bpftrace did not start:\n" + message)
             print("bench: bpftrace did not start, trying again:\n" + message, file=sys.stderr)
         self.cpu0 = proc_cpu(self.pid)
 
@@ -489,7 +493,11 @@ def run_workload(args, w, workdir):
             elif kind == "auditd":
                 tool = Auditd(workdir)
             elif kind == "bpftrace":
-                tool = Bpftrace(workdir, extra)
+                try:
+                    tool = Bpftrace(workdir, extra)
+                except ToolUnavailable as error:
+                    print(f"  round {r + 1} {name}: skipped, {error}", file=sys.stderr, flush=True)
+                    continue
             try:
                 wall, storm_cpu = run_storm(w.argv)
                 row = {"ops_per_s": w.ops / wall, "storm_cpu_us_per_op": storm_cpu / w.ops * 1e6}
@@ -518,6 +526,8 @@ def summarize(w, modes, results):
     rows = []
     for name, kind, _ in modes:
         runs = results[name]
+        if not runs:  # an optional tool that never started
+            continue
         rates = [r["ops_per_s"] for r in runs]
         med = statistics.median(rates)
         cpu = statistics.median(r["storm_cpu_us_per_op"] for r in runs)
