@@ -104,7 +104,10 @@ __noinline int vg_read_failed_open(struct vigil_generic_scratch *s, __u32 off, _
 		if (n > VIGIL_BUF_MAX - VIGIL_STRING_MAX - 1)
 			n = VIGIL_BUF_MAX - VIGIL_STRING_MAX - 1;
 		if (n > 1) {
-			s->tail[(off + n) & (VIGIL_GENERIC_TAIL + VIGIL_BUF_MAX - 1)] = '/';
+			__u32 at = off + n; /* below VIGIL_GENERIC_TAIL + VIGIL_BUF_MAX - VIGIL_STRING_MAX */
+
+			if (at < sizeof(s->tail))
+				s->tail[at] = '/';
 			n++;
 		}
 	}
