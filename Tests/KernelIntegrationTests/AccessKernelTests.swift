@@ -11,45 +11,13 @@ import TestSupport
 struct AccessKernelTests {
     static let nobody: uid_t = 65534
 
-    static var tracectlPath: String {
-        URL(fileURLWithPath: AgentHarness.binaryPath).deletingLastPathComponent().appendingPathComponent("tracectl").path
-    }
-
     /// Runs `argv` as nobody without capabilities; returns its exit status and output.
     func runAsNobody(_ argv: [String], in dir: TempDir) throws -> (status: Int32, output: String) {
-        let out = "\(dir.path)/nobody-\(UUID().uuidString.prefix(6)).out"
-        let full = ["/usr/bin/setpriv", "--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups", "--inh-caps=-all"] + argv
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArgs = full.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, full[0], &actions, nil, &cArgs, environ) == 0 else {
-            throw Spawn.Failure(description: "cannot start setpriv")
-        }
-        let status = Spawn.wait(pid)
-        return ((status >> 8) & 0xff, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+        try Spawn.capture(argv, in: dir.path, asNobody: true)
     }
 
     func tracectl(_ agent: AgentHarness, _ args: [String]) throws -> (status: Int32, output: String) {
-        let out = "\(agent.directory.path)/tracectl-\(UUID().uuidString.prefix(6)).out"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = [Self.tracectlPath, "--server-address", agent.socketPath] + args
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ) == 0 else {
-            throw Spawn.Failure(description: "cannot start tracectl")
-        }
-        let status = Spawn.wait(pid)
-        return ((status >> 8) & 0xff, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+        try agent.tracectl(args)
     }
 
     func policy(_ name: String) -> String {
@@ -148,10 +116,10 @@ struct AccessKernelTests {
         // nobody can neither read events nor change policy, by any of these routes.
         let readExport = try runAsNobody(["/bin/cat", agent.exportPath], in: policies)
         #expect(readExport.status != 0 && readExport.output.contains("Permission denied"), "\(readExport.output)")
-        let status = try runAsNobody([Self.tracectlPath, "--server-address", agent.socketPath, "status"], in: policies)
+        let status = try runAsNobody([AgentHarness.tracectlPath, "--server-address", agent.socketPath, "status"], in: policies)
         #expect(status.status != 0 && status.output.lowercased().contains("permission denied"), "\(status.output)")
         let delete = try runAsNobody(
-            [Self.tracectlPath, "--server-address", agent.socketPath, "policy", "delete", "access-added-\(suffix)"],
+            [AgentHarness.tracectlPath, "--server-address", agent.socketPath, "policy", "delete", "access-added-\(suffix)"],
             in: policies)
         #expect(delete.status != 0, "\(delete.output)")
         let listPersisted = try runAsNobody(["/bin/ls", persisted], in: policies)

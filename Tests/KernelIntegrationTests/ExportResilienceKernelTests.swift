@@ -9,27 +9,7 @@ import TestSupport
 /// lines, never enforcement, memory or a line cut in half.
 @Suite(.requiresRoot, .serialized, .timeLimit(.minutes(4)))
 struct ExportResilienceKernelTests {
-    func killPolicy(name: String, binary: String) -> String {
-        """
-        apiVersion: cilium.io/v1alpha1
-        kind: TracingPolicy
-        metadata:
-          name: \(name)
-        spec:
-          lsmhooks:
-          - hook: bprm_check_security
-            args:
-            - index: 0
-              type: linux_binprm
-            selectors:
-            - matchArgs:
-              - index: 0
-                operator: Equal
-                values: ["\(binary)"]
-              matchActions:
-              - action: Sigkill
-        """
-    }
+    func killPolicy(name: String, binary: String) -> String { TestPolicies.killAtExec(name: name, binary: binary) }
 
     func counter(_ name: String, in log: String) -> Int? {
         guard let range = log.range(of: "\(name)=") else { return nil }

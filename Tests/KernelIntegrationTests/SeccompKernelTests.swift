@@ -10,26 +10,8 @@ import TestSupport
 /// default filter too.)
 @Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
 struct SeccompKernelTests {
-    static var tracectlPath: String {
-        URL(fileURLWithPath: AgentHarness.binaryPath).deletingLastPathComponent().appendingPathComponent("tracectl").path
-    }
-
     func tracectl(_ agent: AgentHarness, _ args: [String]) throws -> (status: Int32, output: String) {
-        let out = "\(agent.directory.path)/tracectl-\(UUID().uuidString.prefix(6)).out"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = [Self.tracectlPath, "--server-address", agent.socketPath] + args
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ) == 0 else {
-            throw Spawn.Failure(description: "cannot start tracectl")
-        }
-        let status = Spawn.wait(pid)
-        return ((status >> 8) & 0xff, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+        try agent.tracectl(args)
     }
 
     func status(of pid: pid_t, field: String) -> String? {
@@ -38,27 +20,7 @@ struct SeccompKernelTests {
             .map { $0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces) }
     }
 
-    func killPolicy(name: String, binary: String) -> String {
-        """
-        apiVersion: cilium.io/v1alpha1
-        kind: TracingPolicy
-        metadata:
-          name: \(name)
-        spec:
-          lsmhooks:
-          - hook: bprm_check_security
-            args:
-            - index: 0
-              type: linux_binprm
-            selectors:
-            - matchArgs:
-              - index: 0
-                operator: Equal
-                values: ["\(binary)"]
-              matchActions:
-              - action: Sigkill
-        """
-    }
+    func killPolicy(name: String, binary: String) -> String { TestPolicies.killAtExec(name: name, binary: binary) }
 
     func denyOpenPolicy(name: String, path: String) -> String {
         """

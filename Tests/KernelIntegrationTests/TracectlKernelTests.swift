@@ -8,56 +8,11 @@ import TestSupport
 /// the socket's permissions and the metrics endpoint.
 @Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
 struct TracectlKernelTests {
-    static var tracectlPath: String {
-        URL(fileURLWithPath: AgentHarness.binaryPath).deletingLastPathComponent().appendingPathComponent("tracectl").path
-    }
-
-    /// Runs tracectl against `agent`; returns exit status and combined output.
-    @discardableResult
     func tracectl(_ agent: AgentHarness, _ args: [String], asNobody: Bool = false) throws -> (status: Int32, output: String) {
-        let out = "\(agent.directory.path)/tracectl-\(UUID().uuidString.prefix(6)).out"
-        var argv = [Self.tracectlPath, "--server-address", agent.socketPath] + args
-        var path = Self.tracectlPath
-        if asNobody {
-            argv = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"] + argv
-            path = "/usr/bin/setpriv"
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, path, &actions, nil, &cArgs, environ) == 0 else {
-            throw Spawn.Failure(description: "cannot start \(path)")
-        }
-        let status = Spawn.wait(pid)
-        return ((status >> 8) & 0xff, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+        try agent.tracectl(args, asNobody: asNobody)
     }
 
-    func killPolicy(name: String, binary: String) -> String {
-        """
-        apiVersion: cilium.io/v1alpha1
-        kind: TracingPolicy
-        metadata:
-          name: \(name)
-        spec:
-          lsmhooks:
-          - hook: bprm_check_security
-            args:
-            - index: 0
-              type: linux_binprm
-            selectors:
-            - matchArgs:
-              - index: 0
-                operator: Equal
-                values: ["\(binary)"]
-              matchActions:
-              - action: Sigkill
-        """
-    }
+    func killPolicy(name: String, binary: String) -> String { TestPolicies.killAtExec(name: name, binary: binary) }
 
     /// Runs `binary`; true when SIGKILL ended it.
     func killed(_ binary: String) throws -> Bool {
@@ -178,15 +133,15 @@ struct TracectlKernelTests {
         }
         // A client that never reads: it must not hold anyone up.
         let stalled = try Spawn.start(
-            "/bin/sh", argv: ["sh", "-c", "exec \(Self.tracectlPath) --server-address \(agent.socketPath) events | sleep 30"].map { Array($0.utf8) })
+            "/bin/sh", argv: ["sh", "-c", "exec \(AgentHarness.tracectlPath) --server-address \(agent.socketPath) events | sleep 30"].map { Array($0.utf8) })
         defer {
             kill(stalled, SIGKILL)
             Spawn.wait(stalled)
         }
         let out = "\(dir.path)/events.out"
         let client = try Spawn.start(
-            Self.tracectlPath,
-            argv: [Self.tracectlPath, "--server-address", agent.socketPath, "events", "-o", "compact", "--binary", "wanted-"]
+            AgentHarness.tracectlPath,
+            argv: [AgentHarness.tracectlPath, "--server-address", agent.socketPath, "events", "-o", "compact", "--binary", "wanted-"]
                 .map { Array($0.utf8) }, stdoutPath: out)
         usleep(500_000)
         for _ in 0..<20 {
@@ -235,7 +190,7 @@ struct TracectlKernelTests {
         let out = try TempDir("vigil-probe")
         defer { out.remove() }
         let path = "\(out.path)/probe.out"
-        let status = Spawn.wait(try Spawn.start(Self.tracectlPath, argv: [Array("tracectl".utf8), Array("probe".utf8)], stdoutPath: path))
+        let status = Spawn.wait(try Spawn.start(AgentHarness.tracectlPath, argv: [Array("tracectl".utf8), Array("probe".utf8)], stdoutPath: path))
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(status == 0, "\(text)")
         let connect = text.split(separator: "\n").first { $0.contains("socket_connect") } ?? ""
