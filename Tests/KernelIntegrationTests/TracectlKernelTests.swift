@@ -197,6 +197,16 @@ struct TracectlKernelTests {
         #expect(connect.hasSuffix("yes"), "socket_connect should be deny-capable here: \(connect)")
         #expect(text.contains("kprobes"))
         #expect(text.contains("ring buffer") && text.contains("bpf_loop"))
+        // BPF-LSM: "yes" only where bpf is an active LSM (an LSM program attaches and never runs
+        // otherwise), and a "no" gives its reason. The guests of `make test-kernels` check the
+        // "yes" side; here the answer must agree with securityfs.
+        let lsm = text.split(separator: "\n").first { $0.hasPrefix("  BPF-LSM ") }.map(String.init) ?? ""
+        let active = (try? String(contentsOfFile: "/sys/kernel/security/lsm", encoding: .utf8)) ?? ""
+        let bpfActive = active.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "bpf" }
+        let fields = lsm.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(fields.count > 2, "no BPF-LSM line with a reason: \(text)")
+        if !bpfActive { #expect(fields.dropFirst().first == "no", "\(lsm)") }
+        #expect(text.split(separator: "\n").contains { $0.hasPrefix("  fentry ") }, "\(text)")
     }
 
     @Test func aNonRootUserIsRefusedByTheSocket() throws {
