@@ -221,6 +221,43 @@ struct ExportResilienceKernelTests {
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("\(field):") }) else { return nil }
         return Int(line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
     }
+
+    /// Size rotation moves the file aside between two whole lines: a reader that follows the
+    /// rename (as log shippers do) gets every event once, and the backups plus the live file
+    /// hold each of them exactly once.
+    @Test func rotationLosesNoLineAndCutsNone() throws {
+        let dir = try TempDir("vigil-export-rotate")
+        defer { dir.remove() }
+        let exportDir = "\(dir.path)/export"
+        try FileManager.default.createDirectory(atPath: exportDir, withIntermediateDirectories: false)
+        let marker = try dir.copy("/bin/true", as: "rotate-\(UUID().uuidString.prefix(6))")
+        let agent = try AgentHarness(
+            arguments: ["--export-file-max-size-mb", "1", "--export-file-max-backups", "20"],
+            exportDirectory: exportDir)
+        defer { agent.cleanUp() }
+        // An exec and its exit take about 2 KB of JSON: 1,200 of them rotate the 1 MB file twice.
+        let tags = (1...1200).map { "r\($0)" }
+        try run(marker, tags: tags)
+        let isOurs: (ExportedEvent) -> Bool = { $0.type == "process_exec" && $0.binary == marker }
+        // On a time-out, still count what reached the disk: it tells the agent's loss from the reader's.
+        #expect(throws: Never.self) { try agent.waitFor(count: tags.count, timeout: 60, "every exec across rotations", isOurs) }
+        let log = agent.stop()
+        let execs = agent.events.filter(isOurs)
+        #expect(Set(execs.compactMap { $0.process["arguments"] as? String }) == Set(tags))
+        #expect(execs.count == tags.count, "an exec was read twice")
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: exportDir).filter { $0.hasPrefix("events") }
+        #expect(files.count >= 3, "expected at least two rotations: \(files)\n\(log)")
+        var onDisk = 0
+        for file in files {
+            let text = try String(contentsOfFile: "\(exportDir)/\(file)", encoding: .utf8)
+            #expect(text.isEmpty || text.hasSuffix("\n"), "\(file) ends inside a line")
+            for line in text.split(separator: "\n") where line.contains("\"process_exec\"") && line.contains(marker) {
+                onDisk += 1
+            }
+        }
+        #expect(onDisk == tags.count, "\(onDisk) exec lines of \(tags.count) in \(files)")
+    }
 }
 
 /// Reads a pipe on its own thread, 4 KiB every 2 ms until told to go fast, and checks that

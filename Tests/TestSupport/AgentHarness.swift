@@ -45,6 +45,11 @@ package final class AgentHarness: @unchecked Sendable {
     package let pid: pid_t
     /// The process was waited for: its pid must not be signalled again (it may be reused).
     private var reaped = false
+    /// The export file as opened by the last poll: kept open, so that after a rotation (the
+    /// agent renames the file at `--export-file-max-size-mb`, 10 MB by default, which storm
+    /// tests reach) the rest of the old file is still read before the new one.
+    private var exportFD: Int32 = -1
+    private var exportInode: ino_t = 0
     private var readOffset = 0
     private var pendingBytes: [UInt8] = []
     package private(set) var events: [ExportedEvent] = []
@@ -124,14 +129,27 @@ package final class AgentHarness: @unchecked Sendable {
         }
     }
 
-    /// Reads new complete lines from the export file.
+    /// Reads new complete lines from the export file, following rotations.
     package func poll() {
-        guard let handle = FileHandle(forReadingAtPath: exportPath) else { return }
-        defer { try? handle.close() }
-        try? handle.seek(toOffset: UInt64(readOffset))
-        let data = handle.readDataToEndOfFile()
-        readOffset += data.count
-        pendingBytes.append(contentsOf: data)
+        while true {
+            if exportFD < 0 {
+                exportFD = open(exportPath, O_RDONLY | O_CLOEXEC)
+                guard exportFD >= 0 else { return }
+                var st = stat()
+                fstat(exportFD, &st)
+                exportInode = st.st_ino
+                readOffset = 0
+            }
+            readToEnd()
+            // Rotated: the path names a new file. The agent finished the old one before
+            // creating it, and the read above took the old one's last lines.
+            var st = stat()
+            guard stat(exportPath, &st) == 0, st.st_ino != exportInode else { break }
+            readToEnd()
+            close(exportFD)
+            exportFD = -1
+            readBackups(after: exportInode)
+        }
         while let newline = pendingBytes.firstIndex(of: UInt8(ascii: "\n")) {
             let lineBytes = Array(pendingBytes[..<newline])
             pendingBytes.removeSubrange(...newline)
@@ -143,9 +161,41 @@ package final class AgentHarness: @unchecked Sendable {
                 var st = stat()
                 let size: String = stat(exportPath, &st) == 0 ? "\(st.st_size) bytes, inode \(st.st_ino)" : "unreadable"
                 let previous: String = events.last.map { String($0.line.suffix(300)) } ?? "none"
-                let context: String = "read up to offset \(readOffset) of \(exportPath), now \(size); previous line: \(previous)"
+                let context: String =
+                    "read up to offset \(readOffset) of \(exportPath) (inode \(exportInode)), now \(size); previous line: \(previous)"
                 Issue.record("export line is not JSON: \(line)\n(\(context))")
             }
+        }
+    }
+
+    /// Several rotations can pass between two polls: the backups written after the one just
+    /// finished (`inode`), oldest first (their names carry the rotation time), are read whole.
+    private func readBackups(after inode: ino_t) {
+        let url = URL(fileURLWithPath: exportPath)
+        let directory = url.deletingLastPathComponent().path
+        let ext = url.pathExtension.isEmpty ? "" : "." + url.pathExtension
+        let stem = url.deletingPathExtension().lastPathComponent + "-"
+        let backups = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasPrefix(stem) && $0.hasSuffix(ext) }.sorted().map { "\(directory)/\($0)" }
+        var st = stat()
+        guard let finished = backups.firstIndex(where: { stat($0, &st) == 0 && st.st_ino == inode }) else { return }
+        for backup in backups[(finished + 1)...] {
+            exportFD = open(backup, O_RDONLY | O_CLOEXEC)
+            guard exportFD >= 0 else { continue }
+            readOffset = 0
+            readToEnd()
+            close(exportFD)
+            exportFD = -1
+        }
+    }
+
+    private func readToEnd() {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(exportFD, $0.baseAddress, $0.count, off_t(readOffset)) }
+            guard n > 0 else { return }
+            readOffset += n
+            pendingBytes.append(contentsOf: buffer[..<n])
         }
     }
 
@@ -208,8 +258,16 @@ package final class AgentHarness: @unchecked Sendable {
         return log
     }
 
+    deinit {
+        if exportFD >= 0 { close(exportFD) }
+    }
+
     /// Removes the export file and logs.
     package func cleanUp() {
+        if exportFD >= 0 {
+            close(exportFD)
+            exportFD = -1
+        }
         directory.remove()
     }
 }
