@@ -187,6 +187,8 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 	case VIGIL_MAP_ADDR: return bpf_map__fd(bpf->skel->maps.vg_addr);
 	case VIGIL_MAP_CONNECT_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_connect_hooks);
 	case VIGIL_MAP_SYSCALL_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_syscall_hooks);
+	case VIGIL_MAP_POLICY_SCOPE: return bpf_map__fd(bpf->skel->maps.vg_policy_scope);
+	case VIGIL_MAP_SCOPE_CGROUPS: return bpf_map__fd(bpf->skel->maps.vg_scope_cgroups);
 	}
 	return -EINVAL;
 }

@@ -144,6 +144,14 @@ package final class CgroupPathResolver: @unchecked Sendable {
         return scanLocked(at: now())
     }
 
+    /// Every cgroup below `root` (and `root` itself as `/`): id -> path relative to `root`, read
+    /// now; nil when `root` cannot be read. Does not touch any resolver's cache.
+    package static func tree(root: String) -> [UInt64: String]? {
+        var trimmed = root
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        return scanTree(root: trimmed)?.mapValues(\.path)
+    }
+
     /// A snapshot of the counters.
     package var stats: Stats {
         lock.lock()

@@ -137,12 +137,16 @@ package struct PolicyInfo: Codable, Sendable, Hashable {
     /// Actions taken (or, in monitor mode, that would have been taken) by action name, e.g.
     /// `{"post": 12, "sigkill": 1}`.
     package var actionCounts: [String: UInt64]
+    /// The pod scope of a pod-scoped policy (podSelector, containerSelector, namespaced); nil:
+    /// every process.
+    package var scope: PolicyScopeInfo?
 
     package init(
         name: String, namespace: String? = nil, source: PolicySource, file: String? = nil,
         state: PolicyState, error: String? = nil, mode: PolicyMode = .enforce, hooks: [HookInfo] = [],
-        actionCounts: [String: UInt64] = [:]
+        actionCounts: [String: UInt64] = [:], scope: PolicyScopeInfo? = nil
     ) {
+        self.scope = scope
         self.name = name
         self.namespace = namespace
         self.source = source
@@ -164,12 +168,29 @@ package struct PolicyInfo: Codable, Sendable, Hashable {
         case mode
         case hooks
         case actionCounts = "action_counts"
+        case scope
     }
 
     /// `namespace/name`, or `name` for a cluster-wide policy.
     package var qualifiedName: String {
         if let namespace, !namespace.isEmpty { return "\(namespace)/\(name)" }
         return name
+    }
+}
+
+/// Where a pod-scoped policy applies right now.
+package struct PolicyScopeInfo: Codable, Sendable, Hashable {
+    /// The selectors, e.g. `namespace=shop pods{app=cart} containers{name=api} +host`.
+    package var selector: String
+    /// Cgroups (pods or containers) in the kernel's set.
+    package var cgroups: Int
+    /// Selected pods or containers whose cgroup was not found yet.
+    package var unresolved: Int
+
+    package init(selector: String, cgroups: Int, unresolved: Int) {
+        self.selector = selector
+        self.cgroups = cgroups
+        self.unresolved = unresolved
     }
 }
 

@@ -11,6 +11,10 @@ package enum PolicyMapID: UInt32, Sendable, Hashable, CaseIterable {
     case address = 6
     case connectHooks = 7
     case syscallHooks = 8
+    /// Pod scope flags and levels per policy id (`struct vigil_scope`).
+    case policyScope = 9
+    /// Cgroups in a policy's pod scope (`struct vigil_scope_key` -> 1).
+    case scopeCgroups = 10
 }
 
 /// One map entry exactly as the BPF programs read it: the policy compiler's output, applied

@@ -91,6 +91,24 @@ package enum PidMatch: Sendable, Hashable {
     case notIn(Set<Int32>)
 }
 
+/// Which requesting processes a rule covers beyond pids and binaries: a policy's pod scope,
+/// answered by the agent (pid -> cgroup -> in the policy's set). Compared by `id` only.
+package struct ProcessScope: Sendable, Hashable {
+    /// Identifies the scope (the agent uses the policy id).
+    package var id: UInt32
+    /// Whether the process `pid` is in scope. Called on the fanotify reader thread for rules
+    /// that matched on everything else, while the process waits: it must be quick.
+    package var contains: @Sendable (Int32) -> Bool
+
+    package init(id: UInt32, contains: @escaping @Sendable (Int32) -> Bool) {
+        self.id = id
+        self.contains = contains
+    }
+
+    package static func == (lhs: ProcessScope, rhs: ProcessScope) -> Bool { lhs.id == rhs.id }
+    package func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}
+
 /// What a matching rule does.
 package enum FileAction: Sendable, Hashable {
     /// Fail the open or exec. fanotify content groups can only answer `EPERM`; `errno` is what the
@@ -114,6 +132,8 @@ package struct FileRule: Sendable, Hashable {
     package var binaries: BinaryMatch?
     /// The requesting pids covered; nil for every pid.
     package var pids: PidMatch?
+    /// The processes covered by pod scope; nil for every process.
+    package var scope: ProcessScope?
     /// What a match does.
     package var action: FileAction
     /// Monitor mode: report what the rule would do, never deny.
@@ -122,8 +142,9 @@ package struct FileRule: Sendable, Hashable {
     /// A rule; `action` defaults to deny with `EPERM`.
     package init(
         id: UInt32, kind: FileAccessKind, match: PathMatch, binaries: BinaryMatch? = nil,
-        pids: PidMatch? = nil, action: FileAction = .deny(), monitor: Bool = false
+        pids: PidMatch? = nil, scope: ProcessScope? = nil, action: FileAction = .deny(), monitor: Bool = false
     ) {
+        self.scope = scope
         self.id = id
         self.kind = kind
         self.match = match

@@ -125,6 +125,8 @@ private final class CompiledRules: Sendable {
     let patterns: [(Int, Int)]
     let sets: [Set<ByteKey>]
     let pidSets: [Set<Int32>]
+    /// Pod scope per rule (same index as `compiled`); asked only once everything else matched.
+    let scopes: [ProcessScope?]
     let needsBinary: Bool
 
     init(_ rules: [FileRule]) {
@@ -204,6 +206,7 @@ private final class CompiledRules: Sendable {
         self.patterns = patterns
         self.sets = sets
         self.pidSets = pidSets
+        self.scopes = rules.map(\.scope)
         self.needsBinary = rules.contains { $0.binaries != nil }
     }
 
@@ -246,6 +249,7 @@ private final class CompiledRules: Sendable {
                                 }
                                 guard hit != r.binaryNegated else { continue }
                             }
+                            if let scope = scopes[i], !scope.contains(pid) { continue }
                             return Decision(ruleID: r.id, deny: r.deny && !r.monitor, errno: r.errno, monitor: r.monitor)
                         }
                         return .noMatch

@@ -128,6 +128,8 @@ package struct CompiledPolicy: Sendable {
     package var warnings: [String]
     /// Deny rules for fanotify (file_open / bprm_check_security with Override).
     package var fileRules: [CompiledFileRule] = []
+    /// Pods (and containers) the policy is limited to; nil: every process.
+    package var scope: PodScope?
 }
 
 /// What the compiler needs to know about the running kernel; injectable for tests.
@@ -142,11 +144,15 @@ package struct CompileEnvironment: Sendable {
     /// Whether connect hooks can Sigkill/Signal: the cgroup programs cannot, so the signal is
     /// sent by a tp_btf program at the syscall's exit, which loads where tp_btf does.
     package var connectSignalsAvailable: Bool
+    /// Whether pod-scoped policies can be kept in step with the pods (`--enable-k8s-api`).
+    package var podScopesAvailable: Bool
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
-        hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true
+        hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true,
+        podScopesAvailable: Bool = false
     ) {
+        self.podScopesAvailable = podScopesAvailable
         self.loadFormat = loadFormat
         self.kprobesAvailable = kprobesAvailable
         self.hostNamespaces = hostNamespaces
@@ -156,13 +162,14 @@ package struct CompileEnvironment: Sendable {
 
     /// The running kernel: formats from tracefs at `tracefsRoot`.
     package static func live(
-        tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces, connectSignalsAvailable: Bool = true
+        tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces, connectSignalsAvailable: Bool = true,
+        podScopesAvailable: Bool = false
     ) -> CompileEnvironment {
         CompileEnvironment(
             loadFormat: { subsystem, event in
                 try TracepointFormat.load(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
             }, kprobesAvailable: kprobesAvailable, hostNamespaces: hostNamespaces,
-            connectSignalsAvailable: connectSignalsAvailable)
+            connectSignalsAvailable: connectSignalsAvailable, podScopesAvailable: podScopesAvailable)
     }
 }
 

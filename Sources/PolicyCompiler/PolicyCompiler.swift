@@ -24,6 +24,22 @@ package struct PolicyCompiler {
         var context = Context(environment: environment, sets: sets)
         let spec = document.spec
         context.refuseUnsupported(spec)
+        // Pod scope: which pods exist comes from the API server; without the pod watch the set
+        // would stay empty (or, worse, be ignored), so the policy is refused instead.
+        let scope = PodScope.of(document)
+        if scope != nil && !environment.podScopesAvailable {
+            let location = spec.podSelector?.location ?? spec.containerSelector?.location ?? spec.location
+            let path = spec.podSelector != nil ? "spec.podSelector" : spec.containerSelector != nil ? "spec.containerSelector" : "spec"
+            let what =
+                document.kind == .tracingPolicyNamespaced
+                ? "a TracingPolicyNamespaced applies only to pods of its namespace"
+                : spec.podSelector != nil ? "podSelector selects pods" : "containerSelector selects containers of pods"
+            context.errors.append(
+                PolicyCompileError(
+                    location: location, path: path,
+                    message: "\(what), which needs the pod watch: start vigil with --enable-k8s-api "
+                        + "(and --k8s-kubeconfig-path outside a cluster)"))
+        }
 
         var hooks: [CompiledHook] = []
         for (i, tracepoint) in spec.tracepoints.enumerated() {
@@ -70,16 +86,12 @@ package struct PolicyCompiler {
         guard context.errors.isEmpty else {
             return .failure(PolicyCompileFailure(errors: context.errors.sorted { $0.location < $1.location }))
         }
-        var warnings = context.warnings
-        if document.kind == .tracingPolicyNamespaced {
-            warnings.append(
-                "\(document.source): TracingPolicyNamespaced \(document.namespace ?? "") is applied to every process: "
-                    + "pod scoping arrives with Kubernetes support")
-        }
+        let warnings = context.warnings
         var compiled = CompiledPolicy(
             name: document.name, namespace: document.namespace, mode: spec.policyMode, hooks: hooks,
             setEntries: context.setEntries, setIDs: context.ownedSets, source: document.source, warnings: warnings)
         compiled.fileRules = context.fileRules
+        compiled.scope = scope
         return .success(compiled)
     }
 }
@@ -121,17 +133,6 @@ struct Context {
             fail(spec, "enforcers need kprobes with bpf_override_return, which this kernel does not allow", at: "enforcers")
         }
         if spec.loader { fail(spec, "loader events need a kprobe on perf_event_mmap_output", at: "loader") }
-        if spec.podSelector != nil {
-            fail(
-                spec, "podSelector is not supported yet: refusing rather than applying the policy to every process",
-                at: "podSelector")
-        }
-        if spec.containerSelector != nil {
-            fail(
-                spec,
-                "containerSelector is not supported yet: refusing rather than applying the policy to every process",
-                at: "containerSelector")
-        }
         if !spec.selectorsMacros.isEmpty {
             fail(spec, "selectorsMacros are not supported by this build", at: "selectorsMacros")
         }

@@ -87,13 +87,17 @@ package struct ProcessMonitorService: Service {
         flush(exporter)
         logger.info("procfs scan done", metadata: ["processes": "\(existing.count)"])
 
-        let fileDenials = FileDenials(logger: logger)
+        // Pod-scoped policies: their cgroup sets follow the pod watch.
+        let scopes = kubernetes.flatMap { kubernetes in
+            cgroup2Root.map { PodScopes(sensor: sensor, store: kubernetes.podStore, cgroupRoot: $0, logger: logger) }
+        }
+        let fileDenials = FileDenials(logger: logger, scopes: scopes)
         defer { fileDenials.stop() }
         // Before the seccomp filter: it may mount bpffs.
         let pins = try PinnedSensors.prepare(
             directory: configuration.bpfDirectory, keep: configuration.keepSensorsOnExit, logger: logger)
         let engine = try makePolicyEngine(
-            sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials,
+            sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials, scopes: scopes,
             pinDirectory: configuration.keepSensorsOnExit ? configuration.bpfDirectory : nil)
         // With --keep-sensors-on-exit the policy maps keep their contents for the pinned links.
         defer { if !configuration.keepSensorsOnExit { engine.removeAll() } }
@@ -170,6 +174,9 @@ package struct ProcessMonitorService: Service {
                     group.addTask {
                         do { try await server.run() } catch { logger.error("control API stopped: \(error)") }
                     }
+                }
+                if let scopes {
+                    group.addTask { await scopes.run() }
                 }
                 if let metricsServer {
                     group.addTask {
@@ -267,15 +274,16 @@ package struct ProcessMonitorService: Service {
     }
 
     private func makePolicyEngine(
-        sensor: ProcessSensor, cgroupRoot: String?, fileDenials: FileDenials, pinDirectory: String?
+        sensor: ProcessSensor, cgroupRoot: String?, fileDenials: FileDenials, scopes: PodScopes?, pinDirectory: String?
     ) throws -> PolicyEngine {
         let tracefsRoot = try TracefsMount.ensure()
         let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot),
-            connectSignalsAvailable: sensor.connectResultsAvailable)
+            connectSignalsAvailable: sensor.connectResultsAvailable, podScopesAvailable: configuration.kubernetes != nil)
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
+            scopes: scopes,
             fileRulesChanged: { rules in fileDenials.apply(rules) })
     }
 

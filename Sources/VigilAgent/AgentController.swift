@@ -164,15 +164,6 @@ package final class AgentController: AgentControl, Sendable {
                 return
             }
             var entry = Entry(document: document, source: .kubernetes, file: origin)
-            if document.kind == .tracingPolicyNamespaced {
-                // Its author may own only that namespace: applied node-wide it would reach every
-                // other tenant's processes. Refused until pod scoping runs in the kernel.
-                entry.error = "TracingPolicyNamespaced from the cluster is refused: pod scoping is not implemented yet, and applying it to every process would reach other namespaces"
-                logger.error("cluster policy refused: \(entry.error!)", metadata: ["origin": "\(origin)"])
-                engine.remove(name: document.name, namespace: document.namespace)
-                entries.withLock { $0[key] = entry }
-                return
-            }
             do {
                 try install(document, source: origin)
             } catch {
@@ -243,7 +234,14 @@ package final class AgentController: AgentControl, Sendable {
                     state: state, error: entry.error,
                     mode: (running?.mode ?? entry.document.spec.policyMode) == .monitor ? .monitor : .enforce,
                     hooks: (running?.hooks ?? []).map { HookInfo(hook: $0, mechanism: $0.contains("cgroup") ? "cgroup" : "tracepoint") },
-                    actionCounts: counts[entry.document.name] ?? [:])
+                    actionCounts: counts[entry.document.name] ?? [:],
+                    scope: running.flatMap { running in
+                        running.scope.map { selector in
+                            let now = engine.scopes?.snapshot(policyID: running.policyID)
+                            return PolicyScopeInfo(
+                                selector: selector, cgroups: now?.cgroups ?? 0, unresolved: now?.unresolved ?? 0)
+                        }
+                    })
             }.sorted { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }
         }
     }

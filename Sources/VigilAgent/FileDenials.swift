@@ -13,14 +13,17 @@ final class FileDenials: Sendable {
     private let guardian = Mutex<FanotifyGuard?>(nil)
     private let pending = DecisionQueue()
     private let logger: Logger
+    /// Pod scopes of the policies, for rules of pod-scoped policies.
+    private let scopes: PodScopes?
 
-    init(logger: Logger) {
+    init(logger: Logger, scopes: PodScopes? = nil) {
         self.logger = logger
+        self.scopes = scopes
     }
 
     /// Replaces the rules (called by the policy engine after each change, in order).
     func apply(_ rules: [UInt32: PolicyEngine.FileRuleInfo]) {
-        let set = FileRuleSet(rules.sorted { $0.key < $1.key }.map { id, info in Self.fileRule(id: id, info) })
+        let set = FileRuleSet(rules.sorted { $0.key < $1.key }.map { id, info in Self.fileRule(id: id, info, scopes: scopes) })
         guardian.withLock { current in
             do {
                 if current == nil {
@@ -51,7 +54,7 @@ final class FileDenials: Sendable {
         }
     }
 
-    static func fileRule(id: UInt32, _ info: PolicyEngine.FileRuleInfo) -> FileRule {
+    static func fileRule(id: UInt32, _ info: PolicyEngine.FileRuleInfo, scopes: PodScopes? = nil) -> FileRule {
         let rule = info.rule
         let paths = rule.paths.map { Array($0.utf8) }
         let match: PathMatch =
@@ -76,9 +79,13 @@ final class FileDenials: Sendable {
             let set = Set(rule.pids.map { Int32(bitPattern: $0) })
             return isIn ? .in(set) : .notIn(set)
         }
+        // The same pod scope the kernel hooks honour: fanotify gives the pid, /proc its cgroup.
+        let policyID = info.policyID
+        let scope = info.scoped
+            ? ProcessScope(id: policyID) { pid in scopes?.contains(pid: pid, policyID: policyID) ?? false } : nil
         return FileRule(
             id: id, kind: rule.kind == .open ? .open : .exec, match: match, binaries: binaryMatch, pids: pids,
-            action: .deny(errno: rule.errno == 0 ? 1 : rule.errno), monitor: info.monitor)
+            scope: scope, action: .deny(errno: rule.errno == 0 ? 1 : rule.errno), monitor: info.monitor)
     }
 
     /// A decision as a `process_lsm` (or `process_kprobe`) event with action Override.

@@ -37,6 +37,9 @@ final class KubernetesMetadata {
         logger.info("watching pods", metadata: ["server": "\(config.server)", "node_name": "\(nodeName)"])
     }
 
+    /// The pods of this node, as the watch keeps them (pod scopes follow it).
+    var podStore: PodStore { watcher.store }
+
     /// See ``PodEnricher/submit(_:)``.
     func submit(_ event: ExportEvent) -> [ExportEvent] { enricher.submit(event) }
     /// See ``PodEnricher/tick()``.

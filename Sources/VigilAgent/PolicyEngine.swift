@@ -23,6 +23,8 @@ package final class PolicyEngine: Sendable {
         package var source: String
         package var hooks: [String]
         package var policyID: UInt32
+        /// The pod scope (`namespace=… pods{…}`); nil: every process.
+        package var scope: String?
     }
 
     /// What the pipeline needs to turn a generic record into an event.
@@ -44,6 +46,9 @@ package final class PolicyEngine: Sendable {
         package var policyName: String
         package var rule: CompiledFileRule
         package var monitor: Bool
+        package var policyID: UInt32 = 0
+        /// The policy is pod-scoped: decisions ask ``PolicyEngine/inScope``.
+        package var scoped = false
     }
 
     private struct State: Sendable {
@@ -97,12 +102,16 @@ package final class PolicyEngine: Sendable {
 
     /// bpffs directory the connect links are pinned in once attached (`--keep-sensors-on-exit`).
     private let pinDirectory: String?
+    /// The pod scopes in the kernel; nil without `--enable-k8s-api` (the compiler then refuses
+    /// pod-scoped policies).
+    let scopes: PodScopes?
 
     package init(
         sensor: ProcessSensor, environment: CompileEnvironment, cgroupRoot: String?, logger: Logger,
-        pinDirectory: String? = nil,
+        pinDirectory: String? = nil, scopes: PodScopes? = nil,
         fileRulesChanged: @escaping @Sendable ([UInt32: FileRuleInfo]) -> Void = { _ in }
     ) {
+        self.scopes = scopes
         self.pinDirectory = pinDirectory
         self.fileRulesChanged = fileRulesChanged
         self.sensor = sensor
@@ -156,11 +165,20 @@ package final class PolicyEngine: Sendable {
                 for entry in compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
                 for slot in slots { state.slots[slot] = nil }
                 state.freedSlots.append(contentsOf: slots)
+                if compiled.scope != nil { try? scopes?.set(policyID: policyID, scope: previous?.compiled.scope) }
                 if previous == nil { state.freedPolicyIDs.append(policyID) }
             }
             do {
                 // Sets first, then hooks, then attachments: nothing is reachable before it is whole.
                 for entry in compiled.setEntries { try sensor.apply(entry) }
+                // The scope before the hooks: a hook never runs unscoped. (A scoped version
+                // replaced by an unscoped one loses its scope only once the old hooks are gone.)
+                if let scope = compiled.scope {
+                    guard let scopes else {
+                        throw Self.failure(document, "pod-scoped policies need --enable-k8s-api and a cgroup2 mount")
+                    }
+                    try scopes.set(policyID: policyID, scope: scope)
+                }
                 if previous == nil {
                     try sensor.update(.policyMode, key: Self.bytes(policyID), value: Self.bytes(Self.modeValue(compiled.mode)))
                 }
@@ -194,12 +212,16 @@ package final class PolicyEngine: Sendable {
                 throw Self.failure(document, "\(error)")
             }
 
-            if let previous { retire(previous, state: &state, keepPolicyID: true) }
+            if let previous {
+                retire(previous, state: &state, keepPolicyID: true)
+                if compiled.scope == nil && previous.compiled.scope != nil { try? scopes?.set(policyID: policyID, scope: nil) }
+            }
             if !compiled.fileRules.isEmpty || previous?.compiled.fileRules.isEmpty == false {
                 state.fileRules = state.fileRules.filter { $0.value.policyKey != key }
                 for rule in compiled.fileRules {
                     state.fileRules[state.nextFileRuleID] = FileRuleInfo(
-                        policyKey: key, policyName: document.name, rule: rule, monitor: compiled.mode == .monitor)
+                        policyKey: key, policyName: document.name, rule: rule, monitor: compiled.mode == .monitor,
+                        policyID: policyID, scoped: compiled.scope != nil)
                     state.nextFileRuleID += 1
                 }
                 fileRulesChanged(state.fileRules)
@@ -214,7 +236,7 @@ package final class PolicyEngine: Sendable {
                     case .cgroupConnect: "\(hook.name) (cgroup connect/sendmsg)"
                     }
                 } + compiled.fileRules.map { "\($0.kind == .open ? "file_open" : "bprm_check_security") deny (fanotify)" },
-                policyID: policyID)
+                policyID: policyID, scope: compiled.scope?.description)
             state.policies[key] = Installed(loaded: loaded, compiled: compiled, slots: slots, links: links)
             return loaded
         }
@@ -373,7 +395,11 @@ package final class PolicyEngine: Sendable {
         for entry in installed.compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
         for slot in installed.slots { state.slots[slot] = nil }
         state.freedSlots.append(contentsOf: installed.slots)
-        if !keepPolicyID { state.freedPolicyIDs.append(installed.loaded.policyID) }
+        if !keepPolicyID {
+            // Last: its hooks are detached, and the id must be unscoped before it is reused.
+            if installed.compiled.scope != nil { try? scopes?.set(policyID: installed.loaded.policyID, scope: nil) }
+            state.freedPolicyIDs.append(installed.loaded.policyID)
+        }
     }
 
     package var loaded: [Loaded] {
@@ -382,6 +408,11 @@ package final class PolicyEngine: Sendable {
 
     package func fileRule(_ id: UInt32) -> FileRuleInfo? {
         state.withLock { $0.fileRules[id] }
+    }
+
+    /// Whether process `pid` is in the pod scope of `policyID` (fanotify decisions).
+    func inScope(pid: Int32, policyID: UInt32) -> Bool {
+        scopes?.contains(pid: pid, policyID: policyID) ?? true
     }
 
     package func slot(_ slot: UInt32) -> SlotInfo? {

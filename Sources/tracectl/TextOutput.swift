@@ -33,6 +33,7 @@ package enum TextOutput {
         if policies.isEmpty { return "no policies\n" }
         var rows = [["NAME", "NAMESPACE", "STATE", "MODE", "SOURCE", "HOOKS", "ACTIONS"]]
         var errors: [Int: String] = [:]
+        var scopes: [Int: String] = [:]
         for policy in policies {
             let actions = policy.actionCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             rows.append([
@@ -40,11 +41,17 @@ package enum TextOutput {
                 policy.source.rawValue, "\(policy.hooks.count)", actions.isEmpty ? "-" : actions.joined(separator: ","),
             ])
             if let error = policy.error, !error.isEmpty { errors[rows.count - 1] = error }
+            if let scope = policy.scope {
+                scopes[rows.count - 1] =
+                    "\(scope.selector) (\(scope.cgroups) cgroup\(scope.cgroups == 1 ? "" : "s")"
+                    + (scope.unresolved > 0 ? ", \(scope.unresolved) not found yet)" : ")")
+            }
         }
         let lines = table(rows, indent: "").split(separator: "\n", omittingEmptySubsequences: false)
         var out = ""
         for (index, line) in lines.enumerated() where index < rows.count {
             out += line + "\n"
+            if let scope = scopes[index] { out += "  scope: \(scope)\n" }
             if let error = errors[index] {
                 for errorLine in error.split(separator: "\n") { out += "  error: \(errorLine)\n" }
             }

@@ -65,16 +65,6 @@ struct ClusterPolicyKernelTests {
         let second = openWatched()
         try agent.waitFor("event of the previous version", posted(second))
 
-        // A namespaced policy from the cluster is refused, not applied node-wide.
-        let namespaced = "/apis/vigil.dev/v1alpha1/tracingpoliciesnamespaced"
-        var nsPolicy = Self.policy(name: "ns-\(name)", uid: "uid-ns-\(name)", watched: watched)
-        nsPolicy["kind"] = "TracingPolicyNamespaced"
-        nsPolicy["metadata"] = ["name": "ns-\(name)", "namespace": "team-a", "uid": "uid-ns-\(name)"]
-        server.addObjects([nsPolicy], path: namespaced)
-        try agent.waitForLog("TracingPolicyNamespaced from the cluster is refused", timeout: 90)
-        let withError = try TracectlKernelTests().tracectl(agent, ["policy", "list", "-o", "json"]).output
-        #expect(withError.contains("TracingPolicyNamespaced from the cluster is refused"), "\(withError)")
-
         server.deleteObject(uid: "uid-\(name)", path: Self.collection)
         try agent.waitForLog("policy removed")
         let third = openWatched()

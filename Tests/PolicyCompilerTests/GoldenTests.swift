@@ -166,12 +166,17 @@ import TracingPolicy
                 - index: 6
                   type: string
             """
-        let policy = try compile(yaml).get()
+        var environment = Fixture.environment
+        environment.podScopesAvailable = true
+        let policy = try compile(yaml, environment: environment).get()
         #expect(policy.mode == .monitor)
         #expect(policy.namespace == "team-a")
         #expect(policy.hooks.first?.hook.nselectors == 0)
         #expect(policy.setEntries.isEmpty)
-        #expect(policy.warnings.count == 1)
-        #expect(policy.warnings.first?.contains("TracingPolicyNamespaced team-a is applied to every process") == true)
+        #expect(policy.warnings.isEmpty)
+        #expect(policy.scope == PodScope(namespace: "team-a"))
+        // Without the pod watch it would have to apply everywhere: refused instead.
+        let refused = refusal(yaml)
+        #expect(refused.first?.contains("a TracingPolicyNamespaced applies only to pods of its namespace, which needs the pod watch") == true, "\(refused)")
     }
 }

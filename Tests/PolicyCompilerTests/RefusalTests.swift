@@ -64,7 +64,7 @@ import TracingPolicy
         #expect(error.contains("lsmhooks path_truncate needs BPF-LSM"))
     }
 
-    @Test func podSelectorIsRefused() throws {
+    @Test func podSelectorNeedsThePodWatch() throws {
         let yaml = Self.tracepointPolicy(extra: """
             podSelector:
               matchLabels:
@@ -74,7 +74,7 @@ import TracingPolicy
         #expect(errors.count == 1)
         let error = try #require(errors.first)
         #expect(error.hasPrefix(position(of: "matchLabels", in: yaml) + ": spec.podSelector: "), "\(error)")
-        #expect(error.contains("podSelector is not supported yet: refusing rather than applying the policy to every process"))
+        #expect(error.contains("podSelector selects pods, which needs the pod watch: start vigil with --enable-k8s-api"))
     }
 
     @Test func matchCapabilitiesIsRefused() throws {

@@ -24,6 +24,22 @@ struct {
 	__type(value, __u32);
 } vg_policy_mode SEC(".maps") __weak;
 
+/* Pod scope per policy id (and the all-pods entry at VIGIL_SCOPE_ANY_POD); see vigil_abi.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_MAX_POLICIES + 1);
+	__type(key, __u32);
+	__type(value, struct vigil_scope);
+} vg_policy_scope SEC(".maps") __weak;
+
+/* Cgroups in pod scopes: {policy id, cgroup id} -> 1. Written by the agent as pods come and go. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vigil_scope_key);
+	__type(value, __u8);
+} vg_scope_cgroups SEC(".maps") __weak;
+
 /* Equal / NotEqual strings and matchBinaries In / NotIn paths. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -687,6 +687,45 @@ static __always_inline __u64 vg_args_hash(struct vigil_generic_scratch *s, __u32
 static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 slot,
 				     __u32 tail_len, const int can_deny, __u16 extra_flags);
 
+/* Whether the current task's cgroup, or one of its ancestors at a depth set in `levels`, is in
+ * scope set `id`. Ancestors, not only the cgroup itself: a pod-level entry covers every container
+ * of the pod, including those started after the agent last looked, and a container entry covers
+ * cgroups made below it (crun's `container`, systemd in a container). */
+static __always_inline int vg_scope_member(__u32 id, __u32 levels)
+{
+	struct vigil_scope_key key = { .policy_id = id };
+	__u32 level;
+
+	for (level = 0; level < VIGIL_SCOPE_LEVELS; level++) {
+		if (!(levels & (1U << level)))
+			continue;
+		key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!key.cgroup_id)
+			break; /* the task's cgroup is shallower than this level */
+		if (bpf_map_lookup_elem(&vg_scope_cgroups, &key))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether policy `policy_id` applies to the current task: unscoped policies apply everywhere; a
+ * pod-scoped one only in its set's cgroups (plus, with hostSelector {}, outside every pod). */
+static __always_inline int vg_in_scope(__u32 policy_id)
+{
+	struct vigil_scope *scope = bpf_map_lookup_elem(&vg_policy_scope, &policy_id);
+	__u32 any = VIGIL_SCOPE_ANY_POD;
+	struct vigil_scope *pods;
+
+	if (!scope || !(scope->flags & VIGIL_SCOPE_F_SCOPED))
+		return 1;
+	if (vg_scope_member(policy_id, scope->levels))
+		return 1;
+	if (!(scope->flags & VIGIL_SCOPE_F_HOST))
+		return 0;
+	pods = bpf_map_lookup_elem(&vg_policy_scope, &any);
+	return !pods || !vg_scope_member(any, pods->levels);
+}
+
 /* Every argument of the hook from the record in s->raw. Returns the tail bytes they use. */
 static __always_inline __u32 vg_read_args(struct vigil_hook *hook, struct vigil_generic_scratch *s)
 {
@@ -743,6 +782,13 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 	int sel = -1, post = 1, rate_scope = 0, deny = 0, error = 0;
 	__u8 action = VIGIL_ACTION_POST;
 	__u16 sig = 0;
+
+	/* First, before any selector: every hook (tracepoints, the syscall dispatcher, connect and
+	 * whatever else ends here) honours the policy's pod scope. */
+	if (!vg_in_scope(hook->policy_id)) {
+		vg_count(VIGIL_CTR_POLICY_OUT_OF_SCOPE);
+		return 1;
+	}
 
 	if (hook->nselectors) {
 		for (i = 0; i < VIGIL_SELECTORS; i++) {

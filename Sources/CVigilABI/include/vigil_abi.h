@@ -146,6 +146,7 @@ enum vigil_counter {
 	VIGIL_CTR_POLICY_RATE_LIMITED = 10,
 	VIGIL_CTR_POLICY_NOPOST    = 11,
 	VIGIL_CTR_POLICY_SIGNALS   = 12, /* signals sent by policy actions */
+	VIGIL_CTR_POLICY_OUT_OF_SCOPE = 15, /* pod-scoped policy hook ran outside its pods: nothing done */
 	VIGIL_CTR_MAX              = 16,
 };
 
@@ -373,6 +374,30 @@ struct vigil_hook_list {
 	__u32 slots[VIGIL_GENERIC_COPIES];
 };
 
+/*
+ * Pod scope of a policy (podSelector, containerSelector, TracingPolicyNamespaced): vg_policy_scope
+ * holds one per policy id, vg_scope_cgroups the cgroups (pod or container level) in the scope.
+ * A process is in scope when its cgroup or one of its ancestors is in the set; `levels` has bit
+ * L set when the set holds a cgroup at depth L (the cgroup2 root is 0), so the hook asks only
+ * for the ancestors at those depths. Index VIGIL_SCOPE_ANY_POD holds every pod's cgroups, for
+ * hostSelector {} (host = in no known pod).
+ */
+#define VIGIL_SCOPE_ANY_POD VIGIL_MAX_POLICIES
+#define VIGIL_SCOPE_LEVELS  16
+enum vigil_scope_flags {
+	VIGIL_SCOPE_F_SCOPED = 1 << 0, /* only processes in the set (an empty set: none) */
+	VIGIL_SCOPE_F_HOST   = 1 << 1, /* hostSelector {}: also processes in no known pod */
+};
+struct vigil_scope {
+	__u32 flags;       /* enum vigil_scope_flags */
+	__u32 levels;      /* bit L: the set has a cgroup at depth L */
+};
+struct vigil_scope_key {
+	__u32 policy_id;   /* or VIGIL_SCOPE_ANY_POD */
+	__u32 pad0;
+	__u64 cgroup_id;
+};
+
 /* FILE_FD and EXE args start their tail bytes with this, then the path. */
 struct vigil_file_header {
 	__u64 ino;
@@ -422,6 +447,8 @@ _Static_assert(sizeof(struct vigil_selector) == 480, "map layout: selector");
 _Static_assert(sizeof(struct vigil_hook) == 2448, "map layout: hook");
 _Static_assert(sizeof(struct vigil_generic_event) == 144, "wire format: generic");
 _Static_assert(sizeof(struct vigil_file_header) == VIGIL_FILE_HEADER, "wire format: file header");
+_Static_assert(sizeof(struct vigil_scope) == 8, "map layout: scope");
+_Static_assert(sizeof(struct vigil_scope_key) == 16, "map layout: scope key");
 
 _Static_assert(sizeof(struct vigil_event_header) == 32, "wire format: header");
 _Static_assert(sizeof(struct vigil_namespaces) == 32, "wire format: namespaces");

@@ -59,6 +59,8 @@ enum vigil_policy_map {
 	VIGIL_MAP_ADDR = 6,
 	VIGIL_MAP_CONNECT_HOOKS = 7,
 	VIGIL_MAP_SYSCALL_HOOKS = 8,
+	VIGIL_MAP_POLICY_SCOPE = 9,
+	VIGIL_MAP_SCOPE_CGROUPS = 10,
 };
 int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map);
 
