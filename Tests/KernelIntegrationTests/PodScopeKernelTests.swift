@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// Pod-scoped policies enforced in the kernel: the fixture API server serves pods whose
+/// containers are real runc containers, and the same busybox runs in each and on the host. Only
+/// processes in the selected pods hit the policy; the set follows the pod watch.
+@Suite(
+    .enabled(if: RuncContainer.unavailableReason == nil, "\(RuncContainer.unavailableReason ?? "")"),
+    .serialized, .timeLimit(.minutes(3)))
+struct PodScopeKernelTests {
+    /// Sigkill for whoever opens `path` (a name only this test uses), scoped by `scope` (YAML).
+    static func killOnOpen(name: String, kind: String = "TracingPolicy", namespace: String? = nil, path: String, scope: String) -> String {
+        """
+        apiVersion: cilium.io/v1alpha1
+        kind: \(kind)
+        metadata:
+          name: \(name)
+        \(namespace.map { "  namespace: \($0)" } ?? "")
+        spec:
+        \(scope.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+          tracepoints:
+          - subsystem: syscalls
+            event: sys_enter_openat
+            args:
+            - index: 6
+              type: string
+            selectors:
+            - matchArgs:
+              - index: 6
+                operator: Equal
+                values: ["\(path)"]
+              matchActions:
+              - action: Sigkill
+        """
+    }
+
+    /// The scope of `name` as `tracectl policy list -o json` shows it: (cgroups, unresolved).
+    static func scope(_ agent: AgentHarness, _ name: String) throws -> (Int, Int)? {
+        let output = try agent.tracectl(["policy", "list", "-o", "json"]).output
+        guard let data = output.data(using: .utf8),
+            let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let policies = root["policies"] as? [[String: Any]],
+            let policy = policies.first(where: { $0["name"] as? String == name }),
+            let scope = policy["scope"] as? [String: Any]
+        else { return nil }
+        return (scope["cgroups"] as? Int ?? -1, scope["unresolved"] as? Int ?? -1)
+    }
+
+    static func waitForScope(_ agent: AgentHarness, _ name: String, cgroups: Int, timeout: Double = 15) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: (Int, Int)?
+        while Date() < deadline {
+            last = try scope(agent, name)
+            if last?.0 == cgroups { return }
+            usleep(100_000)
+        }
+        throw Spawn.Failure(description: "scope of \(name) never had \(cgroups) cgroups (last: \(String(describing: last)))")
+    }
+
+    /// Runs busybox `cat path` in `container`; true when SIGKILL ended it (runc exec: 128 + 9).
+    static func killed(in container: RuncContainer, opening path: String) throws -> Bool {
+        try container.execUnique(["cat", path]) == 128 + SIGKILL
+    }
+
+    /// The same on the host, with a copy of busybox.
+    static func killed(host busybox: String, opening path: String) throws -> Bool {
+        try Spawn.run(busybox, argv: [Array(busybox.utf8), Array("cat".utf8), Array(path.utf8)]) & 0x7f == SIGKILL
+    }
+
+    @Test func podSelectorSigkillHitsOnlyTheSelectedPod() throws {
+        let server = try FixtureAPIServer()
+        let dir = try TempDir("vigil-podscope")
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        let path = "/tmp/vigil-podscope-\(tag)"
+        let name = "kill-in-pod-\(tag)"
+        let file = "\(dir.path)/policy.yaml"
+        try Self.killOnOpen(name: name, path: path, scope: "podSelector:\n  matchLabels:\n    app: target-\(tag)")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        var containers: [RuncContainer] = []
+        let agent = try AgentHarness(arguments: [
+            "--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig(), "--tracing-policy", file,
+        ])
+        defer {
+            for c in containers { c.remove() }
+            agent.stop()
+            agent.cleanUp()
+            server.stop()
+            dir.remove()
+        }
+        let a = try RuncContainer()
+        containers.append(a)
+        let b = try RuncContainer()
+        containers.append(b)
+        server.addPod(
+            FixturePods.pod(
+                name: "target-\(tag)", uid: a.podUID, node: agent.nodeName, labels: ["app": "target-\(tag)"],
+                containerName: "cart", containerID: a.id))
+        server.addPod(
+            FixturePods.pod(
+                name: "bystander-\(tag)", uid: b.podUID, node: agent.nodeName, labels: ["app": "bystander-\(tag)"],
+                containerName: "cart", containerID: b.id))
+        // One pod selected: its pod-level cgroup.
+        try Self.waitForScope(agent, name, cgroups: 1)
+
+        #expect(try Self.killed(in: a, opening: path))
+        #expect(try !Self.killed(in: b, opening: path))
+        let hostBusybox = try dir.copy(RuncContainer.busyboxPath!, as: "busybox-vigil-host-\(tag)")
+        #expect(try !Self.killed(host: hostBusybox, opening: path))
+
+        let binaryA = "/bin/\(a.uniqueBinaryName)"
+        let event = try agent.waitFor("Sigkill event in the selected pod") {
+            $0.type == "process_tracepoint" && $0.policyName == name && $0.binary == binaryA
+        }
+        #expect(event.action == "KPROBE_ACTION_SIGKILL")
+        #expect((event.process["pod"] as? [String: Any])?["name"] as? String == "target-\(tag)")
+        // A sentinel exec after the other two: once it is out, their events would be too.
+        #expect(try b.execUnique(["true"]) == 0)
+        _ = try agent.waitFor("sentinel exec") {
+            $0.type == "process_exec" && $0.binary == "/bin/\(b.uniqueBinaryName)" && $0.process["arguments"] as? String == "true"
+        }
+        usleep(300_000)
+        agent.poll()
+        let hits = agent.events.filter { $0.policyName == name }
+        #expect(hits.count == 1, "\(hits.map(\.line))")
+
+        // A selected pod the API server knows before the kubelet made its cgroup (the usual
+        // order): unresolved at first, picked up when its cgroup appears.
+        let lateUID = UUID().uuidString.lowercased()
+        server.addPod(
+            FixturePods.pod(
+                name: "late-\(tag)", uid: lateUID, node: agent.nodeName, labels: ["app": "target-\(tag)"],
+                containerName: "cart", containerID: nil))
+        let deadline = Date().addingTimeInterval(10)
+        while try Self.scope(agent, name)?.1 != 1 && Date() < deadline { usleep(100_000) }
+        #expect(try Self.scope(agent, name)?.1 == 1)
+        let late = try RuncContainer(podUID: lateUID)
+        containers.append(late)
+        try Self.waitForScope(agent, name, cgroups: 2)
+        #expect(try Self.killed(in: late, opening: path))
+    }
+
+    @Test func namespacedCRDPolicyAppliesInItsNamespaceAndFollowsPodDeletion() throws {
+        let server = try FixtureAPIServer()
+        let collection = "/apis/cilium.io/v1alpha1/tracingpoliciesnamespaced"
+        server.serveCollection(collection)
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        let path = "/tmp/vigil-nsscope-\(tag)"
+        let name = "ns-kill-\(tag)"
+        let namespace = "team-\(tag)"
+        var containers: [RuncContainer] = []
+        let agent = try AgentHarness(arguments: [
+            "--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig(), "--tracing-policy-dir", "/nonexistent",
+        ])
+        defer {
+            for c in containers { c.remove() }
+            agent.stop()
+            agent.cleanUp()
+            server.stop()
+        }
+        let a = try RuncContainer()
+        containers.append(a)
+        let b = try RuncContainer()
+        containers.append(b)
+        // Same labels, different namespaces.
+        server.addPod(
+            FixturePods.pod(name: "in-\(tag)", namespace: namespace, uid: a.podUID, node: agent.nodeName, containerID: a.id))
+        server.addPod(
+            FixturePods.pod(name: "out-\(tag)", namespace: "other-\(tag)", uid: b.podUID, node: agent.nodeName, containerID: b.id))
+        server.addObjects(
+            [Self.namespacedObject(name: name, namespace: namespace, uid: "uid-\(name)", path: path)], path: collection)
+        try agent.waitForLog("policy loaded", timeout: 90)
+        try Self.waitForScope(agent, name, cgroups: 1)
+
+        #expect(try Self.killed(in: a, opening: path))
+        #expect(try !Self.killed(in: b, opening: path))
+        _ = try agent.waitFor("Sigkill event in the namespace") {
+            $0.type == "process_tracepoint" && $0.policyName == name && $0.binary == "/bin/\(a.uniqueBinaryName)"
+        }
+
+        // The pod leaves the watch: its containers are out of scope.
+        server.deletePod(uid: a.podUID)
+        try Self.waitForScope(agent, name, cgroups: 0)
+        #expect(try !Self.killed(in: a, opening: path))
+        let listed = try agent.tracectl(["policy", "list"]).output
+        #expect(listed.contains("scope: namespace=\(namespace) pods{} (0 cgroups)"), "\(listed)")
+    }
+
+    /// A TracingPolicyNamespaced object as the CRD collection serves it, applying to every pod
+    /// (`podSelector: {}`) of its namespace.
+    static func namespacedObject(name: String, namespace: String, uid: String, path: String) -> [String: Any] {
+        [
+            "apiVersion": "cilium.io/v1alpha1", "kind": "TracingPolicyNamespaced",
+            "metadata": ["name": name, "namespace": namespace, "uid": uid, "generation": 1],
+            "spec": [
+                "podSelector": [String: Any](),
+                "tracepoints": [[
+                    "subsystem": "syscalls", "event": "sys_enter_openat",
+                    "args": [["index": 6, "type": "string"]],
+                    "selectors": [[
+                        "matchArgs": [["index": 6, "operator": "Equal", "values": [path]]],
+                        "matchActions": [["action": "Sigkill"]],
+                    ]],
+                ]],
+            ],
+        ]
+    }
+}
