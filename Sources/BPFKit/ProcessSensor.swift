@@ -56,6 +56,8 @@ package final class ProcessSensor: Sendable {
         package var policyRateLimited: UInt64 = 0
         package var policyNoPost: UInt64 = 0
         package var policySignals: UInt64 = 0
+        /// Runs of pod-scoped policy hooks for processes outside their pods: nothing done.
+        package var policyOutOfScope: UInt64 = 0
 
         package var totalDrops: UInt64 {
             ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit + policyDrops
@@ -149,6 +151,7 @@ package final class ProcessSensor: Sendable {
             c.policyRateLimited = read(VIGIL_CTR_POLICY_RATE_LIMITED)
             c.policyNoPost = read(VIGIL_CTR_POLICY_NOPOST)
             c.policySignals = read(VIGIL_CTR_POLICY_SIGNALS)
+            c.policyOutOfScope = read(VIGIL_CTR_POLICY_OUT_OF_SCOPE)
             return c
         }
     }

@@ -270,6 +270,7 @@ package struct ProcessMonitorService: Service {
                 "export_lines_dropped": "\(exporter.file?.droppedLines ?? 0)",
                 "policy_matched": "\(counters.policyMatched)", "policy_filtered": "\(counters.policyFiltered)",
                 "policy_signals": "\(counters.policySignals)", "policy_rate_limited": "\(counters.policyRateLimited)",
+                "policy_out_of_scope": "\(counters.policyOutOfScope)",
             ])
     }
 
@@ -306,6 +307,7 @@ package struct ProcessMonitorService: Service {
             "decode_errors": reader.decodeErrors, "policy_matched": sensor.policyMatched,
             "policy_filtered": sensor.policyFiltered, "policy_signals": sensor.policySignals,
             "policy_rate_limited": sensor.policyRateLimited, "process_cache_entries": UInt64(cacheEntries),
+            "policy_out_of_scope": sensor.policyOutOfScope,
         ]
     }
 

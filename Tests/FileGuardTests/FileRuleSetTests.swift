@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Synchronization
 import Testing
 @testable import FileGuard
 
@@ -98,6 +99,27 @@ let decisionCases: [DecisionCase] = [
         #expect(d.deny)
     }
 
+    /// A rule of a pod-scoped policy decides only for processes in scope; others fall through
+    /// to later rules, and the scope is asked only once path and pid matched.
+    @Test func scopedRuleAppliesOnlyInScope() {
+        let asked = ScopeLog()
+        let scope = ProcessScope(id: 7) { pid in
+            asked.record(pid)
+            return pid == 100
+        }
+        let set = FileRuleSet([
+            FileRule(id: 1, kind: .open, match: .exact(["/x/y"]), scope: scope),
+            FileRule(id: 2, kind: .open, match: .exact(["/x/y"]), action: .allow),
+        ])
+        #expect(set.decide(path: "/x/y", pid: 100, binary: nil, kind: .open).ruleID == 1)
+        #expect(set.decide(path: "/x/y", pid: 100, binary: nil, kind: .open).deny)
+        let outside = set.decide(path: "/x/y", pid: 200, binary: nil, kind: .open)
+        #expect(outside.ruleID == 2)
+        #expect(!outside.deny)
+        #expect(set.decide(path: "/x/z", pid: 200, binary: nil, kind: .open) == .noMatch)
+        #expect(asked.pids == [100, 100, 200])
+    }
+
     @Test func emptySetAllowsEverything() {
         let d = FileRuleSet.empty.decide(path: "/etc/shadow", pid: 1, binary: nil, kind: .open)
         #expect(d == .noMatch)
@@ -157,4 +179,11 @@ let decisionCases: [DecisionCase] = [
         #expect(matched == 0)
         #expect(perCall < 200_000)
     }
+}
+
+/// Pids a scope was asked about, in order.
+final class ScopeLog: Sendable {
+    private let storage = Mutex<[Int32]>([])
+    func record(_ pid: Int32) { storage.withLock { $0.append(pid) } }
+    var pids: [Int32] { storage.withLock { $0 } }
 }

@@ -125,6 +125,10 @@ struct PodScopeKernelTests {
         agent.poll()
         let hits = agent.events.filter { $0.policyName == name }
         #expect(hits.count == 1, "\(hits.map(\.line))")
+        // Every other open on the node ran the hook out of scope, and was counted.
+        let status = try agent.tracectl(["status", "-o", "json"]).output
+        let outOfScope = status.firstMatch(of: /"policy_out_of_scope"\s*:\s*(\d+)/).flatMap { Int($0.1) } ?? 0
+        #expect(outOfScope > 0, "\(status)")
 
         // A selected pod the API server knows before the kubelet made its cgroup (the usual
         // order): unresolved at first, picked up when its cgroup appears.
