@@ -146,6 +146,86 @@ struct PodScopeKernelTests {
         #expect(try Self.killed(in: late, opening: path))
     }
 
+    @Test func containerSelectorAndFanotifyDenyFollowTheScope() throws {
+        let server = try FixtureAPIServer()
+        let dir = try TempDir("vigil-podscope")
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        let path = "/tmp/vigil-cscope-\(tag)"
+        let secret = "\(dir.path)/secret-\(tag)"
+        try "x".write(toFile: secret, atomically: true, encoding: .utf8)
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try Self.killOnOpen(name: "kill-in-api-\(tag)", path: path, scope: "containerSelector:\n  matchLabels:\n    name: api")
+            .write(toFile: "\(policies)/kill.yaml", atomically: true, encoding: .utf8)
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: deny-in-pod-\(tag)
+            spec:
+              podSelector:
+                matchLabels:
+                  app: api-\(tag)
+              lsmhooks:
+              - hook: file_open
+                args:
+                - index: 0
+                  type: file
+                selectors:
+                - matchArgs:
+                  - index: 0
+                    operator: Equal
+                    values: ["\(secret)"]
+                  matchActions:
+                  - action: Override
+                    argError: -1
+            """.write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
+        var containers: [RuncContainer] = []
+        let agent = try AgentHarness(arguments: [
+            "--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig(), "--tracing-policy-dir", policies,
+        ])
+        defer {
+            for c in containers { c.remove() }
+            agent.stop()
+            agent.cleanUp()
+            server.stop()
+            dir.remove()
+        }
+        let a = try RuncContainer()
+        containers.append(a)
+        let b = try RuncContainer()
+        containers.append(b)
+        server.addPod(
+            FixturePods.pod(
+                name: "api-\(tag)", uid: a.podUID, node: agent.nodeName, labels: ["app": "api-\(tag)"],
+                containerName: "api", containerID: a.id))
+        server.addPod(
+            FixturePods.pod(
+                name: "cart-\(tag)", uid: b.podUID, node: agent.nodeName, labels: ["app": "cart-\(tag)"],
+                containerName: "cart", containerID: b.id))
+        // containerSelector: the container's own cgroup; podSelector: the pod's.
+        try Self.waitForScope(agent, "kill-in-api-\(tag)", cgroups: 1)
+        try Self.waitForScope(agent, "deny-in-pod-\(tag)", cgroups: 1)
+        #expect(try Self.killed(in: a, opening: path))
+        #expect(try !Self.killed(in: b, opening: path))
+
+        // fanotify decides in the agent: a host shell that moves itself into the selected
+        // container's cgroup is denied, the same shell outside is not.
+        let busybox = try dir.copy(RuncContainer.busyboxPath!, as: "busybox-vigil-fan-\(tag)")
+        let cgroup2 = access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup"
+        func cat(inside: Bool) throws -> Int32 {
+            let move = inside ? "echo $$ > \(cgroup2)\(a.cgroupPath)/cgroup.procs && " : ""
+            let script = "\(move)exec \(busybox) cat \(secret) > /dev/null"
+            return try Spawn.run(busybox, argv: [busybox, "sh", "-c", script].map { Array($0.utf8) })
+        }
+        #expect(try cat(inside: false) == 0)
+        #expect(try cat(inside: true) != 0)
+        let event = try agent.waitFor("Override event of the shell in the pod") {
+            $0.type == "process_lsm" && $0.policyName == "deny-in-pod-\(tag)"
+        }
+        #expect(event.action == "KPROBE_ACTION_OVERRIDE")
+    }
+
     @Test func namespacedCRDPolicyAppliesInItsNamespaceAndFollowsPodDeletion() throws {
         let server = try FixtureAPIServer()
         let collection = "/apis/cilium.io/v1alpha1/tracingpoliciesnamespaced"
