@@ -152,7 +152,10 @@ package final class PodScopes: Sendable {
     /// Recomputes the sets of `only` (or of every policy and the all-pods set) and writes the
     /// differences.
     private func sync(_ state: inout State, only: UInt32?) throws {
-        state.generation = store.generation
+        // Read before the pods: a change in between is seen again on the next turn. Only a
+        // full pass may mark the store's state as done.
+        let generation = store.generation
+        if only == nil { state.generation = generation }
         let pods = store.pods.values
         guard let entries = CgroupPathResolver.tree(root: cgroupRoot) else {
             throw ScopeError(message: "cannot read the cgroup2 tree at \(cgroupRoot)")
