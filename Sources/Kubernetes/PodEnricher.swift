@@ -54,7 +54,7 @@ package final class PodEnricher {
             stats.pending += 1
             return overflowIfNeeded()
         }
-        if let pod = pod(container) {
+        if let pod = pod(container) ?? deletedPod(container, before: event.time) {
             return [enriched(event, pod: pod)]
         }
         waiting[container] = [(event, now() + maxWait)]
@@ -80,9 +80,23 @@ package final class PodEnricher {
                 continue
             }
             var released = 0
+            // A pod that came and went between two ticks: the events from before its deletion.
+            while storeMoved, released < queue.count,
+                let pod = deletedPod(container, before: queue[released].event.time)
+            {
+                out.append(enriched(queue[released].event, pod: pod))
+                released += 1
+            }
+            stats.pending -= released
+            queue.removeFirst(released)
+            released = 0
             while released < queue.count, queue[released].deadline <= t {
                 out.append(enrichParents(queue[released].event))
                 released += 1
+            }
+            if released == 0 {
+                waiting[container] = queue.isEmpty ? nil : queue
+                continue
             }
             guard released > 0 else { continue }
             stats.timedOut += UInt64(released)
@@ -131,7 +145,9 @@ package final class PodEnricher {
     /// Parent and ancestors get their pod if it is known; they never make an event wait.
     private func enrichParents(_ event: ExportEvent) -> ExportEvent {
         var event = event
-        if var parent = event.parent, let container = parent.docker, let pod = pod(container) {
+        if var parent = event.parent, let container = parent.docker,
+            let pod = pod(container) ?? deletedPod(container, before: event.time)
+        {
             parent.pod = pod
             event.parent = parent
         }
@@ -156,6 +172,12 @@ package final class PodEnricher {
         let pod = store.lookup(containerID: container).map(Self.exported)
         cache[container] = pod
         return pod
+    }
+
+    /// The pod of a container whose pod was deleted after `time` (see ``PodStore/lookupDeleted``);
+    /// not cached: the answer depends on the event's time.
+    private func deletedPod(_ container: String, before time: WallTime) -> ExportedPod? {
+        store.lookupDeleted(containerID: container, eventTime: time.nanosecondsSinceEpoch).map(Self.exported)
     }
 
     /// Tetragon's rendering of a pod and one of its containers.

@@ -22,6 +22,17 @@ package final class PodStore: Sendable {
         /// Container id (scheme stripped, first `prefixLength` chars) -> pod uid.
         var byContainer: [String: String] = [:]
         var generation: UInt64 = 0
+        /// Pods deleted in the last `deletedGrace`, by uid, for events from before their deletion.
+        var deleted: [String: Deleted] = [:]
+        var deletedByContainer: [String: String] = [:]
+    }
+
+    /// A deleted pod, kept for a while for the events that happened before its deletion.
+    private struct Deleted {
+        var pod: Pod
+        /// Wall-clock time of the deletion (the watch event or the relist), ns since the epoch.
+        var at: UInt64
+        var expires: ContinuousClock.Instant
     }
 
     /// Tetragon's `docker` field carries 31 characters of the id; the index uses the same
@@ -29,8 +40,28 @@ package final class PodStore: Sendable {
     package static let prefixLength = 31
 
     private let state = Mutex(State())
+    /// How long a deleted pod still answers for events from before its deletion.
+    package let deletedGrace: Duration
+    /// At most this many deleted pods are kept (the oldest go first).
+    package let maxDeleted: Int
+    private let wallNow: @Sendable () -> UInt64
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    package init() {}
+    /// - Parameters:
+    ///   - deletedGrace: how long a deleted pod still enriches events that happened before its
+    ///     deletion (an exit or a policy event the pipeline meets after the `DELETED` event, as
+    ///     Tetragon's deleted-pod cache does). Events from after the deletion never get it.
+    ///   - maxDeleted: bound on the deleted pods kept.
+    package init(
+        deletedGrace: Duration = .seconds(30), maxDeleted: Int = 1024,
+        wallNow: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1e9) },
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
+        self.deletedGrace = deletedGrace
+        self.maxDeleted = maxDeleted
+        self.wallNow = wallNow
+        self.now = now
+    }
 
     /// Bumped by every change; readers that wait for a pod retry only when it moved.
     package var generation: UInt64 { state.withLock { $0.generation } }
@@ -48,6 +79,7 @@ package final class PodStore: Sendable {
             Self.unindex(uid: pod.uid, in: &s)
             s.pods[pod.uid] = pod
             Self.index(pod, in: &s)
+            forgetDeleted(uid: pod.uid, in: &s)
             s.generation &+= 1
         }
     }
@@ -55,6 +87,7 @@ package final class PodStore: Sendable {
     /// Removes one pod (watch `DELETED`).
     package func delete(uid: String) {
         state.withLock { s in
+            remember(uid: uid, in: &s)
             Self.unindex(uid: uid, in: &s)
             s.pods[uid] = nil
             s.generation &+= 1
@@ -68,10 +101,12 @@ package final class PodStore: Sendable {
         state.withLock { s in
             let fresh = Set(pods.map(\.uid))
             let dropped = s.pods.keys.filter { !fresh.contains($0) }.sorted()
-            s = State(generation: s.generation &+ 1)
+            for uid in dropped { remember(uid: uid, in: &s) }
+            s = State(generation: s.generation &+ 1, deleted: s.deleted, deletedByContainer: s.deletedByContainer)
             for pod in pods {
                 s.pods[pod.uid] = pod
                 Self.index(pod, in: &s)
+                forgetDeleted(uid: pod.uid, in: &s)
             }
             return dropped
         }
@@ -84,12 +119,57 @@ package final class PodStore: Sendable {
         let key = String(containerID.prefix(Self.prefixLength))
         return state.withLock { s -> Match? in
             guard let uid = s.byContainer[key], let pod = s.pods[uid] else { return nil }
-            guard let status = pod.allContainerStatuses.first(where: { Self.strippedID($0.containerID)?.hasPrefix(containerID) == true })
-            else { return nil }
-            let specs = (pod.spec?.containers ?? []) + (pod.spec?.initContainers ?? []) + (pod.spec?.ephemeralContainers ?? [])
-            return Match(pod: pod, status: status, spec: specs.first { $0.name == status.name }, workload: Workload(pod: pod))
+            return Self.match(pod, containerID: containerID)
         }
     }
+
+    private static func match(_ pod: Pod, containerID: String) -> Match? {
+        guard let status = pod.allContainerStatuses.first(where: { Self.strippedID($0.containerID)?.hasPrefix(containerID) == true })
+        else { return nil }
+        let specs = (pod.spec?.containers ?? []) + (pod.spec?.initContainers ?? []) + (pod.spec?.ephemeralContainers ?? [])
+        return Match(pod: pod, status: status, spec: specs.first { $0.name == status.name }, workload: Workload(pod: pod))
+    }
+
+    /// Keeps the pod `uid` (about to leave) as deleted; drops expired and excess entries.
+    private func remember(uid: String, in s: inout State) {
+        guard let pod = s.pods[uid], maxDeleted > 0 else { return }
+        let t = now()
+        for (old, entry) in s.deleted where entry.expires <= t { forgetDeleted(uid: old, in: &s) }
+        while s.deleted.count >= maxDeleted, let oldest = s.deleted.min(by: { $0.value.at < $1.value.at })?.key {
+            forgetDeleted(uid: oldest, in: &s)
+        }
+        s.deleted[uid] = Deleted(pod: pod, at: wallNow(), expires: t + deletedGrace)
+        for status in pod.allContainerStatuses {
+            guard let id = Self.strippedID(status.containerID), id.utf8.count >= Self.prefixLength else { continue }
+            s.deletedByContainer[String(id.prefix(Self.prefixLength))] = uid
+        }
+    }
+
+    private func forgetDeleted(uid: String, in s: inout State) {
+        guard let entry = s.deleted.removeValue(forKey: uid) else { return }
+        for status in entry.pod.allContainerStatuses {
+            guard let id = Self.strippedID(status.containerID), id.utf8.count >= Self.prefixLength else { continue }
+            let key = String(id.prefix(Self.prefixLength))
+            if s.deletedByContainer[key] == uid { s.deletedByContainer[key] = nil }
+        }
+    }
+
+    /// The pod and container of `containerID` if its pod was deleted after `eventTime` (ns since
+    /// the epoch) and less than ``deletedGrace`` ago: an event from before the deletion still
+    /// gets its pod; one from after never does.
+    package func lookupDeleted(containerID: String, eventTime: UInt64) -> Match? {
+        guard containerID.utf8.count >= Self.prefixLength else { return nil }
+        let key = String(containerID.prefix(Self.prefixLength))
+        let t = now()
+        return state.withLock { s -> Match? in
+            guard let uid = s.deletedByContainer[key], let entry = s.deleted[uid] else { return nil }
+            guard entry.expires > t, eventTime <= entry.at else { return nil }
+            return Self.match(entry.pod, containerID: containerID)
+        }
+    }
+
+    /// Deleted pods kept now.
+    package var deletedCount: Int { state.withLock { $0.deleted.count } }
 
     /// `containerd://abc` -> `abc`; nil for an empty id.
     package static func strippedID(_ id: String?) -> String? {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 @testable import Kubernetes
@@ -74,6 +75,39 @@ private func decodePod(_ object: [String: Any]) throws -> Pod {
         #expect(dropped == ["u2"])
         #expect(store.lookup(containerID: Self.idB) == nil)
         #expect(store.count == 0)
+    }
+
+    /// A deleted pod still answers for events from before its deletion, for `deletedGrace`,
+    /// and never for later ones; the bound keeps the newest.
+    @Test func deletedPodsAnswerOnlyForEarlierEventsForAWhile() throws {
+        final class Clocks: Sendable {
+            let wall = Atomic<UInt64>(1_000)
+            let mono = Mutex(ContinuousClock.now)
+        }
+        let clocks = Clocks()
+        let store = PodStore(
+            deletedGrace: .seconds(30), maxDeleted: 1, wallNow: { clocks.wall.load(ordering: .relaxed) },
+            now: { clocks.mono.withLock { $0 } })
+        store.upsert(try decodePod(FixturePods.pod(name: "a", uid: "u1", node: "n", containerID: Self.idA)))
+        store.delete(uid: "u1")
+        #expect(store.lookup(containerID: Self.idA) == nil)
+        #expect(store.lookupDeleted(containerID: Self.idA, eventTime: 999)?.pod.metadata.name == "a")
+        #expect(store.lookupDeleted(containerID: String(Self.idA.prefix(31)), eventTime: 1_000)?.pod.uid == "u1")
+        #expect(store.lookupDeleted(containerID: Self.idA, eventTime: 1_001) == nil)
+        #expect(store.count == 0)
+        clocks.mono.withLock { $0 += .seconds(31) }
+        #expect(store.lookupDeleted(containerID: Self.idA, eventTime: 999) == nil)
+
+        // A relist that drops a pod keeps it the same way; only `maxDeleted` are kept.
+        clocks.wall.store(2_000, ordering: .relaxed)
+        store.upsert(try decodePod(FixturePods.pod(name: "b", uid: "u2", node: "n", containerID: Self.idB)))
+        store.replace(with: [])
+        #expect(store.lookupDeleted(containerID: Self.idB, eventTime: 1_500)?.pod.metadata.name == "b")
+        #expect(store.deletedCount == 1)
+        // Coming back (same uid) ends its deleted entry.
+        store.upsert(try decodePod(FixturePods.pod(name: "b", uid: "u2", node: "n", containerID: Self.idB)))
+        #expect(store.deletedCount == 0)
+        #expect(store.lookup(containerID: Self.idB)?.pod.metadata.name == "b")
     }
 
     @Test func mirrorPodsAreKeyedByTheirConfigHash() throws {

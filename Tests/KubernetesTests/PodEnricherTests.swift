@@ -65,6 +65,28 @@ import TestSupport
         #expect(enricher.stats.pending == 0)
     }
 
+    /// An event from before its pod's deletion (an exit seen late) still gets the pod; one
+    /// from after does not, and waits like an unknown pod's.
+    @Test func deletedPodEnrichesOnlyEarlierEvents() throws {
+        let clock = Clock()
+        let store = PodStore(wallNow: { 5_000 })
+        store.upsert(try Self.pod("gone", id: Self.idA))
+        store.delete(uid: "uid-gone")
+        let enricher = PodEnricher(store: store, maxWait: .seconds(3), now: { clock.now })
+        var early = Self.event("early", container: Self.idA, parentContainer: Self.idA)
+        early.time = WallTime(nanosecondsSinceEpoch: 4_000)
+        let out = enricher.submit(early)
+        #expect(out.first?.process.pod?.name == "gone")
+        #expect(out.first?.parent?.pod?.name == "gone")
+        var late = Self.event("late", container: Self.idA)
+        late.time = WallTime(nanosecondsSinceEpoch: 6_000)
+        #expect(enricher.submit(late).isEmpty)
+        clock.advance(.seconds(3))
+        let released = enricher.tick()
+        #expect(Self.names(released) == ["late"])
+        #expect(released.first?.process.pod == nil)
+    }
+
     @Test func podThatNeverComesLetsEventsGoAfterTheBoundCounted() throws {
         let clock = Clock()
         let enricher = PodEnricher(store: PodStore(), maxWait: .seconds(3), now: { clock.now })
