@@ -27,6 +27,19 @@ struct TextOutputTests {
         #expect(TextOutput.policies([]) == "no policies\n")
     }
 
+    @Test("policy list shows a pod scope")
+    func scopedPolicy() {
+        let policy = PolicyInfo(
+            name: "no-curl", namespace: "shop", source: .kubernetes, state: .loaded, hooks: [],
+            scope: PolicyScopeInfo(selector: "namespace=shop pods{app=cart}", cgroups: 2, unresolved: 1))
+        #expect(TextOutput.policies([policy]) == """
+            NAME     NAMESPACE  STATE   MODE     SOURCE      HOOKS  ACTIONS
+            no-curl  shop       loaded  enforce  kubernetes  0      -
+              scope: namespace=shop pods{app=cart} (2 cgroups, 1 not found yet)
+
+            """)
+    }
+
     @Test("durations")
     func durations() {
         #expect(TextOutput.duration(5.9) == "5s")
