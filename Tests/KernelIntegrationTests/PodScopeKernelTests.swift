@@ -226,6 +226,77 @@ struct PodScopeKernelTests {
         #expect(event.action == "KPROBE_ACTION_OVERRIDE")
     }
 
+    /// The cgroup connect hooks (and the connect result at sys_exit) honour the scope too: a
+    /// host shell moved into the selected pod's cgroup is denied, the same busybox outside is not.
+    @Test func connectDenyAppliesOnlyInTheSelectedPod() throws {
+        let server = try FixtureAPIServer()
+        let dir = try TempDir("vigil-podscope")
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        // A port nothing listens on: outside the pod the connect is refused, inside it is denied.
+        let probe = try ConnectKernelTests.Listener()
+        let port = probe.port
+        probe.close()
+        let name = "deny-connect-\(tag)"
+        let file = "\(dir.path)/policy.yaml"
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: \(name)
+            spec:
+              podSelector:
+                matchLabels:
+                  app: net-\(tag)
+              lsmhooks:
+              - hook: socket_connect
+                args:
+                - index: 1
+                  type: sockaddr
+                selectors:
+                - matchArgs:
+                  - index: 1
+                    operator: DPort
+                    values: ["\(port)"]
+                  matchActions:
+                  - action: Override
+                    argError: -1
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        var containers: [RuncContainer] = []
+        let agent = try AgentHarness(arguments: [
+            "--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig(), "--tracing-policy", file,
+        ])
+        defer {
+            for c in containers { c.remove() }
+            agent.stop()
+            agent.cleanUp()
+            server.stop()
+            dir.remove()
+        }
+        let a = try RuncContainer()
+        containers.append(a)
+        server.addPod(
+            FixturePods.pod(
+                name: "net-\(tag)", uid: a.podUID, node: agent.nodeName, labels: ["app": "net-\(tag)"], containerID: a.id))
+        try Self.waitForScope(agent, name, cgroups: 1)
+
+        let inside = try dir.copy(RuncContainer.busyboxPath!, as: "busybox-vigil-in-\(tag)")
+        let outside = try dir.copy(RuncContainer.busyboxPath!, as: "busybox-vigil-out-\(tag)")
+        let cgroup2 = access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup"
+        let move = "echo $$ > \(cgroup2)\(a.cgroupPath)/cgroup.procs && "
+        for (busybox, script) in [
+            (outside, "exec \(outside) nc 127.0.0.1 \(port) < /dev/null"),
+            (inside, move + "exec \(inside) nc 127.0.0.1 \(port) < /dev/null"),
+        ] {
+            _ = try Spawn.run(busybox, argv: [busybox, "sh", "-c", script].map { Array($0.utf8) })
+        }
+        let denied = try agent.waitFor("denied connect in the pod") { $0.policyName == name && $0.binary == inside }
+        #expect(denied.action == "KPROBE_ACTION_OVERRIDE")
+        // The outside connect came first: had it matched, its event would be out by now.
+        usleep(300_000)
+        agent.poll()
+        #expect(!agent.events.contains { $0.policyName == name && $0.binary == outside })
+    }
+
     @Test func namespacedCRDPolicyAppliesInItsNamespaceAndFollowsPodDeletion() throws {
         let server = try FixtureAPIServer()
         let collection = "/apis/cilium.io/v1alpha1/tracingpoliciesnamespaced"
