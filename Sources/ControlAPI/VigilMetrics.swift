@@ -15,6 +15,7 @@ import Synchronization
 /// | `vigil_events_total` | counter | `type` (`process_exec`, ...) |
 /// | `vigil_missed_events_total` | counter | `place`: `kernel_reserve`, `user_queue`, `export`, `client` |
 /// | `vigil_policy_filtered_events_total` | counter | |
+/// | `vigil_policy_out_of_scope_events_total` | counter | |
 /// | `vigil_policy_actions_total` | counter | `policy`, `action` |
 /// | `vigil_policies` | gauge | `state`: `loaded`, `error`, `disabled` |
 /// | `vigil_process_cache_size` | gauge | |
@@ -44,6 +45,9 @@ package final class VigilMetrics: Sendable {
     /// `vigil_policy_filtered_events_total`: hook hits that matched no selector (never left
     /// the kernel).
     package let policyFilteredEvents: CoreMetrics.Counter
+    /// `vigil_policy_out_of_scope_events_total`: hook hits of pod-scoped policies by processes
+    /// outside the policy's pods (never left the kernel).
+    package let policyOutOfScopeEvents: CoreMetrics.Counter
     /// `vigil_process_cache_size`.
     package let processCacheSize: CoreMetrics.Gauge
     /// `vigil_export_bytes_total`.
@@ -80,6 +84,7 @@ package final class VigilMetrics: Sendable {
         let factory = PrometheusMetricsFactory(registry: registry)
         self.factory = factory
         policyFilteredEvents = CoreMetrics.Counter(label: "vigil_policy_filtered_events_total", factory: factory)
+        policyOutOfScopeEvents = CoreMetrics.Counter(label: "vigil_policy_out_of_scope_events_total", factory: factory)
         processCacheSize = CoreMetrics.Gauge(label: "vigil_process_cache_size", factory: factory)
         exportBytes = CoreMetrics.Counter(label: "vigil_export_bytes_total", factory: factory)
         exportRotations = CoreMetrics.Counter(label: "vigil_export_rotations_total", factory: factory)
@@ -162,6 +167,12 @@ package final class VigilMetrics: Sendable {
     package func advancePolicyFilteredEvents(toTotal total: UInt64) {
         let delta = delta(key: "policy_filtered", total: total)
         if delta > 0 { policyFilteredEvents.increment(by: delta) }
+    }
+
+    /// Like `advanceMissedEvents`, for `vigil_policy_out_of_scope_events_total`.
+    package func advancePolicyOutOfScopeEvents(toTotal total: UInt64) {
+        let delta = delta(key: "policy_out_of_scope", total: total)
+        if delta > 0 { policyOutOfScopeEvents.increment(by: delta) }
     }
 
     /// Moves `vigil_pod_metadata_events_total{result}` (`enriched`: left with their pod,

@@ -188,6 +188,7 @@ package struct ProcessMonitorService: Service {
                     while !Task.isCancelled {
                         let sensorCounters = sensor.counters()
                         metrics.advancePolicyFilteredEvents(toTotal: sensorCounters.policyFiltered)
+                        metrics.advancePolicyOutOfScopeEvents(toTotal: sensorCounters.policyOutOfScope)
                         metrics.advanceMissedEvents(.kernelReserve, toTotal: sensorCounters.totalDrops)
                         metrics.advanceMissedEvents(.userQueue, toTotal: reader.stats.queueDrops)
                         metrics.processCacheSize.record(cacheSize.value)

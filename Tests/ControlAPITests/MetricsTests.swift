@@ -63,6 +63,8 @@ struct MetricsTests {
         metrics.advanceMissedEvents(.kernelReserve, toTotal: 10)
         metrics.advanceMissedEvents(.kernelReserve, toTotal: 15)
         metrics.advancePolicyFilteredEvents(toTotal: 7)
+        metrics.advancePolicyOutOfScopeEvents(toTotal: 3)
+        metrics.advancePolicyOutOfScopeEvents(toTotal: 4)
 
         parsed = try parsePrometheus(metrics.exposition())
         #expect(parsed.types["vigil_events_total"] == "counter")
@@ -77,6 +79,7 @@ struct MetricsTests {
         #expect(parsed.samples["vigil_export_rotations_total"] == 1)
         #expect(parsed.samples["vigil_missed_events_total{place=\"kernel_reserve\"}"] == 15)
         #expect(parsed.samples["vigil_policy_filtered_events_total"] == 7)
+        #expect(parsed.samples["vigil_policy_out_of_scope_events_total"] == 4)
 
         metrics.advancePodMetadataEvents(result: "missing", toTotal: 2)
         metrics.advancePodMetadataEvents(result: "missing", toTotal: 5)
