@@ -27,9 +27,22 @@ package struct KernelProbe: Sendable {
     package var features: [Feature]
     package var hooks: [Hook]
 
+    /// Whether the agent's BPF-LSM programs serve lsmhooks (see ``run(lsm:)``).
+    package enum LSMOutcome: Sendable {
+        /// Not known: say what an agent would use, from the probe.
+        case probe
+        /// The agent loaded its LSM programs.
+        case served
+        /// It did not, for this reason.
+        case fallback(String)
+    }
+
     /// Probes the running kernel. Program-type and helper probes load tiny programs through
     /// libbpf, so they need root (or CAP_BPF); without it they report "unknown".
-    package static func run() -> KernelProbe {
+    ///
+    /// `lsm`: the agent's own outcome once its sensor is loaded; `.probe` (`tracectl probe`)
+    /// says what an agent would use here.
+    package static func run(lsm lsmOutcome: LSMOutcome = .probe) -> KernelProbe {
         func probe(_ rc: Int32) -> Bool? { rc == 1 ? true : rc == 0 ? false : nil }
         let btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0
         let ringbuf = probe(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil))
@@ -66,18 +79,56 @@ package struct KernelProbe: Sendable {
         ]
         let connect = sockAddr == true && cgroup2 != nil
         let tracepoints = signal != false
-        // Said next to the mechanism in use, so the log and `tracectl probe` show what a later
-        // build could use here; this one has no LSM programs yet.
-        let lsmNote = lsm.available == true ? " (BPF-LSM available, unused by this build)" : ""
-        let hooks = [
-            Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
-            Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false),
-            Hook(hook: "socket_connect", mechanism: (connect ? "cgroup connect4/6, sendmsg4/6" : "unavailable") + lsmNote, observe: connect, kill: false, deny: connect),
-            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)" + (fanotify ? "; deny: fanotify" : "") + lsmNote, observe: syscallTracepoints, kill: signal == true, deny: fanotify),
-            Hook(hook: "bprm_check_security", mechanism: "sched_process_exec" + (fanotify ? "; deny: fanotify" : "") + lsmNote, observe: true, kill: signal == true, deny: fanotify),
-            Hook(hook: "kprobes on kernel functions", mechanism: kprobes ? "kprobes (not in this build)" : "unavailable: no kprobes", observe: false, kill: false, deny: false),
-        ]
+        let lsmFallback: String? =
+            switch lsmOutcome {
+            case .probe: lsm.available == true ? nil : Self.shortLSMReason(lsm.detail)
+            case .served: nil
+            case .fallback(let reason): reason
+            }
+        let lsmHooks = Self.lsmHookMechanisms(
+            fallbackReason: lsmFallback, connect: connect, fanotify: fanotify, syscallTracepoints: syscallTracepoints,
+            signal: signal == true)
+        let hooks =
+            [
+                Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
+                Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false),
+            ] + lsmHooks + [
+                Hook(hook: "kprobes on kernel functions", mechanism: kprobes ? "kprobes (not in this build)" : "unavailable: no kprobes", observe: false, kill: false, deny: false),
+            ]
         return KernelProbe(features: features, hooks: hooks)
+    }
+
+    /// How lsmhooks file_open, bprm_check_security and socket_connect run: in BPF-LSM programs
+    /// (nil `fallbackReason`), or on the other mechanisms, with the reason BPF-LSM does not
+    /// serve them said next to them. The kprobe spellings (security_file_open, ...) always run on
+    /// the other mechanisms.
+    package static func lsmHookMechanisms(
+        fallbackReason: String?, connect: Bool, fanotify: Bool, syscallTracepoints: Bool, signal: Bool
+    ) -> [Hook] {
+        if fallbackReason == nil {
+            return ["socket_connect", "file_open", "bprm_check_security"].map {
+                Hook(hook: $0, mechanism: "BPF-LSM (lsm/\($0))", observe: true, kill: true, deny: true)
+            }
+        }
+        let note = " (\(fallbackReason ?? ""))"
+        return [
+            Hook(hook: "socket_connect", mechanism: (connect ? "cgroup connect4/6, sendmsg4/6" : "unavailable") + note, observe: connect, kill: false, deny: connect),
+            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)" + (fanotify ? "; deny: fanotify" : "") + note, observe: syscallTracepoints, kill: signal, deny: fanotify),
+            Hook(hook: "bprm_check_security", mechanism: "sched_process_exec" + (fanotify ? "; deny: fanotify" : "") + note, observe: true, kill: signal, deny: fanotify),
+        ]
+    }
+
+    /// The part of a ``bpfLSM(activeList:)`` detail that says why BPF-LSM is not used, short
+    /// enough to stand next to a mechanism ("BPF-LSM not in lsm=").
+    package static func shortLSMReason(_ detail: String) -> String {
+        if detail.hasPrefix("bpf is not in the active LSMs") { return "BPF-LSM not in lsm=" }
+        if detail.hasPrefix("securityfs not mounted") { return "BPF-LSM unknown: securityfs not mounted" }
+        // "bpf is an active LSM (...) but load failed: ...": the part after "but ".
+        if detail.hasPrefix("bpf is an active LSM"), let cut = detail.firstIndex(of: ")") {
+            let rest = detail[detail.index(after: cut)...].drop { $0 == " " }
+            return "BPF-LSM refused: " + (rest.hasPrefix("but ") ? rest.dropFirst(4) : rest)
+        }
+        return "BPF-LSM: " + detail
     }
 
     /// BPF-LSM works only when both hold: `bpf` is in the active LSM list, and an LSM program

@@ -119,3 +119,34 @@ extension ProcessSensor {
         try? withHandle { pointer in vigil_bpf_detach_syscalls(pointer, exit ? 1 : 0) }
     }
 }
+
+extension ProcessSensor {
+    /// Whether the BPF-LSM programs loaded, so lsmhooks run in them (see ``bpfLSMUnavailableReason``).
+    package var bpfLSMAvailable: Bool {
+        (try? withHandle { pointer in vigil_bpf_lsm_available(pointer) != 0 }) ?? false
+    }
+
+    /// Attaches the BPF-LSM program of `hook` (idempotent). It runs the hooks listed for it in
+    /// the LSM hook map.
+    package func attachLSM(_ hook: vigil_lsm_hook) throws(BPFError) {
+        _ = try withHandle { pointer throws(BPFError) in
+            try checkedRC("attach BPF-LSM program \(Self.lsmProgramName(hook))") {
+                vigil_bpf_attach_lsm(pointer, Int32(hook.rawValue))
+            }
+        }
+    }
+
+    /// Detaches it once no hook needs it: an attached LSM program runs on every open, exec or
+    /// connect of the node.
+    package func detachLSM(_ hook: vigil_lsm_hook) {
+        try? withHandle { pointer in vigil_bpf_detach_lsm(pointer, Int32(hook.rawValue)) }
+    }
+
+    package static func lsmProgramName(_ hook: vigil_lsm_hook) -> String {
+        switch hook {
+        case VIGIL_LSM_FILE_OPEN: "lsm/file_open"
+        case VIGIL_LSM_BPRM_CHECK: "lsm/bprm_check_security"
+        default: "lsm/socket_connect"
+        }
+    }
+}

@@ -3,6 +3,7 @@ import CLibbpf
 import CVigilABI
 import CVigilBPF
 import Glibc
+import HostFiles
 import Logging
 import Synchronization
 
@@ -34,6 +35,9 @@ package final class ProcessSensor: Sendable {
         package var processMapEntries: UInt32 = 65536
         /// nil: tp_btf, falling back to raw_tp.
         package var attachMode: AttachMode?
+        /// Load the BPF-LSM programs (lsmhooks served in the hook). nil: where the probe finds
+        /// BPF-LSM running (``KernelProbe/bpfLSM(activeList:)``).
+        package var bpfLSM: Bool?
 
         package init() {}
 
@@ -78,6 +82,9 @@ package final class ProcessSensor: Sendable {
     private let handle: Mutex<Handle?>
     package let attachMode: AttachMode
     package let eventsFD: Int32
+    /// Why the BPF-LSM programs are not loaded (nil when they are): said next to the fallback
+    /// mechanism in the log and the status.
+    package let bpfLSMUnavailableReason: String?
 
     /// Loads and attaches the sensor. Tries tp_btf first unless `options.attachMode` says
     /// otherwise, and falls back to raw_tp when the kernel refuses tp_btf.
@@ -89,20 +96,43 @@ package final class ProcessSensor: Sendable {
                 message: "\(options.ringBufferBytes) is not a power of two of at least 4096 bytes")
         }
         let modes = options.attachMode.map { [$0] } ?? [.tpBTF, .rawTP]
+        var lsmReason: String?
+        var lsm = options.bpfLSM ?? false
+        if options.bpfLSM == nil {
+            let probe = KernelProbe.bpfLSM(activeList: HostFile.readText(atPath: "/sys/kernel/security/lsm"))
+            lsm = probe.available == true
+            if !lsm { lsmReason = KernelProbe.shortLSMReason(probe.detail) }
+        } else if !lsm {
+            lsmReason = "BPF-LSM turned off"
+        }
         var lastError: BPFError?
         for mode in modes {
-            do {
-                let pointer = try Self.load(options: options, mode: mode)
-                self.handle = Mutex(Handle(pointer: pointer))
-                self.attachMode = mode
-                self.eventsFD = vigil_bpf_events_fd(pointer)
-                return
-            } catch {
-                if error.code == .permissionDenied { throw error }
-                logger.warning(
-                    "process sensor did not load with \(mode.rawValue)",
-                    metadata: ["error": "\(error)"])
-                lastError = error
+            // With the LSM programs first where BPF-LSM runs; a kernel whose verifier refuses them
+            // still gets every other hook, with the reason logged.
+            for withLSM in lsm ? [true, false] : [false] {
+                var attempt = options
+                attempt.bpfLSM = withLSM
+                do {
+                    let pointer = try Self.load(options: attempt, mode: mode)
+                    self.handle = Mutex(Handle(pointer: pointer))
+                    self.attachMode = mode
+                    self.eventsFD = vigil_bpf_events_fd(pointer)
+                    self.bpfLSMUnavailableReason = withLSM ? nil : lsmReason
+                    return
+                } catch {
+                    if error.code == .permissionDenied && !withLSM { throw error }
+                    if withLSM {
+                        logger.warning(
+                            "BPF-LSM programs did not load (\(mode.rawValue)); lsmhooks fall back to fanotify and cgroup hooks",
+                            metadata: ["error": "\(error)"])
+                        lsmReason = "BPF-LSM programs did not load: \(error)"
+                        continue
+                    }
+                    logger.warning(
+                        "process sensor did not load with \(mode.rawValue)",
+                        metadata: ["error": "\(error)"])
+                    lastError = error
+                }
             }
         }
         throw lastError ?? BPFError(code: .other, operation: "load process sensor", message: "no attach mode")
@@ -112,7 +142,7 @@ package final class ProcessSensor: Sendable {
         var cOptions = vigil_bpf_options(
             args_max: min(max(options.argsMaxBytes, 1), Options.argsMaxBytesLimit),
             rb_size: options.ringBufferBytes, wakeup_bytes: options.wakeupBytes,
-            procs_max: options.processMapEntries, attach_mode: mode.cValue)
+            procs_max: options.processMapEntries, attach_mode: mode.cValue, lsm: options.bpfLSM == true ? 1 : 0)
         var pointer: OpaquePointer?
         try checkedRC("load process sensor (\(mode.rawValue))") { vigil_bpf_open_load(&cOptions, &pointer) }
         guard let pointer else { throw BPFError(code: .other, operation: "load process sensor", message: "no object") }

@@ -22,7 +22,20 @@ struct vigil_bpf {
 	struct bpf_link *links[3];
 	struct bpf_link *connect_links[5]; /* connect4/6, sendmsg4/6, and connect_result at sys_exit */
 	struct bpf_link *syscall_links[2]; /* the sys_enter and sys_exit dispatchers */
+	struct bpf_link *lsm_links[VIGIL_LSM_HOOKS]; /* at enum vigil_lsm_hook, attached on first use */
+	int lsm;                                  /* the BPF-LSM programs loaded */
 };
+
+/* The BPF-LSM program of each enum vigil_lsm_hook. */
+static struct bpf_program *lsm_program(struct vigil *skel, int which)
+{
+	switch (which) {
+	case VIGIL_LSM_FILE_OPEN: return skel->progs.vg_lsm_file_open;
+	case VIGIL_LSM_BPRM_CHECK: return skel->progs.vg_lsm_bprm_check;
+	case VIGIL_LSM_SOCKET_CONNECT: return skel->progs.vg_lsm_socket_connect;
+	}
+	return NULL;
+}
 
 static vigil_bpf_log_fn log_sink;
 
@@ -87,6 +100,10 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	bpf_program__set_autoload(skel->progs.generic_sys_exit, !raw);
 	bpf_program__set_autoload(skel->progs.connect_result, !raw);
 	skel->rodata->vg_connect_results = !raw;
+	/* BPF-LSM programs only where the caller's probe found BPF-LSM running: elsewhere the
+	 * kernel refuses them (EPERM on a locked-down kernel), which would fail the whole load. */
+	for (int i = 0; i < VIGIL_LSM_HOOKS; i++)
+		bpf_program__set_autoload(lsm_program(skel, i), options->lsm != 0);
 
 	if (!err)
 		err = vigil__load(skel);
@@ -101,6 +118,7 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	}
 	bpf->skel = skel;
 	bpf->attach_mode = options->attach_mode;
+	bpf->lsm = options->lsm != 0;
 	*out = bpf;
 	return 0;
 }
@@ -139,6 +157,8 @@ void vigil_bpf_destroy(struct vigil_bpf *bpf)
 	vigil_bpf_detach_connect(bpf);
 	vigil_bpf_detach_syscalls(bpf, 0);
 	vigil_bpf_detach_syscalls(bpf, 1);
+	for (int i = 0; i < VIGIL_LSM_HOOKS; i++)
+		vigil_bpf_detach_lsm(bpf, i);
 	vigil__destroy(bpf->skel);
 	free(bpf);
 }
@@ -189,6 +209,7 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 	case VIGIL_MAP_SYSCALL_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_syscall_hooks);
 	case VIGIL_MAP_POLICY_SCOPE: return bpf_map__fd(bpf->skel->maps.vg_policy_scope);
 	case VIGIL_MAP_SCOPE_CGROUPS: return bpf_map__fd(bpf->skel->maps.vg_scope_cgroups);
+	case VIGIL_MAP_LSM_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_lsm_hooks);
 	}
 	return -EINVAL;
 }
@@ -320,4 +341,29 @@ int vigil_bpf_pin_connect(struct vigil_bpf *bpf, const char *dir)
 			return err;
 	}
 	return 0;
+}
+
+int vigil_bpf_lsm_available(const struct vigil_bpf *bpf)
+{
+	return bpf->lsm;
+}
+
+int vigil_bpf_attach_lsm(struct vigil_bpf *bpf, int which)
+{
+	if (!bpf->lsm)
+		return -EOPNOTSUPP;
+	if (which < 0 || which >= VIGIL_LSM_HOOKS)
+		return -EINVAL;
+	if (bpf->lsm_links[which])
+		return 0;
+	bpf->lsm_links[which] = bpf_program__attach_lsm(lsm_program(bpf->skel, which));
+	return bpf->lsm_links[which] ? 0 : -errno;
+}
+
+void vigil_bpf_detach_lsm(struct vigil_bpf *bpf, int which)
+{
+	if (which < 0 || which >= VIGIL_LSM_HOOKS)
+		return;
+	bpf_link__destroy(bpf->lsm_links[which]);
+	bpf->lsm_links[which] = NULL;
 }

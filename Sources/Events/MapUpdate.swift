@@ -15,6 +15,7 @@ package enum PolicyMapID: UInt32, Sendable, Hashable, CaseIterable {
     case policyScope = 9
     /// Cgroups in a policy's pod scope (`struct vigil_scope_key` -> 1).
     case scopeCgroups = 10
+    case lsmHooks = 11
 }
 
 /// One map entry exactly as the BPF programs read it: the policy compiler's output, applied

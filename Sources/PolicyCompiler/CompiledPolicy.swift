@@ -48,6 +48,9 @@ package enum HookAttachment: Sendable, Hashable {
     case tracepoint
     /// The cgroup connect4/6 and sendmsg4/6 programs (one list of slots for all such hooks).
     case cgroupConnect
+    /// The BPF-LSM program named by the hook's `name` (file_open, bprm_check_security,
+    /// socket_connect), one list of slots per program.
+    case bpfLSM
 }
 
 /// How one argument of a matching event is rendered.
@@ -146,13 +149,17 @@ package struct CompileEnvironment: Sendable {
     package var connectSignalsAvailable: Bool
     /// Whether pod-scoped policies can be kept in step with the pods (`--enable-k8s-api`).
     package var podScopesAvailable: Bool
+    /// Whether the agent's BPF-LSM programs loaded: lsmhooks file_open, bprm_check_security and
+    /// socket_connect then run in them instead of on fanotify and the cgroup connect hooks.
+    package var bpfLSM: Bool
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
         hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true,
-        podScopesAvailable: Bool = false
+        podScopesAvailable: Bool = false, bpfLSM: Bool = false
     ) {
         self.podScopesAvailable = podScopesAvailable
+        self.bpfLSM = bpfLSM
         self.loadFormat = loadFormat
         self.kprobesAvailable = kprobesAvailable
         self.hostNamespaces = hostNamespaces
@@ -163,13 +170,13 @@ package struct CompileEnvironment: Sendable {
     /// The running kernel: formats from tracefs at `tracefsRoot`.
     package static func live(
         tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces, connectSignalsAvailable: Bool = true,
-        podScopesAvailable: Bool = false
+        podScopesAvailable: Bool = false, bpfLSM: Bool = false
     ) -> CompileEnvironment {
         CompileEnvironment(
             loadFormat: { subsystem, event in
                 try TracepointFormat.load(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
             }, kprobesAvailable: kprobesAvailable, hostNamespaces: hostNamespaces,
-            connectSignalsAvailable: connectSignalsAvailable, podScopesAvailable: podScopesAvailable)
+            connectSignalsAvailable: connectSignalsAvailable, podScopesAvailable: podScopesAvailable, bpfLSM: bpfLSM)
     }
 }
 

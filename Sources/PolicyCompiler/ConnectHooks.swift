@@ -115,6 +115,9 @@ extension Context {
     }
 
     mutating func compileLsmHook(_ lsm: LsmHookSpec, spec: PolicySpec) -> [CompiledHook] {
+        if environment.bpfLSM, let program = Self.bpfLSMProgram(lsm.hook) {
+            return compileBPFLSMHook(lsm, program: program, spec: spec).map { [$0] } ?? []
+        }
         if Self.isExecCheckHook(lsm.hook) {
             return compileExecCheckHook(
                 name: lsm.hook, event: .lsm(hook: lsm.hook), node: lsm, args: lsm.args, selectors: lsm.selectors,
@@ -126,6 +129,13 @@ extension Context {
                 message: lsm.message, tags: lsm.tags, spec: spec)
         }
         guard Self.isConnectHook(lsm.hook) else {
+            if environment.bpfLSM {
+                fail(
+                    lsm,
+                    "lsmhooks \(lsm.hook) is not served by this build: its BPF-LSM programs run file_open, "
+                        + "bprm_check_security and socket_connect", at: "hook")
+                return []
+            }
             fail(
                 lsm,
                 "lsmhooks \(lsm.hook) needs BPF-LSM, which this kernel does not allow; of the LSM hooks this build "

@@ -40,9 +40,14 @@ package final class AgentController: AgentControl, Sendable {
     private let logger: Logger
     private let entries = Mutex<[String: Entry]>([:])
     /// Hook by hook, what this build does on this kernel, probed once at start.
-    private let mechanisms: [MechanismInfo] = KernelProbe.run().hooks.map {
-        MechanismInfo(hook: $0.hook, mechanism: $0.mechanism, observe: $0.observe, kill: $0.kill, deny: $0.deny)
+    private let mechanisms: [MechanismInfo]
+    /// The mechanism family of a loaded hook, from the engine's description of it.
+    static func hookMechanism(_ hook: String) -> String {
+        if hook.contains("(BPF-LSM)") { return "bpf_lsm" }
+        if hook.contains("(fanotify)") { return "fanotify" }
+        return hook.contains("cgroup") ? "cgroup" : "tracepoint"
     }
+
     /// Serialises changes: install, remove and mode switches happen one request at a time.
     private let changes = Mutex<Void>(())
 
@@ -51,6 +56,11 @@ package final class AgentController: AgentControl, Sendable {
         context: Context, logger: Logger
     ) {
         self.engine = engine
+        // What the sensor loaded, not only what the kernel allows: LSM programs a verifier
+        // refused leave lsmhooks on the fallback, and the log says so.
+        self.mechanisms = KernelProbe.run(lsm: engine.bpfLSMOutcome).hooks.map {
+            MechanismInfo(hook: $0.hook, mechanism: $0.mechanism, observe: $0.observe, kill: $0.kill, deny: $0.deny)
+        }
         self.sources = sources
         self.persistDirectory = persistDirectory
         self.broadcaster = broadcaster
@@ -233,7 +243,7 @@ package final class AgentController: AgentControl, Sendable {
                     name: entry.document.name, namespace: entry.document.namespace, source: entry.source, file: entry.file,
                     state: state, error: entry.error,
                     mode: (running?.mode ?? entry.document.spec.policyMode) == .monitor ? .monitor : .enforce,
-                    hooks: (running?.hooks ?? []).map { HookInfo(hook: $0, mechanism: $0.contains("cgroup") ? "cgroup" : "tracepoint") },
+                    hooks: (running?.hooks ?? []).map { HookInfo(hook: $0, mechanism: Self.hookMechanism($0)) },
                     actionCounts: counts[entry.document.name] ?? [:],
                     scope: running.flatMap { running in
                         running.scope.map { selector in

@@ -66,6 +66,8 @@ package final class PolicyEngine: Sendable {
         var connectAttached = false
         /// Slots of syscall hooks per dispatcher key (syscall number * 2 + 1 for exits).
         var syscallSlots: [UInt32: [UInt32]] = [:]
+        /// Slots of lsmhooks run by BPF-LSM, per program (enum vigil_lsm_hook).
+        var lsmSlots: [UInt32: [UInt32]] = [:]
 
         /// Fresh slots first; freed ones only once the fresh ones run out, so a slot is not
         /// rewritten while a program that read it a moment ago may still be running.
@@ -151,7 +153,13 @@ package final class PolicyEngine: Sendable {
             var links: [PolicyLink] = []
             let connectBefore = state.connectSlots
             let syscallsBefore = state.syscallSlots
+            let lsmBefore = state.lsmSlots
             func rollBack() {
+                if state.lsmSlots != lsmBefore {
+                    let changed = Set(state.lsmSlots.keys).union(lsmBefore.keys)
+                    state.lsmSlots = lsmBefore
+                    syncLSMLists(changed, state: state)
+                }
                 for link in links { link.detach() }
                 if state.connectSlots != connectBefore {
                     state.connectSlots = connectBefore
@@ -198,6 +206,8 @@ package final class PolicyEngine: Sendable {
                         }
                     case .cgroupConnect:
                         try addConnectSlot(slot, state: &state, document: document)
+                    case .bpfLSM:
+                        try addLSMSlot(slot, hook: hook, state: &state, document: document)
                     }
                 }
                 if previous != nil {
@@ -234,6 +244,7 @@ package final class PolicyEngine: Sendable {
                         "\(hook.category)/\(hook.name) (raw \(hook.name.hasPrefix("sys_exit_") ? "sys_exit" : "sys_enter") dispatcher)"
                     case .tracepoint: "\(hook.category)/\(hook.name)"
                     case .cgroupConnect: "\(hook.name) (cgroup connect/sendmsg)"
+                    case .bpfLSM: "\(hook.name) (BPF-LSM)"
                     }
                 } + compiled.fileRules.map { "\($0.kind == .open ? "file_open" : "bprm_check_security") deny (fanotify)" },
                 policyID: policyID, scope: compiled.scope?.description)
@@ -357,6 +368,35 @@ package final class PolicyEngine: Sendable {
         }
     }
 
+    /// Lists `slot` for the BPF-LSM program of `hook`, attaching the program on first use.
+    private func addLSMSlot(_ slot: UInt32, hook: CompiledHook, state: inout State, document: TracingPolicyDocument) throws {
+        guard let program = hook.bpfLSMProgram else {
+            throw Self.failure(document, "no BPF-LSM program for \(hook.name)")
+        }
+        let key = program.rawValue
+        var slots = state.lsmSlots[key] ?? []
+        guard slots.count < Int(VIGIL_GENERIC_COPIES) else {
+            throw Self.failure(
+                document, "more than \(VIGIL_GENERIC_COPIES) lsmhooks \(hook.name) hooks on the node (a policy being "
+                    + "replaced counts twice); merge selectors into fewer hooks")
+        }
+        slots.append(slot)
+        state.lsmSlots[key] = slots
+        // The list before the attach: the program finds its hooks on its first run.
+        try writeHookList(.lsmHooks, key: key, slots)
+        try sensor.attachLSM(program)
+    }
+
+    /// Writes the LSM lists of `keys` as `state` has them, and detaches the programs no list
+    /// needs any more.
+    private func syncLSMLists(_ keys: Set<UInt32>, state: State) {
+        for key in keys {
+            let slots = state.lsmSlots[key] ?? []
+            try? writeHookList(.lsmHooks, key: key, slots)
+            if slots.isEmpty { sensor.detachLSM(vigil_lsm_hook(key)) }
+        }
+    }
+
     private func writeConnectList(_ slots: [UInt32]) throws {
         try writeHookList(.connectHooks, key: 0, slots)
     }
@@ -392,6 +432,14 @@ package final class PolicyEngine: Sendable {
             }
             syncSyscallLists(retiredSyscallKeys, state: state)
         }
+        let retiredLSMKeys = Set(state.lsmSlots.filter { !Set($0.value).isDisjoint(with: installed.slots) }.keys)
+        if !retiredLSMKeys.isEmpty {
+            for key in retiredLSMKeys {
+                state.lsmSlots[key]?.removeAll { installed.slots.contains($0) }
+                if state.lsmSlots[key]?.isEmpty == true { state.lsmSlots[key] = nil }
+            }
+            syncLSMLists(retiredLSMKeys, state: state)
+        }
         for entry in installed.compiled.setEntries { try? sensor.delete(entry.map, key: entry.key) }
         for slot in installed.slots { state.slots[slot] = nil }
         state.freedSlots.append(contentsOf: installed.slots)
@@ -400,6 +448,11 @@ package final class PolicyEngine: Sendable {
             if installed.compiled.scope != nil { try? scopes?.set(policyID: installed.loaded.policyID, scope: nil) }
             state.freedPolicyIDs.append(installed.loaded.policyID)
         }
+    }
+
+    /// Whether lsmhooks run in the sensor's BPF-LSM programs, or why not.
+    package var bpfLSMOutcome: KernelProbe.LSMOutcome {
+        sensor.bpfLSMAvailable ? .served : .fallback(sensor.bpfLSMUnavailableReason ?? "BPF-LSM programs not loaded")
     }
 
     package var loaded: [Loaded] {

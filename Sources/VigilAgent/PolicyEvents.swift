@@ -39,6 +39,7 @@ enum PolicyEvents {
     static func mechanism(_ hook: CompiledHook) -> String {
         switch hook.attachment {
         case .cgroupConnect: "cgroup_sock_addr"
+        case .bpfLSM: "bpf_lsm \(hook.name)"
         case .tracepoint: "tracepoint \(hook.category)/\(hook.name)"
         }
     }

@@ -33,6 +33,10 @@ const volatile __u32 vg_connect_results = 0;
 /* Kernel side only, in a parked connect record: send its signal, post nothing. */
 #define VG_F_NOPOST (1 << 15)
 
+/* vg_decide's can_deny: how the calling hook fails an operation (Override). */
+#define VG_DENY_CGROUP 1 /* cgroup connect/sendmsg: return 0 (EPERM), bpf_set_retval for another errno */
+#define VG_DENY_LSM    2 /* BPF-LSM: return the errno; signals sent in place (lsm_hooks.h) */
+
 /* An integer field of `size` bytes at raw[off], sign-extended when is_signed. */
 static __always_inline __u64 vg_raw_int(struct vigil_generic_scratch *s, __u32 off, __u32 size, __u32 is_signed)
 {
@@ -849,7 +853,7 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		if (mode && *mode == VIGIL_MODE_MONITOR) {
 			s->ev.hdr.flags |= VIGIL_GENERIC_F_MONITOR;
 			deny = 0;
-		} else if (sig && !can_deny) {
+		} else if (sig && can_deny != VG_DENY_CGROUP) {
 			/* In the hook itself: the process dies before the syscall returns to it. */
 			bpf_send_signal(sig);
 			vg_count(VIGIL_CTR_POLICY_SIGNALS);
@@ -857,15 +861,18 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 	}
 	if (deny) {
 		s->ev.hdr.flags |= VIGIL_GENERIC_F_DENIED;
+		/* An LSM hook returns the errno itself (s->result, also the event's result). */
+		if (can_deny == VG_DENY_LSM)
+			s->result = -(__s64)(error ? error : 1);
 		/* Another errno than the default EPERM (kernel >= 5.18 for bpf_set_retval). */
-		if (can_deny && error && error != 1)
+		else if (can_deny && error && error != 1)
 			bpf_set_retval(-error);
 	}
 	if (!post) {
 		vg_count(VIGIL_CTR_POLICY_NOPOST);
 		/* A connect hook's Sigkill is sent at the syscall's exit: park the record there
 		 * anyway, marked to be dropped once the signal is out. */
-		if (can_deny && sig && vg_connect_results && !(s->ev.hdr.flags & VIGIL_GENERIC_F_MONITOR)) {
+		if (can_deny == VG_DENY_CGROUP && sig && vg_connect_results && !(s->ev.hdr.flags & VIGIL_GENERIC_F_MONITOR)) {
 			__u64 id = bpf_get_current_pid_tgid();
 			struct vigil_generic_scratch *sv = vg_scratch_value(); /* see vg_scratch_value() */
 
@@ -917,7 +924,7 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		if (size > sizeof(s->ev) + VIGIL_GENERIC_TAIL)
 			return !deny; /* unreachable; states the bound for bpf_ringbuf_output */
 		s->ev.hdr.size = size;
-		if (can_deny && vg_connect_results && size <= sizeof(struct vg_connect_record)) {
+		if (can_deny == VG_DENY_CGROUP && vg_connect_results && size <= sizeof(struct vg_connect_record)) {
 			/* Completed by connect_result at the syscall's exit. A record still waiting
 			 * for this thread (a second hook on the same connect, or a connect that never
 			 * returned through a syscall, as io_uring's) goes out now, without result. */
@@ -941,10 +948,11 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 
 /*
  * One connect-type hook (lsmhooks socket_connect, kprobes security_socket_connect and
- * tcp_connect) on the connect facts the cgroup program put at s->tail[0]. Global, so the
- * verifier checks the selector work once, not once per program and list position.
+ * tcp_connect) on the connect facts the cgroup (or LSM) program put at s->tail[0]. Global
+ * wrappers below, so the verifier checks the selector work once, not once per program and list
+ * position.
  */
-__noinline int vg_connect_hook(struct vigil_generic_scratch *s, __u32 slot)
+static __always_inline int vg_connect_hook_run(struct vigil_generic_scratch *s, __u32 slot, const int can_deny)
 {
 	struct vigil_sockaddr *facts;
 	struct vigil_hook *hook;
@@ -955,7 +963,9 @@ __noinline int vg_connect_hook(struct vigil_generic_scratch *s, __u32 slot)
 	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
 	if (!hook)
 		return 1;
-	s->has_result = 0;
+	/* An LSM hook's verdict is its result; the cgroup hooks get the syscall's at its exit. */
+	s->has_result = can_deny == VG_DENY_LSM;
+	s->result = 0;
 	facts = (struct vigil_sockaddr *)s->tail;
 	/* The facts at tail[0] serve the first socket-like arg; later ones get copies, because each
 	 * arg owns its bytes in the record. */
@@ -993,8 +1003,22 @@ __noinline int vg_connect_hook(struct vigil_generic_scratch *s, __u32 slot)
 			used += s->ev.args[i].len;
 		if (used > VIGIL_GENERIC_TAIL)
 			used = VIGIL_GENERIC_TAIL;
-		return vg_decide(hook, s, slot, used, 1, VIGIL_GENERIC_F_CONNECT);
+		if (vg_decide(hook, s, slot, used, can_deny, VIGIL_GENERIC_F_CONNECT))
+			return can_deny == VG_DENY_LSM ? 0 : 1;
+		return can_deny == VG_DENY_LSM ? (int)s->result : 0;
 	}
+}
+
+/* 1: allow, 0: deny (cgroup programs). */
+__noinline int vg_connect_hook(struct vigil_generic_scratch *s, __u32 slot)
+{
+	return vg_connect_hook_run(s, slot, VG_DENY_CGROUP);
+}
+
+/* 0: allow, a negative errno: deny (the LSM socket_connect program). */
+__noinline int vg_lsm_connect_hook(struct vigil_generic_scratch *s, __u32 slot)
+{
+	return vg_connect_hook_run(s, slot, VG_DENY_LSM);
 }
 
 /* cgroup/connect* and sendmsg*: the destination of every connect and unconnected send. */
@@ -1210,3 +1234,6 @@ int BPF_PROG(connect_result, struct pt_regs *regs, long ret)
 	bpf_map_delete_elem(&vg_connect_pending, &id);
 	return 0;
 }
+
+/* ---- BPF-LSM programs (lsmhooks where the kernel runs BPF-LSM) ---------------------------- */
+#include "lsm_hooks.h"

@@ -47,6 +47,30 @@ mechanism() {
 	sed -n "s/.* hook=$1 .*mechanism=\(.*\) observe=.*/\1/p" "$AGENT_LOG" 2>/dev/null | head -1
 }
 
+# Which mechanism must serve the lsmhooks deny scenarios: BPF-LSM exactly where the kernel runs
+# it (the guests know from their lsm=; the host asks the probe), the fallback (fanotify, cgroup
+# hooks) elsewhere. A kernel with BPF-LSM whose agent still used the fallback fails, and so does
+# one that claims BPF-LSM without it.
+PROBE=$("$TRACECTL" probe 2>&1)
+LSM_EXPECTED=${EXPECT_BPF_LSM:-$(printf '%s\n' "$PROBE" | awk '$1 == "BPF-LSM" {print $2; exit}')}
+
+# "" when hook $1 ran on the mechanism expected here, else why not.
+mechanism_problem() {
+	m=$(mechanism "$1")
+	case $LSM_EXPECTED:$m in
+	yes:BPF-LSM*) ;;
+	yes:*) echo "; expected BPF-LSM (bpf is an active LSM here), got: ${m:-no mechanism line}" ;;
+	*:BPF-LSM*) echo "; BPF-LSM claimed where the probe says it does not run" ;;
+	*:*"(BPF-LSM"* | *:*"BPF-LSM refused"*) ;;
+	*) echo "; the fallback does not say why BPF-LSM is not used: ${m:-no mechanism line}" ;;
+	esac
+}
+
+# The event's "mechanism" for a hook served by BPF-LSM (checked where it must be).
+lsm_event_key() {
+	if [ "$LSM_EXPECTED" = yes ]; then echo "\"mechanism\":\"bpf_lsm $1\""; else echo '"process_lsm"'; fi
+}
+
 # Unique copies of the trigger: policies select these paths and nothing else on the machine.
 for role in exec kill denied conn kconn; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
 echo secret >"$WORK/secret-kill"
@@ -173,7 +197,8 @@ i=0
 while [ $i -lt $((READY_TIMEOUT * 10)) ]; do
 	if ! kill -0 $AGENT 2>/dev/null; then break; fi
 	loaded=$(grep -c "policy loaded" "$AGENT_LOG" 2>/dev/null)
-	if [ "${loaded:-0}" -ge $POLICIES ] && grep -q "file deny rules active" "$AGENT_LOG"; then
+	# The fallback's deny rules start with fanotify; BPF-LSM denies from the policy's maps.
+	if [ "${loaded:-0}" -ge $POLICIES ] && { grep -q "file deny rules active" "$AGENT_LOG" || [ "$LSM_EXPECTED" = yes ]; }; then
 		ready=yes
 		break
 	fi
@@ -214,27 +239,30 @@ fi
 # Override on file_open: EPERM (1) for the named file, its sibling opens.
 denied=$("$TRIGGER" open "$WORK/secret-open")
 allowed=$("$TRIGGER" open "$WORK/sibling")
-if [ "$denied" = 1 ] && [ "$allowed" = 0 ] && wait_event 10 '"process_lsm"' "\"$WORK/secret-open\"" KPROBE_ACTION_OVERRIDE; then
+problem=$(mechanism_problem file_open)
+if [ -z "$problem" ] && [ "$denied" = 1 ] && [ "$allowed" = 0 ] && wait_event 10 '"process_lsm"' "\"$WORK/secret-open\"" KPROBE_ACTION_OVERRIDE "$(lsm_event_key file_open)"; then
 	result open-deny PASS "EPERM via $(mechanism file_open)"
 else
-	result open-deny FAIL "denied=$denied allowed=$allowed via $(mechanism file_open)"
+	result open-deny FAIL "denied=$denied allowed=$allowed via $(mechanism file_open)$problem"
 fi
 
 # Override on bprm_check_security: execve fails with EPERM, the binary never runs.
 denied=$("$TRIGGER" exec "$WORK/bin/t-denied" t-denied noop)
-if [ "$denied" = 1 ] && wait_event 10 '"process_lsm"' "\"$WORK/bin/t-denied\"" KPROBE_ACTION_OVERRIDE; then
+problem=$(mechanism_problem bprm_check_security)
+if [ -z "$problem" ] && [ "$denied" = 1 ] && wait_event 10 '"process_lsm"' "\"$WORK/bin/t-denied\"" KPROBE_ACTION_OVERRIDE "$(lsm_event_key bprm_check_security)"; then
 	result exec-deny PASS "EPERM via $(mechanism bprm_check_security)"
 else
-	result exec-deny FAIL "execve errno=$denied via $(mechanism bprm_check_security)"
+	result exec-deny FAIL "execve errno=$denied via $(mechanism bprm_check_security)$problem"
 fi
 
 # Override on socket_connect: the denied loopback port gets EPERM, the next port connects.
 denied=$("$WORK/bin/t-conn" connect $PORT)
 allowed=$("$WORK/bin/t-conn" connect $PORT_ALLOWED)
-if [ "$denied" = 1 ] && [ "$allowed" = 0 ] && wait_event 10 '"process_lsm"' "\"$WORK/bin/t-conn\"" "\"port\":$PORT" KPROBE_ACTION_OVERRIDE; then
+problem=$(mechanism_problem socket_connect)
+if [ -z "$problem" ] && [ "$denied" = 1 ] && [ "$allowed" = 0 ] && wait_event 10 '"process_lsm"' "\"$WORK/bin/t-conn\"" "\"port\":$PORT" KPROBE_ACTION_OVERRIDE "$(lsm_event_key socket_connect)"; then
 	result connect-deny PASS "EPERM via $(mechanism socket_connect)"
 else
-	result connect-deny FAIL "denied=$denied allowed=$allowed via $(mechanism socket_connect)"
+	result connect-deny FAIL "denied=$denied allowed=$allowed via $(mechanism socket_connect)$problem"
 fi
 
 # SIGTERM: the agent detaches, flushes and exits 0 within a few seconds.

@@ -398,6 +398,15 @@ struct vigil_scope_key {
 	__u64 cgroup_id;
 };
 
+/* Keys of vg_lsm_hooks: one hook list per BPF-LSM program (lsmhooks policies where the kernel
+ * runs BPF-LSM; see bpf/lib/lsm_hooks.h). */
+enum vigil_lsm_hook {
+	VIGIL_LSM_FILE_OPEN = 0,
+	VIGIL_LSM_BPRM_CHECK = 1,
+	VIGIL_LSM_SOCKET_CONNECT = 2,
+	VIGIL_LSM_HOOKS = 3,
+};
+
 /* FILE_FD and EXE args start their tail bytes with this, then the path. */
 struct vigil_file_header {
 	__u64 ino;

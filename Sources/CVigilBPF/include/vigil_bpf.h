@@ -27,6 +27,7 @@ struct vigil_bpf_options {
 	__u64 wakeup_bytes;  /* pending bytes that force a reader wake-up; 0 = every record */
 	__u32 procs_max;     /* entries of vg_procs */
 	__u32 attach_mode;   /* enum vigil_attach_mode */
+	__u32 lsm;           /* load the BPF-LSM programs (only where BPF-LSM runs: see KernelProbe) */
 };
 
 /* libbpf's diagnostics (verifier logs included) go here instead of stderr. */
@@ -61,6 +62,7 @@ enum vigil_policy_map {
 	VIGIL_MAP_SYSCALL_HOOKS = 8,
 	VIGIL_MAP_POLICY_SCOPE = 9,
 	VIGIL_MAP_SCOPE_CGROUPS = 10,
+	VIGIL_MAP_LSM_HOOKS = 11,
 };
 int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map);
 
@@ -89,5 +91,11 @@ int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf);
 int vigil_bpf_syscall_dispatch_available(const struct vigil_bpf *bpf);
 int vigil_bpf_attach_syscalls(struct vigil_bpf *bpf, int is_exit);
 void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit);
+
+/* The BPF-LSM program for `which` (enum vigil_lsm_hook): whether they loaded, attach on first
+ * use (idempotent; -EOPNOTSUPP where they were not loaded), detach once no hook needs it. */
+int vigil_bpf_lsm_available(const struct vigil_bpf *bpf);
+int vigil_bpf_attach_lsm(struct vigil_bpf *bpf, int which);
+void vigil_bpf_detach_lsm(struct vigil_bpf *bpf, int which);
 
 #endif

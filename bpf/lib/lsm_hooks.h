@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * BPF-LSM programs for lsmhooks file_open, bprm_check_security and socket_connect, included at
+ * the end of generic.bpf.c (they run its vg_decide; a separate object could not reach it).
+ *
+ * Where the kernel runs BPF-LSM (bpf in /sys/kernel/security/lsm and an LSM program loads),
+ * the loader autoloads these and lsmhooks policies run here instead of on fanotify permission
+ * events and the cgroup connect hooks: the decision is made in the hook itself, before the
+ * operation happens, and the hook's return value is the error the caller gets (the policy's
+ * argError, EPERM by default), any errno, with no round trip to user space. Sigkill/Signal are
+ * sent from the hook with bpf_send_signal.
+ *
+ * Elsewhere (no BPF-LSM, or `bpf` missing from lsm=, where an LSM program attaches and never
+ * runs) these programs are not even loaded, so a kernel that refuses them still loads the rest.
+ */
+#ifndef VIGIL_LSM_HOOKS_H
+#define VIGIL_LSM_HOOKS_H
+
+/* Hook slots per LSM program, at enum vigil_lsm_hook. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_LSM_HOOKS);
+	__type(key, __u32);
+	__type(value, struct vigil_hook_list);
+} vg_lsm_hooks SEC(".maps");
+
+/*
+ * Argument i of an LSM file hook: the file at `file` (the opened file, or bprm->file), with
+ * the same encoding as the FILE_FD/EXE args of vg_read_arg (header, then the absolute path),
+ * so selectors and user space treat it exactly like the fallback's.
+ */
+__noinline int vg_lsm_file_arg(struct vigil_generic_scratch *s, __u32 i, __u32 tail_off, __u64 file_ptr, __u32 kind)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *file = (struct file *)file_ptr;
+	struct vigil_arg_value *out;
+	struct path root;
+	char *dst;
+	int walked;
+	__u32 n;
+
+	if (!s || i >= VIGIL_HOOK_ARGS)
+		return 0;
+	out = &s->ev.args[i];
+	out->kind = kind;
+	out->flags = 0;
+	out->len = 0;
+	out->value = 0;
+	tail_off &= VIGIL_GENERIC_TAIL - 1;
+	s->arg_off[i] = tail_off;
+	dst = s->tail + tail_off;
+	if (!file) {
+		out->flags |= VIGIL_ARG_F_ERROR;
+		return 0;
+	}
+	root = BPF_CORE_READ(task, fs, root);
+	walked = vg_path_walk((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
+			      (__u64)root.dentry, (__u64)root.mnt, &s->path);
+	if ((walked >> 16) & VG_PATH_TRUNCATED)
+		out->flags |= VIGIL_ARG_F_TRUNCATED;
+	*(__u64 *)dst = BPF_CORE_READ(file, f_inode, i_ino);
+	*(__u32 *)(dst + 8) = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	*(__u32 *)(dst + 12) = 0;
+	n = (__u32)walked & 0xffff;
+	if (n > VIGIL_PATH_AREA - VIGIL_FILE_HEADER)
+		out->flags |= VIGIL_ARG_F_TRUNCATED;
+	n = vg_clamp(n, VIGIL_PATH_AREA - VIGIL_FILE_HEADER);
+	bpf_probe_read_kernel(dst + VIGIL_FILE_HEADER, n, s->path.data + ((VIGIL_PATH_AREA - n) & (VIGIL_PATH_AREA - 1)));
+	out->value = (__u64)BPF_CORE_READ(file, f_flags) << 32 | BPF_CORE_READ(file, f_inode, i_mode);
+	out->len = VIGIL_FILE_HEADER + n;
+	return VIGIL_FILE_HEADER + n;
+}
+
+/* One file_open / bprm_check_security hook of slot `slot`. 0: allow; a negative errno: deny. */
+__noinline int vg_lsm_file_hook(struct vigil_generic_scratch *s, __u32 slot, __u64 file, __u32 kind)
+{
+	struct vigil_hook *hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+	__u32 i, tail_len = 0;
+
+	if (!hook || !s)
+		return 0;
+	s->raw_args = 0;
+	/* The hook's verdict is the event's result: 0, or the errno the caller gets. */
+	s->has_result = 1;
+	s->result = 0;
+	for (i = 0; i < VIGIL_HOOK_ARGS; i++) {
+		if (i >= hook->nargs) {
+			s->ev.args[i].kind = VIGIL_ARG_NONE;
+			continue;
+		}
+		/* Both hooks have one argument, the file; the compiler allows index 0 only. */
+		tail_len += vg_lsm_file_arg(s, i, tail_len, file, kind);
+		if (tail_len > VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX)
+			tail_len = VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX;
+	}
+	if (vg_decide(hook, s, slot, tail_len, VG_DENY_LSM, 0))
+		return 0;
+	return (int)s->result;
+}
+
+/* Runs every hook listed for LSM program `which` on `file`; the first denial wins. */
+static __always_inline int vg_lsm_file(__u32 which, __u64 file, __u32 kind)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), i;
+	struct vigil_generic_scratch *s;
+	struct vigil_hook_list *list;
+	int verdict = 0, r;
+
+	list = bpf_map_lookup_elem(&vg_lsm_hooks, &which);
+	if (!list || !list->count)
+		return 0;
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!s)
+		return 0;
+	for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+		if (i >= list->count)
+			break;
+		/* Every hook sees the access and posts its own event; any one may deny it. */
+		r = vg_lsm_file_hook(s, list->slots[i], file, kind);
+		if (r < 0 && !verdict)
+			verdict = r;
+	}
+	return verdict;
+}
+
+/*
+ * What an LSM program returns: 0, or a negative errno. The verifier (6.12) wants R0 within
+ * [-4095, 0] as a 64-bit value, and an int return leaves it zero-extended (0xffffffff for -1), so
+ * the programs return long, built by a 64-bit subtraction the verifier can bound (it does not
+ * bound a negation; the barrier keeps the compiler from turning 0 - e into one).
+ */
+static __always_inline long vg_lsm_return(long verdict)
+{
+	__u64 e = (__u32)(-verdict) & 4095;
+	long zero = 0;
+
+	if (verdict >= 0)
+		return 0;
+	barrier_var(zero);
+	return zero - (long)e;
+}
+
+/* The programs take their context as it comes (BPF_PROG would make them return int). ctx[i] is
+ * the hook's argument i, then the verdict of the LSMs before this one: a denial stands, and
+ * nothing is reported for an access that was refused already. */
+SEC("lsm/file_open")
+long vg_lsm_file_open(unsigned long long *ctx)
+{
+	__u64 file = 0;
+	int ret = (int)ctx[1];
+
+	if (ret)
+		return vg_lsm_return(ret);
+	/* The global functions take the file as a plain number (they read it with probe reads);
+	 * the verifier refuses the typed pointer itself there ("R3 is not a scalar"), so it is
+	 * read from the context as a number. */
+	bpf_probe_read_kernel(&file, sizeof(file), &ctx[0]);
+	return vg_lsm_return(vg_lsm_file(VIGIL_LSM_FILE_OPEN, file, VIGIL_ARG_FILE_FD));
+}
+
+/* bprm->file is the binary being executed (for a script, first the script, then again for its
+ * interpreter); the caller is still the old image, so a Sigkill here stops it before the new one
+ * runs an instruction. */
+SEC("lsm/bprm_check_security")
+long vg_lsm_bprm_check(unsigned long long *ctx)
+{
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx[0];
+	int ret = (int)ctx[1];
+
+	if (ret)
+		return vg_lsm_return(ret);
+	return vg_lsm_return(vg_lsm_file(VIGIL_LSM_BPRM_CHECK, (__u64)BPF_CORE_READ(bprm, file), VIGIL_ARG_EXE));
+}
+
+/*
+ * connect(2) on a socket. `address` is the kernel's copy of the caller's sockaddr (a
+ * sockaddr_storage), so reading past a short addrlen stays inside it. Only AF_INET and
+ * AF_INET6, as the cgroup connect hooks see them, so a policy means the same on both mechanisms.
+ */
+SEC("lsm/socket_connect")
+long vg_lsm_socket_connect(unsigned long long *ctx)
+{
+	struct socket *sock = (struct socket *)ctx[0];
+	struct sockaddr *address = (struct sockaddr *)ctx[1];
+	int ret = (int)ctx[3]; /* after addrlen */
+	__u32 cpu = bpf_get_smp_processor_id(), which = VIGIL_LSM_SOCKET_CONNECT, i;
+	struct vigil_generic_scratch *s;
+	struct vigil_hook_list *list;
+	struct vigil_sockaddr *facts;
+	__u16 family = 0, port = 0;
+	int verdict = 0, r;
+
+	if (ret)
+		return vg_lsm_return(ret);
+	list = bpf_map_lookup_elem(&vg_lsm_hooks, &which);
+	if (!list || !list->count)
+		return 0;
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!s)
+		return 0;
+	bpf_probe_read_kernel(&family, sizeof(family), address);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	facts = (struct vigil_sockaddr *)s->tail;
+	__builtin_memset(facts, 0, sizeof(*facts));
+	facts->family = family;
+	bpf_probe_read_kernel(&port, sizeof(port), (void *)address + 2); /* sin_port, sin6_port */
+	facts->port = __builtin_bswap16(port);
+	facts->protocol = BPF_CORE_READ(sock, sk, sk_protocol);
+	facts->type = BPF_CORE_READ(sock, type);
+	if (family == AF_INET)
+		bpf_probe_read_kernel(facts->addr, 4, (void *)address + 4); /* sin_addr */
+	else
+		bpf_probe_read_kernel(facts->addr, 16, (void *)address + 8); /* sin6_addr */
+	for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+		if (i >= list->count)
+			break;
+		r = vg_lsm_connect_hook(s, list->slots[i]);
+		if (r < 0 && !verdict)
+			verdict = r;
+	}
+	return vg_lsm_return(verdict);
+}
+
+#endif
