@@ -72,10 +72,11 @@ lsm_event_key() {
 }
 
 # Unique copies of the trigger: policies select these paths and nothing else on the machine.
-for role in exec kill denied conn kconn; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+for role in exec kill denied conn kconn execkill; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
 echo secret >"$WORK/secret-kill"
 echo secret >"$WORK/secret-open"
 echo sibling >"$WORK/sibling"
+echo secret >"$WORK/secret-errno"
 # Ports from the pid: two concurrent runs on one host do not collide.
 PORT=$((20000 + $$ % 20000))
 PORT_ALLOWED=$((PORT + 1))
@@ -105,7 +106,7 @@ spec:
       - action: Sigkill
 YAML
 
-deny_policy() { # name hook type path
+deny_policy() { # name hook type path [argError]
 	cat <<YAML
 apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -124,10 +125,34 @@ spec:
         values: ["$4"]
       matchActions:
       - action: Override
-        argError: -1
+        argError: ${5:--1}
 YAML
 }
 deny_policy matrix-open-deny file_open file "$WORK/secret-open" >"$WORK/policies/open.yaml"
+# EACCES: BPF-LSM returns it from the hook; fanotify can only answer EPERM (and says so).
+deny_policy matrix-open-errno file_open file "$WORK/secret-errno" -13 >"$WORK/policies/open-errno.yaml"
+
+# Sigkill at exec: the process dies before the new image runs (BPF-LSM: in bprm_check_security,
+# while the old image still runs; elsewhere at sched_process_exec).
+cat >"$WORK/policies/exec-kill.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-exec-kill
+spec:
+  lsmhooks:
+  - hook: bprm_check_security
+    args:
+    - index: 0
+      type: linux_binprm
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["$WORK/bin/t-execkill"]
+      matchActions:
+      - action: Sigkill
+YAML
 deny_policy matrix-exec-deny bprm_check_security linux_binprm "$WORK/bin/t-denied" >"$WORK/policies/exec.yaml"
 
 cat >"$WORK/policies/connect.yaml" <<YAML
@@ -186,7 +211,7 @@ spec:
     - index: 0
       type: file
 YAML
-POLICIES=5
+POLICIES=7
 
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
 	--tracing-policy-dir "$WORK/policies" --log-level info >/dev/null 2>"$AGENT_LOG" &
@@ -209,7 +234,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny exec-deny connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -246,6 +271,15 @@ else
 	result open-deny FAIL "denied=$denied allowed=$allowed via $(mechanism file_open)$problem"
 fi
 
+# argError -13: EACCES where BPF-LSM denies, EPERM from fanotify, whose event says so.
+denied=$("$TRIGGER" open "$WORK/secret-errno")
+if [ "$LSM_EXPECTED" = yes ]; then want=13 key='"mechanism":"bpf_lsm file_open"'; else want=1 key='errno 13 not supported here'; fi
+if [ "$denied" = "$want" ] && wait_event 10 '"process_lsm"' "\"$WORK/secret-errno\"" KPROBE_ACTION_OVERRIDE "$key"; then
+	result open-deny-errno PASS "errno $denied via $(mechanism file_open)"
+else
+	result open-deny-errno FAIL "errno=$denied, expected $want via $(mechanism file_open)"
+fi
+
 # Override on bprm_check_security: execve fails with EPERM, the binary never runs.
 denied=$("$TRIGGER" exec "$WORK/bin/t-denied" t-denied noop)
 problem=$(mechanism_problem bprm_check_security)
@@ -253,6 +287,16 @@ if [ -z "$problem" ] && [ "$denied" = 1 ] && wait_event 10 '"process_lsm"' "\"$W
 	result exec-deny PASS "EPERM via $(mechanism bprm_check_security)"
 else
 	result exec-deny FAIL "execve errno=$denied via $(mechanism bprm_check_security)$problem"
+fi
+
+# Sigkill on bprm_check_security: the exec'd image would open a file and print 0; killed first,
+# nothing is printed and the process dies of SIGKILL (status 137).
+out=$("$TRIGGER" exec "$WORK/bin/t-execkill" t-execkill open "$WORK/sibling")
+status=$?
+if [ $status -eq 137 ] && [ -z "$out" ] && wait_event 10 '"process_lsm"' "\"$WORK/bin/t-execkill\"" KPROBE_ACTION_SIGKILL "$(lsm_event_key bprm_check_security)"; then
+	result exec-sigkill PASS "killed (status 137) via $(mechanism bprm_check_security)"
+else
+	result exec-sigkill FAIL "status=$status output=$out via $(mechanism bprm_check_security)"
 fi
 
 # Override on socket_connect: the denied loopback port gets EPERM, the next port connects.
