@@ -142,6 +142,17 @@ extension ProcessSensor {
         try? withHandle { pointer in vigil_bpf_detach_lsm(pointer, Int32(hook.rawValue)) }
     }
 
+    /// Pins the attached LSM link of `hook` under `directory` (a bpffs directory), so its deny
+    /// keeps working when this process is gone (`--keep-sensors-on-exit`). True when it was
+    /// pinned now, false when it was already.
+    package func pinLSM(_ hook: vigil_lsm_hook, directory: String) throws(BPFError) -> Bool {
+        try withHandle { pointer throws(BPFError) in
+            try checkedRC("pin BPF-LSM program \(Self.lsmProgramName(hook)) in \(directory)") {
+                vigil_bpf_pin_lsm(pointer, Int32(hook.rawValue), directory)
+            } == 1
+        }
+    }
+
     package static func lsmProgramName(_ hook: vigil_lsm_hook) -> String {
         switch hook {
         case VIGIL_LSM_FILE_OPEN: "lsm/file_open"

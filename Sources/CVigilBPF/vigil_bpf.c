@@ -367,3 +367,20 @@ void vigil_bpf_detach_lsm(struct vigil_bpf *bpf, int which)
 	bpf_link__destroy(bpf->lsm_links[which]);
 	bpf->lsm_links[which] = NULL;
 }
+
+int vigil_bpf_pin_lsm(struct vigil_bpf *bpf, int which, const char *dir)
+{
+	static const char *const names[VIGIL_LSM_HOOKS] = {"lsm_file_open", "lsm_bprm_check_security", "lsm_socket_connect"};
+	char path[4096];
+
+	if (which < 0 || which >= VIGIL_LSM_HOOKS)
+		return -EINVAL;
+	if (!bpf->lsm_links[which])
+		return -ENOENT;
+	if (bpf_link__pin_path(bpf->lsm_links[which]))
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/%s", dir, names[which]) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	int err = bpf_link__pin(bpf->lsm_links[which], path);
+	return err ? err : 1;
+}

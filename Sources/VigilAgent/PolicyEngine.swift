@@ -385,6 +385,15 @@ package final class PolicyEngine: Sendable {
         // The list before the attach: the program finds its hooks on its first run.
         try writeHookList(.lsmHooks, key: key, slots)
         try sensor.attachLSM(program)
+        if let pinDirectory {
+            do {
+                if try sensor.pinLSM(program, directory: pinDirectory) {
+                    logger.info("BPF-LSM enforcement pinned", metadata: ["hook": "\(hook.name)", "bpf_dir": "\(pinDirectory)"])
+                }
+            } catch {
+                logger.error("BPF-LSM enforcement not pinned (it will not outlive the agent): \(error)")
+            }
+        }
     }
 
     /// Writes the LSM lists of `keys` as `state` has them, and detaches the programs no list
@@ -393,7 +402,9 @@ package final class PolicyEngine: Sendable {
         for key in keys {
             let slots = state.lsmSlots[key] ?? []
             try? writeHookList(.lsmHooks, key: key, slots)
-            if slots.isEmpty { sensor.detachLSM(vigil_lsm_hook(key)) }
+            // A pinned link stays attached whatever the process does; detaching here would only
+            // let the next policy attach a second one. Its empty list costs one lookup per call.
+            if slots.isEmpty && pinDirectory == nil { sensor.detachLSM(vigil_lsm_hook(key)) }
         }
     }
 

@@ -234,7 +234,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop kept-connect-deny; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -369,6 +369,67 @@ else
 		result clean-stop FAIL "exit status $status after SIGTERM"
 	fi
 fi
+# --keep-sensors-on-exit: a second agent with only a connect deny, killed with SIGKILL; the deny
+# must hold while no agent runs (pinned cgroup links, or the pinned BPF-LSM link where BPF-LSM
+# serves socket_connect), and lift once the pins are removed.
+PORT_KEPT=$((PORT + 3))
+PIN_DIR=/sys/fs/bpf/vigil-matrix-$$
+mkdir -p "$WORK/policies-kept"
+# No matchBinaries: with the agent gone, nothing records new execs for it to match; the
+# port (ours, on loopback) scopes it.
+cat >"$WORK/policies-kept/connect.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kept-connect-deny
+spec:
+  lsmhooks:
+  - hook: socket_connect
+    args:
+    - index: 1
+      type: sockaddr
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: DPort
+        values: ["$PORT_KEPT"]
+      - index: 1
+        operator: DAddr
+        values: ["127.0.0.1"]
+      matchActions:
+      - action: Override
+        argError: -1
+YAML
+"$VIGIL" --node-name matrix --export-filename "$WORK/events-kept.log" --server-address "" \
+	--tracing-policy-dir "$WORK/policies-kept" --keep-sensors-on-exit --bpf-dir "$PIN_DIR" \
+	--log-level info >/dev/null 2>"$WORK/agent-kept.log" &
+KEPT=$!
+i=0
+# "policy loaded" comes after the pin and the hook list are written.
+while [ $i -lt $((READY_TIMEOUT * 10)) ] && kill -0 $KEPT 2>/dev/null && ! grep -q "policy loaded" "$WORK/agent-kept.log"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+pinned=$(grep -o "[A-Za-z-]* enforcement pinned" "$WORK/agent-kept.log" | head -n 1)
+kill -KILL $KEPT 2>/dev/null
+wait $KEPT 2>/dev/null
+while_down=$("$WORK/bin/t-conn" connect $PORT_KEPT)
+pins=$(ls "$PIN_DIR" 2>/dev/null | tr '\n' ' ')
+rm -rf "$PIN_DIR"
+# The kernel releases an unpinned link asynchronously: up to 5 s.
+i=0
+after=$("$WORK/bin/t-conn" connect $PORT_KEPT)
+while [ "$after" != 0 ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	after=$("$WORK/bin/t-conn" connect $PORT_KEPT)
+	i=$((i + 1))
+done
+if [ -n "$pinned" ] && [ "$while_down" = 1 ] && [ "$after" = 0 ]; then
+	result kept-connect-deny PASS "EPERM with the agent killed ($pinned: $pins), lifted with the pins"
+else
+	result kept-connect-deny FAIL "pinned='$pinned' pins='$pins' errno while down=$while_down after unpin=$after; $(tail -n 1 "$WORK/agent-kept.log")"
+fi
+
 # $RESULTS may be a serial port, which cannot be read back: the copy in $WORK is.
 if grep -q '^RESULT .* FAIL' "$WORK/results"; then
 	echo "--- agent log"

@@ -97,5 +97,9 @@ void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit);
 int vigil_bpf_lsm_available(const struct vigil_bpf *bpf);
 int vigil_bpf_attach_lsm(struct vigil_bpf *bpf, int which);
 void vigil_bpf_detach_lsm(struct vigil_bpf *bpf, int which);
+/* Pins that program's link at dir/lsm_<hook> (--keep-sensors-on-exit); a pinned link stays
+ * attached after detach and exit, until the pin is removed. 1: pinned now, 0: pinned already,
+ * -ENOENT when not attached. */
+int vigil_bpf_pin_lsm(struct vigil_bpf *bpf, int which, const char *dir);
 
 #endif
