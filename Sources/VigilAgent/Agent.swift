@@ -54,6 +54,7 @@ package struct ProcessMonitorService: Service {
         let exporter = try Self.makeExporter(configuration.export, logger: logger)
         try KernelRequirements.check(procRoot: configuration.procRoot)
 
+        SecurityfsMount.ensure(logger: logger)
         let sensor = try ProcessSensor(options: configuration.sensor, logger: logger)
         defer { sensor.close() }
         let reader = RingBufferReader(
