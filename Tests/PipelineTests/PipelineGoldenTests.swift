@@ -179,3 +179,59 @@ import Testing
         return out
     }
 }
+
+/// The process cache's rendered JSON is only used while the process it was made from is unchanged.
+@Suite struct RenderedProcessTests {
+    @Test func aChangedFieldIsWrittenAfresh() throws {
+        var cache = ProcessCache(
+            config: ProcessCacheConfig(nodeName: "n", exportNamespaces: true, exportCredentials: true),
+            clock: KtimeClock(bootWallNanoseconds: 0))
+        let records = try PipelineGoldenTests.records()
+        var exec: ExecRecord?
+        for record in records {
+            _ = cache.handle(record)
+            if case .exec(let e) = record {
+                exec = e
+                break
+            }
+        }
+        let e = try #require(exec)
+        let process = try #require(cache.process(pid: e.pid, ktime: e.ktime))
+        #expect(process.rendered.slot != nil)
+        let encoder = JSONLineEncoder()
+        func line(_ p: ExportedProcess) -> String {
+            String(decoding: encoder.encode(ExportEvent(kind: .exec, process: p, parent: nil, nodeName: "n", time: p.startTime)), as: UTF8.self)
+        }
+        func uncached(_ p: ExportedProcess) -> String {
+            var p = p
+            p.rendered = RenderedProcessLink(nil)
+            return line(p)
+        }
+        #expect(line(process) == uncached(process))
+        #expect(process.rendered.slot?.rendered != nil)  // filled by the first encode
+        #expect(line(process) == uncached(process))
+
+        let changes: [(inout ExportedProcess) -> Void] = [
+            { $0.binary.append(UInt8(ascii: "x")) }, { $0.arguments = [Array("changed".utf8)] }, { $0.execID = "e" },
+            { $0.pid += 1 }, { $0.uid += 1 }, { $0.auid = 7 }, { $0.cwd = Array("/x".utf8) }, { $0.flags.insert(.miss) },
+            { $0.startTime = WallTime(nanosecondsSinceEpoch: 5) }, { $0.docker = "d" }, { $0.parentExecID = "p" },
+            { $0.namespaces = nil }, { $0.credentials = nil },
+        ]
+        for (i, change) in changes.enumerated() {
+            var changed = process
+            change(&changed)
+            #expect(changed.rendered.slot == nil, "change \(i) kept the rendering")
+            #expect(line(changed) == uncached(changed))
+            #expect(line(changed) != line(process), "change \(i)")
+        }
+        // Per-event fields keep the rendering and are still written.
+        var perEvent = process
+        perEvent.tid = 99
+        perEvent.refcnt = 5
+        perEvent.pod = ExportedPod(
+            namespace: "ns", name: "p", uid: "u", container: nil, labels: [], workload: "w", workloadKind: "Pod")
+        #expect(perEvent.rendered.slot != nil)
+        #expect(line(perEvent) == uncached(perEvent))
+        #expect(line(perEvent).contains(#""tid":99"#))
+    }
+}
