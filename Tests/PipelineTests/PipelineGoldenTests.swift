@@ -132,7 +132,7 @@ import Testing
         let actualLines = output.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
         if ProcessInfo.processInfo.environment["VIGIL_UPDATE_GOLDEN"] == "1" {
             let plain = NSTemporaryDirectory() + "/vigil-golden-\(getpid())-\(name).jsonl"
-            FileManager.default.createFile(atPath: plain, contents: Data(kept))
+            _ = FileManager.default.createFile(atPath: plain, contents: Data(kept))
             unlink(file)
             try Gzip.compressFile(source: plain, destination: file, permissions: 0o644)
             unlink(plain)
