@@ -19,8 +19,8 @@ import Events
 /// large struct (the copies were the largest item in the pipeline profile), and each entry
 /// keeps its exec id and a slot for its rendered JSON (``RenderedProcessSlot``). Copies of the
 /// cache stay independent: the first mutation of a copy copies the entries (see ``owner``).
-/// The tables are rebuilt smaller when they are mostly empty, so memory goes back down after
-/// a burst of long-lived processes exits.
+/// The tables are rebuilt smaller when they are mostly empty, so their capacity goes back down
+/// after a burst of long-lived processes exits.
 package struct ProcessCache: Sendable {
     /// What to export and how large to grow.
     package let config: ProcessCacheConfig
