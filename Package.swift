@@ -109,6 +109,8 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events", "CVigilABI", "TestSupport"]),
         .testTarget(name: "ProcessCacheTests", dependencies: ["ProcessCache", "Events", "TestSupport"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Events", "TestSupport"]),
+        // The benchmark fixture's replay output, byte for byte (bench/fixtures).
+        .testTarget(name: "PipelineTests", dependencies: ["Events", "ProcessCache", "Exporter", "CZlib"], exclude: ["Golden"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "HostFiles"]),
         .testTarget(name: "TracefsTests", dependencies: ["Tracefs"]),
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy"]),

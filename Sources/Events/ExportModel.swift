@@ -72,34 +72,40 @@ package struct ExportedNamespaces: Sendable, Hashable {
 }
 
 /// The `process` object of Tetragon's schema (also `parent` and each of `ancestors`).
+///
+/// Fields that ``RenderedProcess`` covers drop the link to it when set (`didSet`), so a cached
+/// rendering never outlives a change; `tid`, `refcnt`, `pod` and `namespacePID` are written per
+/// event and are not covered.
 package struct ExportedProcess: Sendable, Hashable {
-    package var execID: String
-    package var pid: UInt32
+    package var execID: String { didSet { rendered.slot = nil } }
+    package var pid: UInt32 { didSet { rendered.slot = nil } }
     package var tid: UInt32
-    package var uid: UInt32
-    package var auid: UInt32
+    package var uid: UInt32 { didSet { rendered.slot = nil } }
+    package var auid: UInt32 { didSet { rendered.slot = nil } }
     /// Absolute working directory, raw bytes.
-    package var cwd: [UInt8]
+    package var cwd: [UInt8] { didSet { rendered.slot = nil } }
     /// Absolute path of the executed file, raw bytes.
-    package var binary: [UInt8]
+    package var binary: [UInt8] { didSet { rendered.slot = nil } }
     /// argv[1...], raw bytes; the encoder joins and quotes them as Tetragon does.
-    package var arguments: [[UInt8]]
-    package var flags: ProcessFlags
-    package var startTime: WallTime
+    package var arguments: [[UInt8]] { didSet { rendered.slot = nil } }
+    package var flags: ProcessFlags { didSet { rendered.slot = nil } }
+    package var startTime: WallTime { didSet { rendered.slot = nil } }
     /// First 31 characters of the container id, Tetragon's `docker` field.
-    package var docker: String?
+    package var docker: String? { didSet { rendered.slot = nil } }
     /// The Kubernetes pod and container of a containerised process, when the pod is known.
     package var pod: ExportedPod?
     /// Pid in the process's own pid namespace (the container's `pid`); 0 when unknown.
     package var namespacePID: UInt32 = 0
-    package var parentExecID: String?
+    package var parentExecID: String? { didSet { rendered.slot = nil } }
     /// Reference count in the process cache (debug aid, exported as `refcnt` when non-zero).
     package var refcnt: UInt32
     /// Exported only with `--enable-process-ns`.
-    package var namespaces: ExportedNamespaces?
+    package var namespaces: ExportedNamespaces? { didSet { rendered.slot = nil } }
     /// Exported only with `--enable-process-cred`.
-    package var credentials: Credentials?
+    package var credentials: Credentials? { didSet { rendered.slot = nil } }
     package var cgroupID: UInt64
+    /// The process cache entry's rendered JSON of the fields above (nil: render them).
+    package var rendered = RenderedProcessLink(nil)
 
     package init(
         execID: String, pid: UInt32, tid: UInt32, uid: UInt32, auid: UInt32, cwd: [UInt8], binary: [UInt8],

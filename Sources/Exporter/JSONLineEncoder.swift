@@ -130,8 +130,49 @@ package struct JSONLineEncoder: Sendable {
         b.append(UInt8(ascii: "]"))
     }
 
-    /// `tetragon.Process`, fields in proto order.
+    /// `tetragon.Process`, fields in proto order. A process from the process cache carries a
+    /// slot for its rendered fixed fields: they are rendered on its first event and copied
+    /// after that; only `pod`, `refcnt` and `tid` are written per event.
     private func appendProcess(_ p: ExportedProcess, to b: inout [UInt8]) {
+        guard let slot = p.rendered.slot else {
+            Self.appendProcessHead(p, to: &b)
+            if let pod = p.pod { Self.appendPod(pod, namespacePID: p.namespacePID, to: &b) }
+            Self.appendProcessIDs(p, to: &b)
+            Self.appendRefcnt(p.refcnt, to: &b)
+            Self.appendProcessNamespaces(p, to: &b)
+            Self.appendTid(p.tid, to: &b)
+            Self.appendProcessTail(p, to: &b)
+            return
+        }
+        let rendered = slot.rendered ?? slot.fill(Self.render(p))
+        let ends = rendered.ends
+        rendered.bytes.withUnsafeBufferPointer { runs in
+            b.append(contentsOf: UnsafeBufferPointer(rebasing: runs[..<ends.0]))
+            if let pod = p.pod { Self.appendPod(pod, namespacePID: p.namespacePID, to: &b) }
+            b.append(contentsOf: UnsafeBufferPointer(rebasing: runs[ends.0..<ends.1]))
+            Self.appendRefcnt(p.refcnt, to: &b)
+            b.append(contentsOf: UnsafeBufferPointer(rebasing: runs[ends.1..<ends.2]))
+            Self.appendTid(p.tid, to: &b)
+            b.append(contentsOf: UnsafeBufferPointer(rebasing: runs[ends.2...]))
+        }
+    }
+
+    /// The fixed runs of `p` (see ``RenderedProcess``), written by the same code as uncached.
+    static func render(_ p: ExportedProcess) -> RenderedProcess {
+        var runs: [UInt8] = []
+        runs.reserveCapacity(512)
+        appendProcessHead(p, to: &runs)
+        let head = runs.count
+        appendProcessIDs(p, to: &runs)
+        let ids = runs.count
+        appendProcessNamespaces(p, to: &runs)
+        let namespaces = runs.count
+        appendProcessTail(p, to: &runs)
+        return RenderedProcess(runs, ends: (head, ids, namespaces))
+    }
+
+    /// `{` through `auid`.
+    private static func appendProcessHead(_ p: ExportedProcess, to b: inout [UInt8]) {
         b.append(UInt8(ascii: "{"))
         if !p.execID.isEmpty {
             b.append(static: "\"exec_id\":")
@@ -172,9 +213,10 @@ package struct JSONLineEncoder: Sendable {
         RFC3339.append(p.startTime, to: &b)
         b.append(static: "\",\"auid\":")
         b.appendDecimal(p.auid)
-        if let pod = p.pod {
-            Self.appendPod(pod, namespacePID: p.namespacePID, to: &b)
-        }
+    }
+
+    /// `docker`, `parent_exec_id` (after `pod`).
+    private static func appendProcessIDs(_ p: ExportedProcess, to b: inout [UInt8]) {
         if let docker = p.docker, !docker.isEmpty {
             b.append(static: ",\"docker\":")
             b.appendJSONString(docker)
@@ -183,10 +225,18 @@ package struct JSONLineEncoder: Sendable {
             b.append(static: ",\"parent_exec_id\":")
             b.appendJSONString(parentExecID)
         }
-        if p.refcnt != 0 {
+    }
+
+    @inline(__always)
+    private static func appendRefcnt(_ refcnt: UInt32, to b: inout [UInt8]) {
+        if refcnt != 0 {
             b.append(static: ",\"refcnt\":")
-            b.appendDecimal(p.refcnt)
+            b.appendDecimal(refcnt)
         }
+    }
+
+    /// `ns`, when exported.
+    private static func appendProcessNamespaces(_ p: ExportedProcess, to b: inout [UInt8]) {
         if let ns = p.namespaces {
             b.append(static: ",\"ns\":{\"uts\":")
             Self.appendNamespace(ns.uts, to: &b)
@@ -206,8 +256,16 @@ package struct JSONLineEncoder: Sendable {
             Self.appendNamespace(ns.user, to: &b)
             b.append(UInt8(ascii: "}"))
         }
+    }
+
+    @inline(__always)
+    private static func appendTid(_ tid: UInt32, to b: inout [UInt8]) {
         b.append(static: ",\"tid\":")
-        b.appendDecimal(p.tid)
+        b.appendDecimal(tid)
+    }
+
+    /// `process_credentials`, when exported, and the closing `}`.
+    private static func appendProcessTail(_ p: ExportedProcess, to b: inout [UInt8]) {
         if let c = p.credentials {
             b.append(static: ",\"process_credentials\":{\"uid\":")
             b.appendDecimal(c.uid)

@@ -14,6 +14,13 @@ import Events
 /// Concurrency: a value type with `mutating` methods and no locks. One task owns it (the
 /// pipeline task that reads records) and calls ``handle(_:)``, ``seed(_:)`` and the lookups in
 /// record order; other tasks must not share it.
+///
+/// Performance: entries are objects, so a lookup hands out a reference instead of copying a
+/// large struct (the copies were the largest item in the pipeline profile), and each entry
+/// keeps its exec id and a slot for its rendered JSON (``RenderedProcessSlot``). Copies of the
+/// cache stay independent: the first mutation of a copy copies the entries (see ``owner``).
+/// The tables are rebuilt smaller when they are mostly empty, so their capacity goes back down
+/// after a burst of long-lived processes exits.
 package struct ProcessCache: Sendable {
     /// What to export and how large to grow.
     package let config: ProcessCacheConfig
@@ -30,6 +37,11 @@ package struct ProcessCache: Sendable {
     private var nextSerial: UInt64 = 1
     private var liveCount = 0
     private var counters = ProcessCacheStats()
+    /// Shared by copies of this cache: not uniquely referenced means the entry objects are
+    /// shared too, and are copied before the first change (copy-on-write).
+    private var owner = Owner()
+    /// Table sizes reached since the last shrink (entries' capacity is not observable cheaply).
+    private var highWater = 0
 
     /// An empty cache.
     /// - Parameters:
@@ -48,6 +60,7 @@ package struct ProcessCache: Sendable {
         var stats = counters
         stats.entries = entries.count
         stats.liveEntries = liveCount
+        stats.tableCapacity = entries.capacity
         return stats
     }
 
@@ -63,6 +76,7 @@ package struct ProcessCache: Sendable {
     ///   still exported, with the `miss` flag. A repeated exit returns nil.
     /// - generic (policy hooks): nil, nothing changes.
     package mutating func handle(_ record: Record) -> ExportEvent? {
+        makeEntriesUnique()
         switch record {
         case .exec(let exec): return handleExec(exec)
         case .clone(let clone):
@@ -82,6 +96,7 @@ package struct ProcessCache: Sendable {
     ///
     /// A pid that already has a live entry (a record was handled for it first) is skipped.
     package mutating func seed(_ processes: [ProcFSProcess]) -> [ExportEvent] {
+        makeEntriesUnique()
         var events: [ExportEvent] = []
         for process in Self.parentsFirst(processes) {
             if let event = seedOne(process) { events.append(event) }
@@ -133,7 +148,7 @@ package struct ProcessCache: Sendable {
         }
         let previousEntry = previous.flatMap { entries[$0] }
 
-        var flags: ProcessFlags = [.execve]
+        var flags = ProcessFlags.execve  // not an array literal: its generic init showed in the profile
         if previousEntry?.kind == .clone { flags.insert(.clone) }
         flags.formUnion(Self.flags(of: record.flags))
         if record.cwd == Self.root { flags.insert(.rootcwd) }
@@ -154,7 +169,7 @@ package struct ProcessCache: Sendable {
             counters.parentMisses += 1
         }
 
-        var entry = Entry(
+        let entry = Entry(
             kind: .exec, key: key, execID: execID(key), serial: 0, parent: parent.map(\.ref),
             parentExecID: parent?.execID ?? missingParentID(pid: record.ppid, ktime: record.parentKtime),
             processStart: record.processStart, uid: record.credentials.uid, auid: record.auid, cwd: record.cwd,
@@ -182,9 +197,9 @@ package struct ProcessCache: Sendable {
         }
         let parent = resolve(pid: record.ppid, ktime: record.parentKtime)
         if parent == nil && record.ppid != 0 { counters.parentMisses += 1 }
-        var flags: ProcessFlags = [.clone]
+        var flags = ProcessFlags.clone
         if parent == nil { flags.insert(.miss) }
-        var entry = Entry(
+        let entry = Entry(
             kind: .clone, key: key, execID: execID(key), serial: 0, parent: parent.map(\.ref),
             parentExecID: parent?.execID ?? missingParentID(pid: record.ppid, ktime: record.parentKtime),
             processStart: record.processStart, uid: parent?.uid ?? 0, auid: parent?.auid ?? UInt32.max,
@@ -242,7 +257,7 @@ package struct ProcessCache: Sendable {
         guard liveLatest(pid: process.pid) == nil, entries[key] == nil else { return nil }
         let parent = resolve(pid: process.ppid, ktime: 0)
         if parent == nil && process.ppid != 0 { counters.parentMisses += 1 }
-        var flags: ProcessFlags = [.procFS]
+        var flags = ProcessFlags.procFS
         if process.binaryUnreadable { flags.insert(.errorFilename) }
         if process.cwdUnreadable { flags.insert(.errorCWD) }
         if process.cwd == Self.root { flags.insert(.rootcwd) }
@@ -265,11 +280,11 @@ package struct ProcessCache: Sendable {
     // MARK: - Reference counting
 
     private mutating func insert(_ entry: Entry) {
-        var entry = entry
         entry.serial = nextSerial
         nextSerial += 1
         if let parent = entry.parent { entries[parent.key]!.children += 1 }
         entries[entry.key] = entry
+        highWater = max(highWater, entries.count)
         latest[entry.key.pid] = entry.key.ktime
         liveCount += 1
         insertionOrder.append(entry.key)
@@ -311,9 +326,38 @@ package struct ProcessCache: Sendable {
             guard let parent = entry.parent, let held = entries[parent.key], held.serial == parent.serial,
                 held.children > 0
             else { continue }
-            entries[parent.key]!.children -= 1
-            if held.children == 1 && !held.alive { next = parent.key }
+            held.children -= 1
+            if held.children == 0 && !held.alive { next = parent.key }
         }
+        shrinkIfMostlyEmpty()
+    }
+
+    /// Rebuilds the tables when they hold under an eighth of what they held at their largest:
+    /// a dictionary never gives back capacity on removal, so 20,000 processes that came and
+    /// went would otherwise keep their tables' memory for the agent's lifetime. Amortised: a
+    /// rebuild of n entries follows at least 7n removals.
+    private mutating func shrinkIfMostlyEmpty() {
+        guard highWater >= 4096, entries.count < highWater / 8 else { return }
+        entries = Self.rebuilt(entries)
+        latest = Self.rebuilt(latest)
+        let held = entries
+        insertionOrder.compact { held[$0] != nil }
+        deathOrder.compact { held[$0]?.alive == false }
+        highWater = entries.count
+    }
+
+    private static func rebuilt<K: Hashable, V>(_ table: [K: V]) -> [K: V] {
+        var fresh = [K: V](minimumCapacity: table.count)
+        for (key, value) in table { fresh[key] = value }
+        return fresh
+    }
+
+    /// Copy-on-write for the entry objects: a copy of this cache shares them until one side
+    /// changes; that side then takes copies of its own.
+    private mutating func makeEntriesUnique() {
+        guard !isKnownUniquelyReferenced(&owner) else { return }
+        owner = Owner()
+        entries = entries.mapValues { $0.copy() }
     }
 
     private mutating func enforceCapacity() {
@@ -401,6 +445,7 @@ package struct ProcessCache: Sendable {
             credentials: config.exportCredentials ? entry.credentials : nil, cgroupID: entry.cgroupID
         )
         process.namespacePID = entry.namespacePID
+        process.rendered = RenderedProcessLink(entry.renderedSlot)
         return process
     }
 
@@ -408,7 +453,7 @@ package struct ProcessCache: Sendable {
         let key = ProcessKey(pid: record.pid, ktime: record.processKtime)
         let process = ExportedProcess(
             execID: execID(key), pid: record.pid, tid: record.tid, uid: 0, auid: UInt32.max, cwd: [], binary: [],
-            arguments: [], flags: [.miss], startTime: clock.wallTime(ktime: record.processKtime),
+            arguments: [], flags: .miss, startTime: clock.wallTime(ktime: record.processKtime),
             docker: docker(cgroupID: record.cgroupID), cgroupID: record.cgroupID
         )
         return ExportEvent(
@@ -446,7 +491,7 @@ package struct ProcessCache: Sendable {
     private static let root: [UInt8] = [UInt8(ascii: "/")]
 
     private static func flags(of record: ExecRecordFlags) -> ProcessFlags {
-        var flags: ProcessFlags = []
+        var flags = ProcessFlags()
         if record.contains(.pathTruncated) { flags.insert(.truncFilename) }
         if record.contains(.cwdTruncated) { flags.insert(.truncCWD) }
         if record.contains(.argsTruncated) { flags.insert(.truncArgs) }
@@ -479,8 +524,10 @@ package struct ProcessCache: Sendable {
     }
 }
 
-/// One cache entry.
-private struct Entry: Sendable {
+/// One cache entry. A class so that lookups share it instead of copying it; only the cache's
+/// mutating methods change it, after ``ProcessCache/makeEntriesUnique()``, which is what makes
+/// the unchecked Sendable hold.
+private final class Entry: @unchecked Sendable {
     enum Kind: Sendable { case exec, clone, procFS }
 
     /// A parent link: the key plus the serial of the entry it was made to, so a link to an
@@ -490,35 +537,82 @@ private struct Entry: Sendable {
         var serial: UInt64
     }
 
-    var kind: Kind
-    var key: ProcessKey
-    var execID: String
+    let kind: Kind
+    let key: ProcessKey
+    let execID: String
     var serial: UInt64
-    var parent: Ref?
-    var parentExecID: String?
-    var processStart: UInt64
-    var uid: UInt32
-    var auid: UInt32
-    var cwd: [UInt8]
-    var binary: [UInt8]
-    var arguments: [[UInt8]]
-    var flags: ProcessFlags
-    var startTime: WallTime
-    var docker: String?
-    var namespaces: Namespaces
-    var credentials: Credentials
-    var cgroupID: UInt64
+    let parent: Ref?
+    let parentExecID: String?
+    let processStart: UInt64
+    let uid: UInt32
+    let auid: UInt32
+    let cwd: [UInt8]
+    let binary: [UInt8]
+    let arguments: [[UInt8]]
+    let flags: ProcessFlags
+    let startTime: WallTime
+    let docker: String?
+    let namespaces: Namespaces
+    let credentials: Credentials
+    let cgroupID: UInt64
     /// For seeded entries: when /proc was read (CLOCK_MONOTONIC ns), else 0.
-    var scanKtime: UInt64 = 0
+    let scanKtime: UInt64
     /// Pid in the process's pid namespace (from the exec/clone record); 0 for /proc-seeded entries.
     var namespacePID: UInt32 = 0
     var alive = true
     var children: UInt32 = 0
+    /// The encoder's rendering of this entry's fixed `process` fields, filled on first export.
+    /// Everything it covers is `let` above and the cache's export switches never change.
+    let renderedSlot: RenderedProcessSlot
+
+    init(
+        kind: Kind, key: ProcessKey, execID: String, serial: UInt64, parent: Ref?, parentExecID: String?,
+        processStart: UInt64, uid: UInt32, auid: UInt32, cwd: [UInt8], binary: [UInt8], arguments: [[UInt8]],
+        flags: ProcessFlags, startTime: WallTime, docker: String?, namespaces: Namespaces, credentials: Credentials,
+        cgroupID: UInt64, scanKtime: UInt64 = 0, renderedSlot: RenderedProcessSlot = RenderedProcessSlot()
+    ) {
+        self.kind = kind
+        self.key = key
+        self.execID = execID
+        self.serial = serial
+        self.parent = parent
+        self.parentExecID = parentExecID
+        self.processStart = processStart
+        self.uid = uid
+        self.auid = auid
+        self.cwd = cwd
+        self.binary = binary
+        self.arguments = arguments
+        self.flags = flags
+        self.startTime = startTime
+        self.docker = docker
+        self.namespaces = namespaces
+        self.credentials = credentials
+        self.cgroupID = cgroupID
+        self.scanKtime = scanKtime
+        self.renderedSlot = renderedSlot
+    }
+
+    /// An independent copy (the rendered slot is shared: it only ever holds these same bytes).
+    func copy() -> Entry {
+        let entry = Entry(
+            kind: kind, key: key, execID: execID, serial: serial, parent: parent, parentExecID: parentExecID,
+            processStart: processStart, uid: uid, auid: auid, cwd: cwd, binary: binary, arguments: arguments,
+            flags: flags, startTime: startTime, docker: docker, namespaces: namespaces, credentials: credentials,
+            cgroupID: cgroupID, scanKtime: scanKtime, renderedSlot: renderedSlot)
+        entry.namespacePID = namespacePID
+        entry.alive = alive
+        entry.children = children
+        return entry
+    }
 
     var ref: Ref { Ref(key: key, serial: serial) }
     /// 1 while the process lives, plus one per child entry.
     var refcount: UInt32 { (alive ? 1 : 0) + children }
 }
+
+/// Identity token for ``ProcessCache``'s copy-on-write of its entries.
+private final class Owner: Sendable {}
 
 /// FIFO of keys with lazy deletion: stale keys are skipped on pop and dropped on compaction.
 private struct KeyQueue: Sendable {

@@ -16,6 +16,8 @@ package struct ProcessCacheStats: Sendable, Hashable {
     package var duplicateRecords: UInt64 = 0
     /// Live entries retired because a new process took their pid (their exit was never seen).
     package var staleEntries: UInt64 = 0
+    /// Slots of the entry table now; it is rebuilt smaller when mostly empty.
+    package var tableCapacity: Int = 0
 
     /// All zero.
     package init() {}

@@ -84,4 +84,48 @@ private typealias F = Fixtures
         }
         #expect(cache.stats.evictions == 4_901)
     }
+
+    /// 20,000 long-lived processes come and go (the benchmark's memory workload): the entry
+    /// table is rebuilt small once they are gone, instead of keeping its peak capacity.
+    @Test func tablesShrinkAfterManyProcessesExit() throws {
+        var cache = F.cache()
+        _ = cache.handle(F.exec(pid: 1, ktime: 1, ppid: 0))
+        for round in 0..<2 {
+            let base = UInt64(round * 100_000 + 10)
+            for index in 0..<20_000 {
+                _ = cache.handle(F.exec(pid: UInt32(10 + index), ktime: base + UInt64(index), ppid: 1, parentKtime: 1))
+            }
+            let peak = cache.stats.tableCapacity
+            #expect(cache.count == 20_001)
+            #expect(peak >= 20_001)
+            for index in 0..<20_000 {
+                let exit = try cache.mustHandle(F.exit(pid: UInt32(10 + index), ktime: base + 50_000, processKtime: base + UInt64(index)))
+                #expect(!exit.process.flags.contains(.miss))
+            }
+            #expect(cache.count == 1)
+            #expect(cache.stats.tableCapacity * 4 < peak, "capacity \(cache.stats.tableCapacity) of peak \(peak)")
+            #expect(cache.process(pid: 1, ktime: 1) != nil)
+        }
+    }
+
+    /// A copy of the cache is a value: changes to the original do not reach it, although the
+    /// entries are objects shared until the first change.
+    @Test func copiesStayIndependent() throws {
+        var cache = F.cache()
+        _ = cache.handle(F.exec(pid: 1, ktime: 1, ppid: 0))
+        _ = cache.handle(F.exec(pid: 2, ktime: 2, ppid: 1, parentKtime: 1))
+        let snapshot = cache
+        _ = try cache.mustHandle(F.exit(pid: 2, ktime: 3, processKtime: 2))
+        _ = cache.handle(F.exec(pid: 3, ktime: 4, ppid: 1, parentKtime: 1))
+        #expect(cache.process(pid: 2, ktime: 2) == nil)
+        #expect(snapshot.process(pid: 2, ktime: 2) != nil)
+        #expect(snapshot.process(pid: 1, ktime: 1)?.refcnt == 2)
+        #expect(cache.process(pid: 1, ktime: 1)?.refcnt == 2)
+        #expect(snapshot.count == 2)
+        #expect(snapshot.process(pid: 3, ktime: 4) == nil)
+        var other = snapshot
+        _ = try other.mustHandle(F.exit(pid: 2, ktime: 5, processKtime: 2))
+        #expect(snapshot.process(pid: 2, ktime: 2)?.refcnt == 1)
+        #expect(other.process(pid: 2, ktime: 2) == nil)
+    }
 }
