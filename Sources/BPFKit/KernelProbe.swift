@@ -54,7 +54,7 @@ package struct KernelProbe: Sendable {
         let lsmList = HostFile.readText(atPath: "/sys/kernel/security/lsm")
         let lsm = Self.bpfLSM(activeList: lsmList)
         let fentry = Self.attach(VIGIL_PROBE_FENTRY, "security_file_open")
-        let kprobeDetail = kprobes ? "perf kprobe PMU present (no kprobe programs in this build yet)" : "no perf kprobe PMU (CONFIG_KPROBES off)"
+        let kprobeDetail = kprobes ? "perf kprobe PMU present: kernel-function kprobes attach (Override: no, needs bpf_override_return)" : "no perf kprobe PMU (CONFIG_KPROBES off)"
         let cgroup2 = MountInfo.mountPoints(ofType: "cgroup2", mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "").first
         // Permission events need CONFIG_FANOTIFY_ACCESS_PERMISSIONS and CAP_SYS_ADMIN.
         let fanotifyFD = cfan_init(UInt32(FAN_CLASS_CONTENT | FAN_CLOEXEC), UInt32(O_RDONLY))
@@ -93,7 +93,7 @@ package struct KernelProbe: Sendable {
                 Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
                 Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false),
             ] + lsmHooks + [
-                Hook(hook: "kprobes on kernel functions", mechanism: kprobes ? "kprobes (not in this build)" : "unavailable: no kprobes", observe: false, kill: false, deny: false),
+                Hook(hook: "kprobes on kernel functions", mechanism: kprobes ? "kprobe/kretprobe + generic program (tcp_connect too)" : "unavailable: no kprobes (tcp_connect: cgroup connect hooks)", observe: kprobes, kill: kprobes && signal == true, deny: false),
             ]
         return KernelProbe(features: features, hooks: hooks)
     }

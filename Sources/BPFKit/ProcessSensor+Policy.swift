@@ -161,3 +161,36 @@ extension ProcessSensor {
         }
     }
 }
+
+extension ProcessSensor {
+    /// Whether the generic kprobe programs loaded: the kernel has kprobes and lets them load.
+    package var kprobesAvailable: Bool {
+        (try? withHandle { pointer in vigil_bpf_kprobes_available(pointer) != 0 }) ?? false
+    }
+
+    /// Attaches the generic kprobe program to the kernel function `symbol` with `slot` as its
+    /// cookie; with `returnProbe`, the entry half of a `return: true` hook and the kretprobe
+    /// that posts its event (both links are returned, entry first).
+    package func attachPolicyKprobe(symbol: String, slot: UInt32, returnProbe: Bool) throws(BPFError) -> [PolicyLink] {
+        try withHandle { pointer throws(BPFError) in
+            let kinds = returnProbe ? [VIGIL_KPROBE_RETURN, VIGIL_KPROBE_RETURN_ENTRY] : [VIGIL_KPROBE_ENTRY]
+            var links: [PolicyLink] = []
+            // The return half first: an entry whose record waits is always completed.
+            for kind in kinds {
+                guard let link = vigil_bpf_attach_policy_kprobe(pointer, symbol, UInt64(slot), kind) else {
+                    let code = errno
+                    for link in links { link.detach() }
+                    let what = kind == VIGIL_KPROBE_RETURN ? "kretprobe" : "kprobe"
+                    if code == EOPNOTSUPP {
+                        throw BPFError(
+                            code: .other, errno: code, operation: "attach policy \(what) to \(symbol)",
+                            message: "the kprobe programs did not load on this kernel")
+                    }
+                    throw BPFError(errno: code, operation: "attach policy \(what) to \(symbol)")
+                }
+                links.append(PolicyLink(link: link, category: "kprobe", name: symbol, slot: slot))
+            }
+            return links.reversed()
+        }
+    }
+}

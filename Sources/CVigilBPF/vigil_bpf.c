@@ -24,6 +24,7 @@ struct vigil_bpf {
 	struct bpf_link *syscall_links[2]; /* the sys_enter and sys_exit dispatchers */
 	struct bpf_link *lsm_links[VIGIL_LSM_HOOKS]; /* at enum vigil_lsm_hook, attached on first use */
 	int lsm;                                  /* the BPF-LSM programs loaded */
+	int kprobes;                       /* the generic kprobe programs loaded */
 };
 
 /* The BPF-LSM program of each enum vigil_lsm_hook. */
@@ -62,7 +63,7 @@ int vigil_bpf_possible_cpus(void)
 	return libbpf_num_possible_cpus();
 }
 
-int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bpf **out)
+static int open_load(const struct vigil_bpf_options *options, int kprobes, struct vigil_bpf **out)
 {
 	struct vigil_bpf *bpf;
 	struct vigil *skel;
@@ -104,6 +105,13 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	 * kernel refuses them (EPERM on a locked-down kernel), which would fail the whole load. */
 	for (int i = 0; i < VIGIL_LSM_HOOKS; i++)
 		bpf_program__set_autoload(lsm_program(skel, i), options->lsm != 0);
+	/* Generic kprobes only where the kernel has them: elsewhere (our build machines) loading a
+	 * kprobe program fails and would take the whole object down with it. */
+	bpf_program__set_autoload(skel->progs.generic_kprobe, kprobes);
+	bpf_program__set_autoload(skel->progs.generic_kprobe_ret_entry, kprobes);
+	bpf_program__set_autoload(skel->progs.generic_kretprobe, kprobes);
+	if (!err && !kprobes)
+		err = bpf_map__set_max_entries(skel->maps.vg_kret_pending, 1);
 
 	if (!err)
 		err = vigil__load(skel);
@@ -119,8 +127,22 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	bpf->skel = skel;
 	bpf->attach_mode = options->attach_mode;
 	bpf->lsm = options->lsm != 0;
+	bpf->kprobes = kprobes;
 	*out = bpf;
 	return 0;
+}
+
+int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bpf **out)
+{
+	/* The perf kprobe PMU is what libbpf attaches kprobes through; without it (CONFIG_KPROBES
+	 * off) the kprobe programs are not even tried. A kernel that has it but refuses kprobe
+	 * programs (lockdown) gets a second load without them. */
+	int kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
+	int err = open_load(options, kprobes, out);
+
+	if (err && kprobes)
+		err = open_load(options, 0, out);
+	return err;
 }
 
 int vigil_bpf_attach(struct vigil_bpf *bpf)
@@ -383,4 +405,32 @@ int vigil_bpf_pin_lsm(struct vigil_bpf *bpf, int which, const char *dir)
 		return -ENAMETOOLONG;
 	int err = bpf_link__pin(bpf->lsm_links[which], path);
 	return err ? err : 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Generic kprobes.
+ * ------------------------------------------------------------------------------------------- */
+
+int vigil_bpf_kprobes_available(const struct vigil_bpf *bpf)
+{
+	return bpf->kprobes;
+}
+
+struct bpf_link *vigil_bpf_attach_policy_kprobe(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
+						enum vigil_kprobe_kind kind)
+{
+	LIBBPF_OPTS(bpf_kprobe_opts, opts, .bpf_cookie = cookie, .retprobe = kind == VIGIL_KPROBE_RETURN);
+	struct bpf_program *prog;
+
+	if (!bpf->kprobes) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	switch (kind) {
+	case VIGIL_KPROBE_ENTRY: prog = bpf->skel->progs.generic_kprobe; break;
+	case VIGIL_KPROBE_RETURN_ENTRY: prog = bpf->skel->progs.generic_kprobe_ret_entry; break;
+	case VIGIL_KPROBE_RETURN: prog = bpf->skel->progs.generic_kretprobe; break;
+	default: errno = EINVAL; return NULL;
+	}
+	return bpf_program__attach_kprobe_opts(prog, symbol, &opts);
 }

@@ -251,6 +251,12 @@ package enum ArgumentValue: Sendable, Hashable {
     case binprm(path: [UInt8], permission: String, details: FileDetails? = nil)
     /// `sock_arg`: family, type and protocol names, destination address and port.
     case sock(family: String, type: String, protocol: String, daddr: String, dport: UInt32)
+    /// `sock_arg` of a kprobe's socket: every field Tetragon writes that the kernel side read.
+    case socket(SocketArgument)
+    /// `path_arg`: a `struct path *` (or `dentry`), same shape as `file_arg`.
+    case path(path: [UInt8], permission: String, details: FileDetails? = nil)
+    /// `process_credentials_arg`: a `struct cred *`.
+    case credentials(Credentials)
     /// `syscall_id`: number and ABI ("x64", "i386").
     case syscallID(id: UInt32, abi: String)
     /// `error_arg`: the argument could not be read.
@@ -335,5 +341,34 @@ extension ExportEventKind {
         case .kprobe: "process_kprobe"
         case .lsm: "process_lsm"
         }
+    }
+}
+
+/// Tetragon's `KprobeSock` (`sock_arg`) as far as the kernel side reads it.
+package struct SocketArgument: Sendable, Hashable {
+    package var family: String
+    package var type: String
+    package var `protocol`: String
+    package var mark: UInt32
+    package var saddr: String
+    package var daddr: String
+    package var sport: UInt32
+    package var dport: UInt32
+    /// `TCP_ESTABLISHED`, `TCP_SYN_SENT`, ...
+    package var state: String
+
+    package init(
+        family: String, type: String, protocol: String, mark: UInt32, saddr: String, daddr: String, sport: UInt32,
+        dport: UInt32, state: String
+    ) {
+        self.family = family
+        self.type = type
+        self.protocol = `protocol`
+        self.mark = mark
+        self.saddr = saddr
+        self.daddr = daddr
+        self.sport = sport
+        self.dport = dport
+        self.state = state
     }
 }

@@ -45,19 +45,7 @@ extension ExecRecord {
         let argsEnd = cwdEnd + Int(raw.args_len)
         guard argsEnd <= bytes.count else { throw .inconsistentSize }
 
-        let c = raw.creds
-        var credentials = Credentials()
-        credentials.uid = c.uid
-        credentials.gid = c.gid
-        credentials.euid = c.euid
-        credentials.egid = c.egid
-        credentials.suid = c.suid
-        credentials.sgid = c.sgid
-        credentials.fsuid = c.fsuid
-        credentials.fsgid = c.fsgid
-        credentials.capPermitted = c.cap_permitted
-        credentials.capEffective = c.cap_effective
-        credentials.capInheritable = c.cap_inheritable
+        let credentials = Credentials(decoding: raw.creds)
         let n = raw.ns
         self.init(
             ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
@@ -132,9 +120,9 @@ extension GenericRecord {
             switch UInt32(value.kind) {
             case VIGIL_ARG_INT.rawValue:
                 args.append(.integer(value.value))
-            case VIGIL_ARG_STRING.rawValue, VIGIL_ARG_DATA_LOC.rawValue:
+            case VIGIL_ARG_STRING.rawValue, VIGIL_ARG_DATA_LOC.rawValue, VIGIL_ARG_KSTRING.rawValue:
                 args.append(.string(tail, truncated: truncated))
-            case VIGIL_ARG_FILE_FD.rawValue, VIGIL_ARG_EXE.rawValue:
+            case VIGIL_ARG_FILE_FD.rawValue, VIGIL_ARG_EXE.rawValue, VIGIL_ARG_KFILE.rawValue:
                 // struct vigil_file_header, then the path.
                 let header = Int(VIGIL_FILE_HEADER)
                 guard tail.count >= header else { throw .inconsistentSize }
@@ -147,7 +135,14 @@ extension GenericRecord {
                 args.append(.buffer(tail, size: value.value, truncated: truncated))
             case VIGIL_ARG_CONST_BUF.rawValue:
                 args.append(.constBuffer(tail))
-            case VIGIL_ARG_SOCKADDR.rawValue, VIGIL_ARG_SOCK.rawValue:
+            case VIGIL_ARG_KSOCK.rawValue:
+                guard tail.count >= MemoryLayout<vigil_sock_info>.size else { throw .inconsistentSize }
+                let info = tail.withUnsafeBytes { $0.loadUnaligned(as: vigil_sock_info.self) }
+                args.append(.kernelSock(KernelSock(decoding: info)))
+            case VIGIL_ARG_CRED.rawValue:
+                guard tail.count >= MemoryLayout<vigil_creds>.size else { throw .inconsistentSize }
+                args.append(.credentials(Credentials(decoding: tail.withUnsafeBytes { $0.loadUnaligned(as: vigil_creds.self) })))
+            case VIGIL_ARG_SOCKADDR.rawValue, VIGIL_ARG_SOCK.rawValue, VIGIL_ARG_KSOCKADDR.rawValue:
                 guard tail.count >= MemoryLayout<vigil_sockaddr>.size else { throw .inconsistentSize }
                 let sa = tail.withUnsafeBytes { $0.loadUnaligned(as: vigil_sockaddr.self) }
                 let address = withUnsafeBytes(of: sa.addr) { Array($0) }
@@ -176,5 +171,33 @@ package enum CString {
     package static func bytes(of buffer: UnsafeRawBufferPointer) -> [UInt8] {
         if let end = buffer.firstIndex(of: 0) { return Array(buffer[0..<end]) }
         return Array(buffer)
+    }
+}
+
+extension Credentials {
+    init(decoding c: vigil_creds) {
+        self.init()
+        uid = c.uid
+        gid = c.gid
+        euid = c.euid
+        egid = c.egid
+        suid = c.suid
+        sgid = c.sgid
+        fsuid = c.fsuid
+        fsgid = c.fsgid
+        capPermitted = c.cap_permitted
+        capEffective = c.cap_effective
+        capInheritable = c.cap_inheritable
+    }
+}
+
+extension KernelSock {
+    init(decoding info: vigil_sock_info) {
+        let width = info.dst.family == 10 ? 16 : 4
+        self.init(
+            family: info.dst.family, type: info.dst.type, protocol: info.dst.protocol, state: info.state, mark: info.mark,
+            sport: info.sport, dport: info.dst.port,
+            saddr: Array(withUnsafeBytes(of: info.saddr) { Array($0) }.prefix(width)),
+            daddr: Array(withUnsafeBytes(of: info.dst.addr) { Array($0) }.prefix(width)))
     }
 }

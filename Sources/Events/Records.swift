@@ -193,6 +193,10 @@ package enum RawArgument: Sendable, Hashable {
     case file(path: [UInt8], flags: UInt32, mode: UInt32, truncated: Bool, inode: UInt64 = 0, device: UInt32 = 0)
     /// Connect hooks: the socket, with its destination.
     case sock(family: UInt16, type: UInt16, protocol: UInt16, port: UInt16, address: [UInt8])
+    /// A kprobe's `struct sock *` / `struct socket *`: both ends, state and mark.
+    case kernelSock(KernelSock)
+    /// A kprobe's `struct cred *`.
+    case credentials(Credentials)
     /// The hook could not read it.
     case unreadable
 }
@@ -248,4 +252,35 @@ package enum Record: Sendable, Hashable {
     case clone(CloneRecord)
     case exit(ExitRecord)
     case generic(GenericRecord)
+}
+
+/// A socket as a kprobe read it (`struct vigil_sock_info`).
+package struct KernelSock: Sendable, Hashable {
+    package var family: UInt16
+    package var type: UInt16
+    package var `protocol`: UInt16
+    /// `sk_state` (TCP_ESTABLISHED = 1, ...).
+    package var state: UInt8
+    package var mark: UInt32
+    /// Host byte order.
+    package var sport: UInt16
+    package var dport: UInt16
+    /// 4 or 16 bytes used, per family.
+    package var saddr: [UInt8]
+    package var daddr: [UInt8]
+
+    package init(
+        family: UInt16, type: UInt16, protocol: UInt16, state: UInt8, mark: UInt32, sport: UInt16, dport: UInt16,
+        saddr: [UInt8], daddr: [UInt8]
+    ) {
+        self.family = family
+        self.type = type
+        self.protocol = `protocol`
+        self.state = state
+        self.mark = mark
+        self.sport = sport
+        self.dport = dport
+        self.saddr = saddr
+        self.daddr = daddr
+    }
 }

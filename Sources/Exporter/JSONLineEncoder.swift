@@ -267,30 +267,36 @@ package struct JSONLineEncoder: Sendable {
     /// `process_credentials`, when exported, and the closing `}`.
     private static func appendProcessTail(_ p: ExportedProcess, to b: inout [UInt8]) {
         if let c = p.credentials {
-            b.append(static: ",\"process_credentials\":{\"uid\":")
-            b.appendDecimal(c.uid)
-            b.append(static: ",\"gid\":")
-            b.appendDecimal(c.gid)
-            b.append(static: ",\"euid\":")
-            b.appendDecimal(c.euid)
-            b.append(static: ",\"egid\":")
-            b.appendDecimal(c.egid)
-            b.append(static: ",\"suid\":")
-            b.appendDecimal(c.suid)
-            b.append(static: ",\"sgid\":")
-            b.appendDecimal(c.sgid)
-            b.append(static: ",\"fsuid\":")
-            b.appendDecimal(c.fsuid)
-            b.append(static: ",\"fsgid\":")
-            b.appendDecimal(c.fsgid)
-            b.append(static: ",\"caps\":{")
-            var first = true
-            Self.appendCapabilityList(c.capPermitted, key: "\"permitted\":", first: &first, to: &b)
-            Self.appendCapabilityList(c.capEffective, key: "\"effective\":", first: &first, to: &b)
-            Self.appendCapabilityList(c.capInheritable, key: "\"inheritable\":", first: &first, to: &b)
-            b.append(static: "}}")
+            b.append(static: ",\"process_credentials\":")
+            Self.appendCredentials(c, to: &b)
         }
         b.append(UInt8(ascii: "}"))
+    }
+
+    /// `tetragon.ProcessCredentials`: uids, gids and capability lists.
+    static func appendCredentials(_ c: Credentials, to b: inout [UInt8]) {
+        b.append(static: "{\"uid\":")
+        b.appendDecimal(c.uid)
+        b.append(static: ",\"gid\":")
+        b.appendDecimal(c.gid)
+        b.append(static: ",\"euid\":")
+        b.appendDecimal(c.euid)
+        b.append(static: ",\"egid\":")
+        b.appendDecimal(c.egid)
+        b.append(static: ",\"suid\":")
+        b.appendDecimal(c.suid)
+        b.append(static: ",\"sgid\":")
+        b.appendDecimal(c.sgid)
+        b.append(static: ",\"fsuid\":")
+        b.appendDecimal(c.fsuid)
+        b.append(static: ",\"fsgid\":")
+        b.appendDecimal(c.fsgid)
+        b.append(static: ",\"caps\":{")
+        var first = true
+        Self.appendCapabilityList(c.capPermitted, key: "\"permitted\":", first: &first, to: &b)
+        Self.appendCapabilityList(c.capEffective, key: "\"effective\":", first: &first, to: &b)
+        Self.appendCapabilityList(c.capInheritable, key: "\"inheritable\":", first: &first, to: &b)
+        b.append(static: "}}")
     }
 
     /// One list of `tetragon.Capabilities`, omitted when empty.
@@ -507,9 +513,12 @@ package struct JSONLineEncoder: Sendable {
                 b.append(UInt8(ascii: "\""))
             }
             b.append(UInt8(ascii: "}"))
-        case .file(let path, let permission, let details), .binprm(let path, let permission, let details):
+        case .file(let path, let permission, let details), .binprm(let path, let permission, let details),
+            .path(let path, let permission, let details):
             if case .binprm = arg.value {
                 b.append(static: "{\"linux_binprm_arg\":{\"path\":\"")
+            } else if case .path = arg.value {
+                b.append(static: "{\"path_arg\":{\"path\":\"")
             } else {
                 b.append(static: "{\"file_arg\":{\"path\":\"")
             }
@@ -548,6 +557,49 @@ package struct JSONLineEncoder: Sendable {
                 b.appendDecimal(dport)
             }
             b.append(static: "}")
+        case .socket(let sock):
+            // Tetragon's KprobeSock field order; empty and zero values left out, as protojson does.
+            b.append(static: "{\"sock_arg\":{")
+            var first = true
+            func key(_ name: StaticString) {
+                if first { first = false } else { b.append(UInt8(ascii: ",")) }
+                b.append(static: name)
+            }
+            for (name, value) in [("family", sock.family), ("type", sock.type), ("protocol", sock.protocol)] where !value.isEmpty {
+                if first { first = false } else { b.append(UInt8(ascii: ",")) }
+                b.append(UInt8(ascii: "\""))
+                b.append(contentsOf: Array(name.utf8))
+                b.append(static: "\":")
+                b.appendJSONString(value)
+            }
+            if sock.mark != 0 {
+                key("\"mark\":")
+                b.appendDecimal(sock.mark)
+            }
+            if !sock.saddr.isEmpty {
+                key("\"saddr\":")
+                b.appendJSONString(sock.saddr)
+            }
+            if !sock.daddr.isEmpty {
+                key("\"daddr\":")
+                b.appendJSONString(sock.daddr)
+            }
+            if sock.sport != 0 {
+                key("\"sport\":")
+                b.appendDecimal(sock.sport)
+            }
+            if sock.dport != 0 {
+                key("\"dport\":")
+                b.appendDecimal(sock.dport)
+            }
+            if !sock.state.isEmpty {
+                key("\"state\":")
+                b.appendJSONString(sock.state)
+            }
+            b.append(UInt8(ascii: "}"))
+        case .credentials(let c):
+            b.append(static: "{\"process_credentials_arg\":")
+            Self.appendCredentials(c, to: &b)
         case .sockaddr(let family, let address, let port):
             b.append(static: "{\"sockaddr_arg\":{")
             var first = true

@@ -45,6 +45,9 @@ package enum ArgumentRenderer {
                 let details = mode == 0 ? nil : FileDetails(inode: inode, device: device, openFlags: nil)
                 return one(.binprm(path: path, permission: permission, details: details))
             }
+            if arg.declaredType == .path {
+                return one(.path(path: path, permission: permission, details: mode == 0 ? nil : FileDetails(inode: inode, device: device, openFlags: nil)))
+            }
             let details = mode == 0 ? nil : FileDetails(inode: inode, device: device, openFlags: flags)
             return one(.file(path: path, permission: permission, details: details))
         case .sock(let family, let type, let proto, let port, let address):
@@ -52,6 +55,16 @@ package enum ArgumentRenderer {
                 .sock(
                     family: familyName(family), type: socketTypeName(type), protocol: protocolName(proto),
                     daddr: addressText(family: family, address), dport: UInt32(port)))
+        case .kernelSock(let sock):
+            return one(
+                .socket(
+                    SocketArgument(
+                        family: familyName(sock.family), type: socketTypeName(sock.type), protocol: protocolName(sock.protocol),
+                        mark: sock.mark, saddr: addressText(family: sock.family, sock.saddr),
+                        daddr: addressText(family: sock.family, sock.daddr), sport: UInt32(sock.sport),
+                        dport: UInt32(sock.dport), state: tcpStateName(sock.state))))
+        case .credentials(let credentials):
+            return one(.credentials(credentials))
         case .unreadable:
             return one(.error("could not read the argument"))
         }
@@ -79,6 +92,15 @@ package enum ArgumentRenderer {
         if mode & 0o2000 != 0 { out[6] = out[6] == "x" ? "s" : "S" }
         if mode & 0o1000 != 0 { out[9] = out[9] == "x" ? "t" : "T" }
         return String(out)
+    }
+
+    /// Tetragon's names for `sk_state` (include/net/tcp_states.h).
+    static func tcpStateName(_ state: UInt8) -> String {
+        let names = [
+            "", "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1", "TCP_FIN_WAIT2", "TCP_TIME_WAIT",
+            "TCP_CLOSE", "TCP_CLOSE_WAIT", "TCP_LAST_ACK", "TCP_LISTEN", "TCP_CLOSING", "TCP_NEW_SYN_RECV",
+        ]
+        return Int(state) < names.count ? names[Int(state)] : "\(state)"
     }
 
     static func socketTypeName(_ type: UInt16) -> String {

@@ -51,6 +51,9 @@ package enum HookAttachment: Sendable, Hashable {
     /// The BPF-LSM program named by the hook's `name` (file_open, bprm_check_security,
     /// socket_connect), one list of slots per program.
     case bpfLSM
+    /// The generic kprobe program on the kernel function `name` (and the kretprobe program for
+    /// `return: true`).
+    case kprobe(KprobeAttachMode)
 }
 
 /// How one argument of a matching event is rendered.
@@ -152,16 +155,23 @@ package struct CompileEnvironment: Sendable {
     /// Whether the agent's BPF-LSM programs loaded: lsmhooks file_open, bprm_check_security and
     /// socket_connect then run in them instead of on fanotify and the cgroup connect hooks.
     package var bpfLSM: Bool
+    /// Whether the agent's generic kprobe programs loaded (kprobes usable, not only present).
+    package var kprobeProgramsLoaded: Bool
+    /// Whether kprobes can attach to a kernel function here.
+    package var kernelSymbol: @Sendable (String) -> KernelSymbolStatus
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
         hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true,
-        podScopesAvailable: Bool = false, bpfLSM: Bool = false
+        podScopesAvailable: Bool = false, bpfLSM: Bool = false,
+        kprobeProgramsLoaded: Bool = false, kernelSymbol: @escaping @Sendable (String) -> KernelSymbolStatus = { _ in .unknown }
     ) {
         self.podScopesAvailable = podScopesAvailable
         self.bpfLSM = bpfLSM
         self.loadFormat = loadFormat
         self.kprobesAvailable = kprobesAvailable
+        self.kprobeProgramsLoaded = kprobeProgramsLoaded
+        self.kernelSymbol = kernelSymbol
         self.hostNamespaces = hostNamespaces
         self.nativeABI = nativeABI
         self.connectSignalsAvailable = connectSignalsAvailable
@@ -170,13 +180,15 @@ package struct CompileEnvironment: Sendable {
     /// The running kernel: formats from tracefs at `tracefsRoot`.
     package static func live(
         tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces, connectSignalsAvailable: Bool = true,
-        podScopesAvailable: Bool = false, bpfLSM: Bool = false
+        podScopesAvailable: Bool = false, bpfLSM: Bool = false, kprobeProgramsLoaded: Bool = false
     ) -> CompileEnvironment {
-        CompileEnvironment(
+        let symbols = KernelSymbols()
+        return CompileEnvironment(
             loadFormat: { subsystem, event in
                 try TracepointFormat.load(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
             }, kprobesAvailable: kprobesAvailable, hostNamespaces: hostNamespaces,
-            connectSignalsAvailable: connectSignalsAvailable, podScopesAvailable: podScopesAvailable, bpfLSM: bpfLSM)
+            connectSignalsAvailable: connectSignalsAvailable, podScopesAvailable: podScopesAvailable, bpfLSM: bpfLSM,
+            kprobeProgramsLoaded: kprobeProgramsLoaded, kernelSymbol: { symbols.status(of: $0) })
     }
 }
 

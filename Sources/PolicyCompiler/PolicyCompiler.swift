@@ -62,7 +62,8 @@ package struct PolicyCompiler {
                         selectors: kprobe.selectors, message: kprobe.message, tags: kprobe.tags, spec: spec))
                 continue
             }
-            if Context.isConnectHook(kprobe.call) {
+            // tcp_connect is a real kprobe where kprobes run; the connect hooks emulate it elsewhere.
+            if Context.isConnectHook(kprobe.call) && !(kprobe.call == "tcp_connect" && context.genericKprobesAvailable) {
                 if let hook = context.compileConnectHook(
                     name: kprobe.call, event: .kprobe(functionName: kprobe.call), node: kprobe, args: kprobe.args,
                     selectors: kprobe.selectors, message: kprobe.message, tags: kprobe.tags, spec: spec)
@@ -211,18 +212,21 @@ struct Context {
             fail(kp, "return probes are not supported by this build (the syscall's return value would need sys_exit)", at: "return")
             return []
         }
-        if !kp.data.isEmpty { fail(kp, "data arguments need kprobes, which this kernel does not allow", at: "data") }
+        if !kp.data.isEmpty && !genericKprobesAvailable {
+            fail(kp, "data arguments need kprobes, which this kernel does not allow", at: "data")
+        }
 
         var hooks: [CompiledHook] = []
         for call in calls {
             let translated = SyscallTracepoint.forKprobeCall(call, defaultABI: environment.nativeABI)
             guard let (syscall, abi) = translated, runsOnTracepoint(call) else {
-                // Two different reasons, and the message must say which: on a kernel with kprobes
-                // (most distribution kernels) the missing piece is this build, not the kernel.
-                let reason =
-                    environment.kprobesAvailable
-                    ? "this kernel has kprobes, but this build attaches no kprobe programs yet"
-                    : "kprobes are needed, and this kernel has none (kprobes blocked or CONFIG_KPROBES off)"
+                if genericKprobesAvailable {
+                    if let hook = compileGenericKprobe(kp, call: call, spec: spec) { hooks.append(hook) }
+                    continue
+                }
+                // Two different reasons, and the message must say which: the kernel has no
+                // kprobes, or it has them and the agent's kprobe programs did not load.
+                let reason = genericKprobeRefusal ?? "kprobes are needed"
                 fail(
                     kp,
                     "kprobe on \(call): \(reason); syscalls (syscall: true, sys_*) run on their tracepoints",

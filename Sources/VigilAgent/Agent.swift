@@ -284,7 +284,7 @@ package struct ProcessMonitorService: Service {
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot),
             connectSignalsAvailable: sensor.connectResultsAvailable, podScopesAvailable: configuration.kubernetes != nil,
-            bpfLSM: sensor.bpfLSMAvailable)
+            bpfLSM: sensor.bpfLSMAvailable, kprobeProgramsLoaded: sensor.kprobesAvailable)
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             scopes: scopes,

@@ -45,6 +45,7 @@ package final class AgentController: AgentControl, Sendable {
     static func hookMechanism(_ hook: String) -> String {
         if hook.contains("(BPF-LSM)") { return "bpf_lsm" }
         if hook.contains("(fanotify)") { return "fanotify" }
+        if hook.contains("(kprobe") { return "kprobe" }
         return hook.contains("cgroup") ? "cgroup" : "tracepoint"
     }
 

@@ -208,6 +208,10 @@ package final class PolicyEngine: Sendable {
                         try addConnectSlot(slot, state: &state, document: document)
                     case .bpfLSM:
                         try addLSMSlot(slot, hook: hook, state: &state, document: document)
+                    case .kprobe(let mode):
+                        links.append(
+                            contentsOf: try sensor.attachPolicyKprobe(
+                                symbol: hook.name, slot: slot, returnProbe: mode == .entryAndReturn))
                     }
                 }
                 if previous != nil {
@@ -245,6 +249,8 @@ package final class PolicyEngine: Sendable {
                     case .tracepoint: "\(hook.category)/\(hook.name)"
                     case .cgroupConnect: "\(hook.name) (cgroup connect/sendmsg)"
                     case .bpfLSM: "\(hook.name) (BPF-LSM)"
+                    case .kprobe(.entry): "\(hook.name) (kprobe)"
+                    case .kprobe(.entryAndReturn): "\(hook.name) (kprobe + kretprobe)"
                     }
                 } + compiled.fileRules.map { "\($0.kind == .open ? "file_open" : "bprm_check_security") deny (fanotify)" },
                 policyID: policyID, scope: compiled.scope?.description)

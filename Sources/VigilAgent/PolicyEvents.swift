@@ -40,6 +40,8 @@ enum PolicyEvents {
         switch hook.attachment {
         case .cgroupConnect: "cgroup_sock_addr"
         case .bpfLSM: "bpf_lsm \(hook.name)"
+        case .kprobe(.entry): "kprobe"
+        case .kprobe(.entryAndReturn): "kretprobe"
         case .tracepoint: "tracepoint \(hook.category)/\(hook.name)"
         }
     }

@@ -229,6 +229,20 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
          #"{"file_arg":{"path":"/etc/sh\u0001adow\\xff","permission":"-rw-r-----"},"label":"file"}"#),
         (Argument(.sock(family: "AF_INET", type: "SOCK_STREAM", protocol: "IPPROTO_TCP", daddr: "10.0.0.1", dport: 443), label: "sk"),
          #"{"sock_arg":{"family":"AF_INET","type":"SOCK_STREAM","protocol":"IPPROTO_TCP","daddr":"10.0.0.1","dport":443},"label":"sk"}"#),
+        (
+            Argument(
+                .socket(
+                    SocketArgument(
+                        family: "AF_INET", type: "SOCK_STREAM", protocol: "IPPROTO_TCP", mark: 0, saddr: "127.0.0.1",
+                        daddr: "127.0.0.2", sport: 40000, dport: 443, state: "TCP_SYN_SENT")), label: "sk"),
+            #"{"sock_arg":{"family":"AF_INET","type":"SOCK_STREAM","protocol":"IPPROTO_TCP","saddr":"127.0.0.1","daddr":"127.0.0.2","sport":40000,"dport":443,"state":"TCP_SYN_SENT"},"label":"sk"}"#
+        ),
+        (Argument(.path(path: Array("/tmp/x".utf8), permission: "drwxr-xr-x")),
+         #"{"path_arg":{"path":"/tmp/x","permission":"drwxr-xr-x"}}"#),
+        (
+            Argument(.credentials({ var c = Credentials(); c.uid = 1000; c.euid = 0; c.capEffective = 1; return c }()), label: "new"),
+            #"{"process_credentials_arg":{"uid":1000,"gid":0,"euid":0,"egid":0,"suid":0,"sgid":0,"fsuid":0,"fsgid":0,"caps":{"effective":["CAP_CHOWN"]}},"label":"new"}"#
+        ),
         (Argument(.int(-3)), #"{"int_arg":-3}"#),
         (Argument(.int(0), label: "fd"), #"{"int_arg":0,"label":"fd"}"#),
         (Argument(.int(.min)), #"{"int_arg":-2147483648}"#),
@@ -305,13 +319,16 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
             case .truncatedBytes: seen.insert("truncatedBytes")
             case .sockaddr: seen.insert("sockaddr")
             case .sock: seen.insert("sock")
+            case .socket: seen.insert("socket")
+            case .path: seen.insert("path")
+            case .credentials: seen.insert("credentials")
             case .file: seen.insert("file")
             case .binprm: seen.insert("binprm")
             case .syscallID: seen.insert("syscallID")
             case .error: seen.insert("error")
             }
         }
-        #expect(seen.count == 13)
+        #expect(seen.count == 16)
     }
 
     /// RFC 4648 section 10 vectors, then every length 0...70 against Foundation.

@@ -32,6 +32,28 @@ const volatile __u32 vg_connect_results = 0;
 
 /* Kernel side only, in a parked connect record: send its signal, post nothing. */
 #define VG_F_NOPOST (1 << 15)
+/* Kernel side only, passed to vg_decide(): park the record for the kretprobe of the hook. */
+#define VG_F_PARK_RET (1 << 14)
+
+/* An entry of a `return: true` kprobe hook waiting for the function's return, per thread and
+ * hook. Large args (paths) make the record too big to park: it is then posted at entry,
+ * without the return value. Sized by the loader (1 entry where kprobes are unusable). */
+#define VG_KRET_TAIL 4352
+struct vg_kret_record {
+	struct vigil_generic_event ev;
+	char tail[VG_KRET_TAIL];
+};
+struct vg_kret_key {
+	__u64 id; /* pid_tgid */
+	__u32 slot;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vg_kret_key);
+	__type(value, struct vg_kret_record);
+} vg_kret_pending SEC(".maps");
 
 /* vg_decide's can_deny: how the calling hook fails an operation (Override). */
 #define VG_DENY_CGROUP 1 /* cgroup connect/sendmsg: return 0 (EPERM), bpf_set_retval for another errno */
@@ -121,6 +143,184 @@ __noinline int vg_read_failed_open(struct vigil_generic_scratch *s, __u32 off, _
 	if (m <= 1)
 		return 0;
 	return n + m - 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Generic kprobes: arguments of kernel functions. The kprobe programs (end of this file) copy
+ * the argument registers into s->raw as five u64s, so `offset` is 8 * the prototype index and
+ * the values there are kernel pointers.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A path (dentry, vfsmount) as a FILE_FD-encoded arg at dst: header, then the path from the
+ * task's root. value: f_flags << 32 | i_mode. Returns the bytes used. */
+__noinline int vg_kernel_path(struct vigil_generic_scratch *s, __u32 at, __u64 dentry, __u64 mnt, __u32 f_flags)
+{
+	__u32 i = at >> 16, tail_off = at & 0xffff; /* five arguments at most: two share one */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_arg_value *out;
+	struct inode *inode;
+	struct path root;
+	char *dst;
+	int walked;
+	__u32 n;
+
+	if (!s || i >= VIGIL_HOOK_ARGS)
+		return 0;
+	out = &s->ev.args[i];
+	tail_off &= VIGIL_GENERIC_TAIL - 1;
+	dst = s->tail + tail_off;
+	if (!dentry || !mnt) {
+		out->flags |= VIGIL_ARG_F_ERROR;
+		return 0;
+	}
+	root = BPF_CORE_READ(task, fs, root);
+	walked = vg_path_walk(dentry, mnt, (__u64)root.dentry, (__u64)root.mnt, &s->path);
+	if ((walked >> 16) & VG_PATH_TRUNCATED)
+		out->flags |= VIGIL_ARG_F_TRUNCATED;
+	inode = BPF_CORE_READ((struct dentry *)dentry, d_inode);
+	*(__u64 *)dst = inode ? BPF_CORE_READ(inode, i_ino) : 0;
+	*(__u32 *)(dst + 8) = inode ? BPF_CORE_READ(inode, i_sb, s_dev) : 0;
+	*(__u32 *)(dst + 12) = 0;
+	n = (__u32)walked & 0xffff;
+	if (n > VIGIL_PATH_AREA - VIGIL_FILE_HEADER)
+		out->flags |= VIGIL_ARG_F_TRUNCATED;
+	n = vg_clamp(n, VIGIL_PATH_AREA - VIGIL_FILE_HEADER);
+	bpf_probe_read_kernel(dst + VIGIL_FILE_HEADER, n, s->path.data + ((VIGIL_PATH_AREA - n) & (VIGIL_PATH_AREA - 1)));
+	out->value = (__u64)f_flags << 32 | (inode ? BPF_CORE_READ(inode, i_mode) : 0);
+	out->len = VIGIL_FILE_HEADER + n;
+	return VIGIL_FILE_HEADER + n;
+}
+
+/* struct sock * as struct vigil_sock_info. */
+static __always_inline int vg_kernel_sock(struct vigil_arg_value *out, char *dst, struct sock *sk)
+{
+	struct vigil_sock_info *info = (struct vigil_sock_info *)dst;
+	__u16 family;
+
+	__builtin_memset(info, 0, sizeof(*info));
+	if (!sk) {
+		out->flags |= VIGIL_ARG_F_ERROR;
+		return 0;
+	}
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	info->dst.family = family;
+	info->dst.port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	info->dst.protocol = BPF_CORE_READ(sk, sk_protocol);
+	info->dst.type = BPF_CORE_READ(sk, sk_type);
+	info->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	info->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	info->mark = BPF_CORE_READ(sk, sk_mark);
+	if (family == AF_INET) {
+		*(__u32 *)info->dst.addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		*(__u32 *)info->saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&info->dst.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&info->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+	}
+	out->value = family;
+	out->len = sizeof(*info);
+	return sizeof(*info);
+}
+
+/* The kernel-function kinds of vg_read_arg(); out is already reset. */
+__noinline int vg_read_kernel_arg(struct vigil_generic_scratch *s, __u32 i, __u32 spec, __u32 tail_off)
+{
+	__u32 kind = spec & 0xff, variant = (spec >> 8) & 0xff, offset = spec >> 16;
+	struct vigil_arg_value *out;
+	char *dst;
+	__u64 ptr;
+	long n;
+
+	if (!s || i >= VIGIL_HOOK_ARGS)
+		return 0;
+	out = &s->ev.args[i];
+	tail_off &= VIGIL_GENERIC_TAIL - 1;
+	dst = s->tail + tail_off;
+	ptr = vg_raw_int(s, offset, 8, 0);
+
+	switch (kind) {
+	case VIGIL_ARG_KSTRING:
+		n = bpf_probe_read_kernel_str(dst, VIGIL_STRING_MAX, (void *)ptr);
+		if (n <= 0)
+			n = bpf_probe_read_user_str(dst, VIGIL_STRING_MAX, (void *)ptr);
+		if (n <= 0) {
+			out->flags |= VIGIL_ARG_F_ERROR;
+			return 0;
+		}
+		if (n >= VIGIL_STRING_MAX)
+			out->flags |= VIGIL_ARG_F_TRUNCATED;
+		out->len = n - 1;
+		return n - 1;
+	case VIGIL_ARG_KFILE: {
+		struct file *file = NULL;
+
+		if (variant == 1) { /* struct path * */
+			struct path *p = (struct path *)ptr;
+
+			return vg_kernel_path(s, i << 16 | tail_off, (__u64)BPF_CORE_READ(p, dentry), (__u64)BPF_CORE_READ(p, mnt), 0);
+		}
+		file = variant == 2 ? BPF_CORE_READ((struct linux_binprm *)ptr, file) : (struct file *)ptr;
+		if (!file) {
+			out->flags |= VIGIL_ARG_F_ERROR;
+			return 0;
+		}
+		return vg_kernel_path(s, i << 16 | tail_off, (__u64)BPF_CORE_READ(file, f_path.dentry),
+				      (__u64)BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_flags));
+	}
+	case VIGIL_ARG_KSOCK: {
+		struct sock *sk = variant == 1 ? BPF_CORE_READ((struct socket *)ptr, sk) : (struct sock *)ptr;
+
+		return vg_kernel_sock(out, dst, sk);
+	}
+	case VIGIL_ARG_KSOCKADDR: {
+		struct vigil_sockaddr *sa = (struct vigil_sockaddr *)dst;
+		__u16 family = 0, port = 0;
+
+		__builtin_memset(sa, 0, sizeof(*sa));
+		if (bpf_probe_read_kernel(&family, sizeof(family), (void *)ptr) < 0) {
+			out->flags |= VIGIL_ARG_F_ERROR;
+			return 0;
+		}
+		sa->family = family;
+		if (family == AF_INET || family == AF_INET6) {
+			bpf_probe_read_kernel(&port, sizeof(port), (void *)(ptr + 2));
+			sa->port = __builtin_bswap16(port);
+			if (family == AF_INET)
+				bpf_probe_read_kernel(sa->addr, 4, (void *)(ptr + 4));
+			else
+				bpf_probe_read_kernel(sa->addr, 16, (void *)(ptr + 8));
+		}
+		out->value = family;
+		out->len = sizeof(*sa);
+		return sizeof(*sa);
+	}
+	case VIGIL_ARG_CRED: {
+		struct vigil_creds *c = (struct vigil_creds *)dst;
+		struct cred *cred = (struct cred *)ptr;
+
+		__builtin_memset(c, 0, sizeof(*c));
+		if (!cred) {
+			out->flags |= VIGIL_ARG_F_ERROR;
+			return 0;
+		}
+		c->uid = BPF_CORE_READ(cred, uid.val);
+		c->gid = BPF_CORE_READ(cred, gid.val);
+		c->euid = BPF_CORE_READ(cred, euid.val);
+		c->egid = BPF_CORE_READ(cred, egid.val);
+		c->suid = BPF_CORE_READ(cred, suid.val);
+		c->sgid = BPF_CORE_READ(cred, sgid.val);
+		c->fsuid = BPF_CORE_READ(cred, fsuid.val);
+		c->fsgid = BPF_CORE_READ(cred, fsgid.val);
+		/* kernel_cap_t is u32[2] before 6.3 and one u64 after: the same 8 bytes either way. */
+		bpf_probe_read_kernel(&c->cap_permitted, 8, __builtin_preserve_access_index(&cred->cap_permitted));
+		bpf_probe_read_kernel(&c->cap_effective, 8, __builtin_preserve_access_index(&cred->cap_effective));
+		bpf_probe_read_kernel(&c->cap_inheritable, 8, __builtin_preserve_access_index(&cred->cap_inheritable));
+		out->value = c->uid;
+		out->len = sizeof(*c);
+		return sizeof(*c);
+	}
+	}
+	return 0;
 }
 
 /* Reads argument i into s->ev.args[i] and the tail at *tail_off. Returns the bytes it used. */
@@ -283,7 +483,7 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 		return size;
 	}
 	default:
-		return 0;
+		return vg_read_kernel_arg(s, i, spec.kind | spec.meta_size << 8 | (__u32)spec.offset << 16, tail_off);
 	}
 
 	/* Strings: n counts the NUL; keep it out of len. */
@@ -528,10 +728,12 @@ __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratc
 	case VIGIL_ARG_STRING:
 	case VIGIL_ARG_DATA_LOC:
 	case VIGIL_ARG_CHAR_BUF:
+	case VIGIL_ARG_KSTRING:
 		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id, f->op, 1);
 		return vg_match_string(s, f->op);
 	case VIGIL_ARG_FILE_FD:
 	case VIGIL_ARG_EXE:
+	case VIGIL_ARG_KFILE:
 		/* The path after the inode/device header. */
 		if (v->len < VIGIL_FILE_HEADER)
 			return 0;
@@ -540,6 +742,8 @@ __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratc
 		return vg_match_string(s, f->op);
 	case VIGIL_ARG_SOCKADDR:
 	case VIGIL_ARG_SOCK:
+	case VIGIL_ARG_KSOCK: /* struct vigil_sock_info starts with the destination */
+	case VIGIL_ARG_KSOCKADDR:
 		return vg_match_sockaddr(s, f, off);
 	default:
 		return vg_match_ints(f, v->value);
@@ -847,7 +1051,7 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		}
 	}
 
-	s->ev.hdr.flags = extra_flags | (s->has_result ? VIGIL_GENERIC_F_RESULT : 0);
+	s->ev.hdr.flags = (extra_flags & ~VG_F_PARK_RET) | (s->has_result ? VIGIL_GENERIC_F_RESULT : 0);
 	if (sig || deny) {
 		mode = bpf_map_lookup_elem(&vg_policy_mode, &hook->policy_id);
 		if (mode && *mode == VIGIL_MODE_MONITOR) {
@@ -924,6 +1128,15 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		if (size > sizeof(s->ev) + VIGIL_GENERIC_TAIL)
 			return !deny; /* unreachable; states the bound for bpf_ringbuf_output */
 		s->ev.hdr.size = size;
+		if ((extra_flags & VG_F_PARK_RET) && size <= sizeof(struct vg_kret_record)) {
+			/* A kretprobe hook: the event goes out at the function's return, with what
+			 * it returned (generic_kretprobe). */
+			struct vg_kret_key key = { .id = bpf_get_current_pid_tgid(), .slot = slot };
+			struct vigil_generic_scratch *sv = vg_scratch_value(); /* see vg_scratch_value() */
+
+			if (sv && bpf_map_update_elem(&vg_kret_pending, &key, sv, BPF_ANY) == 0)
+				return !deny;
+		}
 		if (can_deny == VG_DENY_CGROUP && vg_connect_results && size <= sizeof(struct vg_connect_record)) {
 			/* Completed by connect_result at the syscall's exit. A record still waiting
 			 * for this thread (a second hook on the same connect, or a connect that never
@@ -1237,3 +1450,63 @@ int BPF_PROG(connect_result, struct pt_regs *regs, long ret)
 
 /* ---- BPF-LSM programs (lsmhooks where the kernel runs BPF-LSM) ---------------------------- */
 #include "lsm_hooks.h"
+/* ---------------------------------------------------------------------------------------------
+ * Generic kprobes (spec.kprobes on kernel functions, where the kernel has kprobes). One program
+ * attached per hook with the slot as its bpf cookie, like the tracepoint copies, but a kprobe
+ * takes the same program any number of times. The argument registers are copied into s->raw as
+ * five u64s (x86-64 calling convention: di, si, dx, cx, r8), which the compiled arg specs read
+ * at 8 * index. The loader autoloads these only where kprobes are usable.
+ * ------------------------------------------------------------------------------------------- */
+static __always_inline int vg_kprobe_run(struct pt_regs *ctx, const int park)
+{
+	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct vigil_generic_scratch *s;
+	struct vigil_hook *hook;
+	__u64 *raw;
+
+	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!hook || !s)
+		return 0;
+	raw = (__u64 *)s->raw;
+	raw[0] = ctx->di;
+	raw[1] = ctx->si;
+	raw[2] = ctx->dx;
+	raw[3] = ctx->cx;
+	raw[4] = ctx->r8;
+	s->raw_args = 0;
+	vg_decide(hook, s, slot, vg_read_args(hook, s), 0, park ? VG_F_PARK_RET : 0);
+	return 0;
+}
+
+SEC("kprobe")
+int generic_kprobe(struct pt_regs *ctx)
+{
+	return vg_kprobe_run(ctx, 0);
+}
+
+/* The entry half of a `return: true` hook: selectors and actions run here, the event waits. */
+SEC("kprobe")
+int generic_kprobe_ret_entry(struct pt_regs *ctx)
+{
+	return vg_kprobe_run(ctx, 1);
+}
+
+SEC("kretprobe")
+int generic_kretprobe(struct pt_regs *ctx)
+{
+	struct vg_kret_key key = { .id = bpf_get_current_pid_tgid(), .slot = (__u32)bpf_get_attach_cookie(ctx) };
+	struct vg_kret_record *rec = bpf_map_lookup_elem(&vg_kret_pending, &key);
+	__u32 size;
+
+	if (!rec)
+		return 0;
+	rec->ev.result = (__s64)ctx->ax;
+	rec->ev.hdr.flags |= VIGIL_GENERIC_F_RESULT;
+	size = rec->ev.hdr.size;
+	if (size <= sizeof(*rec))
+		vg_output(rec, size, VIGIL_CTR_RB_DROPS_GENERIC);
+	bpf_map_delete_elem(&vg_kret_pending, &key);
+	return 0;
+}

@@ -72,7 +72,12 @@ lsm_event_key() {
 }
 
 # Unique copies of the trigger: policies select these paths and nothing else on the machine.
-for role in exec kill denied conn kconn execkill; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+for role in exec kill denied conn kconn kfile kpath execkill; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+echo secret >"$WORK/secret-kfile"
+# Where the kernel has kprobes, kernel-function kprobes run as real kprobes; elsewhere they are
+# refused (tcp_connect excepted: the cgroup connect hooks emulate it there).
+has_kprobes=no
+[ -e /sys/bus/event_source/devices/kprobe/type ] && has_kprobes=yes
 echo secret >"$WORK/secret-kill"
 echo secret >"$WORK/secret-open"
 echo sibling >"$WORK/sibling"
@@ -197,12 +202,13 @@ spec:
         values: ["$WORK/bin/t-kconn"]
 YAML
 
-# A kprobe on a kernel function that no other mechanism serves: refused, with the reason.
-cat >"$WORK/policies/kprobe-refused.yaml" <<YAML
+# A kprobe on a kernel function that no other mechanism serves, with a file argument: a real
+# kprobe where the kernel has them, refused with the reason where it does not.
+cat >"$WORK/policies/kprobe-file.yaml" <<YAML
 apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
-  name: matrix-kprobe-refused
+  name: matrix-kprobe-file
 spec:
   kprobes:
   - call: security_file_permission
@@ -210,8 +216,65 @@ spec:
     args:
     - index: 0
       type: file
+    - index: 1
+      type: int
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kfile"]
+      matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["$WORK/secret-kfile"]
+YAML
+
+# A kretprobe with a path argument: one event at the return, with the entry's path.
+cat >"$WORK/policies/kprobe-path.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kprobe-path
+spec:
+  kprobes:
+  - call: vfs_open
+    syscall: false
+    return: true
+    args:
+    - index: 0
+      type: path
+    returnArg:
+      index: 0
+      type: int
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kpath"]
+YAML
+
+# Override on a kernel function: needs bpf_override_return, which Debian's kernels lack
+# (CONFIG_BPF_KPROBE_OVERRIDE off); refused with the reason everywhere here.
+cat >"$WORK/policies/kprobe-override.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kprobe-override
+spec:
+  kprobes:
+  - call: security_file_permission
+    syscall: false
+    args:
+    - index: 0
+      type: file
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kfile"]
+      matchActions:
+      - action: Override
+        argError: -1
 YAML
 POLICIES=7
+[ $has_kprobes = yes ] && POLICIES=9
 
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
 	--tracing-policy-dir "$WORK/policies" --log-level info >/dev/null 2>"$AGENT_LOG" &
@@ -234,7 +297,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-refused probe clean-stop kept-connect-deny; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-override probe clean-stop kept-connect-deny; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -312,28 +375,65 @@ fi
 # SIGTERM: the agent detaches, flushes and exits 0 within a few seconds.
 # A kprobe policy on tcp_connect with a sock argument: one event for our connect, naming the
 # function and the destination port.
+# A real kprobe where the kernel has kprobes (the sock read in the kernel: source port and TCP
+# state too), the cgroup connect hooks elsewhere; the event's mechanism says which.
 out=$("$WORK/bin/t-kconn" connect $PORT_KPROBE)
-if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' "\"$WORK/bin/t-kconn\"" '"tcp_connect"' "$PORT_KPROBE"; then
-	result kprobe-tcp-connect PASS "event via $(mechanism socket_connect)"
+if [ $has_kprobes = yes ]; then
+	want_mechanism='"mechanism":"kprobe"'
+	want_sock='"state":"TCP_SYN_SENT"'
 else
-	result kprobe-tcp-connect FAIL "connect=$out, no process_kprobe for tcp_connect; $(grep -i 'tcp_connect\|refused' "$AGENT_LOG" | tail -n 1)"
+	want_mechanism='"mechanism":"cgroup_sock_addr"'
+	want_sock='"sock_arg"'
+fi
+if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' "\"$WORK/bin/t-kconn\"" '"tcp_connect"' "$PORT_KPROBE" "$want_mechanism" "$want_sock"; then
+	result kprobe-tcp-connect PASS "event via $want_mechanism"
+else
+	result kprobe-tcp-connect FAIL "connect=$out, no process_kprobe for tcp_connect with $want_mechanism $want_sock; $(grep -i 'tcp_connect\|refused' "$AGENT_LOG" | tail -n 1)"
 fi
 
-# The refusal must name the real gap: the kernel where it lacks kprobes, this build where the
-# kernel has them.
-refusal=$(grep "policy refused" "$AGENT_LOG" | grep "security_file_permission" | head -n 1 | sed 's/.*spec.kprobes\[0\].call: //')
-case $refusal in
-*"this kernel has kprobes, but this build"*) want=yes ;;
-*"this kernel has none"*) want=no ;;
-*) want=missing ;;
-esac
-has_kprobes=no
-[ -e /sys/bus/event_source/devices/kprobe/type ] && has_kprobes=yes
-if [ "$want" = "$has_kprobes" ]; then
-	result kprobe-refused PASS "$refusal"
+# The refusal of a kprobe policy names the real gap.
+refusal_of() { # policy file name
+	grep "policy refused" "$AGENT_LOG" | grep -F "$1" | head -n 1 | sed 's/.*spec.kprobes\[0\][^ ]*: //'
+}
+
+# security_file_permission with a file arg: the event names our file, where kprobes run.
+out=$("$WORK/bin/t-kfile" read "$WORK/secret-kfile")
+if [ $has_kprobes = yes ]; then
+	if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' '"security_file_permission"' "\"$WORK/bin/t-kfile\"" "\"file_arg\":{\"path\":\"$WORK/secret-kfile\"" '"mechanism":"kprobe"'; then
+		result kprobe-file PASS "file_arg via kprobe"
+	else
+		result kprobe-file FAIL "read=$out, no process_kprobe with the file; $(refusal_of kprobe-file.yaml)"
+	fi
 else
-	result kprobe-refused FAIL "kprobes=$has_kprobes, refusal: ${refusal:-none logged}"
+	refusal=$(refusal_of kprobe-file.yaml)
+	case $refusal in
+	*"this kernel has none"*) result kprobe-file PASS "refused: $refusal" ;;
+	*) result kprobe-file FAIL "refusal: ${refusal:-none logged}" ;;
+	esac
 fi
+
+# vfs_open with return: true: one event at the return, with the path and the return value.
+out=$("$WORK/bin/t-kpath" open "$WORK/sibling")
+if [ $has_kprobes = yes ]; then
+	if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' '"vfs_open"' "\"$WORK/bin/t-kpath\"" "\"path_arg\":{\"path\":\"$WORK/sibling\"" '"return":{"int_arg":0}' '"mechanism":"kretprobe"'; then
+		result kprobe-path-return PASS "path_arg and return via kretprobe"
+	else
+		result kprobe-path-return FAIL "open=$out, no process_kprobe for vfs_open with path and return; $(refusal_of kprobe-path.yaml)"
+	fi
+else
+	refusal=$(refusal_of kprobe-path.yaml)
+	case $refusal in
+	*"this kernel has none"*) result kprobe-path-return PASS "refused: $refusal" ;;
+	*) result kprobe-path-return FAIL "refusal: ${refusal:-none logged}" ;;
+	esac
+fi
+
+# Override on a kprobe: refused, naming what is missing (kprobes, or bpf_override_return).
+refusal=$(refusal_of kprobe-override.yaml)
+case $has_kprobes:$refusal in
+yes:*"bpf_override_return"*|no:*"this kernel has none"*) result kprobe-override PASS "refused: $refusal" ;;
+*) result kprobe-override FAIL "kprobes=$has_kprobes, refusal: ${refusal:-none logged}" ;;
+esac
 
 # The start-up probe: BPF-LSM only where bpf is an active LSM and an LSM program attaches
 # (EXPECT_BPF_LSM=yes|no from the guest's lsm=; the host column has no expectation).

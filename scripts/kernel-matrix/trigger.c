@@ -49,6 +49,13 @@ int main(int argc, char **argv)
 		printf("%d\n", fd < 0 ? errno : 0);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "read") == 0) {
+		char c;
+		int fd = open(argv[2], O_RDONLY);
+
+		printf("%d\n", fd < 0 || read(fd, &c, 1) < 0 ? errno : 0);
+		return 0;
+	}
 	if (argc >= 3 && strcmp(argv[1], "exec") == 0) {
 		execv(argv[2], argv + 2);
 		printf("%d\n", errno);
@@ -58,6 +65,6 @@ int main(int argc, char **argv)
 		printf("%d\n", connect_loopback(atoi(argv[2])));
 		return 0;
 	}
-	fprintf(stderr, "usage: %s noop | open PATH | exec PATH ARG... | connect PORT\n", argv[0]);
+	fprintf(stderr, "usage: %s noop | open PATH | read PATH | exec PATH ARG... | connect PORT\n", argv[0]);
 	return 2;
 }

@@ -209,6 +209,15 @@ enum vigil_arg_kind {
 				  * f_flags << 32 | i_mode */
 	VIGIL_ARG_EXE       = 10, /* the current task's executable (mm->exe_file), same encoding as
 				   * FILE_FD; at sched_process_exec it is the new image */
+	/* Kernel-function args of generic kprobes: `offset` is 8 * the prototype index into the
+	 * copied registers (PARM1..PARM5); the pointer there is kernel memory. */
+	VIGIL_ARG_KSTRING   = 11, /* char *: kernel string (user memory when that read fails) */
+	VIGIL_ARG_KFILE     = 12, /* meta_size: 0 struct file *, 1 struct path *, 2 struct
+				   * linux_binprm *, 3 struct dentry *; same encoding as FILE_FD */
+	VIGIL_ARG_KSOCK     = 13, /* meta_size: 0 struct sock *, 1 struct socket *; tail: struct
+				   * vigil_sock_info */
+	VIGIL_ARG_KSOCKADDR = 14, /* struct sockaddr * in kernel memory; tail: struct vigil_sockaddr */
+	VIGIL_ARG_CRED      = 15, /* struct cred *; tail: struct vigil_creds, value: uid */
 };
 
 struct vigil_arg_spec {
@@ -365,6 +374,17 @@ struct vigil_sockaddr {
 	__u8  addr[16];    /* IPv4 in the first 4 bytes */
 };
 
+/* A KSOCK argument: the destination first (so the sockaddr selectors read it as one), then
+ * what a socket adds: source, state, mark. */
+struct vigil_sock_info {
+	struct vigil_sockaddr dst;  /* family, dport, protocol, type, daddr */
+	__u16 sport;                /* host byte order */
+	__u8  state;                /* TCP_ESTABLISHED = 1, ... (sk_state) */
+	__u8  pad0;
+	__u32 mark;
+	__u8  saddr[16];
+};
+
 /* vg_connect_hooks value: the hook slots the cgroup connect/sendmsg programs evaluate. Each
  * slot is a complete hook; a torn read of the list only mixes whole hooks. vg_syscall_hooks
  * holds one per syscall number and direction (key nr * 2 + is_exit). */
@@ -458,6 +478,7 @@ _Static_assert(sizeof(struct vigil_generic_event) == 144, "wire format: generic"
 _Static_assert(sizeof(struct vigil_file_header) == VIGIL_FILE_HEADER, "wire format: file header");
 _Static_assert(sizeof(struct vigil_scope) == 8, "map layout: scope");
 _Static_assert(sizeof(struct vigil_scope_key) == 16, "map layout: scope key");
+_Static_assert(sizeof(struct vigil_sock_info) == 48, "wire format: sock info");
 
 _Static_assert(sizeof(struct vigil_event_header) == 32, "wire format: header");
 _Static_assert(sizeof(struct vigil_namespaces) == 32, "wire format: namespaces");

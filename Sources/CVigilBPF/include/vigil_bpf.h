@@ -101,5 +101,17 @@ void vigil_bpf_detach_lsm(struct vigil_bpf *bpf, int which);
  * attached after detach and exit, until the pin is removed. 1: pinned now, 0: pinned already,
  * -ENOENT when not attached. */
 int vigil_bpf_pin_lsm(struct vigil_bpf *bpf, int which, const char *dir);
+/* Generic kprobes: whether their programs loaded (the kernel has usable kprobes), and one
+ * attachment of a hook slot (`cookie`) to a kernel function. A `return: true` hook attaches
+ * twice: RETURN_ENTRY (selectors, actions; the record waits) and RETURN (adds the return value
+ * and posts). NULL with errno set on failure. */
+enum vigil_kprobe_kind {
+	VIGIL_KPROBE_ENTRY = 0,
+	VIGIL_KPROBE_RETURN_ENTRY = 1,
+	VIGIL_KPROBE_RETURN = 2,
+};
+int vigil_bpf_kprobes_available(const struct vigil_bpf *bpf);
+struct bpf_link *vigil_bpf_attach_policy_kprobe(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
+						enum vigil_kprobe_kind kind);
 
 #endif
