@@ -72,7 +72,7 @@ lsm_event_key() {
 }
 
 # Unique copies of the trigger: policies select these paths and nothing else on the machine.
-for role in exec kill denied conn kconn kfile kpath execkill; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+for role in exec kill denied conn kconn kfile kpath execkill kcred; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
 echo secret >"$WORK/secret-kfile"
 # Where the kernel has kprobes, kernel-function kprobes run as real kprobes; elsewhere they are
 # refused (tcp_connect excepted: the cgroup connect hooks emulate it there).
@@ -273,8 +273,27 @@ spec:
       - action: Override
         argError: -1
 YAML
+# commit_creds with a cred argument: t-kcred execs t-exec, and the exec commits the new
+# credentials while the process is still t-kcred (matchBinaries sees the old image).
+cat >"$WORK/policies/kprobe-cred.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kprobe-cred
+spec:
+  kprobes:
+  - call: commit_creds
+    syscall: false
+    args:
+    - index: 0
+      type: cred
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kcred"]
+YAML
 POLICIES=7
-[ $has_kprobes = yes ] && POLICIES=9
+[ $has_kprobes = yes ] && POLICIES=10
 
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
 	--tracing-policy-dir "$WORK/policies" --log-level info >/dev/null 2>"$AGENT_LOG" &
@@ -297,7 +316,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-override probe clean-stop kept-connect-deny; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override probe clean-stop kept-connect-deny; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -425,6 +444,22 @@ else
 	case $refusal in
 	*"this kernel has none"*) result kprobe-path-return PASS "refused: $refusal" ;;
 	*) result kprobe-path-return FAIL "refusal: ${refusal:-none logged}" ;;
+	esac
+fi
+
+# commit_creds: the credentials the exec commits, as process_credentials_arg.
+"$WORK/bin/t-kcred" exec "$WORK/bin/t-exec" t-exec noop >/dev/null
+if [ $has_kprobes = yes ]; then
+	if wait_event 10 '"process_kprobe"' '"commit_creds"' "\"$WORK/bin/t-kcred\"" "\"process_credentials_arg\":{\"uid\":$(id -u)," '"mechanism":"kprobe"'; then
+		result kprobe-cred PASS "process_credentials_arg via kprobe"
+	else
+		result kprobe-cred FAIL "no process_kprobe for commit_creds with the credentials; $(refusal_of kprobe-cred.yaml)"
+	fi
+else
+	refusal=$(refusal_of kprobe-cred.yaml)
+	case $refusal in
+	*"this kernel has none"*) result kprobe-cred PASS "refused: $refusal" ;;
+	*) result kprobe-cred FAIL "refusal: ${refusal:-none logged}" ;;
 	esac
 fi
 
