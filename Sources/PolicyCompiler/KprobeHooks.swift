@@ -91,6 +91,10 @@ extension Context {
 
     mutating func compileGenericKprobe(_ kp: KProbeSpec, call: String, spec: PolicySpec) -> CompiledHook? {
         switch environment.kernelSymbol(call) {
+        case .missing where kp.ignoreCallNotFound:
+            // Tetragon's ignoreCallNotFound: the hook is left out, the rest of the policy loads.
+            warnings.append("\(kp.location): kprobe on \(call) left out: no such function on this kernel (ignoreCallNotFound)")
+            return nil
         case .missing:
             fail(kp, "kprobe on \(call): no such function in /proc/kallsyms on this kernel (not built in, renamed or inlined)", at: "call")
             return nil

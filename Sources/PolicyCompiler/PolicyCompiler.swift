@@ -196,8 +196,11 @@ struct Context {
             case .generatedFtrace:
                 fail(
                     kp,
-                    "list \"\(listName)\" (generated_ftrace) names kernel functions, which need kprobes, and this "
-                        + "kernel has none (kprobes blocked or CONFIG_KPROBES off)", at: "call")
+                    genericKprobesAvailable
+                        ? "list \"\(listName)\" (generated_ftrace) is not supported by this build; list the functions "
+                            + "in kprobes entries of their own"
+                        : "list \"\(listName)\" (generated_ftrace) names kernel functions, which need kprobes, and this "
+                            + "kernel has none (kprobes blocked or CONFIG_KPROBES off)", at: "call")
                 return []
             case .syscalls, nil:
                 calls = list.values

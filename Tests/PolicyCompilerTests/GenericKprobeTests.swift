@@ -200,6 +200,20 @@ import TracingPolicy
         #expect(blacklisted.first?.contains("kprobes/blacklist") == true, "\(blacklisted)")
     }
 
+    /// Tetragon's `ignore: {callNotFound: true}`: a missing function is left out with a warning.
+    @Test func ignoreCallNotFoundLeavesTheHookOut() throws {
+        let policy = try compile(Self.policy("""
+            - call: missing_function
+              syscall: false
+              ignore:
+                callNotFound: true
+            - call: some_function
+              syscall: false
+            """), environment: Self.environment).get()
+        #expect(policy.hooks.map(\.name) == ["some_function"])
+        #expect(policy.warnings.contains { $0.contains("missing_function left out") }, "\(policy.warnings)")
+    }
+
     @Test func unsupportedTypesAndIndexesAreRefusedWithTheReason() {
         let yaml = Self.policy("""
             - call: some_function
