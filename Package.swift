@@ -34,7 +34,8 @@ let package = Package(
 
         // Swift modules, one concern each.
         .target(name: "Events", dependencies: ["CVigilABI"]),
-        .target(name: "ProcessCache", dependencies: ["Events"]),
+        .systemLibrary(name: "CMalloc"),
+        .target(name: "ProcessCache", dependencies: ["Events", "CMalloc"]),
         .target(name: "HostFiles"),
         .target(name: "Sandbox", dependencies: ["CVigilSandbox"]),
         .target(name: "Cgroups", dependencies: ["HostFiles", "CCgroupHandle"]),

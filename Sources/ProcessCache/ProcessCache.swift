@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Events
+import CMalloc
 
 /// The process table: turns exec, clone and exit records into Tetragon's `process_exec` and
 /// `process_exit` events with `process`, `parent` and `ancestors` filled in.
@@ -344,6 +345,9 @@ package struct ProcessCache: Sendable {
         insertionOrder.compact { held[$0] != nil }
         deathOrder.compact { held[$0]?.alive == false }
         highWater = entries.count
+        // glibc keeps freed heap pages for later allocations; after thousands of entries went
+        // at once, hand them back to the system, or the agent's RSS stays at its peak.
+        malloc_trim(0)
     }
 
     private static func rebuilt<K: Hashable, V>(_ table: [K: V]) -> [K: V] {
