@@ -31,13 +31,9 @@ struct {
  */
 __noinline int vg_lsm_file_arg(struct vigil_generic_scratch *s, __u32 i, __u32 tail_off, __u64 file_ptr, __u32 kind)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file *file = (struct file *)file_ptr;
 	struct vigil_arg_value *out;
-	struct path root;
-	char *dst;
-	int walked;
-	__u32 n;
+	int n;
 
 	if (!s || i >= VIGIL_HOOK_ARGS)
 		return 0;
@@ -48,27 +44,15 @@ __noinline int vg_lsm_file_arg(struct vigil_generic_scratch *s, __u32 i, __u32 t
 	out->value = 0;
 	tail_off &= VIGIL_GENERIC_TAIL - 1;
 	s->arg_off[i] = tail_off;
-	dst = s->tail + tail_off;
 	if (!file) {
 		out->flags |= VIGIL_ARG_F_ERROR;
 		return 0;
 	}
-	root = BPF_CORE_READ(task, fs, root);
-	walked = vg_path_walk((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
-			      (__u64)root.dentry, (__u64)root.mnt, &s->path);
-	if ((walked >> 16) & VG_PATH_TRUNCATED)
-		out->flags |= VIGIL_ARG_F_TRUNCATED;
-	*(__u64 *)dst = BPF_CORE_READ(file, f_inode, i_ino);
-	*(__u32 *)(dst + 8) = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
-	*(__u32 *)(dst + 12) = 0;
-	n = (__u32)walked & 0xffff;
-	if (n > VIGIL_PATH_AREA - VIGIL_FILE_HEADER)
-		out->flags |= VIGIL_ARG_F_TRUNCATED;
-	n = vg_clamp(n, VIGIL_PATH_AREA - VIGIL_FILE_HEADER);
-	bpf_probe_read_kernel(dst + VIGIL_FILE_HEADER, n, s->path.data + ((VIGIL_PATH_AREA - n) & (VIGIL_PATH_AREA - 1)));
-	out->value = (__u64)BPF_CORE_READ(file, f_flags) << 32 | BPF_CORE_READ(file, f_inode, i_mode);
-	out->len = VIGIL_FILE_HEADER + n;
-	return VIGIL_FILE_HEADER + n;
+	n = vg_put_path(s, i << 16 | tail_off, (__u64)BPF_CORE_READ(file, f_path.dentry),
+			(__u64)BPF_CORE_READ(file, f_path.mnt), (__u64)BPF_CORE_READ(file, f_inode));
+	if (n > 0)
+		out->value |= (__u64)BPF_CORE_READ(file, f_flags) << 32;
+	return n;
 }
 
 /* One file_open / bprm_check_security hook of slot `slot`. 0: allow; a negative errno: deny. */

@@ -151,14 +151,18 @@ __noinline int vg_read_failed_open(struct vigil_generic_scratch *s, __u32 off, _
  * the values there are kernel pointers.
  * ------------------------------------------------------------------------------------------- */
 
-/* A path (dentry, vfsmount) as a FILE_FD-encoded arg at dst: header, then the path from the
- * task's root. value: f_flags << 32 | i_mode. Returns the bytes used. */
-__noinline int vg_kernel_path(struct vigil_generic_scratch *s, __u32 at, __u64 dentry, __u64 mnt, __u32 f_flags)
+/* A path (dentry, vfsmount) and its inode as file arg i (at: i << 16 | tail offset; five
+ * arguments at most, so two share one): struct vigil_file_header {ino, dev}, then the path from
+ * the task's root, its last bytes when longer than the room. value: i_mode (callers with a file
+ * add f_flags << 32). Returns the bytes used; 0 and the ERROR flag without a path. The FILE_FD
+ * and EXE args of syscalls, the file/path args of kprobes and the LSM file hooks all write file
+ * args here, so selectors and user space see one encoding whichever mechanism served. */
+__noinline int vg_put_path(struct vigil_generic_scratch *s, __u32 at, __u64 dentry, __u64 mnt, __u64 inode_ptr)
 {
-	__u32 i = at >> 16, tail_off = at & 0xffff; /* five arguments at most: two share one */
+	__u32 i = at >> 16, tail_off = at & 0xffff;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct inode *inode = (struct inode *)inode_ptr;
 	struct vigil_arg_value *out;
-	struct inode *inode;
 	struct path root;
 	char *dst;
 	int walked;
@@ -177,7 +181,9 @@ __noinline int vg_kernel_path(struct vigil_generic_scratch *s, __u32 at, __u64 d
 	walked = vg_path_walk(dentry, mnt, (__u64)root.dentry, (__u64)root.mnt, &s->path);
 	if ((walked >> 16) & VG_PATH_TRUNCATED)
 		out->flags |= VIGIL_ARG_F_TRUNCATED;
-	inode = BPF_CORE_READ((struct dentry *)dentry, d_inode);
+	/* dst has VIGIL_BUF_MAX (= VIGIL_PATH_AREA) bytes of room (callers keep tail_off below
+	 * VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX), so the path keeps at most
+	 * VIGIL_PATH_AREA - VIGIL_FILE_HEADER of its last bytes. */
 	*(__u64 *)dst = inode ? BPF_CORE_READ(inode, i_ino) : 0;
 	*(__u32 *)(dst + 8) = inode ? BPF_CORE_READ(inode, i_sb, s_dev) : 0;
 	*(__u32 *)(dst + 12) = 0;
@@ -186,7 +192,7 @@ __noinline int vg_kernel_path(struct vigil_generic_scratch *s, __u32 at, __u64 d
 		out->flags |= VIGIL_ARG_F_TRUNCATED;
 	n = vg_clamp(n, VIGIL_PATH_AREA - VIGIL_FILE_HEADER);
 	bpf_probe_read_kernel(dst + VIGIL_FILE_HEADER, n, s->path.data + ((VIGIL_PATH_AREA - n) & (VIGIL_PATH_AREA - 1)));
-	out->value = (__u64)f_flags << 32 | (inode ? BPF_CORE_READ(inode, i_mode) : 0);
+	out->value = inode ? BPF_CORE_READ(inode, i_mode) : 0;
 	out->len = VIGIL_FILE_HEADER + n;
 	return VIGIL_FILE_HEADER + n;
 }
@@ -257,15 +263,21 @@ __noinline int vg_read_kernel_arg(struct vigil_generic_scratch *s, __u32 i, __u3
 		if (variant == 1) { /* struct path * */
 			struct path *p = (struct path *)ptr;
 
-			return vg_kernel_path(s, i << 16 | tail_off, (__u64)BPF_CORE_READ(p, dentry), (__u64)BPF_CORE_READ(p, mnt), 0);
+			struct dentry *dentry = BPF_CORE_READ(p, dentry);
+
+			return vg_put_path(s, i << 16 | tail_off, (__u64)dentry, (__u64)BPF_CORE_READ(p, mnt),
+					   dentry ? (__u64)BPF_CORE_READ(dentry, d_inode) : 0);
 		}
 		file = variant == 2 ? BPF_CORE_READ((struct linux_binprm *)ptr, file) : (struct file *)ptr;
 		if (!file) {
 			out->flags |= VIGIL_ARG_F_ERROR;
 			return 0;
 		}
-		return vg_kernel_path(s, i << 16 | tail_off, (__u64)BPF_CORE_READ(file, f_path.dentry),
-				      (__u64)BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_flags));
+		n = vg_put_path(s, i << 16 | tail_off, (__u64)BPF_CORE_READ(file, f_path.dentry),
+				(__u64)BPF_CORE_READ(file, f_path.mnt), (__u64)BPF_CORE_READ(file, f_inode));
+		if (n > 0)
+			out->value |= (__u64)BPF_CORE_READ(file, f_flags) << 32;
+		return n;
 	}
 	case VIGIL_ARG_KSOCK: {
 		struct sock *sk = variant == 1 ? BPF_CORE_READ((struct socket *)ptr, sk) : (struct sock *)ptr;
@@ -408,8 +420,6 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 	case VIGIL_ARG_EXE: {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		struct file *file = NULL;
-		struct path root;
-		int walked;
 
 		if (spec.kind == VIGIL_ARG_EXE) {
 			file = BPF_CORE_READ(task, mm, exe_file);
@@ -451,26 +461,11 @@ __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch
 			out->flags |= VIGIL_ARG_F_ERROR;
 			return 0;
 		}
-		root = BPF_CORE_READ(task, fs, root);
-		walked = vg_path_walk((__u64)BPF_CORE_READ(file, f_path.dentry), (__u64)BPF_CORE_READ(file, f_path.mnt),
-				      (__u64)root.dentry, (__u64)root.mnt, &s->path);
-		if ((walked >> 16) & VG_PATH_TRUNCATED)
-			out->flags |= VIGIL_ARG_F_TRUNCATED;
-		/* struct vigil_file_header, then the path. dst has VIGIL_BUF_MAX (= VIGIL_PATH_AREA)
-		 * bytes of room (the caller keeps tail_off below VIGIL_GENERIC_TAIL - VIGIL_BUF_MAX),
-		 * so the path keeps at most VIGIL_PATH_AREA - VIGIL_FILE_HEADER of its last bytes. */
-		*(__u64 *)dst = BPF_CORE_READ(file, f_inode, i_ino);
-		*(__u32 *)(dst + 8) = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
-		*(__u32 *)(dst + 12) = 0;
-		n = (__u32)walked & 0xffff;
-		if (n > VIGIL_PATH_AREA - VIGIL_FILE_HEADER)
-			out->flags |= VIGIL_ARG_F_TRUNCATED;
-		n = vg_clamp(n, VIGIL_PATH_AREA - VIGIL_FILE_HEADER);
-		bpf_probe_read_kernel(dst + VIGIL_FILE_HEADER, n,
-				      s->path.data + ((VIGIL_PATH_AREA - n) & (VIGIL_PATH_AREA - 1)));
-		out->value = (__u64)BPF_CORE_READ(file, f_flags) << 32 | BPF_CORE_READ(file, f_inode, i_mode);
-		out->len = VIGIL_FILE_HEADER + n;
-		return VIGIL_FILE_HEADER + n;
+		n = vg_put_path(s, i << 16 | tail_off, (__u64)BPF_CORE_READ(file, f_path.dentry),
+				(__u64)BPF_CORE_READ(file, f_path.mnt), (__u64)BPF_CORE_READ(file, f_inode));
+		if (n > 0)
+			out->value |= (__u64)BPF_CORE_READ(file, f_flags) << 32;
+		return n;
 	}
 	case VIGIL_ARG_CONST_BUF: {
 		__u32 size = spec.size > 64 ? 64 : spec.size;
