@@ -12,6 +12,58 @@ import TestSupport
     .serialized, .timeLimit(.minutes(3)))
 struct PodScopeKernelTests {
     /// Sigkill for whoever opens `path` (a name only this test uses), scoped by `scope` (YAML).
+    /// A fixture API server, an agent that watches it, and runc containers whose pods the
+    /// server serves; `close()` removes all of it, whatever was reached.
+    final class Scene {
+        let server: FixtureAPIServer
+        let dir: TempDir
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        private(set) var agent: AgentHarness?
+        private var containers: [RuncContainer] = []
+
+        init() throws {
+            server = try FixtureAPIServer()
+            do { dir = try TempDir("vigil-podscope") } catch {
+                server.stop()
+                throw error
+            }
+        }
+
+        /// Starts the agent with the Kubernetes API on and `policyArguments`.
+        func start(_ policyArguments: [String]) throws -> AgentHarness {
+            let agent = try AgentHarness(
+                arguments: ["--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig()] + policyArguments)
+            self.agent = agent
+            return agent
+        }
+
+        /// A new container, and its pod in the server's list.
+        func container(
+            pod: String, namespace: String = "shop", labels: [String: String] = ["app": "cart"], containerName: String = "cart"
+        ) throws -> RuncContainer {
+            let container = try track(RuncContainer())
+            server.addPod(
+                FixturePods.pod(
+                    name: pod, namespace: namespace, uid: container.podUID, node: agent?.nodeName ?? "", labels: labels,
+                    containerName: containerName, containerID: container.id))
+            return container
+        }
+
+        /// Removes `container` with the rest.
+        func track(_ container: RuncContainer) -> RuncContainer {
+            containers.append(container)
+            return container
+        }
+
+        func close() {
+            for c in containers { c.remove() }
+            agent?.stop()
+            agent?.cleanUp()
+            server.stop()
+            dir.remove()
+        }
+    }
+
     static func killOnOpen(name: String, kind: String = "TracingPolicy", namespace: String? = nil, path: String, scope: String) -> String {
         """
         apiVersion: cilium.io/v1alpha1
@@ -71,37 +123,17 @@ struct PodScopeKernelTests {
     }
 
     @Test func podSelectorSigkillHitsOnlyTheSelectedPod() throws {
-        let server = try FixtureAPIServer()
-        let dir = try TempDir("vigil-podscope")
-        let tag = UUID().uuidString.prefix(8).lowercased()
+        let scene = try Scene()
+        defer { scene.close() }
+        let (server, dir, tag) = (scene.server, scene.dir, scene.tag)
         let path = "/tmp/vigil-podscope-\(tag)"
         let name = "kill-in-pod-\(tag)"
         let file = "\(dir.path)/policy.yaml"
         try Self.killOnOpen(name: name, path: path, scope: "podSelector:\n  matchLabels:\n    app: target-\(tag)")
             .write(toFile: file, atomically: true, encoding: .utf8)
-        var containers: [RuncContainer] = []
-        let agent = try AgentHarness(arguments: [
-            "--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig(), "--tracing-policy", file,
-        ])
-        defer {
-            for c in containers { c.remove() }
-            agent.stop()
-            agent.cleanUp()
-            server.stop()
-            dir.remove()
-        }
-        let a = try RuncContainer()
-        containers.append(a)
-        let b = try RuncContainer()
-        containers.append(b)
-        server.addPod(
-            FixturePods.pod(
-                name: "target-\(tag)", uid: a.podUID, node: agent.nodeName, labels: ["app": "target-\(tag)"],
-                containerName: "cart", containerID: a.id))
-        server.addPod(
-            FixturePods.pod(
-                name: "bystander-\(tag)", uid: b.podUID, node: agent.nodeName, labels: ["app": "bystander-\(tag)"],
-                containerName: "cart", containerID: b.id))
+        let agent = try scene.start(["--tracing-policy", file])
+        let a = try scene.container(pod: "target-\(tag)", labels: ["app": "target-\(tag)"])
+        let b = try scene.container(pod: "bystander-\(tag)", labels: ["app": "bystander-\(tag)"])
         // One pod selected: its pod-level cgroup.
         try Self.waitForScope(agent, name, cgroups: 1)
 
@@ -140,16 +172,15 @@ struct PodScopeKernelTests {
         let deadline = Date().addingTimeInterval(10)
         while try Self.scope(agent, name)?.1 != 1 && Date() < deadline { usleep(100_000) }
         #expect(try Self.scope(agent, name)?.1 == 1)
-        let late = try RuncContainer(podUID: lateUID)
-        containers.append(late)
+        let late = try scene.track(RuncContainer(podUID: lateUID))
         try Self.waitForScope(agent, name, cgroups: 2)
         #expect(try Self.killed(in: late, opening: path))
     }
 
     @Test func containerSelectorAndFanotifyDenyFollowTheScope() throws {
-        let server = try FixtureAPIServer()
-        let dir = try TempDir("vigil-podscope")
-        let tag = UUID().uuidString.prefix(8).lowercased()
+        let scene = try Scene()
+        defer { scene.close() }
+        let (dir, tag) = (scene.dir, scene.tag)
         let path = "/tmp/vigil-cscope-\(tag)"
         let secret = "\(dir.path)/secret-\(tag)"
         try "x".write(toFile: secret, atomically: true, encoding: .utf8)
@@ -180,29 +211,9 @@ struct PodScopeKernelTests {
                   - action: Override
                     argError: -1
             """.write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
-        var containers: [RuncContainer] = []
-        let agent = try AgentHarness(arguments: [
-            "--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig(), "--tracing-policy-dir", policies,
-        ])
-        defer {
-            for c in containers { c.remove() }
-            agent.stop()
-            agent.cleanUp()
-            server.stop()
-            dir.remove()
-        }
-        let a = try RuncContainer()
-        containers.append(a)
-        let b = try RuncContainer()
-        containers.append(b)
-        server.addPod(
-            FixturePods.pod(
-                name: "api-\(tag)", uid: a.podUID, node: agent.nodeName, labels: ["app": "api-\(tag)"],
-                containerName: "api", containerID: a.id))
-        server.addPod(
-            FixturePods.pod(
-                name: "cart-\(tag)", uid: b.podUID, node: agent.nodeName, labels: ["app": "cart-\(tag)"],
-                containerName: "cart", containerID: b.id))
+        let agent = try scene.start(["--tracing-policy-dir", policies])
+        let a = try scene.container(pod: "api-\(tag)", labels: ["app": "api-\(tag)"], containerName: "api")
+        let b = try scene.container(pod: "cart-\(tag)", labels: ["app": "cart-\(tag)"])
         // containerSelector: the container's own cgroup; podSelector: the pod's.
         try Self.waitForScope(agent, "kill-in-api-\(tag)", cgroups: 1)
         try Self.waitForScope(agent, "deny-in-pod-\(tag)", cgroups: 1)
@@ -229,9 +240,9 @@ struct PodScopeKernelTests {
     /// The cgroup connect hooks (and the connect result at sys_exit) honour the scope too: a
     /// host shell moved into the selected pod's cgroup is denied, the same busybox outside is not.
     @Test func connectDenyAppliesOnlyInTheSelectedPod() throws {
-        let server = try FixtureAPIServer()
-        let dir = try TempDir("vigil-podscope")
-        let tag = UUID().uuidString.prefix(8).lowercased()
+        let scene = try Scene()
+        defer { scene.close() }
+        let (dir, tag) = (scene.dir, scene.tag)
         // A port nothing listens on: outside the pod the connect is refused, inside it is denied.
         let probe = try ConnectKernelTests.Listener()
         let port = probe.port
@@ -261,22 +272,8 @@ struct PodScopeKernelTests {
                   - action: Override
                     argError: -1
             """.write(toFile: file, atomically: true, encoding: .utf8)
-        var containers: [RuncContainer] = []
-        let agent = try AgentHarness(arguments: [
-            "--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig(), "--tracing-policy", file,
-        ])
-        defer {
-            for c in containers { c.remove() }
-            agent.stop()
-            agent.cleanUp()
-            server.stop()
-            dir.remove()
-        }
-        let a = try RuncContainer()
-        containers.append(a)
-        server.addPod(
-            FixturePods.pod(
-                name: "net-\(tag)", uid: a.podUID, node: agent.nodeName, labels: ["app": "net-\(tag)"], containerID: a.id))
+        let agent = try scene.start(["--tracing-policy", file])
+        let a = try scene.container(pod: "net-\(tag)", labels: ["app": "net-\(tag)"])
         try Self.waitForScope(agent, name, cgroups: 1)
 
         let inside = try dir.copy(RuncContainer.busyboxPath!, as: "busybox-vigil-in-\(tag)")
@@ -298,32 +295,18 @@ struct PodScopeKernelTests {
     }
 
     @Test func namespacedCRDPolicyAppliesInItsNamespaceAndFollowsPodDeletion() throws {
-        let server = try FixtureAPIServer()
+        let scene = try Scene()
+        defer { scene.close() }
+        let (server, tag) = (scene.server, scene.tag)
         let collection = "/apis/cilium.io/v1alpha1/tracingpoliciesnamespaced"
         server.serveCollection(collection)
-        let tag = UUID().uuidString.prefix(8).lowercased()
         let path = "/tmp/vigil-nsscope-\(tag)"
         let name = "ns-kill-\(tag)"
         let namespace = "team-\(tag)"
-        var containers: [RuncContainer] = []
-        let agent = try AgentHarness(arguments: [
-            "--enable-k8s-api", "--k8s-kubeconfig-path", try server.writeKubeconfig(), "--tracing-policy-dir", "/nonexistent",
-        ])
-        defer {
-            for c in containers { c.remove() }
-            agent.stop()
-            agent.cleanUp()
-            server.stop()
-        }
-        let a = try RuncContainer()
-        containers.append(a)
-        let b = try RuncContainer()
-        containers.append(b)
+        let agent = try scene.start(["--tracing-policy-dir", "/nonexistent"])
         // Same labels, different namespaces.
-        server.addPod(
-            FixturePods.pod(name: "in-\(tag)", namespace: namespace, uid: a.podUID, node: agent.nodeName, containerID: a.id))
-        server.addPod(
-            FixturePods.pod(name: "out-\(tag)", namespace: "other-\(tag)", uid: b.podUID, node: agent.nodeName, containerID: b.id))
+        let a = try scene.container(pod: "in-\(tag)", namespace: namespace)
+        let b = try scene.container(pod: "out-\(tag)", namespace: "other-\(tag)")
         server.addObjects(
             [Self.namespacedObject(name: name, namespace: namespace, uid: "uid-\(name)", path: path)], path: collection)
         try agent.waitForLog("policy loaded", timeout: 90)
