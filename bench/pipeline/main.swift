@@ -5,6 +5,11 @@
 // and heap allocations per record (with bench/malloc_count.c preloaded), as one JSON object.
 //
 // usage: vigil-pipeline-bench FIXTURE [PASSES] [OUTPUT]
+// VIGIL_BENCH_POLICY_OPENS=N: after each exported exec, also export N policy events shaped like
+// an openat policy's (`process_tracepoint` syscalls/sys_exit_openat with a file argument and a
+// policy outcome; process, parent and ancestors looked up in the cache as the agent's policy path
+// does), to measure the open-storm export path without a kernel. For instruction counts run it
+// under `valgrind --tool=callgrind` (repeatable on a loaded machine, unlike time).
 // Run it pinned to one core (`taskset -c 0`). Each pass starts with an empty process cache, as
 // the records of one pass name the same processes as the next.
 import Events
@@ -51,6 +56,11 @@ func main() throws {
     let file = try ExportFileWriter(path: output, maxSizeMB: 100_000, maxBackups: 0)
     let exporter = Exporter(stdout: nil, file: file)
     var decodeErrors = 0
+    let policyOpens = ProcessInfo.processInfo.environment["VIGIL_BENCH_POLICY_OPENS"].flatMap { Int($0) } ?? 0
+    var policyOutcome = PolicyOutcome(policyName: "bench-opens", action: "KPROBE_ACTION_POST", tags: ["bench"])
+    policyOutcome.returnValue = .int(3)
+    policyOutcome.mechanism = "tracepoint syscalls/sys_exit_openat"
+    let openedPath = Array("/etc/vigil-bench/opened-file.conf".utf8)
     var kinds = [String: Int]()
 
     func replay(_ bytes: UnsafeRawBufferPointer, count: inout Int) throws {
@@ -64,6 +74,21 @@ func main() throws {
             if let event = cache.handle(record) {
                 try exporter.export(event)
                 count += 1
+                if policyOpens > 0, case .exec(let exec) = record {
+                    // The agent's policy path: context from the cache -> event -> export.
+                    for _ in 0..<policyOpens {
+                        let context = cache.context(pid: exec.pid, ktime: exec.ktime, tid: exec.tid)
+                        guard let context else { break }
+                        let kind = ExportEventKind.tracepoint(
+                            subsystem: "syscalls", event: "sys_exit_openat",
+                            args: [Argument(.file(path: openedPath, permission: ""))], outcome: policyOutcome)
+                        try exporter.export(
+                            ExportEvent(
+                                kind: kind, process: context.process, parent: context.parent,
+                                ancestors: context.ancestors, nodeName: "bench-node", time: event.time))
+                        count += 1
+                    }
+                }
             }
             // The agent flushes after each ring-buffer batch; batches are hundreds of records here.
             sinceFlush += 1
