@@ -93,16 +93,35 @@ package struct ExportedProcess: Sendable, Hashable {
     /// First 31 characters of the container id, Tetragon's `docker` field.
     package var docker: String? { didSet { rendered.slot = nil } }
     /// The Kubernetes pod and container of a containerised process, when the pod is known.
-    package var pod: ExportedPod?
+    package var pod: ExportedPod? {
+        get { extras?.pod }
+        set { extras = .make(pod: newValue, namespaces: namespaces, credentials: credentials) }
+    }
     /// Pid in the process's own pid namespace (the container's `pid`); 0 when unknown.
     package var namespacePID: UInt32 = 0
     package var parentExecID: String? { didSet { rendered.slot = nil } }
     /// Reference count in the process cache (debug aid, exported as `refcnt` when non-zero).
     package var refcnt: UInt32
     /// Exported only with `--enable-process-ns`.
-    package var namespaces: ExportedNamespaces? { didSet { rendered.slot = nil } }
+    package var namespaces: ExportedNamespaces? {
+        get { extras?.namespaces }
+        set {
+            extras = .make(pod: pod, namespaces: newValue, credentials: credentials)
+            rendered.slot = nil
+        }
+    }
     /// Exported only with `--enable-process-cred`.
-    package var credentials: Credentials? { didSet { rendered.slot = nil } }
+    package var credentials: Credentials? {
+        get { extras?.credentials }
+        set {
+            extras = .make(pod: pod, namespaces: namespaces, credentials: newValue)
+            rendered.slot = nil
+        }
+    }
+    /// `pod`, `namespaces` and `credentials`, out of line: they are rarely set but several
+    /// hundred bytes inline, and an `ExportedProcess` is copied several times per event (cache
+    /// -> context -> event -> encoder), so inline they made most of the copying (memmove).
+    private var extras: ProcessExtras?
     package var cgroupID: UInt64
     /// The process cache entry's rendered JSON of the fields above (nil: render them).
     package var rendered = RenderedProcessLink(nil)
@@ -126,9 +145,37 @@ package struct ExportedProcess: Sendable, Hashable {
         self.docker = docker
         self.parentExecID = parentExecID
         self.refcnt = refcnt
+        self.extras = .make(pod: nil, namespaces: namespaces, credentials: credentials)
+        self.cgroupID = cgroupID
+    }
+}
+
+/// The rarely set fields of ``ExportedProcess``, immutable and shared between copies (a change
+/// makes a new one); nil in the process when all are nil.
+private final class ProcessExtras: Sendable, Hashable {
+    let pod: ExportedPod?
+    let namespaces: ExportedNamespaces?
+    let credentials: Credentials?
+
+    private init(pod: ExportedPod?, namespaces: ExportedNamespaces?, credentials: Credentials?) {
+        self.pod = pod
         self.namespaces = namespaces
         self.credentials = credentials
-        self.cgroupID = cgroupID
+    }
+
+    static func make(pod: ExportedPod?, namespaces: ExportedNamespaces?, credentials: Credentials?) -> ProcessExtras? {
+        pod == nil && namespaces == nil && credentials == nil
+            ? nil : ProcessExtras(pod: pod, namespaces: namespaces, credentials: credentials)
+    }
+
+    static func == (a: ProcessExtras, b: ProcessExtras) -> Bool {
+        a === b || (a.pod == b.pod && a.namespaces == b.namespaces && a.credentials == b.credentials)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(pod)
+        hasher.combine(namespaces)
+        hasher.combine(credentials)
     }
 }
 
