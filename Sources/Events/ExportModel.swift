@@ -122,6 +122,15 @@ package struct ExportedProcess: Sendable, Hashable {
     /// hundred bytes inline, and an `ExportedProcess` is copied several times per event (cache
     /// -> context -> event -> encoder), so inline they made most of the copying (memmove).
     private var extras: ProcessExtras?
+    /// The out-of-line fields as their shared box: the process cache keeps one per entry and
+    /// hands it to every copy, instead of boxing the same values again per event.
+    package var extrasBox: ProcessExtras? {
+        get { extras }
+        set {
+            extras = newValue
+            rendered.slot = nil
+        }
+    }
     package var cgroupID: UInt64
     /// The process cache entry's rendered JSON of the fields above (nil: render them).
     package var rendered = RenderedProcessLink(nil)
@@ -152,10 +161,10 @@ package struct ExportedProcess: Sendable, Hashable {
 
 /// The rarely set fields of ``ExportedProcess``, immutable and shared between copies (a change
 /// makes a new one); nil in the process when all are nil.
-private final class ProcessExtras: Sendable, Hashable {
-    let pod: ExportedPod?
-    let namespaces: ExportedNamespaces?
-    let credentials: Credentials?
+package final class ProcessExtras: Sendable, Hashable {
+    package let pod: ExportedPod?
+    package let namespaces: ExportedNamespaces?
+    package let credentials: Credentials?
 
     private init(pod: ExportedPod?, namespaces: ExportedNamespaces?, credentials: Credentials?) {
         self.pod = pod
@@ -163,16 +172,16 @@ private final class ProcessExtras: Sendable, Hashable {
         self.credentials = credentials
     }
 
-    static func make(pod: ExportedPod?, namespaces: ExportedNamespaces?, credentials: Credentials?) -> ProcessExtras? {
+    package static func make(pod: ExportedPod?, namespaces: ExportedNamespaces?, credentials: Credentials?) -> ProcessExtras? {
         pod == nil && namespaces == nil && credentials == nil
             ? nil : ProcessExtras(pod: pod, namespaces: namespaces, credentials: credentials)
     }
 
-    static func == (a: ProcessExtras, b: ProcessExtras) -> Bool {
+    package static func == (a: ProcessExtras, b: ProcessExtras) -> Bool {
         a === b || (a.pod == b.pod && a.namespaces == b.namespaces && a.credentials == b.credentials)
     }
 
-    func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(pod)
         hasher.combine(namespaces)
         hasher.combine(credentials)

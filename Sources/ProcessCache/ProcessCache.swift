@@ -445,9 +445,18 @@ package struct ProcessCache: Sendable {
             execID: entry.execID, pid: entry.key.pid, tid: tid ?? entry.key.pid, uid: entry.uid, auid: entry.auid,
             cwd: entry.cwd, binary: entry.binary, arguments: entry.arguments, flags: entry.flags,
             startTime: entry.startTime, docker: entry.docker, parentExecID: entry.parentExecID,
-            refcnt: entry.refcount, namespaces: config.exportNamespaces ? exported(entry.namespaces) : nil,
-            credentials: config.exportCredentials ? entry.credentials : nil, cgroupID: entry.cgroupID
+            refcnt: entry.refcount, cgroupID: entry.cgroupID
         )
+        if config.exportNamespaces || config.exportCredentials {
+            // Boxed once per entry (its namespaces and credentials never change), then shared.
+            if let extras = entry.extras {
+                process.extrasBox = extras
+            } else {
+                process.namespaces = config.exportNamespaces ? exported(entry.namespaces) : nil
+                process.credentials = config.exportCredentials ? entry.credentials : nil
+                entry.extras = process.extrasBox
+            }
+        }
         process.namespacePID = entry.namespacePID
         process.rendered = RenderedProcessLink(entry.renderedSlot)
         return process
@@ -568,6 +577,8 @@ private final class Entry: @unchecked Sendable {
     /// The encoder's rendering of this entry's fixed `process` fields, filled on first export.
     /// Everything it covers is `let` above and the cache's export switches never change.
     let renderedSlot: RenderedProcessSlot
+    /// The exported `namespaces` and `credentials` box, made on first export (see `info`).
+    var extras: ProcessExtras?
 
     init(
         kind: Kind, key: ProcessKey, execID: String, serial: UInt64, parent: Ref?, parentExecID: String?,
