@@ -110,8 +110,9 @@ package struct ProcessMonitorService: Service {
         let metrics = VigilMetrics(registry: registry)
         let broadcaster = EventBroadcaster(onDrop: { count in metrics.missedEvents(.client).increment(by: Int64(count)) })
         defer { broadcaster.finish() }
+        let eventCounters = EventTypeCounters(metrics: metrics)
         exporter.lineObserver = { event, line in
-            metrics.events(type: event.kind.jsonKey).increment()
+            eventCounters.increment(event.kind)
             guard broadcaster.subscriberCount > 0 else { return }
             broadcaster.publish(Self.eventLine(line, event))
         }
@@ -208,6 +209,11 @@ package struct ProcessMonitorService: Service {
                 // loop wakes often enough to release events waiting for their pod without a
                 // timer stream of its own (which would also bypass the reader's bounded queue).
                 var lastPodTick = ContinuousClock.now
+                var policyActions = PolicyActionTally()
+                let countPolicyAction = { (policy: String, action: String, count: Int) in
+                    metrics.policyActions(policy: policy, action: action).increment(by: Int64(count))
+                    controller.record(policy: policy, action: action, count: UInt64(count))
+                }
                 for await batch in batches {
                     if let kubernetes, ContinuousClock.now - lastPodTick >= .milliseconds(200) {
                         // Events waiting for their pod: release those whose pod came or whose time is up.
@@ -220,13 +226,8 @@ package struct ProcessMonitorService: Service {
                         if case .generic(let generic) = record {
                             guard let slot = engine.slot(generic.hookSlot) else { continue }
                             let event = PolicyEvents.event(for: generic, slot: slot, cache: cache, nodeName: nodeName, clock: clock)
-                            switch event.kind {
-                            case .kprobe(_, _, let outcome), .tracepoint(_, _, _, let outcome), .lsm(_, _, let outcome):
-                                metrics.policyActions(policy: outcome.policyName, action: outcome.action).increment()
-                                controller.record(policy: outcome.policyName, action: outcome.action)
-                            case .exec, .exit:
-                                break
-                            }
+                            policyActions.add(
+                                slot: generic.hookSlot, action: generic.action, policy: slot.policyName, report: countPolicyAction)
                             emit(event, kubernetes, to: exporter)
                         } else if let event = cache.handle(record) {
                             emit(event, kubernetes, to: exporter)
@@ -240,6 +241,7 @@ package struct ProcessMonitorService: Service {
                         controller.record(policy: info.policyName, action: "KPROBE_ACTION_OVERRIDE")
                         emit(event, kubernetes, to: exporter)
                     }
+                    policyActions.flush(countPolicyAction)
                     cacheSize.value = cache.count
                     flush(exporter)
                     health.check(exporter.file, metrics: metrics)

@@ -227,9 +227,9 @@ package final class AgentController: AgentControl, Sendable {
     /// Policy name -> action -> events, for `tracectl policy list`.
     private let actionCounts = Mutex<[String: [String: UInt64]]>([:])
 
-    /// Counts one posted policy event (called by the pipeline).
-    package func record(policy: String, action: String) {
-        actionCounts.withLock { $0[policy, default: [:]][action, default: 0] += 1 }
+    /// Counts posted policy events (called by the pipeline, once per batch and action).
+    package func record(policy: String, action: String, count: UInt64 = 1) {
+        actionCounts.withLock { $0[policy, default: [:]][action, default: 0] += count }
     }
 
     package func listPolicies() async -> [PolicyInfo] {
