@@ -391,7 +391,6 @@ else
 	result connect-deny FAIL "denied=$denied allowed=$allowed via $(mechanism socket_connect)$problem"
 fi
 
-# SIGTERM: the agent detaches, flushes and exits 0 within a few seconds.
 # A kprobe policy on tcp_connect with a sock argument: one event for our connect, naming the
 # function and the destination port.
 # A real kprobe where the kernel has kprobes (the sock read in the kernel: source port and TCP
@@ -415,6 +414,15 @@ refusal_of() { # policy file name
 	grep "policy refused" "$AGENT_LOG" | grep -F "$1" | head -n 1 | sed 's/.*spec.kprobes\[0\][^ ]*: //'
 }
 
+# Where the kernel has no kprobes, scenario $1's policy ($2) is refused, saying so.
+expect_no_kprobes_refusal() { # scenario, policy file name
+	refusal=$(refusal_of "$2")
+	case $refusal in
+	*"this kernel has none"*) result "$1" PASS "refused: $refusal" ;;
+	*) result "$1" FAIL "refusal: ${refusal:-none logged}" ;;
+	esac
+}
+
 # security_file_permission with a file arg: the event names our file, where kprobes run.
 out=$("$WORK/bin/t-kfile" read "$WORK/secret-kfile")
 if [ $has_kprobes = yes ]; then
@@ -424,11 +432,7 @@ if [ $has_kprobes = yes ]; then
 		result kprobe-file FAIL "read=$out, no process_kprobe with the file; $(refusal_of kprobe-file.yaml)"
 	fi
 else
-	refusal=$(refusal_of kprobe-file.yaml)
-	case $refusal in
-	*"this kernel has none"*) result kprobe-file PASS "refused: $refusal" ;;
-	*) result kprobe-file FAIL "refusal: ${refusal:-none logged}" ;;
-	esac
+	expect_no_kprobes_refusal kprobe-file kprobe-file.yaml
 fi
 
 # vfs_open with return: true: one event at the return, with the path and the return value.
@@ -440,11 +444,7 @@ if [ $has_kprobes = yes ]; then
 		result kprobe-path-return FAIL "open=$out, no process_kprobe for vfs_open with path and return; $(refusal_of kprobe-path.yaml)"
 	fi
 else
-	refusal=$(refusal_of kprobe-path.yaml)
-	case $refusal in
-	*"this kernel has none"*) result kprobe-path-return PASS "refused: $refusal" ;;
-	*) result kprobe-path-return FAIL "refusal: ${refusal:-none logged}" ;;
-	esac
+	expect_no_kprobes_refusal kprobe-path-return kprobe-path.yaml
 fi
 
 # commit_creds: the credentials the exec commits, as process_credentials_arg.
@@ -456,11 +456,7 @@ if [ $has_kprobes = yes ]; then
 		result kprobe-cred FAIL "no process_kprobe for commit_creds with the credentials; $(refusal_of kprobe-cred.yaml)"
 	fi
 else
-	refusal=$(refusal_of kprobe-cred.yaml)
-	case $refusal in
-	*"this kernel has none"*) result kprobe-cred PASS "refused: $refusal" ;;
-	*) result kprobe-cred FAIL "refusal: ${refusal:-none logged}" ;;
-	esac
+	expect_no_kprobes_refusal kprobe-cred kprobe-cred.yaml
 fi
 
 # Override on a kprobe: refused, naming what is missing (kprobes, or bpf_override_return).
@@ -485,6 +481,7 @@ else
 	result probe PASS "$facts ($lsm_detail)"
 fi
 
+# SIGTERM: the agent detaches, flushes and exits 0 within a few seconds.
 kill -TERM $AGENT
 i=0
 while kill -0 $AGENT 2>/dev/null && [ $i -lt 200 ]; do
