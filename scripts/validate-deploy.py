@@ -5,7 +5,7 @@
 1. deploy/crds/tracingpolicies.yaml is what deploy/crds/generate.py writes;
 2. every manifest in deploy/ (and deploy/crds/) is valid against the Kubernetes schemas of
    KUBERNETES_VERSION (kubernetes-validate, strict: unknown fields are errors);
-3. every policy in policies/ is valid against the CRD's openAPIV3Schema (jsonschema), and has no
+3. every policy in policies/ and deploy/examples/ is valid against the CRD's openAPIV3Schema (jsonschema), and has no
    field the API server would prune (the agent would never see it).
 
 Needs the PyPI package kubernetes-validate (which brings jsonschema and PyYAML)."""
@@ -110,7 +110,11 @@ def main():
     for kind in ("TracingPolicy", "TracingPolicyNamespaced"):
         if kind not in crd_schemas:
             errors.append(f"no CRD for {kind} in deploy/")
-    policies = sorted(glob.glob(os.path.join(ROOT, "policies/*.yaml")) + glob.glob(os.path.join(ROOT, "policies/*.yml")))
+    # policies/ (what the README's run command loads) and deploy/examples/ (pod-scoped
+    # policies, which need the Kubernetes API and so stay out of policies/).
+    policies = sorted(
+        glob.glob(os.path.join(ROOT, "policies/*.yaml")) + glob.glob(os.path.join(ROOT, "policies/*.yml"))
+        + glob.glob(os.path.join(ROOT, "deploy/examples/*.yaml")))
     for path in policies:
         rel = os.path.relpath(path, ROOT)
         for i, doc in documents(path):
