@@ -42,7 +42,10 @@ package struct KernelProbe: Sendable {
     ///
     /// `lsm`: the agent's own outcome once its sensor is loaded; `.probe` (`tracectl probe`)
     /// says what an agent would use here.
-    package static func run(lsm lsmOutcome: LSMOutcome = .probe) -> KernelProbe {
+    ///
+    /// `trampolines`: why the agent's trampoline programs do not run (nil: they do); left out
+    /// (`tracectl probe`), the answer of a minimal fentry program.
+    package static func run(lsm lsmOutcome: LSMOutcome = .probe, trampolines agentTrampolines: String?? = .none) -> KernelProbe {
         func probe(_ rc: Int32) -> Bool? { rc == 1 ? true : rc == 0 ? false : nil }
         let btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0
         let ringbuf = probe(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil))
@@ -54,7 +57,8 @@ package struct KernelProbe: Sendable {
         let lsmList = HostFile.readText(atPath: "/sys/kernel/security/lsm")
         let lsm = Self.bpfLSM(activeList: lsmList)
         let fentry = Self.attach(VIGIL_PROBE_FENTRY, "security_file_open")
-        let kprobeDetail = kprobes ? "perf kprobe PMU present: kernel-function kprobes attach (Override: no, needs bpf_override_return)" : "no perf kprobe PMU (CONFIG_KPROBES off)"
+        let trampolineRefusal: String? = agentTrampolines ?? (fentry.ok == true ? nil : "fentry: \(fentry.reason)")
+        let kprobeDetail = kprobes ? "perf kprobe PMU present: kernel-function kprobes attach (Override: fmod_ret where BPF trampolines run; bpf_override_return is not used)" : "no perf kprobe PMU (CONFIG_KPROBES off)"
         let cgroup2 = MountInfo.mountPoints(ofType: "cgroup2", mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "").first
         // Permission events need CONFIG_FANOTIFY_ACCESS_PERMISSIONS and CAP_SYS_ADMIN.
         let fanotifyFD = cfan_init(UInt32(FAN_CLASS_CONTENT | FAN_CLOEXEC), UInt32(O_RDONLY))
@@ -93,9 +97,31 @@ package struct KernelProbe: Sendable {
                 Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
                 Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false),
             ] + lsmHooks + [
-                Hook(hook: "kprobes on kernel functions", mechanism: kprobes ? "kprobe/kretprobe + generic program (tcp_connect too)" : "unavailable: no kprobes (tcp_connect: cgroup connect hooks)", observe: kprobes, kill: kprobes && signal == true, deny: false),
+                Self.kernelFunctionHook(trampolineRefusal: trampolineRefusal, kprobes: kprobes, signal: signal == true),
             ]
         return KernelProbe(features: features, hooks: hooks)
+    }
+
+    /// How spec.kprobes (and fentries) on kernel functions run: BPF trampolines where the kernel
+    /// runs them (fmod_ret denies on security_* functions), kprobes where it has only those.
+    package static func kernelFunctionHook(trampolineRefusal: String?, kprobes: Bool, signal: Bool) -> Hook {
+        if trampolineRefusal == nil {
+            let fallback = kprobes ? "; kprobe/kretprobe for functions without BTF" : ""
+            return Hook(
+                hook: "kprobes on kernel functions",
+                mechanism: "fentry/fexit + generic program\(fallback); Override: fmod_ret on security_* functions (tcp_connect too)",
+                observe: true, kill: signal, deny: true)
+        }
+        if kprobes {
+            return Hook(
+                hook: "kprobes on kernel functions",
+                mechanism: "kprobe/kretprobe + generic program (tcp_connect too); Override needs BPF trampolines: \(trampolineRefusal ?? "")",
+                observe: true, kill: signal, deny: false)
+        }
+        return Hook(
+            hook: "kprobes on kernel functions",
+            mechanism: "unavailable: no kprobes; BPF trampolines: \(trampolineRefusal ?? "") (tcp_connect: cgroup connect hooks)",
+            observe: false, kill: false, deny: false)
     }
 
     /// How lsmhooks file_open, bprm_check_security and socket_connect run: in BPF-LSM programs

@@ -193,4 +193,52 @@ extension ProcessSensor {
             return links.reversed()
         }
     }
+
+    /// Why the trampoline programs (fentry, fexit, fmod_ret) cannot run here, or nil when they
+    /// can: probed on first use by loading and attaching one (detached at once).
+    package var trampolineRefusal: String? {
+        // A minimal fentry program first: where the kernel refuses trampolines outright (EPERM
+        // here), that says so without libbpf's warnings about the agent's program.
+        let minimal = KernelProbe.attach(VIGIL_PROBE_FENTRY, "security_file_open")
+        if minimal.ok != true { return "fentry: \(minimal.reason)" }
+        let rc = (try? withHandle { pointer in vigil_bpf_trampolines_probe(pointer) }) ?? -EBADF
+        guard rc != 0 else { return nil }
+        return "fentry program did not load or attach: \(String(cString: strerror(-rc)))"
+    }
+
+    /// Attaches a trampoline program (fentry, fexit or fmod_ret) bound to the kernel function
+    /// `symbol`, with `slot` as its cookie.
+    package func attachPolicyTrampoline(symbol: String, slot: UInt32, kind: TrampolineKind) throws(BPFError) -> PolicyLink {
+        try withHandle { pointer throws(BPFError) in
+            let cKind: vigil_trampoline_kind =
+                switch kind {
+                case .fentry: VIGIL_TRAMPOLINE_FENTRY
+                case .fexit: VIGIL_TRAMPOLINE_FEXIT
+                case .fmodRet: VIGIL_TRAMPOLINE_FMOD_RET
+                }
+            guard let link = vigil_bpf_attach_policy_trampoline(pointer, symbol, UInt64(slot), cKind) else {
+                throw BPFError(errno: errno, operation: "attach policy \(kind.rawValue) to \(symbol)")
+            }
+            return PolicyLink(link: link, category: "trampoline", name: symbol, slot: slot)
+        }
+    }
+}
+
+/// The BPF trampoline a policy hook on a kernel function is attached with.
+package enum TrampolineKind: String, Sendable {
+    case fentry
+    case fexit
+    case fmodRet = "fmod_ret"
+}
+
+/// The running kernel's BTF (/sys/kernel/btf/vmlinux), for whether a function can carry a
+/// trampoline. Loaded per question: questions come only when a policy is compiled.
+package enum KernelBTF {
+    package static func hasFunction(_ name: String) -> Bool {
+        guard let btf = btf__load_vmlinux_btf() else { return false }
+        defer { btf__free(btf) }
+        // BTF_KIND_FUNC (12): libbpf's btf.h and linux/btf.h both define it, which Swift cannot
+        // tell apart.
+        return btf__find_by_name_kind(btf, name, 12) > 0
+    }
 }

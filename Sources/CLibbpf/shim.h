@@ -2,3 +2,4 @@
 #pragma once
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if __has_include("generated/vigil.skel.h")
 #include "generated/vigil.skel.h"
@@ -25,6 +26,7 @@ struct vigil_bpf {
 	struct bpf_link *lsm_links[VIGIL_LSM_HOOKS]; /* at enum vigil_lsm_hook, attached on first use */
 	int lsm;                                  /* the BPF-LSM programs loaded */
 	int kprobes;                       /* the generic kprobe programs loaded */
+	int trampolines;                   /* 0 not probed yet, 1 they load, -errno they do not */
 };
 
 /* The BPF-LSM program of each enum vigil_lsm_hook. */
@@ -112,6 +114,10 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	bpf_program__set_autoload(skel->progs.generic_kretprobe, kprobes);
 	if (!err && !kprobes)
 		err = bpf_map__set_max_entries(skel->maps.vg_kret_pending, 1);
+	/* Trampoline programs load per hook, bound to their function (vigil_bpf_attach_policy_trampoline). */
+	bpf_program__set_autoload(skel->progs.generic_fentry, false);
+	bpf_program__set_autoload(skel->progs.generic_fexit, false);
+	bpf_program__set_autoload(skel->progs.generic_fmod_ret, false);
 
 	if (!err)
 		err = vigil__load(skel);
@@ -433,4 +439,95 @@ struct bpf_link *vigil_bpf_attach_policy_kprobe(struct vigil_bpf *bpf, const cha
 	default: errno = EINVAL; return NULL;
 	}
 	return bpf_program__attach_kprobe_opts(prog, symbol, &opts);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * BPF trampolines. The target of a trampoline program is fixed when it loads, and policies come
+ * and go while the agent runs, so each hook gets its own instance of the embedded object with
+ * just its program loaded (bound to `symbol`) and every map taken over from the running object.
+ * ------------------------------------------------------------------------------------------- */
+
+static const char *trampoline_program(enum vigil_trampoline_kind kind)
+{
+	switch (kind) {
+	case VIGIL_TRAMPOLINE_FENTRY: return "generic_fentry";
+	case VIGIL_TRAMPOLINE_FEXIT: return "generic_fexit";
+	case VIGIL_TRAMPOLINE_FMOD_RET: return "generic_fmod_ret";
+	}
+	return NULL;
+}
+
+struct bpf_link *vigil_bpf_attach_policy_trampoline(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
+						    enum vigil_trampoline_kind kind)
+{
+	/* The skeleton's object name, so the internal maps (vigil.rodata, ...) match by name. */
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = "vigil");
+	LIBBPF_OPTS(bpf_trace_opts, trace_opts, .cookie = cookie);
+	const char *name = trampoline_program(kind);
+	struct bpf_program *prog = NULL, *p;
+	struct bpf_link *link = NULL;
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	const void *elf;
+	size_t size;
+	int err = 0;
+
+	if (!name) {
+		errno = EINVAL;
+		return NULL;
+	}
+	elf = vigil__elf_bytes(&size);
+	obj = bpf_object__open_mem(elf, size, &open_opts);
+	if (!obj)
+		return NULL;
+	bpf_object__for_each_program(p, obj) {
+		int wanted = strcmp(bpf_program__name(p), name) == 0;
+
+		bpf_program__set_autoload(p, wanted);
+		if (wanted)
+			prog = p;
+	}
+	if (!prog)
+		err = -ENOENT;
+	if (!err)
+		err = bpf_program__set_attach_target(prog, 0, symbol);
+	/* One set of maps: the hooks, scratch, counters and ring buffer of the running object,
+	 * and its .rodata (frozen, so the verifier sees the same constants). */
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map *own = bpf_object__find_map_by_name(bpf->skel->obj, bpf_map__name(map));
+
+		if (err)
+			break;
+		if (own && bpf_map__fd(own) >= 0)
+			err = bpf_map__reuse_fd(map, bpf_map__fd(own));
+	}
+	if (!err)
+		err = bpf_object__load(obj);
+	if (!err) {
+		link = bpf_program__attach_trace_opts(prog, &trace_opts);
+		if (!link)
+			err = -errno;
+	}
+	/* The link holds the program; the instance and its map fds (duplicates) can go. */
+	bpf_object__close(obj);
+	if (err)
+		errno = err < 0 ? -err : err;
+	return link;
+}
+
+int vigil_bpf_trampolines_probe(struct vigil_bpf *bpf)
+{
+	struct bpf_link *link;
+
+	if (!bpf->trampolines) {
+		/* Cookie 0xffffffff is no hook slot: the program returns at its first lookup. */
+		link = vigil_bpf_attach_policy_trampoline(bpf, "security_file_open", 0xffffffffULL, VIGIL_TRAMPOLINE_FENTRY);
+		if (link) {
+			bpf_link__destroy(link);
+			bpf->trampolines = 1;
+		} else {
+			bpf->trampolines = errno ? -errno : -EINVAL;
+		}
+	}
+	return bpf->trampolines > 0 ? 0 : bpf->trampolines;
 }

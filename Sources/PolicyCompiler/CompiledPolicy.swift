@@ -51,8 +51,8 @@ package enum HookAttachment: Sendable, Hashable {
     /// The BPF-LSM program named by the hook's `name` (file_open, bprm_check_security,
     /// socket_connect), one list of slots per program.
     case bpfLSM
-    /// The generic kprobe program on the kernel function `name` (and the kretprobe program for
-    /// `return: true`).
+    /// The generic program on the kernel function `name`: a kprobe (and kretprobe for `return:
+    /// true`), or a BPF trampoline (fentry, fexit, fmod_ret) where the kernel has them.
     case kprobe(KprobeAttachMode)
 }
 
@@ -159,13 +159,27 @@ package struct CompileEnvironment: Sendable {
     package var kprobeProgramsLoaded: Bool
     /// Whether kprobes can attach to a kernel function here.
     package var kernelSymbol: @Sendable (String) -> KernelSymbolStatus
+    /// Why the agent's BPF trampoline programs (fentry, fexit, fmod_ret) cannot run here; nil
+    /// when one loaded and attached at start.
+    package var trampolineRefusal: String?
+    /// Whether the kernel's BTF describes the function (what a trampoline is built from).
+    package var kernelFunctionHasBTF: @Sendable (String) -> Bool
+    /// Whether the function is on the kernel's error-injection list (fmod_ret may fail it); nil
+    /// where the kernel has no such list (CONFIG_FUNCTION_ERROR_INJECTION off).
+    package var errorInjectable: @Sendable (String) -> Bool?
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
         hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true,
         podScopesAvailable: Bool = false, bpfLSM: Bool = false,
-        kprobeProgramsLoaded: Bool = false, kernelSymbol: @escaping @Sendable (String) -> KernelSymbolStatus = { _ in .unknown }
+        kprobeProgramsLoaded: Bool = false, kernelSymbol: @escaping @Sendable (String) -> KernelSymbolStatus = { _ in .unknown },
+        trampolineRefusal: String? = "BPF trampolines were not probed",
+        kernelFunctionHasBTF: @escaping @Sendable (String) -> Bool = { _ in false },
+        errorInjectable: @escaping @Sendable (String) -> Bool? = { _ in nil }
     ) {
+        self.trampolineRefusal = trampolineRefusal
+        self.kernelFunctionHasBTF = kernelFunctionHasBTF
+        self.errorInjectable = errorInjectable
         self.podScopesAvailable = podScopesAvailable
         self.bpfLSM = bpfLSM
         self.loadFormat = loadFormat
@@ -180,15 +194,20 @@ package struct CompileEnvironment: Sendable {
     /// The running kernel: formats from tracefs at `tracefsRoot`.
     package static func live(
         tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces, connectSignalsAvailable: Bool = true,
-        podScopesAvailable: Bool = false, bpfLSM: Bool = false, kprobeProgramsLoaded: Bool = false
+        podScopesAvailable: Bool = false, bpfLSM: Bool = false, kprobeProgramsLoaded: Bool = false,
+        trampolineRefusal: String? = "BPF trampolines were not probed",
+        kernelFunctionHasBTF: @escaping @Sendable (String) -> Bool = { _ in false }
     ) -> CompileEnvironment {
         let symbols = KernelSymbols()
+        let injection = ErrorInjectionList()
         return CompileEnvironment(
             loadFormat: { subsystem, event in
                 try TracepointFormat.load(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
             }, kprobesAvailable: kprobesAvailable, hostNamespaces: hostNamespaces,
             connectSignalsAvailable: connectSignalsAvailable, podScopesAvailable: podScopesAvailable, bpfLSM: bpfLSM,
-            kprobeProgramsLoaded: kprobeProgramsLoaded, kernelSymbol: { symbols.status(of: $0) })
+            kprobeProgramsLoaded: kprobeProgramsLoaded, kernelSymbol: { symbols.status(of: $0) },
+            trampolineRefusal: trampolineRefusal, kernelFunctionHasBTF: kernelFunctionHasBTF,
+            errorInjectable: { injection.contains($0) })
     }
 }
 

@@ -92,3 +92,39 @@ package final class KernelSymbols: Sendable {
         return bytes
     }
 }
+
+/// /sys/kernel/debug/error_injection/list: the functions a BPF program may make fail (fmod_ret,
+/// bpf_override_return), besides security_* hooks. The file exists only where the kernel is
+/// built with CONFIG_FUNCTION_ERROR_INJECTION; read once on first use.
+package final class ErrorInjectionList: Sendable {
+    private let path: String
+    private let names = Mutex<Set<String>??>(nil)
+
+    package init(path: String = "/sys/kernel/debug/error_injection/list") { self.path = path }
+
+    /// nil when the kernel has no list (or debugfs is not mounted).
+    package func contains(_ function: String) -> Bool? {
+        names.withLock { names in
+            if names == nil { names = .some(Self.read(path)) }
+            guard let list = names ?? nil else { return nil }
+            return list.contains(function)
+        }
+    }
+
+    /// Lines are `name<TAB>ERRNO` (or `name [module]<TAB>TYPE`): the first word of each.
+    static func read(_ path: String) -> Set<String>? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var result = Set<String>()
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        while getline(&line, &capacity, file) > 0, let line {
+            let text = String(cString: line)
+            if let name = text.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\n" }).first {
+                result.insert(String(name))
+            }
+        }
+        free(line)
+        return result
+    }
+}

@@ -21,6 +21,23 @@ package enum KernelSymbolStatus: Sendable, Hashable {
 package enum KprobeAttachMode: Sendable, Hashable {
     case entry
     case entryAndReturn
+    /// BPF trampolines, where the kernel has them and its BTF describes the function: fentry
+    /// (cheaper than a kprobe), fexit (`return: true`: arguments and return value in one
+    /// program), fmod_ret (hooks with Override: a denial makes the function return the errno).
+    case fentry
+    case fexit
+    case fmodRet
+
+    /// The mechanism's name, as events and `tracectl policy list` say it.
+    package var mechanism: String {
+        switch self {
+        case .entry: "kprobe"
+        case .entryAndReturn: "kretprobe"
+        case .fentry: "fentry"
+        case .fexit: "fexit"
+        case .fmodRet: "fmod_ret"
+        }
+    }
 }
 
 /// spec.kprobes on kernel functions, where this kernel has kprobes and the agent's kprobe
@@ -78,6 +95,19 @@ extension Context {
     /// Whether this agent runs kprobes on kernel functions here.
     var genericKprobesAvailable: Bool { environment.kprobesAvailable && environment.kprobeProgramsLoaded }
 
+    /// Whether this agent runs BPF trampolines (fentry, fexit, fmod_ret) here.
+    var trampolinesAvailable: Bool { environment.trampolineRefusal == nil }
+
+    /// Whether hooks on kernel functions run here, on kprobes or trampolines.
+    var kernelFunctionHooksAvailable: Bool { genericKprobesAvailable || trampolinesAvailable }
+
+    /// Why no hook on a kernel function can run here (nil when one can).
+    var kernelFunctionRefusal: String? {
+        guard !kernelFunctionHooksAvailable else { return nil }
+        return (genericKprobeRefusal ?? "kprobes are needed") + "; BPF trampolines neither: "
+            + (environment.trampolineRefusal ?? "unknown")
+    }
+
     /// Why a kprobe on a kernel function cannot run here (nil when it can).
     var genericKprobeRefusal: String? {
         if !environment.kprobesAvailable {
@@ -89,7 +119,12 @@ extension Context {
         return nil
     }
 
-    mutating func compileGenericKprobe(_ kp: KProbeSpec, call: String, spec: PolicySpec) -> CompiledHook? {
+    /// `fentries`: true for spec.fentries, which run on trampolines only.
+    mutating func compileGenericKprobe(_ kp: KProbeSpec, call: String, spec: PolicySpec, fentries: Bool = false) -> CompiledHook? {
+        if fentries, let refusal = environment.trampolineRefusal {
+            fail(kp, "fentries need BPF trampolines, which this kernel does not allow (\(refusal)); kprobes on the same function may run", at: "call")
+            return nil
+        }
         switch environment.kernelSymbol(call) {
         case .missing where kp.ignoreCallNotFound:
             // Tetragon's ignoreCallNotFound: the hook is left out, the rest of the policy loads.
@@ -98,28 +133,16 @@ extension Context {
         case .missing:
             fail(kp, "kprobe on \(call): no such function in /proc/kallsyms on this kernel (not built in, renamed or inlined)", at: "call")
             return nil
-        case .blacklisted:
-            fail(kp, "kprobe on \(call): the kernel refuses kprobes on it (listed in /sys/kernel/debug/kprobes/blacklist)", at: "call")
-            return nil
-        case .attachable, .unknown:
+        case .blacklisted, .attachable, .unknown:
             break
         }
+        guard let mode = kernelFunctionMode(kp, call: call, fentries: fentries) else { return nil }
         if !kp.data.isEmpty { fail(kp, "data arguments are not supported by this build", at: "data") }
         if kp.returnArgAction != nil {
             fail(kp, "returnArgAction (socket tracking) is not supported by this build", at: "returnArgAction")
         }
         if let returnArg = kp.returnArg, kp.return, !returnArg.type.isInteger && returnArg.type != .auto {
             fail(returnArg, "returnArg type \(returnArg.type.rawValue): only integer return values are read here", at: "type")
-        }
-        for selector in kp.selectors {
-            for action in selector.matchActions where action.action == .override {
-                fail(
-                    action,
-                    "Override on a kprobe needs bpf_override_return (CONFIG_BPF_KPROBE_OVERRIDE, and the function on "
-                        + "/sys/kernel/debug/error_injection/list), which this build does not use; deny with an lsmhooks "
-                        + "file_open / bprm_check_security / socket_connect hook, or Sigkill here",
-                    at: "action")
-            }
         }
         var resolved: [(CompiledArg, ResolvedTracepointArg)] = []
         var readings: [KernelArgReading] = []
@@ -152,7 +175,7 @@ extension Context {
         guard var hook = buildHook(
             category: "kprobe", name: call, event: .kprobe(functionName: call), node: kp, args: resolved,
             selectors: kp.selectors, slotFor: slotFor, message: kp.message, tags: kp.tags, spec: spec,
-            allowOverride: true)  // refused above with the kprobe-specific reason
+            allowOverride: true)  // Override only where kernelFunctionMode chose fmod_ret
         else { return nil }
         guard errors.count == errorsBefore else { return nil }
         for (slot, (reading, (_, r))) in zip(readings, resolved).enumerated() {
@@ -165,7 +188,55 @@ extension Context {
             CTuple.set(&hook.hook.args, slot, a)
         }
         hook.hook.ctx_size = 0
-        hook.attachment = .kprobe(kp.return ? .entryAndReturn : .entry)
+        hook.attachment = .kprobe(mode)
         return hook
+    }
+
+    /// How a hook on kernel function `call` runs here: on a trampoline where the kernel has them
+    /// and its BTF has the function (fmod_ret for Override), else on a kprobe; nil, with the
+    /// reason recorded, where it cannot run.
+    mutating func kernelFunctionMode(_ kp: KProbeSpec, call: String, fentries: Bool) -> KprobeAttachMode? {
+        let btf = trampolinesAvailable && environment.kernelFunctionHasBTF(call)
+        let overrides = kp.selectors.flatMap(\.matchActions).filter { $0.action == .override }
+        if let action = overrides.first {
+            // Tetragon's rule: only syscalls (bpf_override_return) and security_* functions
+            // (fmod_ret) can be overridden; the kernel enforces it when the program loads.
+            let injectable = environment.errorInjectable(call)
+            if kp.return {
+                fail(kp, "return: true cannot go with Override: an overridden function does not run, so it returns nothing to report", at: "return")
+            } else if let refusal = environment.trampolineRefusal {
+                fail(
+                    action,
+                    "Override on \(call) runs as an fmod_ret program (a BPF trampoline), which this kernel does not allow "
+                        + "(\(refusal)); bpf_override_return is not used. Deny with an lsmhooks file_open / "
+                        + "bprm_check_security / socket_connect hook, or Sigkill here", at: "action")
+            } else if !call.hasPrefix("security_") && injectable != true {
+                let list =
+                    injectable == nil
+                    ? "this kernel has no error-injection list (CONFIG_FUNCTION_ERROR_INJECTION off), so only security_* functions"
+                    : "\(call) is not on /sys/kernel/debug/error_injection/list"
+                fail(action, "Override on \(call): the kernel lets BPF fail only security_* functions and those on its error-injection list; \(list)", at: "action")
+            } else if !btf {
+                fail(kp, "Override on \(call): the kernel's BTF does not describe it, and fmod_ret needs that", at: "call")
+            } else {
+                return .fmodRet
+            }
+            return nil
+        }
+        if btf { return kp.return ? .fexit : .fentry }
+        if fentries {
+            fail(kp, "fentry on \(call): the kernel's BTF does not describe it (inlined, static or in a module)", at: "call")
+            return nil
+        }
+        if let refusal = genericKprobeRefusal {
+            let why = trampolinesAvailable ? "it has no BTF for a trampoline, and \(refusal)" : refusal
+            fail(kp, "kprobe on \(call): \(why)", at: "call")
+            return nil
+        }
+        if environment.kernelSymbol(call) == .blacklisted {
+            fail(kp, "kprobe on \(call): the kernel refuses kprobes on it (listed in /sys/kernel/debug/kprobes/blacklist)", at: "call")
+            return nil
+        }
+        return kp.return ? .entryAndReturn : .entry
     }
 }

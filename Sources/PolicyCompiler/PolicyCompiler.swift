@@ -63,7 +63,7 @@ package struct PolicyCompiler {
                 continue
             }
             // tcp_connect is a real kprobe where kprobes run; the connect hooks emulate it elsewhere.
-            if Context.isConnectHook(kprobe.call) && !(kprobe.call == "tcp_connect" && context.genericKprobesAvailable) {
+            if Context.isConnectHook(kprobe.call) && !(kprobe.call == "tcp_connect" && context.kernelFunctionHooksAvailable) {
                 if let hook = context.compileConnectHook(
                     name: kprobe.call, event: .kprobe(functionName: kprobe.call), node: kprobe, args: kprobe.args,
                     selectors: kprobe.selectors, message: kprobe.message, tags: kprobe.tags, spec: spec)
@@ -73,6 +73,13 @@ package struct PolicyCompiler {
                 continue
             }
             hooks.append(contentsOf: context.compileKprobe(kprobe, index: i, spec: spec))
+        }
+        for fentry in spec.fentries {
+            if fentry.syscall == true || (fentry.syscall == nil && fentry.call.hasPrefix("sys_")) {
+                context.fail(fentry, "fentries on syscalls are not supported by this build; use kprobes with syscall: true (they run on the syscall tracepoints)", at: "syscall")
+                continue
+            }
+            if let hook = context.compileGenericKprobe(fentry, call: fentry.call, spec: spec, fentries: true) { hooks.append(hook) }
         }
         for lsm in spec.lsmhooks {
             hooks.append(contentsOf: context.compileLsmHook(lsm, spec: spec))
@@ -125,9 +132,6 @@ struct Context {
     // MARK: - What this kernel cannot run
 
     mutating func refuseUnsupported(_ spec: PolicySpec) {
-        if !spec.fentries.isEmpty {
-            fail(spec, "fentries need BPF trampolines (ftrace), which this kernel does not allow", at: "fentries")
-        }
         if !spec.uprobes.isEmpty { fail(spec, "uprobes are not supported by this build", at: "uprobes") }
         if !spec.usdts.isEmpty { fail(spec, "usdts are not supported by this build", at: "usdts") }
         if !spec.enforcers.isEmpty {
@@ -196,11 +200,11 @@ struct Context {
             case .generatedFtrace:
                 fail(
                     kp,
-                    genericKprobesAvailable
+                    kernelFunctionHooksAvailable
                         ? "list \"\(listName)\" (generated_ftrace) is not supported by this build; list the functions "
                             + "in kprobes entries of their own"
-                        : "list \"\(listName)\" (generated_ftrace) names kernel functions, which need kprobes, and this "
-                            + "kernel has none (kprobes blocked or CONFIG_KPROBES off)", at: "call")
+                        : "list \"\(listName)\" (generated_ftrace) names kernel functions, which need kprobes or BPF "
+                            + "trampolines, and this kernel allows neither", at: "call")
                 return []
             case .syscalls, nil:
                 calls = list.values
@@ -215,21 +219,21 @@ struct Context {
             fail(kp, "return probes are not supported by this build (the syscall's return value would need sys_exit)", at: "return")
             return []
         }
-        if !kp.data.isEmpty && !genericKprobesAvailable {
-            fail(kp, "data arguments need kprobes, which this kernel does not allow", at: "data")
+        if !kp.data.isEmpty && !kernelFunctionHooksAvailable {
+            fail(kp, "data arguments need kprobes or BPF trampolines, which this kernel does not allow", at: "data")
         }
 
         var hooks: [CompiledHook] = []
         for call in calls {
             let translated = SyscallTracepoint.forKprobeCall(call, defaultABI: environment.nativeABI)
             guard let (syscall, abi) = translated, runsOnTracepoint(call) else {
-                if genericKprobesAvailable {
+                if kernelFunctionHooksAvailable {
                     if let hook = compileGenericKprobe(kp, call: call, spec: spec) { hooks.append(hook) }
                     continue
                 }
-                // Two different reasons, and the message must say which: the kernel has no
-                // kprobes, or it has them and the agent's kprobe programs did not load.
-                let reason = genericKprobeRefusal ?? "kprobes are needed"
+                // Different reasons, and the message must say which: the kernel has no kprobes,
+                // or it has them and the agent's kprobe programs did not load; and trampolines.
+                let reason = kernelFunctionRefusal ?? "kprobes are needed"
                 fail(
                     kp,
                     "kprobe on \(call): \(reason); syscalls (syscall: true, sys_*) run on their tracepoints",

@@ -286,7 +286,9 @@ package struct ProcessMonitorService: Service {
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot),
             connectSignalsAvailable: sensor.connectResultsAvailable, podScopesAvailable: configuration.kubernetes != nil,
-            bpfLSM: sensor.bpfLSMAvailable, kprobeProgramsLoaded: sensor.kprobesAvailable)
+            bpfLSM: sensor.bpfLSMAvailable, kprobeProgramsLoaded: sensor.kprobesAvailable,
+            trampolineRefusal: configuration.disableTrampolines ? "disabled by --disable-trampolines" : sensor.trampolineRefusal,
+            kernelFunctionHasBTF: { KernelBTF.hasFunction($0) })
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             scopes: scopes,

@@ -39,6 +39,8 @@ package struct AgentConfiguration: Sendable {
     package var persistPolicies: String?
     /// Pin the connect enforcement so that it outlives the agent (`--keep-sensors-on-exit`).
     package var keepSensorsOnExit = false
+    /// Kernel-function hooks on kprobes only, never on BPF trampolines (`--disable-trampolines`).
+    package var disableTrampolines = false
     /// bpffs directory for pins (`--bpf-dir`).
     package var bpfDirectory = "/sys/fs/bpf/vigil"
     /// The agent's own seccomp filter once start-up is done (`--seccomp`).

@@ -46,6 +46,7 @@ package final class AgentController: AgentControl, Sendable {
         if hook.contains("(BPF-LSM)") { return "bpf_lsm" }
         if hook.contains("(fanotify)") { return "fanotify" }
         if hook.contains("(kprobe") { return "kprobe" }
+        for trampoline in ["fentry", "fexit", "fmod_ret"] where hook.hasSuffix("(\(trampoline))") { return trampoline }
         return hook.contains("cgroup") ? "cgroup" : "tracepoint"
     }
 
@@ -59,7 +60,7 @@ package final class AgentController: AgentControl, Sendable {
         self.engine = engine
         // What the sensor loaded, not only what the kernel allows: LSM programs a verifier
         // refused leave lsmhooks on the fallback, and the log says so.
-        self.mechanisms = KernelProbe.run(lsm: engine.bpfLSMOutcome).hooks.map {
+        self.mechanisms = KernelProbe.run(lsm: engine.bpfLSMOutcome, trampolines: .some(engine.trampolineRefusal)).hooks.map {
             MechanismInfo(hook: $0.hook, mechanism: $0.mechanism, observe: $0.observe, kill: $0.kill, deny: $0.deny)
         }
         self.sources = sources

@@ -208,10 +208,13 @@ package final class PolicyEngine: Sendable {
                         try addConnectSlot(slot, state: &state, document: document)
                     case .bpfLSM:
                         try addLSMSlot(slot, hook: hook, state: &state, document: document)
-                    case .kprobe(let mode):
+                    case .kprobe(let mode) where mode == .entry || mode == .entryAndReturn:
                         links.append(
                             contentsOf: try sensor.attachPolicyKprobe(
                                 symbol: hook.name, slot: slot, returnProbe: mode == .entryAndReturn))
+                    case .kprobe(let mode):
+                        let kind: TrampolineKind = mode == .fexit ? .fexit : mode == .fmodRet ? .fmodRet : .fentry
+                        links.append(try sensor.attachPolicyTrampoline(symbol: hook.name, slot: slot, kind: kind))
                     }
                 }
                 if previous != nil {
@@ -249,8 +252,8 @@ package final class PolicyEngine: Sendable {
                     case .tracepoint: "\(hook.category)/\(hook.name)"
                     case .cgroupConnect: "\(hook.name) (cgroup connect/sendmsg)"
                     case .bpfLSM: "\(hook.name) (BPF-LSM)"
-                    case .kprobe(.entry): "\(hook.name) (kprobe)"
                     case .kprobe(.entryAndReturn): "\(hook.name) (kprobe + kretprobe)"
+                    case .kprobe(let mode): "\(hook.name) (\(mode.mechanism))"
                     }
                 } + compiled.fileRules.map { "\($0.kind == .open ? "file_open" : "bprm_check_security") deny (fanotify)" },
                 policyID: policyID, scope: compiled.scope?.description)
@@ -471,6 +474,9 @@ package final class PolicyEngine: Sendable {
     package var bpfLSMOutcome: KernelProbe.LSMOutcome {
         sensor.bpfLSMAvailable ? .served : .fallback(sensor.bpfLSMUnavailableReason ?? "BPF-LSM programs not loaded")
     }
+
+    /// Why hooks on kernel functions do not run on the sensor's trampoline programs (nil: they do).
+    package var trampolineRefusal: String? { compiler.environment.trampolineRefusal }
 
     package var loaded: [Loaded] {
         state.withLock { state in state.policies.values.map(\.loaded).sorted { $0.name < $1.name } }

@@ -40,8 +40,7 @@ enum PolicyEvents {
         switch hook.attachment {
         case .cgroupConnect: "cgroup_sock_addr"
         case .bpfLSM: "bpf_lsm \(hook.name)"
-        case .kprobe(.entry): "kprobe"
-        case .kprobe(.entryAndReturn): "kretprobe"
+        case .kprobe(let mode): mode.mechanism
         case .tracepoint: "tracepoint \(hook.category)/\(hook.name)"
         }
     }

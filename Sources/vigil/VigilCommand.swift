@@ -95,6 +95,9 @@ struct VigilCommand: ParsableCommand {
     @Flag(help: "Keep connect enforcement (programs, links, policy maps) pinned in --bpf-dir when the agent exits or dies; the next start replaces it without a gap.")
     var keepSensorsOnExit = false
 
+    @Flag(help: "Run spec.kprobes on kernel functions as kprobes even where BPF trampolines (fentry/fexit/fmod_ret) load; Override on them is then refused.")
+    var disableTrampolines = false
+
     @Option(help: ArgumentHelp("bpffs directory for pinned enforcement.", valueName: "dir"))
     var bpfDir: String = "/sys/fs/bpf/vigil"
 
@@ -181,6 +184,7 @@ struct VigilCommand: ParsableCommand {
         config.persistPolicies = persistPolicies
         config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
         config.keepSensorsOnExit = keepSensorsOnExit
+        config.disableTrampolines = disableTrampolines
         config.bpfDirectory = bpfDir.hasSuffix("/") ? String(bpfDir.dropLast()) : bpfDir
         if enableK8sApi {
             var kubernetes = KubernetesOptions()

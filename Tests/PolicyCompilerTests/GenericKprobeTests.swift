@@ -235,10 +235,11 @@ import TracingPolicy
         #expect(errors.contains { $0.contains("type auto") && $0.contains("BTF types are not resolved") })
     }
 
-    /// Override on a kprobe names the kernel feature it needs (Debian's kernels lack it).
-    @Test func overrideIsRefusedWithTheMissingFeature() {
+    /// Override on a kernel function runs as fmod_ret; without trampolines it is refused,
+    /// naming what is missing.
+    @Test func overrideWithoutTrampolinesIsRefusedWithTheReason() {
         let yaml = Self.policy("""
-            - call: some_function
+            - call: security_inode_mkdir
               syscall: false
               selectors:
               - matchActions:
@@ -247,7 +248,70 @@ import TracingPolicy
             """)
         let errors = Self.messages(yaml)
         #expect(errors.count == 1, "\(errors)")
-        #expect(errors.first?.contains("bpf_override_return (CONFIG_BPF_KPROBE_OVERRIDE") == true, "\(errors)")
+        #expect(errors.first?.contains("runs as an fmod_ret program (a BPF trampoline), which this kernel does not allow (BPF trampolines were not probed)") == true, "\(errors)")
+        #expect(errors.first?.hasPrefix(position(of: "Override", in: yaml) + ": spec.kprobes[0].selectors[0].matchActions[0].action: ") == true, "\(errors)")
+    }
+
+    /// Where trampolines run: every function with BTF gets one; no BTF falls back to a kprobe.
+    static let trampolineEnvironment: CompileEnvironment = {
+        var environment = Self.environment
+        environment.trampolineRefusal = nil
+        environment.kernelFunctionHasBTF = { $0 != "no_btf_function" }
+        return environment
+    }()
+
+    @Test func trampolinesServeFunctionsWithBTF() throws {
+        func attachment(_ entry: String, _ environment: CompileEnvironment = Self.trampolineEnvironment) throws -> HookAttachment? {
+            try compile(Self.policy(entry), environment: environment).get().hooks.first?.attachment
+        }
+        #expect(try attachment("- call: some_function\n  syscall: false") == .kprobe(.fentry))
+        #expect(try attachment("- call: some_function\n  syscall: false\n  return: true\n  returnArg:\n    index: 0\n    type: int") == .kprobe(.fexit))
+        #expect(try attachment("- call: no_btf_function\n  syscall: false") == .kprobe(.entry))
+        // --disable-trampolines (or a refusal) keeps kprobes.
+        #expect(try attachment("- call: some_function\n  syscall: false", Self.environment) == .kprobe(.entry))
+        // spec.fentries: trampolines only.
+        let fentries = """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: f
+            spec:
+              fentries:
+              - call: some_function
+            """
+        #expect(try compile(fentries, environment: Self.trampolineEnvironment).get().hooks.first?.attachment == .kprobe(.fentry))
+        let refused = Self.messages(fentries, environment: Self.environment)
+        #expect(refused.count == 1 && refused[0].contains("fentries need BPF trampolines"), "\(refused)")
+    }
+
+    /// Tetragon's rule for Override on kernel functions: security_* functions (fmod_ret) and
+    /// what the kernel's error-injection list allows; anything else is refused with the reason.
+    @Test func overrideRunsAsFmodRetOnSecurityFunctionsOnly() throws {
+        let override = """
+              selectors:
+              - matchActions:
+                - action: Override
+                  argError: -13
+            """
+        let hook = try #require(
+            try compile(Self.policy("- call: security_inode_mkdir\n  syscall: false\n" + override), environment: Self.trampolineEnvironment)
+                .get().hooks.first)
+        #expect(hook.attachment == .kprobe(.fmodRet))
+        #expect(hook.hook.selector(0).action(0).error == 13)
+
+        let plain = Self.messages(Self.policy("- call: vfs_mkdir\n  syscall: false\n" + override), environment: Self.trampolineEnvironment)
+        #expect(plain.count == 1 && plain[0].contains("only security_* functions and those on its error-injection list; this kernel has no error-injection list"), "\(plain)")
+
+        var injectable = Self.trampolineEnvironment
+        injectable.errorInjectable = { $0 == "should_fail_alloc_page" }
+        #expect(try compile(Self.policy("- call: should_fail_alloc_page\n  syscall: false\n" + override), environment: injectable).get()
+            .hooks.first?.attachment == .kprobe(.fmodRet))
+        let notListed = Self.messages(Self.policy("- call: vfs_mkdir\n  syscall: false\n" + override), environment: injectable)
+        #expect(notListed.count == 1 && notListed[0].contains("vfs_mkdir is not on /sys/kernel/debug/error_injection/list"), "\(notListed)")
+
+        let withReturn = Self.messages(
+            Self.policy("- call: security_inode_mkdir\n  syscall: false\n  return: true\n  returnArg:\n    index: 0\n    type: int\n" + override), environment: Self.trampolineEnvironment)
+        #expect(withReturn.count == 1 && withReturn[0].contains("return: true cannot go with Override"), "\(withReturn)")
     }
 
     /// Credentials cannot be matched with matchArgs (Tetragon has no operator for them).

@@ -58,6 +58,7 @@ struct {
 /* vg_decide's can_deny: how the calling hook fails an operation (Override). */
 #define VG_DENY_CGROUP 1 /* cgroup connect/sendmsg: return 0 (EPERM), bpf_set_retval for another errno */
 #define VG_DENY_LSM    2 /* BPF-LSM: return the errno; signals sent in place (lsm_hooks.h) */
+#define VG_DENY_RETURN 3 /* fmod_ret: the program returns the errno, the function does not run */
 
 /* An integer field of `size` bytes at raw[off], sign-extended when is_signed. */
 static __always_inline __u64 vg_raw_int(struct vigil_generic_scratch *s, __u32 off, __u32 size, __u32 is_signed)
@@ -1060,11 +1061,12 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 	}
 	if (deny) {
 		s->ev.hdr.flags |= VIGIL_GENERIC_F_DENIED;
-		/* An LSM hook returns the errno itself (s->result, also the event's result). */
-		if (can_deny == VG_DENY_LSM)
+		/* An LSM hook returns the errno itself (s->result, also the event's result); so does
+		 * an fmod_ret program, in place of the function it skips. */
+		if (can_deny == VG_DENY_LSM || can_deny == VG_DENY_RETURN)
 			s->result = -(__s64)(error ? error : 1);
 		/* Another errno than the default EPERM (kernel >= 5.18 for bpf_set_retval). */
-		else if (can_deny && error && error != 1)
+		else if (can_deny == VG_DENY_CGROUP && error && error != 1)
 			bpf_set_retval(-error);
 	}
 	if (!post) {
@@ -1504,4 +1506,78 @@ int generic_kretprobe(struct pt_regs *ctx)
 		vg_output(rec, size, VIGIL_CTR_RB_DROPS_GENERIC);
 	bpf_map_delete_elem(&vg_kret_pending, &key);
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * BPF trampolines (fentry, fexit, fmod_ret) for spec.kprobes and spec.fentries on kernel
+ * functions, where the kernel has them: cheaper than a kprobe (a direct call from the function's
+ * ftrace site, no breakpoint or pt_regs), fexit sees the arguments and the return value in one
+ * program, and fmod_ret can fail a security_* function with the policy's errno (Override) without
+ * bpf_override_return, which Debian's kernels do not build.
+ *
+ * A trampoline program is bound to its function when it is loaded, so these never load with the
+ * rest of this object: the loader opens a second instance of the same object per hook, loads only
+ * the one program it needs with the function as its target, hands it every map of the running
+ * object (one ring buffer, one set of hooks and counters), attaches it with the hook's slot as
+ * its cookie and closes the instance (the link keeps the program).
+ * ------------------------------------------------------------------------------------------- */
+#define VG_TRAMP_ENTRY 0
+#define VG_TRAMP_EXIT  1
+#define VG_TRAMP_MODRET 2
+
+static __always_inline int vg_trampoline_run(void *ctx, const int mode)
+{
+	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 cpu = bpf_get_smp_processor_id(), i, tail_len;
+	struct vigil_generic_scratch *s;
+	struct vigil_hook *hook;
+	__u64 *raw, v;
+
+	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!hook || !s)
+		return 0;
+	/* The arguments as five u64s, like the kprobe's registers; the helper returns an error
+	 * past the function's last argument (the verifier would refuse a direct ctx read there). */
+	raw = (__u64 *)s->raw;
+	for (i = 0; i < 5; i++) {
+		v = 0;
+		bpf_get_func_arg(ctx, i, &v);
+		raw[i] = v;
+	}
+	s->raw_args = 0;
+	tail_len = vg_read_args(hook, s);
+	if (mode == VG_TRAMP_EXIT) {
+		v = 0;
+		bpf_get_func_ret(ctx, &v);
+		s->has_result = 1;
+		s->result = (__s64)v;
+	}
+	if (vg_decide(hook, s, slot, tail_len, mode == VG_TRAMP_MODRET ? VG_DENY_RETURN : 0, 0))
+		return 0;
+	/* Denied (fmod_ret only): the function is skipped and returns the errno. */
+	return (int)s->result;
+}
+
+SEC("fentry")
+int generic_fentry(void *ctx)
+{
+	vg_trampoline_run(ctx, VG_TRAMP_ENTRY);
+	return 0;
+}
+
+/* `return: true`: selectors, actions and the event at the return, with the arguments and what
+ * the function returned. */
+SEC("fexit")
+int generic_fexit(void *ctx)
+{
+	vg_trampoline_run(ctx, VG_TRAMP_EXIT);
+	return 0;
+}
+
+/* Hooks with Override: runs before the function; a denial skips it. */
+SEC("fmod_ret")
+int generic_fmod_ret(void *ctx)
+{
+	return vg_trampoline_run(ctx, VG_TRAMP_MODRET);
 }

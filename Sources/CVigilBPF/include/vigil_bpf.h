@@ -113,5 +113,20 @@ enum vigil_kprobe_kind {
 int vigil_bpf_kprobes_available(const struct vigil_bpf *bpf);
 struct bpf_link *vigil_bpf_attach_policy_kprobe(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
 						enum vigil_kprobe_kind kind);
+/* BPF trampolines on a kernel function for hook slot `cookie`: fentry (entry), fexit (`return:
+ * true`: arguments and return value in one program) or fmod_ret (Override on functions the
+ * kernel lets fail: security_* and its error-injection list). Each loads a program of its own,
+ * bound to `symbol`, sharing the running object's maps. NULL with errno set on failure; the
+ * libbpf/verifier log goes to the log sink. */
+enum vigil_trampoline_kind {
+	VIGIL_TRAMPOLINE_FENTRY = 0,
+	VIGIL_TRAMPOLINE_FEXIT = 1,
+	VIGIL_TRAMPOLINE_FMOD_RET = 2,
+};
+/* Whether the trampoline programs load and attach here: tried once (an fentry on
+ * security_file_open with no hook behind it, detached at once), then remembered. 0, or -errno. */
+int vigil_bpf_trampolines_probe(struct vigil_bpf *bpf);
+struct bpf_link *vigil_bpf_attach_policy_trampoline(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
+						    enum vigil_trampoline_kind kind);
 
 #endif
