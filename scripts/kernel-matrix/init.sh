@@ -27,6 +27,14 @@ case " $(cat /proc/cmdline) " in
 *) EXPECT_BPF_LSM=no ;;
 esac
 export EXPECT_BPF_LSM
+# Kernel functions on BPF trampolines where the kernel runs them; the boot without bpf in lsm=
+# also starts the agent with --disable-trampolines, so the kprobe path runs in the matrix too.
+if [ $EXPECT_BPF_LSM = yes ]; then
+	EXPECT_TRAMPOLINES=yes
+else
+	EXPECT_TRAMPOLINES=no VIGIL_DISABLE_TRAMPOLINES=yes
+fi
+export EXPECT_TRAMPOLINES VIGIL_DISABLE_TRAMPOLINES
 WORK=/tmp/matrix VIGIL=/vigil/vigil TRACECTL=/vigil/tracectl TRIGGER=/vigil/trigger RESULTS=$results \
 	sh /vigil/scenarios.sh
 echo "DONE" >$results

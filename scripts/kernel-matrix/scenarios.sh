@@ -72,12 +72,28 @@ lsm_event_key() {
 }
 
 # Unique copies of the trigger: policies select these paths and nothing else on the machine.
-for role in exec kill denied conn kconn kfile kpath execkill kcred; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+for role in exec kill denied conn kconn kfile kpath execkill kcred kover; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
 echo secret >"$WORK/secret-kfile"
 # Where the kernel has kprobes, kernel-function kprobes run as real kprobes; elsewhere they are
 # refused (tcp_connect excepted: the cgroup connect hooks emulate it there).
 has_kprobes=no
 [ -e /sys/bus/event_source/devices/kprobe/type ] && has_kprobes=yes
+# BPF trampolines (fentry/fexit/fmod_ret) serve kernel functions where they load: the guests
+# know (EXPECT_TRAMPOLINES, "no" where init.sh starts the agent with --disable-trampolines to
+# cover kprobes too), the host asks the probe's minimal fentry program. fn_entry/fn_return: the
+# mechanism an event of an entry / `return: true` hook must name; empty where none runs.
+TRAMP_EXPECTED=${EXPECT_TRAMPOLINES:-$(printf '%s\n' "$PROBE" | awk '$1 == "fentry" {print $2; exit}')}
+if [ "$TRAMP_EXPECTED" = yes ]; then
+	fn_entry=fentry fn_return=fexit
+elif [ $has_kprobes = yes ]; then
+	fn_entry=kprobe fn_return=kretprobe
+else
+	fn_entry= fn_return=
+fi
+has_fn=no
+[ -n "$fn_entry" ] && has_fn=yes
+AGENT_ARGS=
+[ "${VIGIL_DISABLE_TRAMPOLINES:-}" = yes ] && AGENT_ARGS=--disable-trampolines
 echo secret >"$WORK/secret-kill"
 echo secret >"$WORK/secret-open"
 echo sibling >"$WORK/sibling"
@@ -251,8 +267,10 @@ spec:
         values: ["$WORK/bin/t-kpath"]
 YAML
 
-# Override on a kernel function: needs bpf_override_return, which Debian's kernels lack
-# (CONFIG_BPF_KPROBE_OVERRIDE off); refused with the reason everywhere here.
+# Override on a security_* function: an fmod_ret program where BPF trampolines run (the read
+# fails with the policy's errno, EACCES here, before the function runs); refused with the reason
+# elsewhere (bpf_override_return is not used: Debian's kernels build neither it nor error injection).
+echo secret >"$WORK/secret-kover"
 cat >"$WORK/policies/kprobe-override.yaml" <<YAML
 apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -268,10 +286,14 @@ spec:
     selectors:
     - matchBinaries:
       - operator: In
-        values: ["$WORK/bin/t-kfile"]
+        values: ["$WORK/bin/t-kover"]
+      matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["$WORK/secret-kover"]
       matchActions:
       - action: Override
-        argError: -1
+        argError: -13
 YAML
 # commit_creds with a cred argument: t-kcred execs t-exec, and the exec commits the new
 # credentials while the process is still t-kcred (matchBinaries sees the old image).
@@ -293,10 +315,11 @@ spec:
         values: ["$WORK/bin/t-kcred"]
 YAML
 POLICIES=7
-[ $has_kprobes = yes ] && POLICIES=10
+[ $has_fn = yes ] && POLICIES=$((POLICIES + 3))
+[ "$TRAMP_EXPECTED" = yes ] && POLICIES=$((POLICIES + 1))
 
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
-	--tracing-policy-dir "$WORK/policies" --log-level info >/dev/null 2>"$AGENT_LOG" &
+	--tracing-policy-dir "$WORK/policies" --log-level info $AGENT_ARGS >/dev/null 2>"$AGENT_LOG" &
 AGENT=$!
 
 ready=no
@@ -396,8 +419,8 @@ fi
 # A real kprobe where the kernel has kprobes (the sock read in the kernel: source port and TCP
 # state too), the cgroup connect hooks elsewhere; the event's mechanism says which.
 out=$("$WORK/bin/t-kconn" connect $PORT_KPROBE)
-if [ $has_kprobes = yes ]; then
-	want_mechanism='"mechanism":"kprobe"'
+if [ $has_fn = yes ]; then
+	want_mechanism="\"mechanism\":\"$fn_entry\""
 	want_sock='"state":"TCP_SYN_SENT"'
 else
 	want_mechanism='"mechanism":"cgroup_sock_addr"'
@@ -425,9 +448,9 @@ expect_no_kprobes_refusal() { # scenario, policy file name
 
 # security_file_permission with a file arg: the event names our file, where kprobes run.
 out=$("$WORK/bin/t-kfile" read "$WORK/secret-kfile")
-if [ $has_kprobes = yes ]; then
-	if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' '"security_file_permission"' "\"$WORK/bin/t-kfile\"" "\"file_arg\":{\"path\":\"$WORK/secret-kfile\"" '"mechanism":"kprobe"'; then
-		result kprobe-file PASS "file_arg via kprobe"
+if [ $has_fn = yes ]; then
+	if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' '"security_file_permission"' "\"$WORK/bin/t-kfile\"" "\"file_arg\":{\"path\":\"$WORK/secret-kfile\"" "\"mechanism\":\"$fn_entry\""; then
+		result kprobe-file PASS "file_arg via $fn_entry"
 	else
 		result kprobe-file FAIL "read=$out, no process_kprobe with the file; $(refusal_of kprobe-file.yaml)"
 	fi
@@ -437,9 +460,9 @@ fi
 
 # vfs_open with return: true: one event at the return, with the path and the return value.
 out=$("$WORK/bin/t-kpath" open "$WORK/sibling")
-if [ $has_kprobes = yes ]; then
-	if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' '"vfs_open"' "\"$WORK/bin/t-kpath\"" "\"path_arg\":{\"path\":\"$WORK/sibling\"" '"return":{"int_arg":0}' '"mechanism":"kretprobe"'; then
-		result kprobe-path-return PASS "path_arg and return via kretprobe"
+if [ $has_fn = yes ]; then
+	if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' '"vfs_open"' "\"$WORK/bin/t-kpath\"" "\"path_arg\":{\"path\":\"$WORK/sibling\"" '"return":{"int_arg":0}' "\"mechanism\":\"$fn_return\""; then
+		result kprobe-path-return PASS "path_arg and return via $fn_return"
 	else
 		result kprobe-path-return FAIL "open=$out, no process_kprobe for vfs_open with path and return; $(refusal_of kprobe-path.yaml)"
 	fi
@@ -449,9 +472,9 @@ fi
 
 # commit_creds: the credentials the exec commits, as process_credentials_arg.
 "$WORK/bin/t-kcred" exec "$WORK/bin/t-exec" t-exec noop >/dev/null
-if [ $has_kprobes = yes ]; then
-	if wait_event 10 '"process_kprobe"' '"commit_creds"' "\"$WORK/bin/t-kcred\"" "\"process_credentials_arg\":{\"uid\":$(id -u)," '"mechanism":"kprobe"'; then
-		result kprobe-cred PASS "process_credentials_arg via kprobe"
+if [ $has_fn = yes ]; then
+	if wait_event 10 '"process_kprobe"' '"commit_creds"' "\"$WORK/bin/t-kcred\"" "\"process_credentials_arg\":{\"uid\":$(id -u)," "\"mechanism\":\"$fn_entry\""; then
+		result kprobe-cred PASS "process_credentials_arg via $fn_entry"
 	else
 		result kprobe-cred FAIL "no process_kprobe for commit_creds with the credentials; $(refusal_of kprobe-cred.yaml)"
 	fi
@@ -459,12 +482,24 @@ else
 	expect_no_kprobes_refusal kprobe-cred kprobe-cred.yaml
 fi
 
-# Override on a kprobe: refused, naming what is missing (kprobes, or bpf_override_return).
-refusal=$(refusal_of kprobe-override.yaml)
-case $has_kprobes:$refusal in
-yes:*"bpf_override_return"*|no:*"this kernel has none"*) result kprobe-override PASS "refused: $refusal" ;;
-*) result kprobe-override FAIL "kprobes=$has_kprobes, refusal: ${refusal:-none logged}" ;;
-esac
+# Override on security_file_permission: where trampolines run, our read of our file fails with
+# EACCES (fmod_ret), a read of another file works, and the event says so; elsewhere the policy
+# is refused, naming what is missing.
+if [ "$TRAMP_EXPECTED" = yes ]; then
+	denied=$("$WORK/bin/t-kover" read "$WORK/secret-kover")
+	allowed=$("$WORK/bin/t-kover" read "$WORK/sibling")
+	if [ "$denied" = 13 ] && [ "$allowed" = 0 ] && wait_event 10 '"process_kprobe"' '"security_file_permission"' "\"$WORK/bin/t-kover\"" "\"file_arg\":{\"path\":\"$WORK/secret-kover\"" KPROBE_ACTION_OVERRIDE '"mechanism":"fmod_ret"'; then
+		result kprobe-override PASS "EACCES via fmod_ret"
+	else
+		result kprobe-override FAIL "denied=$denied allowed=$allowed; $(refusal_of kprobe-override.yaml)"
+	fi
+else
+	refusal=$(refusal_of kprobe-override.yaml)
+	case $refusal in
+	*"fmod_ret program"* | *"BPF trampolines neither"*) result kprobe-override PASS "refused: $refusal" ;;
+	*) result kprobe-override FAIL "trampolines=$TRAMP_EXPECTED, refusal: ${refusal:-none logged}" ;;
+	esac
+fi
 
 # The start-up probe: BPF-LSM only where bpf is an active LSM and an LSM program attaches
 # (EXPECT_BPF_LSM=yes|no from the guest's lsm=; the host column has no expectation).
