@@ -245,6 +245,21 @@ struct Context {
                 fail(kp, "\(call): 32-bit syscalls do not fire syscalls/sys_enter_* tracepoints; use raw_syscalls with a lists InMap", at: "call")
                 continue
             }
+            if let action = kp.selectors.flatMap(\.matchActions).first(where: { $0.action == .override }) {
+                // Tetragon fails a syscall with bpf_override_return on its wrapper, which needs the
+                // kernel's error injection; syscall kprobes here run on the syscall tracepoints.
+                let wrapper = abi.symbolPrefix + "sys_" + syscall
+                let why =
+                    environment.errorInjectable(wrapper) == nil
+                    ? "which this kernel does not have (CONFIG_FUNCTION_ERROR_INJECTION off)"
+                    : "which this build does not use"
+                fail(
+                    action,
+                    "Override on syscall \(syscall) needs error injection on \(wrapper) (bpf_override_return or fmod_ret), \(why); "
+                        + "syscall kprobes run on the syscall tracepoints, which can observe and signal. Use Sigkill, or Override "
+                        + "on a security_* kprobe (fmod_ret) or an lsmhooks hook to deny", at: "action")
+                continue
+            }
             let event = SyscallTracepoint.enterEvent(forTableName: syscall)
             let format: TracepointFormat
             do {

@@ -44,6 +44,40 @@ import TracingPolicy
         #expect(error.contains("Sigkill"))
     }
 
+    /// Tetragon's symlink-override example: Override on a syscall kprobe names the missing
+    /// kernel feature (error injection on the syscall's wrapper) and the hooks that can deny.
+    @Test func overrideOnASyscallKprobeNamesErrorInjection() throws {
+        let yaml = """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: sys-symlink-passwd
+            spec:
+              kprobes:
+              - call: sys_symlinkat
+                syscall: true
+                args:
+                - index: 0
+                  type: string
+                selectors:
+                - matchArgs:
+                  - index: 0
+                    operator: Equal
+                    values:
+                    - /etc/passwd
+                  matchActions:
+                  - action: Override
+                    argError: -1
+            """
+        let errors = refusal(yaml)
+        #expect(errors.count == 1, "\(errors)")
+        let error = try #require(errors.first)
+        #expect(error.hasPrefix(position(of: "Override", in: yaml) + ": spec.kprobes[0].selectors[0].matchActions[0].action: "), "\(error)")
+        #expect(error.contains("Override on syscall symlinkat needs error injection on __x64_sys_symlinkat"), "\(error)")
+        #expect(error.contains("CONFIG_FUNCTION_ERROR_INJECTION off"), "\(error)")
+        #expect(error.contains("security_* kprobe (fmod_ret)"), "\(error)")
+    }
+
     @Test func lsmhooksAreRefused() throws {
         let yaml = """
             apiVersion: cilium.io/v1alpha1
