@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps clean
+.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -43,6 +43,10 @@ test: bpf test-deploy ## the whole suite: unit tests and, as root, the kernel te
 test-kernels: release ## the scenarios on the host kernel and on Debian 6.1 and 6.12 under qemu (root)
 	./scripts/install-deps.sh qemu-system-x86 busybox-static
 	./scripts/kernel-matrix/run.sh
+
+bench-kernels: release ## hook cost on kernel functions, fentry against kprobe, in Debian 6.1 and 6.12 guests (root)
+	./scripts/install-deps.sh qemu-system-x86 busybox-static
+	MATRIX_MODE=bench KERNELS="$${KERNELS:-6.1 6.12}" ./scripts/kernel-matrix/run.sh
 
 test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests

@@ -35,8 +35,16 @@ else
 	EXPECT_TRAMPOLINES=no VIGIL_DISABLE_TRAMPOLINES=yes
 fi
 export EXPECT_TRAMPOLINES VIGIL_DISABLE_TRAMPOLINES
-WORK=/tmp/matrix VIGIL=/vigil/vigil TRACECTL=/vigil/tracectl TRIGGER=/vigil/trigger RESULTS=$results \
-	sh /vigil/scenarios.sh
+case " $(cat /proc/cmdline) " in
+*" vigil.mode=bench "*)
+	# make bench-kernels: the fentry/kprobe cost comparison instead of the scenarios.
+	WORK=/tmp/bench VIGIL=/vigil/vigil STORM=/vigil/open_storm RESULTS=$results sh /vigil/bench-trampolines.sh
+	;;
+*)
+	WORK=/tmp/matrix VIGIL=/vigil/vigil TRACECTL=/vigil/tracectl TRIGGER=/vigil/trigger RESULTS=$results \
+		sh /vigil/scenarios.sh
+	;;
+esac
 echo "DONE" >$results
 sync
 poweroff -f

@@ -6,6 +6,8 @@
 #
 #   scripts/kernel-matrix/run.sh                 host, 6.1, 6.12, 6.12-nobpf (`make test-kernels`)
 #   KERNELS="6.12 6.12-nobpf" scripts/kernel-matrix/run.sh
+#   MATRIX_MODE=bench KERNELS="6.1 6.12" scripts/kernel-matrix/run.sh   (`make bench-kernels`:
+#     fentry against kprobe on an open storm, bench-trampolines.sh, instead of the scenarios)
 #
 # A kernel is "host", or a Debian series ("6.1", "6.12") with an optional "-nobpf" suffix that
 # boots it with an LSM list lacking bpf. Kernel packages are downloaded with apt-get once and
@@ -21,6 +23,7 @@ OUT=${KERNEL_MATRIX_OUT:-$ROOT/.build/kernel-matrix}
 VIGIL=${VIGIL:-$ROOT/.build/release/vigil}
 TRACECTL=${TRACECTL:-$(dirname "$VIGIL")/tracectl}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
+MATRIX_MODE=${MATRIX_MODE:-scenarios}
 SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override probe clean-stop kept-connect-deny)
 
 say() { echo "kernel-matrix: $*" >&2; }
@@ -84,6 +87,7 @@ kernel_image() {
 
 TRIGGER=$OUT/trigger
 gcc -O2 -static -Wall -Werror -o "$TRIGGER" "$HERE/trigger.c"
+gcc -O2 -static -Wall -Werror -o "$OUT/open_storm" "$ROOT/bench/open_storm.c"
 
 build_initramfs() {
 	local stage=$OUT/initramfs lib
@@ -91,7 +95,7 @@ build_initramfs() {
 	mkdir -p "$stage"/{bin,proc,sys,dev,tmp,vigil,etc}
 	cp $BUSYBOX "$stage/bin/busybox"
 	cp "$HERE/init.sh" "$stage/init"
-	cp "$HERE/scenarios.sh" "$TRIGGER" "$stage/vigil/"
+	cp "$HERE/scenarios.sh" "$HERE/bench-trampolines.sh" "$TRIGGER" "$OUT/open_storm" "$stage/vigil/"
 	strip -o "$stage/vigil/vigil" "$VIGIL"
 	strip -o "$stage/vigil/tracectl" "$TRACECTL"
 	# The shared libraries (Swift runtime, Foundation, libbpf, libelf, zlib, glibc) at the
@@ -127,7 +131,7 @@ run_guest() {
 	timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1536 \
 		-display none -monitor none -no-reboot \
 		-kernel "$image" -initrd "$OUT/initramfs.cpio.gz" \
-		-append "console=ttyS0 lsm=$lsm panic=-1 quiet" \
+		-append "console=ttyS0 lsm=$lsm panic=-1 quiet$([ "$MATRIX_MODE" = bench ] && echo ' vigil.mode=bench')" \
 		-serial "file:$OUT/$name.console" -serial "file:$OUT/$name.results" || say "$name: qemu exited with $?"
 }
 
@@ -152,7 +156,12 @@ say "initramfs: $(du -h "$OUT/initramfs.cpio.gz" | cut -f1) ($((SECONDS - start)
 guests=()
 for k in $KERNELS; do
 	columns+=("$k")
-	if [ "$k" = host ]; then run_host; else guests+=("$k"); fi
+	if [ "$k" = host ]; then
+		# The host column has no trampolines to compare (and bench mode is for the guests).
+		[ "$MATRIX_MODE" = bench ] || run_host
+	else
+		guests+=("$k")
+	fi
 done
 pids=()
 for k in "${guests[@]}"; do
@@ -161,6 +170,28 @@ for k in "${guests[@]}"; do
 	if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
 done
 for p in "${pids[@]}"; do wait "$p"; done
+
+if [ "$MATRIX_MODE" = bench ]; then
+	# Median opens/s per mode and kernel, and each mode's change against no agent.
+	echo
+	printf '%-12s %-8s %12s %10s  %s\n' kernel mode "median/s" "vs none" rounds
+	for k in "${columns[@]}"; do
+		[ "$k" = host ] && continue
+		grep -a '^BENCHFAIL' "$OUT/$k.results" 2>/dev/null | tr -d '\r' && failed=1
+		base=
+		for m in none fentry kprobe; do
+			vals=$(grep -a "^BENCH $m " "$OUT/$k.results" 2>/dev/null | tr -d '\r' | awk '{print $4}' | sort -n)
+			n=$(printf '%s\n' "$vals" | grep -c . || true)
+			[ "$n" -gt 0 ] || { failed=1; echo "$k $m: no result"; continue; }
+			med=$(printf '%s\n' "$vals" | awk -v n="$n" 'NR == int((n + 1) / 2) {print}')
+			[ "$m" = none ] && base=$med
+			change=$(awk -v v="$med" -v b="$base" 'BEGIN { printf "%+.1f%%", (v / b - 1) * 100 }')
+			printf '%-12s %-8s %12s %10s  %s\n' "$k" "$m" "$med" "$change" "$(echo $vals | tr ' ' ',')"
+		done
+	done
+	echo "kernel matrix bench: $([ $failed -eq 0 ] && echo done || echo FAILED) in $((SECONDS - start))s"
+	exit $failed
+fi
 
 cell() { # column scenario -> PASS/FAIL/SKIP or "-" when the guest gave no result
 	local line
