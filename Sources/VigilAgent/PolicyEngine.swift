@@ -136,7 +136,7 @@ package final class PolicyEngine: Sendable {
     package func install(_ document: TracingPolicyDocument, source: String) throws -> Loaded {
         try state.withLock { state in
             var sets = state.sets
-            let compiled: CompiledPolicy
+            var compiled: CompiledPolicy
             switch compiler.compile(document, sets: &sets) {
             case .success(let c): compiled = c
             case .failure(let failure): throw failure
@@ -190,7 +190,8 @@ package final class PolicyEngine: Sendable {
                 if previous == nil {
                     try sensor.update(.policyMode, key: Self.bytes(policyID), value: Self.bytes(Self.modeValue(compiled.mode)))
                 }
-                for hook in compiled.hooks {
+                for index in compiled.hooks.indices {
+                    let hook = compiled.hooks[index]
                     guard let slot = state.allocateSlot() else {
                         throw Self.failure(document, "no free hook slot: at most \(Self.maxHooks) hooks on the node")
                     }
@@ -214,7 +215,19 @@ package final class PolicyEngine: Sendable {
                                 symbol: hook.name, slot: slot, returnProbe: mode == .entryAndReturn))
                     case .kprobe(let mode):
                         let kind: TrampolineKind = mode == .fexit ? .fexit : mode == .fmodRet ? .fmodRet : .fentry
-                        links.append(try sensor.attachPolicyTrampoline(symbol: hook.name, slot: slot, kind: kind))
+                        do {
+                            links.append(try sensor.attachPolicyTrampoline(symbol: hook.name, slot: slot, kind: kind))
+                        } catch where mode != .fmodRet && sensor.kprobesAvailable {
+                            // BTF describes the function but the kernel refuses a trampoline on it
+                            // (struct arguments by value, a noreturn function for fexit, ...): the
+                            // same hook on a kprobe, and the event and policy list say so.
+                            logger.warning(
+                                "policy \(document.name): \(kind.rawValue) on \(hook.name) did not attach (\(error)); it runs on a kprobe")
+                            links.append(
+                                contentsOf: try sensor.attachPolicyKprobe(symbol: hook.name, slot: slot, returnProbe: mode == .fexit))
+                            compiled.hooks[index].attachment = .kprobe(mode == .fexit ? .entryAndReturn : .entry)
+                            state.slots[slot] = SlotInfo(policyName: document.name, hook: compiled.hooks[index])
+                        }
                     }
                 }
                 if previous != nil {

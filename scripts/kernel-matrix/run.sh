@@ -24,7 +24,7 @@ VIGIL=${VIGIL:-$ROOT/.build/release/vigil}
 TRACECTL=${TRACECTL:-$(dirname "$VIGIL")/tracectl}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
 MATRIX_MODE=${MATRIX_MODE:-scenarios}
-SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override probe clean-stop kept-connect-deny)
+SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny)
 
 say() { echo "kernel-matrix: $*" >&2; }
 die() { say "$*"; exit 2; }

@@ -295,6 +295,27 @@ spec:
       - action: Override
         argError: -13
 YAML
+# fexit on a function the kernel may refuse a trampoline for (do_exit never returns; 6.4+ refuse
+# fexit on such functions): the hook falls back to a kprobe/kretprobe and says so, instead of
+# refusing the policy.
+cat >"$WORK/policies/kprobe-fallback.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-kprobe-fallback
+spec:
+  kprobes:
+  - call: do_exit
+    syscall: false
+    return: true
+    returnArg:
+      index: 0
+      type: int
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kover"]
+YAML
 # commit_creds with a cred argument: t-kcred execs t-exec, and the exec commits the new
 # credentials while the process is still t-kcred (matchBinaries sees the old image).
 cat >"$WORK/policies/kprobe-cred.yaml" <<YAML
@@ -315,7 +336,7 @@ spec:
         values: ["$WORK/bin/t-kcred"]
 YAML
 POLICIES=7
-[ $has_fn = yes ] && POLICIES=$((POLICIES + 3))
+[ $has_fn = yes ] && POLICIES=$((POLICIES + 4))
 [ "$TRAMP_EXPECTED" = yes ] && POLICIES=$((POLICIES + 1))
 
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
@@ -499,6 +520,20 @@ else
 	*"fmod_ret program"* | *"BPF trampolines neither"*) result kprobe-override PASS "refused: $refusal" ;;
 	*) result kprobe-override FAIL "trampolines=$TRAMP_EXPECTED, refusal: ${refusal:-none logged}" ;;
 	esac
+fi
+
+# The do_exit return hook loads: on fexit where the kernel takes it, else on a kprobe/kretprobe
+# with a warning naming the refused trampoline; refused with the reason where neither runs.
+if [ $has_fn = yes ]; then
+	hooks=$(grep "policy loaded" "$AGENT_LOG" | grep -F "policy=matrix-kprobe-fallback" | sed -n 's/.*hooks=\(do_exit ([^)]*)\).*/\1/p')
+	warned=$(grep -F "fexit on do_exit did not attach" "$AGENT_LOG" | head -n 1 | sed 's/.*did not attach/did not attach/')
+	case $fn_return:$hooks:${warned:+w} in
+	fexit:"do_exit (fexit)": | fexit:"do_exit (kprobe + kretprobe)":w | kretprobe:"do_exit (kprobe + kretprobe)":)
+		result kprobe-fallback PASS "$hooks${warned:+ (fexit $warned)}" ;;
+	*) result kprobe-fallback FAIL "hooks=${hooks:-none} warning=${warned:-none}; $(refusal_of kprobe-fallback.yaml)" ;;
+	esac
+else
+	expect_no_kprobes_refusal kprobe-fallback kprobe-fallback.yaml
 fi
 
 # The start-up probe: BPF-LSM only where bpf is an active LSM and an LSM program attaches
