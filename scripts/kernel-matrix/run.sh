@@ -8,6 +8,7 @@
 #   KERNELS="6.12 6.12-nobpf" scripts/kernel-matrix/run.sh
 #   MATRIX_MODE=bench KERNELS="6.1 6.12" scripts/kernel-matrix/run.sh   (`make bench-kernels`:
 #     fentry against kprobe on an open storm, bench-trampolines.sh, instead of the scenarios)
+#   KERNEL_APPEND="mitigations=off" adds to the guests' kernel command line.
 #
 # A kernel is "host", or a Debian series ("6.1", "6.12") with an optional "-nobpf" suffix that
 # boots it with an LSM list lacking bpf. Kernel packages are downloaded with apt-get once and
@@ -131,7 +132,7 @@ run_guest() {
 	timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1536 \
 		-display none -monitor none -no-reboot \
 		-kernel "$image" -initrd "$OUT/initramfs.cpio.gz" \
-		-append "console=ttyS0 lsm=$lsm panic=-1 quiet$([ "$MATRIX_MODE" = bench ] && echo ' vigil.mode=bench')" \
+		-append "console=ttyS0 lsm=$lsm panic=-1 quiet$([ "$MATRIX_MODE" = bench ] && echo ' vigil.mode=bench')${KERNEL_APPEND:+ $KERNEL_APPEND}" \
 		-serial "file:$OUT/$name.console" -serial "file:$OUT/$name.results" || say "$name: qemu exited with $?"
 }
 
