@@ -71,27 +71,109 @@ package struct ExportedNamespaces: Sendable, Hashable {
     }
 }
 
+/// The fields of a `process` object that stay the same for every event naming one process,
+/// immutable and shared: the process cache keeps one per entry and every ``ExportedProcess``
+/// made from that entry holds a reference to it instead of copies of its strings and arrays.
+///
+/// Why: an event names two or more processes and is copied a few times on its way to the
+/// encoder; with the fields inline each copy retained and released seven strings and arrays
+/// and moved ~150 bytes (the largest items of the pipeline profile, docs/benchmarks.md).
+package final class ProcessCore: Sendable {
+    package struct Fields: Sendable, Hashable {
+        package var execID: String
+        package var pid: UInt32
+        package var uid: UInt32
+        package var auid: UInt32
+        package var cwd: [UInt8]
+        package var binary: [UInt8]
+        package var arguments: [[UInt8]]
+        package var flags: ProcessFlags
+        package var startTime: WallTime
+        package var docker: String?
+        package var parentExecID: String?
+        package var cgroupID: UInt64
+    }
+
+    package let fields: Fields
+
+    package init(_ fields: Fields) { self.fields = fields }
+
+    package convenience init(
+        execID: String, pid: UInt32, uid: UInt32, auid: UInt32, cwd: [UInt8], binary: [UInt8],
+        arguments: [[UInt8]], flags: ProcessFlags, startTime: WallTime, docker: String? = nil,
+        parentExecID: String? = nil, cgroupID: UInt64 = 0
+    ) {
+        self.init(
+            Fields(
+                execID: execID, pid: pid, uid: uid, auid: auid, cwd: cwd, binary: binary, arguments: arguments,
+                flags: flags, startTime: startTime, docker: docker, parentExecID: parentExecID, cgroupID: cgroupID))
+    }
+}
+
 /// The `process` object of Tetragon's schema (also `parent` and each of `ancestors`).
 ///
-/// Fields that ``RenderedProcess`` covers drop the link to it when set (`didSet`), so a cached
-/// rendering never outlives a change; `tid`, `refcnt`, `pod` and `namespacePID` are written per
-/// event and are not covered.
+/// The fields that never change for one process live in a shared ``ProcessCore``; setting one
+/// of them gives this value a core of its own (copy on write) and drops the link to the cached
+/// rendering (``RenderedProcess``), so a cached rendering never outlives a change; `tid`,
+/// `refcnt`, `pod` and `namespacePID` are written per event and are not covered.
 package struct ExportedProcess: Sendable, Hashable {
-    package var execID: String { didSet { rendered.slot = nil } }
-    package var pid: UInt32 { didSet { rendered.slot = nil } }
+    /// The shared fixed fields.
+    package private(set) var core: ProcessCore
+
+    /// Changes one fixed field: a new core, and no cached rendering.
+    @inline(__always)
+    private mutating func change(_ body: (inout ProcessCore.Fields) -> Void) {
+        var fields = core.fields
+        body(&fields)
+        core = ProcessCore(fields)
+        rendered.slot = nil
+    }
+
+    package var execID: String {
+        get { core.fields.execID }
+        set { change { $0.execID = newValue } }
+    }
+    package var pid: UInt32 {
+        get { core.fields.pid }
+        set { change { $0.pid = newValue } }
+    }
     package var tid: UInt32
-    package var uid: UInt32 { didSet { rendered.slot = nil } }
-    package var auid: UInt32 { didSet { rendered.slot = nil } }
+    package var uid: UInt32 {
+        get { core.fields.uid }
+        set { change { $0.uid = newValue } }
+    }
+    package var auid: UInt32 {
+        get { core.fields.auid }
+        set { change { $0.auid = newValue } }
+    }
     /// Absolute working directory, raw bytes.
-    package var cwd: [UInt8] { didSet { rendered.slot = nil } }
+    package var cwd: [UInt8] {
+        get { core.fields.cwd }
+        set { change { $0.cwd = newValue } }
+    }
     /// Absolute path of the executed file, raw bytes.
-    package var binary: [UInt8] { didSet { rendered.slot = nil } }
+    package var binary: [UInt8] {
+        get { core.fields.binary }
+        set { change { $0.binary = newValue } }
+    }
     /// argv[1...], raw bytes; the encoder joins and quotes them as Tetragon does.
-    package var arguments: [[UInt8]] { didSet { rendered.slot = nil } }
-    package var flags: ProcessFlags { didSet { rendered.slot = nil } }
-    package var startTime: WallTime { didSet { rendered.slot = nil } }
+    package var arguments: [[UInt8]] {
+        get { core.fields.arguments }
+        set { change { $0.arguments = newValue } }
+    }
+    package var flags: ProcessFlags {
+        get { core.fields.flags }
+        set { change { $0.flags = newValue } }
+    }
+    package var startTime: WallTime {
+        get { core.fields.startTime }
+        set { change { $0.startTime = newValue } }
+    }
     /// First 31 characters of the container id, Tetragon's `docker` field.
-    package var docker: String? { didSet { rendered.slot = nil } }
+    package var docker: String? {
+        get { core.fields.docker }
+        set { change { $0.docker = newValue } }
+    }
     /// The Kubernetes pod and container of a containerised process, when the pod is known.
     package var pod: ExportedPod? {
         get { extras?.pod }
@@ -99,7 +181,10 @@ package struct ExportedProcess: Sendable, Hashable {
     }
     /// Pid in the process's own pid namespace (the container's `pid`); 0 when unknown.
     package var namespacePID: UInt32 = 0
-    package var parentExecID: String? { didSet { rendered.slot = nil } }
+    package var parentExecID: String? {
+        get { core.fields.parentExecID }
+        set { change { $0.parentExecID = newValue } }
+    }
     /// Reference count in the process cache (debug aid, exported as `refcnt` when non-zero).
     package var refcnt: UInt32
     /// Exported only with `--enable-process-ns`.
@@ -131,7 +216,10 @@ package struct ExportedProcess: Sendable, Hashable {
             rendered.slot = nil
         }
     }
-    package var cgroupID: UInt64
+    package var cgroupID: UInt64 {
+        get { core.fields.cgroupID }
+        set { change { $0.cgroupID = newValue } }
+    }
     /// The process cache entry's rendered JSON of the fields above (nil: render them).
     package var rendered = RenderedProcessLink(nil)
 
@@ -141,21 +229,39 @@ package struct ExportedProcess: Sendable, Hashable {
         parentExecID: String? = nil, refcnt: UInt32 = 0, namespaces: ExportedNamespaces? = nil,
         credentials: Credentials? = nil, cgroupID: UInt64 = 0
     ) {
-        self.execID = execID
-        self.pid = pid
+        self.core = ProcessCore(
+            execID: execID, pid: pid, uid: uid, auid: auid, cwd: cwd, binary: binary, arguments: arguments,
+            flags: flags, startTime: startTime, docker: docker, parentExecID: parentExecID, cgroupID: cgroupID)
         self.tid = tid
-        self.uid = uid
-        self.auid = auid
-        self.cwd = cwd
-        self.binary = binary
-        self.arguments = arguments
-        self.flags = flags
-        self.startTime = startTime
-        self.docker = docker
-        self.parentExecID = parentExecID
         self.refcnt = refcnt
         self.extras = .make(pod: nil, namespaces: namespaces, credentials: credentials)
-        self.cgroupID = cgroupID
+    }
+
+    /// A process from a shared core (the process cache's), with the per-event fields and the
+    /// shared extras box and rendering slot; nothing is copied but references.
+    package init(
+        core: ProcessCore, tid: UInt32, refcnt: UInt32, namespacePID: UInt32, extrasBox: ProcessExtras?,
+        rendered: RenderedProcessSlot?
+    ) {
+        self.core = core
+        self.tid = tid
+        self.refcnt = refcnt
+        self.namespacePID = namespacePID
+        self.extras = extrasBox
+        self.rendered = RenderedProcessLink(rendered)
+    }
+
+    package static func == (a: ExportedProcess, b: ExportedProcess) -> Bool {
+        (a.core === b.core || a.core.fields == b.core.fields) && a.tid == b.tid && a.refcnt == b.refcnt
+            && a.namespacePID == b.namespacePID && a.extras == b.extras
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(core.fields)
+        hasher.combine(tid)
+        hasher.combine(refcnt)
+        hasher.combine(namespacePID)
+        hasher.combine(extras)
     }
 }
 

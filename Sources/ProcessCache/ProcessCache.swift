@@ -441,25 +441,21 @@ package struct ProcessCache: Sendable {
     }
 
     private func info(_ entry: Entry, tid: UInt32? = nil) -> ExportedProcess {
-        var process = ExportedProcess(
-            execID: entry.execID, pid: entry.key.pid, tid: tid ?? entry.key.pid, uid: entry.uid, auid: entry.auid,
-            cwd: entry.cwd, binary: entry.binary, arguments: entry.arguments, flags: entry.flags,
-            startTime: entry.startTime, docker: entry.docker, parentExecID: entry.parentExecID,
-            refcnt: entry.refcount, cgroupID: entry.cgroupID
-        )
+        var extras: ProcessExtras?
         if config.exportNamespaces || config.exportCredentials {
             // Boxed once per entry (its namespaces and credentials never change), then shared.
-            if let extras = entry.extras {
-                process.extrasBox = extras
+            if let made = entry.extras {
+                extras = made
             } else {
-                process.namespaces = config.exportNamespaces ? exported(entry.namespaces) : nil
-                process.credentials = config.exportCredentials ? entry.credentials : nil
-                entry.extras = process.extrasBox
+                extras = ProcessExtras.make(
+                    pod: nil, namespaces: config.exportNamespaces ? exported(entry.namespaces) : nil,
+                    credentials: config.exportCredentials ? entry.credentials : nil)
+                entry.extras = extras
             }
         }
-        process.namespacePID = entry.namespacePID
-        process.rendered = RenderedProcessLink(entry.renderedSlot)
-        return process
+        return ExportedProcess(
+            core: entry.core, tid: tid ?? entry.key.pid, refcnt: entry.refcount, namespacePID: entry.namespacePID,
+            extrasBox: extras, rendered: entry.renderedSlot)
     }
 
     private func missedExit(_ record: ExitRecord, kind: ExportEventKind) -> ExportEvent {
@@ -552,22 +548,14 @@ private final class Entry: @unchecked Sendable {
 
     let kind: Kind
     let key: ProcessKey
-    let execID: String
     var serial: UInt64
     let parent: Ref?
-    let parentExecID: String?
     let processStart: UInt64
-    let uid: UInt32
-    let auid: UInt32
-    let cwd: [UInt8]
-    let binary: [UInt8]
-    let arguments: [[UInt8]]
-    let flags: ProcessFlags
-    let startTime: WallTime
-    let docker: String?
+    /// The exported fields that never change (exec id, paths, arguments, flags, start time, ...),
+    /// shared with every `ExportedProcess` made from this entry.
+    let core: ProcessCore
     let namespaces: Namespaces
     let credentials: Credentials
-    let cgroupID: UInt64
     /// For seeded entries: when /proc was read (CLOCK_MONOTONIC ns), else 0.
     let scanKtime: UInt64
     /// Pid in the process's pid namespace (from the exec/clone record); 0 for /proc-seeded entries.
@@ -575,51 +563,60 @@ private final class Entry: @unchecked Sendable {
     var alive = true
     var children: UInt32 = 0
     /// The encoder's rendering of this entry's fixed `process` fields, filled on first export.
-    /// Everything it covers is `let` above and the cache's export switches never change.
+    /// Everything it covers is in `core` and the cache's export switches never change.
     let renderedSlot: RenderedProcessSlot
     /// The exported `namespaces` and `credentials` box, made on first export (see `info`).
     var extras: ProcessExtras?
+
+    var execID: String { core.fields.execID }
+    var uid: UInt32 { core.fields.uid }
+    var auid: UInt32 { core.fields.auid }
+    var cwd: [UInt8] { core.fields.cwd }
+    var binary: [UInt8] { core.fields.binary }
+    var arguments: [[UInt8]] { core.fields.arguments }
+    var docker: String? { core.fields.docker }
+    var cgroupID: UInt64 { core.fields.cgroupID }
+    var startTime: WallTime { core.fields.startTime }
 
     init(
         kind: Kind, key: ProcessKey, execID: String, serial: UInt64, parent: Ref?, parentExecID: String?,
         processStart: UInt64, uid: UInt32, auid: UInt32, cwd: [UInt8], binary: [UInt8], arguments: [[UInt8]],
         flags: ProcessFlags, startTime: WallTime, docker: String?, namespaces: Namespaces, credentials: Credentials,
-        cgroupID: UInt64, scanKtime: UInt64 = 0, renderedSlot: RenderedProcessSlot = RenderedProcessSlot()
+        cgroupID: UInt64, scanKtime: UInt64 = 0
     ) {
         self.kind = kind
         self.key = key
-        self.execID = execID
         self.serial = serial
         self.parent = parent
-        self.parentExecID = parentExecID
         self.processStart = processStart
-        self.uid = uid
-        self.auid = auid
-        self.cwd = cwd
-        self.binary = binary
-        self.arguments = arguments
-        self.flags = flags
-        self.startTime = startTime
-        self.docker = docker
+        self.core = ProcessCore(
+            execID: execID, pid: key.pid, uid: uid, auid: auid, cwd: cwd, binary: binary, arguments: arguments,
+            flags: flags, startTime: startTime, docker: docker, parentExecID: parentExecID, cgroupID: cgroupID)
         self.namespaces = namespaces
         self.credentials = credentials
-        self.cgroupID = cgroupID
         self.scanKtime = scanKtime
-        self.renderedSlot = renderedSlot
+        self.renderedSlot = RenderedProcessSlot()
     }
 
-    /// An independent copy (the rendered slot is shared: it only ever holds these same bytes).
-    func copy() -> Entry {
-        let entry = Entry(
-            kind: kind, key: key, execID: execID, serial: serial, parent: parent, parentExecID: parentExecID,
-            processStart: processStart, uid: uid, auid: auid, cwd: cwd, binary: binary, arguments: arguments,
-            flags: flags, startTime: startTime, docker: docker, namespaces: namespaces, credentials: credentials,
-            cgroupID: cgroupID, scanKtime: scanKtime, renderedSlot: renderedSlot)
-        entry.namespacePID = namespacePID
-        entry.alive = alive
-        entry.children = children
-        return entry
+    private init(copying other: Entry) {
+        kind = other.kind
+        key = other.key
+        serial = other.serial
+        parent = other.parent
+        processStart = other.processStart
+        core = other.core
+        namespaces = other.namespaces
+        credentials = other.credentials
+        scanKtime = other.scanKtime
+        namespacePID = other.namespacePID
+        alive = other.alive
+        children = other.children
+        renderedSlot = other.renderedSlot
+        extras = other.extras
     }
+
+    /// An independent copy (the core and the rendered slot are shared: they never change).
+    func copy() -> Entry { Entry(copying: self) }
 
     var ref: Ref { Ref(key: key, serial: serial) }
     /// 1 while the process lives, plus one per child entry.

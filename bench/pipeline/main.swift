@@ -4,7 +4,7 @@
 // process cache -> JSON encoding -> export file. Prints records/s (wall and per CPU second)
 // and heap allocations per record (with bench/malloc_count.c preloaded), as one JSON object.
 //
-// usage: vigil-pipeline-bench FIXTURE [PASSES] [OUTPUT]
+// usage: vigil-pipeline-bench FIXTURE [PASSES] [OUTPUT]   (OUTPUT is kept; by default a temporary file)
 // VIGIL_BENCH_POLICY_OPENS=N: after each exported exec, also export N policy events shaped like
 // an openat policy's (`process_tracepoint` syscalls/sys_exit_openat with a file argument and a
 // policy outcome; process, parent and ancestors looked up in the cache as the agent's policy path
@@ -37,7 +37,9 @@ func main() throws {
         exit(2)
     }
     let passes = arguments.count > 2 ? Int(arguments[2]) ?? 20 : 20
-    let output = arguments.count > 3 ? arguments[3] : "/tmp/vigil-pipeline-bench-\(getpid()).log"
+    // An OUTPUT given is kept (to compare the export of two builds byte for byte); the default is removed.
+    let keepOutput = arguments.count > 3
+    let output = keepOutput ? arguments[3] : "/tmp/vigil-pipeline-bench-\(getpid()).log"
 
     // Split the fixture (UInt32 little-endian length + record bytes, repeated) into records.
     var ranges: [Range<Int>] = []
@@ -127,7 +129,7 @@ func main() throws {
     let allocated = allocationCount().flatMap { now in allocations0.map { now - $0 } }
     try exporter.close()
     let outputBytes = file.bytesWritten
-    unlink(output)
+    if !keepOutput { unlink(output) }
 
     let records = ranges.count * passes
     let result: [String: Any] = [
