@@ -25,7 +25,7 @@ package enum CapabilityNames {
 
     /// Appends a JSON array of the capabilities set in `mask`, lowest bit first. Bits without a
     /// name are written as numbers, as protojson writes unknown enum values.
-    static func appendJSONList(_ mask: UInt64, to b: inout [UInt8]) {
+    static func appendJSONList(_ mask: UInt64, to b: inout JSONBuffer) {
         b.append(UInt8(ascii: "["))
         var rest = mask
         var first = true

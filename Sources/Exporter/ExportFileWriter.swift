@@ -168,6 +168,11 @@ package final class ExportFileWriter {
     /// - Throws: `ExportFileError` when a write (of these or earlier buffered bytes) or reopening
     ///   the file failed; the bytes concerned are dropped.
     package func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Buffers `bytes` (see ``write(_:)-([UInt8])``), from the exporter's reusable line buffer.
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard !bytes.isEmpty else { return }
         try ensureOpen()
         let size = currentSize
@@ -180,7 +185,7 @@ package final class ExportFileWriter {
             // every later line is too, so what is kept stays one unbroken run of lines.
             retryBufferFull = true
             droppedBytes += UInt64(bytes.count)
-            droppedLines += bytes.withUnsafeBytes { countNewlines($0[...]) }
+            droppedLines += countNewlines(bytes[...])
             try flush()
             return
         }

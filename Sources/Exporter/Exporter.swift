@@ -20,11 +20,13 @@ package final class Exporter {
     /// `export`/`flush` calls where at least one sink failed.
     package private(set) var exportErrors: UInt64 = 0
 
-    private var line: [UInt8] = []
+    /// The line being exported, reused for every event.
+    private var line = JSONBuffer(capacity: 4096)
 
     /// Called with every encoded line (newline included) before it is written, e.g. to feed
-    /// live event streams; must not block.
-    package var lineObserver: ((ExportEvent, [UInt8]) -> Void)?
+    /// live event streams; must not block. The bytes are valid during the call only (they are
+    /// the exporter's reused line buffer): copy what is kept.
+    package var lineObserver: ((ExportEvent, UnsafeRawBufferPointer) -> Void)?
 
     /// An exporter writing to `stdout` and/or `file` (either may be nil; with both nil events are
     /// only encoded and counted).
@@ -32,22 +34,23 @@ package final class Exporter {
         self.stdout = stdout
         self.file = file
         self.encoder = encoder
-        line.reserveCapacity(4096)
     }
 
     /// Encodes `event` and writes the line to every sink. A failing sink does not stop the others.
     ///
     /// - Throws: the first sink error (`ExportFileError`); `exportErrors` counts it.
     package func export(_ event: ExportEvent) throws {
-        line.removeAll(keepingCapacity: true)
+        line.removeAll()
         encoder.encode(event, into: &line)
-        lineObserver?(event, line)
         var firstError: (any Error)?
-        if let stdout {
-            do { try stdout.write(line) } catch { firstError = firstError ?? error }
-        }
-        if let file {
-            do { try file.write(line) } catch { firstError = firstError ?? error }
+        line.withUnsafeBytes { line in
+            lineObserver?(event, line)
+            if let stdout {
+                do { try stdout.write(line) } catch { firstError = firstError ?? error }
+            }
+            if let file {
+                do { try file.write(line) } catch { firstError = firstError ?? error }
+            }
         }
         if let firstError {
             exportErrors += 1

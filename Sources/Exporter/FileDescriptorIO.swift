@@ -114,6 +114,11 @@ package final class FileDescriptorSink {
 
     /// Buffers `bytes`; writes the buffer out once it passes the capacity.
     package func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Buffers `bytes`; writes the buffer out once it passes the capacity.
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         pending.append(contentsOf: bytes)
         if pending.count >= bufferCapacity { try flush() }
     }

@@ -1,15 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Byte-level JSON writing helpers for the hot path: everything appends straight into a `[UInt8]`,
-// nothing builds intermediate `String`s.
+// Byte-level JSON writing helpers for the hot path: everything appends straight into a
+// ``JSONBuffer``, nothing builds intermediate `String`s.
 
-extension Array where Element == UInt8 {
-    /// Appends the UTF-8 bytes of a compile-time string (a JSON fragment such as `,"pid":`).
-    @inline(__always)
-    mutating func append(static s: StaticString) {
-        append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
-
+extension JSONBuffer {
     /// Appends `value` in decimal.
     @inline(__always)
     mutating func appendDecimal<T: FixedWidthInteger & UnsignedInteger>(_ value: T) {
@@ -18,21 +12,28 @@ extension Array where Element == UInt8 {
 
     /// Appends `value` in decimal, left-padded with zeros to `minimumDigits` (at most 20).
     mutating func appendDecimal(_ value: UInt64, minimumDigits: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var i = 20
-            var n = value
-            repeat {
-                i &-= 1
-                digits[i] = UInt8(truncatingIfNeeded: n % 10) &+ UInt8(ascii: "0")
-                n /= 10
-            } while n > 0
-            let start = Swift.max(0, 20 - Swift.min(minimumDigits, 20))
-            while i > start {
-                i &-= 1
-                digits[i] = UInt8(ascii: "0")
-            }
-            append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<20]))
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes on the stack, 20 used
+        let n = Swift.withUnsafeMutableBytes(of: &digits) { out in Self.formatDecimal(value, minimumDigits: minimumDigits, into: out) }
+        Swift.withUnsafeBytes(of: &digits) { append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[(20 - n)..<20])) }
+    }
+
+    /// Writes `value` right-aligned ending at `out[20]`, zero-padded to `minimumDigits` (at most
+    /// 20); returns the number of digits.
+    @inline(__always)
+    static func formatDecimal(_ value: UInt64, minimumDigits: Int, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var i = 20
+        var n = value
+        repeat {
+            i &-= 1
+            out[i] = UInt8(truncatingIfNeeded: n % 10) &+ UInt8(ascii: "0")
+            n /= 10
+        } while n > 0
+        let start = Swift.max(0, 20 - Swift.min(minimumDigits, 20))
+        while i > start {
+            i &-= 1
+            out[i] = UInt8(ascii: "0")
         }
+        return 20 - i
     }
 
     /// Appends `value` in decimal, with a leading `-` when negative.
@@ -47,7 +48,7 @@ extension Array where Element == UInt8 {
     mutating func appendBase64(_ bytes: [UInt8]) {
         let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
         let table = alphabet.utf8Start
-        reserveCapacity(count + (bytes.count + 2) / 3 * 4)
+        reserveCapacity(forAppending: (bytes.count + 2) / 3 * 4)
         bytes.withUnsafeBufferPointer { src in
             let n = src.count
             var i = 0
@@ -189,5 +190,16 @@ func validUTF8SequenceLength(_ s: UnsafeBufferPointer<UInt8>, at i: Int) -> Int 
         return within(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0
     default:
         return 0
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends `value` in decimal, left-padded with zeros to `minimumDigits` (at most 20).
+    mutating func appendDecimal(_ value: UInt64, minimumDigits: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let n = Swift.withUnsafeMutableBytes(of: &digits) {
+            JSONBuffer.formatDecimal(value, minimumDigits: minimumDigits, into: $0)
+        }
+        Swift.withUnsafeBytes(of: &digits) { append(contentsOf: $0[(20 - n)..<20]) }
     }
 }

@@ -12,8 +12,8 @@ package struct JSONLineEncoder: Sendable {
     package init() {}
 
     /// Appends `event` as one JSON line, including the trailing newline, to `buffer`.
-    package func encode(_ event: ExportEvent, into buffer: inout [UInt8]) {
-        buffer.reserveCapacity(buffer.count + 1024 * (2 + event.ancestors.count))
+    package func encode(_ event: ExportEvent, into buffer: inout JSONBuffer) {
+        buffer.reserveCapacity(forAppending: 1024 * (2 + event.ancestors.count))
         switch event.kind {
         case .exec:
             buffer.append(static: "{\"process_exec\":{\"process\":")
@@ -103,24 +103,31 @@ package struct JSONLineEncoder: Sendable {
         buffer.append(static: "\"}\n")
     }
 
+    /// Appends `event` as one JSON line, including the trailing newline, to `buffer`.
+    package func encode(_ event: ExportEvent, into buffer: inout [UInt8]) {
+        var line = JSONBuffer(capacity: 2048)
+        encode(event, into: &line)
+        line.withUnsafeBytes { buffer.append(contentsOf: $0) }
+    }
+
     /// `event` as one JSON line (with trailing newline).
     package func encode(_ event: ExportEvent) -> [UInt8] {
-        var buffer: [UInt8] = []
-        encode(event, into: &buffer)
-        return buffer
+        var line = JSONBuffer(capacity: 2048)
+        encode(event, into: &line)
+        return line.bytes
     }
 
     // MARK: - Pieces
 
     @inline(__always)
-    private func appendParent(_ parent: ExportedProcess?, to b: inout [UInt8]) {
+    private func appendParent(_ parent: ExportedProcess?, to b: inout JSONBuffer) {
         guard let parent else { return }
         b.append(static: ",\"parent\":")
         appendProcess(parent, to: &b)
     }
 
     @inline(__always)
-    private func appendAncestors(_ ancestors: [ExportedProcess], to b: inout [UInt8]) {
+    private func appendAncestors(_ ancestors: [ExportedProcess], to b: inout JSONBuffer) {
         guard !ancestors.isEmpty else { return }
         b.append(static: ",\"ancestors\":[")
         for (i, ancestor) in ancestors.enumerated() {
@@ -133,7 +140,7 @@ package struct JSONLineEncoder: Sendable {
     /// `tetragon.Process`, fields in proto order. A process from the process cache carries a
     /// slot for its rendered fixed fields: they are rendered on its first event and copied
     /// after that; only `pod`, `refcnt` and `tid` are written per event.
-    private func appendProcess(_ p: ExportedProcess, to b: inout [UInt8]) {
+    private func appendProcess(_ p: ExportedProcess, to b: inout JSONBuffer) {
         guard let slot = p.rendered.slot else {
             Self.appendProcessHead(p, to: &b)
             if let pod = p.pod { Self.appendPod(pod, namespacePID: p.namespacePID, to: &b) }
@@ -159,8 +166,7 @@ package struct JSONLineEncoder: Sendable {
 
     /// The fixed runs of `p` (see ``RenderedProcess``), written by the same code as uncached.
     static func render(_ p: ExportedProcess) -> RenderedProcess {
-        var runs: [UInt8] = []
-        runs.reserveCapacity(512)
+        var runs = JSONBuffer(capacity: 1024)
         appendProcessHead(p, to: &runs)
         let head = runs.count
         appendProcessIDs(p, to: &runs)
@@ -168,11 +174,11 @@ package struct JSONLineEncoder: Sendable {
         appendProcessNamespaces(p, to: &runs)
         let namespaces = runs.count
         appendProcessTail(p, to: &runs)
-        return RenderedProcess(runs, ends: (head, ids, namespaces))
+        return RenderedProcess(runs.bytes, ends: (head, ids, namespaces))
     }
 
     /// `{` through `auid`.
-    private static func appendProcessHead(_ p: ExportedProcess, to b: inout [UInt8]) {
+    private static func appendProcessHead(_ p: ExportedProcess, to b: inout JSONBuffer) {
         b.append(UInt8(ascii: "{"))
         if !p.execID.isEmpty {
             b.append(static: "\"exec_id\":")
@@ -216,7 +222,7 @@ package struct JSONLineEncoder: Sendable {
     }
 
     /// `docker`, `parent_exec_id` (after `pod`).
-    private static func appendProcessIDs(_ p: ExportedProcess, to b: inout [UInt8]) {
+    private static func appendProcessIDs(_ p: ExportedProcess, to b: inout JSONBuffer) {
         if let docker = p.docker, !docker.isEmpty {
             b.append(static: ",\"docker\":")
             b.appendJSONString(docker)
@@ -228,7 +234,7 @@ package struct JSONLineEncoder: Sendable {
     }
 
     @inline(__always)
-    private static func appendRefcnt(_ refcnt: UInt32, to b: inout [UInt8]) {
+    private static func appendRefcnt(_ refcnt: UInt32, to b: inout JSONBuffer) {
         if refcnt != 0 {
             b.append(static: ",\"refcnt\":")
             b.appendDecimal(refcnt)
@@ -236,7 +242,7 @@ package struct JSONLineEncoder: Sendable {
     }
 
     /// `ns`, when exported.
-    private static func appendProcessNamespaces(_ p: ExportedProcess, to b: inout [UInt8]) {
+    private static func appendProcessNamespaces(_ p: ExportedProcess, to b: inout JSONBuffer) {
         if let ns = p.namespaces {
             b.append(static: ",\"ns\":{\"uts\":")
             Self.appendNamespace(ns.uts, to: &b)
@@ -259,13 +265,13 @@ package struct JSONLineEncoder: Sendable {
     }
 
     @inline(__always)
-    private static func appendTid(_ tid: UInt32, to b: inout [UInt8]) {
+    private static func appendTid(_ tid: UInt32, to b: inout JSONBuffer) {
         b.append(static: ",\"tid\":")
         b.appendDecimal(tid)
     }
 
     /// `process_credentials`, when exported, and the closing `}`.
-    private static func appendProcessTail(_ p: ExportedProcess, to b: inout [UInt8]) {
+    private static func appendProcessTail(_ p: ExportedProcess, to b: inout JSONBuffer) {
         if let c = p.credentials {
             b.append(static: ",\"process_credentials\":")
             Self.appendCredentials(c, to: &b)
@@ -274,7 +280,7 @@ package struct JSONLineEncoder: Sendable {
     }
 
     /// `tetragon.ProcessCredentials`: uids, gids and capability lists.
-    static func appendCredentials(_ c: Credentials, to b: inout [UInt8]) {
+    static func appendCredentials(_ c: Credentials, to b: inout JSONBuffer) {
         b.append(static: "{\"uid\":")
         b.appendDecimal(c.uid)
         b.append(static: ",\"gid\":")
@@ -302,7 +308,7 @@ package struct JSONLineEncoder: Sendable {
     /// One list of `tetragon.Capabilities`, omitted when empty.
     @inline(__always)
     private static func appendCapabilityList(
-        _ mask: UInt64, key: StaticString, first: inout Bool, to b: inout [UInt8]
+        _ mask: UInt64, key: StaticString, first: inout Bool, to b: inout JSONBuffer
     ) {
         guard mask != 0 else { return }
         if first { first = false } else { b.append(UInt8(ascii: ",")) }
@@ -313,7 +319,7 @@ package struct JSONLineEncoder: Sendable {
     /// `tetragon.Namespace`: `inum` omitted when 0, `is_host` omitted when false (proto3 scalars).
     @inline(__always)
     /// `,"pod":{...}` in Tetragon's field order.
-    static func appendPod(_ pod: ExportedPod, namespacePID: UInt32, to b: inout [UInt8]) {
+    static func appendPod(_ pod: ExportedPod, namespacePID: UInt32, to b: inout JSONBuffer) {
         b.append(static: ",\"pod\":{\"namespace\":")
         b.appendJSONString(pod.namespace)
         b.append(static: ",\"name\":")
@@ -375,7 +381,7 @@ package struct JSONLineEncoder: Sendable {
         b.append(UInt8(ascii: "}"))
     }
 
-    private static func appendNamespace(_ ns: ExportedNamespace, to b: inout [UInt8]) {
+    private static func appendNamespace(_ ns: ExportedNamespace, to b: inout JSONBuffer) {
         b.append(UInt8(ascii: "{"))
         if ns.inum != 0 {
             b.append(static: "\"inum\":")
@@ -391,7 +397,7 @@ package struct JSONLineEncoder: Sendable {
 
     /// `policy_name`, omitted when empty (proto3 string).
     @inline(__always)
-    private static func appendPolicyName(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+    private static func appendPolicyName(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         guard !outcome.policyName.isEmpty else { return }
         b.append(static: ",\"policy_name\":")
         b.appendJSONString(outcome.policyName)
@@ -400,7 +406,7 @@ package struct JSONLineEncoder: Sendable {
     /// `action` (a `KprobeAction` enum name), omitted when empty or the zero value
     /// `KPROBE_ACTION_UNKNOWN`, as protojson omits zero enums.
     @inline(__always)
-    private static func appendAction(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+    private static func appendAction(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         guard !outcome.action.isEmpty, outcome.action != "KPROBE_ACTION_UNKNOWN" else { return }
         b.append(static: ",\"action\":")
         b.appendJSONString(outcome.action)
@@ -415,12 +421,12 @@ package struct JSONLineEncoder: Sendable {
     /// been done and was not performed. Nothing is written in enforce mode, so enforce-mode lines
     /// keep exactly Tetragon's shape. Consumers that follow protojson rules ignore the unknown key.
     @inline(__always)
-    private static func appendMessageTagsMode(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+    private static func appendMessageTagsMode(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         appendMessage(outcome, to: &b)
         appendTagsMode(outcome, to: &b)
     }
 
-    private static func appendMessage(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+    private static func appendMessage(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         if let message = outcome.message, !message.isEmpty {
             b.append(static: ",\"message\":")
             b.appendJSONString(message)
@@ -428,7 +434,7 @@ package struct JSONLineEncoder: Sendable {
     }
 
     /// `tags`, then Vigil's `policy_mode` (see appendMessageTagsMode's caller notes).
-    private static func appendTagsMode(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+    private static func appendTagsMode(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         if !outcome.tags.isEmpty {
             b.append(static: ",\"tags\":[")
             for (i, tag) in outcome.tags.enumerated() {
@@ -444,14 +450,14 @@ package struct JSONLineEncoder: Sendable {
 
     /// `return`: one `KprobeArgument`, as Tetragon writes it for kretprobes. Vigil also writes it
     /// on `process_lsm` events of connect hooks (whether the connect happened).
-    private static func appendReturn(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+    private static func appendReturn(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         guard let value = outcome.returnValue else { return }
         b.append(static: ",\"return\":")
         appendArgument(Argument(value), label: false, to: &b)
     }
 
     /// Vigil's `mechanism` (see PolicyOutcome.mechanism), after the Tetragon fields.
-    private static func appendMechanism(_ outcome: PolicyOutcome, to b: inout [UInt8]) {
+    private static func appendMechanism(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         guard let mechanism = outcome.mechanism, !mechanism.isEmpty else { return }
         b.append(static: ",\"mechanism\":")
         b.appendJSONString(mechanism)
@@ -459,7 +465,7 @@ package struct JSONLineEncoder: Sendable {
 
     /// `args`, omitted when empty (protojson omits empty repeated fields).
     @inline(__always)
-    private static func appendArgs(_ args: [Argument], labels: Bool, to b: inout [UInt8]) {
+    private static func appendArgs(_ args: [Argument], labels: Bool, to b: inout JSONBuffer) {
         guard !args.isEmpty else { return }
         b.append(static: ",\"args\":[")
         for (i, arg) in args.enumerated() {
@@ -474,6 +480,13 @@ package struct JSONLineEncoder: Sendable {
     /// the oneof) when `label` is asked for and the argument has a non-empty one. Fields inside
     /// nested messages follow the proto3 rules: zero values omitted, 64-bit integers as strings.
     package static func appendArgument(_ arg: Argument, label: Bool, to b: inout [UInt8]) {
+        var out = JSONBuffer(capacity: 256)
+        appendArgument(arg, label: label, to: &out)
+        out.withUnsafeBytes { b.append(contentsOf: $0) }
+    }
+
+    /// See ``appendArgument(_:label:to:)-([UInt8])``.
+    package static func appendArgument(_ arg: Argument, label: Bool, to b: inout JSONBuffer) {
         switch arg.value {
         case .int(let v):
             b.append(static: "{\"int_arg\":")
@@ -652,6 +665,13 @@ package struct JSONLineEncoder: Sendable {
     /// quotes are left as they are), an empty argument written as `""`, invalid UTF-8 bytes as
     /// `\xNN`.
     package static func appendArguments(_ arguments: [[UInt8]], to b: inout [UInt8]) {
+        var out = JSONBuffer(capacity: 256)
+        appendArguments(arguments, to: &out)
+        out.withUnsafeBytes { b.append(contentsOf: $0) }
+    }
+
+    /// See ``appendArguments(_:to:)-([UInt8])``.
+    package static func appendArguments(_ arguments: [[UInt8]], to b: inout JSONBuffer) {
         for (i, arg) in arguments.enumerated() {
             if i > 0 { b.append(UInt8(ascii: " ")) }
             let quoted = arg.isEmpty || arg.contains(UInt8(ascii: " "))

@@ -72,51 +72,63 @@ package enum RFC3339 {
     /// event has a time stamp, and appending field by field showed in the pipeline profile.
     /// The year always has four digits: `WallTime` ends in 2554.
     package static func append(_ time: WallTime, to b: inout [UInt8]) {
+        var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let n = withUnsafeMutableBytes(of: &storage) { format(time, into: $0) }
+        withUnsafeBytes(of: &storage) { b.append(contentsOf: $0[..<n]) }
+    }
+
+    /// Appends `time` as in ``append(_:to:)-([UInt8])``, to the encoder's buffer.
+    @inline(__always)
+    static func append(_ time: WallTime, to b: inout JSONBuffer) {
+        var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let n = withUnsafeMutableBytes(of: &storage) { format(time, into: $0) }
+        withUnsafeBytes(of: &storage) { b.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+    }
+
+    /// Writes `time` into `out` (at least 30 bytes); returns the length.
+    static func format(_ time: WallTime, into out: UnsafeMutableRawBufferPointer) -> Int {
         let ns = time.nanosecondsSinceEpoch
         let seconds = ns / 1_000_000_000
         let nanos = ns % 1_000_000_000
         let secondOfDay = Int(seconds % 86_400)
         let (year, month, day) = CivilTime.civil(fromDays: Int(seconds / 86_400))
-        var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &storage) { out in
-            @inline(__always) func put(_ value: Int, digits: Int, at index: Int) {
-                var v = value
-                var i = index + digits
-                while i > index {
-                    i &-= 1
-                    out[i] = UInt8(truncatingIfNeeded: v % 10) &+ UInt8(ascii: "0")
-                    v /= 10
-                }
+        @inline(__always) func put(_ value: Int, digits: Int, at index: Int) {
+            var v = value
+            var i = index + digits
+            while i > index {
+                i &-= 1
+                out[i] = UInt8(truncatingIfNeeded: v % 10) &+ UInt8(ascii: "0")
+                v /= 10
             }
-            put(year, digits: 4, at: 0)
-            out[4] = UInt8(ascii: "-")
-            put(month, digits: 2, at: 5)
-            out[7] = UInt8(ascii: "-")
-            put(day, digits: 2, at: 8)
-            out[10] = UInt8(ascii: "T")
-            put(secondOfDay / 3600, digits: 2, at: 11)
-            out[13] = UInt8(ascii: ":")
-            put(secondOfDay % 3600 / 60, digits: 2, at: 14)
-            out[16] = UInt8(ascii: ":")
-            put(secondOfDay % 60, digits: 2, at: 17)
-            var n = 19
-            if nanos != 0 {
-                out[n] = UInt8(ascii: ".")
-                n += 1
-                if nanos % 1_000_000 == 0 {
-                    put(Int(nanos / 1_000_000), digits: 3, at: n)
-                    n += 3
-                } else if nanos % 1000 == 0 {
-                    put(Int(nanos / 1000), digits: 6, at: n)
-                    n += 6
-                } else {
-                    put(Int(nanos), digits: 9, at: n)
-                    n += 9
-                }
-            }
-            out[n] = UInt8(ascii: "Z")
-            b.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[..<(n + 1)]))
         }
+        put(year, digits: 4, at: 0)
+        out[4] = UInt8(ascii: "-")
+        put(month, digits: 2, at: 5)
+        out[7] = UInt8(ascii: "-")
+        put(day, digits: 2, at: 8)
+        out[10] = UInt8(ascii: "T")
+        put(secondOfDay / 3600, digits: 2, at: 11)
+        out[13] = UInt8(ascii: ":")
+        put(secondOfDay % 3600 / 60, digits: 2, at: 14)
+        out[16] = UInt8(ascii: ":")
+        put(secondOfDay % 60, digits: 2, at: 17)
+        var n = 19
+        if nanos != 0 {
+            out[n] = UInt8(ascii: ".")
+            n += 1
+            if nanos % 1_000_000 == 0 {
+                put(Int(nanos / 1_000_000), digits: 3, at: n)
+                n += 3
+            } else if nanos % 1000 == 0 {
+                put(Int(nanos / 1000), digits: 6, at: n)
+                n += 6
+            } else {
+                put(Int(nanos), digits: 9, at: n)
+                n += 9
+            }
+        }
+        out[n] = UInt8(ascii: "Z")
+        return n + 1
     }
 
     /// `time` as an RFC 3339 string; see `append(_:to:)`.

@@ -114,7 +114,7 @@ package struct ProcessMonitorService: Service {
         exporter.lineObserver = { event, line in
             eventCounters.increment(event.kind)
             guard broadcaster.subscriberCount > 0 else { return }
-            broadcaster.publish(Self.eventLine(line, event))
+            broadcaster.publish(Self.eventLine(Array(line), event))
         }
         let started = Date()
         let kubernetesCounters = SharedCounters()

@@ -336,16 +336,17 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         let vectors = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
                        ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
         for (input, expected) in vectors {
-            var out: [UInt8] = []
+            var out = JSONBuffer()
             out.appendBase64(Array(input.utf8))
-            #expect(String(decoding: out, as: UTF8.self) == expected)
+            #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
         }
         var generator = SystemRandomNumberGenerator()
         for length in 0...70 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            var out: [UInt8] = Array("x".utf8)
+            var out = JSONBuffer(capacity: 1)  // grows while appending
+            out.append(static: "x")
             out.appendBase64(bytes)
-            #expect(String(decoding: out, as: UTF8.self) == "x" + Data(bytes).base64EncodedString())
+            #expect(String(decoding: out.bytes, as: UTF8.self) == "x" + Data(bytes).base64EncodedString())
         }
     }
 }

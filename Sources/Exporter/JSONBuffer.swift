@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// The encoder's output buffer: a growable run of bytes whose appends are one capacity check
+/// and a copy, inlined.
+///
+/// Why not `[UInt8]`: a line is written as some sixty small appends (keys, numbers, cached
+/// runs), and each `Array.append(contentsOf:)` is an out-of-line call that checks uniqueness
+/// and capacity and goes through `memmove`; those calls were the largest item of the
+/// pipeline profile after the process cache's copies (docs/benchmarks.md). Noncopyable, so
+/// the storage has exactly one owner and needs no reference counting.
+package struct JSONBuffer: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    /// Bytes written so far.
+    package private(set) var count: Int
+    private var capacity: Int
+
+    /// An empty buffer with room for `capacity` bytes before it grows.
+    package init(capacity: Int = 4096) {
+        self.capacity = Swift.max(capacity, 16)
+        self.base = .allocate(capacity: self.capacity)
+        self.count = 0
+    }
+
+    deinit { base.deallocate() }
+
+    /// Forgets the contents, keeps the storage.
+    @inline(__always)
+    package mutating func removeAll() { count = 0 }
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    package mutating func reserveCapacity(forAppending extra: Int) {
+        if capacity &- count < extra { grow(extra) }
+    }
+
+    @inline(never)
+    private mutating func grow(_ extra: Int) {
+        let needed = count + extra
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        fresh.update(from: base, count: count)
+        base.deallocate()
+        base = fresh
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    package mutating func append(_ byte: UInt8) {
+        reserveCapacity(forAppending: 1)
+        base[count] = byte
+        count &+= 1
+    }
+
+    @inline(__always)
+    package mutating func append(_ bytes: UnsafeRawPointer, count n: Int) {
+        reserveCapacity(forAppending: n)
+        (base + count).initialize(from: bytes.assumingMemoryBound(to: UInt8.self), count: n)
+        count &+= n
+    }
+
+    @inline(__always)
+    package mutating func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+        guard let start = bytes.baseAddress else { return }
+        append(start, count: bytes.count)
+    }
+
+    @inline(__always)
+    package mutating func append(contentsOf bytes: UnsafeRawBufferPointer) {
+        guard let start = bytes.baseAddress else { return }
+        append(start, count: bytes.count)
+    }
+
+    @inline(__always)
+    package mutating func append(contentsOf bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { append(contentsOf: $0) }
+    }
+
+    /// Appends the UTF-8 bytes of a compile-time string (a JSON fragment such as `,"pid":`).
+    @inline(__always)
+    package mutating func append(static s: StaticString) {
+        append(s.utf8Start, count: s.utf8CodeUnitCount)
+    }
+
+    /// The bytes written so far.
+    @inline(__always)
+    package func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// A copy of the bytes written so far.
+    package var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+}
