@@ -78,7 +78,12 @@ package struct ExportedNamespaces: Sendable, Hashable {
 /// Why: an event names two or more processes and is copied a few times on its way to the
 /// encoder; with the fields inline each copy retained and released seven strings and arrays
 /// and moved ~150 bytes (the largest items of the pipeline profile, docs/benchmarks.md).
-package final class ProcessCore: Sendable {
+///
+/// The core is also the slot of the encoder's rendering of these fields (``RenderedProcessSlot``),
+/// which is used only while an ``ExportedProcess`` says its extras are the cache's (see
+/// ``ExportedProcess/rendered``).
+package final class ProcessCore: RenderedProcessSlot, @unchecked Sendable {
+    // @unchecked: `fields` is immutable; the slot's state is atomic (see RenderedProcessSlot).
     package struct Fields: Sendable, Hashable {
         package var execID: String
         package var pid: UInt32
@@ -126,7 +131,7 @@ package struct ExportedProcess: Sendable, Hashable {
         var fields = core.fields
         body(&fields)
         core = ProcessCore(fields)
-        rendered.slot = nil
+        usesCoreRendering = false
     }
 
     package var execID: String {
@@ -192,7 +197,7 @@ package struct ExportedProcess: Sendable, Hashable {
         get { extras?.namespaces }
         set {
             extras = .make(pod: pod, namespaces: newValue, credentials: credentials)
-            rendered.slot = nil
+            usesCoreRendering = false
         }
     }
     /// Exported only with `--enable-process-cred`.
@@ -200,7 +205,7 @@ package struct ExportedProcess: Sendable, Hashable {
         get { extras?.credentials }
         set {
             extras = .make(pod: pod, namespaces: namespaces, credentials: newValue)
-            rendered.slot = nil
+            usesCoreRendering = false
         }
     }
     /// `pod`, `namespaces` and `credentials`, out of line: they are rarely set but several
@@ -213,15 +218,22 @@ package struct ExportedProcess: Sendable, Hashable {
         get { extras }
         set {
             extras = newValue
-            rendered.slot = nil
+            usesCoreRendering = false
         }
     }
     package var cgroupID: UInt64 {
         get { core.fields.cgroupID }
         set { change { $0.cgroupID = newValue } }
     }
-    /// The process cache entry's rendered JSON of the fields above (nil: render them).
-    package var rendered = RenderedProcessLink(nil)
+    /// Whether the encoder may use (and fill) the rendering kept in `core`: set by the process
+    /// cache, whose cores and extras boxes belong together; cleared by any change it covers.
+    private var usesCoreRendering = false
+    /// The process cache entry's rendered JSON of the fields above (nil: render them). Can be
+    /// set to nil (render afresh), or to this process's own core's slot.
+    package var rendered: RenderedProcessLink {
+        get { RenderedProcessLink(usesCoreRendering ? core : nil) }
+        set { usesCoreRendering = newValue.slot != nil && newValue.slot === core }
+    }
 
     package init(
         execID: String, pid: UInt32, tid: UInt32, uid: UInt32, auid: UInt32, cwd: [UInt8], binary: [UInt8],
@@ -238,17 +250,18 @@ package struct ExportedProcess: Sendable, Hashable {
     }
 
     /// A process from a shared core (the process cache's), with the per-event fields and the
-    /// shared extras box and rendering slot; nothing is copied but references.
+    /// shared extras box; nothing is copied but references. `cachedRendering`: the encoder may
+    /// keep its rendering in `core` (the core and the extras box always go together).
     package init(
         core: ProcessCore, tid: UInt32, refcnt: UInt32, namespacePID: UInt32, extrasBox: ProcessExtras?,
-        rendered: RenderedProcessSlot?
+        cachedRendering: Bool
     ) {
         self.core = core
         self.tid = tid
         self.refcnt = refcnt
         self.namespacePID = namespacePID
         self.extras = extrasBox
-        self.rendered = RenderedProcessLink(rendered)
+        self.usesCoreRendering = cachedRendering
     }
 
     package static func == (a: ExportedProcess, b: ExportedProcess) -> Bool {

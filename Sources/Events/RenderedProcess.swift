@@ -32,7 +32,10 @@ package final class RenderedProcess: Sendable {
 /// of a race renders the same bytes and drops them). A plain atomic word rather than
 /// `AtomicLazyReference`, whose load is an out-of-line call: this is read for every process
 /// object of every event.
-package final class RenderedProcessSlot: @unchecked Sendable {
+///
+/// Not final: ``ProcessCore`` is the slot of its own rendering (one object per process-cache
+/// entry instead of two).
+package class RenderedProcessSlot: @unchecked Sendable {
     // @unchecked: `value` is 0 or the address of a RenderedProcess this slot holds one retain
     // on, published once by compare-exchange (release) and read with acquire ordering.
     @usableFromInline let value = Atomic<Int>(0)

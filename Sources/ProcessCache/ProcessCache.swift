@@ -18,7 +18,8 @@ import CMalloc
 ///
 /// Performance: entries are objects, so a lookup hands out a reference instead of copying a
 /// large struct (the copies were the largest item in the pipeline profile), and each entry
-/// keeps its exec id and a slot for its rendered JSON (``RenderedProcessSlot``). Copies of the
+/// keeps its exported fixed fields in a shared ``ProcessCore``, which also holds their rendered
+/// JSON once an encoder has written them (``RenderedProcessSlot``). Copies of the
 /// cache stay independent: the first mutation of a copy copies the entries (see ``owner``).
 /// The tables are rebuilt smaller when they are mostly empty, so their capacity goes back down
 /// after a burst of long-lived processes exits.
@@ -455,7 +456,7 @@ package struct ProcessCache: Sendable {
         }
         return ExportedProcess(
             core: entry.core, tid: tid ?? entry.key.pid, refcnt: entry.refcount, namespacePID: entry.namespacePID,
-            extrasBox: extras, rendered: entry.renderedSlot)
+            extrasBox: extras, cachedRendering: true)
     }
 
     private func missedExit(_ record: ExitRecord, kind: ExportEventKind) -> ExportEvent {
@@ -562,9 +563,6 @@ private final class Entry: @unchecked Sendable {
     var namespacePID: UInt32 = 0
     var alive = true
     var children: UInt32 = 0
-    /// The encoder's rendering of this entry's fixed `process` fields, filled on first export.
-    /// Everything it covers is in `core` and the cache's export switches never change.
-    let renderedSlot: RenderedProcessSlot
     /// The exported `namespaces` and `credentials` box, made on first export (see `info`).
     var extras: ProcessExtras?
 
@@ -595,7 +593,6 @@ private final class Entry: @unchecked Sendable {
         self.namespaces = namespaces
         self.credentials = credentials
         self.scanKtime = scanKtime
-        self.renderedSlot = RenderedProcessSlot()
     }
 
     private init(copying other: Entry) {
@@ -611,11 +608,10 @@ private final class Entry: @unchecked Sendable {
         namespacePID = other.namespacePID
         alive = other.alive
         children = other.children
-        renderedSlot = other.renderedSlot
         extras = other.extras
     }
 
-    /// An independent copy (the core and the rendered slot are shared: they never change).
+    /// An independent copy (the core, with its rendering, is shared: it never changes).
     func copy() -> Entry { Entry(copying: self) }
 
     var ref: Ref { Ref(key: key, serial: serial) }
