@@ -364,18 +364,22 @@ package struct ExportedPod: Sendable, Hashable {
 }
 
 /// What happened, with the fields that belong to that kind only.
+///
+/// The policy cases are `indirect` (their payload lives in a box): inline, their arguments and
+/// outcome made every `ExportEvent` several hundred bytes, moved with each copy of every event
+/// (exec and exit included) and destroyed through a switch over all argument kinds.
 package enum ExportEventKind: Sendable, Hashable {
     /// `process_exec`.
     case exec
     /// `process_exit`: signal name (e.g. "SIGKILL") or nil, exit status, exit time.
     case exit(signal: String?, status: UInt32, time: WallTime)
     /// `process_tracepoint`: a `spec.tracepoints` hook matched.
-    case tracepoint(subsystem: String, event: String, args: [Argument], outcome: PolicyOutcome)
+    indirect case tracepoint(subsystem: String, event: String, args: [Argument], outcome: PolicyOutcome)
     /// `process_kprobe`: a `spec.kprobes` hook matched (syscalls run on their tracepoint here);
     /// `functionName` keeps the arch prefix, e.g. `__x64_sys_write`.
-    case kprobe(functionName: String, args: [Argument], outcome: PolicyOutcome)
+    indirect case kprobe(functionName: String, args: [Argument], outcome: PolicyOutcome)
     /// `process_lsm`: a `spec.lsmhooks` hook matched; `functionName` is the hook name.
-    case lsm(functionName: String, args: [Argument], outcome: PolicyOutcome)
+    indirect case lsm(functionName: String, args: [Argument], outcome: PolicyOutcome)
 }
 
 /// One line of export: a `GetEventsResponse` in Tetragon's schema.

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+import Testing
+
+@testable import Exporter
+
+/// The encoder's byte buffer: appends of every kind, across growth, keep every byte in order.
+@Suite struct JSONBufferTests {
+    @Test func growsAndKeepsEveryByte() {
+        var buffer = JSONBuffer(capacity: 1)
+        var expected: [UInt8] = []
+        for i in 0..<2000 {
+            switch i % 5 {
+            case 0:
+                buffer.append(UInt8(truncatingIfNeeded: i))
+                expected.append(UInt8(truncatingIfNeeded: i))
+            case 1:
+                buffer.append(static: ",\"key\":")
+                expected += Array(",\"key\":".utf8)
+            case 2:
+                buffer.appendDecimal(UInt64(i) * 1_000_003)
+                expected += Array(String(UInt64(i) * 1_000_003).utf8)
+            case 3:
+                let run = [UInt8](repeating: UInt8(ascii: "x"), count: i % 97)
+                buffer.append(contentsOf: run)
+                expected += run
+            default:
+                buffer.appendDecimal(UInt64(i % 7), minimumDigits: 3)
+                expected += Array(("00" + String(i % 7)).utf8)
+            }
+        }
+        #expect(buffer.count == expected.count)
+        #expect(buffer.bytes == expected)
+        buffer.removeAll()
+        #expect(buffer.count == 0 && buffer.bytes.isEmpty)
+        buffer.append(static: "again")
+        #expect(buffer.bytes == Array("again".utf8))
+    }
+}
