@@ -88,6 +88,26 @@ package struct JSONBuffer: ~Copyable {
         try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 
+    /// The bytes of four ranges of what was written so far, back to back, in one new array
+    /// (four parameters, not an array of ranges: that would be one more allocation).
+    package func gathering(_ r0: Range<Int>, _ r1: Range<Int>, _ r2: Range<Int>, _ r3: Range<Int>) -> [UInt8] {
+        precondition(r0.upperBound <= count && r1.upperBound <= count && r2.upperBound <= count && r3.upperBound <= count)
+        let base = self.base
+        return [UInt8](unsafeUninitializedCapacity: r0.count + r1.count + r2.count + r3.count) { out, initialized in
+            var n = 0
+            @inline(__always) func copy(_ range: Range<Int>) {
+                guard !range.isEmpty else { return }
+                (out.baseAddress! + n).initialize(from: base + range.lowerBound, count: range.count)
+                n += range.count
+            }
+            copy(r0)
+            copy(r1)
+            copy(r2)
+            copy(r3)
+            initialized = n
+        }
+    }
+
     /// A copy of the bytes written so far.
     package var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 }

@@ -138,8 +138,9 @@ package struct JSONLineEncoder: Sendable {
     }
 
     /// `tetragon.Process`, fields in proto order. A process from the process cache carries a
-    /// slot for its rendered fixed fields: they are rendered on its first event and copied
-    /// after that; only `pod`, `refcnt` and `tid` are written per event.
+    /// slot for its rendered fixed fields: on its first event they are written into the line
+    /// and kept (copied out of the line), after that copied; only `pod`, `refcnt` and `tid` are
+    /// written per event.
     private func appendProcess(_ p: ExportedProcess, to b: inout JSONBuffer) {
         guard let slot = p.rendered.slot else {
             Self.appendProcessHead(p, to: &b)
@@ -151,7 +152,30 @@ package struct JSONLineEncoder: Sendable {
             Self.appendProcessTail(p, to: &b)
             return
         }
-        let rendered = slot.rendered ?? slot.fill(Self.render(p))
+        guard let rendered = slot.rendered else {
+            // The same writes as uncached, remembering where the fixed runs are.
+            let head = b.count
+            Self.appendProcessHead(p, to: &b)
+            let headEnd = b.count
+            if let pod = p.pod { Self.appendPod(pod, namespacePID: p.namespacePID, to: &b) }
+            let ids = b.count
+            Self.appendProcessIDs(p, to: &b)
+            let idsEnd = b.count
+            Self.appendRefcnt(p.refcnt, to: &b)
+            let namespaces = b.count
+            Self.appendProcessNamespaces(p, to: &b)
+            let namespacesEnd = b.count
+            Self.appendTid(p.tid, to: &b)
+            let tail = b.count
+            Self.appendProcessTail(p, to: &b)
+            let length0 = headEnd - head
+            let length1 = length0 + idsEnd - ids
+            let length2 = length1 + namespacesEnd - namespaces
+            // A lost race leaves the other encoder's rendering of the same fields in the slot.
+            let runs = b.gathering(head..<headEnd, ids..<idsEnd, namespaces..<namespacesEnd, tail..<b.count)
+            _ = slot.fill(RenderedProcess(runs, ends: (length0, length1, length2)))
+            return
+        }
         let ends = rendered.ends
         rendered.bytes.withUnsafeBufferPointer { runs in
             b.append(contentsOf: UnsafeBufferPointer(rebasing: runs[..<ends.0]))
@@ -162,19 +186,6 @@ package struct JSONLineEncoder: Sendable {
             Self.appendTid(p.tid, to: &b)
             b.append(contentsOf: UnsafeBufferPointer(rebasing: runs[ends.2...]))
         }
-    }
-
-    /// The fixed runs of `p` (see ``RenderedProcess``), written by the same code as uncached.
-    static func render(_ p: ExportedProcess) -> RenderedProcess {
-        var runs = JSONBuffer(capacity: 1024)
-        appendProcessHead(p, to: &runs)
-        let head = runs.count
-        appendProcessIDs(p, to: &runs)
-        let ids = runs.count
-        appendProcessNamespaces(p, to: &runs)
-        let namespaces = runs.count
-        appendProcessTail(p, to: &runs)
-        return RenderedProcess(runs.bytes, ends: (head, ids, namespaces))
     }
 
     /// `{` through `auid`.
