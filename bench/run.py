@@ -691,9 +691,10 @@ def targets(all_rows, pipe, mem):
     r = row("connect", "deny (Override) of another port")
     add("connect storm, deny policy for another port loaded: within 15% of no agent", r, r and r["vs_no_agent"] >= -0.15,
         r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)", 0.15)
+    # Judged on exported events (exec and exit; clone records are consumed, not exported).
     add("pipeline replay: at least 500,000 events/s per core end to end", pipe,
-        pipe and pipe["median_records_per_cpu_second"] >= 500000,
-        pipe and f"{pipe['median_records_per_cpu_second']:,.0f} records/s per CPU second ({pipe['median_events_per_cpu_second']:,.0f} exported events/s), {pipe['allocations_per_record']:.1f} allocations per record")
+        pipe and pipe["median_events_per_cpu_second"] >= 500000,
+        pipe and f"{pipe['median_events_per_cpu_second']:,.0f} exported events/s per CPU second ({pipe['median_records_per_cpu_second']:,.0f} records/s), {pipe['allocations_per_record']:.1f} allocations per record")
     add("agent RSS under 100 MB with 20,000 live processes cached", mem,
         mem and mem["with_held_mb"] < 100 and mem["held"] == 20000,
         mem and f"{mem['with_held_mb']:.1f} MB with {mem['held']:,} held (start {mem['start_mb']:.1f} MB)")
