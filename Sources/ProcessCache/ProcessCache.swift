@@ -22,7 +22,8 @@ import CMalloc
 /// JSON once an encoder has written them (``RenderedProcessSlot``). Copies of the
 /// cache stay independent: the first mutation of a copy copies the entries (see ``owner``).
 /// The tables are rebuilt smaller when they are mostly empty, so their capacity goes back down
-/// after a burst of long-lived processes exits.
+/// after a burst of long-lived processes exits, and the freed heap goes back to the system
+/// (``releaseFreedMemory()``).
 package struct ProcessCache: Sendable {
     /// What to export and how large to grow.
     package let config: ProcessCacheConfig
@@ -44,6 +45,8 @@ package struct ProcessCache: Sendable {
     private var owner = Owner()
     /// Table sizes reached since the last shrink (entries' capacity is not observable cheaply).
     private var highWater = 0
+    /// Set when the tables were rebuilt after a mass exit; cleared by ``releaseFreedMemory()``.
+    private var releaseDue = false
 
     /// An empty cache.
     /// - Parameters:
@@ -347,8 +350,28 @@ package struct ProcessCache: Sendable {
         deathOrder.compact { held[$0]?.alive == false }
         highWater = entries.count
         // glibc keeps freed heap pages for later allocations; after thousands of entries went
-        // at once, hand them back to the system, or the agent's RSS stays at its peak.
+        // at once, hand them back to the system, or the agent's RSS stays at its peak. This
+        // trim runs mid-burst (an eighth of the entries and their exit events are still to
+        // go), so one more follows once the pipeline is idle (``releaseFreedMemory()``).
         malloc_trim(0)
+        releaseDue = true
+        counters.memoryTrims += 1
+    }
+
+    /// Hands the heap memory freed since a mass exit back to the system, once: call it when
+    /// the pipeline is idle (the agent does on the reader's empty batch, a quiet ring). The
+    /// trim in the table rebuild runs while the last eighth of the exiting processes, their
+    /// records and their exit events are still held; without this second one their ~3 MB
+    /// (20,000 processes) stayed resident. Does nothing unless the tables were rebuilt since
+    /// the last call, so idle ticks cost a branch.
+    /// - Returns: whether it trimmed.
+    @discardableResult
+    package mutating func releaseFreedMemory() -> Bool {
+        guard releaseDue else { return false }
+        releaseDue = false
+        malloc_trim(0)
+        counters.memoryTrims += 1
+        return true
     }
 
     private static func rebuilt<K: Hashable, V>(_ table: [K: V]) -> [K: V] {

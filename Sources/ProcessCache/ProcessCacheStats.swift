@@ -18,6 +18,8 @@ package struct ProcessCacheStats: Sendable, Hashable {
     package var staleEntries: UInt64 = 0
     /// Slots of the entry table now; it is rebuilt smaller when mostly empty.
     package var tableCapacity: Int = 0
+    /// `malloc_trim` calls after mass exits (at the table rebuild, and once more when idle).
+    package var memoryTrims: UInt64 = 0
 
     /// All zero.
     package init() {}

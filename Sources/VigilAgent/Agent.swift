@@ -243,6 +243,8 @@ package struct ProcessMonitorService: Service {
                     }
                     policyActions.flush(countPolicyAction)
                     cacheSize.value = cache.count
+                    // A quiet ring: hand back what a mass exit freed (a no-op unless one happened).
+                    if batch.isEmpty { cache.releaseFreedMemory() }
                     flush(exporter)
                     health.check(exporter.file, metrics: metrics)
                     if let file = exporter.file {

@@ -108,6 +108,40 @@ private typealias F = Fixtures
         }
     }
 
+    /// After a mass exit the cache trims the heap at the table rebuild (mid-burst) and owes
+    /// one more trim for when the pipeline is idle: `releaseFreedMemory()` does it exactly
+    /// once per rebuild, and is a no-op on a cache that never shrank.
+    @Test func freedMemoryIsReleasedOnceAfterAMassExit() throws {
+        var cache = F.cache()
+        _ = cache.handle(F.exec(pid: 1, ktime: 1, ppid: 0))
+        for index in 0..<100 {
+            _ = cache.handle(F.exec(pid: UInt32(10 + index), ktime: 10 + UInt64(index), ppid: 1, parentKtime: 1))
+            _ = try cache.mustHandle(F.exit(pid: UInt32(10 + index), ktime: 5_000, processKtime: 10 + UInt64(index)))
+        }
+        let early = cache.releaseFreedMemory()
+        #expect(!early, "no rebuild yet: nothing owed")
+        #expect(cache.stats.memoryTrims == 0)
+
+        for round in 0..<2 {
+            let base = UInt64(round * 100_000 + 10_000)
+            for index in 0..<5_000 {
+                _ = cache.handle(F.exec(pid: UInt32(10 + index), ktime: base + UInt64(index), ppid: 1, parentKtime: 1))
+            }
+            let whileHeld = cache.releaseFreedMemory()
+            #expect(!whileHeld, "processes alive: nothing owed")
+            for index in 0..<5_000 {
+                _ = try cache.mustHandle(F.exit(pid: UInt32(10 + index), ktime: base + 9_000, processKtime: base + UInt64(index)))
+            }
+            #expect(cache.count == 1)
+            #expect(cache.stats.memoryTrims == UInt64(2 * round + 1), "the rebuild trims once")
+            let owed = cache.releaseFreedMemory()
+            #expect(owed, "and owes one trim for when the pipeline is idle")
+            #expect(cache.stats.memoryTrims == UInt64(2 * round + 2))
+            let again = cache.releaseFreedMemory()
+            #expect(!again, "only once")
+        }
+    }
+
     /// A copy of the cache is a value: changes to the original do not reach it, although the
     /// entries are objects shared until the first change.
     @Test func copiesStayIndependent() throws {
