@@ -342,6 +342,9 @@ POLICIES=7
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
 	--tracing-policy-dir "$WORK/policies" --log-level info $AGENT_ARGS >/dev/null 2>"$AGENT_LOG" &
 AGENT=$!
+# Whatever ends this script (a failed check, an error in it), the agents it started go with it.
+# (Each pid is cleared once reaped, so a recycled pid is never signalled.)
+trap 'kill -KILL ${AGENT:-} ${KEPT:-} 2>/dev/null' EXIT
 
 ready=no
 i=0
@@ -360,13 +363,14 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override probe clean-stop kept-connect-deny; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
 	cat "$AGENT_LOG"
 	kill -TERM $AGENT 2>/dev/null
 	wait $AGENT
+	AGENT=
 	exit 1
 fi
 
@@ -561,10 +565,12 @@ done
 if kill -0 $AGENT 2>/dev/null; then
 	kill -KILL $AGENT
 	wait $AGENT
+	AGENT=
 	result clean-stop FAIL "still running 20s after SIGTERM: $(tail -n 1 "$AGENT_LOG")"
 else
 	wait $AGENT
 	status=$?
+	AGENT=
 	if [ $status -eq 0 ] && grep -q "vigil stopped" "$AGENT_LOG"; then
 		result clean-stop PASS "exit 0 after SIGTERM"
 	else
@@ -615,6 +621,7 @@ done
 pinned=$(grep -o "[A-Za-z-]* enforcement pinned" "$WORK/agent-kept.log" | head -n 1)
 kill -KILL $KEPT 2>/dev/null
 wait $KEPT 2>/dev/null
+KEPT=
 while_down=$("$WORK/bin/t-conn" connect $PORT_KEPT)
 pins=$(ls "$PIN_DIR" 2>/dev/null | tr '\n' ' ')
 rm -rf "$PIN_DIR"
