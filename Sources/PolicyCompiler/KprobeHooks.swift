@@ -22,7 +22,8 @@ package enum KprobeAttachMode: Sendable, Hashable {
     case entry
     case entryAndReturn
     /// BPF trampolines, where the kernel has them and its BTF describes the function: fentry
-    /// (cheaper than a kprobe), fexit (`return: true`: arguments and return value in one
+    /// (a direct call from the function's ftrace site; its cost against a kprobe is in
+    /// docs/kernel-matrix.md), fexit (`return: true`: arguments and return value in one
     /// program), fmod_ret (hooks with Override: a denial makes the function return the errno).
     case fentry
     case fexit

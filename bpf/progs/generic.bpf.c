@@ -1510,8 +1510,9 @@ int generic_kretprobe(struct pt_regs *ctx)
 
 /* ---------------------------------------------------------------------------------------------
  * BPF trampolines (fentry, fexit, fmod_ret) for spec.kprobes and spec.fentries on kernel
- * functions, where the kernel has them: cheaper than a kprobe (a direct call from the function's
- * ftrace site, no breakpoint or pt_regs), fexit sees the arguments and the return value in one
+ * functions, where the kernel has them: a direct call from the function's ftrace site, no
+ * breakpoint or pt_regs (its cost against a kprobe, measured under emulation, is in
+ * docs/kernel-matrix.md); fexit sees the arguments and the return value in one
  * program, and fmod_ret can fail a security_* function with the policy's errno (Override) without
  * bpf_override_return, which Debian's kernels do not build.
  *
