@@ -170,11 +170,21 @@ package final class RingBufferReader: Sendable {
             self.continuation = continuation
         }
 
+        /// Records consumed past the queue's room since the last flush: dropped without being
+        /// decoded, so a full ring (tens of thousands of records in one consume) never becomes
+        /// a batch of that size in memory.
+        var overflow: UInt64 = 0
+
         func accept(_ bytes: UnsafeRawBufferPointer) {
             if let raw {
                 var size = UInt32(bytes.count).littleEndian
                 fwrite(&size, 4, 1, raw)
                 fwrite(bytes.baseAddress, 1, bytes.count, raw)
+            }
+            if batch.count >= max(0, reader.configuration.maxQueuedRecords - reader.queued.load(ordering: .relaxed)) {
+                overflow += 1
+                decoded += 1
+                return
             }
             do {
                 batch.append(try Record(decoding: bytes))
@@ -189,7 +199,8 @@ package final class RingBufferReader: Sendable {
         var lastDropLog: ContinuousClock.Instant?
 
         func flush() {
-            var dropped: UInt64 = 0
+            var dropped = overflow
+            overflow = 0
             if batch.isEmpty {
                 idlePolls += 1
                 if idlePolls >= 5 {
