@@ -113,18 +113,11 @@ package final class ErrorInjectionList: Sendable {
 
     /// Lines are `name<TAB>ERRNO` (or `name [module]<TAB>TYPE`): the first word of each.
     static func read(_ path: String) -> Set<String>? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var result = Set<String>()
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        while getline(&line, &capacity, file) > 0, let line {
-            let text = String(cString: line)
-            if let name = text.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\n" }).first {
-                result.insert(String(name))
-            }
-        }
-        free(line)
-        return result
+        guard let bytes = KernelSymbols.read(path) else { return nil }
+        let separators: Set<UInt8> = [UInt8(ascii: "\t"), UInt8(ascii: " ")]
+        return Set(
+            bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
+                line.split(whereSeparator: separators.contains).first.map { String(decoding: $0, as: UTF8.self) }
+            })
     }
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import CVigilABI
+import Foundation
 import Events
 import PolicyCompiler
 import Testing
@@ -361,5 +362,19 @@ import TracingPolicy
         #expect(status("nf_hook") == .attachable)
         #expect(status("some_data") == .missing)
         #expect(status("do_int3") == .blacklisted)
+    }
+
+    /// The error-injection list: first word of each line; no file means no list (nil).
+    @Test func errorInjectionListIsRead() throws {
+        let path = "/tmp/vigil-error-injection-\(getpid())"
+        try "should_failslab\tERRNO\n__x64_sys_symlinkat\tERRNO\nbtrfs_should_cancel_balance [btrfs]\tERRNO\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        let list = ErrorInjectionList(path: path)
+        #expect(list.contains("should_failslab") == true)
+        #expect(list.contains("__x64_sys_symlinkat") == true)
+        #expect(list.contains("btrfs_should_cancel_balance") == true)
+        #expect(list.contains("vfs_open") == false)
+        #expect(ErrorInjectionList(path: path + "-missing").contains("should_failslab") == nil)
     }
 }
