@@ -377,4 +377,18 @@ import TracingPolicy
         #expect(list.contains("vfs_open") == false)
         #expect(ErrorInjectionList(path: path + "-missing").contains("should_failslab") == nil)
     }
+
+    /// deploy/examples/deny-raw-sockets.yaml: an fmod_ret Override where trampolines run,
+    /// refused with the reason where they do not.
+    @Test func denyRawSocketsExampleRunsAsFmodRet() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/examples/deny-raw-sockets.yaml").path
+        let yaml = try String(contentsOfFile: path, encoding: .utf8)
+        let hook = try #require(try compile(yaml, environment: Self.trampolineEnvironment).get().hooks.first)
+        #expect(hook.attachment == .kprobe(.fmodRet))
+        #expect(hook.name == "security_socket_create")
+        let refused = Self.messages(yaml)
+        #expect(refused.count == 1 && refused[0].contains("runs as an fmod_ret program"), "\(refused)")
+    }
 }
+
