@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels clean
+.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels clean clean-host
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -39,6 +39,8 @@ test: bpf test-deploy ## the whole suite: unit tests and, as root, the kernel te
 		./scripts/install-deps.sh qemu-system-x86 busybox-static && \
 		VIGIL=.build/debug/vigil ./scripts/kernel-matrix/run.sh; \
 	else echo "make test: kernel matrix skipped: it needs root (BPF on the host, the agent in the guests)"; fi
+	@# Last: the suite must leave no agent, pin, attached Vigil program or test cgroup behind.
+	@if [ "$$(id -u)" -eq 0 ]; then ./scripts/clean-host.sh --check; fi
 
 test-kernels: release ## the scenarios on the host kernel and on Debian 6.1 and 6.12 under qemu (root)
 	./scripts/install-deps.sh qemu-system-x86 busybox-static
@@ -79,3 +81,6 @@ bench-deps: ## auditd, the comparison `make bench` runs against (bpftrace is opt
 clean:
 	$(MAKE) -C bpf clean
 	rm -rf .build
+
+clean-host: ## remove what Vigil left on this machine: agents, pins, attached programs, test cgroups (root)
+	./scripts/clean-host.sh
