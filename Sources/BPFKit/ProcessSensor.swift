@@ -38,6 +38,9 @@ package final class ProcessSensor: Sendable {
         /// Load the BPF-LSM programs (lsmhooks served in the hook). nil: where the probe finds
         /// BPF-LSM running (``KernelProbe/bpfLSM(activeList:)``).
         package var bpfLSM: Bool?
+        /// cgroup2 id of `--enforcement-cgroup`: kills and denies reach only tasks in that cgroup
+        /// or below it (decided in the kernel, frozen at load); 0 for no fence.
+        package var fenceCgroupID: UInt64 = 0
 
         package init() {}
 
@@ -62,6 +65,8 @@ package final class ProcessSensor: Sendable {
         package var policySignals: UInt64 = 0
         /// Runs of pod-scoped policy hooks for processes outside their pods: nothing done.
         package var policyOutOfScope: UInt64 = 0
+        /// Kills and denies not done because the task was outside `--enforcement-cgroup`.
+        package var policyFenced: UInt64 = 0
 
         package var totalDrops: UInt64 {
             ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit + policyDrops
@@ -142,7 +147,8 @@ package final class ProcessSensor: Sendable {
         var cOptions = vigil_bpf_options(
             args_max: min(max(options.argsMaxBytes, 1), Options.argsMaxBytesLimit),
             rb_size: options.ringBufferBytes, wakeup_bytes: options.wakeupBytes,
-            procs_max: options.processMapEntries, attach_mode: mode.cValue, lsm: options.bpfLSM == true ? 1 : 0)
+            procs_max: options.processMapEntries, attach_mode: mode.cValue, lsm: options.bpfLSM == true ? 1 : 0,
+            pad0: 0, fence_cgroup: options.fenceCgroupID)
         var pointer: OpaquePointer?
         try checkedRC("load process sensor (\(mode.rawValue))") { vigil_bpf_open_load(&cOptions, &pointer) }
         guard let pointer else { throw BPFError(code: .other, operation: "load process sensor", message: "no object") }
@@ -182,6 +188,7 @@ package final class ProcessSensor: Sendable {
             c.policyNoPost = read(VIGIL_CTR_POLICY_NOPOST)
             c.policySignals = read(VIGIL_CTR_POLICY_SIGNALS)
             c.policyOutOfScope = read(VIGIL_CTR_POLICY_OUT_OF_SCOPE)
+            c.policyFenced = read(VIGIL_CTR_POLICY_FENCED)
             return c
         }
     }

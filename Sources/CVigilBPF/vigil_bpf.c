@@ -82,6 +82,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 
 	skel->rodata->vg_args_max = options->args_max;
 	skel->rodata->vg_wakeup_bytes = options->wakeup_bytes;
+	skel->rodata->vg_fence_cgroup = options->fence_cgroup;
 	err = bpf_map__set_max_entries(skel->maps.vg_events, options->rb_size);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.vg_procs, options->procs_max);

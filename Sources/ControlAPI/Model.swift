@@ -75,12 +75,16 @@ package struct AgentStatus: Codable, Sendable, Hashable {
     package var counters: [String: UInt64]
     /// Number of policies the agent knows (any state).
     package var policies: Int
+    /// `--enforcement-cgroup`: the cgroup2 subtree kills and denies are fenced to; nil for the
+    /// whole node.
+    package var enforcementFence: EnforcementFenceInfo?
 
     package init(
         version: String, uptimeSeconds: Double, nodeName: String, kernelRelease: String,
         attachMode: String, mechanisms: [MechanismInfo] = [], counters: [String: UInt64] = [:],
-        policies: Int = 0
+        policies: Int = 0, enforcementFence: EnforcementFenceInfo? = nil
     ) {
+        self.enforcementFence = enforcementFence
         self.version = version
         self.uptimeSeconds = uptimeSeconds
         self.nodeName = nodeName
@@ -100,6 +104,29 @@ package struct AgentStatus: Codable, Sendable, Hashable {
         case mechanisms
         case counters
         case policies
+        case enforcementFence = "enforcement_fence"
+    }
+}
+
+/// The enforcement fence as `tracectl status` shows it.
+package struct EnforcementFenceInfo: Codable, Sendable, Hashable {
+    /// The cgroup2 directory given to `--enforcement-cgroup`, resolved.
+    package var directory: String
+    /// Its path in the cgroup2 hierarchy, as `/proc/PID/cgroup` writes it.
+    package var path: String
+    /// Its cgroup2 id, the value the kernel programs compare.
+    package var cgroupID: UInt64
+
+    package init(directory: String, path: String, cgroupID: UInt64) {
+        self.directory = directory
+        self.path = path
+        self.cgroupID = cgroupID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case directory
+        case path
+        case cgroupID = "cgroup_id"
     }
 }
 

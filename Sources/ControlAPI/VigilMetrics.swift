@@ -48,6 +48,8 @@ package final class VigilMetrics: Sendable {
     /// `vigil_policy_out_of_scope_events_total`: hook hits of pod-scoped policies by processes
     /// outside the policy's pods (never left the kernel).
     package let policyOutOfScopeEvents: CoreMetrics.Counter
+    /// Kills and denies not done: the process was outside `--enforcement-cgroup`.
+    package let policyFencedActions: CoreMetrics.Counter
     /// `vigil_process_cache_size`.
     package let processCacheSize: CoreMetrics.Gauge
     /// `vigil_export_bytes_total`.
@@ -85,6 +87,7 @@ package final class VigilMetrics: Sendable {
         self.factory = factory
         policyFilteredEvents = CoreMetrics.Counter(label: "vigil_policy_filtered_events_total", factory: factory)
         policyOutOfScopeEvents = CoreMetrics.Counter(label: "vigil_policy_out_of_scope_events_total", factory: factory)
+        policyFencedActions = CoreMetrics.Counter(label: "vigil_policy_fenced_actions_total", factory: factory)
         processCacheSize = CoreMetrics.Gauge(label: "vigil_process_cache_size", factory: factory)
         exportBytes = CoreMetrics.Counter(label: "vigil_export_bytes_total", factory: factory)
         exportRotations = CoreMetrics.Counter(label: "vigil_export_rotations_total", factory: factory)
@@ -173,6 +176,12 @@ package final class VigilMetrics: Sendable {
     package func advancePolicyOutOfScopeEvents(toTotal total: UInt64) {
         let delta = delta(key: "policy_out_of_scope", total: total)
         if delta > 0 { policyOutOfScopeEvents.increment(by: delta) }
+    }
+
+    /// Moves `vigil_policy_fenced_actions_total` to the kernel's absolute total.
+    package func advancePolicyFencedActions(toTotal total: UInt64) {
+        let delta = delta(key: "policy_fenced", total: total)
+        if delta > 0 { policyFencedActions.increment(by: delta) }
     }
 
     /// Moves `vigil_pod_metadata_events_total{result}` (`enriched`: left with their pod,

@@ -494,6 +494,9 @@ package struct PolicyOutcome: Sendable, Hashable {
     package var tags: [String]
     /// The policy runs in monitor mode: `action` says what would have been done; nothing was.
     package var monitor: Bool
+    /// The process was outside the enforcement fence (`--enforcement-cgroup`): `action` says what
+    /// was due; nothing was done. Vigil's `fenced` key.
+    package var fenced: Bool = false
     /// What the hooked call returned (Tetragon's `return`), when known: a connect's 0 or -errno.
     package var returnValue: ArgumentValue? = nil
     /// How Vigil observed or enforced this hook here (`cgroup_sock_addr`, `fanotify`,

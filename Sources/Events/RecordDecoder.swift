@@ -161,6 +161,7 @@ extension GenericRecord {
             selector: raw.selector == 0xff ? nil : raw.selector, action: raw.action, signal: raw.signal,
             monitor: raw.hdr.flags & UInt16(VIGIL_GENERIC_F_MONITOR.rawValue) != 0, args: args)
         self.denied = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_DENIED.rawValue) != 0
+        self.fenced = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_FENCED.rawValue) != 0
         if raw.hdr.flags & UInt16(VIGIL_GENERIC_F_RESULT.rawValue) != 0 { self.result = raw.result }
     }
 }

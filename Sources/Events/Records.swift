@@ -222,6 +222,9 @@ package struct GenericRecord: Sendable, Hashable {
     package var monitor: Bool
     /// The operation was failed (Override on a connect hook).
     package var denied: Bool = false
+    /// The task was outside the enforcement fence (`--enforcement-cgroup`): no signal was sent
+    /// and nothing was denied.
+    package var fenced: Bool = false
     /// What the syscall returned (connect hooks: 0, or -errno such as -1 for EPERM when denied);
     /// nil when the hook has no result to report.
     package var result: Int64? = nil

@@ -426,11 +426,11 @@ package struct JSONLineEncoder: Sendable {
     /// `message` (omitted when nil or empty), `tags` (omitted when empty), then Vigil's
     /// `policy_mode`.
     ///
-    /// `"policy_mode":"monitor"` is Vigil's one addition to Tetragon's schema: it is written, right
-    /// after `tags` (or where `tags` would be), only when the matching policy runs in monitor mode,
-    /// so that a SIEM can tell that `action` (e.g. `KPROBE_ACTION_SIGKILL`) says what would have
-    /// been done and was not performed. Nothing is written in enforce mode, so enforce-mode lines
-    /// keep exactly Tetragon's shape. Consumers that follow protojson rules ignore the unknown key.
+    /// `"policy_mode":"monitor"` and `"fenced":true` are Vigil's additions to Tetragon's schema:
+    /// written right after `tags` (or where `tags` would be), only when the matching policy runs in
+    /// monitor mode, or the process was outside `--enforcement-cgroup`, so that a SIEM can tell
+    /// that `action` (e.g. `KPROBE_ACTION_SIGKILL`) says what was due and was not performed.
+    /// Nothing is written for an action taken, so those lines keep exactly Tetragon's shape.
     @inline(__always)
     private static func appendMessageTagsMode(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         appendMessage(outcome, to: &b)
@@ -456,6 +456,9 @@ package struct JSONLineEncoder: Sendable {
         }
         if outcome.monitor {
             b.append(static: ",\"policy_mode\":\"monitor\"")
+        }
+        if outcome.fenced {
+            b.append(static: ",\"fenced\":true")
         }
     }
 

@@ -134,11 +134,20 @@ package final class FanotifyGuard: Sendable {
         package var customErrno: Bool
         /// Reports queued for `onDecision` before further ones are dropped (and counted).
         package var reportQueueLimit: Int
+        /// The enforcement fence (`--enforcement-cgroup`): whether a deny may reach process `pid`.
+        /// A deny it refuses is answered ALLOW and reported with `fenced`. nil: every process.
+        /// Asked on the reader thread, only for accesses a deny rule matched (it may read
+        /// `/proc/PID/cgroup`; the process waits for the answer, so it is still there).
+        package var enforcementFence: (@Sendable (Int32) -> Bool)?
 
-        package init(plan: MarkPlan.Options = MarkPlan.Options(), customErrno: Bool = false, reportQueueLimit: Int = 65_536) {
+        package init(
+            plan: MarkPlan.Options = MarkPlan.Options(), customErrno: Bool = false, reportQueueLimit: Int = 65_536,
+            enforcementFence: (@Sendable (Int32) -> Bool)? = nil
+        ) {
             self.plan = plan
             self.customErrno = customErrno
             self.reportQueueLimit = reportQueueLimit
+            self.enforcementFence = enforcementFence
         }
     }
 
@@ -699,7 +708,8 @@ private final class Core: Sendable {
             binaryLooked = true
         }
         var deniedErrno: Int32 = 0
-        if decision.deny {
+        let fenced = decision.deny && options.enforcementFence.map { !$0(pid) } == true
+        if decision.deny && !fenced {
             deniedErrno = EPERM
             var response = UInt32(FAN_DENY)
             if customErrnoGroup, decision.errno != EPERM, Core.customErrnos.contains(decision.errno),
@@ -730,7 +740,7 @@ private final class Core: Sendable {
         report(.event(FileDecisionEvent(
             ruleID: ruleID, pid: pid, path: path, binary: binary, kind: kind,
             denied: deniedErrno != 0, monitor: decision.monitor, errno: deniedErrno,
-            ruleErrno: decision.errno, monotonicNanos: Sys.monotonicNanos())))
+            ruleErrno: decision.errno, monotonicNanos: Sys.monotonicNanos(), fenced: fenced)))
     }
 
     /// The errnos Linux 6.14+ accepts in `FAN_DENY_ERRNO` (pre-content groups).

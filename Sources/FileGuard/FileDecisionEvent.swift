@@ -28,11 +28,15 @@ package struct FileDecisionEvent: Sendable, Hashable, CustomStringConvertible {
     package var ruleErrno: Int32
     /// When the guard answered, CLOCK_MONOTONIC nanoseconds.
     package var monotonicNanos: UInt64
+    /// A deny rule matched but the process was outside the enforcement fence
+    /// (`--enforcement-cgroup`): allowed, reported as an action not taken.
+    package var fenced: Bool
 
     package init(
         ruleID: UInt32, pid: Int32, path: [UInt8], binary: [UInt8]?, kind: FileAccessKind,
-        denied: Bool, monitor: Bool, errno: Int32, ruleErrno: Int32, monotonicNanos: UInt64
+        denied: Bool, monitor: Bool, errno: Int32, ruleErrno: Int32, monotonicNanos: UInt64, fenced: Bool = false
     ) {
+        self.fenced = fenced
         self.ruleID = ruleID
         self.pid = pid
         self.path = path
@@ -52,7 +56,12 @@ package struct FileDecisionEvent: Sendable, Hashable, CustomStringConvertible {
     package var binaryString: String? { binary.map(ByteString.string) }
 
     package var description: String {
-        let verdict = denied ? "denied errno \(errno)" : (monitor && ruleErrno != 0 ? "allowed (monitor, would deny errno \(ruleErrno))" : "allowed")
+        let verdict =
+            denied
+            ? "denied errno \(errno)"
+            : monitor && ruleErrno != 0
+                ? "allowed (monitor, would deny errno \(ruleErrno))"
+                : fenced ? "allowed (outside the enforcement fence, would deny errno \(ruleErrno))" : "allowed"
         return "rule \(ruleID) \(kind) \(pathString) pid \(pid) binary \(binaryString ?? "?"): \(verdict)"
     }
 }

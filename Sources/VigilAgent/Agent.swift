@@ -6,6 +6,7 @@ import Foundation
 import Prometheus
 import Synchronization
 import Glibc
+import HostFiles
 import PolicyCompiler
 import TracingPolicy
 import Cgroups
@@ -54,8 +55,23 @@ package struct ProcessMonitorService: Service {
         let exporter = try Self.makeExporter(configuration.export, logger: logger)
         try KernelRequirements.check(procRoot: configuration.procRoot)
 
+        // The fence before the sensor: its cgroup id is frozen into the programs at load.
+        let fence = try configuration.enforcementCgroup.map { argument throws in
+            try EnforcementFence.resolve(argument, mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "")
+        }
+        if let fence {
+            logger.info(
+                "enforcement fenced: Sigkill, Signal and Override act only on processes in this cgroup or below it",
+                metadata: ["enforcement_cgroup": "\(fence.directory)", "cgroup_path": "\(fence.hierarchyPath)",
+                           "cgroup_id": "\(fence.cgroupID)"])
+        } else {
+            logger.info("enforcement: whole node (no --enforcement-cgroup)")
+        }
+        var sensorOptions = configuration.sensor
+        sensorOptions.fenceCgroupID = fence?.cgroupID ?? 0
+
         SecurityfsMount.ensure(logger: logger)
-        let sensor = try ProcessSensor(options: configuration.sensor, logger: logger)
+        let sensor = try ProcessSensor(options: sensorOptions, logger: logger)
         defer { sensor.close() }
         let reader = RingBufferReader(
             ringBufferFD: sensor.eventsFD, configuration: configuration.reader, logger: logger)
@@ -92,7 +108,12 @@ package struct ProcessMonitorService: Service {
         let scopes = kubernetes.flatMap { kubernetes in
             cgroup2Root.map { PodScopes(sensor: sensor, store: kubernetes.podStore, cgroupRoot: $0, logger: logger) }
         }
-        let fileDenials = FileDenials(logger: logger, scopes: scopes)
+        var fileFence: (@Sendable (Int32) -> Bool)?
+        if let fence {
+            let procRoot = configuration.procRoot
+            fileFence = { pid in fence.contains(pid: pid, procRoot: procRoot) }
+        }
+        let fileDenials = FileDenials(logger: logger, scopes: scopes, enforcementFence: fileFence)
         defer { fileDenials.stop() }
         // Before the seccomp filter: it may mount bpffs.
         let pins = try PinnedSensors.prepare(
@@ -127,6 +148,9 @@ package struct ProcessMonitorService: Service {
                 counters: { [reader, kubernetesCounters] in
                     Self.counters(sensor: sensor.counters(), reader: reader.stats, cacheEntries: cacheSize.value)
                         .merging(kubernetesCounters.value) { a, _ in a }
+                },
+                enforcementFence: fence.map {
+                    EnforcementFenceInfo(directory: $0.directory, path: $0.hierarchyPath, cgroupID: $0.cgroupID)
                 }),
             logger: logger)
         if let directory = configuration.policies.directory, access(directory, F_OK) != 0 {
@@ -191,6 +215,7 @@ package struct ProcessMonitorService: Service {
                         let sensorCounters = sensor.counters()
                         metrics.advancePolicyFilteredEvents(toTotal: sensorCounters.policyFiltered)
                         metrics.advancePolicyOutOfScopeEvents(toTotal: sensorCounters.policyOutOfScope)
+                        metrics.advancePolicyFencedActions(toTotal: sensorCounters.policyFenced)
                         metrics.advanceMissedEvents(.kernelReserve, toTotal: sensorCounters.totalDrops)
                         metrics.advanceMissedEvents(.userQueue, toTotal: reader.stats.queueDrops)
                         metrics.processCacheSize.record(cacheSize.value)
@@ -276,7 +301,7 @@ package struct ProcessMonitorService: Service {
                 "export_lines_dropped": "\(exporter.file?.droppedLines ?? 0)",
                 "policy_matched": "\(counters.policyMatched)", "policy_filtered": "\(counters.policyFiltered)",
                 "policy_signals": "\(counters.policySignals)", "policy_rate_limited": "\(counters.policyRateLimited)",
-                "policy_out_of_scope": "\(counters.policyOutOfScope)",
+                "policy_out_of_scope": "\(counters.policyOutOfScope)", "policy_fenced": "\(counters.policyFenced)",
             ])
     }
 
@@ -316,7 +341,7 @@ package struct ProcessMonitorService: Service {
             "decode_errors": reader.decodeErrors, "policy_matched": sensor.policyMatched,
             "policy_filtered": sensor.policyFiltered, "policy_signals": sensor.policySignals,
             "policy_rate_limited": sensor.policyRateLimited, "process_cache_entries": UInt64(cacheEntries),
-            "policy_out_of_scope": sensor.policyOutOfScope,
+            "policy_out_of_scope": sensor.policyOutOfScope, "policy_fenced": sensor.policyFenced,
         ]
     }
 

@@ -39,6 +39,9 @@ package struct AgentConfiguration: Sendable {
     package var persistPolicies: String?
     /// Pin the connect enforcement so that it outlives the agent (`--keep-sensors-on-exit`).
     package var keepSensorsOnExit = false
+    /// `--enforcement-cgroup`: kills and denies reach only processes in this cgroup2 directory
+    /// or below it (staged enforcement); nil: the whole node.
+    package var enforcementCgroup: String?
     /// Kernel-function hooks on kprobes only, never on BPF trampolines (`--disable-trampolines`).
     package var disableTrampolines = false
     /// bpffs directory for pins (`--bpf-dir`).

@@ -30,6 +30,8 @@ package final class AgentController: AgentControl, Sendable {
         package var attachMode: String
         package var started: Date
         package var counters: @Sendable () -> [String: UInt64]
+        /// `--enforcement-cgroup`, resolved; nil for the whole node.
+        package var enforcementFence: EnforcementFenceInfo? = nil
     }
 
     private let engine: PolicyEngine
@@ -222,7 +224,8 @@ package final class AgentController: AgentControl, Sendable {
         return AgentStatus(
             version: Version.current, uptimeSeconds: Date().timeIntervalSince(context.started),
             nodeName: context.nodeName, kernelRelease: release, attachMode: context.attachMode,
-            mechanisms: mechanisms, counters: context.counters(), policies: entries.withLock { $0.count })
+            mechanisms: mechanisms, counters: context.counters(), policies: entries.withLock { $0.count },
+            enforcementFence: context.enforcementFence)
     }
 
     /// Policy name -> action -> events, for `tracectl policy list`.

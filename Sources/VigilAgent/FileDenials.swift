@@ -15,10 +15,13 @@ final class FileDenials: Sendable {
     private let logger: Logger
     /// Pod scopes of the policies, for rules of pod-scoped policies.
     private let scopes: PodScopes?
+    /// `--enforcement-cgroup`: whether a deny may reach a pid; nil: every process.
+    private let enforcementFence: (@Sendable (Int32) -> Bool)?
 
-    init(logger: Logger, scopes: PodScopes? = nil) {
+    init(logger: Logger, scopes: PodScopes? = nil, enforcementFence: (@Sendable (Int32) -> Bool)? = nil) {
         self.logger = logger
         self.scopes = scopes
+        self.enforcementFence = enforcementFence
     }
 
     /// Replaces the rules (called by the policy engine after each change, in order).
@@ -28,7 +31,8 @@ final class FileDenials: Sendable {
             do {
                 if current == nil {
                     guard !rules.isEmpty else { return }
-                    let created = try FanotifyGuard(rules: set, logger: logger)
+                    let created = try FanotifyGuard(
+                        rules: set, logger: logger, options: FanotifyGuard.Options(enforcementFence: enforcementFence))
                     let result = try created.start { [pending] event in pending.append(event) }
                     current = created
                     logger.info("file deny rules active", metadata: ["marks": "\(result)"])
@@ -99,6 +103,7 @@ final class FileDenials: Sendable {
         var outcome = PolicyOutcome(
             policyName: info.policyName, action: "KPROBE_ACTION_OVERRIDE", message: rule.message, tags: rule.tags,
             monitor: decision.monitor)
+        outcome.fenced = decision.fenced
         // What the process got: -EPERM when denied (a fanotify answer carries EPERM unless the
         // kernel takes the rule's errno), 0 in monitor mode. A rule asking for another errno
         // than the one returned shows in the difference between `return` and the policy.

@@ -25,6 +25,7 @@ enum PolicyEvents {
         var outcome = PolicyOutcome(
             policyName: slot.policyName, action: actionName(record.action), message: hook.message, tags: hook.tags,
             monitor: record.monitor)
+        outcome.fenced = record.fenced
         outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
         outcome.mechanism = mechanism(hook)
         return event(

@@ -12,6 +12,7 @@ package enum TextOutput {
             ("version", status.version), ("node", status.nodeName), ("kernel", status.kernelRelease),
             ("uptime", duration(status.uptimeSeconds)), ("attach mode", status.attachMode),
             ("policies", "\(status.policies)"),
+            ("enforcement", status.enforcementFence.map { "fenced to cgroup \($0.path) (\($0.directory), id \($0.cgroupID))" } ?? "whole node"),
         ]
         for (key, value) in fields { out += (key + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value + "\n" }
         if !status.mechanisms.isEmpty {

@@ -95,6 +95,12 @@ struct VigilCommand: ParsableCommand {
     @Flag(help: "Keep connect enforcement (programs, links, policy maps) pinned in --bpf-dir when the agent exits or dies; the next start replaces it without a gap.")
     var keepSensorsOnExit = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Staged enforcement: Sigkill, Signal and Override act only on processes in this cgroup2 directory or below it; elsewhere the event is exported with the action not taken. Default: the whole node.",
+            valueName: "path"))
+    var enforcementCgroup: String?
+
     @Flag(help: "Run spec.kprobes on kernel functions as kprobes even where BPF trampolines (fentry/fexit/fmod_ret) load; Override on them is then refused.")
     var disableTrampolines = false
 
@@ -184,6 +190,7 @@ struct VigilCommand: ParsableCommand {
         config.persistPolicies = persistPolicies
         config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
         config.keepSensorsOnExit = keepSensorsOnExit
+        config.enforcementCgroup = enforcementCgroup
         config.disableTrampolines = disableTrampolines
         config.bpfDirectory = bpfDir.hasSuffix("/") ? String(bpfDir.dropLast()) : bpfDir
         if enableK8sApi {

@@ -110,3 +110,89 @@ int cspawn_inject_execve(pid_t tid, const char *path, long *result)
 	return -ENOSYS;
 }
 #endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Children born in a cgroup. The child of a multithreaded parent may only make raw system
+ * calls until it execs or exits (no malloc, no locks): everything below the clone3 is that.
+ * ------------------------------------------------------------------------------------------- */
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+static pid_t clone_into_cgroup(int cgroup_fd)
+{
+	struct clone_args args;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (__u64)cgroup_fd;
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+pid_t cspawn_in_cgroup(const char *path, char *const argv[], char *const envp[], int cgroup_fd,
+		       const char *stdout_path, const char *cwd)
+{
+	pid_t pid = clone_into_cgroup(cgroup_fd);
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(stdout_path ? stdout_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0)
+			_exit(126);
+		if (cwd && chdir(cwd) < 0)
+			_exit(126);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	return pid;
+}
+
+int cspawn_connect_in_cgroup(int cgroup_fd, int v6, int udp, unsigned short port)
+{
+	int status = 0;
+	pid_t pid = clone_into_cgroup(cgroup_fd);
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct sockaddr_in6 a6;
+		struct sockaddr_in a4;
+		struct sockaddr *sa;
+		socklen_t len;
+		int fd = socket(v6 ? AF_INET6 : AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+		long rc;
+
+		if (fd < 0)
+			_exit(errno & 0xff);
+		memset(&a4, 0, sizeof(a4));
+		memset(&a6, 0, sizeof(a6));
+		if (v6) {
+			a6.sin6_family = AF_INET6;
+			a6.sin6_port = htons(port);
+			a6.sin6_addr.s6_addr[15] = 1;
+			sa = (struct sockaddr *)&a6;
+			len = sizeof(a6);
+		} else {
+			a4.sin_family = AF_INET;
+			a4.sin_port = htons(port);
+			a4.sin_addr.s_addr = htonl(0x7f000001);
+			sa = (struct sockaddr *)&a4;
+			len = sizeof(a4);
+		}
+		rc = udp ? sendto(fd, "x", 1, 0, sa, len) : connect(fd, sa, len);
+		_exit(rc < 0 ? (errno & 0xff) : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status))
+		return -ECHILD;
+	return WEXITSTATUS(status);
+}

@@ -153,6 +153,25 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         #expect(tp["policy_mode"] as? String == "monitor")
     }
 
+    /// A Sigkill due outside `--enforcement-cgroup`: `action` says what was due and Vigil's
+    /// `"fenced":true` (where `policy_mode` would be) that it was not done.
+    @Test func tracepointFencedSigkill() throws {
+        var outcome = PolicyOutcome(policyName: "kill-cat", action: "KPROBE_ACTION_SIGKILL", tags: ["t"])
+        outcome.fenced = true
+        let event = ExportEvent(
+            kind: .tracepoint(subsystem: "syscalls", event: "sys_enter_openat", args: [], outcome: outcome),
+            process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
+        let expected = #"""
+            {"process_tracepoint":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"subsys":"syscalls","event":"sys_enter_openat","policy_name":"kill-cat","action":"KPROBE_ACTION_SIGKILL","tags":["t"],"fenced":true},"time":"1970-01-01T00:00:00Z"}
+
+            """#
+        let line = encodeLine(event)
+        #expect(line == expected)
+        let tp = try #require(try parseJSONObject(line)["process_tracepoint"] as? [String: Any])
+        #expect(tp["fenced"] as? Bool == true)
+        #expect(tp["policy_mode"] == nil)
+    }
+
     /// Zero values omitted: empty function name, policy name, action (and the zero enum name),
     /// empty message, no args, no tags.
     @Test func kprobeZeroValuesOmitted() throws {

@@ -43,6 +43,12 @@ package final class AgentHarness: @unchecked Sendable {
     package let socketPath: String
     /// The agent process.
     package let pid: pid_t
+    /// The agent's `--enforcement-cgroup`: kills and denies reach only processes born in it
+    /// (``TestCgroup/spawn(_:argv:stdoutPath:cwd:)``). With `fenced`, made for the agent unless
+    /// the test passed one (shared by the agents of a restart); nil without either.
+    package let fence: TestCgroup?
+    /// The fence was made here and goes with ``cleanUp()``.
+    private let ownsFence: Bool
     /// The process was waited for: its pid must not be signalled again (it may be reused).
     private var reaped = false
     /// The export file as opened by the last poll: kept open, so that after a rotation (the
@@ -67,17 +73,29 @@ package final class AgentHarness: @unchecked Sendable {
     /// - Parameters:
     ///   - exportDirectory: where `events.log` goes instead of the harness's own directory.
     ///   - stdout: a descriptor the agent's standard output goes to (default /dev/null).
+    ///   - fence: the `--enforcement-cgroup` to use.
+    ///   - fenced: without `fence`, make a fence cgroup for this agent.
     package init(
-        arguments: [String] = [], exportDirectory: String? = nil, stdout: Int32? = nil, readyTimeout: Double = 30
+        arguments: [String] = [], exportDirectory: String? = nil, stdout: Int32? = nil, readyTimeout: Double = 30,
+        fence: TestCgroup? = nil, fenced: Bool = false
     ) throws {
         nodeName = "vigil-test-\(UUID().uuidString.prefix(8))"
-        directory = try TempDir("vigil-agent")
+        let madeFence = fenced && fence == nil ? try TestCgroup("agent") : nil
+        self.fence = fence ?? madeFence
+        ownsFence = madeFence != nil
+        do {
+            directory = try TempDir("vigil-agent")
+        } catch {
+            madeFence?.remove()
+            throw error
+        }
         exportPath = "\(exportDirectory ?? directory.path)/events.log"
         stderrPath = "\(directory.path)/agent.stderr"
         socketPath = "\(directory.path)/vigil.sock"
         let argv =
             [Self.binaryPath, "--node-name", nodeName, "--export-filename", exportPath, "--log-level", "info",
              "--server-address", socketPath]
+            + (self.fence.map { ["--enforcement-cgroup", $0.path] } ?? [])
             + arguments
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -94,6 +112,7 @@ package final class AgentHarness: @unchecked Sendable {
         let rc = posix_spawn(&child, Self.binaryPath, &actions, nil, &cArgs, environ)
         guard rc == 0 else {
             directory.remove()
+            madeFence?.remove()
             throw Spawn.Failure(description: "cannot start \(Self.binaryPath): \(String(cString: strerror(rc)))")
         }
         pid = child
@@ -108,6 +127,7 @@ package final class AgentHarness: @unchecked Sendable {
         } catch {
             let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             stop()
+            madeFence?.remove()
             throw Spawn.Failure(description: "\(error)\nagent stderr:\n\(log)")
         }
     }
@@ -262,12 +282,14 @@ package final class AgentHarness: @unchecked Sendable {
         if exportFD >= 0 { close(exportFD) }
     }
 
-    /// Removes the export file and logs.
+    /// Removes the export file and logs, and the fence cgroup the harness made (what the test
+    /// left running in it is killed by pid first).
     package func cleanUp() {
         if exportFD >= 0 {
             close(exportFD)
             exportFD = -1
         }
         directory.remove()
+        if ownsFence { fence?.remove() }
     }
 }

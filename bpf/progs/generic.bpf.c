@@ -30,6 +30,14 @@
  * at once, without result, and Sigkill on connect hooks is refused at load. */
 const volatile __u32 vg_connect_results = 0;
 
+/*
+ * The enforcement fence (--enforcement-cgroup): the cgroup2 id of the one subtree whose tasks
+ * kills and denies may reach; 0 for none (the whole node). Read-only data set before load and
+ * frozen: pinned links keep their programs and with them this value, so the fence holds while
+ * the agent is down, and nothing in user space can widen it after start.
+ */
+const volatile __u64 vg_fence_cgroup = 0;
+
 /* Kernel side only, in a parked connect record: send its signal, post nothing. */
 #define VG_F_NOPOST (1 << 15)
 /* Kernel side only, passed to vg_decide(): park the record for the kretprobe of the hook. */
@@ -971,6 +979,30 @@ static __always_inline int vg_generic_run(void *ctx)
 }
 
 /*
+ * Whether the current task may be acted on: no fence, or its cgroup is the fence cgroup or below
+ * it. Walks the task's cgroup ancestors from the root (level 0) down; the fence's own level is not
+ * needed, so a fence path seen through a cgroup namespace works alike. Only runs when an action
+ * is due (rare), so the walk's cost never lands on hooks that merely post. 64 levels is deeper
+ * than any real hierarchy (kubelet's are 4-6); the bound is the verifier's.
+ */
+static __always_inline int vg_in_fence(void)
+{
+	__u64 id;
+	int level;
+
+	if (!vg_fence_cgroup)
+		return 1;
+	for (level = 0; level < 64; level++) {
+		id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!id)
+			return 0; /* past the task's own cgroup: not below the fence */
+		if (id == vg_fence_cgroup)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Selectors, actions and the event, for one hook whose arguments are in s. Returns 1 to let the
  * operation go on, 0 to fail it (Override, on hooks that can: connect). Inlined with can_deny
  * a constant, so tracepoint programs keep bpf_send_signal() and connect programs (which may not
@@ -1053,6 +1085,12 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		if (mode && *mode == VIGIL_MODE_MONITOR) {
 			s->ev.hdr.flags |= VIGIL_GENERIC_F_MONITOR;
 			deny = 0;
+		} else if (!vg_in_fence()) {
+			/* Outside the fence: reported, not done. Like monitor mode, the flag also
+			 * keeps connect_result from sending a parked signal. */
+			s->ev.hdr.flags |= VIGIL_GENERIC_F_FENCED;
+			vg_count(VIGIL_CTR_POLICY_FENCED);
+			deny = 0;
 		} else if (sig && can_deny != VG_DENY_CGROUP) {
 			/* In the hook itself: the process dies before the syscall returns to it. */
 			bpf_send_signal(sig);
@@ -1073,7 +1111,8 @@ static __always_inline int vg_decide(struct vigil_hook *hook, struct vigil_gener
 		vg_count(VIGIL_CTR_POLICY_NOPOST);
 		/* A connect hook's Sigkill is sent at the syscall's exit: park the record there
 		 * anyway, marked to be dropped once the signal is out. */
-		if (can_deny == VG_DENY_CGROUP && sig && vg_connect_results && !(s->ev.hdr.flags & VIGIL_GENERIC_F_MONITOR)) {
+		if (can_deny == VG_DENY_CGROUP && sig && vg_connect_results &&
+		    !(s->ev.hdr.flags & (VIGIL_GENERIC_F_MONITOR | VIGIL_GENERIC_F_FENCED))) {
 			__u64 id = bpf_get_current_pid_tgid();
 			struct vigil_generic_scratch *sv = vg_scratch_value(); /* see vg_scratch_value() */
 
@@ -1432,7 +1471,7 @@ int BPF_PROG(connect_result, struct pt_regs *regs, long ret)
 	rec = bpf_map_lookup_elem(&vg_connect_pending, &id);
 	if (!rec)
 		return 0;
-	if (rec->ev.signal && !(rec->ev.hdr.flags & VIGIL_GENERIC_F_MONITOR)) {
+	if (rec->ev.signal && !(rec->ev.hdr.flags & (VIGIL_GENERIC_F_MONITOR | VIGIL_GENERIC_F_FENCED))) {
 		bpf_send_signal(rec->ev.signal);
 		vg_count(VIGIL_CTR_POLICY_SIGNALS);
 	}

@@ -147,6 +147,7 @@ enum vigil_counter {
 	VIGIL_CTR_POLICY_NOPOST    = 11,
 	VIGIL_CTR_POLICY_SIGNALS   = 12, /* signals sent by policy actions */
 	VIGIL_CTR_POLICY_OUT_OF_SCOPE = 15, /* pod-scoped policy hook ran outside its pods: nothing done */
+	VIGIL_CTR_POLICY_FENCED    = 13, /* a kill or deny not done: the task was outside --enforcement-cgroup */
 	VIGIL_CTR_MAX              = 16,
 };
 
@@ -454,6 +455,7 @@ enum vigil_generic_flags {
 	VIGIL_GENERIC_F_DENIED  = 1 << 1, /* the operation was failed (Override) */
 	VIGIL_GENERIC_F_CONNECT = 1 << 2, /* from a cgroup connect/sendmsg hook */
 	VIGIL_GENERIC_F_RESULT  = 1 << 3, /* result holds the syscall's return value */
+	VIGIL_GENERIC_F_FENCED  = 1 << 4, /* outside --enforcement-cgroup: the action was not performed */
 };
 
 /* A policy hook that matched (kind VIGIL_EVENT_GENERIC). */

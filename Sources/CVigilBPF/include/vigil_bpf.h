@@ -28,6 +28,8 @@ struct vigil_bpf_options {
 	__u32 procs_max;     /* entries of vg_procs */
 	__u32 attach_mode;   /* enum vigil_attach_mode */
 	__u32 lsm;           /* load the BPF-LSM programs (only where BPF-LSM runs: see KernelProbe) */
+	__u32 pad0;
+	__u64 fence_cgroup;  /* cgroup2 id kills and denies are fenced to (--enforcement-cgroup); 0: none */
 };
 
 /* libbpf's diagnostics (verifier logs included) go here instead of stderr. */

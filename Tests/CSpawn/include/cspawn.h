@@ -14,3 +14,16 @@ int cspawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
  * Returns 0 and the syscall's raw result in *result (0: the exec happened and the process is
  * now `path`; -EPERM: refused), or a negative errno when the injection could not be done. */
 int cspawn_inject_execve(pid_t tid, const char *path, long *result);
+
+/* Starts `path` with argv and envp as a child born in the cgroup2 directory open at `cgroup_fd`
+ * (clone3 with CLONE_INTO_CGROUP, Linux 5.7+), so no instruction of it runs outside that cgroup:
+ * how host tests put the processes they enforce on inside their own --enforcement-cgroup.
+ * stdin is /dev/null, stdout `stdout_path` (NULL: /dev/null), the working directory `cwd`
+ * (NULL: inherited). Returns the child's pid, or a negative errno. */
+pid_t cspawn_in_cgroup(const char *path, char *const argv[], char *const envp[], int cgroup_fd,
+		       const char *stdout_path, const char *cwd);
+
+/* A TCP connect (or, with `udp`, a one-byte sendto) to 127.0.0.1 (::1 with `v6`) `port`, made by
+ * a child born in the cgroup2 directory open at `cgroup_fd`. Returns 0 when it succeeded, the
+ * errno it failed with, or a negative errno when the child could not be started. */
+int cspawn_connect_in_cgroup(int cgroup_fd, int v6, int udp, unsigned short port);
