@@ -136,20 +136,44 @@ static pid_t clone_into_cgroup(int cgroup_fd)
 pid_t cspawn_in_cgroup(const char *path, char *const argv[], char *const envp[], int cgroup_fd,
 		       const char *stdout_path, const char *cwd)
 {
-	pid_t pid = clone_into_cgroup(cgroup_fd);
+	int report[2], err = 0, status;
+	pid_t pid;
+	ssize_t n;
 
-	if (pid < 0)
+	/* Like posix_spawn, a failed exec is the caller's error, not an exit status: the child
+	 * writes its errno into a close-on-exec pipe, which a successful exec closes unwritten. */
+	if (pipe2(report, O_CLOEXEC) < 0)
 		return -errno;
+	pid = clone_into_cgroup(cgroup_fd);
+	if (pid < 0) {
+		err = errno;
+		close(report[0]);
+		close(report[1]);
+		return -err;
+	}
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
 		int out = open(stdout_path ? stdout_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0)
-			_exit(126);
-		if (cwd && chdir(cwd) < 0)
-			_exit(126);
-		execve(path, argv, envp);
+		close(report[0]);
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || (cwd && chdir(cwd) < 0)) {
+			err = errno;
+		} else {
+			execve(path, argv, envp);
+			err = errno;
+		}
+		(void)!write(report[1], &err, sizeof(err));
 		_exit(127);
+	}
+	close(report[1]);
+	do
+		n = read(report[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n == (ssize_t)sizeof(err) && err) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		return -err;
 	}
 	return pid;
 }

@@ -115,10 +115,13 @@ struct ConnectKernelTests {
             agent.cleanUp()
         }
 
-        #expect(connectErrno(port: denied.port) == EPERM)
-        #expect(connectErrno(port: allowed.port) == 0)
-        #expect(connectErrno(port: denied6.port, v6: true) == EPERM)
-        #expect(connectErrno(port: udp.port, udp: true) == EPERM)
+        // The test process itself connects (matchPIDs names it), from inside the agent's fence.
+        try agent.inside {
+            #expect(connectErrno(port: denied.port) == EPERM)
+            #expect(connectErrno(port: allowed.port) == 0)
+            #expect(connectErrno(port: denied6.port, v6: true) == EPERM)
+            #expect(connectErrno(port: udp.port, udp: true) == EPERM)
+        }
 
         let event = try agent.waitFor("process_lsm for the denied IPv4 connect") {
             $0.type == "process_lsm" && $0.pid == Int(getpid())
@@ -150,7 +153,7 @@ struct ConnectKernelTests {
             agent.stop()
             agent.cleanUp()
         }
-        #expect(connectErrno(port: listener.port) == 0)
+        #expect(try agent.inside { connectErrno(port: listener.port) } == 0)
         let event = try agent.waitFor("monitor-mode process_lsm") { $0.type == "process_lsm" && $0.pid == Int(getpid()) }
         #expect(event.action == "KPROBE_ACTION_OVERRIDE")
         #expect(event.body["policy_mode"] as? String == "monitor")
@@ -159,8 +162,8 @@ struct ConnectKernelTests {
     }
 
     /// A unique copy of bash connecting with /dev/tcp, then leaving a marker if it lived.
-    func bashConnect(_ bash: String, port: UInt16, marker: String) throws -> Int32 {
-        Spawn.wait(try Spawn.start(bash, ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); echo lived > \(marker)"]))
+    func bashConnect(_ bash: String, port: UInt16, marker: String, agent: AgentHarness) throws -> Int32 {
+        Spawn.wait(try agent.spawn(bash, ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); echo lived > \(marker)"]))
     }
 
     @Test func sigkillKillsTheConnectingProcessBeforeItContinues() throws {
@@ -198,13 +201,13 @@ struct ConnectKernelTests {
             agent.cleanUp()
         }
         let killedMarker = "\(dir.path)/killed.marker"
-        let status = try bashConnect(bash, port: listener.port, marker: killedMarker)
+        let status = try bashConnect(bash, port: listener.port, marker: killedMarker, agent: agent)
         #expect(status & 0x7f == SIGKILL, "wait status \(status)")
         #expect(!FileManager.default.fileExists(atPath: killedMarker), "the killed shell ran on after connect")
 
         // The same port from the system's bash, which the policy does not name: untouched.
         let sparedMarker = "\(dir.path)/spared.marker"
-        #expect(try bashConnect("/bin/bash", port: listener.port, marker: sparedMarker) == 0)
+        #expect(try bashConnect("/bin/bash", port: listener.port, marker: sparedMarker, agent: agent) == 0)
         #expect(FileManager.default.fileExists(atPath: sparedMarker))
 
         let event = try agent.waitFor("Sigkill process_kprobe") { $0.type == "process_kprobe" && $0.binary == bash }
@@ -224,15 +227,15 @@ struct ConnectKernelTests {
             agent.stop()
             agent.cleanUp()
         }
-        #expect(connectErrno(port: listener.port) == EPERM)
+        #expect(try agent.inside { connectErrno(port: listener.port) } == EPERM)
         try FileManager.default.removeItem(atPath: "\(dir.path)/policies/deny.yaml")
         agent.send(SIGHUP)
         try agent.waitForLog("policy removed")
         let deadline = Date().addingTimeInterval(1)
-        var result = connectErrno(port: listener.port)
+        var result = try agent.inside { connectErrno(port: listener.port) }
         while result != 0 && Date() < deadline {
             usleep(50_000)
-            result = connectErrno(port: listener.port)
+            result = try agent.inside { connectErrno(port: listener.port) }
         }
         #expect(result == 0, "connect still fails with errno \(result) after removing the policy")
     }

@@ -123,7 +123,7 @@ struct ExportResilienceKernelTests {
             agent.log.split(separator: "\n").contains { $0.contains("export file not writable") && $0.contains(reason) },
             "\(agent.log)")
         // Enforcement does not depend on the export: the victim is still killed.
-        let killed = try Spawn.run(victim, argv: [Array("victim".utf8)])
+        let killed = try agent.run(victim, argv: [Array("victim".utf8)])
         #expect(killed & 0x7f == SIGKILL, "wait status \(killed)")
 
         switch fault {

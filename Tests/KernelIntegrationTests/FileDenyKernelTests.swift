@@ -53,12 +53,15 @@ struct FileDenyKernelTests {
             agent.stop()
             agent.cleanUp()
         }
-        errno = 0
-        let denied = open(secret, O_RDONLY)
-        let deniedErrno = errno
+        // The test process itself opens, from inside the agent's fence.
+        let (denied, deniedErrno, allowed) = try agent.inside { () -> (Int32, Int32, Int32) in
+            errno = 0
+            let denied = open(secret, O_RDONLY)
+            let deniedErrno = errno
+            return (denied, deniedErrno, open(sibling, O_RDONLY))
+        }
         #expect(denied == -1)
         #expect(deniedErrno == EPERM)
-        let allowed = open(sibling, O_RDONLY)
         #expect(allowed >= 0)
         close(allowed)
 
@@ -74,10 +77,10 @@ struct FileDenyKernelTests {
         try FileManager.default.removeItem(atPath: "\(dir.path)/policies/deny.yaml")
         try agent.waitForLog("policy removed")
         let deadline = Date().addingTimeInterval(1)
-        var fd = open(secret, O_RDONLY)
+        var fd = try agent.inside { open(secret, O_RDONLY) }
         while fd < 0 && Date() < deadline {
             usleep(50_000)
-            fd = open(secret, O_RDONLY)
+            fd = try agent.inside { open(secret, O_RDONLY) }
         }
         #expect(fd >= 0, "open still denied after the policy was removed")
         close(fd)
@@ -94,10 +97,10 @@ struct FileDenyKernelTests {
         }
         let sideEffect = "\(dir.path)/side-effect"
         #expect(throws: Spawn.Failure.self) {
-            try Spawn.start(binary, argv: [Array("touch".utf8), Array(sideEffect.utf8)])
+            try agent.spawn(binary, argv: [Array("touch".utf8), Array(sideEffect.utf8)])
         }
         #expect(!FileManager.default.fileExists(atPath: sideEffect))
-        #expect(try Spawn.run("/bin/touch", argv: [Array("touch".utf8), Array("\(dir.path)/spared".utf8)]) == 0)
+        #expect(try agent.run("/bin/touch", argv: [Array("touch".utf8), Array("\(dir.path)/spared".utf8)]) == 0)
         let event = try agent.waitFor("Override event for the denied exec") {
             $0.type == "process_lsm" && ($0.args.first?["linux_binprm_arg"] as? [String: Any])?["path"] as? String == binary
         }
@@ -114,7 +117,7 @@ struct FileDenyKernelTests {
             agent.stop()
             agent.cleanUp()
         }
-        let fd = open(secret, O_RDONLY)
+        let fd = try agent.inside { open(secret, O_RDONLY) }
         #expect(fd >= 0)
         close(fd)
         let event = try agent.waitFor("monitor-mode Override event") {

@@ -41,6 +41,9 @@ struct PinnedEnforcementKernelTests {
         let listener = try ConnectKernelTests.Listener()
         defer { listener.close() }
         let connect = ConnectKernelTests()
+        // One fence for the agents of both runs: the pinned deny acts on its processes only.
+        let fence = try TestCgroup("pinned")
+        defer { fence.remove() }
         let policies = "\(dir.path)/policies"
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
         try connect.policy(ports: [listener.port]).write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
@@ -58,10 +61,10 @@ struct PinnedEnforcementKernelTests {
         }
 
         // First run: deny active, links pinned.
-        let first = try AgentHarness(arguments: arguments)
+        let first = try AgentHarness(arguments: arguments, fence: fence)
         defer { first.cleanUp() }
         try first.waitForLog("connect enforcement pinned")
-        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        #expect((try fence.inside { connect.connectErrno(port: listener.port) }) == EPERM)
         let firstIDs = try Self.linkNames.map { try linkID(pinned: "\(bpfDir)/\($0)") }
         #expect(firstIDs.allSatisfy { $0 != nil }, "pins: \(firstIDs)")
         // Pins and their directory are the agent's alone.
@@ -73,17 +76,17 @@ struct PinnedEnforcementKernelTests {
         // kill -9: no clean-up code runs; the deny must hold while no agent is there.
         let status = first.kill9()
         #expect(status & 0x7f == SIGKILL)
-        #expect(connect.connectErrno(port: listener.port) == EPERM, "the deny ended with the agent")
-        #expect(connect.connectErrno(port: listener.port &+ 1 == 0 ? 1 : listener.port &+ 1) != EPERM)
+        #expect((try fence.inside { connect.connectErrno(port: listener.port) }) == EPERM, "the deny ended with the agent")
+        #expect((try fence.inside { connect.connectErrno(port: listener.port &+ 1 == 0 ? 1 : listener.port &+ 1) }) != EPERM)
 
         // Restart: the policy is loaded again (its new links pinned), then the old pins go.
-        let second = try AgentHarness(arguments: arguments)
+        let second = try AgentHarness(arguments: arguments, fence: fence)
         defer {
             second.stop()
             second.cleanUp()
         }
         try second.waitForLog("pinned enforcement of a previous run replaced")
-        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        #expect((try fence.inside { connect.connectErrno(port: listener.port) }) == EPERM)
         let secondIDs = try Self.linkNames.map { try linkID(pinned: "\(bpfDir)/\($0)") }
         #expect(secondIDs.allSatisfy { $0 != nil }, "pins: \(secondIDs)")
         for (old, new) in zip(firstIDs, secondIDs) {
@@ -99,15 +102,15 @@ struct PinnedEnforcementKernelTests {
 
         // A clean stop keeps the deny too (that is what the flag asks for)...
         second.stop()
-        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        #expect((try fence.inside { connect.connectErrno(port: listener.port) }) == EPERM)
         // ...and removing the pins lifts it: nothing else held it.
         // (The kernel releases an unpinned link asynchronously.)
         for name in Self.linkNames + ["connect_result"] { unlink("\(bpfDir)/\(name)") }
         let deadline = Date().addingTimeInterval(3)
-        var result = connect.connectErrno(port: listener.port)
+        var result = try fence.inside { connect.connectErrno(port: listener.port) }
         while result != 0 && Date() < deadline {
             usleep(50_000)
-            result = connect.connectErrno(port: listener.port)
+            result = try fence.inside { connect.connectErrno(port: listener.port) }
         }
         #expect(result == 0, "the deny outlived its pins")
     }
@@ -119,6 +122,9 @@ struct PinnedEnforcementKernelTests {
         let listener = try ConnectKernelTests.Listener()
         defer { listener.close() }
         let connect = ConnectKernelTests()
+        // One fence for the agents of both runs: the pinned deny acts on its processes only.
+        let fence = try TestCgroup("pinned")
+        defer { fence.remove() }
         let policies = "\(dir.path)/policies"
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
         try connect.policy(ports: [listener.port]).write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
@@ -127,19 +133,19 @@ struct PinnedEnforcementKernelTests {
             rmdir(bpfDir)
         }
         // A run with the flag leaves pins behind (killed)...
-        let pinned = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir])
+        let pinned = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir], fence: fence)
         defer { pinned.cleanUp() }
         try pinned.waitForLog("connect enforcement pinned")
         pinned.kill9()
-        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        #expect((try fence.inside { connect.connectErrno(port: listener.port) }) == EPERM)
         // ...a run without it cleans them up once its own policies are in place, pins nothing...
-        let plain = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--bpf-dir", bpfDir])
+        let plain = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--bpf-dir", bpfDir], fence: fence)
         defer { plain.cleanUp() }
         try plain.waitForLog("pinned enforcement of a previous run replaced")
-        #expect(connect.connectErrno(port: listener.port) == EPERM)
+        #expect((try fence.inside { connect.connectErrno(port: listener.port) }) == EPERM)
         #expect(access(bpfDir, F_OK) != 0, "\(bpfDir) is still there")
         // ...and its exit removes everything it attached.
         plain.stop()
-        #expect(connect.connectErrno(port: listener.port) == 0)
+        #expect((try fence.inside { connect.connectErrno(port: listener.port) }) == 0)
     }
 }

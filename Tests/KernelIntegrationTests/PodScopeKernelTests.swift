@@ -41,7 +41,7 @@ struct PodScopeKernelTests {
         func container(
             pod: String, namespace: String = "shop", labels: [String: String] = ["app": "cart"], containerName: String = "cart"
         ) throws -> RuncContainer {
-            let container = try track(RuncContainer())
+            let container = try track(RuncContainer(fence: agent?.fence))
             server.addPod(
                 FixturePods.pod(
                     name: pod, namespace: namespace, uid: container.podUID, node: agent?.nodeName ?? "", labels: labels,
@@ -117,9 +117,9 @@ struct PodScopeKernelTests {
         try container.execUnique(["cat", path]) == 128 + SIGKILL
     }
 
-    /// The same on the host, with a copy of busybox.
-    static func killed(host busybox: String, opening path: String) throws -> Bool {
-        try Spawn.run(busybox, argv: [Array(busybox.utf8), Array("cat".utf8), Array(path.utf8)]) & 0x7f == SIGKILL
+    /// The same on the host (in the agent's fence), with a copy of busybox.
+    static func killed(host busybox: String, opening path: String, agent: AgentHarness) throws -> Bool {
+        try agent.run(busybox, argv: [Array(busybox.utf8), Array("cat".utf8), Array(path.utf8)]) & 0x7f == SIGKILL
     }
 
     @Test func podSelectorSigkillHitsOnlyTheSelectedPod() throws {
@@ -140,7 +140,7 @@ struct PodScopeKernelTests {
         #expect(try Self.killed(in: a, opening: path))
         #expect(try !Self.killed(in: b, opening: path))
         let hostBusybox = try dir.copy(RuncContainer.busyboxPath!, as: "busybox-vigil-host-\(tag)")
-        #expect(try !Self.killed(host: hostBusybox, opening: path))
+        #expect(try !Self.killed(host: hostBusybox, opening: path, agent: agent))
 
         let binaryA = "/bin/\(a.uniqueBinaryName)"
         let event = try agent.waitFor("Sigkill event in the selected pod") {
@@ -172,7 +172,7 @@ struct PodScopeKernelTests {
         let deadline = Date().addingTimeInterval(10)
         while try Self.scope(agent, name)?.1 != 1 && Date() < deadline { usleep(100_000) }
         #expect(try Self.scope(agent, name)?.1 == 1)
-        let late = try scene.track(RuncContainer(podUID: lateUID))
+        let late = try scene.track(RuncContainer(podUID: lateUID, fence: agent.fence))
         try Self.waitForScope(agent, name, cgroups: 2)
         #expect(try Self.killed(in: late, opening: path))
     }
@@ -227,7 +227,7 @@ struct PodScopeKernelTests {
         func cat(inside: Bool) throws -> Int32 {
             let move = inside ? "echo $$ > \(cgroup2)\(a.cgroupPath)/cgroup.procs && " : ""
             let script = "\(move)exec \(busybox) cat \(secret) > /dev/null"
-            return try Spawn.run(busybox, argv: [busybox, "sh", "-c", script].map { Array($0.utf8) })
+            return try agent.run(busybox, argv: [busybox, "sh", "-c", script].map { Array($0.utf8) })
         }
         #expect(try cat(inside: false) == 0)
         #expect(try cat(inside: true) != 0)
@@ -284,7 +284,7 @@ struct PodScopeKernelTests {
             (outside, "exec \(outside) nc 127.0.0.1 \(port) < /dev/null"),
             (inside, move + "exec \(inside) nc 127.0.0.1 \(port) < /dev/null"),
         ] {
-            _ = try Spawn.run(busybox, argv: [busybox, "sh", "-c", script].map { Array($0.utf8) })
+            _ = try agent.run(busybox, argv: [busybox, "sh", "-c", script].map { Array($0.utf8) })
         }
         let denied = try agent.waitFor("denied connect in the pod") { $0.policyName == name && $0.binary == inside }
         #expect(denied.action == "KPROBE_ACTION_OVERRIDE")

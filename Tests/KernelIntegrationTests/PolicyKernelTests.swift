@@ -123,12 +123,12 @@ struct PolicyKernelTests {
         try agent.waitForLog("policy loaded")
 
         let killedOut = "\(dir.path)/killed.out"
-        let status = Spawn.wait(try Spawn.start(cat, argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: killedOut))
+        let status = Spawn.wait(try agent.spawn(cat, argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: killedOut))
         #expect(status & 0x7f == SIGKILL, "wait status \(status)")
         #expect(try String(contentsOfFile: killedOut, encoding: .utf8).isEmpty)
 
         let spareOut = "\(dir.path)/spared.out"
-        let spared = Spawn.wait(try Spawn.start("/bin/cat", argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: spareOut))
+        let spared = Spawn.wait(try agent.spawn("/bin/cat", argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: spareOut))
         #expect(spared == 0)
         #expect(try String(contentsOfFile: spareOut, encoding: .utf8) == "the secret\n")
 
@@ -155,7 +155,7 @@ struct PolicyKernelTests {
         try agent.waitForLog("mode=monitor")
 
         let out = "\(dir.path)/out"
-        let status = Spawn.wait(try Spawn.start(cat, argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: out))
+        let status = Spawn.wait(try agent.spawn(cat, argv: [Array("cat".utf8), Array(secret.utf8)], stdoutPath: out))
         #expect(status == 0)
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "still readable\n")
         let event = try agent.waitFor("monitor-mode event") { $0.type == "process_tracepoint" && $0.binary == cat }
@@ -195,7 +195,7 @@ struct PolicyKernelTests {
             agent.cleanUp()
         }
         try agent.waitForLog("policy loaded")
-        try Spawn.run(echo, argv: [Array("echo".utf8), Array("hello".utf8)])
+        try agent.run(echo, argv: [Array("echo".utf8), Array("hello".utf8)])
 
         let event = try agent.waitFor("process_kprobe for the echo's write") {
             $0.type == "process_kprobe" && $0.binary == echo
@@ -406,7 +406,7 @@ struct PolicyKernelTests {
         // Absolute paths: the policy matches the filename argument as the program passed it.
         let (a, b) = ("\(dir.path)/a/f", "\(dir.path)/b/f")
         let loop = "i=0; while [ $i -lt 300 ]; do ./cat-x \(a) \(b); ./cat-y \(a) \(b); i=$((i+1)); done"
-        let generator = try Spawn.start(shell, argv: [Array("sh".utf8), Array("-c".utf8), Array(loop.utf8)], cwd: dir.path)
+        let generator = try agent.spawn(shell, argv: [Array("sh".utf8), Array("-c".utf8), Array(loop.utf8)], cwd: dir.path)
         for round in 0..<10 {
             let next = round % 2 == 0 ? version("b", catY) : version("a", catX)
             try next.write(toFile: file, atomically: true, encoding: .utf8)
@@ -552,12 +552,12 @@ struct ExecCheckKernelTests {
         try agent.waitForLog("policy=kill-exec-of-test-binary")
 
         let sideEffect = "\(dir.path)/side-effect"
-        let status = try Spawn.run(touch, argv: [Array("touch".utf8), Array(sideEffect.utf8)])
+        let status = try agent.run(touch, argv: [Array("touch".utf8), Array(sideEffect.utf8)])
         #expect(status & 0x7f == SIGKILL, "wait status \(status)")
         #expect(!FileManager.default.fileExists(atPath: sideEffect))
         // The original touch still runs.
         let spared = "\(dir.path)/spared"
-        #expect(try Spawn.run("/bin/touch", argv: [Array("touch".utf8), Array(spared.utf8)]) == 0)
+        #expect(try agent.run("/bin/touch", argv: [Array("touch".utf8), Array(spared.utf8)]) == 0)
         #expect(FileManager.default.fileExists(atPath: spared))
 
         let event = try agent.waitFor("process_lsm bprm_check_security") {

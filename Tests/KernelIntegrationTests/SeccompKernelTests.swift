@@ -111,17 +111,17 @@ struct SeccompKernelTests {
         try killPolicy(name: "seccomp-kill-\(suffix)", binary: victim).write(toFile: file, atomically: true, encoding: .utf8)
         let added = try tracectl(agent, ["policy", "add", file])
         #expect(added.status == 0, "\(added.output)")
-        let killed = try Spawn.run(victim, argv: [Array("victim".utf8)])
+        let killed = try agent.run(victim, argv: [Array("victim".utf8)])
         #expect(killed & 0x7f == SIGKILL, "wait status \(killed)")
         #expect(try tracectl(agent, ["policy", "mode", "seccomp-kill-\(suffix)", "monitor"]).status == 0)
-        #expect(try Spawn.run(victim, argv: [Array("victim".utf8)]) == 0)
+        #expect(try agent.run(victim, argv: [Array("victim".utf8)]) == 0)
         #expect(try tracectl(agent, ["policy", "delete", "seccomp-kill-\(suffix)"]).status == 0)
 
         // Directory: a new file is seen through inotify and installs a fanotify deny rule.
         try denyOpenPolicy(name: "seccomp-deny-\(suffix)", path: secret)
             .write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
         try agent.waitForLog("file deny rules active")
-        #expect(eventually { open(secret, O_RDONLY) == -1 && errno == EPERM })
+        #expect(try agent.inside { eventually { open(secret, O_RDONLY) == -1 && errno == EPERM } })
         try agent.waitFor("the denied open") {
             $0.type == "process_lsm" && ($0.args.first?["file_arg"] as? [String: Any])?["path"] as? String == secret
         }
@@ -131,10 +131,12 @@ struct SeccompKernelTests {
         #expect(try tracectl(agent, ["policy", "reload"]).status == 0)
         try FileManager.default.removeItem(atPath: "\(policies)/deny.yaml")
         try agent.waitForLog("policy removed")
-        #expect(eventually {
-            let fd = open(secret, O_RDONLY)
-            if fd >= 0 { close(fd) }
-            return fd >= 0
+        #expect(try agent.inside {
+            eventually {
+                let fd = open(secret, O_RDONLY)
+                if fd >= 0 { close(fd) }
+                return fd >= 0
+            }
         })
         #expect(status(of: agent.pid, field: "Seccomp") == "2")
         let log = agent.stop()

@@ -14,9 +14,9 @@ struct TracectlKernelTests {
 
     func killPolicy(name: String, binary: String) -> String { TestPolicies.killAtExec(name: name, binary: binary) }
 
-    /// Runs `binary`; true when SIGKILL ended it.
-    func killed(_ binary: String) throws -> Bool {
-        try Spawn.run(binary, argv: [Array("true".utf8)]) & 0x7f == SIGKILL
+    /// Runs `binary` in `agent`'s fence; true when SIGKILL ended it.
+    func killed(_ binary: String, by agent: AgentHarness) throws -> Bool {
+        try agent.run(binary, argv: [Array("true".utf8)]) & 0x7f == SIGKILL
     }
 
     @Test func addTakesEffectModeMonitorStopsKillingDeleteLiftsIt() throws {
@@ -30,31 +30,31 @@ struct TracectlKernelTests {
             agent.stop()
             agent.cleanUp()
         }
-        #expect(try !killed(binary))
+        #expect(try !killed(binary, by: agent))
 
         let added = try tracectl(agent, ["policy", "add", file])
         #expect(added.status == 0, "\(added.output)")
         let deadline = Date().addingTimeInterval(1)
-        var dead = try killed(binary)
-        while !dead && Date() < deadline { dead = try killed(binary) }
+        var dead = try killed(binary, by: agent)
+        while !dead && Date() < deadline { dead = try killed(binary, by: agent) }
         #expect(dead, "the policy did not act within a second")
 
         #expect(try tracectl(agent, ["policy", "mode", "kill-victim", "monitor"]).status == 0)
-        #expect(try !killed(binary))
+        #expect(try !killed(binary, by: agent))
         let monitored = try agent.waitFor("monitor-mode event") {
             $0.type == "process_lsm" && $0.binary == binary && $0.body["policy_mode"] as? String == "monitor"
         }
         #expect(monitored.action == "KPROBE_ACTION_SIGKILL")
 
         #expect(try tracectl(agent, ["policy", "mode", "kill-victim", "enforce"]).status == 0)
-        #expect(try killed(binary))
+        #expect(try killed(binary, by: agent))
         // The list counts what the policy did.
         _ = try agent.waitFor(count: 2, "two Sigkill events") { $0.type == "process_lsm" && $0.binary == binary }
         usleep(200_000)
         let listed = try tracectl(agent, ["policy", "list", "-o", "json"]).output
         #expect(listed.contains("KPROBE_ACTION_SIGKILL"), "\(listed)")
         #expect(try tracectl(agent, ["policy", "delete", "kill-victim"]).status == 0)
-        #expect(try !killed(binary))
+        #expect(try !killed(binary, by: agent))
         #expect(try tracectl(agent, ["policy", "list"]).output.contains("no policies"))
     }
 
@@ -80,7 +80,7 @@ struct TracectlKernelTests {
         #expect(refused.output.contains("bad.yaml:14:19"), "\(refused.output)")
         #expect(refused.output.contains("unknown operator \"Equl\""), "\(refused.output)")
         #expect(try tracectl(agent, ["policy", "list"]).output == before)
-        #expect(try killed(binary), "the earlier policy must still act")
+        #expect(try killed(binary, by: agent), "the earlier policy must still act")
     }
 
     @Test func editingTheWatchedDirectoryReloadsAndABrokenEditKeepsTheOldVersion() throws {
@@ -98,14 +98,14 @@ struct TracectlKernelTests {
             agent.cleanUp()
         }
         try agent.waitForLog("policy=watched")
-        #expect(try killed(first))
+        #expect(try killed(first, by: agent))
 
         // An edit: the directory watch reloads it, now aimed at the second binary.
         try killPolicy(name: "watched", binary: second).write(toFile: file, atomically: true, encoding: .utf8)
         var deadline = Date().addingTimeInterval(3)
-        while try killed(first) && Date() < deadline { usleep(100_000) }
-        #expect(try !killed(first))
-        #expect(try killed(second))
+        while try killed(first, by: agent) && Date() < deadline { usleep(100_000) }
+        #expect(try !killed(first, by: agent))
+        #expect(try killed(second, by: agent))
 
         // A broken edit: the running version stays and the list shows the error.
         try killPolicy(name: "watched", binary: first).replacingOccurrences(of: "Equal", with: "Equl")
@@ -118,7 +118,7 @@ struct TracectlKernelTests {
         } while !list.contains("Equl") && Date() < deadline
         #expect(list.contains("\"state\":\"error\"") || list.contains("\"state\" : \"error\""), "\(list)")
         #expect(list.contains("Equl"), "\(list)")
-        #expect(try killed(second), "the previous version must keep acting")
+        #expect(try killed(second, by: agent), "the previous version must keep acting")
     }
 
     @Test func eventsStreamFiltersByBinaryInCompactForm() throws {
@@ -182,7 +182,7 @@ struct TracectlKernelTests {
             second.cleanUp()
         }
         try second.waitForLog("policy=persisted")
-        #expect(try killed(binary))
+        #expect(try killed(binary, by: second))
         #expect(try tracectl(second, ["policy", "list"]).output.contains("persisted"))
     }
 

@@ -77,7 +77,7 @@ package final class AgentHarness: @unchecked Sendable {
     ///   - fenced: without `fence`, make a fence cgroup for this agent.
     package init(
         arguments: [String] = [], exportDirectory: String? = nil, stdout: Int32? = nil, readyTimeout: Double = 30,
-        fence: TestCgroup? = nil, fenced: Bool = false
+        fence: TestCgroup? = nil, fenced: Bool = true
     ) throws {
         nodeName = "vigil-test-\(UUID().uuidString.prefix(8))"
         let madeFence = fenced && fence == nil ? try TestCgroup("agent") : nil
@@ -130,6 +130,30 @@ package final class AgentHarness: @unchecked Sendable {
             madeFence?.remove()
             throw Spawn.Failure(description: "\(error)\nagent stderr:\n\(log)")
         }
+    }
+
+    /// Starts a process the test means to enforce on: born in the fence when the agent has one.
+    package func spawn(_ path: String, argv: [[UInt8]], cwd: String? = nil, stdoutPath: String? = nil) throws -> pid_t {
+        guard let fence else { return try Spawn.start(path, argv: argv, cwd: cwd, stdoutPath: stdoutPath) }
+        return try fence.spawn(path, argv: argv, stdoutPath: stdoutPath, cwd: cwd)
+    }
+
+    /// Convenience for UTF-8 arguments (argv[0] is `path`).
+    package func spawn(_ path: String, _ args: [String], cwd: String? = nil) throws -> pid_t {
+        try spawn(path, argv: ([path] + args).map { Array($0.utf8) }, cwd: cwd)
+    }
+
+    /// Runs to completion (see ``spawn(_:argv:cwd:stdoutPath:)``); returns the raw wait status.
+    @discardableResult
+    package func run(_ path: String, argv: [[UInt8]], cwd: String? = nil) throws -> Int32 {
+        Spawn.wait(try spawn(path, argv: argv, cwd: cwd))
+    }
+
+    /// Runs `body` with the test process itself in the fence (see ``TestCgroup/inside(_:)``),
+    /// or as it is when the agent has none.
+    package func inside<T>(_ body: () throws -> T) throws -> T {
+        guard let fence else { return try body() }
+        return try fence.inside(body)
     }
 
     /// Sends `signal` to the agent (e.g. SIGHUP to reload policies).

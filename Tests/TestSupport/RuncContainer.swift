@@ -52,11 +52,15 @@ package final class RuncContainer: @unchecked Sendable {
 
     private let directory: TempDir
     private let top: String
+    /// The fence cgroup's path the container's cgroups are made under ("" for the root): its
+    /// cgroup2 directory is the fence's to remove, not the container's.
+    private let fencePrefix: String
     private let runc: String
     private var removed = false
 
-    /// Starts `sleep 600` as the container's init.
-    package init(layout: Layout = .cgroupfs, podUID: String = UUID().uuidString.lowercased()) throws {
+    /// Starts `sleep 600` as the container's init; with `fence`, its cgroups below the fence's
+    /// (the agent's `--enforcement-cgroup`), so the test's kills and denies can reach it.
+    package init(layout: Layout = .cgroupfs, podUID: String = UUID().uuidString.lowercased(), fence: TestCgroup? = nil) throws {
         if let reason = Self.unavailableReason { throw Spawn.Failure(description: reason) }
         runc = Self.runcPath!
         let busybox = Self.busyboxPath!
@@ -64,7 +68,8 @@ package final class RuncContainer: @unchecked Sendable {
         id = (0..<4).map { _ in String(format: "%016llx", UInt64.random(in: 0...UInt64.max)) }.joined()
         let tag = String(id.prefix(12))
         uniqueBinaryName = "busybox-vigil-\(tag)"  // busybox runs as its multiplexer for names starting "busybox"
-        top = "/vigil-runc-\(getpid())-\(tag)"
+        fencePrefix = fence.map { String($0.path.dropFirst($0.mount.count)) } ?? ""
+        top = "\(fencePrefix)/vigil-runc-\(getpid())-\(tag)"
         switch layout {
         case .cgroupfs:
             cgroupPath = "\(top)/kubepods/besteffort/pod\(podUID)/\(id)"
@@ -186,7 +191,9 @@ package final class RuncContainer: @unchecked Sendable {
                 fields[dash + 1] == "cgroup" || fields[dash + 1] == "cgroup2"
             else { continue }
             let mountPoint = String(fields[4])
-            for level in levels.reversed() { _ = rmdir(mountPoint + level) }
+            let isCgroup2 = fields[dash + 1] == "cgroup2"
+            // In cgroup v1 hierarchies runc made the fence's levels too; in cgroup2 they are the fence's.
+            for level in levels.reversed() where !(isCgroup2 && fencePrefix.hasPrefix(level)) { _ = rmdir(mountPoint + level) }
         }
     }
 }

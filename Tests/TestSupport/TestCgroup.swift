@@ -81,6 +81,31 @@ package final class TestCgroup: @unchecked Sendable {  // immutable after init; 
         return rc < 0 ? -1 : rc
     }
 
+    /// Runs `body` with the test process itself in this cgroup (every thread: cgroup v2 moves
+    /// whole processes), for checks whose subject is the test process (its own connects and
+    /// opens, `matchPIDs` on its pid); moves it back to where it was afterwards, whatever
+    /// `body` does. Tests run serially, so nothing else of the test run is inside meanwhile.
+    package func inside<T>(_ body: () throws -> T) throws -> T {
+        let own = try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)
+        guard let line = own.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) else {
+            throw Spawn.Failure(description: "the test process has no cgroup2 path")
+        }
+        let home = line.dropFirst(3) == "/" ? mount : mount + line.dropFirst(3)
+        try Self.move(getpid(), to: path)
+        defer { try? Self.move(getpid(), to: home) }
+        return try body()
+    }
+
+    private static func move(_ pid: pid_t, to directory: String) throws {
+        let fd = open("\(directory)/cgroup.procs", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Spawn.Failure(description: "open \(directory)/cgroup.procs: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let text = "\(pid)\n"
+        guard write(fd, text, text.utf8.count) == text.utf8.count else {
+            throw Spawn.Failure(description: "move \(pid) to \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Pids in this cgroup and below it.
     package func processes() -> [pid_t] {
         var pids: [pid_t] = []
@@ -98,11 +123,14 @@ package final class TestCgroup: @unchecked Sendable {  // immutable after init; 
     }
 
     /// Kills what the test left in it (its own children, by pid), then removes it, deepest first.
+    /// The test process itself is never killed: it is moved to the cgroup2 root.
     package func remove() {
         for _ in 0..<50 {
             let left = processes()
             if left.isEmpty { break }
-            for pid in left { kill(pid, SIGKILL) }
+            for pid in left {
+                if pid == getpid() { try? Self.move(pid, to: mount) } else { kill(pid, SIGKILL) }
+            }
             usleep(20_000)
         }
         var dirs: [String] = []
