@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Events", "ProcessCache", "Exporter", "CZlib"], exclude: ["Golden"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "HostFiles"]),
         .testTarget(name: "TracefsTests", dependencies: ["Tracefs"]),
-        .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy"]),
+        .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy", "TestSupport"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events", "TestSupport"]),
         .testTarget(name: "ControlAPITests", dependencies: [
             "ControlAPI", "tracectl", "TracingPolicy",

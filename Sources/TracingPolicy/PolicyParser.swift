@@ -31,10 +31,18 @@ package struct PolicyParseResult: Sendable, Hashable {
 /// Each YAML document is one policy. A document with errors is refused on its
 /// own: the other documents of the same file, and other files, still load.
 package enum PolicyParser {
-    /// Parses policy text; `file` is only used in locations.
-    package static func parse(yaml: String, file: String) -> PolicyParseResult {
+    /// Parses policy text; `file` is only used in locations. Text past `limits` (size, and what
+    /// its aliases expand to) is refused at the position where the limit is passed.
+    package static func parse(yaml: String, file: String, limits: YAMLLimits = .standard) -> PolicyParseResult {
         var result = PolicyParseResult()
-        let (documents, syntaxErrors) = YAMLReader.documents(in: yaml, file: file)
+        let size = yaml.utf8.count
+        if size > limits.maxBytes {
+            result.errors = [ValidationError(
+                location: SourceLocation(file: file, line: 1, column: 1), path: "",
+                message: "policy text of \(size) bytes refused (limit \(limits.maxBytes) bytes)")]
+            return result
+        }
+        let (documents, syntaxErrors) = YAMLReader.documents(in: yaml, file: file, limits: limits)
         result.errors = syntaxErrors
         for document in documents {
             let context = DecodeContext()
@@ -59,23 +67,14 @@ package enum PolicyParser {
             result.errors = [refusal]
             return result
         }
-        let text: String
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let decoded = String(data: data, encoding: .utf8) else {
-                var result = PolicyParseResult()
-                result.errors = [ValidationError(location: .wholeFile(path), path: "",
-                                                 message: "cannot read policy file: not valid UTF-8")]
-                return result
-            }
-            text = decoded
-        } catch {
+        switch PolicyText.read(path, maxBytes: YAMLLimits.standard.maxBytes) {
+        case .text(let text):
+            return parse(yaml: text, file: path)
+        case .refused(let error):
             var result = PolicyParseResult()
-            result.errors = [ValidationError(location: .wholeFile(path), path: "",
-                                             message: "cannot read policy file: \(describe(error))")]
+            result.errors = [error]
             return result
         }
-        return parse(yaml: text, file: path)
     }
 
     /// Reads every `*.yaml` / `*.yml` file of a directory and of its immediate

@@ -104,11 +104,22 @@ enum YAMLReader {
     /// Reads all documents of `text`. A syntax error inside one document is
     /// reported and only that document is lost: the stream is cut at `---` lines
     /// (which YAML forbids inside any scalar) and each piece is parsed on its own.
-    static func documents(in text: String, file: String) -> (documents: [Document], errors: [ValidationError]) {
+    static func documents(
+        in text: String, file: String, limits: YAMLLimits = .standard
+    ) -> (documents: [Document], errors: [ValidationError]) {
         var documents: [Document] = []
         var errors: [ValidationError] = []
         var index = 0
         for chunk in split(text) {
+            // Bounds first, on libyaml's events: composing (Yams) and converting an input that
+            // expands past them would take the stack, the time or the memory.
+            if let exceeded = YAMLBounds.check(chunk.text, limits: limits) {
+                errors.append(ValidationError(
+                    location: SourceLocation(file: file, line: exceeded.line + chunk.lineOffset, column: exceeded.column),
+                    path: "", message: "YAML refused: \(exceeded.message)"))
+                index += 1
+                continue
+            }
             let parser: Parser
             do {
                 parser = try Parser(yaml: chunk.text)
