@@ -7,8 +7,8 @@ internal import CYaml
 /// which checks these before anything is composed, so no input makes the parser crash, stall or
 /// balloon: aliases (`*a`) are counted at the size and depth of what they expand to.
 ///
-/// The defaults are far above what real policies use (Tetragon's 71 examples and `policies/`:
-/// at most 3 KB, 12 levels, a few hundred nodes, no aliases).
+/// The defaults are far above what real policies use: Tetragon's 71 examples and `policies/`
+/// load with each limit cut to a quarter (docs/policies.md).
 package struct YAMLLimits: Sendable, Hashable {
     /// Bytes of policy text (one file, one API body, one CRD object).
     package var maxBytes = 1 << 20
