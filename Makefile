@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels clean clean-host
+.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels clean clean-host guest-run
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -49,6 +49,13 @@ test-kernels: release ## the scenarios on the host kernel and on Debian 6.1 and 
 bench-kernels: release ## hook cost on kernel functions, fentry against kprobe, in Debian 6.1 and 6.12 guests (root)
 	./scripts/install-deps.sh qemu-system-x86 busybox-static
 	MATRIX_MODE=bench KERNELS="$${KERNELS:-6.1 6.12}" ./scripts/kernel-matrix/run.sh
+
+# CMD reaches the guest's shell as typed ($(value) keeps make from expanding its $). Make reports
+# a non-zero status of CMD as "Error N" and exits 2, as for any failed recipe; the script exits with it.
+guest-run: export GUEST_CMD := $(value CMD)
+guest-run: ## CMD in a Debian guest (KERNEL=6.12, 6.1, 6.12-nobpf) with .build/debug's vigil and tracectl
+	@./scripts/install-deps.sh qemu-system-x86 busybox-static
+	@./scripts/kernel-matrix/guest-run.sh "$(or $(KERNEL),6.12)" "$$GUEST_CMD"
 
 test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests

@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: Apache-2.0
-# /init of the kernel matrix guests: mount what the agent needs, run the scenarios, report
-# over the second serial port (/dev/ttyS1, a file on the host), power off.
+# /init of the kernel matrix guests: mount what the agent needs, run the scenarios (or the bench,
+# or make guest-run's command), report over the second serial port (/dev/ttyS1, a file on the
+# host), power off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -15,6 +16,23 @@ mount -t securityfs securityfs /sys/kernel/security
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 ip link set lo up
 hostname matrix-guest
+
+case " $(cat /proc/cmdline) " in
+*" vigil.mode=run "*)
+	# make guest-run (guest-run.sh): the developer's command, appended to the initramfs as
+	# /vigil/guest-cmd with its FILES in /work, runs in /work with /vigil on PATH. Its stdout goes
+	# to the second port, raw so no \r is added; its stderr to the console, followed by its status
+	# in a line guest-run.sh reads there. The last two stty set what is already set: busybox
+	# applies a setting with TCSADRAIN, which returns once the port has sent everything, before
+	# the power goes.
+	stty -F /dev/ttyS1 raw -echo
+	(cd /work && HOME=/work PATH=/vigil:/bin exec sh /vigil/guest-cmd) </dev/null >/dev/ttyS1 2>/dev/console
+	echo "GUEST-RUN-STATUS $?" >/dev/console
+	stty -F /dev/ttyS1 raw
+	stty -F /dev/console onlcr
+	poweroff -f
+	;;
+esac
 
 results=/dev/ttyS1
 echo "KERNEL $(uname -r)" >$results

@@ -33,82 +33,11 @@ die() { say "$*"; exit 2; }
 [ "$(id -u)" -eq 0 ] || die "needs root: the host column loads BPF programs and the guests run the agent as root"
 [ -x "$VIGIL" ] || die "no agent binary at $VIGIL (make release, or set VIGIL=)"
 [ -x "$TRACECTL" ] || die "no tracectl next to the agent at $TRACECTL (make release, or set TRACECTL=)"
-for tool in qemu-system-x86_64 gcc strip ldd apt-get dpkg-deb; do
-	command -v $tool >/dev/null || die "$tool not found (make test-kernels installs qemu-system-x86 and busybox-static)"
-done
-BUSYBOX=/bin/busybox
-if ! [ -x $BUSYBOX ] || ldd $BUSYBOX >/dev/null 2>&1; then
-	die "$BUSYBOX is missing or not static: install busybox-static"
-fi
+. "$HERE/lib.sh"
+check_tools
 mkdir -p "$CACHE" "$OUT"
 
-# --- kernels ---------------------------------------------------------------------------------
-
-# Debian package names for a series; the newest one in the apt lists wins.
-package_pattern() {
-	case $1 in
-	6.1) echo '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' ;;
-	6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$' ;;
-	*) return 1 ;;
-	esac
-}
-
-# Prints the path of a cached vmlinuz for a series, downloading the package the first time.
-# The cloud flavour: smallest image, and the initramfs needs no modules.
-kernel_image() {
-	local series=$1 pattern pkg dir
-	pattern=$(package_pattern "$series") || die "unknown kernel series '$series' (known: 6.1, 6.12)"
-	pkg=$(apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
-	if [ -z "$pkg" ] && ! ls -d "$CACHE"/linux-image-* >/dev/null 2>&1; then
-		# A fresh machine (or container) may have no package lists at all yet.
-		apt-get update -qq >&2 || true
-		pkg=$(apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
-	fi
-	if [ -z "$pkg" ]; then
-		# Offline or stale lists: the newest cached one still serves.
-		dir=$(ls -d "$CACHE"/* 2>/dev/null | grep -E "/${pattern#^}" | sort -V | tail -1 || true)
-		[ -n "$dir" ] || die "no package matches $pattern in the apt lists (apt-get update?) and none is cached"
-		echo "$dir/vmlinuz"
-		return
-	fi
-	dir=$CACHE/$pkg
-	if ! [ -f "$dir/vmlinuz" ]; then
-		say "downloading $pkg"
-		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-		(cd "$dir.tmp" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed"
-		dpkg-deb -x "$dir.tmp"/*.deb "$dir.tmp/x"
-		mkdir -p "$dir"
-		cp "$dir.tmp"/x/boot/vmlinuz-* "$dir/vmlinuz"
-		rm -rf "$dir.tmp"
-	fi
-	echo "$dir/vmlinuz"
-}
-
-# --- the guest's initramfs -----------------------------------------------------------------------
-
-TRIGGER=$OUT/trigger
-gcc -O2 -static -Wall -Werror -o "$TRIGGER" "$HERE/trigger.c"
-gcc -O2 -static -Wall -Werror -o "$OUT/open_storm" "$ROOT/bench/open_storm.c"
-
-build_initramfs() {
-	local stage=$OUT/initramfs lib
-	rm -rf "$stage"
-	mkdir -p "$stage"/{bin,proc,sys,dev,tmp,vigil,etc}
-	cp $BUSYBOX "$stage/bin/busybox"
-	cp "$HERE/init.sh" "$stage/init"
-	cp "$HERE/scenarios.sh" "$HERE/bench-trampolines.sh" "$TRIGGER" "$OUT/open_storm" "$stage/vigil/"
-	strip -o "$stage/vigil/vigil" "$VIGIL"
-	strip -o "$stage/vigil/tracectl" "$TRACECTL"
-	# The shared libraries (Swift runtime, Foundation, libbpf, libelf, zlib, glibc) at the
-	# paths the dynamic loader looks for them, so the binaries run unchanged.
-	for lib in $( (ldd "$VIGIL"; ldd "$TRACECTL") | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
-		mkdir -p "$stage$(dirname "$lib")"
-		cp -L "$lib" "$stage$lib"
-	done
-	echo "root:x:0:0:root:/:/bin/sh" >"$stage/etc/passwd"
-	(cd "$stage" && find . | $BUSYBOX cpio -o -H newc 2>/dev/null) | gzip -1 >"$OUT/initramfs.cpio.gz"
-	rm -rf "$stage"
-}
+build_static_helpers
 
 # --- running one column ----------------------------------------------------------------------
 
@@ -124,16 +53,11 @@ run_host() {
 }
 
 run_guest() {
-	local name=$1 series=${1%-nobpf} image lsm=lockdown,capability,bpf
-	[ "$name" != "$series" ] && lsm=lockdown,capability
-	image=$(kernel_image "$series")
-	say "$name: booting $(basename "$(dirname "$image")") with lsm=$lsm under TCG"
+	local name=$1
+	qemu_command "$name" "$OUT/initramfs.cpio.gz" "$([ "$MATRIX_MODE" = bench ] && echo vigil.mode=bench)" \
+		"$OUT/$name.console" "$OUT/$name.results"
 	: >"$OUT/$name.results"
-	timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1536 \
-		-display none -monitor none -no-reboot \
-		-kernel "$image" -initrd "$OUT/initramfs.cpio.gz" \
-		-append "console=ttyS0 lsm=$lsm panic=-1 quiet$([ "$MATRIX_MODE" = bench ] && echo ' vigil.mode=bench')${KERNEL_APPEND:+ $KERNEL_APPEND}" \
-		-serial "file:$OUT/$name.console" -serial "file:$OUT/$name.results" || say "$name: qemu exited with $?"
+	timeout "$GUEST_TIMEOUT" "${QEMU[@]}" || say "$name: qemu exited with $?"
 }
 
 # --- the table -------------------------------------------------------------------------------
@@ -141,7 +65,7 @@ run_guest() {
 failed=0
 columns=()
 start=$SECONDS
-build_initramfs &
+build_initramfs "$OUT/initramfs.cpio.gz" &
 initramfs_job=$!
 for k in $KERNELS; do
 	case $k in
