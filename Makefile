@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels clean clean-host guest-run
+.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels fuzz clean clean-host guest-run
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -84,6 +84,20 @@ bench: release bench-deps ## storms with no agent, vigil, auditd, bpftrace side 
 
 bench-deps: ## auditd, the comparison `make bench` runs against (bpftrace is optional)
 	@command -v auditd >/dev/null || apt-get install -y --no-install-recommends auditd
+
+# FUZZ_SECONDS bounds the run; inputs slower than 2 s or a process past 512 MB are findings, as crashes
+# are. Seeds: Tetragon's examples, policies/ and the regressions; findings land in .build/fuzz/findings.
+FUZZ_SECONDS ?= 60
+FUZZ_EXAMPLES ?= /work/shared/reference/tetragon-examples
+fuzz: bpf ## the policy parser and compiler under libFuzzer for FUZZ_SECONDS (60)
+	$(SWIFT) build --build-path .build/fuzz -c release --product vigil-policy-fuzz \
+		-Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
+	mkdir -p .build/fuzz/corpus .build/fuzz/seeds .build/fuzz/findings
+	cp policies/*.yaml Fuzz/regressions/* .build/fuzz/seeds/
+	-find $(FUZZ_EXAMPLES) -name '*.y*ml' -exec cp {} .build/fuzz/seeds/ \; 2>/dev/null
+	.build/fuzz/release/vigil-policy-fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=2 -rss_limit_mb=512 \
+		-max_len=65536 -artifact_prefix=.build/fuzz/findings/ -print_final_stats=1 \
+		.build/fuzz/corpus .build/fuzz/seeds
 
 clean:
 	$(MAKE) -C bpf clean

@@ -96,6 +96,8 @@ let package = Package(
         ]),
 
         // `make bench`'s pipeline replay (bench/pipeline/main.swift): user space only, no kernel.
+        // The policy parser and compiler under libFuzzer (`make fuzz`); a replay tool otherwise.
+        .executableTarget(name: "vigil-policy-fuzz", dependencies: ["TracingPolicy", "PolicyCompiler", "Tracefs", "Events"], path: "Fuzz/PolicyFuzz"),
         .executableTarget(name: "vigil-pipeline-bench", dependencies: ["Events", "ProcessCache", "Exporter"], path: "bench/pipeline"),
 
         // Test support and tests. Suites whose names carry "Kernel" need root.

@@ -58,6 +58,19 @@ package enum PolicyParser {
         return result
     }
 
+    /// Parses policy bytes (an API body, a fuzzer's input): refused at the first byte that is not
+    /// UTF-8, otherwise as ``parse(yaml:file:limits:)``.
+    package static func parse(bytes: [UInt8], file: String, limits: YAMLLimits = .standard) -> PolicyParseResult {
+        switch PolicyText.decode(bytes, file: file) {
+        case .text(let text):
+            return parse(yaml: text, file: file, limits: limits)
+        case .refused(let error):
+            var result = PolicyParseResult()
+            result.errors = [error]
+            return result
+        }
+    }
+
     /// Reads and parses one file; an unreadable file is an error at the file, and so is one
     /// that `trust` refuses (the agent passes ``PolicyFileTrust/agent``; `root` is the policy
     /// directory the file came from).

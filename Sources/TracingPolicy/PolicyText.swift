@@ -39,12 +39,18 @@ enum PolicyText {
             // The file grew after the fstat: the limit holds for what is read.
             if bytes.count > maxBytes { return refuse("more than \(maxBytes) bytes (limit \(maxBytes) bytes)") }
         }
+        return decode(bytes, file: path)
+    }
+
+    /// `bytes` as text, or refused at the line and column (in bytes) of the first byte that is
+    /// not UTF-8.
+    static func decode(_ bytes: [UInt8], file: String) -> Outcome {
         if let bad = firstInvalidUTF8(bytes) {
             let before = bytes[..<bad]
             let line = before.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
             let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
             return .refused(ValidationError(
-                location: SourceLocation(file: path, line: line, column: bad - lineStart + 1), path: "",
+                location: SourceLocation(file: file, line: line, column: bad - lineStart + 1), path: "",
                 message: "not valid UTF-8 (byte offset \(bad), byte 0x\(String(bytes[bad], radix: 16)))"))
         }
         return .text(String(decoding: bytes, as: UTF8.self))

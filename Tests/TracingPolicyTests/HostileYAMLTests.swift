@@ -113,4 +113,20 @@ import Glibc
             #expect(refused.isEmpty, "\(refused)")
         }
     }
+
+    /// What `make fuzz` found (and the inputs that started this), kept in Fuzz/regressions: each
+    /// is refused with a position, within a second.
+    @Test func everyFuzzRegressionIsRefusedFast() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let directory = "\(repo)/Fuzz/regressions"
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(files.count >= 4)
+        for name in files {
+            let start = Date()
+            let result = PolicyParser.parse(fileAt: "\(directory)/\(name)")
+            #expect(Date().timeIntervalSince(start) < 1, "\(name)")
+            #expect(result.errors.first.map { $0.location.line > 0 } == true, "\(name): \(result.errors)")
+        }
+    }
 }
