@@ -363,7 +363,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -638,6 +638,129 @@ if [ -n "$pinned" ] && [ "$while_down" = 1 ] && [ "$after" = 0 ]; then
 else
 	result kept-connect-deny FAIL "pinned='$pinned' pins='$pins' errno while down=$while_down after unpin=$after; $(tail -n 1 "$WORK/agent-kept.log")"
 fi
+
+# --enforcement-cgroup: a third agent with node-wide policies (no binary selector) on our file,
+# port and read, fenced to a cgroup of this run. A shell that moves itself into the fence and
+# execs the trigger is killed or denied on every mechanism this kernel serves them with
+# (tracepoint, BPF-LSM or fanotify, cgroup connect, fmod_ret); the trigger outside is not, and
+# its events say "fenced":true.
+CG2=$(grep ' - cgroup2 ' /proc/self/mountinfo | head -n 1 | awk '{print $5}')
+FENCE=$CG2/vigil-test-matrix-$$
+PORT_FENCE=$((PORT + 4))
+cp "$TRIGGER" "$WORK/bin/t-fence"
+for f in open kill kover; do echo secret >"$WORK/secret-fence-$f"; done
+mkdir -p "$WORK/policies-fence" "$FENCE"
+deny_policy matrix-fence-open file_open file "$WORK/secret-fence-open" >"$WORK/policies-fence/open.yaml"
+# fence_policy name spec-lines: a policy with one selector and no binary in it.
+fence_policy() { # name hooks-key hook-lines match-lines action-lines
+	printf 'apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: %s\nspec:\n  %s:\n%s\n    selectors:\n    - matchArgs:\n%s\n      matchActions:\n%s\n' "$@"
+}
+fence_policy matrix-fence-connect lsmhooks "  - hook: socket_connect
+    args:
+    - index: 1
+      type: sockaddr" "      - index: 1
+        operator: DPort
+        values: [\"$PORT_FENCE\"]" "      - action: Override
+        argError: -1" >"$WORK/policies-fence/connect.yaml"
+fence_policy matrix-fence-kill tracepoints "  - subsystem: syscalls
+    event: sys_enter_openat
+    args:
+    - index: 6
+      type: string" "      - index: 6
+        operator: Equal
+        values: [\"$WORK/secret-fence-kill\"]" "      - action: Sigkill" >"$WORK/policies-fence/kill.yaml"
+FENCE_POLICIES=3
+if [ "$TRAMP_EXPECTED" = yes ]; then
+	fence_policy matrix-fence-kover kprobes "  - call: security_file_permission
+    syscall: false
+    args:
+    - index: 0
+      type: file" "      - index: 0
+        operator: Equal
+        values: [\"$WORK/secret-fence-kover\"]" "      - action: Override
+        argError: -13" >"$WORK/policies-fence/kover.yaml"
+	FENCE_POLICIES=4
+fi
+FENCE_EVENTS=$WORK/events-fence.log
+"$VIGIL" --node-name matrix --export-filename "$FENCE_EVENTS" --server-address "" \
+	--tracing-policy-dir "$WORK/policies-fence" --enforcement-cgroup "$FENCE" --log-level info $AGENT_ARGS \
+	>/dev/null 2>"$WORK/agent-fence.log" &
+FENCED=$!
+trap 'kill -KILL ${AGENT:-} ${KEPT:-} ${FENCED:-} 2>/dev/null; rmdir "$FENCE" 2>/dev/null' EXIT
+i=0
+while [ $i -lt $((READY_TIMEOUT * 10)) ] && kill -0 $FENCED 2>/dev/null; do
+	loaded=$(grep -c "policy loaded" "$WORK/agent-fence.log" 2>/dev/null)
+	if [ "${loaded:-0}" -ge $FENCE_POLICIES ] && { grep -q "file deny rules active" "$WORK/agent-fence.log" || [ "$LSM_EXPECTED" = yes ]; }; then
+		break
+	fi
+	sleep 0.1
+	i=$((i + 1))
+done
+# Runs the trigger with $@ inside the fence (a shell that moves itself there, then execs it).
+in_fence() {
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$FENCE" "$WORK/bin/t-fence" "$@"
+}
+fenced_event() { # what... : the outside event, marked
+	saved=$EVENTS
+	EVENTS=$FENCE_EVENTS
+	wait_event 10 "\"$WORK/bin/t-fence\"" '"fenced":true' "$@"
+	found=$?
+	EVENTS=$saved
+	return $found
+}
+taken_event() { # what... : an event of the inside run, not marked
+	i=0
+	while [ $i -lt 100 ]; do
+		grep -F "\"$WORK/bin/t-fence\"" "$FENCE_EVENTS" 2>/dev/null | grep -F "$1" | grep -F "$2" | grep -vqF '"fenced"' && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+fence_ready=$(grep -c "enforcement fenced" "$WORK/agent-fence.log" 2>/dev/null)
+
+inside=$(in_fence open "$WORK/secret-fence-open")
+outside=$("$WORK/bin/t-fence" open "$WORK/secret-fence-open")
+if [ "$fence_ready" = 1 ] && [ "$inside" = 1 ] && [ "$outside" = 0 ] && taken_event KPROBE_ACTION_OVERRIDE "secret-fence-open" &&
+	fenced_event KPROBE_ACTION_OVERRIDE "\"$WORK/secret-fence-open\""; then
+	result fence-open PASS "EPERM inside, opened outside (fenced) via $(mechanism file_open)"
+else
+	result fence-open FAIL "inside=$inside outside=$outside fence logged=$fence_ready; $(grep -i 'refused\|error' "$WORK/agent-fence.log" | tail -n 1)"
+fi
+
+inside=$(in_fence connect $PORT_FENCE)
+outside=$("$WORK/bin/t-fence" connect $PORT_FENCE)
+if [ "$inside" = 1 ] && [ "$outside" = 0 ] && taken_event KPROBE_ACTION_OVERRIDE "\"port\":$PORT_FENCE" &&
+	fenced_event KPROBE_ACTION_OVERRIDE "\"port\":$PORT_FENCE"; then
+	result fence-connect PASS "EPERM inside, connected outside (fenced) via $(mechanism socket_connect)"
+else
+	result fence-connect FAIL "inside=$inside outside=$outside"
+fi
+
+out=$(in_fence open "$WORK/secret-fence-kill")
+status=$?
+outside=$("$WORK/bin/t-fence" open "$WORK/secret-fence-kill")
+if [ $status -eq 137 ] && [ -z "$out" ] && [ "$outside" = 0 ] && fenced_event KPROBE_ACTION_SIGKILL "secret-fence-kill"; then
+	result fence-sigkill PASS "killed inside (status 137), spared outside (fenced)"
+else
+	result fence-sigkill FAIL "inside status=$status output=$out outside=$outside"
+fi
+
+if [ "$TRAMP_EXPECTED" = yes ]; then
+	inside=$(in_fence read "$WORK/secret-fence-kover")
+	outside=$("$WORK/bin/t-fence" read "$WORK/secret-fence-kover")
+	if [ "$inside" = 13 ] && [ "$outside" = 0 ] && fenced_event KPROBE_ACTION_OVERRIDE '"mechanism":"fmod_ret"'; then
+		result fence-fmod-ret PASS "EACCES inside, read outside (fenced) via fmod_ret"
+	else
+		result fence-fmod-ret FAIL "inside=$inside outside=$outside; $(refusal_of kover.yaml)"
+	fi
+else
+	result fence-fmod-ret SKIP "no BPF trampolines here"
+fi
+kill -TERM $FENCED
+wait $FENCED
+FENCED=
+rmdir "$FENCE"
 
 # $RESULTS may be a serial port, which cannot be read back: the copy in $WORK is.
 if grep -q '^RESULT .* FAIL' "$WORK/results"; then
