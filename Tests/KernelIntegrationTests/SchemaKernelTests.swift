@@ -141,6 +141,17 @@ struct SchemaKernelTests {
             try agent.waitForLog("policy=schema-\(name)")
         }
         try agent.waitForLog("file deny rules active")
+        // The control API's stream carries Vigil's fields whatever the export does.
+        let streamOut = "\(dir.path)/stream.out"
+        let client = try Spawn.start(
+            AgentHarness.tracectlPath,
+            argv: [AgentHarness.tracectlPath, "--server-address", agent.socketPath, "events", "--policy", "schema-monitor"]
+                .map { Array($0.utf8) }, stdoutPath: streamOut)
+        defer {
+            kill(client, SIGKILL)
+            Spawn.wait(client)
+        }
+        usleep(500_000)
 
         // Inside the fence: the cat copy is killed at its open, the echo's write is posted, the
         // denied open and connect fail, the monitored and watched opens go through.
@@ -168,6 +179,13 @@ struct SchemaKernelTests {
         _ = try agent.waitFor(count: 2, "file deny events") { $0.policyName == "schema-deny" }
         _ = try agent.waitFor(count: 2, "connect events") { $0.policyName == "schema-connect" }
         _ = try agent.waitFor("the exit of the killed copy") { $0.type == "process_exit" && $0.binary == cat }
+        let deadline = Date().addingTimeInterval(5)
+        var stream = ""
+        while Date() < deadline, !stream.contains("schema-monitor") {
+            usleep(100_000)
+            stream = (try? String(contentsOfFile: streamOut, encoding: .utf8)) ?? ""
+        }
+        #expect(stream.contains(#""vigil":{"mechanism":"#) && stream.contains(#""policy_mode":"monitor""#), "stream: \(stream)")
         agent.stop()
         return agent.events
     }
