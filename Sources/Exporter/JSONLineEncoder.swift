@@ -7,9 +7,21 @@ import Events
 ///
 /// Writes bytes straight into a caller-owned buffer; no Foundation, no intermediate strings for
 /// byte fields. Output is compact (no spaces), one object per line, terminated by `\n`.
+///
+/// By default every key is one of Tetragon's schema (docs/events.md names the version), so that
+/// a consumer parsing with Tetragon's protobuf definitions and unknown fields as errors (Go's
+/// `protojson.Unmarshal`) accepts every line. Vigil's own facts (the mechanism that served a
+/// hook, monitor mode, the enforcement fence, a file's inode, device and open flags, ...) are
+/// written only with ``vigilFields``, under `vigil` keys (see ``appendVigil(_:to:)``).
 package struct JSONLineEncoder: Sendable {
-    /// An encoder; it holds no state.
-    package init() {}
+    /// Whether Vigil's own fields are written (`--enable-vigil-fields`): a `vigil` object at the
+    /// end of a policy event and in an argument, never a key of Tetragon's messages.
+    package let vigilFields: Bool
+
+    /// An encoder; `vigilFields` adds Vigil's own `vigil` objects to Tetragon's schema.
+    package init(vigilFields: Bool = false) {
+        self.vigilFields = vigilFields
+    }
 
     /// Appends `event` as one JSON line, including the trailing newline, to `buffer`.
     package func encode(_ event: ExportEvent, into buffer: inout JSONBuffer) {
@@ -51,11 +63,13 @@ package struct JSONLineEncoder: Sendable {
                 buffer.appendJSONString(name)
             }
             // Tetragon renders tracepoint arguments from untyped values: never a `label`.
-            Self.appendArgs(args, labels: false, to: &buffer)
+            Self.appendArgs(args, labels: false, vigil: vigilFields, to: &buffer)
             Self.appendPolicyName(outcome, to: &buffer)
             Self.appendAction(outcome, to: &buffer)
-            Self.appendMessageTagsMode(outcome, to: &buffer)
+            Self.appendMessage(outcome, to: &buffer)
+            Self.appendTags(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
+            if vigilFields { Self.appendVigil(outcome, to: &buffer) }
         case .kprobe(let functionName, let args, let outcome):
             // `tetragon.ProcessKprobe`: process 1, parent 2, function_name 3, args 4, (return 5),
             // action 6, (kernel_stack_trace 7), policy_name 8, (return_action 9), message 10,
@@ -67,16 +81,18 @@ package struct JSONLineEncoder: Sendable {
                 buffer.append(static: ",\"function_name\":")
                 buffer.appendJSONString(functionName)
             }
-            Self.appendArgs(args, labels: true, to: &buffer)
-            Self.appendReturn(outcome, to: &buffer)
+            Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
+            Self.appendReturn(outcome, key: ",\"return\":", vigil: vigilFields, to: &buffer)
             Self.appendAction(outcome, to: &buffer)
             Self.appendPolicyName(outcome, to: &buffer)
-            Self.appendMessageTagsMode(outcome, to: &buffer)
-            Self.appendMechanism(outcome, to: &buffer)
+            Self.appendMessage(outcome, to: &buffer)
+            Self.appendTags(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
+            if vigilFields { Self.appendVigil(outcome, to: &buffer) }
         case .lsm(let functionName, let args, let outcome):
             // `tetragon.ProcessLsm`: process 1, parent 2, function_name 3, policy_name 4, message 5,
-            // args 6, action 7, tags 8, ancestors 9, (ima_hash 11).
+            // args 6, action 7, tags 8, ancestors 9, (ima_hash 11). It has no `return`: what the
+            // hooked call returned is Vigil's `vigil.return`.
             buffer.append(static: "{\"process_lsm\":{\"process\":")
             appendProcess(event.process, to: &buffer)
             appendParent(event.parent, to: &buffer)
@@ -86,12 +102,11 @@ package struct JSONLineEncoder: Sendable {
             }
             Self.appendPolicyName(outcome, to: &buffer)
             Self.appendMessage(outcome, to: &buffer)
-            Self.appendArgs(args, labels: true, to: &buffer)
-            Self.appendReturn(outcome, to: &buffer)
+            Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
             Self.appendAction(outcome, to: &buffer)
-            Self.appendTagsMode(outcome, to: &buffer)
-            Self.appendMechanism(outcome, to: &buffer)
+            Self.appendTags(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
+            if vigilFields { Self.appendVigil(outcome, lsmReturn: true, to: &buffer) }
         }
         buffer.append(UInt8(ascii: "}"))
         if !event.nodeName.isEmpty {
@@ -423,20 +438,8 @@ package struct JSONLineEncoder: Sendable {
         b.appendJSONString(outcome.action)
     }
 
-    /// `message` (omitted when nil or empty), `tags` (omitted when empty), then Vigil's
-    /// `policy_mode`.
-    ///
-    /// `"policy_mode":"monitor"` and `"fenced":true` are Vigil's additions to Tetragon's schema:
-    /// written right after `tags` (or where `tags` would be), only when the matching policy runs in
-    /// monitor mode, or the process was outside `--enforcement-cgroup`, so that a SIEM can tell
-    /// that `action` (e.g. `KPROBE_ACTION_SIGKILL`) says what was due and was not performed.
-    /// Nothing is written for an action taken, so those lines keep exactly Tetragon's shape.
+    /// `message`, omitted when nil or empty.
     @inline(__always)
-    private static func appendMessageTagsMode(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
-        appendMessage(outcome, to: &b)
-        appendTagsMode(outcome, to: &b)
-    }
-
     private static func appendMessage(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
         if let message = outcome.message, !message.isEmpty {
             b.append(static: ",\"message\":")
@@ -444,47 +447,74 @@ package struct JSONLineEncoder: Sendable {
         }
     }
 
-    /// `tags`, then Vigil's `policy_mode` (see appendMessageTagsMode's caller notes).
-    private static func appendTagsMode(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
-        if !outcome.tags.isEmpty {
-            b.append(static: ",\"tags\":[")
-            for (i, tag) in outcome.tags.enumerated() {
-                if i > 0 { b.append(UInt8(ascii: ",")) }
-                b.appendJSONString(tag)
+    /// `tags`, omitted when empty.
+    @inline(__always)
+    private static func appendTags(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
+        guard !outcome.tags.isEmpty else { return }
+        b.append(static: ",\"tags\":[")
+        for (i, tag) in outcome.tags.enumerated() {
+            if i > 0 { b.append(UInt8(ascii: ",")) }
+            b.appendJSONString(tag)
+        }
+        b.append(UInt8(ascii: "]"))
+    }
+
+    /// `return`: one `KprobeArgument`, as Tetragon writes it for kretprobes.
+    @inline(__always)
+    private static func appendReturn(
+        _ outcome: PolicyOutcome, key: StaticString, vigil: Bool, to b: inout JSONBuffer
+    ) {
+        guard let value = outcome.returnValue else { return }
+        b.append(static: key)
+        appendArgument(Argument(value), label: false, vigil: vigil, to: &b)
+    }
+
+    /// Vigil's own facts of a policy event, as one `vigil` object after every Tetragon field
+    /// (omitted when it would be empty), in this order:
+    /// - `mechanism`: how Vigil observed or enforced the hook on this kernel
+    ///   (`cgroup_sock_addr`, `tracepoint syscalls/sys_exit_openat`, ...);
+    /// - `policy_mode`: `"monitor"` when the policy runs in monitor mode: `action` says what was
+    ///   due and was not done;
+    /// - `fenced`: `true` when the process was outside `--enforcement-cgroup`: `action` says what
+    ///   was due and was not done;
+    /// - `return` (process_lsm only, whose Tetragon message has no `return`): what the hooked
+    ///   call returned, a `KprobeArgument` (a connect's 0 or -errno, an open's fd).
+    private static func appendVigil(_ outcome: PolicyOutcome, lsmReturn: Bool = false, to b: inout JSONBuffer) {
+        var first = true
+        @inline(__always) func key(_ name: StaticString) {
+            if first {
+                first = false
+                b.append(static: ",\"vigil\":{")
+            } else {
+                b.append(UInt8(ascii: ","))
             }
-            b.append(UInt8(ascii: "]"))
+            b.append(static: name)
+        }
+        if let mechanism = outcome.mechanism, !mechanism.isEmpty {
+            key("\"mechanism\":")
+            b.appendJSONString(mechanism)
         }
         if outcome.monitor {
-            b.append(static: ",\"policy_mode\":\"monitor\"")
+            key("\"policy_mode\":\"monitor\"")
         }
         if outcome.fenced {
-            b.append(static: ",\"fenced\":true")
+            key("\"fenced\":true")
         }
-    }
-
-    /// `return`: one `KprobeArgument`, as Tetragon writes it for kretprobes. Vigil also writes it
-    /// on `process_lsm` events of connect hooks (whether the connect happened).
-    private static func appendReturn(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
-        guard let value = outcome.returnValue else { return }
-        b.append(static: ",\"return\":")
-        appendArgument(Argument(value), label: false, to: &b)
-    }
-
-    /// Vigil's `mechanism` (see PolicyOutcome.mechanism), after the Tetragon fields.
-    private static func appendMechanism(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
-        guard let mechanism = outcome.mechanism, !mechanism.isEmpty else { return }
-        b.append(static: ",\"mechanism\":")
-        b.appendJSONString(mechanism)
+        if lsmReturn, let value = outcome.returnValue {
+            key("\"return\":")
+            appendArgument(Argument(value), label: false, vigil: true, to: &b)
+        }
+        if !first { b.append(UInt8(ascii: "}")) }
     }
 
     /// `args`, omitted when empty (protojson omits empty repeated fields).
     @inline(__always)
-    private static func appendArgs(_ args: [Argument], labels: Bool, to b: inout JSONBuffer) {
+    private static func appendArgs(_ args: [Argument], labels: Bool, vigil: Bool, to b: inout JSONBuffer) {
         guard !args.isEmpty else { return }
         b.append(static: ",\"args\":[")
         for (i, arg) in args.enumerated() {
             if i > 0 { b.append(UInt8(ascii: ",")) }
-            appendArgument(arg, label: labels, to: &b)
+            appendArgument(arg, label: labels, vigil: vigil, to: &b)
         }
         b.append(UInt8(ascii: "]"))
     }
@@ -493,14 +523,22 @@ package struct JSONLineEncoder: Sendable {
     /// for a zero value, since protojson keeps oneof presence), then `label` (proto field after
     /// the oneof) when `label` is asked for and the argument has a non-empty one. Fields inside
     /// nested messages follow the proto3 rules: zero values omitted, 64-bit integers as strings.
-    package static func appendArgument(_ arg: Argument, label: Bool, to b: inout [UInt8]) {
+    ///
+    /// With `vigil`, Vigil's facts of the argument follow as a `vigil` object (see
+    /// ``appendArgumentVigil(_:to:)``). An argument that could not be read has no value key
+    /// (Tetragon's `KprobeArgument` has none for it): `{}` or only its `label`, and with `vigil`
+    /// `"vigil":{"error":...}` says why.
+    package static func appendArgument(_ arg: Argument, label: Bool, vigil: Bool = false, to b: inout [UInt8]) {
         var out = JSONBuffer(capacity: 256)
-        appendArgument(arg, label: label, to: &out)
+        appendArgument(arg, label: label, vigil: vigil, to: &out)
         out.withUnsafeBytes { b.append(contentsOf: $0) }
     }
 
-    /// See ``appendArgument(_:label:to:)-([UInt8])``.
-    package static func appendArgument(_ arg: Argument, label: Bool, to b: inout JSONBuffer) {
+    /// See ``appendArgument(_:label:vigil:to:)-([UInt8])``.
+    package static func appendArgument(_ arg: Argument, label: Bool, vigil: Bool = false, to b: inout JSONBuffer) {
+        // Whether a key was written inside the argument's object (the oneof value), for the
+        // comma before `label` and `vigil`; only an unreadable argument has none.
+        var valueWritten = true
         switch arg.value {
         case .int(let v):
             b.append(static: "{\"int_arg\":")
@@ -540,8 +578,9 @@ package struct JSONLineEncoder: Sendable {
                 b.append(UInt8(ascii: "\""))
             }
             b.append(UInt8(ascii: "}"))
-        case .file(let path, let permission, let details), .binprm(let path, let permission, let details),
-            .path(let path, let permission, let details):
+        case .file(let path, let permission, _), .binprm(let path, let permission, _),
+            .path(let path, let permission, _):
+            // Their FileDetails are Vigil's: the argument's `vigil` object, after `label`.
             if case .binprm = arg.value {
                 b.append(static: "{\"linux_binprm_arg\":{\"path\":\"")
             } else if case .path = arg.value {
@@ -554,18 +593,6 @@ package struct JSONLineEncoder: Sendable {
             if !permission.isEmpty {
                 b.append(static: ",\"permission\":")
                 b.appendJSONString(permission)
-            }
-            // Vigil's additions after Tetragon's keys: inode (uint64, a string as protojson
-            // writes 64-bit integers), device, open flags.
-            if let details {
-                b.append(static: ",\"inode\":\"")
-                b.appendDecimal(details.inode)
-                b.append(static: "\",\"device\":")
-                b.appendJSONString(details.deviceText)
-                if let flags = details.openFlags {
-                    b.append(static: ",\"open_flags\":")
-                    b.appendJSONString(FileDetails.openFlagsText(flags))
-                }
             }
             b.append(static: "}")
         case .sock(let family, let type, let proto, let daddr, let dport):
@@ -658,20 +685,44 @@ package struct JSONLineEncoder: Sendable {
                 b.appendJSONString(abi)
             }
             b.append(UInt8(ascii: "}"))
-        case .error(let message):
-            // The reference digest (section 2.5) gives the field as `Message`, capitalised.
-            b.append(static: "{\"error_arg\":{")
-            if !message.isEmpty {
-                b.append(static: "\"Message\":")
-                b.appendJSONString(message)
-            }
-            b.append(UInt8(ascii: "}"))
+        case .error:
+            // No value: Tetragon's KprobeArgument has no error member; `vigil.error` says why.
+            b.append(UInt8(ascii: "{"))
+            valueWritten = false
         }
         if label, let text = arg.label, !text.isEmpty {
-            b.append(static: ",\"label\":")
+            b.append(static: valueWritten ? ",\"label\":" : "\"label\":")
             b.appendJSONString(text)
+            valueWritten = true
         }
+        if vigil { appendArgumentVigil(arg.value, comma: valueWritten, to: &b) }
         b.append(UInt8(ascii: "}"))
+    }
+
+    /// Vigil's facts of one argument, as a `vigil` object after `label` (omitted when empty):
+    /// a file's `inode` (uint64, a string as protojson writes 64-bit integers), `device`
+    /// (`major:minor`) and `open_flags` (`O_RDONLY|O_CLOEXEC`, absent for an exec), on
+    /// `file_arg`, `path_arg` and `linux_binprm_arg`; `error` for an argument that could not be
+    /// read.
+    private static func appendArgumentVigil(_ value: ArgumentValue, comma: Bool, to b: inout JSONBuffer) {
+        switch value {
+        case .file(_, _, let details?), .binprm(_, _, let details?), .path(_, _, let details?):
+            b.append(static: comma ? ",\"vigil\":{\"inode\":\"" : "\"vigil\":{\"inode\":\"")
+            b.appendDecimal(details.inode)
+            b.append(static: "\",\"device\":")
+            b.appendJSONString(details.deviceText)
+            if let flags = details.openFlags {
+                b.append(static: ",\"open_flags\":")
+                b.appendJSONString(FileDetails.openFlagsText(flags))
+            }
+            b.append(UInt8(ascii: "}"))
+        case .error(let message):
+            b.append(static: comma ? ",\"vigil\":{\"error\":" : "\"vigil\":{\"error\":")
+            b.appendJSONString(message)
+            b.append(UInt8(ascii: "}"))
+        default:
+            break
+        }
     }
 
     /// Tetragon's `arguments` string, JSON-escaped, without the surrounding quotes: argv[1...]

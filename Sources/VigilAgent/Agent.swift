@@ -132,10 +132,19 @@ package struct ProcessMonitorService: Service {
         let broadcaster = EventBroadcaster(onDrop: { count in metrics.missedEvents(.client).increment(by: Int64(count)) })
         defer { broadcaster.finish() }
         let eventCounters = EventTypeCounters(metrics: metrics)
+        // The control API's stream always carries Vigil's own fields (tracectl shows monitor mode
+        // and the fence from them): a strict export's policy events are encoded once more for
+        // it, only while someone watches.
+        let streamEncoder = exporter.encoder.vigilFields ? nil : JSONLineEncoder(vigilFields: true)
         exporter.lineObserver = { event, line in
             eventCounters.increment(event.kind)
             guard broadcaster.subscriberCount > 0 else { return }
-            broadcaster.publish(Self.eventLine(Array(line), event))
+            switch (streamEncoder, event.kind) {
+            case (let encoder?, .tracepoint), (let encoder?, .kprobe), (let encoder?, .lsm):
+                broadcaster.publish(Self.eventLine(encoder.encode(event), event))
+            default:
+                broadcaster.publish(Self.eventLine(Array(line), event))
+            }
         }
         let started = Date()
         let kubernetesCounters = SharedCounters()
@@ -364,7 +373,9 @@ package struct ProcessMonitorService: Service {
                 path: $0, maxSizeMB: export.maxSizeMB, maxBackups: export.maxBackups, compress: export.compress,
                 permissions: export.permissions, logger: logger)
         }
-        return Exporter(stdout: export.stdout ? .standardOutput() : nil, file: file)
+        return Exporter(
+            stdout: export.stdout ? .standardOutput() : nil, file: file,
+            encoder: JSONLineEncoder(vigilFields: export.vigilFields))
     }
 
     private func export(_ event: ExportEvent, to exporter: Exporter) {

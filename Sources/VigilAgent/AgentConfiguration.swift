@@ -13,6 +13,9 @@ package struct AgentConfiguration: Sendable {
         package var maxBackups = 5
         package var compress = false
         package var permissions: mode_t = 0o600
+        /// Vigil's own `vigil` objects in exported lines (`--enable-vigil-fields`); without it
+        /// every line is strictly Tetragon's schema (docs/events.md).
+        package var vigilFields = false
         package init() {}
     }
 

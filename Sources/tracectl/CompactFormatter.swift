@@ -132,8 +132,12 @@ package enum CompactFormatter {
         case "SIGNAL": emoji = "📣"
         default: emoji = "⚙️"
         }
-        let monitor = (body["policy_mode"] as? String) == "monitor"
-        return monitor ? "\(emoji) \(short) (monitor: not done)" : "\(emoji) \(short)"
+        // Vigil's own fields (the control API stream always has them; an export only with
+        // --enable-vigil-fields): the action was due and not done.
+        let vigil = body["vigil"] as? [String: Any]
+        if (vigil?["policy_mode"] as? String) == "monitor" { return "\(emoji) \(short) (monitor: not done)" }
+        if (vigil?["fenced"] as? Bool) == true { return "\(emoji) \(short) (fenced: not done)" }
+        return "\(emoji) \(short)"
     }
 
     /// Arguments as a person reads them: strings as they are, numbers, `addr:port`, paths.

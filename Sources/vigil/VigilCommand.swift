@@ -41,6 +41,13 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Mode of the export file, octal.", valueName: "mode"))
     var exportFilePerm: String = "600"
 
+    @Flag(
+        help: """
+            Add Vigil's own fields to exported events, under `vigil` keys (mechanism, policy_mode, fenced, \
+            a file's inode/device/open_flags; docs/events.md). Without it every line is strictly Tetragon's schema.
+            """)
+    var enableVigilFields = false
+
     @Option(
         help: ArgumentHelp(
             "Comma-separated event types whose events carry `ancestors`: base (process_exec, process_exit).",
@@ -174,6 +181,7 @@ struct VigilCommand: ParsableCommand {
         config.export.maxBackups = exportFileMaxBackups
         config.export.compress = exportFileCompress
         config.export.permissions = mode_t(exportFilePerm, radix: 8) ?? 0o600
+        config.export.vigilFields = enableVigilFields
         config.enableAncestors = enableAncestors.split(separator: ",").contains("base")
         config.exportNamespaces = enableProcessNs
         config.exportCredentials = enableProcessCred

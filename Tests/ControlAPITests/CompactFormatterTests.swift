@@ -41,8 +41,10 @@ struct CompactFormatterTests {
     func kprobe() {
         let connect = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"int_arg":3,"label":"fd"},{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.1","port":443}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"block-egress"},"time":"t"}"#
         #expect(CompactFormatter.format(connect) == "🔌 connect  /usr/bin/curl 3 10.0.0.1:443 💀 SIGKILL")
-        let v6 = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"family":"AF_INET6","addr":"::1","port":80}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"p","policy_mode":"monitor"},"time":"t"}"#
+        let v6 = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"family":"AF_INET6","addr":"::1","port":80}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"p","vigil":{"policy_mode":"monitor"}},"time":"t"}"#
         #expect(CompactFormatter.format(v6) == "🔌 connect  /usr/bin/curl [::1]:80 💀 SIGKILL (monitor: not done)")
+        let fenced = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.1","port":80}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"p","vigil":{"fenced":true}},"time":"t"}"#
+        #expect(CompactFormatter.format(fenced) == "🔌 connect  /usr/bin/curl 10.0.0.1:80 💀 SIGKILL (fenced: not done)")
         let other = #"{"process_kprobe":{"process":{"binary":"/usr/bin/x"},"function_name":"__x64_sys_personality","args":[{"uint_arg":8},{"bytes_arg":"AAEC"},{"truncated_bytes_arg":{"bytes_arg":"AA==","orig_size":"4096"}}]},"time":"t"}"#
         #expect(CompactFormatter.format(other) == "⁉️ syscall  /usr/bin/x personality 8 <3 bytes> <4096 bytes, truncated>")
     }

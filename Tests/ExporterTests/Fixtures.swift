@@ -43,9 +43,9 @@ func bareProcess(
         startTime: WallTime(nanosecondsSinceEpoch: 0))
 }
 
-/// Encodes `event` to a String.
-func encodeLine(_ event: ExportEvent) -> String {
-    String(decoding: JSONLineEncoder().encode(event), as: UTF8.self)
+/// Encodes `event` to a String; `vigilFields` as `--enable-vigil-fields`.
+func encodeLine(_ event: ExportEvent, vigilFields: Bool = false) -> String {
+    String(decoding: JSONLineEncoder(vigilFields: vigilFields).encode(event), as: UTF8.self)
 }
 
 /// Parses one JSON line with Foundation; fails the test when it is not a JSON object.

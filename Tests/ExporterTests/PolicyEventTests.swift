@@ -83,11 +83,12 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         #expect(kp["policy_name"] as? String == "write-watch")
         #expect(kp["message"] as? String == "write to stdout")
         #expect(kp["tags"] as? [String] == ["observability.filesystem", "demo"])
-        #expect(kp["policy_mode"] == nil)
+        #expect(kp["vigil"] == nil)
         #expect(kp["ancestors"] == nil)
     }
 
-    /// A Sigkill policy in monitor mode: `policy_mode` follows `tags` and precedes `ancestors`.
+    /// A Sigkill policy in monitor mode: strictly Tetragon's shape by default; with Vigil's fields
+    /// `"vigil":{"policy_mode":"monitor"}` closes the event, after `ancestors`.
     @Test func kprobeMonitorModeSigkill() throws {
         let event = ExportEvent(
             kind: .kprobe(
@@ -97,22 +98,25 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
                     tags: ["enforcement"], monitor: true)),
             process: bareProcess(execID: "cA=="), parent: nil, ancestors: [bareProcess(execID: "YQ==")],
             nodeName: "n", time: wall(1))
-        let expected = #"""
-            {"process_kprobe":{"process":{"exec_id":"cA==","pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"function_name":"__x64_sys_write","args":[{"int_arg":1,"label":"fd"}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"deny-write","message":"blocked write","tags":["enforcement"],"policy_mode":"monitor","ancestors":[{"exec_id":"YQ==","pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0}]},"node_name":"n","time":"1970-01-01T00:00:01Z"}
+        let strict = #"""
+            {"process_kprobe":{"process":{"exec_id":"cA==","pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"function_name":"__x64_sys_write","args":[{"int_arg":1,"label":"fd"}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"deny-write","message":"blocked write","tags":["enforcement"],"ancestors":[{"exec_id":"YQ==","pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0}]},"node_name":"n","time":"1970-01-01T00:00:01Z"}
 
             """#
-        let line = encodeLine(event)
-        #expect(line == expected)
+        #expect(encodeLine(event) == strict)
+        let extended = strict.replacingOccurrences(
+            of: #""tid":0}]},"node_name""#, with: #""tid":0}],"vigil":{"policy_mode":"monitor"}},"node_name""#)
+        let line = encodeLine(event, vigilFields: true)
+        #expect(line == extended)
 
         let json = try parseJSONObject(line)
         let kp = try #require(json["process_kprobe"] as? [String: Any])
         #expect(kp["action"] as? String == "KPROBE_ACTION_SIGKILL")
-        #expect(kp["policy_mode"] as? String == "monitor")
+        #expect((kp["vigil"] as? [String: Any])?["policy_mode"] as? String == "monitor")
         #expect((kp["ancestors"] as? [Any])?.count == 1)
     }
 
-    /// A denied connect: Tetragon's `return` (what connect(2) returned, from its exit) after
-    /// `args`, and Vigil's `mechanism` last, after the Tetragon fields.
+    /// A denied connect: what connect(2) returned and the mechanism are Vigil's (Tetragon's
+    /// ProcessLsm has no `return`), so only with Vigil's fields, in `vigil`.
     @Test func lsmConnectWithReturnAndMechanism() throws {
         var outcome = PolicyOutcome(policyName: "egress", action: "KPROBE_ACTION_OVERRIDE", tags: ["net"])
         outcome.returnValue = .int(-1)
@@ -123,53 +127,88 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
                 args: [Argument(.sockaddr(family: "AF_INET", address: "127.0.0.1", port: 8080), label: "address")],
                 outcome: outcome),
             process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
-        let expected = #"""
-            {"process_lsm":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"function_name":"socket_connect","policy_name":"egress","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"127.0.0.1","port":8080},"label":"address"}],"return":{"int_arg":-1},"action":"KPROBE_ACTION_OVERRIDE","tags":["net"],"mechanism":"cgroup_sock_addr"},"time":"1970-01-01T00:00:00Z"}
+        let strict = #"""
+            {"process_lsm":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"function_name":"socket_connect","policy_name":"egress","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"127.0.0.1","port":8080},"label":"address"}],"action":"KPROBE_ACTION_OVERRIDE","tags":["net"]},"time":"1970-01-01T00:00:00Z"}
 
             """#
-        let line = encodeLine(event)
-        #expect(line == expected)
+        #expect(encodeLine(event) == strict)
+        let extended = #"""
+            {"process_lsm":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"function_name":"socket_connect","policy_name":"egress","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"127.0.0.1","port":8080},"label":"address"}],"action":"KPROBE_ACTION_OVERRIDE","tags":["net"],"vigil":{"mechanism":"cgroup_sock_addr","return":{"int_arg":-1}}},"time":"1970-01-01T00:00:00Z"}
+
+            """#
+        let line = encodeLine(event, vigilFields: true)
+        #expect(line == extended)
         let lsm = try #require(try parseJSONObject(line)["process_lsm"] as? [String: Any])
-        #expect((lsm["return"] as? [String: Any])?["int_arg"] as? Int == -1)
+        #expect(((lsm["vigil"] as? [String: Any])?["return"] as? [String: Any])?["int_arg"] as? Int == -1)
     }
 
-    /// Monitor mode without message or tags: `policy_mode` sits where `tags` would be.
+    /// A kprobe's `return` is Tetragon's own; its mechanism is Vigil's.
+    @Test func kprobeReturnIsTetragons() throws {
+        var outcome = PolicyOutcome(policyName: "opens", action: "KPROBE_ACTION_POST")
+        outcome.returnValue = .int(3)
+        outcome.mechanism = "fexit"
+        let event = ExportEvent(
+            kind: .kprobe(functionName: "vfs_open", args: [], outcome: outcome),
+            process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
+        let strict = #"""
+            {"process_kprobe":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"function_name":"vfs_open","return":{"int_arg":3},"action":"KPROBE_ACTION_POST","policy_name":"opens"},"time":"1970-01-01T00:00:00Z"}
+
+            """#
+        #expect(encodeLine(event) == strict)
+        #expect(
+            encodeLine(event, vigilFields: true)
+                == strict.replacingOccurrences(of: #""opens"},"#, with: #""opens","vigil":{"mechanism":"fexit"}},"#))
+    }
+
+    /// Monitor mode without message or tags.
     @Test func tracepointMonitorModeWithoutTags() throws {
         let event = ExportEvent(
             kind: .tracepoint(
                 subsystem: "syscalls", event: "sys_enter_unlinkat", args: [],
                 outcome: PolicyOutcome(policyName: "no-unlink", action: "KPROBE_ACTION_SIGKILL", monitor: true)),
             process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
-        let expected = #"""
-            {"process_tracepoint":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"subsys":"syscalls","event":"sys_enter_unlinkat","policy_name":"no-unlink","action":"KPROBE_ACTION_SIGKILL","policy_mode":"monitor"},"time":"1970-01-01T00:00:00Z"}
+        let strict = #"""
+            {"process_tracepoint":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"subsys":"syscalls","event":"sys_enter_unlinkat","policy_name":"no-unlink","action":"KPROBE_ACTION_SIGKILL"},"time":"1970-01-01T00:00:00Z"}
 
             """#
-        let line = encodeLine(event)
-        #expect(line == expected)
+        #expect(encodeLine(event) == strict)
+        let line = encodeLine(event, vigilFields: true)
+        #expect(
+            line
+                == strict.replacingOccurrences(
+                    of: #""KPROBE_ACTION_SIGKILL"},"#, with: #""KPROBE_ACTION_SIGKILL","vigil":{"policy_mode":"monitor"}},"#))
         let json = try parseJSONObject(line)
         let tp = try #require(json["process_tracepoint"] as? [String: Any])
         #expect(tp["args"] == nil)
         #expect(tp["tags"] == nil)
-        #expect(tp["policy_mode"] as? String == "monitor")
+        #expect((tp["vigil"] as? [String: Any])?["policy_mode"] as? String == "monitor")
     }
 
     /// A Sigkill due outside `--enforcement-cgroup`: `action` says what was due and Vigil's
-    /// `"fenced":true` (where `policy_mode` would be) that it was not done.
+    /// `"vigil":{"fenced":true}` that it was not done; monitor mode and the fence together.
     @Test func tracepointFencedSigkill() throws {
         var outcome = PolicyOutcome(policyName: "kill-cat", action: "KPROBE_ACTION_SIGKILL", tags: ["t"])
         outcome.fenced = true
         let event = ExportEvent(
             kind: .tracepoint(subsystem: "syscalls", event: "sys_enter_openat", args: [], outcome: outcome),
             process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
-        let expected = #"""
-            {"process_tracepoint":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"subsys":"syscalls","event":"sys_enter_openat","policy_name":"kill-cat","action":"KPROBE_ACTION_SIGKILL","tags":["t"],"fenced":true},"time":"1970-01-01T00:00:00Z"}
+        let strict = #"""
+            {"process_tracepoint":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"subsys":"syscalls","event":"sys_enter_openat","policy_name":"kill-cat","action":"KPROBE_ACTION_SIGKILL","tags":["t"]},"time":"1970-01-01T00:00:00Z"}
 
             """#
-        let line = encodeLine(event)
-        #expect(line == expected)
+        #expect(encodeLine(event) == strict)
+        let line = encodeLine(event, vigilFields: true)
+        #expect(line == strict.replacingOccurrences(of: #"["t"]},"#, with: #"["t"],"vigil":{"fenced":true}},"#))
         let tp = try #require(try parseJSONObject(line)["process_tracepoint"] as? [String: Any])
-        #expect(tp["fenced"] as? Bool == true)
-        #expect(tp["policy_mode"] == nil)
+        #expect((tp["vigil"] as? [String: Any])?["fenced"] as? Bool == true)
+        #expect((tp["vigil"] as? [String: Any])?["policy_mode"] == nil)
+
+        var both = outcome
+        both.monitor = true
+        let bothEvent = ExportEvent(
+            kind: .tracepoint(subsystem: "syscalls", event: "sys_enter_openat", args: [], outcome: both),
+            process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
+        #expect(encodeLine(bothEvent, vigilFields: true).contains(#""vigil":{"policy_mode":"monitor","fenced":true}}"#))
     }
 
     /// Zero values omitted: empty function name, policy name, action (and the zero enum name),
@@ -297,8 +336,9 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         (Argument(.syscallID(id: 0, abi: "x64")), #"{"syscall_id":{"abi":"x64"}}"#),
         (Argument(.syscallID(id: 59, abi: "")), #"{"syscall_id":{"id":59}}"#),
         (Argument(.syscallID(id: 0, abi: "")), #"{"syscall_id":{}}"#),
-        (Argument(.error("could not read argument"), label: "buf"), #"{"error_arg":{"Message":"could not read argument"},"label":"buf"}"#),
-        (Argument(.error("")), #"{"error_arg":{}}"#),
+        // Unreadable: no value key (Tetragon's KprobeArgument has none); Vigil's `vigil.error` says why.
+        (Argument(.error("could not read argument"), label: "buf"), #"{"label":"buf"}"#),
+        (Argument(.error("")), #"{}"#),
         (Argument(.int(7), label: ""), #"{"int_arg":7}"#),
     ]
 
@@ -308,7 +348,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         #expect(text == expected)
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
         let dictionary = try #require(object as? [String: Any])
-        #expect(dictionary.count == ((argument.label ?? "").isEmpty ? 1 : 2))
+        #expect(dictionary.count == Self.valueKeys(argument) + ((argument.label ?? "").isEmpty ? 0 : 1))
     }
 
     /// Without labels (tracepoints) the value key is the only key.
@@ -316,12 +356,45 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
     func rendersWithoutLabel(argument: Argument, expected: String) throws {
         let text = Self.render(argument, label: false)
         if let label = argument.label, !label.isEmpty {
-            #expect(text == expected.replacingOccurrences(of: #","label":"\#(label)""#, with: ""))
+            let withoutLabel = expected.replacingOccurrences(of: #","label":"\#(label)""#, with: "")
+                .replacingOccurrences(of: #""label":"\#(label)""#, with: "")
+            #expect(text == withoutLabel)
         } else {
             #expect(text == expected)
         }
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
-        #expect((object as? [String: Any])?.count == 1)
+        #expect((object as? [String: Any])?.count == Self.valueKeys(argument))
+    }
+
+    /// 1, or 0 for an unreadable argument, which has no value key.
+    private static func valueKeys(_ argument: Argument) -> Int {
+        if case .error = argument.value { 0 } else { 1 }
+    }
+
+    /// Vigil's facts of an argument: nothing by default; with Vigil's fields a `vigil` object
+    /// after `label`.
+    @Test func vigilObjectOfArguments() {
+        let details = FileDetails(inode: 1 << 40, device: 8 << 20 | 1, openFlags: 0o2100000)
+        let file = Argument(.file(path: Array("/etc/passwd".utf8), permission: "-rw-r--r--", details: details), label: "file")
+        #expect(Self.render(file) == #"{"file_arg":{"path":"/etc/passwd","permission":"-rw-r--r--"},"label":"file"}"#)
+        var out: [UInt8] = []
+        JSONLineEncoder.appendArgument(file, label: true, vigil: true, to: &out)
+        #expect(
+            String(decoding: out, as: UTF8.self)
+                == #"{"file_arg":{"path":"/etc/passwd","permission":"-rw-r--r--"},"label":"file","vigil":{"inode":"1099511627776","device":"8:1","open_flags":"O_RDONLY|O_LARGEFILE|O_CLOEXEC"}}"#)
+        out = []
+        let exec = Argument(.binprm(path: Array("/bin/true".utf8), permission: "", details: FileDetails(inode: 7, device: 0, openFlags: nil)))
+        JSONLineEncoder.appendArgument(exec, label: false, vigil: true, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #"{"linux_binprm_arg":{"path":"/bin/true"},"vigil":{"inode":"7","device":"0:0"}}"#)
+        out = []
+        JSONLineEncoder.appendArgument(Argument(.error("could not read the argument")), label: false, vigil: true, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #"{"vigil":{"error":"could not read the argument"}}"#)
+        out = []
+        JSONLineEncoder.appendArgument(Argument(.error("x"), label: "buf"), label: true, vigil: true, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #"{"label":"buf","vigil":{"error":"x"}}"#)
+        out = []
+        JSONLineEncoder.appendArgument(Argument(.int(1), label: "fd"), label: true, vigil: true, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #"{"int_arg":1,"label":"fd"}"#)
     }
 
     /// Every kind appears once in the table.

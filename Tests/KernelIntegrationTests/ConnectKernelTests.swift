@@ -133,8 +133,8 @@ struct ConnectKernelTests {
         #expect((event.args.first?["sockaddr_arg"] as? [String: Any])?["addr"] as? String == "127.0.0.1")
         #expect(event.args.first?["label"] as? String == "address")
         // The connect's own result, from the syscall's exit: it did not happen.
-        #expect((event.body["return"] as? [String: Any])?["int_arg"] as? Int == -Int(EPERM), "\(event.line)")
-        #expect(event.body["mechanism"] as? String == "cgroup_sock_addr")
+        #expect((event.vigil["return"] as? [String: Any])?["int_arg"] as? Int == -Int(EPERM), "\(event.line)")
+        #expect(event.vigil["mechanism"] as? String == "cgroup_sock_addr")
         _ = try agent.waitFor("process_lsm for the denied IPv6 connect") {
             $0.type == "process_lsm" && ($0.args.first?["sockaddr_arg"] as? [String: Any])?["addr"] as? String == "::1"
         }
@@ -156,9 +156,9 @@ struct ConnectKernelTests {
         #expect(try agent.inside { connectErrno(port: listener.port) } == 0)
         let event = try agent.waitFor("monitor-mode process_lsm") { $0.type == "process_lsm" && $0.pid == Int(getpid()) }
         #expect(event.action == "KPROBE_ACTION_OVERRIDE")
-        #expect(event.body["policy_mode"] as? String == "monitor")
+        #expect(event.vigil["policy_mode"] as? String == "monitor")
         // It was not denied: the connect succeeded, and the event says so.
-        #expect((event.body["return"] as? [String: Any])?["int_arg"] as? Int == 0, "\(event.line)")
+        #expect((event.vigil["return"] as? [String: Any])?["int_arg"] as? Int == 0, "\(event.line)")
     }
 
     /// A unique copy of bash connecting with /dev/tcp, then leaving a marker if it lived.

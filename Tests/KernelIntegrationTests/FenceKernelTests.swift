@@ -140,21 +140,21 @@ struct FenceKernelTests {
         let killedInside = kills.first { $0.pid != Int(outsidePid) }
         let spared = kills.first { $0.pid == Int(outsidePid) }
         #expect(killedInside?.action == "KPROBE_ACTION_SIGKILL")
-        #expect(killedInside?.body["fenced"] == nil)
+        #expect(killedInside?.vigil["fenced"] == nil)
         #expect(spared?.action == "KPROBE_ACTION_SIGKILL")
-        #expect(spared?.body["fenced"] as? Bool == true, "\(spared?.line ?? "no event")")
+        #expect(spared?.vigil["fenced"] as? Bool == true, "\(spared?.line ?? "no event")")
 
         let connects = try agent.waitFor(count: 2, "connect events") {
             $0.policyName == "fence-connect"
         }
-        #expect(connects.contains { $0.body["fenced"] == nil && $0.action == "KPROBE_ACTION_OVERRIDE" })
+        #expect(connects.contains { $0.vigil["fenced"] == nil && $0.action == "KPROBE_ACTION_OVERRIDE" })
         let outsideConnect = connects.first { $0.pid == Int(getpid()) }
-        #expect(outsideConnect?.body["fenced"] as? Bool == true, "\(outsideConnect?.line ?? "no event")")
-        #expect((outsideConnect?.body["return"] as? [String: Any])?["int_arg"] as? Int == 0, "\(outsideConnect?.line ?? "")")
+        #expect(outsideConnect?.vigil["fenced"] as? Bool == true, "\(outsideConnect?.line ?? "no event")")
+        #expect((outsideConnect?.vigil["return"] as? [String: Any])?["int_arg"] as? Int == 0, "\(outsideConnect?.line ?? "")")
 
         let opens = try agent.waitFor(count: 2, "file_open events") { $0.policyName == "fence-file" }
-        #expect(opens.contains { $0.body["fenced"] == nil && $0.pid != Int(getpid()) })
-        #expect(opens.first { $0.pid == Int(getpid()) }?.body["fenced"] as? Bool == true)
+        #expect(opens.contains { $0.vigil["fenced"] == nil && $0.pid != Int(getpid()) })
+        #expect(opens.first { $0.pid == Int(getpid()) }?.vigil["fenced"] as? Bool == true)
 
         // The fence, named by the control API and counted.
         let status = try agent.tracectl(["status", "-o", "json"]).output

@@ -71,7 +71,7 @@ struct FileDenyKernelTests {
         #expect(event.action == "KPROBE_ACTION_OVERRIDE")
         #expect(event.body["function_name"] as? String == "file_open")
         #expect(event.pid == Int(getpid()))
-        #expect(event.body["policy_mode"] == nil)
+        #expect(event.vigil["policy_mode"] == nil)
 
         // Removing the policy lifts the deny without a restart.
         try FileManager.default.removeItem(atPath: "\(dir.path)/policies/deny.yaml")
@@ -124,6 +124,6 @@ struct FileDenyKernelTests {
             $0.type == "process_lsm" && ($0.args.first?["file_arg"] as? [String: Any])?["path"] as? String == secret
         }
         #expect(event.action == "KPROBE_ACTION_OVERRIDE")
-        #expect(event.body["policy_mode"] as? String == "monitor")
+        #expect(event.vigil["policy_mode"] as? String == "monitor")
     }
 }

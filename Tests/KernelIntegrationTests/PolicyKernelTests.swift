@@ -134,7 +134,7 @@ struct PolicyKernelTests {
 
         let event = try agent.waitFor("Sigkill event") { $0.type == "process_tracepoint" && $0.binary == cat }
         #expect(event.action == "KPROBE_ACTION_SIGKILL")
-        #expect(event.body["policy_mode"] == nil)
+        #expect(event.vigil["policy_mode"] == nil)
         let exit = try agent.waitFor("exit of the killed cat") { $0.type == "process_exit" && $0.binary == cat }
         #expect(exit.body["signal"] as? String == "SIGKILL")
         #expect(!agent.events.contains { $0.type == "process_tracepoint" && $0.binary == "/usr/bin/cat" && $0.line.contains(secret) })
@@ -160,7 +160,7 @@ struct PolicyKernelTests {
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "still readable\n")
         let event = try agent.waitFor("monitor-mode event") { $0.type == "process_tracepoint" && $0.binary == cat }
         #expect(event.action == "KPROBE_ACTION_SIGKILL")
-        #expect(event.body["policy_mode"] as? String == "monitor")
+        #expect(event.vigil["policy_mode"] as? String == "monitor")
     }
 
     @Test func syscallKprobeOnWriteRunsAsATracepointWithFdAndSize() throws {
@@ -484,18 +484,18 @@ struct FileOpenKernelTests {
         #expect((event.args.first?["file_arg"] as? [String: Any])?["permission"] as? String == "-rw-r--r--")
         #expect(event.args.first?["label"] as? String == "file")
         #expect(event.action == "KPROBE_ACTION_POST")
-        // Vigil's additions to file_arg: the inode and device stat(2) reports, the open flags.
+        // Vigil's facts of the file argument: the inode and device stat(2) reports, the open flags.
         var st = stat()
         #expect(stat("\(watched)/sub/file", &st) == 0)
-        let fileArg = event.args.first?["file_arg"] as? [String: Any]
+        let fileArg = event.args.first?["vigil"] as? [String: Any]
         #expect(fileArg?["inode"] as? String == "\(st.st_ino)", "\(event.line)")
         let dev = UInt64(st.st_dev)  // glibc's major()/minor(), which are macros
         let (devMajor, devMinor) = (((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff), (dev & 0xff) | ((dev >> 12) & ~0xff))
         #expect(fileArg?["device"] as? String == "\(devMajor):\(devMinor)")
         #expect((fileArg?["open_flags"] as? String)?.hasPrefix("O_RDONLY") == true)
         // What the open returned: the new fd.
-        #expect((event.body["return"] as? [String: Any])?["int_arg"] as? Int == Int(fd), "\(event.line)")
-        #expect(event.body["mechanism"] as? String == "tracepoint syscalls/sys_exit_openat")
+        #expect((event.vigil["return"] as? [String: Any])?["int_arg"] as? Int == Int(fd), "\(event.line)")
+        #expect(event.vigil["mechanism"] as? String == "tracepoint syscalls/sys_exit_openat")
 
         // Failed opens: no file, so the path is the name joined to its dirfd (or the cwd), and
         // the event carries the error.
@@ -506,7 +506,7 @@ struct FileOpenKernelTests {
             $0.type == "process_lsm" && $0.pid == Int(getpid())
                 && ($0.args.first?["file_arg"] as? [String: Any])?["path"] as? String == "\(watched)/sub/missing-\(getpid())"
         }
-        #expect((failed.body["return"] as? [String: Any])?["int_arg"] as? Int == -Int(ENOENT), "\(failed.line)")
+        #expect((failed.vigil["return"] as? [String: Any])?["int_arg"] as? Int == -Int(ENOENT), "\(failed.line)")
         #expect((failed.args.first?["file_arg"] as? [String: Any])?["permission"] == nil)
         #expect(open("\(watched)/absent", O_RDONLY) == -1)
         _ = try agent.waitFor("process_lsm for the failed absolute open") {

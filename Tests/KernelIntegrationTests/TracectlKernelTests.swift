@@ -42,7 +42,7 @@ struct TracectlKernelTests {
         #expect(try tracectl(agent, ["policy", "mode", "kill-victim", "monitor"]).status == 0)
         #expect(try !killed(binary, by: agent))
         let monitored = try agent.waitFor("monitor-mode event") {
-            $0.type == "process_lsm" && $0.binary == binary && $0.body["policy_mode"] as? String == "monitor"
+            $0.type == "process_lsm" && $0.binary == binary && $0.vigil["policy_mode"] as? String == "monitor"
         }
         #expect(monitored.action == "KPROBE_ACTION_SIGKILL")
 

@@ -4,6 +4,7 @@ import Events
 import Exporter
 import Foundation
 import ProcessCache
+import TestSupport
 import Testing
 
 /// The export a replay of the benchmark fixture produces, byte for byte, against output recorded
@@ -233,5 +234,19 @@ import Testing
         #expect(perEvent.rendered.slot != nil)
         #expect(line(perEvent) == uncached(perEvent))
         #expect(line(perEvent).contains(#""tid":99"#))
+    }
+}
+
+/// The pipeline's golden exports (`Golden/*.jsonl.gz`, default encoder options) are Tetragon's
+/// schema line by line (Tests/TestSupport/Schema/tetragon-schema.json).
+@Suite struct PipelineGoldenSchemaTests {
+    @Test(arguments: ["bench", "full"])
+    func goldenExportIsTetragonsSchema(name: String) throws {
+        let schema = try TetragonSchema.load()
+        let file = PipelineGoldenTests.golden.appendingPathComponent("\(name)-first-\(PipelineGoldenTests.keptRecords).jsonl.gz")
+        let text = String(decoding: try PipelineGoldenTests.gunzip(file.path), as: UTF8.self)
+        #expect(text.split(separator: "\n").count > 500)
+        let problems = schema.problems(lines: text)
+        #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5).joined(separator: "\n"))")
     }
 }

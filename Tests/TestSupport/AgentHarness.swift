@@ -26,6 +26,9 @@ package struct ExportedEvent: @unchecked Sendable {
     package var args: [[String: Any]] { body["args"] as? [[String: Any]] ?? [] }
     package var policyName: String? { body["policy_name"] as? String }
     package var action: String? { body["action"] as? String }
+    /// Vigil's own fields of a policy event (`--enable-vigil-fields`): mechanism, policy_mode,
+    /// fenced, and `return` on process_lsm.
+    package var vigil: [String: Any] { body["vigil"] as? [String: Any] ?? [:] }
     package var execID: String? { process["exec_id"] as? String }
     package var pid: Int? { process["pid"] as? Int }
 }
@@ -75,9 +78,12 @@ package final class AgentHarness: @unchecked Sendable {
     ///   - stdout: a descriptor the agent's standard output goes to (default /dev/null).
     ///   - fence: the `--enforcement-cgroup` to use.
     ///   - fenced: without `fence`, make a fence cgroup for this agent.
+    ///   - vigilFields: run with `--enable-vigil-fields`: the suites check Vigil's own fields
+    ///     (monitor mode, the fence, mechanisms, inodes); the schema conformance test turns it off
+    ///     to see the default, strictly Tetragon, export.
     package init(
         arguments: [String] = [], exportDirectory: String? = nil, stdout: Int32? = nil, readyTimeout: Double = 30,
-        fence: TestCgroup? = nil, fenced: Bool = true
+        fence: TestCgroup? = nil, fenced: Bool = true, vigilFields: Bool = true
     ) throws {
         nodeName = "vigil-test-\(UUID().uuidString.prefix(8))"
         let madeFence = fenced && fence == nil ? try TestCgroup("agent") : nil
@@ -96,6 +102,7 @@ package final class AgentHarness: @unchecked Sendable {
             [Self.binaryPath, "--node-name", nodeName, "--export-filename", exportPath, "--log-level", "info",
              "--server-address", socketPath]
             + (self.fence.map { ["--enforcement-cgroup", $0.path] } ?? [])
+            + (vigilFields ? ["--enable-vigil-fields"] : [])
             + arguments
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -339,7 +339,7 @@ POLICIES=7
 [ $has_fn = yes ] && POLICIES=$((POLICIES + 4))
 [ "$TRAMP_EXPECTED" = yes ] && POLICIES=$((POLICIES + 1))
 
-"$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" \
+"$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" --enable-vigil-fields \
 	--tracing-policy-dir "$WORK/policies" --log-level info $AGENT_ARGS >/dev/null 2>"$AGENT_LOG" &
 AGENT=$!
 # Whatever ends this script (a failed check, an error in it), the agents it started go with it.
