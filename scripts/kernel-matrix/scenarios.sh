@@ -643,7 +643,7 @@ fi
 # port and read, fenced to a cgroup of this run. A shell that moves itself into the fence and
 # execs the trigger is killed or denied on every mechanism this kernel serves them with
 # (tracepoint, BPF-LSM or fanotify, cgroup connect, fmod_ret); the trigger outside is not, and
-# its events say "fenced":true.
+# its events say "fenced":true (in Vigil's "vigil" object, hence --enable-vigil-fields).
 CG2=$(grep ' - cgroup2 ' /proc/self/mountinfo | head -n 1 | awk '{print $5}')
 FENCE=$CG2/vigil-test-matrix-$$
 PORT_FENCE=$((PORT + 4))
@@ -682,7 +682,7 @@ if [ "$TRAMP_EXPECTED" = yes ]; then
 	FENCE_POLICIES=4
 fi
 FENCE_EVENTS=$WORK/events-fence.log
-"$VIGIL" --node-name matrix --export-filename "$FENCE_EVENTS" --server-address "" \
+"$VIGIL" --node-name matrix --export-filename "$FENCE_EVENTS" --server-address "" --enable-vigil-fields \
 	--tracing-policy-dir "$WORK/policies-fence" --enforcement-cgroup "$FENCE" --log-level info $AGENT_ARGS \
 	>/dev/null 2>"$WORK/agent-fence.log" &
 FENCED=$!
