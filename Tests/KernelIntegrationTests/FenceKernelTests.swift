@@ -61,28 +61,7 @@ struct FenceKernelTests {
         """
     }
 
-    static func filePolicy(path: String) -> String {
-        """
-        apiVersion: cilium.io/v1alpha1
-        kind: TracingPolicy
-        metadata:
-          name: fence-file
-        spec:
-          lsmhooks:
-          - hook: file_open
-            args:
-            - index: 0
-              type: file
-            selectors:
-            - matchArgs:
-              - index: 0
-                operator: Equal
-                values: ["\(path)"]
-              matchActions:
-              - action: Override
-                argError: -1
-        """
-    }
+    static func filePolicy(path: String) -> String { TestPolicies.denyOpen(name: "fence-file", path: path) }
 
     func writePolicies(_ policies: [String: String], in dir: TempDir) throws -> String {
         let directory = "\(dir.path)/policies"
@@ -175,16 +154,7 @@ struct FenceKernelTests {
         let policies = try writePolicies(["connect": Self.connectPolicy(port: listener.port)], in: dir)
         let fence = try TestCgroup("pinned")
         defer { fence.remove() }
-        defer {
-            for name in PinnedEnforcementKernelTests.linkNames + ["connect_result"] { unlink("\(bpfDir)/\(name)") }
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? [] {
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(bpfDir)/\(entry)")) ?? [] {
-                    unlink("\(bpfDir)/\(entry)/\(name)")
-                }
-                rmdir("\(bpfDir)/\(entry)")
-            }
-            rmdir(bpfDir)
-        }
+        defer { TestPins.remove(bpfDir) }
         let agent = try AgentHarness(
             arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir], fence: fence)
         defer { agent.cleanUp() }

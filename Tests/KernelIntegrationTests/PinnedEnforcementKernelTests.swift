@@ -48,17 +48,8 @@ struct PinnedEnforcementKernelTests {
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
         try connect.policy(ports: [listener.port]).write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
         let arguments = ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir]
-        defer {
-            // Whatever happened, nothing stays attached: the pins go, and their links with them.
-            for name in Self.linkNames + ["connect_result"] { unlink("\(bpfDir)/\(name)") }
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? [] {
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(bpfDir)/\(entry)")) ?? [] {
-                    unlink("\(bpfDir)/\(entry)/\(name)")
-                }
-                rmdir("\(bpfDir)/\(entry)")
-            }
-            rmdir(bpfDir)
-        }
+        // Whatever happened, nothing stays attached: the pins go, and their links with them.
+        defer { TestPins.remove(bpfDir) }
 
         // First run: deny active, links pinned.
         let first = try AgentHarness(arguments: arguments, fence: fence)

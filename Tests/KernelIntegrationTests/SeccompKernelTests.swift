@@ -22,28 +22,7 @@ struct SeccompKernelTests {
 
     func killPolicy(name: String, binary: String) -> String { TestPolicies.killAtExec(name: name, binary: binary) }
 
-    func denyOpenPolicy(name: String, path: String) -> String {
-        """
-        apiVersion: cilium.io/v1alpha1
-        kind: TracingPolicy
-        metadata:
-          name: \(name)
-        spec:
-          lsmhooks:
-          - hook: file_open
-            args:
-            - index: 0
-              type: file
-            selectors:
-            - matchArgs:
-              - index: 0
-                operator: Equal
-                values: ["\(path)"]
-              matchActions:
-              - action: Override
-                argError: -1
-        """
-    }
+    func denyOpenPolicy(name: String, path: String) -> String { TestPolicies.denyOpen(name: name, path: path) }
 
     /// Waits until `condition` holds (policy changes apply asynchronously to the caller).
     func eventually(_ timeout: Double = 5, _ condition: () -> Bool) -> Bool {

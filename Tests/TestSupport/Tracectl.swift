@@ -69,4 +69,43 @@ package enum TestPolicies {
               - action: Sigkill
         """
     }
+
+    /// A file_open Override (EPERM) on `path`, for any process: scope it with a path only the
+    /// test uses.
+    package static func denyOpen(name: String, path: String) -> String {
+        """
+        apiVersion: cilium.io/v1alpha1
+        kind: TracingPolicy
+        metadata:
+          name: \(name)
+        spec:
+          lsmhooks:
+          - hook: file_open
+            args:
+            - index: 0
+              type: file
+            selectors:
+            - matchArgs:
+              - index: 0
+                operator: Equal
+                values: ["\(path)"]
+              matchActions:
+              - action: Override
+                argError: -1
+        """
+    }
+}
+
+/// Pins an agent with `--keep-sensors-on-exit` left in a test's `--bpf-dir`.
+package enum TestPins {
+    /// Removes every pin in `directory` and in the `previous-*` directories of earlier runs (their
+    /// links detach with them), then the directory.
+    package static func remove(_ directory: String) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            let path = "\(directory)/\(entry)"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { unlink("\(path)/\(name)") }
+            if rmdir(path) != 0 { unlink(path) }
+        }
+        rmdir(directory)
+    }
 }
