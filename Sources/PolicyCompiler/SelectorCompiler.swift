@@ -87,6 +87,10 @@ extension Context {
     mutating func compileArgFilter(
         _ match: ArgSelector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec
     ) -> vigil_arg_filter? {
+        if let missing = match.operator.notSupportedYet {
+            fail(match, missing, at: "operator")
+            return nil
+        }
         let slot: Int?
         if let position = match.argPositions.first {
             slot = position < args.count ? position : nil
@@ -408,5 +412,20 @@ extension Context {
             return nil
         }
         return a
+    }
+}
+
+extension SelectorOperator {
+    /// Why this build refuses a Tetragon operator it has no kernel side for; nil for the ones it
+    /// compiles. Said before any argument-type message: the operator is right, the build lacks it.
+    var notSupportedYet: String? {
+        switch self {
+        case .subString, .subStringIgnCase, .celExpr, .fileType, .notFileType, .capabilitiesGained, .state:
+            "operator \(rawValue) is not supported yet"
+        case .inRange, .notInRange:
+            "operator \(rawValue) is not supported yet (\(self == .inRange ? "InMap" : "NotInMap") takes min:max ranges)"
+        default:
+            nil
+        }
     }
 }
