@@ -223,13 +223,7 @@ package enum ProcFS {
 
     private static func namespaces(dir: String) -> Namespaces {
         func inum(_ name: String) -> UInt32 {
-            // The link reads "net:[4026531840]".
-            guard let link = FileIO.readLink("\(dir)/ns/\(name)"),
-                let open = link.firstIndex(of: UInt8(ascii: "[")),
-                let close = link.lastIndex(of: UInt8(ascii: "]")), open < close,
-                let value = parseDecimal(link[(open + 1)..<close])
-            else { return 0 }
-            return UInt32(truncatingIfNeeded: value)
+            FileIO.readLink("\(dir)/ns/\(name)").flatMap(parseNamespaceLink) ?? 0
         }
         return Namespaces(
             uts: inum("uts"), ipc: inum("ipc"), mnt: inum("mnt"), pid: inum("pid"),
