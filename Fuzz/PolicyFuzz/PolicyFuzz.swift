@@ -17,8 +17,8 @@ enum PolicyFuzzing {
         let cache = FormatCache()
         return CompileEnvironment(
             loadFormat: { subsystem, event in try cache.format(root, subsystem, event) }, kprobesAvailable: false,
-            hostNamespaces: Namespaces(
-                uts: 1, ipc: 2, mnt: 3, pid: 4, pidForChildren: 4, net: 5, cgroup: 6, user: 7))
+            hostNamespaces: HostNamespaces(known: Namespaces(
+                uts: 1, ipc: 2, mnt: 3, pid: 4, pidForChildren: 4, net: 5, cgroup: 6, user: 7)))
     }()
 
     /// Parses `bytes` as a policy file and compiles every document that parses.

@@ -144,8 +144,8 @@ package struct CompileEnvironment: Sendable {
     package var loadFormat: @Sendable (_ subsystem: String, _ event: String) throws -> TracepointFormat
     /// Whether this kernel lets programs attach to kprobes.
     package var kprobesAvailable: Bool
-    /// The host's namespaces, for `host_ns` in matchNamespaces.
-    package var hostNamespaces: Namespaces
+    /// The host's namespaces, for `host_ns` in matchNamespaces; an unknown one refuses it.
+    package var hostNamespaces: HostNamespaces
     package var nativeABI: SyscallABI
     /// Whether connect hooks can Sigkill/Signal: the cgroup programs cannot, so the signal is
     /// sent by a tp_btf program at the syscall's exit, which loads where tp_btf does.
@@ -170,7 +170,7 @@ package struct CompileEnvironment: Sendable {
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
-        hostNamespaces: Namespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true,
+        hostNamespaces: HostNamespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true,
         podScopesAvailable: Bool = false, bpfLSM: Bool = false,
         kprobeProgramsLoaded: Bool = false, kernelSymbol: @escaping @Sendable (String) -> KernelSymbolStatus = { _ in .unknown },
         trampolineRefusal: String? = "BPF trampolines were not probed",
@@ -193,7 +193,7 @@ package struct CompileEnvironment: Sendable {
 
     /// The running kernel: formats from tracefs at `tracefsRoot`.
     package static func live(
-        tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: Namespaces, connectSignalsAvailable: Bool = true,
+        tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: HostNamespaces, connectSignalsAvailable: Bool = true,
         podScopesAvailable: Bool = false, bpfLSM: Bool = false, kprobeProgramsLoaded: Bool = false,
         trampolineRefusal: String? = "BPF trampolines were not probed",
         kernelFunctionHasBTF: @escaping @Sendable (String) -> Bool = { _ in false }

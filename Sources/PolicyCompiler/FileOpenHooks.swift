@@ -140,6 +140,10 @@ extension Context {
             case .notPrefix: pathOperator = .notPrefix
             case .notPostfix: pathOperator = .notPostfix
             default:
+                if let missing = match.operator.notSupportedYet {
+                    fail(match, missing, at: "operator")
+                    continue
+                }
                 fail(match, "operator \(match.operator.rawValue) cannot select paths for Override (Equal, Prefix, Postfix and their Not forms can)", at: "operator")
                 continue
             }

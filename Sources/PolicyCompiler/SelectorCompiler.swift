@@ -87,6 +87,10 @@ extension Context {
     mutating func compileArgFilter(
         _ match: ArgSelector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec
     ) -> vigil_arg_filter? {
+        if let missing = match.operator.notSupportedYet {
+            fail(match, missing, at: "operator")
+            return nil
+        }
         let slot: Int?
         if let position = match.argPositions.first {
             slot = position < args.count ? position : nil
@@ -305,13 +309,12 @@ extension Context {
     // MARK: - matchNamespaces, matchBinaries, matchActions
 
     mutating func compileNamespaceFilter(_ ns: NamespaceSelector) -> vigil_ns_filter? {
-        let host = environment.hostNamespaces
-        let kinds: [NamespaceType: (vigil_ns_kind, UInt32)] = [
-            .uts: (VIGIL_NS_UTS, host.uts), .ipc: (VIGIL_NS_IPC, host.ipc), .mnt: (VIGIL_NS_MNT, host.mnt),
-            .pid: (VIGIL_NS_PID, host.pid), .pidForChildren: (VIGIL_NS_PID_FOR_CHILDREN, host.pidForChildren),
-            .net: (VIGIL_NS_NET, host.net), .cgroup: (VIGIL_NS_CGROUP, host.cgroup), .user: (VIGIL_NS_USER, host.user),
+        let kinds: [NamespaceType: (vigil_ns_kind, NamespaceKind)] = [
+            .uts: (VIGIL_NS_UTS, .uts), .ipc: (VIGIL_NS_IPC, .ipc), .mnt: (VIGIL_NS_MNT, .mnt),
+            .pid: (VIGIL_NS_PID, .pid), .pidForChildren: (VIGIL_NS_PID_FOR_CHILDREN, .pidForChildren),
+            .net: (VIGIL_NS_NET, .net), .cgroup: (VIGIL_NS_CGROUP, .cgroup), .user: (VIGIL_NS_USER, .user),
         ]
-        guard let (kind, hostInum) = kinds[ns.namespace] else {
+        guard let (kind, procKind) = kinds[ns.namespace] else {
             fail(ns, "namespace \(ns.namespace.rawValue) is not supported by this build", at: "namespace")
             return nil
         }
@@ -319,8 +322,21 @@ extension Context {
         f.ns = UInt8(kind.rawValue)
         f.op = UInt8((ns.operator == .in ? VIGIL_OP_IN : VIGIL_OP_NOT_IN).rawValue)
         var values: [UInt32] = []
-        for value in ns.values {
+        for (number, value) in ns.values.enumerated() {
             if value == "host_ns" {
+                // Never 0 for an unknown one: NotIn host_ns would then match the host itself.
+                guard let hostInum = environment.hostNamespaces.inum(procKind) else {
+                    let reason = environment.hostNamespaces.reason(procKind) ?? "unknown"
+                    let message = "host_ns: the host's \(ns.namespace.rawValue) namespace is unknown: \(reason)"
+                    if number < ns.valueLocations.count {
+                        errors.append(PolicyCompileError(ValidationError(
+                            location: ns.valueLocations[number], path: ns.path["values"][number].description,
+                            message: message)))
+                    } else {
+                        fail(ns, message, at: "values")
+                    }
+                    continue
+                }
                 values.append(hostInum)
             } else if let v = UInt32(value) {
                 values.append(v)
@@ -396,5 +412,20 @@ extension Context {
             return nil
         }
         return a
+    }
+}
+
+extension SelectorOperator {
+    /// Why this build refuses a Tetragon operator it has no kernel side for; nil for the ones it
+    /// compiles. Said before any argument-type message: the operator is right, the build lacks it.
+    var notSupportedYet: String? {
+        switch self {
+        case .subString, .subStringIgnCase, .celExpr, .fileType, .notFileType, .capabilitiesGained, .state:
+            "operator \(rawValue) is not supported yet"
+        case .inRange, .notInRange:
+            "operator \(rawValue) is not supported yet (\(self == .inRange ? "InMap" : "NotInMap") takes min:max ranges)"
+        default:
+            nil
+        }
     }
 }

@@ -64,10 +64,130 @@ package enum ProcFS {
         )
     }
 
-    /// Namespaces of PID 1 under `procRoot`: the host's when `procRoot` is the host's `/proc`.
-    /// Unreadable entries (no privilege to read another process's `ns/`) stay 0.
-    package static func hostNamespaces(procRoot: String = "/proc") -> Namespaces {
-        namespaces(dir: "\(procRoot)/1")
+    /// The host's namespaces, each from the first source that knows it:
+    /// 1. pid 1's `ns/` links, where pid 1 under `procRoot` is the kernel's init (its pid
+    ///    namespace is the initial one: the host's `/proc`, or a container's with hostPID);
+    /// 2. kthreadd's (pid 2, a kernel thread with no parent): kernel threads are seen only in
+    ///    the initial pid namespace and all run in the kernel's initial namespaces;
+    /// 3. the kernel's fixed number for its initial namespace of the kind (all but mnt and net).
+    ///
+    /// What none of them gives stays unknown, with the reason naming what could not be read.
+    /// - Parameter procRoot: the procfs mount, `/proc` unless testing.
+    package static func hostNamespaces(procRoot: String = "/proc") -> HostNamespaces {
+        hostNamespaces(procRoot: procRoot, reader: .live)
+    }
+
+    /// Reads procfs for ``hostNamespaces(procRoot:reader:)``; injectable for tests.
+    package struct NamespaceReader: Sendable {
+        /// `readlink(2)` of a path: the target, or the errno.
+        package var readLink: @Sendable (String) -> Result<[UInt8], NamespaceReadError>
+        /// A whole file, nil when unreadable.
+        package var readFile: @Sendable (String) -> [UInt8]?
+
+        package init(
+            readLink: @escaping @Sendable (String) -> Result<[UInt8], NamespaceReadError>,
+            readFile: @escaping @Sendable (String) -> [UInt8]?
+        ) {
+            self.readLink = readLink
+            self.readFile = readFile
+        }
+
+        package static let live = NamespaceReader(
+            readLink: { path in
+                if let link = FileIO.readLink(path) { return .success(link) }
+                return .failure(NamespaceReadError(errno: errno))
+            },
+            readFile: { FileIO.read($0) })
+    }
+
+    /// A `readlink(2)` that failed.
+    package struct NamespaceReadError: Error, Sendable {
+        package var errno: Int32
+        package init(errno: Int32) { self.errno = errno }
+    }
+
+    /// ``hostNamespaces(procRoot:)`` with the reads injected.
+    package static func hostNamespaces(procRoot: String, reader: NamespaceReader) -> HostNamespaces {
+        var host = HostNamespaces(unknown: "not looked up")
+        // Reads one link as an inode number, or says why not.
+        func read(_ path: String) -> Result<UInt32, Unreadable> {
+            switch reader.readLink(path) {
+            case .failure(let error): return .failure(Unreadable("cannot read \(path): \(errorText(error.errno))"))
+            case .success(let link):
+                guard let inum = parseNamespaceLink(link) else {
+                    let text = String(decoding: link, as: UTF8.self)
+                    return .failure(Unreadable("\(path) reads \"\(text)\", not a namespace"))
+                }
+                return .success(inum)
+            }
+        }
+
+        var misses: [NamespaceKind: [String]] = [:]
+        var sources: [(dir: String, kinds: [NamespaceKind])] = []
+        // pid 1 counts only when it is the kernel's init: in a container's /proc (no hostPID)
+        // pid 1 is the container's first process and its namespaces are the container's.
+        let initPid = NamespaceKind.pid.initialInum!
+        switch read("\(procRoot)/1/ns/pid") {
+        case .success(let inum) where inum == initPid:
+            sources.append(("\(procRoot)/1", NamespaceKind.allCases))
+        case .success(let inum):
+            let why = "\(procRoot)/1 is in pid:[\(inum)], not the initial pid namespace (a container's /proc)"
+            for kind in NamespaceKind.allCases { misses[kind, default: []].append(why) }
+        case .failure(let why):
+            for kind in NamespaceKind.allCases { misses[kind, default: []].append(why.text) }
+        }
+        // kthreadd: pid 2, no parent, PF_KTHREAD.
+        if let bytes = reader.readFile("\(procRoot)/2/stat"), let stat = Stat(bytes), stat.ppid == 0,
+            stat.flags & pfKthread != 0
+        {
+            sources.append(("\(procRoot)/2", NamespaceKind.allCases))
+        } else {
+            let why = "\(procRoot)/2 is not kthreadd (no kernel threads in this /proc)"
+            for kind in NamespaceKind.allCases { misses[kind, default: []].append(why) }
+        }
+
+        for kind in NamespaceKind.allCases {
+            var known = false
+            for source in sources {
+                let path = "\(source.dir)/ns/\(kind.rawValue)"
+                switch read(path) {
+                case .success(let inum):
+                    host.set(kind, inum, from: .read(path: path))
+                    known = true
+                case .failure(let why):
+                    misses[kind, default: []].append(why.text)
+                }
+                if known { break }
+            }
+            if known { continue }
+            if let fixed = kind.initialInum {
+                host.set(kind, fixed, from: .kernelFixed)
+            } else {
+                let tried = (misses[kind] ?? []).joined(separator: "; ")
+                host.setUnknown(
+                    kind, reason: "\(tried); the kernel fixes no number for its initial \(kind.rawValue) namespace")
+            }
+        }
+        return host
+    }
+
+    /// Why a namespace link gave no inode number.
+    private struct Unreadable: Error {
+        var text: String
+        init(_ text: String) { self.text = text }
+    }
+
+    /// "net:[4026531840]" -> 4026531840.
+    static func parseNamespaceLink(_ link: [UInt8]) -> UInt32? {
+        guard let open = link.firstIndex(of: UInt8(ascii: "[")),
+            let close = link.lastIndex(of: UInt8(ascii: "]")), open < close,
+            let value = parseDecimal(link[(open + 1)..<close]), value <= UInt64(UInt32.max), value != 0
+        else { return nil }
+        return UInt32(value)
+    }
+
+    private static func errorText(_ code: Int32) -> String {
+        String(cString: strerror(code))
     }
 
     // MARK: - Parsing
@@ -103,13 +223,7 @@ package enum ProcFS {
 
     private static func namespaces(dir: String) -> Namespaces {
         func inum(_ name: String) -> UInt32 {
-            // The link reads "net:[4026531840]".
-            guard let link = FileIO.readLink("\(dir)/ns/\(name)"),
-                let open = link.firstIndex(of: UInt8(ascii: "[")),
-                let close = link.lastIndex(of: UInt8(ascii: "]")), open < close,
-                let value = parseDecimal(link[(open + 1)..<close])
-            else { return 0 }
-            return UInt32(truncatingIfNeeded: value)
+            FileIO.readLink("\(dir)/ns/\(name)").flatMap(parseNamespaceLink) ?? 0
         }
         return Namespaces(
             uts: inum("uts"), ipc: inum("ipc"), mnt: inum("mnt"), pid: inum("pid"),

@@ -23,7 +23,7 @@ package struct ProcessCacheConfig: Sendable {
     ///   - enableAncestors: fill `ancestors`.
     ///   - exportNamespaces: export `process.ns`.
     ///   - exportCredentials: export `process_credentials`.
-    ///   - hostNamespaces: the host's namespaces (see ``ProcFS/hostNamespaces(procRoot:)``).
+    ///   - hostNamespaces: the host's namespaces, unknown ones 0 (``HostNamespaces/knownOrZero``).
     ///   - capacity: most entries kept (at least 1).
     ///   - dockerID: cgroup id to container id, or nil when unknown.
     package init(

@@ -91,7 +91,11 @@ package struct ProcessMonitorService: Service {
         // Container ids from cgroup ids; its mount fd is the one open_by_handle_at may use
         // under the seccomp filter below.
         let cgroupResolver = cgroup2Root.map { CgroupPathResolver(root: $0) }
-        var cache = ProcessCache(config: cacheConfig(resolver: cgroupResolver), clock: KtimeClock.current())
+        // Read once: host_ns in policies and is_host in exported namespaces come from it.
+        let hostNamespaces = ProcFS.hostNamespaces(procRoot: configuration.procRoot)
+        logger.info("host namespaces: \(hostNamespaces.summary)")
+        var cache = ProcessCache(
+            config: cacheConfig(resolver: cgroupResolver, hostNamespaces: hostNamespaces), clock: KtimeClock.current())
         // Attached before the scan: a process starting in between is seen at least once.
         var existing = (try? ProcFS.scan(procRoot: configuration.procRoot)) ?? []
         if let cgroup2Root {
@@ -119,7 +123,8 @@ package struct ProcessMonitorService: Service {
         let pins = try PinnedSensors.prepare(
             directory: configuration.bpfDirectory, keep: configuration.keepSensorsOnExit, logger: logger)
         let engine = try makePolicyEngine(
-            sensor: sensor, cgroupRoot: cgroup2Root, fileDenials: fileDenials, scopes: scopes,
+            sensor: sensor, hostNamespaces: hostNamespaces, cgroupRoot: cgroup2Root, fileDenials: fileDenials,
+            scopes: scopes,
             pinDirectory: configuration.keepSensorsOnExit ? configuration.bpfDirectory : nil)
         // With --keep-sensors-on-exit the policy maps keep their contents for the pinned links.
         defer { if !configuration.keepSensorsOnExit { engine.removeAll() } }
@@ -315,12 +320,13 @@ package struct ProcessMonitorService: Service {
     }
 
     private func makePolicyEngine(
-        sensor: ProcessSensor, cgroupRoot: String?, fileDenials: FileDenials, scopes: PodScopes?, pinDirectory: String?
+        sensor: ProcessSensor, hostNamespaces: HostNamespaces, cgroupRoot: String?, fileDenials: FileDenials,
+        scopes: PodScopes?, pinDirectory: String?
     ) throws -> PolicyEngine {
         let tracefsRoot = try TracefsMount.ensure()
         let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
-            hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot),
+            hostNamespaces: hostNamespaces,
             connectSignalsAvailable: sensor.connectResultsAvailable, podScopesAvailable: configuration.kubernetes != nil,
             bpfLSM: sensor.bpfLSMAvailable, kprobeProgramsLoaded: sensor.kprobesAvailable,
             trampolineRefusal: configuration.disableTrampolines ? "disabled by --disable-trampolines" : sensor.trampolineRefusal,
@@ -354,7 +360,7 @@ package struct ProcessMonitorService: Service {
         ]
     }
 
-    private func cacheConfig(resolver: CgroupPathResolver?) -> ProcessCacheConfig {
+    private func cacheConfig(resolver: CgroupPathResolver?, hostNamespaces: HostNamespaces) -> ProcessCacheConfig {
         var dockerID: (@Sendable (UInt64) -> String?)?
         if let resolver {
             dockerID = { id in resolver.containerID(for: id) }
@@ -362,7 +368,7 @@ package struct ProcessMonitorService: Service {
         return ProcessCacheConfig(
             nodeName: configuration.nodeName, enableAncestors: configuration.enableAncestors,
             exportNamespaces: configuration.exportNamespaces, exportCredentials: configuration.exportCredentials,
-            hostNamespaces: ProcFS.hostNamespaces(procRoot: configuration.procRoot),
+            hostNamespaces: hostNamespaces.knownOrZero,
             capacity: configuration.processCacheSize,
             dockerID: dockerID)
     }

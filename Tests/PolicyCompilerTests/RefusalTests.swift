@@ -231,6 +231,37 @@ import TracingPolicy
         #expect(error.contains("does not apply to string arguments"))
     }
 
+    /// Tetragon operators this build has no kernel side for are refused as such, not as a
+    /// mismatch with the argument (SubString once read "does not apply to string arguments").
+    @Test(arguments: [
+        ("SubString", "/tmp", "operator SubString is not supported yet"),
+        ("SubStringIgnCase", "/tmp", "operator SubStringIgnCase is not supported yet"),
+        ("InRange", "1:5", "operator InRange is not supported yet (InMap takes min:max ranges)"),
+        ("NotInRange", "1:5", "operator NotInRange is not supported yet (NotInMap takes min:max ranges)"),
+        ("CelExpr", "arg0 > 1", "operator CelExpr is not supported yet"),
+    ])
+    func operatorThisBuildLacks(op: String, value: String, message: String) throws {
+        let yaml = Self.tracepointPolicy(
+            args: """
+                - index: 6
+                  type: string
+                - index: 7
+                  type: int
+                """,
+            selectors: """
+                - matchArgs:
+                  - index: \(op.contains("Range") || op == "CelExpr" ? 7 : 6)
+                    operator: \(op)
+                    values:
+                    - "\(value)"
+                """)
+        let errors = refusal(yaml)
+        #expect(errors.count == 1, "\(errors)")
+        let error = try #require(errors.first)
+        #expect(error.hasPrefix(position(of: op, in: yaml) + ": spec.tracepoints[0].selectors[0].matchArgs[0].operator: "), "\(error)")
+        #expect(error.hasSuffix(message), "\(error)")
+    }
+
     @Test func everyProblemIsReportedInFileOrder() throws {
         let yaml = """
             apiVersion: cilium.io/v1alpha1

@@ -207,6 +207,45 @@ import TracingPolicy
         #expect(filters.map(\.valueList) == [[host.mnt], [4_026_532_000, host.net], [host.user]])
     }
 
+    /// Where the host's mnt namespace is unknown, host_ns on Mnt is refused with the reason (it
+    /// once compiled as 0, so NotIn host_ns matched the host); the kernel's fixed number serves
+    /// Pid, and inode numbers need no host.
+    @Test func unknownHostNamespaceRefusesHostNs() throws {
+        var host = HostNamespaces(unknown: "cannot read /proc/1/ns/mnt: Permission denied")
+        host.set(.pid, NamespaceKind.pid.initialInum!, from: .kernelFixed)
+        var environment = Fixture.environment
+        environment.hostNamespaces = host
+        func tracepoint(_ namespace: String, _ value: String) -> String {
+            Self.tracepoint(
+                "syscalls", "sys_enter_openat",
+                args: """
+                    - index: 6
+                      type: string
+                    """,
+                selectors: """
+                    - matchNamespaces:
+                      - namespace: \(namespace)
+                        operator: NotIn
+                        values:
+                        - \(value)
+                    """)
+        }
+        let refused = tracepoint("Mnt", "host_ns")
+        guard case .failure(let refusal) = compile(refused, environment: environment) else {
+            Issue.record("host_ns on an unknown mnt namespace compiled")
+            return
+        }
+        #expect(refusal.messages == [
+            "host_ns: the host's Mnt namespace is unknown: cannot read /proc/1/ns/mnt: Permission denied"
+        ])
+        #expect(refusal.errors.first?.hasPrefix(position(of: "host_ns", in: refused)) == true, "\(refusal.errors)")
+
+        let pid = try #require(try compile(tracepoint("Pid", "host_ns"), environment: environment).get().hooks.first)
+        #expect(pid.hook.selector(0).namespace(0).valueList == [0xEFFF_FFFC])
+        let number = try #require(try compile(tracepoint("Mnt", "4026532000"), environment: environment).get().hooks.first)
+        #expect(number.hook.selector(0).namespace(0).valueList == [4_026_532_000])
+    }
+
     /// Namespaces the kernel side does not read (time) are refused.
     @Test func timeNamespaceIsRefused() throws {
         let yaml = Self.tracepoint(

@@ -36,7 +36,7 @@ enum Fixture {
                 return try TracepointFormat.parse(text, subsystem: subsystem, event: event)
             }
             return try TracepointFormat.load(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
-        }, kprobesAvailable: false, hostNamespaces: hostNamespaces)
+        }, kprobesAvailable: false, hostNamespaces: HostNamespaces(known: hostNamespaces))
 
     static let liveTracefsRoot = "/sys/kernel/tracing"
 
@@ -47,7 +47,7 @@ enum Fixture {
 
     /// The running kernel's formats, still without kprobes and with the fixed namespaces.
     static let liveEnvironment = CompileEnvironment.live(
-        tracefsRoot: liveTracefsRoot, kprobesAvailable: false, hostNamespaces: hostNamespaces)
+        tracefsRoot: liveTracefsRoot, kprobesAvailable: false, hostNamespaces: HostNamespaces(known: hostNamespaces))
 
     /// The live environment when tracefs is readable, the fixtures otherwise.
     static var bestEnvironment: CompileEnvironment { liveTracefsReadable ? liveEnvironment : environment }

@@ -48,7 +48,8 @@ import Testing
             ns: ["net": "net:[4026531840]", "pid": "pid:[4026531836]", "user": "user:[4026531837]"]
         )
         try root.process(pid: 1, comm: "init", ppid: 0, startTicks: 1, cmdline: Array("/sbin/init\u{0}".utf8),
-            exe: "/usr/lib/systemd/systemd", cwd: "/", ns: ["net": "net:[4026531840]", "uts": "uts:[4026531838]"])
+            exe: "/usr/lib/systemd/systemd", cwd: "/",
+            ns: ["net": "net:[4026531840]", "uts": "uts:[4026531838]", "pid": "pid:[4026531836]"])
         try root.process(pid: 3, comm: "kworker/0:0", ppid: 2, startTicks: 2)  // kernel thread
         try root.process(pid: 2, comm: "kthreadd", ppid: 0, startTicks: 1)
         try root.process(pid: 200, comm: "zombie", ppid: 1, startTicks: 5, state: "Z")
@@ -88,7 +89,8 @@ import Testing
         #expect(noExe.auid == UInt32.max)
 
         let host = ProcFS.hostNamespaces(procRoot: root.path)
-        #expect(host.net == 4_026_531_840 && host.uts == 4_026_531_838 && host.pid == 0)
+        #expect(host.inum(.net) == 4_026_531_840 && host.inum(.uts) == 4_026_531_838)
+        #expect(host.inum(.pid) == 4_026_531_836 && host.inum(.mnt) == nil)
 
         // Seeding from it gives the flags Tetragon would show.
         var cache = ProcessCache(config: ProcessCacheConfig(nodeName: "n"), clock: KtimeClock(bootWallNanoseconds: 0))
@@ -111,7 +113,7 @@ import Testing
 }
 
 /// A throw-away directory shaped like `/proc`.
-private struct FakeProc {
+struct FakeProc {
     let path: String
     private let files = FileManager.default
 
