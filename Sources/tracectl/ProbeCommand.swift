@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
-import BPFKit
 import Foundation
+import KernelFeatures
 
 /// `tracectl probe`: what this kernel allows, without a running agent.
 struct ProbeCommand: ParsableCommand {
