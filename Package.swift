@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "tracectl", dependencies: [
-            "ControlAPI", "TracingPolicy", "KernelFeatures",
+            "ControlAPI", "TracingPolicy", "PolicyCompiler", "Tracefs", "Events", "KernelFeatures",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy", "TestSupport"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events", "TestSupport"]),
         .testTarget(name: "ControlAPITests", dependencies: [
-            "ControlAPI", "tracectl", "TracingPolicy",
+            "ControlAPI", "tracectl", "TracingPolicy", "PolicyCompiler", "Tracefs", "TestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
