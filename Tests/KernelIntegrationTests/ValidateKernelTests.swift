@@ -66,6 +66,17 @@ struct ValidateKernelTests {
             #expect(!expected.isEmpty, "\(name): \(added.output)")
             #expect(Self.problems(validated.output, file: file) == expected, "\(name):\n\(validated.output)\nagent:\n\(added.output)")
         }
+        // This machine's probe file says the same as the machine itself.
+        let probe = try Spawn.capture([AgentHarness.tracectlPath, "probe", "-o", "json"], in: dir.path)
+        #expect(probe.status == 0)
+        try probe.output.write(toFile: "\(dir.path)/node.json", atomically: true, encoding: .utf8)
+        for name in Self.refused.keys.sorted() {
+            let file = "\(dir.path)/\(name).yaml"
+            let live = try agent.tracectl(["policy", "validate", file])
+            let fromProbe = try agent.tracectl(["policy", "validate", "--node-probe", "\(dir.path)/node.json", file])
+            #expect(fromProbe.status == live.status)
+            #expect(Self.problems(fromProbe.output, file: file) == Self.problems(live.output, file: file), "\(name): \(fromProbe.output)")
+        }
         // A policy the agent takes is ok, and added.
         let good = "\(dir.path)/good.yaml"
         try Self.policy("good", Self.openat).write(toFile: good, atomically: true, encoding: .utf8)
