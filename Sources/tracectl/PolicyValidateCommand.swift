@@ -29,6 +29,9 @@ package struct PolicyValidateCommand: ParsableCommand {
     @Flag(name: .customLong("enable-k8s-api"), help: "As the agent with --enable-k8s-api: pod-scoped policies can run.")
     package var podScopes = false
 
+    @Flag(name: .customLong("disable-trampolines"), help: "As the agent with --disable-trampolines: kernel functions on kprobes only.")
+    package var disableTrampolines = false
+
     @Flag(help: "Exit with status 1 when a check could not run, as for an error.")
     package var strict = false
 
@@ -39,7 +42,7 @@ package struct PolicyValidateCommand: ParsableCommand {
     }
 
     package func run() throws {
-        let target: ValidationTarget
+        var target: ValidationTarget
         if let nodeProbe {
             do {
                 target = try ValidationTarget(probeFile: nodeProbe, podScopes: podScopes)
@@ -50,6 +53,8 @@ package struct PolicyValidateCommand: ParsableCommand {
         } else {
             target = ValidationTarget.thisMachine(podScopes: podScopes)
         }
+        // The agent's own words for it (Agent.makePolicyEngine).
+        if disableTrampolines { target.environment.trampolineRefusal = "disabled by --disable-trampolines" }
         let report = Self.report(files: files, target: target)
         for line in report.lines { print(line) }
         if report.failed || (strict && report.unchecked) { throw ExitCode.failure }

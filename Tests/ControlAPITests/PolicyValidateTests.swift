@@ -216,7 +216,21 @@ struct PolicyValidateTests {
         #expect(target.name == "node probe \(directory)/node.json (kernel 6.1.0-test)")
         let command = try Tracectl.parseAsRoot(["policy", "validate", "--node-probe", "n.json", "--strict", "--enable-k8s-api", "p.yaml"])
         let validate = try #require(command as? PolicyValidateCommand)
-        #expect(validate.nodeProbe == "n.json" && validate.strict && validate.podScopes)
+        #expect(validate.nodeProbe == "n.json" && validate.strict && validate.podScopes && !validate.disableTrampolines)
+
+        // --disable-trampolines, as the agent's: fentries are refused in its words.
+        try Self.policy("  fentries:\n  - call: vfs_write").write(toFile: directory + "/fentry.yaml", atomically: true, encoding: .utf8)
+        let full = ProbeFile(features: [], hooks: [], capabilities: fixtureNode())
+        try JSONEncoder().encode(full).write(to: URL(fileURLWithPath: directory + "/full.json"))
+        let withTrampolines = try #require(
+            try Tracectl.parseAsRoot(["policy", "validate", "--node-probe", directory + "/full.json", directory + "/fentry.yaml"])
+                as? PolicyValidateCommand)
+        #expect(throws: Never.self) { try withTrampolines.run() }
+        let without = try #require(
+            try Tracectl.parseAsRoot([
+                "policy", "validate", "--disable-trampolines", "--node-probe", directory + "/full.json", directory + "/fentry.yaml",
+            ]) as? PolicyValidateCommand)
+        #expect(throws: ExitCode.failure) { try without.run() }
 
         try Data(#"{"features":[],"hooks":[]}"#.utf8).write(to: URL(fileURLWithPath: directory + "/old.json"))
         #expect(throws: ProbeFileError.self) { try ValidationTarget(probeFile: directory + "/old.json", podScopes: false) }
