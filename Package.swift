@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "CVigilSandbox", dependencies: ["CLibseccomp"]),
         .target(name: "CVigilABI"),
         .target(name: "CVigilBPF", dependencies: ["CLibbpf", "CVigilABI"]),
+        .target(name: "CVigilProbe", dependencies: ["CLibbpf"]),
         .target(name: "CFanotify", path: "Sources/CFanotify"),
         .target(name: "CCgroupHandle"),
 
@@ -57,12 +58,15 @@ let package = Package(
             "Events", "CZlib",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // What the kernel allows, probed with libbpf alone: `tracectl probe` and `validate` link
+        // this, not the agent's loader and its BPF objects.
+        .target(name: "KernelFeatures", dependencies: ["CLibbpf", "CVigilProbe", "CFanotify", "HostFiles"]),
         .target(name: "BPFKit", dependencies: [
-            "CLibbpf", "CVigilBPF", "CVigilABI", "Events", "HostFiles", "CFanotify",
+            "CLibbpf", "CVigilBPF", "CVigilProbe", "CVigilABI", "Events", "HostFiles", "CFanotify", "KernelFeatures",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "VigilAgent", dependencies: [
-            "BPFKit", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
+            "BPFKit", "KernelFeatures", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
             "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles", "Kubernetes",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -88,7 +92,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "tracectl", dependencies: [
-            "ControlAPI", "TracingPolicy", "BPFKit",
+            "ControlAPI", "TracingPolicy", "PolicyCompiler", "Tracefs", "Events", "KernelFeatures",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -119,7 +123,7 @@ let package = Package(
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy", "TestSupport"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events", "TestSupport"]),
         .testTarget(name: "ControlAPITests", dependencies: [
-            "ControlAPI", "tracectl", "TracingPolicy",
+            "ControlAPI", "tracectl", "TracingPolicy", "PolicyCompiler", "Tracefs", "TestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -2,8 +2,10 @@
 import CLibbpf
 import CVigilABI
 import CVigilBPF
+import CVigilProbe
 import Events
 import Glibc
+import KernelFeatures
 
 /// One attached policy hook; ``detach()`` (or deinit) removes it.
 package final class PolicyLink: @unchecked Sendable {
@@ -229,16 +231,4 @@ package enum TrampolineKind: String, Sendable {
     case fentry
     case fexit
     case fmodRet = "fmod_ret"
-}
-
-/// The running kernel's BTF (/sys/kernel/btf/vmlinux), for whether a function can carry a
-/// trampoline. Loaded per question: questions come only when a policy is compiled.
-package enum KernelBTF {
-    package static func hasFunction(_ name: String) -> Bool {
-        guard let btf = btf__load_vmlinux_btf() else { return false }
-        defer { btf__free(btf) }
-        // BTF_KIND_FUNC (12): libbpf's btf.h and linux/btf.h both define it, which Swift cannot
-        // tell apart.
-        return btf__find_by_name_kind(btf, name, 12) > 0
-    }
 }

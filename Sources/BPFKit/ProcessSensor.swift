@@ -4,6 +4,7 @@ import CVigilABI
 import CVigilBPF
 import Glibc
 import HostFiles
+import KernelFeatures
 import Logging
 import Synchronization
 

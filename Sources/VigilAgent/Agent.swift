@@ -7,6 +7,7 @@ import Prometheus
 import Synchronization
 import Glibc
 import HostFiles
+import KernelFeatures
 import PolicyCompiler
 import TracingPolicy
 import Cgroups

@@ -3,6 +3,7 @@ import BPFKit
 import ControlAPI
 import Foundation
 import Glibc
+import KernelFeatures
 import Logging
 import PolicyCompiler
 import Synchronization

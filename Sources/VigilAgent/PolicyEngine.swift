@@ -2,6 +2,7 @@
 import BPFKit
 import CVigilABI
 import Events
+import KernelFeatures
 import Logging
 import PolicyCompiler
 import Synchronization

@@ -119,18 +119,29 @@ struct TracectlParsingTests {
         #expect(command.files.count == 2)
         #expect(throws: (any Error).self) { try Tracectl.parseAsRoot(["policy", "validate"]) }
 
-        let good = PolicyValidateCommand.report(files: [directory + "/good.yaml"])
+        let node = ValidationTarget(capabilities: fixtureNode(), source: "test node", podScopes: false)
+        let good = PolicyValidateCommand.report(files: [directory + "/good.yaml"], target: node)
         #expect(!good.failed)
         #expect(good.lines == ["\(directory)/good.yaml: ok (1 policy: shadow-reads)"])
 
-        let both = PolicyValidateCommand.report(files: [directory + "/good.yaml", directory + "/bad.yaml", directory + "/missing.yaml"])
+        let both = PolicyValidateCommand.report(
+            files: [directory + "/good.yaml", directory + "/bad.yaml", directory + "/missing.yaml"], target: node)
         #expect(both.failed)
         let errors = both.lines.filter { $0.hasPrefix(directory + "/bad.yaml:") }
         #expect(errors.count == 2)
         #expect(errors.allSatisfy { $0.contains(try! Regex(#"/bad\.yaml:\d+:\d+: spec\.tracepoints\[0\]\.selectors\[0\]\."#)) })
         #expect(both.lines.contains { $0.hasPrefix(directory + "/missing.yaml: cannot read policy file") })
 
-        #expect(throws: ExitCode.failure) { try command.run() }
+        // Against a probe file: a unit test does not probe (load programs into) the running kernel.
+        let file = ProbeFile(features: [], hooks: [], capabilities: fixtureNode())
+        try JSONEncoder().encode(file).write(to: URL(fileURLWithPath: directory + "/node.json"))
+        let offline = try parse(
+            ["policy", "validate", "--node-probe", directory + "/node.json", directory + "/good.yaml", directory + "/bad.yaml"],
+            as: PolicyValidateCommand.self)
+        #expect(throws: ExitCode.failure) { try offline.run() }
+        #expect(throws: Never.self) {
+            try parse(["policy", "validate", "--node-probe", directory + "/node.json", directory + "/good.yaml"], as: PolicyValidateCommand.self).run()
+        }
     }
 }
 

@@ -4,6 +4,7 @@ import Events
 import Foundation
 import PolicyCompiler
 import Testing
+import TestSupport
 import Tracefs
 import TracingPolicy
 

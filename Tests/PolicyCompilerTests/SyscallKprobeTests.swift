@@ -3,6 +3,7 @@ import CVigilABI
 import Events
 import PolicyCompiler
 import Testing
+import TestSupport
 import Tracefs
 import TracingPolicy
 

@@ -11,8 +11,6 @@
 
 #include <linux/types.h>
 
-#include "vigil_probe.h"
-
 struct vigil_bpf;
 
 /* Which family of programs carries the process hooks. */

@@ -3,8 +3,8 @@
 /// Format files captured verbatim from the build machine (Linux 6.18.44-fc-v595, x86_64) with
 /// `cat /sys/kernel/tracing/events/<subsystem>/<event>/format`. Tabs are significant.
 /// Keyed by `subsystem/event`.
-enum FormatFixtures {
-    static let texts: [String: String] = [
+package enum FormatFixtures {
+    package static let texts: [String: String] = [
         "syscalls/sys_enter_openat": #"""
 name: sys_enter_openat
 ID: 782

@@ -18,19 +18,25 @@ int vigil_probe_attach(enum vigil_probe_attach_kind kind, const char *func, cons
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	enum bpf_prog_type type = kind == VIGIL_PROBE_LSM ? BPF_PROG_TYPE_LSM : BPF_PROG_TYPE_TRACING;
-	enum bpf_attach_type attach = kind == VIGIL_PROBE_LSM ? BPF_LSM_MAC : BPF_TRACE_FENTRY;
+	enum bpf_attach_type attach = kind == VIGIL_PROBE_LSM    ? BPF_LSM_MAC
+				    : kind == VIGIL_PROBE_TP_BTF ? BPF_TRACE_RAW_TP
+								 : BPF_TRACE_FENTRY;
+	const char *prefix = kind == VIGIL_PROBE_LSM ? "bpf_lsm_" : kind == VIGIL_PROBE_TP_BTF ? "btf_trace_" : "";
 	char target[128];
 	struct btf *vmlinux;
 	int id, prog, link, err;
 
-	/* LSM programs attach to the kernel's bpf_lsm_<hook> stubs. */
-	snprintf(target, sizeof(target), "%s%s", kind == VIGIL_PROBE_LSM ? "bpf_lsm_" : "", func);
+	/*
+	 * LSM programs attach to the kernel's bpf_lsm_<hook> stubs; tp_btf programs to the
+	 * btf_trace_<tracepoint> typedef the kernel declares for each raw tracepoint.
+	 */
+	snprintf(target, sizeof(target), "%s%s", prefix, func);
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux) {
 		*stage = "btf";
 		return -errno;
 	}
-	id = btf__find_by_name_kind(vmlinux, target, BTF_KIND_FUNC);
+	id = btf__find_by_name_kind(vmlinux, target, kind == VIGIL_PROBE_TP_BTF ? BTF_KIND_TYPEDEF : BTF_KIND_FUNC);
 	btf__free(vmlinux);
 	if (id < 0) {
 		*stage = "function";

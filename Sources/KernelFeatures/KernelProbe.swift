@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CFanotify
 import CLibbpf
-import CVigilBPF
+import CVigilProbe
 import Glibc
 import HostFiles
 
@@ -9,14 +9,14 @@ import HostFiles
 /// `tracectl probe` and the agent's choice of mechanisms.
 package struct KernelProbe: Sendable {
     /// One probed fact.
-    package struct Feature: Sendable, Hashable {
+    package struct Feature: Sendable, Hashable, Codable {
         package var name: String
         package var available: Bool?  // nil: could not be probed here
         package var detail: String
     }
 
     /// How one policy hook runs here and what it can do.
-    package struct Hook: Sendable, Hashable {
+    package struct Hook: Sendable, Hashable, Codable {
         package var hook: String
         package var mechanism: String
         package var observe: Bool
@@ -57,6 +57,8 @@ package struct KernelProbe: Sendable {
         let lsmList = HostFile.readText(atPath: "/sys/kernel/security/lsm")
         let lsm = Self.bpfLSM(activeList: lsmList)
         let fentry = Self.attach(VIGIL_PROBE_FENTRY, "security_file_open")
+        // The agent's connect results and connect Sigkill come from a tp_btf program on sys_exit.
+        let tpBTF = Self.attach(VIGIL_PROBE_TP_BTF, "sys_exit")
         let trampolineRefusal: String? = agentTrampolines ?? (fentry.ok == true ? nil : "fentry: \(fentry.reason)")
         let kprobeDetail = kprobes ? "perf kprobe PMU present: kernel-function kprobes attach (Override: fmod_ret where BPF trampolines run; bpf_override_return is not used)" : "no perf kprobe PMU (CONFIG_KPROBES off)"
         let cgroup2 = MountInfo.mountPoints(ofType: "cgroup2", mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "").first
@@ -80,6 +82,7 @@ package struct KernelProbe: Sendable {
             Feature(name: "kprobes", available: kprobes, detail: kprobeDetail),
             Feature(name: "fentry", available: fentry.ok, detail: fentry.ok == true ? "fentry on security_file_open attaches" : "fentry: \(fentry.reason)"),
             Feature(name: "BPF-LSM", available: lsm.available, detail: lsm.detail),
+            Feature(name: "tp_btf", available: tpBTF.ok, detail: tpBTF.ok == true ? "tp_btf on sys_exit attaches (connect results and signals)" : "tp_btf: \(tpBTF.reason)"),
         ]
         let connect = sockAddr == true && cgroup2 != nil
         let tracepoints = signal != false
@@ -161,7 +164,7 @@ package struct KernelProbe: Sendable {
     /// loads and attaches. Either alone misleads: with `bpf` missing from `lsm=`, an LSM program
     /// attaches without error and never runs; with it present, a locked-down kernel still
     /// refuses the attach.
-    static func bpfLSM(activeList: String?) -> (available: Bool?, detail: String) {
+    package static func bpfLSM(activeList: String?) -> (available: Bool?, detail: String) {
         guard let activeList else {
             return (false, "securityfs not mounted (/sys/kernel/security/lsm): the active LSMs are unknown")
         }
@@ -179,7 +182,7 @@ package struct KernelProbe: Sendable {
 
     /// Loads and attaches a two-instruction program of `kind` on `function`, then detaches it.
     /// nil when the probe itself could not run (no BTF, no privilege to load anything).
-    static func attach(_ kind: vigil_probe_attach_kind, _ function: String) -> (ok: Bool?, reason: String) {
+    package static func attach(_ kind: vigil_probe_attach_kind, _ function: String) -> (ok: Bool?, reason: String) {
         var stage: UnsafePointer<CChar>? = nil
         let rc = vigil_probe_attach(kind, function, &stage)
         guard rc < 0 else { return (true, "") }

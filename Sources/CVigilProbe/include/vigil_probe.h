@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Attach probes for the start-up probe (BPFKit KernelProbe): whether this kernel lets a
+ * Attach probes for the start-up probe (KernelFeatures KernelProbe): whether this kernel lets a
  * BTF-attached program load AND attach, which no feature file tells. Same return convention as
  * vigil_bpf.h: 0 on success, a negative errno on failure.
  */
@@ -10,6 +10,7 @@
 enum vigil_probe_attach_kind {
 	VIGIL_PROBE_LSM = 0,    /* BPF_PROG_TYPE_LSM on bpf_lsm_<func> */
 	VIGIL_PROBE_FENTRY = 1, /* BPF_PROG_TYPE_TRACING fentry on <func> */
+	VIGIL_PROBE_TP_BTF = 2, /* BPF_PROG_TYPE_TRACING tp_btf on the raw tracepoint <func> */
 };
 
 /*
