@@ -105,7 +105,8 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
                         : "tracepoint \(key) exists on \(kernel), but its format is not in the probe file "
                             + "(only \(formatSubsystems.joined(separator: ", "))): its arguments were not checked")
             },
-            kprobesAvailable: kprobes.available ?? true, hostNamespaces: Namespaces(),
+            kprobesAvailable: kprobes.available ?? true,
+            hostNamespaces: .resolvedAtLoad,
             connectSignalsAvailable: connectSignals.available ?? true, podScopesAvailable: podScopesAvailable,
             bpfLSM: bpfLSM.available ?? true, kprobeProgramsLoaded: kprobes.available ?? true,
             kernelSymbol: { name in
@@ -126,4 +127,12 @@ package struct NotChecked: Error, Sendable, CustomStringConvertible {
     package var reason: String
     package init(_ reason: String) { self.reason = reason }
     package var description: String { Self.marker + reason }
+}
+
+extension HostNamespaces {
+    /// For validation away from the agent: the host's namespaces are read by the node's agent at
+    /// load (a `host_ns` it cannot resolve is refused there), so any known number stands in.
+    package static let resolvedAtLoad = HostNamespaces(
+        known: Namespaces(uts: 1, ipc: 2, mnt: 3, pid: 4, pidForChildren: 4, net: 5, cgroup: 6, user: 7),
+        from: "resolved by the node's agent at load")
 }

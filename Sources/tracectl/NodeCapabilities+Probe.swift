@@ -58,7 +58,7 @@ struct MachineFacts {
         let kprobes = fact("kprobes").available ?? false
         let fentry = fact("fentry")
         var environment = CompileEnvironment.live(
-            tracefsRoot: root ?? Tracefs.standardPath, kprobesAvailable: kprobes, hostNamespaces: Namespaces(),
+            tracefsRoot: root ?? Tracefs.standardPath, kprobesAvailable: kprobes, hostNamespaces: .resolvedAtLoad,
             connectSignalsAvailable: fact("tp_btf").available ?? true, podScopesAvailable: podScopesAvailable,
             bpfLSM: fact("BPF-LSM").available ?? true, kprobeProgramsLoaded: kprobes,
             trampolineRefusal: fentry.available == false ? fentry.detail : nil,
