@@ -179,6 +179,177 @@ struct ShippedPolicyKernelTests {
         }
         #expect(settledEvents(agent, policy: "kill-shadow-reads", pid: sparedPid).isEmpty)
     }
+
+    /// policies/ptrace-attach.yaml, as shipped: PTRACE_ATTACH and PTRACE_SEIZE each give one event.
+    @Test func ptraceAttachReportsAttachAndSeize() throws {
+        let dir = try TempDir("vigil-shipped")
+        defer { dir.remove() }
+        let policy = try shipped("policies/ptrace-attach.yaml", into: dir)
+        let trigger = try Trigger.build(in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=ptrace-attach")
+
+        let cases: [(String, Int)] = [("ptrace-attach", 16), ("ptrace-seize", 0x4206)]
+        let pids = try cases.map { try run(agent, trigger, [$0.0]) }
+        for (pid, (what, request)) in zip(pids, cases) {
+            let event = try agent.waitFor("ptrace-attach event for \(what)") {
+                $0.policyName == "ptrace-attach" && $0.pid == Int(pid)
+            }
+            #expect(event.type == "process_kprobe", "\(what): \(event.line)")
+            #expect(event.args.first?["long_arg"] as? String == "\(request)", "\(what): \(event.line)")  // int64
+        }
+        usleep(1_000_000)
+        agent.poll()
+        for (pid, (what, _)) in zip(pids, cases) {
+            #expect(settledEvents(agent, policy: "ptrace-attach", pid: pid).count == 1, "\(what)")
+        }
+    }
+
+    /// policies/namespace-escapes.yaml, as shipped: unshare(2), clone(2) into a new namespace,
+    /// setns(2), mount(2) and the new mount API's move_mount(2) are each reported once, from
+    /// processes whose namespaces and mounts are their own; clone3(2), named as not caught, is not.
+    @Test func namespaceEscapesReportsEachWayIntoANamespaceOrAMount() throws {
+        let dir = try TempDir("vigil-shipped")
+        defer { dir.remove() }
+        let policy = try shipped("policies/namespace-escapes.yaml", into: dir)
+        let trigger = try Trigger.build(in: dir)
+        let mountPoint = "\(dir.path)/mnt"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=namespace-escapes")
+
+        // (arguments, the syscalls reported, in order)
+        let cases: [([String], [String])] = [
+            (["unshare-uts"], ["unshare"]),
+            (["clone-uts"], ["clone"]),
+            (["setns-uts"], ["setns"]),
+            (["mount-private"], ["unshare", "mount"]),
+            (["move-mount", mountPoint], ["unshare", "mount", "move_mount"]),
+            (["clone3-uts"], []),
+        ]
+        let pids = try cases.map { try run(agent, trigger, $0.0) }
+        func syscalls(_ pid: pid_t) -> [String] {
+            settledEvents(agent, policy: "namespace-escapes", pid: pid).compactMap { event in
+                // __x64_sys_unshare -> unshare
+                guard let function = event.body["function_name"] as? String, let sys = function.range(of: "_sys_")
+                else { return nil }
+                return String(function[sys.upperBound...])
+            }
+        }
+        for (pid, (args, expected)) in zip(pids, cases) where !expected.isEmpty {
+            _ = try agent.waitFor(count: expected.count, "namespace-escapes events for \(args)") {
+                $0.policyName == "namespace-escapes" && $0.pid == Int(pid)
+            }
+        }
+        usleep(1_000_000)
+        agent.poll()
+        for (pid, (args, expected)) in zip(pids, cases) {
+            #expect(syscalls(pid) == expected, "\(args): \(settledEvents(agent, policy: "namespace-escapes", pid: pid).map(\.line))")
+        }
+        var st = stat()
+        var parent = stat()
+        #expect(stat(mountPoint, &st) == 0 && stat(dir.path, &parent) == 0 && st.st_dev == parent.st_dev,
+            "the tmpfs stayed in the trigger's own mount namespace")
+    }
+
+    /// policies/privilege-changes-in-containers.yaml, as shipped: each credential-changing
+    /// syscall is reported once from a process outside the host's pid namespace (whether host
+    /// processes are left out is the namespace selector's test, not this one's).
+    @Test func privilegeChangesInContainersReportsEachCredentialSyscall() throws {
+        let dir = try TempDir("vigil-shipped")
+        defer { dir.remove() }
+        let policy = try shipped("policies/privilege-changes-in-containers.yaml", into: dir)
+        let trigger = try Trigger.build(in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=privilege-changes-in-containers")
+
+        let inPidns = try run(agent, trigger, ["credentials-in-pidns"])
+        let expected = [
+            "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "capset", "setfsuid",
+            "setfsgid",
+        ]
+        // The child that made the calls is the only process of the trigger besides `inPidns`.
+        let events = try agent.waitFor(count: expected.count, "privilege-changes-in-containers events") {
+            $0.policyName == "privilege-changes-in-containers" && $0.binary == trigger && $0.pid != Int(inPidns)
+        }
+        usleep(1_000_000)
+        agent.poll()
+        let reported = agent.events.filter {
+            $0.policyName == "privilege-changes-in-containers" && $0.binary == trigger
+        }.compactMap { event -> String? in
+            guard let function = event.body["function_name"] as? String, let sys = function.range(of: "_sys_")
+            else { return nil }
+            return String(function[sys.upperBound...])
+        }
+        #expect(reported == expected, "\(events.map(\.line))")
+    }
+
+    /// policies/writes-to-etc-passwd-monitor.yaml reports write-opens through open(2), openat(2)
+    /// and creat(2), in monitor mode, and (as its comment says) not a relative name or a read.
+    /// The test's copy is the shipped file with the two paths replaced by files of the test's
+    /// own: creat(2) on /etc/passwd would truncate it.
+    @Test func writesToEtcPasswdReportsWriteOpensOfEachSyscallInMonitorMode() throws {
+        let dir = try TempDir("vigil-shipped")
+        defer { dir.remove() }
+        let passwd = "\(dir.path)/passwd"
+        let shadow = "\(dir.path)/shadow"
+        for path in [passwd, shadow] { try "x".write(toFile: path, atomically: true, encoding: .utf8) }
+        let text = try String(
+            contentsOfFile: "\(Self.repository)/policies/writes-to-etc-passwd-monitor.yaml", encoding: .utf8)
+        let shippedValues = #"["/etc/passwd", "/etc/shadow"]"#
+        #expect(text.components(separatedBy: shippedValues).count == 4, "the policy's paths moved: update this test")
+        let policy = "\(dir.path)/writes-to-etc-passwd.yaml"
+        try text.replacingOccurrences(of: shippedValues, with: "[\"\(passwd)\", \"\(shadow)\"]")
+            .write(toFile: policy, atomically: true, encoding: .utf8)
+        let trigger = try Trigger.build(in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=writes-to-etc-passwd")
+
+        // (what, arguments, cwd, the tracepoint)
+        let caught: [(String, [String], String?, String)] = [
+            ("open(2) O_WRONLY", ["open-w", passwd], nil, "sys_enter_open"),
+            ("openat(2) O_RDWR", ["openat-rw", shadow], nil, "sys_enter_openat"),
+            ("creat(2)", ["creat", passwd], nil, "sys_enter_creat"),
+        ]
+        let missed: [(String, [String], String?)] = [
+            ("a read", ["openat", passwd], nil),
+            ("a relative name", ["open-w", "passwd"], dir.path),
+        ]
+        let caughtPids = try caught.map { try run(agent, trigger, $0.1, cwd: $0.2) }  // monitor: nobody is killed
+        let missedPids = try missed.map { try run(agent, trigger, $0.1, cwd: $0.2) }
+        for (pid, variation) in zip(caughtPids, caught) {
+            let event = try agent.waitFor("writes-to-etc-passwd event for \(variation.0)") {
+                $0.policyName == "writes-to-etc-passwd" && $0.pid == Int(pid)
+            }
+            #expect(event.body["event"] as? String == variation.3, "\(variation.0): \(event.line)")
+            #expect(event.action == "KPROBE_ACTION_SIGKILL", "\(variation.0): \(event.line)")
+            #expect(event.vigil["policy_mode"] as? String == "monitor", "\(variation.0): \(event.line)")
+        }
+        usleep(1_000_000)
+        agent.poll()
+        for (pid, variation) in zip(caughtPids, caught) {
+            #expect(settledEvents(agent, policy: "writes-to-etc-passwd", pid: pid).count == 1, "\(variation.0)")
+        }
+        for (pid, variation) in zip(missedPids, missed) {
+            #expect(settledEvents(agent, policy: "writes-to-etc-passwd", pid: pid).isEmpty, "\(variation.0)")
+        }
+    }
 }
 
 /// A trigger for the spellings of what the shipped policies watch: `trigger MODE ...` performs
