@@ -108,7 +108,7 @@ spec = obj({
     "selectorsMacros": {"type": "object", "additionalProperties": selector},
     "podSelector": label_selector, "containerSelector": label_selector, "hostSelector": label_selector,
     "nodeSelector": label_selector, "loader": BOOL,
-}, desc="Tetragon's TracingPolicy spec, as Vigil accepts it (see the README's Policies section).")
+}, desc="Tetragon's TracingPolicy spec, as Vigil accepts it (see docs/policies.md).")
 
 
 def crd(kind, plural, scope):
