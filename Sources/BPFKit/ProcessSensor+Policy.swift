@@ -34,7 +34,7 @@ extension ProcessSensor {
     /// Writes one entry of a policy map (BPF_ANY).
     package func update(_ map: PolicyMapID, key: [UInt8], value: [UInt8]) throws(BPFError) {
         try withHandle { pointer throws(BPFError) in
-            let fd = vigil_bpf_policy_map_fd(pointer, vigil_policy_map(map.rawValue))
+            let fd = vigil_bpf_policy_map_fd(pointer, map.cValue)
             try checkedRC("update \(map)") {
                 key.withUnsafeBytes { k in
                     value.withUnsafeBytes { v in bpf_map_update_elem(fd, k.baseAddress, v.baseAddress, UInt64(BPF_ANY)) }
@@ -51,7 +51,7 @@ extension ProcessSensor {
     /// Removes one entry of a policy map; a missing entry is not an error.
     package func delete(_ map: PolicyMapID, key: [UInt8]) throws(BPFError) {
         try withHandle { pointer throws(BPFError) in
-            let fd = vigil_bpf_policy_map_fd(pointer, vigil_policy_map(map.rawValue))
+            let fd = vigil_bpf_policy_map_fd(pointer, map.cValue)
             let rc = key.withUnsafeBytes { bpf_map_delete_elem(fd, $0.baseAddress) }
             if rc < 0 && -rc != ENOENT { throw BPFError(errno: -rc, operation: "delete from \(map)") }
         }

@@ -1,21 +1,41 @@
 // SPDX-License-Identifier: Apache-2.0
+import CVigilABI
 
-/// The policy maps user space writes; raw values are `enum vigil_policy_map` of the C loader.
-package enum PolicyMapID: UInt32, Sendable, Hashable, CaseIterable {
-    case hooks = 0
-    case policyMode = 1
-    case stringEqual = 2
-    case stringPrefix = 3
-    case stringPostfix = 4
-    case integerSet = 5
-    case address = 6
-    case connectHooks = 7
-    case syscallHooks = 8
+/// The policy maps user space writes: `enum vigil_policy_map` of the ABI header, by name (the
+/// numbers live in the header only).
+package enum PolicyMapID: Sendable, Hashable, CaseIterable {
+    case hooks
+    case policyMode
+    case stringEqual
+    case stringPrefix
+    case stringPostfix
+    case integerSet
+    case address
+    case connectHooks
+    case syscallHooks
     /// Pod scope flags and levels per policy id (`struct vigil_scope`).
-    case policyScope = 9
+    case policyScope
     /// Cgroups in a policy's pod scope (`struct vigil_scope_key` -> 1).
-    case scopeCgroups = 10
-    case lsmHooks = 11
+    case scopeCgroups
+    case lsmHooks
+
+    /// The id the loader takes.
+    package var cValue: vigil_policy_map {
+        switch self {
+        case .hooks: VIGIL_MAP_HOOKS
+        case .policyMode: VIGIL_MAP_POLICY_MODE
+        case .stringEqual: VIGIL_MAP_STR_EQ
+        case .stringPrefix: VIGIL_MAP_STR_PREFIX
+        case .stringPostfix: VIGIL_MAP_STR_POSTFIX
+        case .integerSet: VIGIL_MAP_INT_SET
+        case .address: VIGIL_MAP_ADDR
+        case .connectHooks: VIGIL_MAP_CONNECT_HOOKS
+        case .syscallHooks: VIGIL_MAP_SYSCALL_HOOKS
+        case .policyScope: VIGIL_MAP_POLICY_SCOPE
+        case .scopeCgroups: VIGIL_MAP_SCOPE_CGROUPS
+        case .lsmHooks: VIGIL_MAP_LSM_HOOKS
+        }
+    }
 }
 
 /// One map entry exactly as the BPF programs read it: the policy compiler's output, applied

@@ -131,6 +131,23 @@ struct vigil_exit_event {
 	__u32 pad0;
 };
 
+/* The policy maps user space writes, named across the loader (vigil_bpf_policy_map_fd) and Swift
+ * (PolicyMapID): the numbers live here only. */
+enum vigil_policy_map {
+	VIGIL_MAP_HOOKS = 0,
+	VIGIL_MAP_POLICY_MODE = 1,
+	VIGIL_MAP_STR_EQ = 2,
+	VIGIL_MAP_STR_PREFIX = 3,
+	VIGIL_MAP_STR_POSTFIX = 4,
+	VIGIL_MAP_INT_SET = 5,
+	VIGIL_MAP_ADDR = 6,
+	VIGIL_MAP_CONNECT_HOOKS = 7,
+	VIGIL_MAP_SYSCALL_HOOKS = 8,
+	VIGIL_MAP_POLICY_SCOPE = 9,
+	VIGIL_MAP_SCOPE_CGROUPS = 10,
+	VIGIL_MAP_LSM_HOOKS = 11,
+};
+
 /* Indexes into the per-CPU vg_counters array. Wire format: append only. */
 enum vigil_counter {
 	VIGIL_CTR_RB_DROPS_EXEC  = 0, /* exec record could not be written to the ring buffer */

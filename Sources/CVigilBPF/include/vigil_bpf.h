@@ -11,6 +11,8 @@
 
 #include <linux/types.h>
 
+#include "vigil_abi.h"
+
 struct vigil_bpf;
 
 /* Which family of programs carries the process hooks. */
@@ -49,21 +51,7 @@ int vigil_bpf_read_counter(const struct vigil_bpf *bpf, __u32 index, __u64 *sum)
 /* Number of possible CPUs, as libbpf counts them. */
 int vigil_bpf_possible_cpus(void);
 
-/* Maps of the policy engine that user space writes. */
-enum vigil_policy_map {
-	VIGIL_MAP_HOOKS = 0,
-	VIGIL_MAP_POLICY_MODE = 1,
-	VIGIL_MAP_STR_EQ = 2,
-	VIGIL_MAP_STR_PREFIX = 3,
-	VIGIL_MAP_STR_POSTFIX = 4,
-	VIGIL_MAP_INT_SET = 5,
-	VIGIL_MAP_ADDR = 6,
-	VIGIL_MAP_CONNECT_HOOKS = 7,
-	VIGIL_MAP_SYSCALL_HOOKS = 8,
-	VIGIL_MAP_POLICY_SCOPE = 9,
-	VIGIL_MAP_SCOPE_CGROUPS = 10,
-	VIGIL_MAP_LSM_HOOKS = 11,
-};
+/* enum vigil_policy_map (the policy maps user space writes) is in vigil_abi.h. */
 int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map);
 
 /* Attaches the generic policy program to tracepoint category:name with `cookie` (the hook's
