@@ -17,8 +17,13 @@ package enum CgroupMounts {
     ///
     /// - Parameter mountinfo: the text of a `/proc/<pid>/mountinfo` file.
     package static func cgroup2Mount(mountinfo: String) -> String? {
+        cgroup2MountEntry(mountinfo: mountinfo)?.mountPoint
+    }
+
+    /// The whole entry of that mount (its `root` too: the cgroup it shows).
+    package static func cgroup2MountEntry(mountinfo: String) -> MountInfoEntry? {
         let mounts = cgroup2Mounts(mountinfo: mountinfo)
-        return (mounts.first { $0.root == "/" } ?? mounts.first)?.mountPoint
+        return mounts.first { $0.root == "/" } ?? mounts.first
     }
 
     /// Reads `mountinfoPath` (by default `/proc/self/mountinfo`) and returns the cgroup2

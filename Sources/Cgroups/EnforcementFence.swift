@@ -31,8 +31,7 @@ package struct EnforcementFence: Sendable, Hashable {
             throw Failure(description: "--enforcement-cgroup \(argument): give an absolute path (a cgroup2 directory)")
         }
         let all = MountInfo.entries(mountinfo: mountinfo)
-        let mounts = all.filter { $0.fsType == "cgroup2" }
-        guard let mount = mounts.first(where: { $0.root == "/" }) ?? mounts.first else {
+        guard let mount = CgroupMounts.cgroup2MountEntry(mountinfo: mountinfo) else {
             throw Failure(description: "--enforcement-cgroup \(argument): no cgroup2 file system is mounted (the fence needs cgroup v2)")
         }
         let trimmed = argument.count > 1 && argument.hasSuffix("/") ? String(argument.dropLast()) : argument
@@ -41,18 +40,16 @@ package struct EnforcementFence: Sendable, Hashable {
         var reasons: [String] = []
         for candidate in candidates {
             switch filesystem(of: candidate, mounts: all) {
-            case .cgroup2:
+            case .cgroup2(let inode):
                 guard isUnder(candidate, mount.mountPoint) else {
                     reasons.append("\(candidate) is on a cgroup2 mount other than \(mount.mountPoint)")
                     continue
                 }
-                var st = stat()
-                guard stat(candidate, &st) == 0 else { continue }
                 let relative = String(candidate.dropFirst(mount.mountPoint.count))
                 let root = mount.root == "/" ? "" : mount.root
                 let path = root + relative
                 return EnforcementFence(
-                    directory: candidate, hierarchyPath: path.isEmpty ? "/" : path, cgroupID: UInt64(st.st_ino))
+                    directory: candidate, hierarchyPath: path.isEmpty ? "/" : path, cgroupID: inode)
             case .cgroup1:
                 reasons.append("\(candidate) is a cgroup v1 directory; the fence needs one under the cgroup2 mount \(mount.mountPoint)")
             case .other:
@@ -85,18 +82,20 @@ package struct EnforcementFence: Sendable, Hashable {
     }
 
     enum Filesystem: Equatable {
-        case cgroup2, cgroup1, other
+        /// With the directory's inode: its cgroup id.
+        case cgroup2(inode: UInt64)
+        case cgroup1, other
         case missing(String)
     }
 
-    /// The file system `path` lies on: the longest mount point above it in `mounts`.
+    /// The file system the directory `path` lies on: the longest mount point above it in `mounts`.
     static func filesystem(of path: String, mounts: [MountInfoEntry]) -> Filesystem {
         var st = stat()
         guard stat(path, &st) == 0 else { return .missing(String(cString: strerror(errno))) }
         guard st.st_mode & S_IFMT == S_IFDIR else { return .missing("not a directory") }
         let mount = mounts.filter { isUnder(path, $0.mountPoint) }.max { $0.mountPoint.count < $1.mountPoint.count }
         switch mount?.fsType {
-        case "cgroup2": return .cgroup2
+        case "cgroup2": return .cgroup2(inode: UInt64(st.st_ino))
         case "cgroup": return .cgroup1
         default: return .other
         }

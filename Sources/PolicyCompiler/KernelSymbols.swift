@@ -79,6 +79,15 @@ package final class KernelSymbols: Sendable {
         }
     }
 
+    /// The blank-separated (space or tab) fields of each line of a /proc or debugfs table; nil
+    /// when the file cannot be read.
+    package static func lineFields(_ path: String) -> [[Substring]]? {
+        guard let bytes = read(path) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
+            $0.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        }
+    }
+
     static func read(_ path: String) -> [UInt8]? {
         guard let file = fopen(path, "r") else { return nil }
         defer { fclose(file) }
@@ -113,11 +122,6 @@ package final class ErrorInjectionList: Sendable {
 
     /// Lines are `name<TAB>ERRNO` (or `name [module]<TAB>TYPE`): the first word of each.
     static func read(_ path: String) -> Set<String>? {
-        guard let bytes = KernelSymbols.read(path) else { return nil }
-        let separators: Set<UInt8> = [UInt8(ascii: "\t"), UInt8(ascii: " ")]
-        return Set(
-            bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
-                line.split(whereSeparator: separators.contains).first.map { String(decoding: $0, as: UTF8.self) }
-            })
+        KernelSymbols.lineFields(path).map { lines in Set(lines.compactMap { $0.first.map(String.init) }) }
     }
 }

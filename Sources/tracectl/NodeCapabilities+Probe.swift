@@ -121,18 +121,9 @@ struct MachineFacts {
             unchecked: unchecked)
     }
 
-    /// One word of each line of `path` (split at blanks), deduplicated and sorted; nil when the
-    /// file cannot be read.
+    /// One word of each line of `path`, deduplicated and sorted; nil when the file cannot be read
+    /// (the same reading the agent's ``KernelSymbols`` and ``ErrorInjectionList`` do).
     private static func words(_ path: String, _ pick: ([Substring]) -> Substring?) -> [String]? {
-        // FileHandle reads to the end: /proc and debugfs files report a size of 0.
-        guard let file = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? file.close() }
-        guard let data = try? file.readToEnd() else { return nil }
-        let text = String(decoding: data, as: UTF8.self)
-        var names = Set<String>()
-        for line in text.split(separator: "\n") {
-            if let word = pick(line.split(whereSeparator: { $0 == " " || $0 == "\t" })) { names.insert(String(word)) }
-        }
-        return names.sorted()
+        KernelSymbols.lineFields(path).map { lines in Set(lines.compactMap(pick).map(String.init)).sorted() }
     }
 }
