@@ -3,6 +3,7 @@
 import ArgumentParser
 import ControlAPI
 import Foundation
+import TracingPolicy
 
 /// `tracectl policy add FILE [--mode enforce|monitor]`.
 package struct PolicyAddCommand: AsyncParsableCommand {
@@ -24,7 +25,9 @@ package struct PolicyAddCommand: AsyncParsableCommand {
             let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile()
                                    : try Data(contentsOf: URL(fileURLWithPath: file))
             guard let text = String(data: data, encoding: .utf8) else {
-                printError("error: \(file): not UTF-8 text")
+                // The parser's refusal: the line, column and byte offset of the first bad byte.
+                let name = file == "-" ? "stdin" : file
+                for error in PolicyParser.parse(bytes: Array(data), file: name).errors { printError("error: \(error)") }
                 throw ExitCode.failure
             }
             yaml = text
