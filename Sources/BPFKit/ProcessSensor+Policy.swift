@@ -91,6 +91,33 @@ extension ProcessSensor {
             _ = try checkedRC("pin cgroup connect hooks in \(directory)") { vigil_bpf_pin_connect(pointer, directory) }
         }
     }
+
+    /// Pins the exec/fork/exit links and the process map under `directory`: with them the
+    /// kernel keeps every process's binary (matchBinaries) current while no agent runs, for the
+    /// pinned connect and BPF-LSM programs that read it (`--keep-sensors-on-exit`).
+    package func pinProcessTracking(directory: String) throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            _ = try checkedRC("pin process tracking in \(directory)") { vigil_bpf_pin_process(pointer, directory) }
+        }
+    }
+
+    /// Gives the kernel side the binaries of processes it never saw start (they predate every
+    /// sensor), so binary selectors match them in the kernel too. An entry the kernel already
+    /// has wins: it is at least as recent as the /proc read. Returns how many were added.
+    package func seedProcessBinaries(_ processes: some Sequence<(pid: UInt32, binary: [UInt8])>) -> Int {
+        (try? withHandle { pointer in
+            var added = 0
+            for process in processes where !process.binary.isEmpty {
+                let rc = process.binary.withUnsafeBufferPointer { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) {
+                        vigil_bpf_seed_process(pointer, process.pid, $0.baseAddress, UInt32(bytes.count))
+                    }
+                }
+                if rc == 0 { added += 1 }
+            }
+            return added
+        }) ?? 0
+    }
 }
 
 extension ProcessSensor {

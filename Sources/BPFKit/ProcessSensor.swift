@@ -42,6 +42,10 @@ package final class ProcessSensor: Sendable {
         /// cgroup2 id of `--enforcement-cgroup`: kills and denies reach only tasks in that cgroup
         /// or below it (decided in the kernel, frozen at load); 0 for no fence.
         package var fenceCgroupID: UInt64 = 0
+        /// A previous run's pinned `vg_procs` (``ProcessSensor/pinProcessTracking(directory:)``):
+        /// the new object takes that map over instead of starting with an empty one, so the
+        /// identities its pinned exec tracking kept while no agent ran stay in force.
+        package var previousProcessMap: String?
 
         package init() {}
 
@@ -91,6 +95,9 @@ package final class ProcessSensor: Sendable {
     /// Why the BPF-LSM programs are not loaded (nil when they are): said next to the fallback
     /// mechanism in the log and the status.
     package let bpfLSMUnavailableReason: String?
+    /// Whether the object took over ``Options/previousProcessMap`` (false: a map of its own,
+    /// because none was given, it could not be opened, or its shape differs from this build's).
+    package let processIdentitiesTakenOver: Bool
 
     /// Loads and attaches the sensor. Tries tp_btf first unless `options.attachMode` says
     /// otherwise, and falls back to raw_tp when the kernel refuses tp_btf.
@@ -112,6 +119,12 @@ package final class ProcessSensor: Sendable {
             lsmReason = "BPF-LSM turned off"
         }
         var lastError: BPFError?
+        // One descriptor for every attempt below (libbpf duplicates it into the object that uses it).
+        let previousProcs = options.previousProcessMap.map { path in path.withCString { bpf_obj_get($0) } } ?? -1
+        defer { if previousProcs >= 0 { Glibc.close(previousProcs) } }
+        if let path = options.previousProcessMap, previousProcs < 0 {
+            logger.warning("cannot open the previous run's process map \(path): \(String(cString: strerror(errno))); starting with an empty one")
+        }
         for mode in modes {
             // With the LSM programs first where BPF-LSM runs; a kernel whose verifier refuses them
             // still gets every other hook, with the reason logged.
@@ -119,8 +132,9 @@ package final class ProcessSensor: Sendable {
                 var attempt = options
                 attempt.bpfLSM = withLSM
                 do {
-                    let pointer = try Self.load(options: attempt, mode: mode)
+                    let pointer = try Self.load(options: attempt, mode: mode, previousProcs: previousProcs)
                     self.handle = Mutex(Handle(pointer: pointer))
+                    self.processIdentitiesTakenOver = vigil_bpf_procs_taken_over(pointer) != 0
                     self.attachMode = mode
                     self.eventsFD = vigil_bpf_events_fd(pointer)
                     self.bpfLSMUnavailableReason = withLSM ? nil : lsmReason
@@ -144,12 +158,12 @@ package final class ProcessSensor: Sendable {
         throw lastError ?? BPFError(code: .other, operation: "load process sensor", message: "no attach mode")
     }
 
-    private static func load(options: Options, mode: AttachMode) throws(BPFError) -> OpaquePointer {
+    private static func load(options: Options, mode: AttachMode, previousProcs: Int32) throws(BPFError) -> OpaquePointer {
         var cOptions = vigil_bpf_options(
             args_max: min(max(options.argsMaxBytes, 1), Options.argsMaxBytesLimit),
             rb_size: options.ringBufferBytes, wakeup_bytes: options.wakeupBytes,
             procs_max: options.processMapEntries, attach_mode: mode.cValue, lsm: options.bpfLSM == true ? 1 : 0,
-            pad0: 0, fence_cgroup: options.fenceCgroupID)
+            procs_fd: previousProcs, fence_cgroup: options.fenceCgroupID)
         var pointer: OpaquePointer?
         try checkedRC("load process sensor (\(mode.rawValue))") { vigil_bpf_open_load(&cOptions, &pointer) }
         guard let pointer else { throw BPFError(code: .other, operation: "load process sensor", message: "no object") }

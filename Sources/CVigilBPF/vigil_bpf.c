@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/bpf.h>
 
 #if __has_include("generated/vigil.skel.h")
 #include "generated/vigil.skel.h"
@@ -27,6 +28,7 @@ struct vigil_bpf {
 	int lsm;                                  /* the BPF-LSM programs loaded */
 	int kprobes;                       /* the generic kprobe programs loaded */
 	int trampolines;                   /* 0 not probed yet, 1 they load, -errno they do not */
+	int procs_taken_over;              /* vg_procs is a previous run's pinned map */
 };
 
 /* The BPF-LSM program of each enum vigil_lsm_hook. */
@@ -65,8 +67,23 @@ int vigil_bpf_possible_cpus(void)
 	return libbpf_num_possible_cpus();
 }
 
+/* Whether the map behind fd has the shape this build gives vg_procs: libbpf would refuse the
+ * load otherwise, and an agent whose --process-map-entries changed starts with a map of its own. */
+static int procs_map_compatible(const struct bpf_map *map, int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	       info.value_size == bpf_map__value_size(map) && info.max_entries == bpf_map__max_entries(map) &&
+	       info.map_flags == bpf_map__map_flags(map);
+}
+
 static int open_load(const struct vigil_bpf_options *options, int kprobes, struct vigil_bpf **out)
 {
+	int procs_taken_over = 0;
 	struct vigil_bpf *bpf;
 	struct vigil *skel;
 	int cpus, err;
@@ -90,6 +107,12 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 		err = bpf_map__set_max_entries(skel->maps.vg_exec_scratch, (__u32)cpus);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.vg_generic_scratch, (__u32)cpus);
+	/* A previous run's process identities, kept by its pinned exec/fork/exit links: taking the
+	 * map over leaves no moment in which pinned enforcement reads an identity nobody maintains. */
+	if (!err && options->procs_fd >= 0 && procs_map_compatible(skel->maps.vg_procs, options->procs_fd)) {
+		err = bpf_map__reuse_fd(skel->maps.vg_procs, options->procs_fd);
+		procs_taken_over = !err;
+	}
 
 	/* One family of hooks only: the other is not even loaded. */
 	bpf_program__set_autoload(skel->progs.observe_exec, !raw);
@@ -135,6 +158,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	bpf->attach_mode = options->attach_mode;
 	bpf->lsm = options->lsm != 0;
 	bpf->kprobes = kprobes;
+	bpf->procs_taken_over = procs_taken_over;
 	*out = bpf;
 	return 0;
 }
@@ -150,6 +174,48 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	if (err && kprobes)
 		err = open_load(options, 0, out);
 	return err;
+}
+
+int vigil_bpf_procs_taken_over(const struct vigil_bpf *bpf)
+{
+	return bpf->procs_taken_over;
+}
+
+int vigil_bpf_seed_process(struct vigil_bpf *bpf, __u32 tgid, const char *binary, __u32 len)
+{
+	struct vigil_proc_state state = {};
+
+	/* Too long to keep: as the exec hook does, the length says so and the path stays out. */
+	state.binary_len = len;
+	if (len < VIGIL_BINARY_MAX)
+		memcpy(state.binary, binary, len);
+	if (bpf_map__update_elem(bpf->skel->maps.vg_procs, &tgid, sizeof(tgid), &state, sizeof(state), BPF_NOEXIST))
+		return -errno;
+	return 0;
+}
+
+int vigil_bpf_pin_process(struct vigil_bpf *bpf, const char *dir)
+{
+	static const char *const names[3] = {"process_exec", "process_fork", "process_exit"};
+	char path[4096];
+	int err;
+
+	for (int i = 0; i < 3; i++) {
+		if (!bpf->links[i])
+			return -ENOENT;
+		if (bpf_link__pin_path(bpf->links[i]))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
+			return -ENAMETOOLONG;
+		err = bpf_link__pin(bpf->links[i], path);
+		if (err)
+			return err;
+	}
+	if (bpf_map__is_pinned(bpf->skel->maps.vg_procs))
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/vg_procs", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return bpf_map__pin(bpf->skel->maps.vg_procs, path);
 }
 
 int vigil_bpf_attach(struct vigil_bpf *bpf)

@@ -71,9 +71,24 @@ package struct ProcessMonitorService: Service {
         var sensorOptions = configuration.sensor
         sensorOptions.fenceCgroupID = fence?.cgroupID ?? 0
 
+        // Before the sensor (it takes over a previous run's process map) and the seccomp filter
+        // (it may mount bpffs).
+        let pins = try PinnedSensors.prepare(
+            directory: configuration.bpfDirectory, keep: configuration.keepSensorsOnExit, logger: logger)
+        sensorOptions.previousProcessMap = pins.previousProcessMap
+
         SecurityfsMount.ensure(logger: logger)
         let sensor = try ProcessSensor(options: sensorOptions, logger: logger)
         defer { sensor.close() }
+        if let previousProcessMap = sensorOptions.previousProcessMap {
+            if sensor.processIdentitiesTakenOver {
+                pins.releasePreviousProcessTracking(of: previousProcessMap, logger: logger)
+            } else {
+                logger.warning(
+                    "the previous run's process map differs from this build's (--process-map-entries changed?): a new one; processes started while no agent ran are known from /proc",
+                    metadata: ["map": "\(previousProcessMap)"])
+            }
+        }
         let reader = RingBufferReader(
             ringBufferFD: sensor.eventsFD, configuration: configuration.reader, logger: logger)
         let batches = try reader.start()
@@ -108,6 +123,18 @@ package struct ProcessMonitorService: Service {
         for event in cache.seed(existing) { emit(event, kubernetes, to: exporter) }
         flush(exporter)
         logger.info("procfs scan done", metadata: ["processes": "\(existing.count)"])
+        // The kernel side learns binaries at exec: processes older than every sensor get theirs
+        // from the scan, or binary selectors in the kernel would never match them.
+        let seeded = sensor.seedProcessBinaries(existing.lazy.filter { !$0.binaryUnreadable }.map { ($0.pid, $0.binary) })
+        logger.info("process binaries given to the kernel side", metadata: ["processes": "\(seeded)"])
+        if configuration.keepSensorsOnExit {
+            do {
+                try sensor.pinProcessTracking(directory: configuration.bpfDirectory)
+                logger.info("process tracking pinned", metadata: ["bpf_dir": "\(configuration.bpfDirectory)"])
+            } catch {
+                logger.error("process tracking not pinned: binary selectors of pinned enforcement go stale while no agent runs: \(error)")
+            }
+        }
 
         // Pod-scoped policies: their cgroup sets follow the pod watch.
         let scopes = kubernetes.flatMap { kubernetes in
@@ -120,9 +147,6 @@ package struct ProcessMonitorService: Service {
         }
         let fileDenials = FileDenials(logger: logger, scopes: scopes, enforcementFence: fileFence)
         defer { fileDenials.stop() }
-        // Before the seccomp filter: it may mount bpffs.
-        let pins = try PinnedSensors.prepare(
-            directory: configuration.bpfDirectory, keep: configuration.keepSensorsOnExit, logger: logger)
         let engine = try makePolicyEngine(
             sensor: sensor, hostNamespaces: hostNamespaces, cgroupRoot: cgroup2Root, fileDenials: fileDenials,
             scopes: scopes,

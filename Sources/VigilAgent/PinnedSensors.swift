@@ -14,8 +14,13 @@ import Logging
 /// without the deny, and no duplicate attachment afterwards. Without the flag nothing is
 /// pinned, and leftovers of an earlier run with it are removed the same way.
 ///
+/// The exec/fork/exit links and the process map are pinned with them: the pinned programs
+/// read each process's binary (matchBinaries) from that map, which must keep following execs
+/// while no agent runs. The next start takes the map over (``previousProcessMap``) and releases
+/// the old exec tracking as soon as its own is attached.
+///
 /// What cannot outlive the process: fanotify deny (open, exec), whose group is the agent's
-/// descriptor; tracepoint hooks and the process sensor.
+/// descriptor; tracepoint hooks; the records of the ring buffer nobody reads meanwhile.
 struct PinnedSensors {
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -55,6 +60,30 @@ struct PinnedSensors {
                         metadata: ["pins": "\(stale.count)", "bpf_dir": "\(directory)"])
         }
         return pins
+    }
+
+    static let processTrackingPins = ["process_exec", "process_fork", "process_exit"]
+    static let processMapPin = "vg_procs"
+
+    /// The process map the most recent previous run pinned, if any: directories moved aside are
+    /// named `previous-PID-MILLISECONDS`.
+    var previousProcessMap: String? {
+        func stamp(_ dir: String) -> UInt64 { UInt64(dir.split(separator: "-").last ?? "") ?? 0 }
+        return previous.sorted { stamp($0) > stamp($1) }.lazy
+            .map { "\($0)/\(Self.processMapPin)" }
+            .first { access($0, F_OK) == 0 }
+    }
+
+    /// Once this run's exec tracking is attached and maintains the taken-over map `processMap`,
+    /// the previous run's exec tracking that kept the same map is redundant: released now rather
+    /// than with the rest, so no two programs write one identity.
+    func releasePreviousProcessTracking(of processMap: String, logger: Logger) {
+        let dir = (processMap as NSString).deletingLastPathComponent
+        var released = 0
+        for name in Self.processTrackingPins + [Self.processMapPin] where unlink("\(dir)/\(name)") == 0 {
+            released += 1
+        }
+        logger.info("process identities of the previous run taken over", metadata: ["pins_released": "\(released)"])
     }
 
     /// Removes the previous runs' pins (their links detach as the last reference goes), and

@@ -10,6 +10,8 @@ import TestSupport
 @Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
 struct PinnedEnforcementKernelTests {
     static let linkNames = ["connect4", "connect6", "sendmsg4", "sendmsg6"]
+    /// Exec tracking and the process map it keeps: what binary selectors read.
+    static let processPins = ["process_exec", "process_fork", "process_exit", "vg_procs"]
 
     /// Runs `argv`, returns exit status and standard output.
     func capture(_ argv: [String]) throws -> (status: Int32, output: String) {
@@ -85,7 +87,8 @@ struct PinnedEnforcementKernelTests {
             if let old { #expect(try !linkExists(id: old), "link \(old) of the killed agent is still attached") }
         }
         let pinned = Set((try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? [])
-        #expect(pinned == Set(Self.linkNames) || pinned == Set(Self.linkNames + ["connect_result"]), "\(pinned.sorted())")
+        let expected = Set(Self.linkNames + Self.processPins)
+        #expect(pinned == expected || pinned == expected.union(["connect_result"]), "\(pinned.sorted())")
         // Listed once.
         let tracectl = URL(fileURLWithPath: AgentHarness.binaryPath).deletingLastPathComponent().appendingPathComponent("tracectl").path
         let list = try capture([tracectl, "--server-address", second.socketPath, "policy", "list", "-o", "json"]).output
@@ -119,10 +122,7 @@ struct PinnedEnforcementKernelTests {
         let policies = "\(dir.path)/policies"
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
         try connect.policy(ports: [listener.port]).write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
-        defer {
-            for name in Self.linkNames + ["connect_result"] { unlink("\(bpfDir)/\(name)") }
-            rmdir(bpfDir)
-        }
+        defer { TestPins.remove(bpfDir) }
         // A run with the flag leaves pins behind (killed)...
         let pinned = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir], fence: fence)
         defer { pinned.cleanUp() }
@@ -138,5 +138,106 @@ struct PinnedEnforcementKernelTests {
         // ...and its exit removes everything it attached.
         plain.stop()
         #expect((try fence.inside { connect.connectErrno(port: listener.port) }) == 0)
+    }
+
+    /// The bypass issue 19 measured: a connect deny scoped with matchBinaries held while the agent
+    /// ran and stopped matching new processes after `kill -9`, because exec tracking died with
+    /// the agent. Now exec tracking is pinned with the deny and the next start takes its map
+    /// over. Three processes of one unique bash copy, each waiting for its own go file: one
+    /// started before any agent (the /proc seed names its binary to the kernel), one started
+    /// while no agent runs, one started after the restart; and fresh copies while down.
+    @Test func aBinaryScopedDenyHoldsForProcessesStartedBeforeDuringAndAfterAnAgentKill() throws {
+        let dir = try TempDir("vigil-pinned-binary")
+        defer { dir.remove() }
+        let bpfDir = "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { TestPins.remove(bpfDir) }
+        let listener = try ConnectKernelTests.Listener()
+        defer { listener.close() }
+        let fence = try TestCgroup("pinned-binary")
+        defer { fence.remove() }
+        let bash = try dir.copy("/bin/bash", as: "bash-\(UUID().uuidString.prefix(8))")
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: deny-binary-connect
+            spec:
+              lsmhooks:
+              - hook: socket_connect
+                args:
+                - index: 1
+                  type: sockaddr
+                selectors:
+                - matchArgs:
+                  - index: 1
+                    operator: DPort
+                    values: ["\(listener.port)"]
+                  matchBinaries:
+                  - operator: In
+                    values: ["\(bash)"]
+                  matchActions:
+                  - action: Override
+                    argError: -1
+            """.write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
+        let arguments = ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir]
+
+        /// A copy of bash in the fence that connects once `go` exists; `lived` if it connected.
+        var waiting: [pid_t] = []
+        defer { for pid in waiting { kill(pid, SIGKILL); _ = Spawn.wait(pid) } }
+        func startWaiting(_ name: String) throws -> (pid: pid_t, go: String, lived: String) {
+            let go = "\(dir.path)/\(name).go", lived = "\(dir.path)/\(name).lived"
+            let pid = try fence.spawn(bash, [
+                "-c", "while [ ! -e \(go) ]; do sleep 0.02; done; exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && echo lived > \(lived)",
+            ])
+            waiting.append(pid)
+            return (pid, go, lived)
+        }
+        /// Lets one waiting process connect; true when its connect was refused.
+        func release(_ process: (pid: pid_t, go: String, lived: String)) -> Bool {
+            FileManager.default.createFile(atPath: process.go, contents: nil)
+            let status = Spawn.wait(process.pid)
+            waiting.removeAll { $0 == process.pid }
+            return status != 0 && !FileManager.default.fileExists(atPath: process.lived)
+        }
+        func freshCopyDenied(_ program: String = "") throws -> Bool {
+            let lived = "\(dir.path)/fresh-\(UUID().uuidString.prefix(6)).lived"
+            let status = Spawn.wait(try fence.spawn(program.isEmpty ? bash : program, [
+                "-c", "exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && echo lived > \(lived)",
+            ]))
+            return status != 0 && !FileManager.default.fileExists(atPath: lived)
+        }
+
+        let before = try startWaiting("before")
+        let first = try AgentHarness(arguments: arguments, fence: fence)
+        defer { first.cleanUp() }
+        try first.waitForLog("connect enforcement pinned")
+        try first.waitForLog("process tracking pinned")
+        #expect(release(before), "a process older than the agent connected: its binary was not seeded")
+        #expect(try freshCopyDenied())
+        #expect(try !freshCopyDenied("/bin/bash"), "the system's bash, not named by the policy, was denied")
+
+        first.kill9()
+        #expect(try freshCopyDenied(), "a copy started after kill -9 connected: exec tracking died with the agent")
+        let during = try startWaiting("during")
+        // A fork of a process started while down, then its exec: both tracked without an agent.
+        #expect(try freshCopyDenied())
+
+        let second = try AgentHarness(arguments: arguments, fence: fence)
+        defer {
+            second.stop()
+            second.cleanUp()
+        }
+        try second.waitForLog("process identities of the previous run taken over")
+        try second.waitForLog("pinned enforcement of a previous run replaced")
+        #expect(release(during), "a process started while no agent ran connected after the restart")
+        let after = try startWaiting("after")
+        #expect(release(after))
+        #expect(try !freshCopyDenied("/bin/bash"))
+        // One exec tracking attached: the previous run's links went with their pins.
+        let pinned = Set((try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? [])
+        #expect(Set(Self.processPins).isSubset(of: pinned), "\(pinned.sorted())")
+        #expect(!pinned.contains { $0.hasPrefix("previous-") }, "\(pinned.sorted())")
     }
 }

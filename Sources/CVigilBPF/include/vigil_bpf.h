@@ -28,7 +28,7 @@ struct vigil_bpf_options {
 	__u32 procs_max;     /* entries of vg_procs */
 	__u32 attach_mode;   /* enum vigil_attach_mode */
 	__u32 lsm;           /* load the BPF-LSM programs (only where BPF-LSM runs: see KernelProbe) */
-	__u32 pad0;
+	__s32 procs_fd;      /* a previous run's pinned vg_procs to take over; -1: a new map */
 	__u64 fence_cgroup;  /* cgroup2 id kills and denies are fenced to (--enforcement-cgroup); 0: none */
 };
 
@@ -38,6 +38,17 @@ void vigil_bpf_set_log_sink(vigil_bpf_log_fn sink);
 
 /* Opens the embedded object, applies options, loads it into the kernel. */
 int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bpf **out);
+/* 1 when vg_procs is the map options->procs_fd named (a previous run's, taken over), 0 when the
+ * object has a map of its own (none given, or the given one is not of this build's shape). */
+int vigil_bpf_procs_taken_over(const struct vigil_bpf *bpf);
+/* Adds tgid's binary to vg_procs unless the kernel side already has an entry for it (BPF_NOEXIST):
+ * processes that started before any sensor ran. Identity ktime 0 ("never seen starting").
+ * Returns 0, -EEXIST when an entry is there, or another -errno. */
+int vigil_bpf_seed_process(struct vigil_bpf *bpf, __u32 tgid, const char *binary, __u32 len);
+/* Pins the exec/fork/exit links (process_exec, process_fork, process_exit) and vg_procs under
+ * dir, so that the process identities pinned enforcement reads stay maintained while no agent
+ * runs (--keep-sensors-on-exit). */
+int vigil_bpf_pin_process(struct vigil_bpf *bpf, const char *dir);
 /* Attaches the programs of the chosen family. */
 int vigil_bpf_attach(struct vigil_bpf *bpf);
 /* Detaches everything and frees the object; NULL is fine. */
