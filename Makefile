@@ -30,8 +30,9 @@ run: release ## run the agent as root with policies/: events on stdout and in $(
 # --no-parallel: the kernel suites each start agents and storms of processes; on two cores,
 # running them side by side made timing-sensitive waits flaky. Serially the suite takes ~1 min.
 test: bpf test-deploy ## the whole suite: unit tests and, as root, the kernel tests and the kernel matrix
-	@# runc and busybox-static run real containers, openssl makes the fixture API server's certificate.
-	@./scripts/install-deps.sh runc busybox-static openssl
+	@# runc and busybox-static run real containers, openssl makes the fixture API server's certificate,
+	@# liburing-dev builds the io_uring evasions (Tests/Tools/evade.c).
+	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	@# The matrix on the debug build just made: a release build would add minutes to CI.
@@ -67,7 +68,7 @@ test-deploy: ## validate deploy/ and policies/ offline against the Kubernetes an
 	python3 scripts/validate-deploy.py
 
 test-kernel: bpf ## kernel tests only (root)
-	@./scripts/install-deps.sh runc busybox-static openssl
+	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel --filter KernelIntegrationTests
 
