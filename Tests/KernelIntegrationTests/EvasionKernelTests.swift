@@ -286,6 +286,27 @@ struct EvasionKernelTests {
         }
     }
 
+    /// The policy the table gives for memfd execs: `Prefix` `/memfd:` on bprm_check_security. It
+    /// kills at sched_process_exec; fanotify's deny does not reach it (memfds live on the
+    /// kernel's internal shm mount, which no fanotify mark covers), as the table says.
+    @Test func memfdExecsMeetAPrefixPolicy() throws {
+        let dir = try TempDir("vigil-evade-memfd")
+        defer { dir.remove() }
+        let tool = try Self.buildTool(in: dir)
+        for (action, name) in [("Override", "evade-memfd-deny"), ("Sigkill", "evade-memfd-kill")] {
+            let fence = try TestCgroup("evade")
+            defer { fence.remove() }
+            let policy = filePolicy(name: name, hook: "bprm_check_security", type: "linux_binprm", paths: ["/memfd:"], action: action)
+                .replacingOccurrences(of: "operator: Equal", with: "operator: Prefix")
+            let attempt = Attempt(technique: "memfd-exec", run: { try Self.attempt(fence, tool, [tool, "memfd-exec", "/bin/true"], dir: dir) }, eventMark: "/memfd:evade")
+            let observed = try Self.judge(
+                [attempt], policy: policy, name: name, dir: dir, fence: fence,
+                ready: action == "Override" ? ["file deny rules active"] : [], acted: action == "Sigkill" ? Self.killed : Self.denied)
+            print("memfd prefix \(action): \(observed["memfd-exec"].map { "\($0.0) \($0.1)" } ?? "-")")
+            #expect(observed["memfd-exec"]?.0 == (action == "Sigkill" ? .caught : .missed), "\(action)")
+        }
+    }
+
     // MARK: - Connects
 
     @Test func connects() throws {
