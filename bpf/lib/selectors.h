@@ -68,8 +68,8 @@ __weak __noinline int vg_reverse_key(struct vigil_generic_scratch *s)
 static __always_inline void vg_load_key(struct vigil_generic_scratch *s, const void *src, __u32 len, __u32 set_id,
 					__u32 op, const int from_tail)
 {
-	/* A string longer than a key can hold: compare its first bytes only; the compiler refuses
-	 * patterns that long, so such strings cannot match Equal by accident (they differ in length). */
+	/* A string longer than a key can hold: the key keeps its first bytes, which Prefix needs;
+	 * Equal and NotEqual are decided by the length alone (vg_match_string). */
 	if (len > VIGIL_MATCH_STRING_MAX - 1)
 		len = VIGIL_MATCH_STRING_MAX - 1;
 	/* The exact-match map hashes the whole key, so the bytes past the string must be zero; the
@@ -117,9 +117,14 @@ static __always_inline struct vigil_generic_scratch *vg_scratch_value(void)
 	return bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
 }
 
-/* String operators against the keys vg_load_key built. 1: matches. */
-static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u32 op)
+/* String operators against the key vg_load_key built from a string of len bytes. 1: matches. */
+static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u32 op, __u32 len)
 {
+	/* The key holds only the first VIGIL_MATCH_STRING_MAX - 1 bytes of a longer string, which
+	 * equal a stored value of that length; but the compiler refuses values that long, so no
+	 * value can equal such a string (found by bpf/tests). */
+	int too_long = len > VIGIL_MATCH_STRING_MAX - 1;
+
 	s = vg_scratch_value();
 	if (!s)
 		return 0;
@@ -127,10 +132,10 @@ static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u3
 	case VIGIL_OP_EQUAL:
 	case VIGIL_OP_IN:
 		/* struct vigil_str_key is the tail of struct vigil_str_lpm_key, from set_id on. */
-		return bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) != NULL;
+		return !too_long && bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) != NULL;
 	case VIGIL_OP_NOT_EQUAL:
 	case VIGIL_OP_NOT_IN:
-		return bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) == NULL;
+		return too_long || bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) == NULL;
 	case VIGIL_OP_PREFIX:
 		return bpf_map_lookup_elem(&vg_str_prefix, &s->key) != NULL;
 	case VIGIL_OP_NOT_PREFIX:
@@ -254,7 +259,7 @@ __weak __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic
 	case VIGIL_ARG_CHAR_BUF:
 	case VIGIL_ARG_KSTRING:
 		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id, f->op, 1);
-		return vg_match_string(s, f->op);
+		return vg_match_string(s, f->op, v->len);
 	case VIGIL_ARG_FILE_FD:
 	case VIGIL_ARG_EXE:
 	case VIGIL_ARG_KFILE:
@@ -263,7 +268,7 @@ __weak __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic
 			return 0;
 		vg_load_key(s, s->tail + ((off + VIGIL_FILE_HEADER) & (VIGIL_GENERIC_TAIL - 1)),
 			    v->len - VIGIL_FILE_HEADER, f->set_id, f->op, 1);
-		return vg_match_string(s, f->op);
+		return vg_match_string(s, f->op, v->len - VIGIL_FILE_HEADER);
 	case VIGIL_ARG_SOCKADDR:
 	case VIGIL_ARG_SOCK:
 	case VIGIL_ARG_KSOCK: /* struct vigil_sock_info starts with the destination */
@@ -370,7 +375,7 @@ __weak __noinline int vg_match_binary(struct vigil_hook *hook, struct vigil_gene
 		return f->op == VIGIL_OP_NOT_IN || f->op == VIGIL_OP_NOT_PREFIX || f->op == VIGIL_OP_NOT_POSTFIX;
 	}
 	vg_load_key(s, proc->binary, proc->binary_len, f->set_id, f->op, 0);
-	return vg_match_string(s, f->op);
+	return vg_match_string(s, f->op, proc->binary_len);
 }
 
 __weak __noinline int vg_match_selector(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel)

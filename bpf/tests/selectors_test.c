@@ -186,6 +186,11 @@ static const struct string_case {
 	{ "Equal, argument longer", VIGIL_OP_EQUAL, { "/etc/passwd" }, "/etc/passwd-", NO_MATCH },
 	{ "Equal, argument shorter", VIGIL_OP_EQUAL, { "/etc/passwd" }, "/etc/passw", NO_MATCH },
 	{ "Equal, second of two values", VIGIL_OP_EQUAL, { "/etc/group", "/etc/shadow" }, "/etc/shadow", MATCH },
+	/* Longer than a key holds (VIGIL_MATCH_STRING_MAX - 1 = 251 bytes): the key keeps the first
+	 * 251, which must not make it equal a 251-byte value. */
+	{ "Equal, 251 bytes, the longest value", VIGIL_OP_EQUAL, { "/" LONG_A LONG_A }, "/" LONG_A LONG_A, MATCH },
+	{ "Equal, 253-byte argument, its first 251 a value", VIGIL_OP_EQUAL, { "/" LONG_A LONG_A }, "/" LONG_A LONG_A "bb", NO_MATCH },
+	{ "NotEqual, 253-byte argument, its first 251 a value", VIGIL_OP_NOT_EQUAL, { "/" LONG_A LONG_A }, "/" LONG_A LONG_A "bb", MATCH },
 	{ "Equal, empty argument", VIGIL_OP_EQUAL, { "x" }, "", NO_MATCH },
 	{ "NotEqual, other string", VIGIL_OP_NOT_EQUAL, { "/etc/passwd" }, "/etc/group", MATCH },
 	{ "NotEqual, same string", VIGIL_OP_NOT_EQUAL, { "/etc/passwd" }, "/etc/passwd", NO_MATCH },
