@@ -16,9 +16,9 @@
 #include "process.h"
 #include "path.h"
 
-/* Global functions here are __weak __noinline: several entry files in progs/ include this header and
- * are linked into one object, where the linker keeps one copy; global (not static) so the verifier
- * checks each once, on its own, instead of once per path through its caller. */
+/* Global functions here are __weak __noinline: several entry files in progs/ include this
+ * header and are linked into one object, where the linker keeps one copy; global (not static)
+ * so the verifier checks each once, on its own, instead of once per path through its caller. */
 
 #define AF_INET  2
 #define AF_INET6 10

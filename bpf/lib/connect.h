@@ -16,9 +16,9 @@
 #include "policy_maps.h"
 #include "decide.h"
 
-/* Global functions here are __weak __noinline: several entry files in progs/ include this header and
- * are linked into one object, where the linker keeps one copy; global (not static) so the verifier
- * checks each once, on its own, instead of once per path through its caller. */
+/* Global functions here are __weak __noinline: several entry files in progs/ include this
+ * header and are linked into one object, where the linker keeps one copy; global (not static)
+ * so the verifier checks each once, on its own, instead of once per path through its caller. */
 
 /*
  * One connect-type hook (lsmhooks socket_connect, kprobes security_socket_connect and

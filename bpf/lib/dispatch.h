@@ -15,9 +15,9 @@
 #include "args.h"
 #include "decide.h"
 
-/* Global functions here are __weak __noinline: several entry files in progs/ include this header and
- * are linked into one object, where the linker keeps one copy; global (not static) so the verifier
- * checks each once, on its own, instead of once per path through its caller. */
+/* Global functions here are __weak __noinline: several entry files in progs/ include this
+ * header and are linked into one object, where the linker keeps one copy; global (not static)
+ * so the verifier checks each once, on its own, instead of once per path through its caller. */
 
 /* A generic tracepoint copy: the record the kernel passed, at the hook's ctx_size. */
 static __always_inline int vg_generic_run(void *ctx)

@@ -17,9 +17,9 @@
 #include "path.h"
 #include "args.h"
 
-/* Global functions here are __weak __noinline: several entry files in progs/ include this header and
- * are linked into one object, where the linker keeps one copy; global (not static) so the verifier
- * checks each once, on its own, instead of once per path through its caller. */
+/* Global functions here are __weak __noinline: several entry files in progs/ include this
+ * header and are linked into one object, where the linker keeps one copy; global (not static)
+ * so the verifier checks each once, on its own, instead of once per path through its caller. */
 
 /* bpf_loop() passes a stack pointer as context; this is what it points to. */
 struct vg_reverse_ctx {
