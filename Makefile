@@ -5,7 +5,7 @@ SWIFT        ?= swift
 EXPORT_FILE  ?= /var/log/vigil/events.log
 VIGIL_FLAGS  ?=
 
-.PHONY: help deps bpf build release run test test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels fuzz clean clean-host guest-run
+.PHONY: help deps bpf build release run test test-bpf test-unit test-kernel test-kernels test-deploy bench bench-deps bench-kernels fuzz clean clean-host guest-run
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | expand -t 16
@@ -29,7 +29,7 @@ run: release ## run the agent as root with policies/: events on stdout and in $(
 
 # --no-parallel: the kernel suites each start agents and storms of processes; on two cores,
 # running them side by side made timing-sensitive waits flaky. Serially the suite takes ~1 min.
-test: bpf test-deploy ## the whole suite: unit tests and, as root, the kernel tests and the kernel matrix
+test: bpf test-deploy test-bpf ## the whole suite: unit tests and, as root, the BPF unit tests, the kernel tests and the kernel matrix
 	@# runc and busybox-static run real containers, openssl makes the fixture API server's certificate,
 	@# liburing-dev builds the io_uring evasions (Tests/Tools/evade.c).
 	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev
@@ -57,6 +57,9 @@ guest-run: export GUEST_CMD := $(value CMD)
 guest-run: ## CMD in a Debian guest (KERNEL=6.12, 6.1, 6.12-nobpf) with .build/debug's vigil and tracectl
 	@./scripts/install-deps.sh qemu-system-x86 busybox-static
 	@./scripts/kernel-matrix/guest-run.sh "$(or $(KERNEL),6.12)" "$$GUEST_CMD"
+
+test-bpf: bpf ## BPF unit tests: selectors and argument readers under BPF_PROG_TEST_RUN (root; skipped without)
+	$(MAKE) -C bpf test
 
 test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests

@@ -5,7 +5,7 @@ import HostFiles
 /// `--enforcement-cgroup`: the one cgroup2 subtree whose processes kills and denies may reach.
 ///
 /// The kernel programs compare the cgroup ids of the current task's ancestors with ``cgroupID``
-/// (see `vg_in_fence` in `bpf/progs/generic.bpf.c`); file denies, decided in user space from
+/// (see `vg_in_fence` in `bpf/lib/decide.h`); file denies, decided in user space from
 /// fanotify events, compare the process's `/proc/PID/cgroup` path with ``hierarchyPath``.
 /// Outside the fence the event is still exported, marked as an action not taken.
 package struct EnforcementFence: Sendable, Hashable {

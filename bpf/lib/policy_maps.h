@@ -115,6 +115,35 @@ struct {
 	__type(value, struct vigil_hook_list);
 } vg_syscall_hooks SEC(".maps") __weak;
 
+/* Hook slots per BPF-LSM program, at enum vigil_lsm_hook (lsmhooks where the kernel runs
+ * BPF-LSM; see progs/lsm.bpf.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_LSM_HOOKS);
+	__type(key, __u32);
+	__type(value, struct vigil_hook_list);
+} vg_lsm_hooks SEC(".maps") __weak;
+
+/* An entry of a `return: true` kprobe hook waiting for the function's return, per thread and
+ * hook. Large args (paths) make the record too big to park: it is then posted at entry,
+ * without the return value. Sized by the loader (1 entry where kprobes are unusable). */
+#define VG_KRET_TAIL 4352
+struct vg_kret_record {
+	struct vigil_generic_event ev;
+	char tail[VG_KRET_TAIL];
+};
+struct vg_kret_key {
+	__u64 id; /* pid_tgid */
+	__u32 slot;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vg_kret_key);
+	__type(value, struct vg_kret_record);
+} vg_kret_pending SEC(".maps") __weak;
+
 /* Post rateLimit: last time an event was posted per (slot, selector, scope, argument hash). */
 struct vg_rate_key {
 	__u32 slot;

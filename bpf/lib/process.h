@@ -30,9 +30,9 @@ static __always_inline __u64 vg_identity_of(__u32 tgid)
 	return state ? state->ktime_ns : 0;
 }
 
-
 /* kernel_cap_t is { u64 val } since 6.3 and { u32 cap[2] } before: both are 8 little-endian
- * bytes, so one 8-byte read serves every kernel. */
+ * bytes, so one 8-byte read serves every kernel. The address is CO-RE relocated (vmlinux.h
+ * applies preserve_access_index to every struct). */
 static __always_inline __u64 vg_read_caps(const kernel_cap_t *caps)
 {
 	__u64 value = 0;
@@ -41,10 +41,10 @@ static __always_inline __u64 vg_read_caps(const kernel_cap_t *caps)
 	return value;
 }
 
-static __always_inline void vg_fill_creds(struct vigil_creds *out, struct task_struct *task)
+/* The credentials in `cred`, for exec records (the task's) and for CRED arguments of kernel
+ * functions (a struct cred * the function got): one copy, so both encode them alike. */
+static __always_inline void vg_copy_creds(struct vigil_creds *out, const struct cred *cred)
 {
-	const struct cred *cred = BPF_CORE_READ(task, cred);
-
 	out->uid = BPF_CORE_READ(cred, uid.val);
 	out->gid = BPF_CORE_READ(cred, gid.val);
 	out->euid = BPF_CORE_READ(cred, euid.val);
@@ -56,6 +56,11 @@ static __always_inline void vg_fill_creds(struct vigil_creds *out, struct task_s
 	out->cap_permitted = vg_read_caps(&cred->cap_permitted);
 	out->cap_effective = vg_read_caps(&cred->cap_effective);
 	out->cap_inheritable = vg_read_caps(&cred->cap_inheritable);
+}
+
+static __always_inline void vg_fill_creds(struct vigil_creds *out, struct task_struct *task)
+{
+	vg_copy_creds(out, BPF_CORE_READ(task, cred));
 }
 
 /* The task's pid namespace entry: thread_pid->numbers[thread_pid->level]. */

@@ -437,7 +437,7 @@ struct vigil_scope_key {
 };
 
 /* Keys of vg_lsm_hooks: one hook list per BPF-LSM program (lsmhooks policies where the kernel
- * runs BPF-LSM; see bpf/lib/lsm_hooks.h). */
+ * runs BPF-LSM; see bpf/progs/lsm.bpf.c). */
 enum vigil_lsm_hook {
 	VIGIL_LSM_FILE_OPEN = 0,
 	VIGIL_LSM_BPRM_CHECK = 1,

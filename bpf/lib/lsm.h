@@ -1,39 +1,32 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * BPF-LSM programs for lsmhooks file_open, bprm_check_security and socket_connect, included at
- * the end of generic.bpf.c (they run its vg_decide; a separate object could not reach it).
- *
- * Where the kernel runs BPF-LSM (bpf in /sys/kernel/security/lsm and an LSM program loads),
- * the loader autoloads these and lsmhooks policies run here instead of on fanotify permission
- * events and the cgroup connect hooks: the decision is made in the hook itself, before the
- * operation happens, and the hook's return value is the error the caller gets (the policy's
- * argError, EPERM by default), any errno, with no round trip to user space. Sigkill/Signal are
- * sent from the hook with bpf_send_signal.
- *
- * Elsewhere (no BPF-LSM, or `bpf` missing from lsm=, where an LSM program attaches and never
- * runs) these programs are not even loaded, so a kernel that refuses them still loads the rest.
+ * The work of the BPF-LSM programs (progs/lsm.bpf.c) for lsmhooks file_open, bprm_check_security
+ * and socket_connect: each runs every hook listed for its program in vg_lsm_hooks, and the first
+ * denial is the hook's return value.
  */
-#ifndef VIGIL_LSM_HOOKS_H
-#define VIGIL_LSM_HOOKS_H
+#ifndef VIGIL_LSM_H
+#define VIGIL_LSM_H
 
-/* Hook slots per LSM program, at enum vigil_lsm_hook. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VIGIL_LSM_HOOKS);
-	__type(key, __u32);
-	__type(value, struct vigil_hook_list);
-} vg_lsm_hooks SEC(".maps");
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "vigil_abi.h"
+#include "policy_maps.h"
+#include "args.h"
+#include "decide.h"
+#include "connect.h"
+
+/* Global functions here are __weak __noinline, as in args.h. */
 
 /*
  * Argument i of an LSM file hook: the file at `file` (the opened file, or bprm->file), with
  * the same encoding as the FILE_FD/EXE args of vg_read_arg (header, then the absolute path),
  * so selectors and user space treat it exactly like the fallback's.
  */
-__noinline int vg_lsm_file_arg(struct vigil_generic_scratch *s, __u32 i, __u32 tail_off, __u64 file_ptr, __u32 kind)
+__weak __noinline int vg_lsm_file_arg(struct vigil_generic_scratch *s, __u32 i, __u32 tail_off, __u64 file_ptr, __u32 kind)
 {
 	struct file *file = (struct file *)file_ptr;
 	struct vigil_arg_value *out;
-	int n;
 
 	if (!s || i >= VIGIL_HOOK_ARGS)
 		return 0;
@@ -44,19 +37,11 @@ __noinline int vg_lsm_file_arg(struct vigil_generic_scratch *s, __u32 i, __u32 t
 	out->value = 0;
 	tail_off &= VIGIL_GENERIC_TAIL - 1;
 	s->arg_off[i] = tail_off;
-	if (!file) {
-		out->flags |= VIGIL_ARG_F_ERROR;
-		return 0;
-	}
-	n = vg_put_path(s, i << 16 | tail_off, (__u64)BPF_CORE_READ(file, f_path.dentry),
-			(__u64)BPF_CORE_READ(file, f_path.mnt), (__u64)BPF_CORE_READ(file, f_inode));
-	if (n > 0)
-		out->value |= (__u64)BPF_CORE_READ(file, f_flags) << 32;
-	return n;
+	return vg_put_file(s, out, i << 16 | tail_off, file);
 }
 
 /* One file_open / bprm_check_security hook of slot `slot`. 0: allow; a negative errno: deny. */
-__noinline int vg_lsm_file_hook(struct vigil_generic_scratch *s, __u32 slot, __u64 file, __u32 kind)
+__weak __noinline int vg_lsm_file_hook(struct vigil_generic_scratch *s, __u32 slot, __u64 file, __u32 kind)
 {
 	struct vigil_hook *hook = bpf_map_lookup_elem(&vg_hooks, &slot);
 	__u32 i, tail_len = 0;
@@ -124,49 +109,13 @@ static __always_inline long vg_lsm_return(long verdict)
 	return zero - (long)e;
 }
 
-/* The programs take their context as it comes (BPF_PROG would make them return int). ctx[i] is
- * the hook's argument i, then the verdict of the LSMs before this one: a denial stands, and
- * nothing is reported for an access that was refused already. */
-SEC("lsm/file_open")
-long vg_lsm_file_open(unsigned long long *ctx)
-{
-	__u64 file = 0;
-	int ret = (int)ctx[1];
-
-	if (ret)
-		return vg_lsm_return(ret);
-	/* The global functions take the file as a plain number (they read it with probe reads);
-	 * the verifier refuses the typed pointer itself there ("R3 is not a scalar"), so it is
-	 * read from the context as a number. */
-	bpf_probe_read_kernel(&file, sizeof(file), &ctx[0]);
-	return vg_lsm_return(vg_lsm_file(VIGIL_LSM_FILE_OPEN, file, VIGIL_ARG_FILE_FD));
-}
-
-/* bprm->file is the binary being executed (for a script, first the script, then again for its
- * interpreter); the caller is still the old image, so a Sigkill here stops it before the new one
- * runs an instruction. */
-SEC("lsm/bprm_check_security")
-long vg_lsm_bprm_check(unsigned long long *ctx)
-{
-	struct linux_binprm *bprm = (struct linux_binprm *)ctx[0];
-	int ret = (int)ctx[1];
-
-	if (ret)
-		return vg_lsm_return(ret);
-	return vg_lsm_return(vg_lsm_file(VIGIL_LSM_BPRM_CHECK, (__u64)BPF_CORE_READ(bprm, file), VIGIL_ARG_EXE));
-}
-
 /*
  * connect(2) on a socket. `address` is the kernel's copy of the caller's sockaddr (a
  * sockaddr_storage), so reading past a short addrlen stays inside it. Only AF_INET and
  * AF_INET6, as the cgroup connect hooks see them, so a policy means the same on both mechanisms.
  */
-SEC("lsm/socket_connect")
-long vg_lsm_socket_connect(unsigned long long *ctx)
+static __always_inline int vg_lsm_socket_connect_run(struct socket *sock, struct sockaddr *address)
 {
-	struct socket *sock = (struct socket *)ctx[0];
-	struct sockaddr *address = (struct sockaddr *)ctx[1];
-	int ret = (int)ctx[3]; /* after addrlen */
 	__u32 cpu = bpf_get_smp_processor_id(), which = VIGIL_LSM_SOCKET_CONNECT, i;
 	struct vigil_generic_scratch *s;
 	struct vigil_hook_list *list;
@@ -174,8 +123,6 @@ long vg_lsm_socket_connect(unsigned long long *ctx)
 	__u16 family = 0, port = 0;
 	int verdict = 0, r;
 
-	if (ret)
-		return vg_lsm_return(ret);
 	list = bpf_map_lookup_elem(&vg_lsm_hooks, &which);
 	if (!list || !list->count)
 		return 0;
@@ -203,7 +150,7 @@ long vg_lsm_socket_connect(unsigned long long *ctx)
 		if (r < 0 && !verdict)
 			verdict = r;
 	}
-	return vg_lsm_return(verdict);
+	return verdict;
 }
 
 #endif

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * How a tracepoint-like hook gets its record: the generic tracepoint copies read the perf
+ * tracepoint record their slot's hook names, and the syscall dispatcher on the raw sys_enter /
+ * sys_exit tracepoints rebuilds the syscall tracepoints' record and runs the hooks listed for the
+ * syscall. Both then read the arguments (args.h) and decide (decide.h).
+ */
+#ifndef VIGIL_DISPATCH_H
+#define VIGIL_DISPATCH_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "vigil_abi.h"
+#include "policy_maps.h"
+#include "args.h"
+#include "decide.h"
+
+/* Global functions here are __weak __noinline: several entry files in progs/ include this
+ * header and are linked into one object, where the linker keeps one copy; global (not static)
+ * so the verifier checks each once, on its own, instead of once per path through its caller. */
+
+/* A generic tracepoint copy: the record the kernel passed, at the hook's ctx_size. */
+static __always_inline int vg_generic_run(void *ctx)
+{
+	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct vigil_generic_scratch *s;
+	struct vigil_hook *hook;
+	__u32 n;
+
+	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!hook || !s)
+		return 0;
+
+	n = hook->ctx_size;
+	if (n > VIGIL_TP_RAW_MAX)
+		n = VIGIL_TP_RAW_MAX;
+	if (bpf_probe_read_kernel(s->raw, n, ctx) < 0)
+		return 0;
+	s->raw_args = 0;
+	return vg_decide(hook, s, slot, vg_read_args(hook, s), 0, 0);
+}
+
+/*
+ * Syscall tracepoints (syscalls/sys_enter_* and sys_exit_*, which the translated syscall
+ * kprobes use too) run through one dispatcher on the raw sys_enter / sys_exit tracepoints
+ * instead of a copy on each perf tracepoint. Measured on an open/close storm here: an empty
+ * program on syscalls/sys_enter_openat costs about 11% (the perf tracepoint builds a record
+ * for it), the same program on the raw tracepoint about 6%. The dispatcher runs on every
+ * syscall: one array load finds the hooks of this syscall number (none for almost all), then
+ * it rebuilds the record the syscall tracepoint would have passed (same field offsets, so the
+ * compiled hooks read it unchanged) and runs each listed hook.
+ */
+__weak __noinline int vg_syscall_hook(struct vigil_generic_scratch *s, __u32 slot)
+{
+	struct vigil_hook *hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+
+	if (!hook || !s)
+		return 0;
+	return vg_decide(hook, s, slot, vg_read_args(hook, s), 0, 0);
+}
+
+#define VG_TS_COMPAT 0x0002 /* x86 thread_info.status: a 32-bit syscall is running */
+
+static __always_inline int vg_syscall_dispatch(__u64 nr, __u32 is_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct vigil_generic_scratch *s;
+	struct vigil_hook_list *list;
+	__u32 key, cpu, i, count;
+	__u64 *raw;
+
+	if (nr >= VIGIL_SYSCALL_NR_MAX)
+		return 0;
+	key = (__u32)nr * 2 + is_exit;
+	list = bpf_map_lookup_elem(&vg_syscall_hooks, &key);
+	if (!list || !list->count)
+		return 0;
+	/* The syscall tracepoints leave 32-bit syscalls out on x86 (their numbers are another
+	 * table); so does the dispatcher. */
+	task = bpf_get_current_task_btf();
+	if (task->thread_info.status & VG_TS_COMPAT)
+		return 0;
+	cpu = bpf_get_smp_processor_id();
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!s)
+		return 0;
+	/* struct syscall_trace_enter / _exit as tracefs describes them: 8 bytes of common fields
+	 * (no hook reads them), int __syscall_nr at 8, then the six args or the return value. */
+	raw = (__u64 *)s->raw;
+	raw[0] = 0;
+	raw[1] = nr;
+	if (is_exit) {
+		/* ret, then the syscall's args, which pt_regs still holds at exit (for a failed
+		 * open, the name it was given). */
+		raw[2] = (__u64)ret;
+		raw[3] = regs->di;
+		raw[4] = regs->si;
+		raw[5] = regs->dx;
+		raw[6] = regs->r10;
+		raw[7] = regs->r8;
+		raw[8] = regs->r9;
+		s->raw_args = 1;
+	} else {
+		s->raw_args = 0;
+		raw[2] = regs->di;
+		raw[3] = regs->si;
+		raw[4] = regs->dx;
+		raw[5] = regs->r10;
+		raw[6] = regs->r8;
+		raw[7] = regs->r9;
+	}
+	count = list->count;
+	for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+		if (i >= count)
+			break;
+		vg_syscall_hook(s, list->slots[i]);
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Selectors: matchArgs, matchPIDs, matchNamespaces and matchBinaries of one compiled hook
+ * (struct vigil_hook in vg_hooks), against the arguments the readers (args.h) left in the scratch
+ * and the current task. Sets (strings, integers, CIDRs) live in the vg_str_*, vg_int_set and
+ * vg_addr maps under the filter's set id. bpf/tests runs these functions with BPF_PROG_TEST_RUN.
+ */
+#ifndef VIGIL_SELECTORS_H
+#define VIGIL_SELECTORS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "vigil_abi.h"
+#include "policy_maps.h"
+#include "process.h"
+#include "path.h"
+#include "args.h"
+
+/* Global functions here are __weak __noinline: several entry files in progs/ include this
+ * header and are linked into one object, where the linker keeps one copy; global (not static)
+ * so the verifier checks each once, on its own, instead of once per path through its caller. */
+
+/* bpf_loop() passes a stack pointer as context; this is what it points to. */
+struct vg_reverse_ctx {
+	struct vigil_generic_scratch *s;
+	__u32 len;
+};
+
+/* One byte of the reversed copy. */
+static long vg_reverse_step(__u64 i, void *ctx)
+{
+	struct vg_reverse_ctx *c = ctx;
+	struct vigil_generic_scratch *s = c->s;
+	__u32 len = c->len;
+
+	if (!s || i >= len || i >= VIGIL_MATCH_STRING_MAX)
+		return 1;
+	/* Masks for the verifier (255 >= VIGIL_MATCH_STRING_MAX - 1); the checks above bound i. */
+	s->rkey.data[i & 0xff] = s->key.data[(len - 1 - i) & 0xff];
+	return 0;
+}
+
+/* Builds s->rkey, the reversed twin of s->key, for the Postfix operators only: reversing costs
+ * a loop over the string, which the other operators never need. */
+__weak __noinline int vg_reverse_key(struct vigil_generic_scratch *s)
+{
+	__u32 len;
+
+	if (!s)
+		return 0;
+	len = (s->key.prefixlen - 32) / 8;
+	if (len > VIGIL_MATCH_STRING_MAX - 1)
+		len = VIGIL_MATCH_STRING_MAX - 1;
+
+	struct vg_reverse_ctx c = { .s = s, .len = len };
+
+	__builtin_memset(s->rkey.data, 0, sizeof(s->rkey.data));
+	bpf_loop(VIGIL_MATCH_STRING_MAX, vg_reverse_step, &c, 0);
+	s->rkey.prefixlen = s->key.prefixlen;
+	s->rkey.set_id = s->key.set_id;
+	return 0;
+}
+
+/* Loads a string of len bytes at src into s->key (see vg_reverse_key for Postfix), for
+ * operator op. Inlined into each caller: src points into the caller's own map values, which a
+ * global function could only take as a pointer of one fixed size. */
+static __always_inline void vg_load_key(struct vigil_generic_scratch *s, const void *src, __u32 len, __u32 set_id,
+					__u32 op, const int from_tail)
+{
+	/* A string longer than a key can hold: the key keeps its first bytes, which Prefix needs;
+	 * Equal and NotEqual are decided by the length alone (vg_match_string). */
+	if (len > VIGIL_MATCH_STRING_MAX - 1)
+		len = VIGIL_MATCH_STRING_MAX - 1;
+	/* The exact-match map hashes the whole key, so the bytes past the string must be zero; the
+	 * tries compare prefixlen bits only, and clearing 252 bytes per lookup is measurable on an
+	 * open storm. */
+	int exact = op == VIGIL_OP_EQUAL || op == VIGIL_OP_IN || op == VIGIL_OP_NOT_EQUAL || op == VIGIL_OP_NOT_IN;
+	int copy_words = !exact && from_tail;
+
+	if (exact)
+		__builtin_memset(s->key.data, 0, sizeof(s->key.data));
+	if (copy_words) {
+		/* Eight bytes a step, in the program: cheaper than a helper call for the short
+		 * strings most arguments are. Bytes past len (up to the next multiple of 8) are
+		 * copied too; the tries never read them, and for the exact map they are the zeros
+		 * of the source's own padding only when the clear above ran, hence the helper there. */
+		const __u64 *from = src;
+		__u64 *to = (__u64 *)s->key.data;
+		__u32 w;
+
+		for (w = 0; w < VIGIL_MATCH_STRING_MAX / 8; w++) {
+			if (w * 8 >= len)
+				break;
+			to[w] = from[w];
+		}
+	} else {
+		/* Restated next to the call: 6.1's verifier lost the bound above once the compiler
+		 * merged it into the other branch. */
+		len = vg_clamp(len, VIGIL_MATCH_STRING_MAX - 1);
+		bpf_probe_read_kernel(s->key.data, len, src);
+	}
+	s->key.prefixlen = 32 + 8 * len;
+	s->key.set_id = set_id;
+}
+
+/*
+ * The per-CPU scratch again, typed as a map value, for map keys that live in it. In a global
+ * function s is plain memory to the verifier, and 6.1's bpf_map_lookup_elem() refuses such
+ * memory as a key ("R2 type=mem expected=fp, pkt, pkt_meta, map_key, map_value"; later
+ * kernels take it; found by the kernel matrix). Same CPU, so the same bytes as s.
+ */
+static __always_inline struct vigil_generic_scratch *vg_scratch_value(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+}
+
+/* String operators against the key vg_load_key built from a string of len bytes. 1: matches. */
+static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u32 op, __u32 len)
+{
+	/* The key holds only the first VIGIL_MATCH_STRING_MAX - 1 bytes of a longer string, which
+	 * equal a stored value of that length; but the compiler refuses values that long, so no
+	 * value can equal such a string (found by bpf/tests). */
+	int too_long = len > VIGIL_MATCH_STRING_MAX - 1;
+
+	s = vg_scratch_value();
+	if (!s)
+		return 0;
+	switch (op) {
+	case VIGIL_OP_EQUAL:
+	case VIGIL_OP_IN:
+		/* struct vigil_str_key is the tail of struct vigil_str_lpm_key, from set_id on. */
+		return !too_long && bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) != NULL;
+	case VIGIL_OP_NOT_EQUAL:
+	case VIGIL_OP_NOT_IN:
+		return too_long || bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) == NULL;
+	case VIGIL_OP_PREFIX:
+		return bpf_map_lookup_elem(&vg_str_prefix, &s->key) != NULL;
+	case VIGIL_OP_NOT_PREFIX:
+		return bpf_map_lookup_elem(&vg_str_prefix, &s->key) == NULL;
+	case VIGIL_OP_POSTFIX:
+		vg_reverse_key(s);
+		return bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) != NULL;
+	case VIGIL_OP_NOT_POSTFIX:
+		vg_reverse_key(s);
+		return bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) == NULL;
+	}
+	return 0;
+}
+
+static __always_inline int vg_match_ints(struct vigil_arg_filter *f, __u64 v)
+{
+	int i, any = 0;
+
+	switch (f->op) {
+	case VIGIL_OP_GT:
+		return (__s64)v > (__s64)f->values[0];
+	case VIGIL_OP_LT:
+		return (__s64)v < (__s64)f->values[0];
+	case VIGIL_OP_IN_MAP:
+	case VIGIL_OP_NOT_IN_MAP: {
+		struct vigil_int_key key = { .set_id = f->set_id, .value = v };
+		int found = bpf_map_lookup_elem(&vg_int_set, &key) != NULL;
+
+		return f->op == VIGIL_OP_IN_MAP ? found : !found;
+	}
+	}
+	for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+		if (i >= f->nvalues)
+			break;
+		switch (f->op) {
+		case VIGIL_OP_EQUAL:
+		case VIGIL_OP_NOT_EQUAL:
+			any |= v == f->values[i];
+			break;
+		case VIGIL_OP_MASK:
+			any |= (v & f->values[i]) != 0;
+			break;
+		case VIGIL_OP_FAMILY:
+			any |= v == f->values[i];
+			break;
+		}
+	}
+	/* Positive operators: any value; negated ones: none of them (Tetragon's semantics). */
+	return f->op == VIGIL_OP_NOT_EQUAL ? !any : any;
+}
+
+static __always_inline int vg_match_sockaddr(struct vigil_generic_scratch *s, struct vigil_arg_filter *f, __u32 off)
+{
+	struct vigil_sockaddr *sa = (struct vigil_sockaddr *)(s->tail + (off & (VIGIL_GENERIC_TAIL - 1)));
+	int i, any = 0;
+
+	switch (f->op) {
+	case VIGIL_OP_FAMILY:
+		return vg_match_ints(f, sa->family);
+	case VIGIL_OP_PROTOCOL:
+		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+			if (i < f->nvalues && sa->protocol == f->values[i])
+				any = 1;
+		}
+		return any;
+	case VIGIL_OP_DADDR:
+	case VIGIL_OP_NOT_DADDR: {
+		int found;
+
+		__builtin_memset(&s->addr, 0, sizeof(s->addr));
+		s->addr.prefixlen = 32 + 128;
+		s->addr.set_id = f->set_id;
+		if (sa->family == AF_INET) {
+			s->addr.addr[10] = 0xff;
+			s->addr.addr[11] = 0xff;
+			__builtin_memcpy(&s->addr.addr[12], sa->addr, 4);
+		} else if (sa->family == AF_INET6) {
+			__builtin_memcpy(s->addr.addr, sa->addr, 16);
+		} else {
+			return f->op == VIGIL_OP_NOT_DADDR;
+		}
+		s = vg_scratch_value(); /* the key as a map value, see vg_scratch_value() */
+		if (!s)
+			return 0;
+		found = bpf_map_lookup_elem(&vg_addr, &s->addr) != NULL;
+		return f->op == VIGIL_OP_DADDR ? found : !found;
+	}
+	case VIGIL_OP_DPORT:
+	case VIGIL_OP_NOT_DPORT:
+		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+			if (i >= f->nvalues)
+				break;
+			any |= sa->port >= (f->values[i] >> 16) && sa->port <= (f->values[i] & 0xffff);
+		}
+		return f->op == VIGIL_OP_DPORT ? any : !any;
+	}
+	return 0;
+}
+
+/* One matchArgs entry. 1: matches. */
+__weak __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel, __u32 j)
+{
+	struct vigil_arg_filter *f;
+	struct vigil_arg_value *v;
+	__u32 slot, off;
+
+	if (!hook || !s || sel >= VIGIL_SELECTORS || j >= VIGIL_MATCH_ARGS)
+		return 0;
+	f = &hook->selectors[sel].args[j];
+	slot = f->arg;
+	if (slot >= VIGIL_HOOK_ARGS)
+		return 0;
+	v = &s->ev.args[slot];
+	off = s->arg_off[slot];
+	if (v->flags & VIGIL_ARG_F_ERROR)
+		return 0;
+
+	switch (v->kind) {
+	case VIGIL_ARG_STRING:
+	case VIGIL_ARG_DATA_LOC:
+	case VIGIL_ARG_CHAR_BUF:
+	case VIGIL_ARG_KSTRING:
+		vg_load_key(s, s->tail + (off & (VIGIL_GENERIC_TAIL - 1)), v->len, f->set_id, f->op, 1);
+		return vg_match_string(s, f->op, v->len);
+	case VIGIL_ARG_FILE_FD:
+	case VIGIL_ARG_EXE:
+	case VIGIL_ARG_KFILE:
+		/* The path after the inode/device header. */
+		if (v->len < VIGIL_FILE_HEADER)
+			return 0;
+		vg_load_key(s, s->tail + ((off + VIGIL_FILE_HEADER) & (VIGIL_GENERIC_TAIL - 1)),
+			    v->len - VIGIL_FILE_HEADER, f->set_id, f->op, 1);
+		return vg_match_string(s, f->op, v->len - VIGIL_FILE_HEADER);
+	case VIGIL_ARG_SOCKADDR:
+	case VIGIL_ARG_SOCK:
+	case VIGIL_ARG_KSOCK: /* struct vigil_sock_info starts with the destination */
+	case VIGIL_ARG_KSOCKADDR:
+		return vg_match_sockaddr(s, f, off);
+	default:
+		return vg_match_ints(f, v->value);
+	}
+}
+
+/* Is the current task (or, with follow_forks, one of its ancestors) one of the pids? */
+__weak __noinline int vg_match_pids(struct vigil_hook *hook, __u32 sel)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_pid_filter *f;
+	int depth, i, any = 0;
+
+	if (!hook || sel >= VIGIL_SELECTORS)
+		return 0;
+	f = &hook->selectors[sel].pid;
+	if (f->op == VIGIL_OP_NONE)
+		return 1;
+	/* followForks: descendants match too; 16 generations is deep enough for real trees. */
+	for (depth = 0; depth < 16 && task; depth++) {
+		__u32 pid = BPF_CORE_READ(task, tgid);
+
+		if (f->ns_pid) {
+			__u32 nspid = 0, pid_ns = 0;
+
+			vg_task_upid(task, &nspid, &pid_ns);
+			pid = nspid;
+		}
+		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+			if (i < f->nvalues && pid == f->values[i])
+				any = 1;
+		}
+		if (any || !f->follow_forks || pid <= 1)
+			break;
+		task = BPF_CORE_READ(task, real_parent);
+	}
+	return f->op == VIGIL_OP_IN ? any : !any;
+}
+
+/* matchNamespaces: every entry must hold. */
+__weak __noinline int vg_match_namespaces(struct vigil_hook *hook, __u32 sel)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_namespaces ns = {};
+	__u32 inums[VIGIL_NS_KINDS];
+	int j, i;
+
+	if (!hook || sel >= VIGIL_SELECTORS)
+		return 0;
+	if (hook->selectors[sel].nns == 0)
+		return 1;
+	vg_fill_namespaces(&ns, task);
+	{
+		__u32 nspid = 0;
+
+		vg_task_upid(task, &nspid, &ns.pid);
+	}
+	inums[VIGIL_NS_UTS] = ns.uts;
+	inums[VIGIL_NS_IPC] = ns.ipc;
+	inums[VIGIL_NS_MNT] = ns.mnt;
+	inums[VIGIL_NS_PID] = ns.pid;
+	inums[VIGIL_NS_PID_FOR_CHILDREN] = ns.pid_for_children;
+	inums[VIGIL_NS_NET] = ns.net;
+	inums[VIGIL_NS_CGROUP] = ns.cgroup;
+	inums[VIGIL_NS_USER] = ns.user;
+	for (j = 0; j < VIGIL_MATCH_NS; j++) {
+		struct vigil_ns_filter *f = &hook->selectors[sel].ns[j];
+		__u32 inum;
+		int any = 0;
+
+		if (j >= hook->selectors[sel].nns)
+			break;
+		inum = inums[f->ns & (VIGIL_NS_KINDS - 1)];
+		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {
+			if (i < f->nvalues && inum == f->values[i])
+				any = 1;
+		}
+		if (f->op == VIGIL_OP_IN ? !any : any)
+			return 0;
+	}
+	return 1;
+}
+
+/* matchBinaries against the binary the kernel side recorded at exec (or inherited at fork). */
+__weak __noinline int vg_match_binary(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel)
+{
+	struct vigil_bin_filter *f;
+	struct vigil_proc_state *proc;
+	__u32 tgid;
+
+	if (!hook || !s || sel >= VIGIL_SELECTORS)
+		return 0;
+	f = &hook->selectors[sel].bin;
+	if (f->op == VIGIL_OP_NONE)
+		return 1;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	proc = bpf_map_lookup_elem(&vg_procs, &tgid);
+	if (!proc || proc->binary_len == 0 || proc->binary_len >= VIGIL_BINARY_MAX) {
+		/* Unknown or too long to keep: only the negated operators can hold. */
+		return f->op == VIGIL_OP_NOT_IN || f->op == VIGIL_OP_NOT_PREFIX || f->op == VIGIL_OP_NOT_POSTFIX;
+	}
+	vg_load_key(s, proc->binary, proc->binary_len, f->set_id, f->op, 0);
+	return vg_match_string(s, f->op, proc->binary_len);
+}
+
+__weak __noinline int vg_match_selector(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel)
+{
+	__u32 j;
+
+	if (!hook || !s || sel >= VIGIL_SELECTORS)
+		return 0;
+	/* Most selectors filter on arguments only: test for the other filters here, which costs a
+	 * load, rather than in calls that would each return "no filter". */
+	if (hook->selectors[sel].pid.op != VIGIL_OP_NONE && !vg_match_pids(hook, sel))
+		return 0;
+	if (hook->selectors[sel].nns && !vg_match_namespaces(hook, sel))
+		return 0;
+	if (hook->selectors[sel].bin.op != VIGIL_OP_NONE && !vg_match_binary(hook, s, sel))
+		return 0;
+	for (j = 0; j < VIGIL_MATCH_ARGS; j++) {
+		if (j >= hook->selectors[sel].nargs)
+			break;
+		if (!vg_match_arg(hook, s, sel, j))
+			return 0;
+	}
+	return 1;
+}
+
+/* vg_select() without a selector to name. */
+#define VG_SEL_ALL      -1 /* the hook has no selectors: every event matches */
+#define VG_SEL_FILTERED -2 /* it has selectors and none matched */
+
+/* The first selector of the hook that matches the arguments in s and the current task: its
+ * index, with *selector pointing at it; or VG_SEL_ALL / VG_SEL_FILTERED, *selector NULL. */
+static __always_inline int vg_select(struct vigil_hook *hook, struct vigil_generic_scratch *s,
+				     struct vigil_selector **selector)
+{
+	__u32 i;
+
+	*selector = NULL;
+	if (!hook->nselectors)
+		return VG_SEL_ALL;
+	for (i = 0; i < VIGIL_SELECTORS; i++) {
+		if (i >= hook->nselectors)
+			break;
+		if (vg_match_selector(hook, s, i)) {
+			/* The pointer is taken here, where i is bounded by the loop: the 6.1
+			 * verifier loses the bounds of an index once it is spilled and refuses
+			 * &hook->selectors[sel] later ("math between map_value pointer and
+			 * 4294967295"); found by the kernel matrix. */
+			*selector = &hook->selectors[i];
+			return i;
+		}
+	}
+	return VG_SEL_FILTERED;
+}
+
+#endif

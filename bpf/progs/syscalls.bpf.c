@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The syscall dispatcher: syscall tracepoints (syscalls/sys_enter_* and sys_exit_*, which the
+ * translated syscall kprobes use too) run through these two programs on the raw sys_enter /
+ * sys_exit tracepoints instead of a copy on each perf tracepoint (why, and the cost measured:
+ * lib/dispatch.h). tp_btf programs: the loader turns them off in raw_tp mode, where syscall
+ * hooks use the tracepoint copies.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "vigil_abi.h"
+#include "dispatch.h"
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
+{
+	return vg_syscall_dispatch((__u64)id, 0, regs, 0);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
+{
+	return vg_syscall_dispatch(regs->orig_ax, 1, regs, ret);
+}

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Table-driven BPF unit tests of the policy selectors: each case builds one compiled hook (struct
+ * vigil_hook, the bytes the policy compiler writes to vg_hooks) and its set entries (keys laid out
+ * as Sources/PolicyCompiler/MapEntries.swift lays them out), runs selectors_test.bpf.c's program
+ * with BPF_PROG_TEST_RUN on a context holding the argument, and checks which selector matched.
+ * Nothing is attached and no event leaves the program, so it needs no fence; it needs root
+ * (CAP_BPF and CAP_PERFMON) to load a raw_tp program, and says so and skips without.
+ *
+ * Usage: selectors_test [-v]   (-v lists every case)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "vigil_abi.h"
+#include "selectors_test.skel.h"
+
+/* vg_select()'s verdicts without a selector index (lib/selectors.h). */
+#define SEL_ALL      -1
+#define SEL_FILTERED -2
+#define NO_MATCH     SEL_FILTERED
+#define MATCH        0 /* the first (only) selector */
+
+static struct selectors_test *skel;
+static int verbose, failures, passed;
+static __u32 next_set = 1; /* fresh set ids per case, as each compile allocates its own */
+
+/* ---- set entries, as the compiler writes them ------------------------------------------- */
+
+static int map_fd(struct bpf_map *map)
+{
+	return bpf_map__fd(map);
+}
+
+static void must(int err, const char *what)
+{
+	if (err) {
+		fprintf(stderr, "selectors_test: %s: %s\n", what, strerror(err < 0 ? -err : errno));
+		exit(2);
+	}
+}
+
+/* A string set in the map of operator op (vg_str_eq, vg_str_prefix, or vg_str_postfix
+ * reversed); returns its id. */
+static __u32 add_strings(__u8 op, const char *const values[4])
+{
+	__u32 set = next_set++;
+	__u8 one = 1;
+
+	for (int i = 0; i < 4 && values[i]; i++) {
+		size_t len = strlen(values[i]);
+
+		/* The compiler refuses longer values (SelectorCompiler.addStringSet). */
+		if (len >= VIGIL_MATCH_STRING_MAX) {
+			fprintf(stderr, "selectors_test: a value of %zu bytes cannot be a set entry\n", len);
+			exit(2);
+		}
+
+		if (op == VIGIL_OP_EQUAL || op == VIGIL_OP_NOT_EQUAL || op == VIGIL_OP_IN || op == VIGIL_OP_NOT_IN) {
+			struct vigil_str_key key = { .set_id = set };
+
+			memcpy(key.data, values[i], len);
+			must(bpf_map_update_elem(map_fd(skel->maps.vg_str_eq), &key, &one, BPF_ANY), "vg_str_eq");
+		} else {
+			struct vigil_str_lpm_key key = { .prefixlen = 32 + 8 * (__u32)len, .set_id = set };
+			int postfix = op == VIGIL_OP_POSTFIX || op == VIGIL_OP_NOT_POSTFIX;
+
+			for (size_t j = 0; j < len; j++)
+				key.data[j] = postfix ? values[i][len - 1 - j] : values[i][j];
+			must(bpf_map_update_elem(map_fd(postfix ? skel->maps.vg_str_postfix : skel->maps.vg_str_prefix),
+						 &key, &one, BPF_ANY), "vg_str_prefix/postfix");
+		}
+	}
+	return set;
+}
+
+static __u32 add_ints(const __s64 values[4], int n)
+{
+	__u32 set = next_set++;
+	__u8 one = 1;
+
+	for (int i = 0; i < n; i++) {
+		struct vigil_int_key key = { .set_id = set, .value = (__u64)values[i] };
+
+		must(bpf_map_update_elem(map_fd(skel->maps.vg_int_set), &key, &one, BPF_ANY), "vg_int_set");
+	}
+	return set;
+}
+
+/* CIDRs "a.b.c.d/n" or "x::/n"; IPv4 stored IPv4-mapped, its prefix 96 bits longer. */
+static __u32 add_cidrs(const char *const cidrs[2])
+{
+	__u32 set = next_set++;
+	__u8 one = 1;
+
+	for (int i = 0; i < 2 && cidrs[i]; i++) {
+		struct vigil_addr_key key = { .set_id = set };
+		char text[64];
+		char *slash;
+		int bits;
+
+		snprintf(text, sizeof(text), "%s", cidrs[i]);
+		slash = strchr(text, '/');
+		*slash = 0;
+		bits = atoi(slash + 1);
+		if (inet_pton(AF_INET, text, &key.addr[12]) == 1) {
+			key.addr[10] = key.addr[11] = 0xff;
+			bits += 96;
+		} else if (inet_pton(AF_INET6, text, key.addr) != 1) {
+			fprintf(stderr, "selectors_test: bad CIDR %s\n", cidrs[i]);
+			exit(2);
+		}
+		key.prefixlen = 32 + (__u32)bits;
+		must(bpf_map_update_elem(map_fd(skel->maps.vg_addr), &key, &one, BPF_ANY), "vg_addr");
+	}
+	return set;
+}
+
+/* ---- running one hook --------------------------------------------------------------------- */
+
+/* A hook with one argument of kind/size/signedness at record offset 0 and one selector. */
+static struct vigil_hook one_arg_hook(__u8 kind, __u8 size, __u8 is_signed)
+{
+	struct vigil_hook h = { .ctx_size = 12 * 8, .nargs = 1, .nselectors = 1 };
+
+	h.args[0] = (struct vigil_arg_spec){ .kind = kind, .size = size, .is_signed = is_signed };
+	h.selectors[0].nactions = 1;
+	h.selectors[0].actions[0].kind = VIGIL_ACTION_POST;
+	return h;
+}
+
+/* Runs the program on hook h with the record ctx; returns vg_select()'s verdict. */
+static int run(const struct vigil_hook *h, const __u64 ctx[12])
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx, .ctx_size_in = 12 * sizeof(__u64));
+	__u32 slot = 0;
+	int err;
+
+	must(bpf_map_update_elem(map_fd(skel->maps.vg_hooks), &slot, h, BPF_ANY), "vg_hooks");
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.select_hook), &opts);
+	must(err, "BPF_PROG_TEST_RUN");
+	if (opts.retval == 100) {
+		fprintf(stderr, "selectors_test: the program found no hook or scratch\n");
+		exit(2);
+	}
+	return (int)opts.retval;
+}
+
+static void expect(const char *group, const char *name, int got, int want)
+{
+	if (got == want) {
+		passed++;
+		if (verbose)
+			printf("ok    %s: %s\n", group, name);
+		return;
+	}
+	failures++;
+	printf("FAIL  %s: %s: vg_select %d, want %d\n", group, name, got, want);
+}
+
+/* ---- matchArgs on strings ----------------------------------------------------------------- */
+
+#define LONG_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 125 bytes */
+
+static const struct string_case {
+	const char *name;
+	__u8 op;
+	const char *values[4];
+	const char *arg;
+	int want;
+} string_cases[] = {
+	{ "Equal, same string", VIGIL_OP_EQUAL, { "/etc/passwd" }, "/etc/passwd", MATCH },
+	{ "Equal, argument longer", VIGIL_OP_EQUAL, { "/etc/passwd" }, "/etc/passwd-", NO_MATCH },
+	{ "Equal, argument shorter", VIGIL_OP_EQUAL, { "/etc/passwd" }, "/etc/passw", NO_MATCH },
+	{ "Equal, second of two values", VIGIL_OP_EQUAL, { "/etc/group", "/etc/shadow" }, "/etc/shadow", MATCH },
+	/* Longer than a key holds (VIGIL_MATCH_STRING_MAX - 1 = 251 bytes): the key keeps the first
+	 * 251, which must not make it equal a 251-byte value. */
+	{ "Equal, 251 bytes, the longest value", VIGIL_OP_EQUAL, { "/" LONG_A LONG_A }, "/" LONG_A LONG_A, MATCH },
+	{ "Equal, 253-byte argument, its first 251 a value", VIGIL_OP_EQUAL, { "/" LONG_A LONG_A }, "/" LONG_A LONG_A "bb", NO_MATCH },
+	{ "NotEqual, 253-byte argument, its first 251 a value", VIGIL_OP_NOT_EQUAL, { "/" LONG_A LONG_A }, "/" LONG_A LONG_A "bb", MATCH },
+	{ "Equal, empty argument", VIGIL_OP_EQUAL, { "x" }, "", NO_MATCH },
+	{ "NotEqual, other string", VIGIL_OP_NOT_EQUAL, { "/etc/passwd" }, "/etc/group", MATCH },
+	{ "NotEqual, same string", VIGIL_OP_NOT_EQUAL, { "/etc/passwd" }, "/etc/passwd", NO_MATCH },
+	{ "NotEqual, one of two values", VIGIL_OP_NOT_EQUAL, { "/a", "/etc/passwd" }, "/etc/passwd", NO_MATCH },
+	{ "Prefix, directory", VIGIL_OP_PREFIX, { "/etc/" }, "/etc/passwd", MATCH },
+	{ "Prefix, whole string", VIGIL_OP_PREFIX, { "/etc/passwd" }, "/etc/passwd", MATCH },
+	{ "Prefix, longer than the argument", VIGIL_OP_PREFIX, { "/etc/passwd" }, "/etc", NO_MATCH },
+	{ "Prefix, not at the start", VIGIL_OP_PREFIX, { "/etc/" }, "/usr/etc/passwd", NO_MATCH },
+	{ "Prefix, second of two values", VIGIL_OP_PREFIX, { "/usr/", "/etc/" }, "/etc/hosts", MATCH },
+	{ "Prefix, shortest of nested values", VIGIL_OP_PREFIX, { "/e", "/etc/ssh/" }, "/etc/hosts", MATCH },
+	{ "Prefix, past 8-byte words", VIGIL_OP_PREFIX, { "/var/lib/kubelet/pods/" }, "/var/lib/kubelet/pods/x/volumes", MATCH },
+	{ "Prefix, differs in the last byte", VIGIL_OP_PREFIX, { "/var/lib/kubelet/pods/" }, "/var/lib/kubelet/pods", NO_MATCH },
+	{ "Prefix, long argument", VIGIL_OP_PREFIX, { "/aaa" }, "/" LONG_A LONG_A, MATCH },
+	{ "NotPrefix, other directory", VIGIL_OP_NOT_PREFIX, { "/etc/" }, "/usr/bin/id", MATCH },
+	{ "NotPrefix, inside", VIGIL_OP_NOT_PREFIX, { "/etc/" }, "/etc/hosts", NO_MATCH },
+	{ "Postfix, extension", VIGIL_OP_POSTFIX, { ".so" }, "/lib/libc.so", MATCH },
+	{ "Postfix, not at the end", VIGIL_OP_POSTFIX, { ".so" }, "/lib/libc.so.6", NO_MATCH },
+	{ "Postfix, whole string", VIGIL_OP_POSTFIX, { "/bin/sh" }, "/bin/sh", MATCH },
+	{ "Postfix, longer than the argument", VIGIL_OP_POSTFIX, { "/usr/bin/sh" }, "/bin/sh", NO_MATCH },
+	{ "Postfix, second of two values", VIGIL_OP_POSTFIX, { "/bash", "/sh" }, "/bin/sh", MATCH },
+	{ "NotPostfix, other end", VIGIL_OP_NOT_POSTFIX, { ".so" }, "/bin/sh", MATCH },
+	{ "NotPostfix, same end", VIGIL_OP_NOT_POSTFIX, { "sh" }, "/bin/sh", NO_MATCH },
+};
+
+static void string_tests(void)
+{
+	for (size_t c = 0; c < sizeof(string_cases) / sizeof(string_cases[0]); c++) {
+		const struct string_case *t = &string_cases[c];
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_STRING, 8, 0);
+		__u64 ctx[12] = { (__u64)(unsigned long)t->arg };
+
+		h.selectors[0].nargs = 1;
+		h.selectors[0].args[0] = (struct vigil_arg_filter){ .arg = 0, .op = t->op, .set_id = add_strings(t->op, t->values) };
+		expect("string", t->name, run(&h, ctx), t->want);
+	}
+}
+
+/* ---- matchArgs on integers ---------------------------------------------------------------- */
+
+static const struct int_case {
+	const char *name;
+	__u8 size, is_signed, op;
+	__s64 values[4];
+	int nvalues;
+	__u64 arg; /* the record's field, as the tracepoint stores it */
+	int want;
+} int_cases[] = {
+	{ "Equal, one of three", 8, 1, VIGIL_OP_EQUAL, { 1, 2, 3 }, 3, 2, MATCH },
+	{ "Equal, none of three", 8, 1, VIGIL_OP_EQUAL, { 1, 2, 3 }, 3, 4, NO_MATCH },
+	{ "Equal, all four values used", 8, 1, VIGIL_OP_EQUAL, { 1, 2, 3, 4 }, 4, 4, MATCH },
+	{ "NotEqual, none of them", 8, 1, VIGIL_OP_NOT_EQUAL, { 1, 2 }, 2, 3, MATCH },
+	{ "NotEqual, one of them", 8, 1, VIGIL_OP_NOT_EQUAL, { 1, 2 }, 2, 2, NO_MATCH },
+	{ "Mask, a bit set", 8, 0, VIGIL_OP_MASK, { 0x4 }, 1, 0x6, MATCH },
+	{ "Mask, no bit set", 8, 0, VIGIL_OP_MASK, { 0x8 }, 1, 0x6, NO_MATCH },
+	{ "Mask, O_WRONLY|O_RDWR against O_RDONLY", 4, 1, VIGIL_OP_MASK, { 3 }, 1, 0, NO_MATCH },
+	{ "GreaterThan, above", 8, 1, VIGIL_OP_GT, { 10 }, 1, 11, MATCH },
+	{ "GreaterThan, equal", 8, 1, VIGIL_OP_GT, { 10 }, 1, 10, NO_MATCH },
+	{ "GreaterThan, signed", 8, 1, VIGIL_OP_GT, { -1 }, 1, 0, MATCH },
+	{ "LessThan, negative", 8, 1, VIGIL_OP_LT, { 0 }, 1, (__u64)-5, MATCH },
+	{ "LessThan, equal", 8, 1, VIGIL_OP_LT, { 0 }, 1, 0, NO_MATCH },
+	{ "InMap, member", 8, 1, VIGIL_OP_IN_MAP, { 5, 7, 9 }, 3, 7, MATCH },
+	{ "InMap, not a member", 8, 1, VIGIL_OP_IN_MAP, { 5, 7, 9 }, 3, 6, NO_MATCH },
+	{ "NotInMap, not a member", 8, 1, VIGIL_OP_NOT_IN_MAP, { 5, 7 }, 2, 6, MATCH },
+	{ "NotInMap, member", 8, 1, VIGIL_OP_NOT_IN_MAP, { 5, 7 }, 2, 5, NO_MATCH },
+	/* The reader sign-extends a signed field of 4, 2 or 1 bytes (an fd of -1, a dirfd of
+	 * AT_FDCWD) and leaves the bytes past the field alone. */
+	{ "int32 -1 sign-extended", 4, 1, VIGIL_OP_EQUAL, { -1 }, 1, 0xffffffffULL, MATCH },
+	{ "uint32 0xffffffff not -1", 4, 0, VIGIL_OP_EQUAL, { -1 }, 1, 0xffffffffULL, NO_MATCH },
+	{ "int32 AT_FDCWD", 4, 1, VIGIL_OP_EQUAL, { -100 }, 1, 0xdeadbeefffffff9cULL, MATCH },
+	{ "int16 field", 2, 1, VIGIL_OP_EQUAL, { -2 }, 1, 0xfffeULL, MATCH },
+	{ "uint8 field", 1, 0, VIGIL_OP_EQUAL, { 0x7f }, 1, 0xab7fULL, MATCH },
+};
+
+static void int_tests(void)
+{
+	for (size_t c = 0; c < sizeof(int_cases) / sizeof(int_cases[0]); c++) {
+		const struct int_case *t = &int_cases[c];
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_INT, t->size, t->is_signed);
+		struct vigil_arg_filter *f = &h.selectors[0].args[0];
+		__u64 ctx[12] = { t->arg };
+
+		h.selectors[0].nargs = 1;
+		f->op = t->op;
+		if (t->op == VIGIL_OP_IN_MAP || t->op == VIGIL_OP_NOT_IN_MAP) {
+			f->set_id = add_ints(t->values, t->nvalues);
+		} else {
+			f->nvalues = (__u8)t->nvalues;
+			for (int i = 0; i < t->nvalues; i++)
+				f->values[i] = (__u64)t->values[i];
+		}
+		expect("int", t->name, run(&h, ctx), t->want);
+	}
+}
+
+/* ---- matchArgs on a sockaddr -------------------------------------------------------------- */
+
+#define PORTS(lo, hi) (((__s64)(lo) << 16) | (hi))
+
+static const struct sockaddr_case {
+	const char *name;
+	__u8 op;
+	__s64 values[4];
+	int nvalues;
+	const char *cidrs[2];
+	const char *addr; /* IPv4 or IPv6 text */
+	__u16 port;
+	int want;
+} sockaddr_cases[] = {
+	{ "Family AF_INET", VIGIL_OP_FAMILY, { AF_INET }, 1, {}, "10.1.2.3", 80, MATCH },
+	{ "Family AF_INET6 against IPv4", VIGIL_OP_FAMILY, { AF_INET6 }, 1, {}, "10.1.2.3", 80, NO_MATCH },
+	{ "DPort, single port", VIGIL_OP_DPORT, { PORTS(443, 443) }, 1, {}, "10.1.2.3", 443, MATCH },
+	{ "DPort, other port", VIGIL_OP_DPORT, { PORTS(443, 443) }, 1, {}, "10.1.2.3", 444, NO_MATCH },
+	{ "DPort, inside a range", VIGIL_OP_DPORT, { PORTS(80, 80), PORTS(8000, 8999) }, 2, {}, "::1", 8080, MATCH },
+	{ "DPort, range edges", VIGIL_OP_DPORT, { PORTS(8000, 8999) }, 1, {}, "::1", 8999, MATCH },
+	{ "NotDPort, other port", VIGIL_OP_NOT_DPORT, { PORTS(22, 22) }, 1, {}, "10.1.2.3", 443, MATCH },
+	{ "NotDPort, the port", VIGIL_OP_NOT_DPORT, { PORTS(22, 22) }, 1, {}, "10.1.2.3", 22, NO_MATCH },
+	{ "DAddr, IPv4 in CIDR", VIGIL_OP_DADDR, {}, 0, { "10.0.0.0/8" }, "10.1.2.3", 80, MATCH },
+	{ "DAddr, IPv4 outside", VIGIL_OP_DADDR, {}, 0, { "10.0.0.0/8" }, "11.0.0.1", 80, NO_MATCH },
+	{ "DAddr, IPv4 host /32", VIGIL_OP_DADDR, {}, 0, { "192.168.1.7/32" }, "192.168.1.7", 80, MATCH },
+	{ "DAddr, second CIDR", VIGIL_OP_DADDR, {}, 0, { "10.0.0.0/8", "127.0.0.0/8" }, "127.0.0.1", 80, MATCH },
+	{ "DAddr, IPv6 in CIDR", VIGIL_OP_DADDR, {}, 0, { "2001:db8::/32" }, "2001:db8::1", 80, MATCH },
+	{ "DAddr, IPv6 outside", VIGIL_OP_DADDR, {}, 0, { "2001:db8::/32" }, "2001:db9::1", 80, NO_MATCH },
+	{ "DAddr, IPv4-mapped IPv6 in an IPv4 CIDR", VIGIL_OP_DADDR, {}, 0, { "10.0.0.0/8" }, "::ffff:10.9.9.9", 80, MATCH },
+	{ "NotDAddr, outside", VIGIL_OP_NOT_DADDR, {}, 0, { "10.0.0.0/8" }, "192.168.1.1", 80, MATCH },
+	{ "NotDAddr, inside", VIGIL_OP_NOT_DADDR, {}, 0, { "10.0.0.0/8" }, "10.0.0.1", 80, NO_MATCH },
+	/* A user sockaddr carries no protocol (only connect hooks and sockets know it). */
+	{ "Protocol of a plain sockaddr", VIGIL_OP_PROTOCOL, { IPPROTO_TCP }, 1, {}, "10.1.2.3", 80, NO_MATCH },
+};
+
+static void sockaddr_tests(void)
+{
+	for (size_t c = 0; c < sizeof(sockaddr_cases) / sizeof(sockaddr_cases[0]); c++) {
+		const struct sockaddr_case *t = &sockaddr_cases[c];
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_SOCKADDR, 8, 0);
+		struct vigil_arg_filter *f = &h.selectors[0].args[0];
+		struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(t->port) };
+		struct sockaddr_in in4 = { .sin_family = AF_INET, .sin_port = htons(t->port) };
+		__u64 ctx[12] = {};
+
+		if (inet_pton(AF_INET, t->addr, &in4.sin_addr) == 1)
+			ctx[0] = (__u64)(unsigned long)&in4;
+		else if (inet_pton(AF_INET6, t->addr, &in6.sin6_addr) == 1)
+			ctx[0] = (__u64)(unsigned long)&in6;
+		h.selectors[0].nargs = 1;
+		f->op = t->op;
+		if (t->op == VIGIL_OP_DADDR || t->op == VIGIL_OP_NOT_DADDR)
+			f->set_id = add_cidrs(t->cidrs);
+		f->nvalues = (__u8)t->nvalues;
+		for (int i = 0; i < t->nvalues; i++)
+			f->values[i] = (__u64)t->values[i];
+		expect("sockaddr", t->name, run(&h, ctx), t->want);
+	}
+}
+
+/* ---- matchPIDs, matchNamespaces, matchBinaries: the harness is the current task -------------- */
+
+static void pid_tests(void)
+{
+	const struct {
+		const char *name;
+		__u8 op, follow_forks, ns_pid;
+		__u32 value;
+		int want;
+	} cases[] = {
+		{ "In, our pid", VIGIL_OP_IN, 0, 0, (__u32)getpid(), MATCH },
+		{ "In, another pid", VIGIL_OP_IN, 0, 0, (__u32)getpid() + 100000, NO_MATCH },
+		{ "In, our parent without followForks", VIGIL_OP_IN, 0, 0, (__u32)getppid(), NO_MATCH },
+		{ "In, our parent with followForks", VIGIL_OP_IN, 1, 0, (__u32)getppid(), MATCH },
+		{ "In, our pid in our pid namespace", VIGIL_OP_IN, 0, 1, (__u32)getpid(), MATCH },
+		{ "NotIn, our pid", VIGIL_OP_NOT_IN, 0, 0, (__u32)getpid(), NO_MATCH },
+		{ "NotIn, another pid", VIGIL_OP_NOT_IN, 0, 0, (__u32)getpid() + 100000, MATCH },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_INT, 8, 0);
+		struct vigil_pid_filter *f = &h.selectors[0].pid;
+		__u64 ctx[12] = {};
+
+		f->op = cases[c].op;
+		f->follow_forks = cases[c].follow_forks;
+		f->ns_pid = cases[c].ns_pid;
+		f->nvalues = 2;
+		f->values[0] = 0x7ffffff0; /* a first value that never matches: every value is tried */
+		f->values[1] = cases[c].value;
+		expect("pids", cases[c].name, run(&h, ctx), cases[c].want);
+	}
+}
+
+static __u32 ns_inum(const char *name)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+	if (stat(path, &st)) {
+		fprintf(stderr, "selectors_test: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	return (__u32)st.st_ino;
+}
+
+static void namespace_tests(void)
+{
+	__u32 mnt = ns_inum("mnt"), net = ns_inum("net"), pid = ns_inum("pid"), user = ns_inum("user");
+	const struct {
+		const char *name;
+		int n;
+		struct vigil_ns_filter f[2];
+		int want;
+	} cases[] = {
+		{ "Mnt In ours", 1, { { VIGIL_NS_MNT, VIGIL_OP_IN, 1, 0, { mnt } } }, MATCH },
+		{ "Mnt In another", 1, { { VIGIL_NS_MNT, VIGIL_OP_IN, 1, 0, { mnt + 1 } } }, NO_MATCH },
+		{ "Mnt NotIn ours", 1, { { VIGIL_NS_MNT, VIGIL_OP_NOT_IN, 1, 0, { mnt } } }, NO_MATCH },
+		{ "Mnt NotIn another", 1, { { VIGIL_NS_MNT, VIGIL_OP_NOT_IN, 1, 0, { mnt + 1 } } }, MATCH },
+		{ "Net In, second value", 1, { { VIGIL_NS_NET, VIGIL_OP_IN, 2, 0, { 1, net } } }, MATCH },
+		{ "Pid In ours", 1, { { VIGIL_NS_PID, VIGIL_OP_IN, 1, 0, { pid } } }, MATCH },
+		{ "User In ours", 1, { { VIGIL_NS_USER, VIGIL_OP_IN, 1, 0, { user } } }, MATCH },
+		{ "Mnt and Net both ours", 2, { { VIGIL_NS_MNT, VIGIL_OP_IN, 1, 0, { mnt } }, { VIGIL_NS_NET, VIGIL_OP_IN, 1, 0, { net } } }, MATCH },
+		{ "Mnt ours and Net another", 2, { { VIGIL_NS_MNT, VIGIL_OP_IN, 1, 0, { mnt } }, { VIGIL_NS_NET, VIGIL_OP_IN, 1, 0, { net + 1 } } }, NO_MATCH },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_INT, 8, 0);
+		__u64 ctx[12] = {};
+
+		h.selectors[0].nns = (__u8)cases[c].n;
+		memcpy(h.selectors[0].ns, cases[c].f, sizeof(cases[c].f));
+		expect("namespaces", cases[c].name, run(&h, ctx), cases[c].want);
+	}
+}
+
+static const struct binary_case {
+	const char *name;
+	__u8 op;
+	const char *values[4];
+	int known; /* whether vg_procs has our binary */
+	int want;
+} binary_cases[] = {
+	{ "In, our binary", VIGIL_OP_IN, { "/usr/local/bin/vigil-test" }, 1, MATCH },
+	{ "In, another binary", VIGIL_OP_IN, { "/usr/bin/id" }, 1, NO_MATCH },
+	{ "In, second value", VIGIL_OP_IN, { "/usr/bin/id", "/usr/local/bin/vigil-test" }, 1, MATCH },
+	{ "NotIn, our binary", VIGIL_OP_NOT_IN, { "/usr/local/bin/vigil-test" }, 1, NO_MATCH },
+	{ "NotIn, another binary", VIGIL_OP_NOT_IN, { "/usr/bin/id" }, 1, MATCH },
+	{ "Prefix, our directory", VIGIL_OP_PREFIX, { "/usr/local/" }, 1, MATCH },
+	{ "Prefix, another directory", VIGIL_OP_PREFIX, { "/usr/bin/" }, 1, NO_MATCH },
+	{ "NotPrefix, another directory", VIGIL_OP_NOT_PREFIX, { "/usr/bin/" }, 1, MATCH },
+	{ "Postfix, our name", VIGIL_OP_POSTFIX, { "/vigil-test" }, 1, MATCH },
+	{ "NotPostfix, our name", VIGIL_OP_NOT_POSTFIX, { "-test" }, 1, NO_MATCH },
+	/* A process the kernel side never saw start: only the negated operators hold. */
+	{ "In, binary unknown", VIGIL_OP_IN, { "/usr/local/bin/vigil-test" }, 0, NO_MATCH },
+	{ "NotIn, binary unknown", VIGIL_OP_NOT_IN, { "/usr/local/bin/vigil-test" }, 0, MATCH },
+	{ "Prefix, binary unknown", VIGIL_OP_PREFIX, { "/" }, 0, NO_MATCH },
+	{ "NotPostfix, binary unknown", VIGIL_OP_NOT_POSTFIX, { "x" }, 0, MATCH },
+};
+
+static void binary_tests(void)
+{
+	__u32 tgid = (__u32)getpid();
+	struct vigil_proc_state proc = { .ktime_ns = 1 };
+	const char *binary = "/usr/local/bin/vigil-test";
+
+	/* What the exec hook records for matchBinaries (lib/process_events.h). */
+	proc.binary_len = (__u32)strlen(binary);
+	memcpy(proc.binary, binary, proc.binary_len);
+	for (size_t c = 0; c < sizeof(binary_cases) / sizeof(binary_cases[0]); c++) {
+		const struct binary_case *t = &binary_cases[c];
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_INT, 8, 0);
+		__u64 ctx[12] = {};
+
+		if (t->known)
+			must(bpf_map_update_elem(map_fd(skel->maps.vg_procs), &tgid, &proc, BPF_ANY), "vg_procs");
+		else
+			bpf_map_delete_elem(map_fd(skel->maps.vg_procs), &tgid);
+		h.selectors[0].bin.op = t->op;
+		h.selectors[0].bin.set_id = add_strings(t->op == VIGIL_OP_IN || t->op == VIGIL_OP_NOT_IN ? VIGIL_OP_EQUAL : t->op,
+						       t->values);
+		expect("binaries", t->name, run(&h, ctx), t->want);
+	}
+}
+
+/* ---- selectors together, and arguments as the readers leave them ----------------------------- */
+
+static void structure_tests(void)
+{
+	const char *const passwd[4] = { "/etc/passwd" };
+	const char *const etc[4] = { "/etc/" };
+	const char *arg = "/etc/passwd";
+	__u64 ctx[12] = { (__u64)(unsigned long)arg, 42 };
+	struct vigil_hook h;
+
+	/* Two args: a string and an int. */
+	h = one_arg_hook(VIGIL_ARG_STRING, 8, 0);
+	h.nargs = 2;
+	h.args[1] = (struct vigil_arg_spec){ .kind = VIGIL_ARG_INT, .size = 8, .offset = 8 };
+
+	h.nselectors = 0;
+	expect("structure", "no selectors: every event", run(&h, ctx), SEL_ALL);
+
+	h.nselectors = 1;
+	h.selectors[0].nargs = 2;
+	h.selectors[0].args[0] = (struct vigil_arg_filter){ .arg = 0, .op = VIGIL_OP_PREFIX, .set_id = add_strings(VIGIL_OP_PREFIX, etc) };
+	h.selectors[0].args[1] = (struct vigil_arg_filter){ .arg = 1, .op = VIGIL_OP_EQUAL, .nvalues = 1, .values = { 42 } };
+	expect("structure", "two matchArgs, both hold", run(&h, ctx), MATCH);
+	h.selectors[0].args[1].values[0] = 43;
+	expect("structure", "two matchArgs, the second fails", run(&h, ctx), NO_MATCH);
+
+	/* The second selector matches when the first does not. */
+	h.nselectors = 2;
+	h.selectors[1].nargs = 1;
+	h.selectors[1].args[0] = (struct vigil_arg_filter){ .arg = 0, .op = VIGIL_OP_EQUAL, .set_id = add_strings(VIGIL_OP_EQUAL, passwd) };
+	expect("structure", "first selector fails, second matches", run(&h, ctx), 1);
+	h.selectors[0].args[1].values[0] = 42;
+	expect("structure", "both match: the first wins", run(&h, ctx), 0);
+
+	/* An argument that cannot be read matches no operator, negated ones included. */
+	h = one_arg_hook(VIGIL_ARG_STRING, 8, 0);
+	h.selectors[0].nargs = 1;
+	h.selectors[0].args[0] = (struct vigil_arg_filter){ .arg = 0, .op = VIGIL_OP_NOT_EQUAL, .set_id = add_strings(VIGIL_OP_EQUAL, passwd) };
+	ctx[0] = 8; /* an unmapped user address */
+	expect("structure", "unreadable string, NotEqual", run(&h, ctx), NO_MATCH);
+	expect("structure", "unreadable string flagged", skel->bss->test_args[0].flags & VIGIL_ARG_F_ERROR, VIGIL_ARG_F_ERROR);
+}
+
+static void reader_tests(void)
+{
+	char name[] = "/tmp/vigil-bpf-test-XXXXXX", real[PATH_MAX], tail[VIGIL_STRING_MAX + 64];
+	const char *const tmp[4] = { "/tmp/vigil-bpf-test-" };
+	struct vigil_hook h;
+	__u64 ctx[12] = {};
+	struct stat st;
+	int fd;
+
+	/* A string longer than VIGIL_STRING_MAX - 1 bytes: kept truncated, and flagged. */
+	memset(tail, 'x', sizeof(tail) - 1);
+	tail[sizeof(tail) - 1] = 0;
+	h = one_arg_hook(VIGIL_ARG_STRING, 8, 0);
+	h.nselectors = 0;
+	ctx[0] = (__u64)(unsigned long)tail;
+	run(&h, ctx);
+	expect("readers", "long string: len", (int)skel->bss->test_args[0].len, VIGIL_STRING_MAX - 1);
+	expect("readers", "long string: truncated", skel->bss->test_args[0].flags & VIGIL_ARG_F_TRUNCATED,
+	       VIGIL_ARG_F_TRUNCATED);
+
+	/* A file descriptor resolved to its file: the header (inode, device), then the absolute
+	 * path the walk built, which the path operators match. */
+	fd = mkstemp(name);
+	if (fd < 0 || fstat(fd, &st) || !realpath(name, real)) {
+		fprintf(stderr, "selectors_test: temporary file: %s\n", strerror(errno));
+		exit(2);
+	}
+	h = one_arg_hook(VIGIL_ARG_FILE_FD, 8, 1);
+	h.selectors[0].nargs = 1;
+	h.selectors[0].args[0] = (struct vigil_arg_filter){ .arg = 0, .op = VIGIL_OP_PREFIX, .set_id = add_strings(VIGIL_OP_PREFIX, tmp) };
+	ctx[0] = (__u64)fd;
+	expect("readers", "file fd, Prefix on its path", run(&h, ctx), MATCH);
+	{
+		const struct vigil_arg_value *v = &skel->bss->test_args[0];
+		const char *at = skel->bss->test_tail + skel->bss->test_arg_off[0];
+		struct vigil_file_header header;
+		int path_ok;
+
+		memcpy(&header, at, sizeof(header));
+		path_ok = v->len == VIGIL_FILE_HEADER + strlen(real) &&
+			  memcmp(at + VIGIL_FILE_HEADER, real, strlen(real)) == 0;
+		expect("readers", "file fd: absolute path", path_ok, 1);
+		expect("readers", "file fd: inode", header.ino == st.st_ino, 1);
+		expect("readers", "file fd: mode", (v->value & 0xffffffff) == st.st_mode, 1);
+	}
+	ctx[0] = (__u64)-1; /* a failed open's return value */
+	expect("readers", "fd -1: no file, no match", run(&h, ctx), NO_MATCH);
+	expect("readers", "fd -1 flagged", skel->bss->test_args[0].flags & VIGIL_ARG_F_ERROR, VIGIL_ARG_F_ERROR);
+	close(fd);
+	unlink(name);
+}
+
+/* ---- main ----------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	cpu_set_t cpus;
+	int cpu, err;
+
+	verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+	if (geteuid() != 0) {
+		printf("selectors_test: skipped: loading a raw_tp program for BPF_PROG_TEST_RUN needs root "
+		       "(CAP_BPF and CAP_PERFMON)\n");
+		return 0;
+	}
+	/* One CPU for the whole run: the program's scratch is the slot of the CPU it runs on. */
+	cpu = sched_getcpu();
+	CPU_ZERO(&cpus);
+	CPU_SET(cpu, &cpus);
+	must(sched_setaffinity(0, sizeof(cpus), &cpus) ? -errno : 0, "sched_setaffinity");
+
+	skel = selectors_test__open();
+	if (!skel) {
+		fprintf(stderr, "selectors_test: open: %s\n", strerror(errno));
+		return 2;
+	}
+	/* As the loader sizes them (Sources/CVigilBPF/vigil_bpf.c): one scratch slot per CPU. */
+	err = bpf_map__set_max_entries(skel->maps.vg_generic_scratch, (__u32)libbpf_num_possible_cpus());
+	if (!err)
+		err = selectors_test__load(skel);
+	if (err) {
+		fprintf(stderr, "selectors_test: load: %s\n", strerror(-err));
+		selectors_test__destroy(skel);
+		return 2;
+	}
+
+	string_tests();
+	int_tests();
+	sockaddr_tests();
+	pid_tests();
+	namespace_tests();
+	binary_tests();
+	structure_tests();
+	reader_tests();
+
+	selectors_test__destroy(skel);
+	printf("selectors_test: %d passed, %d failed\n", passed, failures);
+	return failures ? 1 : 0;
+}
