@@ -6,6 +6,7 @@ import CVigilProbe
 import Events
 import Glibc
 import KernelFeatures
+import Logging
 
 /// One attached policy hook; ``detach()`` (or deinit) removes it.
 package final class PolicyLink: @unchecked Sendable {
@@ -136,10 +137,21 @@ extension ProcessSensor {
     /// Attaches the dispatcher of syscall entries (`exit` false) or exits (idempotent). It runs
     /// the hooks listed in the syscall hook map for the current syscall number.
     package func attachSyscallDispatch(exit: Bool) throws(BPFError) {
-        _ = try withHandle { pointer throws(BPFError) in
+        let uringOpens = try withHandle { pointer throws(BPFError) -> (before: Int32, after: Int32) in
+            let before = vigil_bpf_uring_opens(pointer)
             try checkedRC("attach syscall \(exit ? "exit" : "entry") dispatcher (tp_btf/\(exit ? "sys_exit" : "sys_enter"))") {
                 vigil_bpf_attach_syscalls(pointer, exit ? 1 : 0)
             }
+            return (before, vigil_bpf_uring_opens(pointer))
+        }
+        // With the exit dispatcher, file_open hooks also run at io_uring open completions: say
+        // whether they do, once per attachment.
+        guard exit, uringOpens.before == 0 else { return }
+        if uringOpens.after > 0 {
+            logger.info("file_open hooks also run for io_uring opens (raw_tp/io_uring_complete)")
+        } else {
+            logger.warning(
+                "file_open hooks do not see io_uring opens: attaching raw_tp/io_uring_complete failed: \(String(cString: strerror(-uringOpens.after)))")
         }
     }
 

@@ -98,10 +98,13 @@ package final class ProcessSensor: Sendable {
     /// Whether the object took over ``Options/previousProcessMap`` (false: a map of its own,
     /// because none was given, it could not be opened, or its shape differs from this build's).
     package let processIdentitiesTakenOver: Bool
+    /// For what the sensor reports after start-up (attachments made on a policy's demand).
+    let logger: Logger
 
     /// Loads and attaches the sensor. Tries tp_btf first unless `options.attachMode` says
     /// otherwise, and falls back to raw_tp when the kernel refuses tp_btf.
     package init(options: Options, logger: Logger) throws(BPFError) {
+        self.logger = logger
         LibbpfLog.install(logger: logger)
         guard options.ringBufferBytes >= 4096, options.ringBufferBytes & (options.ringBufferBytes - 1) == 0 else {
             throw BPFError(

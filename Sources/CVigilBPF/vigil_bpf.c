@@ -24,6 +24,8 @@ struct vigil_bpf {
 	struct bpf_link *links[3];
 	struct bpf_link *connect_links[5]; /* connect4/6, sendmsg4/6, and connect_result at sys_exit */
 	struct bpf_link *syscall_links[2]; /* the sys_enter and sys_exit dispatchers */
+	struct bpf_link *uring_open_link;  /* io_uring opens, attached with the sys_exit dispatcher */
+	int uring_opens;                   /* 1 attached, 0 not tried, -errno refused */
 	struct bpf_link *lsm_links[VIGIL_LSM_HOOKS]; /* at enum vigil_lsm_hook, attached on first use */
 	int lsm;                                  /* the BPF-LSM programs loaded */
 	int kprobes;                       /* the generic kprobe programs loaded */
@@ -126,6 +128,8 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	bpf_program__set_autoload(skel->progs.generic_sys_enter, !raw);
 	bpf_program__set_autoload(skel->progs.generic_sys_exit, !raw);
 	bpf_program__set_autoload(skel->progs.connect_result, !raw);
+	/* It runs the dispatcher's hook lists: only where the dispatcher runs. */
+	bpf_program__set_autoload(skel->progs.generic_uring_open, !raw);
 	skel->rodata->vg_connect_results = !raw;
 	/* BPF-LSM programs only where the caller's probe found BPF-LSM running: elsewhere the
 	 * kernel refuses them (EPERM on a locked-down kernel), which would fail the whole load. */
@@ -401,13 +405,31 @@ int vigil_bpf_attach_syscalls(struct vigil_bpf *bpf, int is_exit)
 	if (bpf->syscall_links[!!is_exit])
 		return 0;
 	bpf->syscall_links[!!is_exit] = bpf_program__attach(prog);
-	return bpf->syscall_links[!!is_exit] ? 0 : -errno;
+	if (!bpf->syscall_links[!!is_exit])
+		return -errno;
+	if (is_exit) {
+		/* io_uring opens reach file_open hooks only through this; a kernel without io_uring
+		 * (or without the tracepoint) still gets the syscall hooks: the caller reports it. */
+		bpf->uring_open_link = bpf_program__attach_raw_tracepoint(bpf->skel->progs.generic_uring_open, "io_uring_complete");
+		bpf->uring_opens = bpf->uring_open_link ? 1 : -errno;
+	}
+	return 0;
+}
+
+int vigil_bpf_uring_opens(const struct vigil_bpf *bpf)
+{
+	return bpf->uring_opens;
 }
 
 void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit)
 {
 	bpf_link__destroy(bpf->syscall_links[!!is_exit]);
 	bpf->syscall_links[!!is_exit] = NULL;
+	if (is_exit) {
+		bpf_link__destroy(bpf->uring_open_link);
+		bpf->uring_open_link = NULL;
+		bpf->uring_opens = 0;
+	}
 }
 
 int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf)

@@ -92,9 +92,14 @@ package struct KernelProbe: Sendable {
             case .served: nil
             case .fallback(let reason): reason
             }
+        // io_uring opens reach file_open hooks at their completion, through the tp_btf syscall
+        // dispatcher's hook lists (raw_tp/io_uring_complete).
+        let ioUringOpens = tpBTF.ok == true && ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"].contains {
+            access("\($0)/events/io_uring/io_uring_complete", F_OK) == 0
+        }
         let lsmHooks = Self.lsmHookMechanisms(
             fallbackReason: lsmFallback, connect: connect, fanotify: fanotify, syscallTracepoints: syscallTracepoints,
-            signal: signal == true)
+            signal: signal == true, ioUringOpens: ioUringOpens)
         let hooks =
             [
                 Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
@@ -132,7 +137,8 @@ package struct KernelProbe: Sendable {
     /// serve them said next to them. The kprobe spellings (security_file_open, ...) always run on
     /// the other mechanisms.
     package static func lsmHookMechanisms(
-        fallbackReason: String?, connect: Bool, fanotify: Bool, syscallTracepoints: Bool, signal: Bool
+        fallbackReason: String?, connect: Bool, fanotify: Bool, syscallTracepoints: Bool, signal: Bool,
+        ioUringOpens: Bool = false
     ) -> [Hook] {
         if fallbackReason == nil {
             return ["socket_connect", "file_open", "bprm_check_security"].map {
@@ -142,7 +148,8 @@ package struct KernelProbe: Sendable {
         let note = " (\(fallbackReason ?? ""))"
         return [
             Hook(hook: "socket_connect", mechanism: (connect ? "cgroup connect4/6, sendmsg4/6" : "unavailable") + note, observe: connect, kill: false, deny: connect),
-            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)" + (fanotify ? "; deny: fanotify" : "") + note, observe: syscallTracepoints, kill: signal, deny: fanotify),
+            Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)"
+                    + (ioUringOpens ? ", io_uring opens at io_uring_complete" : "") + (fanotify ? "; deny: fanotify" : "") + note, observe: syscallTracepoints, kill: signal, deny: fanotify),
             Hook(hook: "bprm_check_security", mechanism: "sched_process_exec" + (fanotify ? "; deny: fanotify" : "") + note, observe: true, kill: signal, deny: fanotify),
         ]
     }

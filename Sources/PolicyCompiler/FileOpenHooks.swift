@@ -63,6 +63,8 @@ extension Context {
                 CTuple.set(&hook.hook.args, slot, a)
             }
             hook.hook.ctx_size = UInt16(ret.offset + ret.size)
+            // io_uring opens run this hook too, at their completion (bpf/lib/dispatch.h).
+            hook.hook.flags |= UInt32(VIGIL_HOOK_F_OPEN_EXIT.rawValue)
             hooks.append(hook)
         }
         if hooks.isEmpty && errors.isEmpty {

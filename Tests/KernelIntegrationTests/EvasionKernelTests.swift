@@ -28,8 +28,8 @@ struct EvasionKernelTests {
         // Opens
         "open": (.caught, .caught),
         "openat2": (.caught, .caught),
-        "uring-openat": (.caught, .missed),
-        "uring-openat2": (.caught, .missed),
+        "uring-openat": (.caught, .caught),
+        "uring-openat2": (.caught, .caught),
         "by-handle": (.caught, .missed),
         "opath-reopen": (.caught, .caught),
         "symlink-chain": (.caught, .caught),

@@ -120,4 +120,65 @@ static __always_inline int vg_syscall_dispatch(__u64 nr, __u32 is_exit, struct p
 	return 0;
 }
 
+/*
+ * io_uring opens (IORING_OP_OPENAT, IORING_OP_OPENAT2) do not go through an open syscall, so the
+ * exit hooks above never see them; security_file_open does, which is what a file_open policy
+ * names. At the request's completion (raw tracepoint io_uring_complete, which runs in the
+ * submitting process: its task or one of its io-wq worker threads, sharing its descriptor table)
+ * the file_open hooks of openat's exit run with the fd the request returned, exactly as the
+ * syscall exit would run them: same path resolution from the fd, same selectors and actions.
+ * Only hooks flagged VIGIL_HOOK_F_OPEN_EXIT run: a policy's own sys_exit_openat tracepoint hook
+ * is about the syscall. Opens into a fixed-file slot (file_index) return no fd and are not seen.
+ * Both io_uring_complete signatures (6.1: ctx, req, user_data, res, ...; 6.4+: ctx, req, cqe)
+ * have the request second; its result is in req->cqe.res on both.
+ */
+#define VG_NR_OPENAT 257 /* x86_64 */
+
+static __always_inline int vg_uring_open_dispatch(struct io_kiocb *req)
+{
+	struct vigil_generic_scratch *s;
+	struct vigil_hook_list *list;
+	struct vigil_hook *hook;
+	__u32 key = VG_NR_OPENAT * 2 + 1, cpu, i, count, slot;
+	__u8 opcode;
+	__s32 res;
+	__u64 *raw;
+
+	list = bpf_map_lookup_elem(&vg_syscall_hooks, &key);
+	if (!list || !list->count)
+		return 0;
+	opcode = BPF_CORE_READ(req, opcode);
+	if (opcode != IORING_OP_OPENAT && opcode != IORING_OP_OPENAT2)
+		return 0;
+	res = BPF_CORE_READ(req, cqe.res);
+	if (res < 0)
+		return 0;
+	if (bpf_core_type_exists(struct io_open) && bpf_core_field_exists(req->cmd)) {
+		struct io_open *open = (struct io_open *)&req->cmd;
+
+		if (BPF_CORE_READ(open, file_slot))
+			return 0; /* a fixed-file slot, not an fd */
+	}
+	cpu = bpf_get_smp_processor_id();
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!s)
+		return 0;
+	raw = (__u64 *)s->raw;
+	raw[0] = 0;
+	raw[1] = VG_NR_OPENAT;
+	raw[2] = (__u64)(__s64)res;
+	s->raw_args = 0; /* no syscall arguments: a failed open is not reported here */
+	count = list->count;
+	for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+		if (i >= count)
+			break;
+		slot = list->slots[i];
+		hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+		if (!hook || !(hook->flags & VIGIL_HOOK_F_OPEN_EXIT))
+			continue;
+		vg_decide(hook, s, slot, vg_read_args(hook, s), VIGIL_GENERIC_F_IO_URING, 0);
+	}
+	return 0;
+}
+
 #endif

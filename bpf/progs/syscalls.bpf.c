@@ -23,3 +23,11 @@ int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 {
 	return vg_syscall_dispatch(regs->orig_ax, 1, regs, ret);
 }
+
+/* io_uring opens at their completion: file_open hooks of openat's exit (lib/dispatch.h). A raw
+ * tracepoint, attached with the exit dispatcher where io_uring exists. */
+SEC("raw_tp/io_uring_complete")
+int generic_uring_open(struct bpf_raw_tracepoint_args *ctx)
+{
+	return vg_uring_open_dispatch((struct io_kiocb *)ctx->args[1]);
+}

@@ -358,6 +358,15 @@ struct vigil_hook {
 	__u8  nselectors;  /* 0: every event posts */
 	struct vigil_arg_spec args[VIGIL_HOOK_ARGS];
 	struct vigil_selector selectors[VIGIL_SELECTORS];
+	__u32 flags;       /* enum vigil_hook_flags */
+	__u32 pad0;
+};
+
+enum vigil_hook_flags {
+	/* A file_open hook on an open syscall's exit (the fd it returned is argument `ret`): io_uring
+	 * opens run it too, at their completion, with the fd the request returned. Other hooks on the
+	 * same tracepoint (a policy's own syscalls/sys_exit_openat) are syscall hooks only. */
+	VIGIL_HOOK_F_OPEN_EXIT = 1 << 0,
 };
 
 enum vigil_policy_mode { VIGIL_MODE_ENFORCE = 0, VIGIL_MODE_MONITOR = 1 };
@@ -473,6 +482,7 @@ enum vigil_generic_flags {
 	VIGIL_GENERIC_F_CONNECT = 1 << 2, /* from a cgroup connect/sendmsg hook */
 	VIGIL_GENERIC_F_RESULT  = 1 << 3, /* result holds the syscall's return value */
 	VIGIL_GENERIC_F_FENCED  = 1 << 4, /* outside --enforcement-cgroup: the action was not performed */
+	VIGIL_GENERIC_F_IO_URING = 1 << 5, /* an io_uring open, seen at its completion (io_uring_complete) */
 };
 
 /* A policy hook that matched (kind VIGIL_EVENT_GENERIC). */
@@ -492,7 +502,7 @@ struct vigil_generic_event {
 _Static_assert(sizeof(struct vigil_arg_spec) == 8, "map layout: arg spec");
 _Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
 _Static_assert(sizeof(struct vigil_selector) == 480, "map layout: selector");
-_Static_assert(sizeof(struct vigil_hook) == 2448, "map layout: hook");
+_Static_assert(sizeof(struct vigil_hook) == 2456, "map layout: hook");
 _Static_assert(sizeof(struct vigil_generic_event) == 144, "wire format: generic");
 _Static_assert(sizeof(struct vigil_file_header) == VIGIL_FILE_HEADER, "wire format: file header");
 _Static_assert(sizeof(struct vigil_scope) == 8, "map layout: scope");

@@ -88,6 +88,9 @@ int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf);
 /* The raw sys_enter (is_exit 0) or sys_exit (1) dispatcher of syscall hooks, which runs the
  * hooks vg_syscall_hooks lists (idempotent). -EOPNOTSUPP where it did not load (raw_tp mode). */
 int vigil_bpf_syscall_dispatch_available(const struct vigil_bpf *bpf);
+/* After the exit dispatcher attached: 1 when io_uring opens reach file_open hooks too (the
+ * io_uring_complete program attached), -errno when that attach failed, 0 when not attached. */
+int vigil_bpf_uring_opens(const struct vigil_bpf *bpf);
 int vigil_bpf_attach_syscalls(struct vigil_bpf *bpf, int is_exit);
 void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit);
 
