@@ -36,8 +36,9 @@ struct KernelFunctionBackend: HookBackend {
             // BTF describes the function but the kernel refuses a trampoline on it (struct
             // arguments by value, a noreturn function for fexit, ...): the same hook on a
             // kprobe, and the event and policy list say so.
-            logger.warning("policy \(policy): \(kind.rawValue) on \(hook.name) did not attach (\(error)); it runs on a kprobe")
             let fallback: Mechanism = kind == .fexit ? .kretprobe : .kprobe
+            logger.warning(
+                "policy \(policy): \(hook.mechanism.name) on \(hook.name) did not attach (\(error)); it runs on a \(fallback.name)")
             links[slot] = try kernel.attachKprobeHook(symbol: hook.name, slot: slot, returnProbe: fallback == .kretprobe)
             return fallback
         }
