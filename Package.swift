@@ -134,6 +134,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // The policy engine's transaction and hook backends against a recording kernel (no root).
+        .testTarget(name: "PolicyEngineTests", dependencies: [
+            "VigilAgent", "BPFKit", "PolicyCompiler", "TracingPolicy", "Tracefs", "Events", "CVigilABI", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),
         .target(name: "CSandboxProbe", dependencies: ["CVigilSandbox"], path: "Tests/CSandboxProbe"),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandboxProbe"]),

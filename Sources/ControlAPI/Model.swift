@@ -132,9 +132,11 @@ package struct EnforcementFenceInfo: Codable, Sendable, Hashable {
 
 /// One hook a policy is attached to.
 package struct HookInfo: Codable, Sendable, Hashable {
-    /// What is hooked, e.g. `syscalls:sys_enter_openat` or `__x64_sys_connect`.
+    /// What is hooked, e.g. `syscalls/sys_enter_openat (raw sys_enter dispatcher)` or
+    /// `do_exit (kprobe + kretprobe)`.
     package var hook: String
-    /// How, e.g. `tracepoint`, `syscall_tracepoint`, `tp_btf`.
+    /// How: the agent's `Mechanism.name` (`tracepoint`, `cgroup`, `bpf_lsm`, `kprobe`, `fentry`,
+    /// `fexit`, `fmod_ret`, `fanotify`).
     package var mechanism: String
 
     package init(hook: String, mechanism: String) {

@@ -27,7 +27,7 @@ extension Context {
                 name: lsm.hook, event: .lsm(hook: lsm.hook), node: lsm, args: lsm.args, selectors: lsm.selectors,
                 message: lsm.message, tags: lsm.tags, spec: spec)
             else { return nil }
-            hook.attachment = .bpfLSM
+            hook.mechanism = .bpfLSM
             return hook
         }
         // int file_open(struct file *file); int bprm_check_security(struct linux_binprm *bprm)
@@ -54,7 +54,7 @@ extension Context {
             CTuple.set(&hook.hook.args, slot, a)
         }
         hook.hook.ctx_size = 0
-        hook.attachment = .bpfLSM
+        hook.mechanism = .bpfLSM
         return hook
     }
 }
@@ -62,6 +62,6 @@ extension Context {
 extension CompiledHook {
     /// The BPF-LSM program that runs this hook (nil: it attaches elsewhere).
     package var bpfLSMProgram: vigil_lsm_hook? {
-        attachment == .bpfLSM ? Context.bpfLSMProgram(name) : nil
+        mechanism == .bpfLSM ? Context.bpfLSMProgram(name) : nil
     }
 }

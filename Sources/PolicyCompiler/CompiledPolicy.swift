@@ -42,20 +42,6 @@ package enum HookEvent: Sendable, Hashable {
     case lsm(hook: String)
 }
 
-/// Where a compiled hook runs.
-package enum HookAttachment: Sendable, Hashable {
-    /// The generic program on the tracepoint `category/name`.
-    case tracepoint
-    /// The cgroup connect4/6 and sendmsg4/6 programs (one list of slots for all such hooks).
-    case cgroupConnect
-    /// The BPF-LSM program named by the hook's `name` (file_open, bprm_check_security,
-    /// socket_connect), one list of slots per program.
-    case bpfLSM
-    /// The generic program on the kernel function `name`: a kprobe (and kretprobe for `return:
-    /// true`), or a BPF trampoline (fentry, fexit, fmod_ret) where the kernel has them.
-    case kprobe(KprobeAttachMode)
-}
-
 /// How one argument of a matching event is rendered.
 package struct CompiledArg: Sendable, Hashable {
     package var label: String?
@@ -73,10 +59,12 @@ package struct CompiledArg: Sendable, Hashable {
 
 /// One hook of a policy, ready to write into vg_hooks and attach.
 package struct CompiledHook: Sendable {
-    /// The tracepoint the generic program attaches to (see ``attachment``).
+    /// The tracepoint the generic program attaches to (see ``mechanism``).
     package var category: String
     package var name: String
-    package var attachment: HookAttachment = .tracepoint
+    /// Where the compiler means the hook to run; the backend that attaches it reports where it
+    /// did (see ``Mechanism``).
+    package var mechanism: Mechanism = .tracepoint
     package var event: HookEvent
     package var message: String?
     package var tags: [String]

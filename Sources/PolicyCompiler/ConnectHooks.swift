@@ -81,7 +81,7 @@ extension Context {
             CTuple.set(&hook.hook.args, slot, a)
         }
         hook.hook.ctx_size = 0
-        hook.attachment = .cgroupConnect
+        hook.mechanism = .cgroupConnect
         if name == "tcp_connect" {
             // The connect hooks see UDP and other protocols too; tcp_connect only ever saw TCP.
             guard let sockSlot = connectKinds.firstIndex(of: VIGIL_ARG_SOCK) else {

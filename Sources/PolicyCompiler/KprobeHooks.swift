@@ -16,31 +16,6 @@ package enum KernelSymbolStatus: Sendable, Hashable {
     case unknown
 }
 
-/// How a generic kprobe hook is attached: the entry only, or the entry and the return
-/// (`return: true`: the event goes out at the return, with the return value).
-package enum KprobeAttachMode: Sendable, Hashable {
-    case entry
-    case entryAndReturn
-    /// BPF trampolines, where the kernel has them and its BTF describes the function: fentry
-    /// (a direct call from the function's ftrace site; its cost against a kprobe is in
-    /// docs/kernel-matrix.md), fexit (`return: true`: arguments and return value in one
-    /// program), fmod_ret (hooks with Override: a denial makes the function return the errno).
-    case fentry
-    case fexit
-    case fmodRet
-
-    /// The mechanism's name, as events and `tracectl policy list` say it.
-    package var mechanism: String {
-        switch self {
-        case .entry: "kprobe"
-        case .entryAndReturn: "kretprobe"
-        case .fentry: "fentry"
-        case .fexit: "fexit"
-        case .fmodRet: "fmod_ret"
-        }
-    }
-}
-
 /// spec.kprobes on kernel functions, where this kernel has kprobes and the agent's kprobe
 /// programs loaded: the generic kprobe program on the symbol, reading the argument registers
 /// with Tetragon's argument types.
@@ -189,14 +164,14 @@ extension Context {
             CTuple.set(&hook.hook.args, slot, a)
         }
         hook.hook.ctx_size = 0
-        hook.attachment = .kprobe(mode)
+        hook.mechanism = mode
         return hook
     }
 
     /// How a hook on kernel function `call` runs here: on a trampoline where the kernel has them
     /// and its BTF has the function (fmod_ret for Override), else on a kprobe; nil, with the
     /// reason recorded, where it cannot run.
-    mutating func kernelFunctionMode(_ kp: KProbeSpec, call: String, fentries: Bool) -> KprobeAttachMode? {
+    mutating func kernelFunctionMode(_ kp: KProbeSpec, call: String, fentries: Bool) -> Mechanism? {
         let btf = trampolinesAvailable && environment.kernelFunctionHasBTF(call)
         let overrides = kp.selectors.flatMap(\.matchActions).filter { $0.action == .override }
         if let action = overrides.first {
@@ -238,6 +213,6 @@ extension Context {
             fail(kp, "kprobe on \(call): the kernel refuses kprobes on it (listed in /sys/kernel/debug/kprobes/blacklist)", at: "call")
             return nil
         }
-        return kp.return ? .entryAndReturn : .entry
+        return kp.return ? .kretprobe : .kprobe
     }
 }

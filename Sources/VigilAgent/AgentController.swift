@@ -44,15 +44,6 @@ package final class AgentController: AgentControl, Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     /// Hook by hook, what this build does on this kernel, probed once at start.
     private let mechanisms: [MechanismInfo]
-    /// The mechanism family of a loaded hook, from the engine's description of it.
-    static func hookMechanism(_ hook: String) -> String {
-        if hook.contains("(BPF-LSM)") { return "bpf_lsm" }
-        if hook.contains("(fanotify)") { return "fanotify" }
-        if hook.contains("(kprobe") { return "kprobe" }
-        for trampoline in ["fentry", "fexit", "fmod_ret"] where hook.hasSuffix("(\(trampoline))") { return trampoline }
-        return hook.contains("cgroup") ? "cgroup" : "tracepoint"
-    }
-
     /// Serialises changes: install, remove and mode switches happen one request at a time.
     private let changes = Mutex<Void>(())
 
@@ -212,7 +203,7 @@ package final class AgentController: AgentControl, Sendable {
             "policy loaded",
             metadata: [
                 "policy": "\(loaded.name)", "mode": "\(loaded.mode.rawValue)",
-                "hooks": "\(loaded.hooks.joined(separator: ","))", "source": "\(loaded.source)",
+                "hooks": "\(loaded.hooks.map(\.description).joined(separator: ","))", "source": "\(loaded.source)",
             ])
     }
 
@@ -249,7 +240,7 @@ package final class AgentController: AgentControl, Sendable {
                     name: entry.document.name, namespace: entry.document.namespace, source: entry.source, file: entry.file,
                     state: state, error: entry.error,
                     mode: (running?.mode ?? entry.document.spec.policyMode) == .monitor ? .monitor : .enforce,
-                    hooks: (running?.hooks ?? []).map { HookInfo(hook: $0, mechanism: Self.hookMechanism($0)) },
+                    hooks: (running?.hooks ?? []).map { HookInfo(hook: $0.description, mechanism: $0.mechanism.name) },
                     actionCounts: counts[entry.document.name] ?? [:],
                     scope: running.flatMap { running in
                         running.scope.map { selector in

@@ -108,8 +108,9 @@ final class FileDenials: Sendable {
         // kernel takes the rule's errno), 0 in monitor mode. A rule asking for another errno
         // than the one returned shows in the difference between `return` and the policy.
         outcome.returnValue = .int(decision.denied ? -decision.errno : 0)
+        let mechanism = FanotifyBackend.mechanism.eventValue(category: "", name: "")
         outcome.mechanism = decision.denied && decision.ruleErrno != 0 && decision.errno != decision.ruleErrno
-            ? "fanotify (errno \(decision.ruleErrno) not supported here, EPERM returned)" : "fanotify"
+            ? "\(mechanism) (errno \(decision.ruleErrno) not supported here, EPERM returned)" : mechanism
         let args = [Argument(value, label: rule.label)]
         let pid = UInt32(bitPattern: decision.pid)
         return PolicyEvents.event(

@@ -27,23 +27,12 @@ enum PolicyEvents {
             monitor: record.monitor)
         outcome.fenced = record.fenced
         outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
-        outcome.mechanism = mechanism(hook)
+        outcome.mechanism = slot.mechanism.eventValue(category: hook.category, name: hook.name)
         return event(
             kind: kind(hook.event, args: args, outcome: outcome), pid: record.pid, tid: record.tid,
             processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],
             startTime: clock.wallTime(ktime: record.processKtime), time: clock.wallTime(ktime: record.ktime),
             cache: cache, nodeName: nodeName)
-    }
-
-    /// How the hook ran here (Vigil's `mechanism` key; written on process_kprobe and process_lsm
-    /// events, whose hooks Tetragon runs on kprobes or BPF-LSM).
-    static func mechanism(_ hook: CompiledHook) -> String {
-        switch hook.attachment {
-        case .cgroupConnect: "cgroup_sock_addr"
-        case .bpfLSM: "bpf_lsm \(hook.name)"
-        case .kprobe(let mode): mode.mechanism
-        case .tracepoint: "tracepoint \(hook.category)/\(hook.name)"
-        }
     }
 
     /// The event key and body for a compiled hook's kind of event.

@@ -48,7 +48,7 @@ import TracingPolicy
         #expect(compiled.fileRules.isEmpty, "no fanotify rule where BPF-LSM denies")
         #expect(compiled.hooks.count == 1)
         let hook = try #require(compiled.hooks.first)
-        #expect(hook.attachment == .bpfLSM)
+        #expect(hook.mechanism == .bpfLSM)
         #expect(hook.bpfLSMProgram == program)
         #expect(hook.event == .lsm(hook: hook.name))
         #expect(hook.hook.argSpecs.map(\.kind) == [kind])
@@ -85,7 +85,7 @@ import TracingPolicy
             """
         let compiled = try compile(yaml, environment: Self.lsmEnvironment).get()
         let hook = try #require(compiled.hooks.first)
-        #expect(hook.attachment == .bpfLSM)
+        #expect(hook.mechanism == .bpfLSM)
         #expect(hook.bpfLSMProgram == VIGIL_LSM_SOCKET_CONNECT)
         #expect(hook.hook.argSpecs.map(\.kind) == [VIGIL_ARG_SOCK, VIGIL_ARG_SOCKADDR])
     }
@@ -93,9 +93,9 @@ import TracingPolicy
     @Test func withoutBPFLSMTheSamePolicyFallsBack() throws {
         let open = try compile(Self.policy(hook: "file_open", type: "file", value: "/tmp/secret")).get()
         #expect(open.fileRules.count == 1, "fanotify rule")
-        #expect(open.hooks.allSatisfy { $0.attachment != .bpfLSM })
+        #expect(open.hooks.allSatisfy { $0.mechanism != .bpfLSM })
         let connect = try compile(Self.policy(hook: "socket_connect", type: "sockaddr", index: 1, operator: "DPort", value: "443")).get()
-        #expect(connect.hooks.map(\.attachment) == [.cgroupConnect])
+        #expect(connect.hooks.map(\.mechanism) == [.cgroupConnect])
     }
 
     @Test func kprobeSpellingsKeepTheFallbackMechanisms() throws {
@@ -118,7 +118,7 @@ import TracingPolicy
                     values: ["443"]
             """
         let compiled = try compile(yaml, environment: Self.lsmEnvironment).get()
-        #expect(compiled.hooks.map(\.attachment) == [.cgroupConnect])
+        #expect(compiled.hooks.map(\.mechanism) == [.cgroupConnect])
     }
 
     @Test func otherLSMHooksAreRefusedWithWhatThisBuildServes() throws {

@@ -68,7 +68,7 @@ import TracingPolicy
               - index: 4
                 type: uint32
             """))
-        #expect(hook.attachment == .kprobe(.entry))
+        #expect(hook.mechanism == .kprobe)
         #expect(hook.category == "kprobe")
         #expect(hook.name == "some_function")
         #expect(hook.event == .kprobe(functionName: "some_function"))
@@ -124,7 +124,7 @@ import TracingPolicy
                   operator: DPort
                   values: ["443"]
             """))
-        #expect(hook.attachment == .kprobe(.entry))
+        #expect(hook.mechanism == .kprobe)
         #expect(hook.hook.argSpecs == [ArgSpec(VIGIL_ARG_KSOCK, size: 8, offset: 0)])
         let selector = element(hook.hook.selectors, 0, as: vigil_selector.self)
         #expect(selector.nargs == 1)
@@ -142,7 +142,7 @@ import TracingPolicy
               - index: 0
                 type: sock
             """)).get()
-        #expect(policy.hooks.first?.attachment == .cgroupConnect)
+        #expect(policy.hooks.first?.mechanism == .cgroupConnect)
     }
 
     @Test func fileArgumentsTakeStringOperators() throws {
@@ -182,7 +182,7 @@ import TracingPolicy
               - index: 0
                 type: file
             """))
-        #expect(hook.attachment == .kprobe(.entryAndReturn))
+        #expect(hook.mechanism == .kretprobe)
     }
 
     @Test func missingAndBlacklistedSymbolsAreRefused() {
@@ -262,14 +262,14 @@ import TracingPolicy
     }()
 
     @Test func trampolinesServeFunctionsWithBTF() throws {
-        func attachment(_ entry: String, _ environment: CompileEnvironment = Self.trampolineEnvironment) throws -> HookAttachment? {
-            try compile(Self.policy(entry), environment: environment).get().hooks.first?.attachment
+        func mechanism(_ entry: String, _ environment: CompileEnvironment = Self.trampolineEnvironment) throws -> Mechanism? {
+            try compile(Self.policy(entry), environment: environment).get().hooks.first?.mechanism
         }
-        #expect(try attachment("- call: some_function\n  syscall: false") == .kprobe(.fentry))
-        #expect(try attachment("- call: some_function\n  syscall: false\n  return: true\n  returnArg:\n    index: 0\n    type: int") == .kprobe(.fexit))
-        #expect(try attachment("- call: no_btf_function\n  syscall: false") == .kprobe(.entry))
+        #expect(try mechanism("- call: some_function\n  syscall: false") == .fentry)
+        #expect(try mechanism("- call: some_function\n  syscall: false\n  return: true\n  returnArg:\n    index: 0\n    type: int") == .fexit)
+        #expect(try mechanism("- call: no_btf_function\n  syscall: false") == .kprobe)
         // --disable-trampolines (or a refusal) keeps kprobes.
-        #expect(try attachment("- call: some_function\n  syscall: false", Self.environment) == .kprobe(.entry))
+        #expect(try mechanism("- call: some_function\n  syscall: false", Self.environment) == .kprobe)
         // spec.fentries: trampolines only.
         let fentries = """
             apiVersion: cilium.io/v1alpha1
@@ -280,7 +280,7 @@ import TracingPolicy
               fentries:
               - call: some_function
             """
-        #expect(try compile(fentries, environment: Self.trampolineEnvironment).get().hooks.first?.attachment == .kprobe(.fentry))
+        #expect(try compile(fentries, environment: Self.trampolineEnvironment).get().hooks.first?.mechanism == .fentry)
         let refused = Self.messages(fentries, environment: Self.environment)
         #expect(refused.count == 1 && refused[0].contains("fentries need BPF trampolines"), "\(refused)")
     }
@@ -297,7 +297,7 @@ import TracingPolicy
         let hook = try #require(
             try compile(Self.policy("- call: security_inode_mkdir\n  syscall: false\n" + override), environment: Self.trampolineEnvironment)
                 .get().hooks.first)
-        #expect(hook.attachment == .kprobe(.fmodRet))
+        #expect(hook.mechanism == .fmodRet)
         #expect(hook.hook.selector(0).action(0).error == 13)
 
         let plain = Self.messages(Self.policy("- call: vfs_mkdir\n  syscall: false\n" + override), environment: Self.trampolineEnvironment)
@@ -306,7 +306,7 @@ import TracingPolicy
         var injectable = Self.trampolineEnvironment
         injectable.errorInjectable = { $0 == "should_fail_alloc_page" }
         #expect(try compile(Self.policy("- call: should_fail_alloc_page\n  syscall: false\n" + override), environment: injectable).get()
-            .hooks.first?.attachment == .kprobe(.fmodRet))
+            .hooks.first?.mechanism == .fmodRet)
         let notListed = Self.messages(Self.policy("- call: vfs_mkdir\n  syscall: false\n" + override), environment: injectable)
         #expect(notListed.count == 1 && notListed[0].contains("vfs_mkdir is not on /sys/kernel/debug/error_injection/list"), "\(notListed)")
 
@@ -385,7 +385,7 @@ import TracingPolicy
             .deletingLastPathComponent().appendingPathComponent("deploy/examples/deny-raw-sockets.yaml").path
         let yaml = try String(contentsOfFile: path, encoding: .utf8)
         let hook = try #require(try compile(yaml, environment: Self.trampolineEnvironment).get().hooks.first)
-        #expect(hook.attachment == .kprobe(.fmodRet))
+        #expect(hook.mechanism == .fmodRet)
         #expect(hook.name == "security_socket_create")
         let refused = Self.messages(yaml)
         #expect(refused.count == 1 && refused[0].contains("runs as an fmod_ret program"), "\(refused)")

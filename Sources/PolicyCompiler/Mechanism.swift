@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// The kernel mechanism a policy hook runs on.
+///
+/// The compiler picks one for each hook (``CompiledHook/mechanism``); the hook backend that
+/// attaches it may run it on another (a syscall tracepoint on the raw dispatcher, a refused
+/// trampoline on a kprobe) and reports the one it used. Status, events, logs and metrics print
+/// from this value; nothing parses a mechanism back out of a display string.
+package enum Mechanism: Sendable, Hashable, CaseIterable {
+    /// The generic program on the tracepoint `category/name`.
+    case tracepoint
+    /// A syscall tracepoint hook run by the raw sys_enter (tp_btf) dispatcher.
+    case syscallEntryDispatcher
+    /// A syscall tracepoint hook run by the raw sys_exit (tp_btf) dispatcher.
+    case syscallExitDispatcher
+    /// The cgroup connect4/6 and sendmsg4/6 programs (one list of hooks for all of them).
+    case cgroupConnect
+    /// The BPF-LSM program named by the hook (file_open, bprm_check_security, socket_connect).
+    case bpfLSM
+    /// The generic program on a kprobe of the kernel function.
+    case kprobe
+    /// A kprobe and a kretprobe (`return: true`: the event goes out at the return).
+    case kretprobe
+    /// BPF trampolines, where the kernel has them and its BTF describes the function: fentry
+    /// (a direct call from the function's ftrace site; its cost against a kprobe is in
+    /// docs/kernel-matrix.md), fexit (`return: true`: arguments and return value in one
+    /// program), fmod_ret (hooks with Override: a denial makes the function return the errno).
+    case fentry
+    case fexit
+    case fmodRet
+    /// fanotify permission events, decided in user space from the compiled deny rules.
+    case fanotify
+
+    /// The mechanism's name as status (`tracectl policy list`, the control API's HookInfo), logs
+    /// and metrics print it. The dispatchers run tracepoint hooks and a kretprobe is a kprobe
+    /// pair, so they print as the family they belong to.
+    package var name: String {
+        switch self {
+        case .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher: "tracepoint"
+        case .cgroupConnect: "cgroup"
+        case .bpfLSM: "bpf_lsm"
+        case .kprobe, .kretprobe: "kprobe"
+        case .fentry: "fentry"
+        case .fexit: "fexit"
+        case .fmodRet: "fmod_ret"
+        case .fanotify: "fanotify"
+        }
+    }
+
+    /// Vigil's `mechanism` key of an event posted by the hook `category/name` (written with
+    /// `--enable-vigil-fields`): tracepoint and BPF-LSM hooks name what they ran on.
+    package func eventValue(category: String, name hook: String) -> String {
+        switch self {
+        case .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher: "tracepoint \(category)/\(hook)"
+        case .cgroupConnect: "cgroup_sock_addr"
+        case .bpfLSM: "bpf_lsm \(hook)"
+        case .kretprobe: "kretprobe"
+        default: name
+        }
+    }
+
+    /// A loaded hook as `tracectl policy list` and the install log show it: what is hooked, and
+    /// how where that is not plain from the name (`do_exit (kprobe + kretprobe)`).
+    package func hookDescription(category: String, name hook: String) -> String {
+        switch self {
+        case .tracepoint: "\(category)/\(hook)"
+        case .syscallEntryDispatcher: "\(category)/\(hook) (raw sys_enter dispatcher)"
+        case .syscallExitDispatcher: "\(category)/\(hook) (raw sys_exit dispatcher)"
+        case .cgroupConnect: "\(hook) (cgroup connect/sendmsg)"
+        case .bpfLSM: "\(hook) (BPF-LSM)"
+        case .kretprobe: "\(hook) (kprobe + kretprobe)"
+        default: "\(hook) (\(name))"
+        }
+    }
+
+    /// Whether the mechanism runs the generic program on a kernel function (kprobe or trampoline).
+    package var isKernelFunction: Bool {
+        switch self {
+        case .kprobe, .kretprobe, .fentry, .fexit, .fmodRet: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+import BPFKit
+import CVigilABI
+import Events
+
+/// One attachment of a policy hook; ``detach()`` removes it.
+package protocol HookLink: AnyObject, Sendable {
+    func detach()
+}
+
+extension PolicyLink: HookLink {}
+
+/// What the policy engine and its hook backends do to the kernel: policy map writes and the
+/// attachments. ``ProcessSensor`` is the real one; tests stand in a recording one, so installs,
+/// replacements and rollbacks are checked without root.
+package protocol PolicyKernel: Sendable {
+    /// Writes one entry of a policy map.
+    func update(_ map: PolicyMapID, key: [UInt8], value: [UInt8]) throws
+    /// Removes one entry of a policy map; a missing entry is not an error.
+    func delete(_ map: PolicyMapID, key: [UInt8]) throws
+
+    /// The generic program on the tracepoint `category/name`, with `slot` as its cookie.
+    func attachTracepointHook(category: String, name: String, slot: UInt32) throws -> any HookLink
+    /// Whether the raw sys_enter/sys_exit dispatcher loaded.
+    var syscallDispatchAvailable: Bool { get }
+    /// Attaches the dispatcher of syscall entries (`exit` false) or exits (idempotent).
+    func attachSyscallDispatch(exit: Bool) throws
+    func detachSyscallDispatch(exit: Bool)
+
+    /// Attaches the cgroup connect4/6 and sendmsg4/6 programs under `cgroupRoot` (idempotent).
+    func attachConnectHooks(cgroupRoot: String) throws
+    func pinConnectHooks(directory: String) throws
+
+    /// Whether the BPF-LSM programs loaded, and why not.
+    var bpfLSMAvailable: Bool { get }
+    var bpfLSMUnavailableReason: String? { get }
+    /// Attaches the BPF-LSM program `program` (idempotent).
+    func attachLSM(_ program: vigil_lsm_hook) throws
+    func detachLSM(_ program: vigil_lsm_hook)
+    /// Pins its link under `directory`; true when pinned now, false when it was already.
+    func pinLSM(_ program: vigil_lsm_hook, directory: String) throws -> Bool
+
+    /// Whether the generic kprobe programs loaded.
+    var kprobesAvailable: Bool { get }
+    /// The generic program on a kprobe of `symbol` (and its kretprobe with `returnProbe`).
+    func attachKprobeHook(symbol: String, slot: UInt32, returnProbe: Bool) throws -> [any HookLink]
+    /// The generic program on a BPF trampoline of `symbol`.
+    func attachTrampolineHook(symbol: String, slot: UInt32, kind: TrampolineKind) throws -> any HookLink
+}
+
+extension ProcessSensor: PolicyKernel {
+    package func attachTracepointHook(category: String, name: String, slot: UInt32) throws -> any HookLink {
+        try attachPolicyTracepoint(category: category, name: name, slot: slot)
+    }
+
+    package func attachKprobeHook(symbol: String, slot: UInt32, returnProbe: Bool) throws -> [any HookLink] {
+        try attachPolicyKprobe(symbol: symbol, slot: slot, returnProbe: returnProbe)
+    }
+
+    package func attachTrampolineHook(symbol: String, slot: UInt32, kind: TrampolineKind) throws -> any HookLink {
+        try attachPolicyTrampoline(symbol: symbol, slot: slot, kind: kind)
+    }
+}

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+import CVigilABI
+import Events
+import PolicyCompiler
+import Tracefs
+
+/// Hooks on tracepoints: the generic program attached to the tracepoint itself, or, for a
+/// syscall tracepoint where the raw sys_enter/sys_exit dispatcher loaded, one slot in the
+/// dispatcher's list for that syscall (one program for every syscall hook instead of one
+/// attachment per tracepoint).
+struct TracepointBackend: HookBackend {
+    private let kernel: any PolicyKernel
+    /// Whether syscall hooks run through the dispatcher here.
+    private let dispatchAvailable: Bool
+    private var links: [UInt32: any HookLink] = [:]
+    /// Slots of syscall hooks per dispatcher key (syscall number * 2, + 1 for exits).
+    private(set) var syscallSlots: [UInt32: [UInt32]] = [:]
+
+    init(kernel: any PolicyKernel) {
+        self.kernel = kernel
+        self.dispatchAvailable = kernel.syscallDispatchAvailable
+    }
+
+    func serves(_ mechanism: Mechanism) -> Bool { mechanism == .tracepoint }
+
+    mutating func attach(_ hook: CompiledHook, slot: UInt32, policy: String) throws -> Mechanism {
+        guard let key = dispatchKey(hook) else {
+            links[slot] = try kernel.attachTracepointHook(category: hook.category, name: hook.name, slot: slot)
+            return .tracepoint
+        }
+        var slots = syscallSlots[key] ?? []
+        guard slots.count < Int(VIGIL_GENERIC_COPIES) else {
+            throw HookRefusal(
+                "more than \(VIGIL_GENERIC_COPIES) policy hooks on one syscall (a policy being replaced counts "
+                    + "twice); merge selectors into fewer hooks")
+        }
+        let exit = key % 2 == 1
+        try kernel.attachSyscallDispatch(exit: exit)
+        slots.append(slot)
+        syscallSlots[key] = slots
+        try HookList.write(kernel, .syscallHooks, key: key, slots)
+        return exit ? .syscallExitDispatcher : .syscallEntryDispatcher
+    }
+
+    mutating func release(_ slots: Set<UInt32>) {
+        for slot in slots { links.removeValue(forKey: slot)?.detach() }
+        let keys = syscallSlots.filter { !slots.isDisjoint(with: $0.value) }.keys
+        guard !keys.isEmpty else { return }
+        for key in keys {
+            syscallSlots[key]?.removeAll { slots.contains($0) }
+            try? HookList.write(kernel, .syscallHooks, key: key, syscallSlots[key] ?? [])
+            if syscallSlots[key]?.isEmpty == true { syscallSlots[key] = nil }
+        }
+        // An attached dispatcher costs every syscall on the node a little: detached once no
+        // list needs it.
+        for exit in [false, true] where !syscallSlots.keys.contains(where: { $0 % 2 == (exit ? 1 : 0) }) {
+            kernel.detachSyscallDispatch(exit: exit)
+        }
+    }
+
+    /// The dispatcher key of a hook on a syscall tracepoint (`syscalls/sys_enter_openat`):
+    /// syscall number * 2, + 1 for exits. Nil for other tracepoints, syscalls not in the x86_64
+    /// table, and where the dispatcher did not load: those attach to the tracepoint itself.
+    private func dispatchKey(_ hook: CompiledHook) -> UInt32? {
+        guard hook.category == "syscalls", dispatchAvailable else { return nil }
+        let isExit: Bool
+        let event: Substring
+        if hook.name.hasPrefix("sys_enter_") {
+            (isExit, event) = (false, hook.name.dropFirst("sys_enter_".count))
+        } else if hook.name.hasPrefix("sys_exit_") {
+            (isExit, event) = (true, hook.name.dropFirst("sys_exit_".count))
+        } else {
+            return nil
+        }
+        // Event names follow the kernel's entry points (sys_enter_newfstat for fstat).
+        let name = Syscalls.x86_64EntryAliases[String(event)] ?? String(event)
+        guard let number = Syscalls.number(of: name, abi: .x86_64), number < Int(VIGIL_SYSCALL_NR_MAX) else {
+            return nil
+        }
+        return UInt32(number) * 2 + (isExit ? 1 : 0)
+    }
+}
