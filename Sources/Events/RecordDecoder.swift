@@ -162,6 +162,7 @@ extension GenericRecord {
             monitor: raw.hdr.flags & UInt16(VIGIL_GENERIC_F_MONITOR.rawValue) != 0, args: args)
         self.denied = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_DENIED.rawValue) != 0
         self.fenced = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_FENCED.rawValue) != 0
+        self.ioUring = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_IO_URING.rawValue) != 0
         if raw.hdr.flags & UInt16(VIGIL_GENERIC_F_RESULT.rawValue) != 0 { self.result = raw.result }
     }
 }

@@ -225,6 +225,9 @@ package struct GenericRecord: Sendable, Hashable {
     /// The task was outside the enforcement fence (`--enforcement-cgroup`): no signal was sent
     /// and nothing was denied.
     package var fenced: Bool = false
+    /// An io_uring open seen at its completion (`io_uring_complete`) by a hook of an open
+    /// syscall's exit: the mechanism is that tracepoint, not the syscall's.
+    package var ioUring: Bool = false
     /// What the syscall returned (connect hooks: 0, or -errno such as -1 for EPERM when denied);
     /// nil when the hook has no result to report.
     package var result: Int64? = nil

@@ -27,7 +27,7 @@ enum PolicyEvents {
             monitor: record.monitor)
         outcome.fenced = record.fenced
         outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
-        outcome.mechanism = slot.mechanism.eventValue(category: hook.category, name: hook.name)
+        outcome.mechanism = record.ioUring ? "raw_tp io_uring_complete" : slot.mechanism.eventValue(category: hook.category, name: hook.name)
         return event(
             kind: kind(hook.event, args: args, outcome: outcome), pid: record.pid, tid: record.tid,
             processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],

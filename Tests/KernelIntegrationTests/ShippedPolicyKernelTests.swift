@@ -114,6 +114,9 @@ struct ShippedPolicyKernelTests {
                 #expect(events.isEmpty, "\(what) failed with \(failure): \(events.map(\.line))")
             } else if mechanisms == ["bpf_lsm file_open"] || what.hasPrefix("io_uring") {
                 #expect(events.count == 1, "\(what): \(events.map(\.line))")
+                if mechanisms != ["bpf_lsm file_open"] {
+                    #expect(events.first?.vigil["mechanism"] as? String == "raw_tp io_uring_complete", "\(what): \(events.map(\.line))")
+                }
             } else {
                 #expect(events.isEmpty, "\(what) is named as not caught without BPF-LSM: \(events.map(\.line))")
             }

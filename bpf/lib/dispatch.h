@@ -134,18 +134,30 @@ static __always_inline int vg_syscall_dispatch(__u64 nr, __u32 is_exit, struct p
  */
 #define VG_NR_OPENAT 257 /* x86_64 */
 
+/* One file_open hook at an io_uring open's completion; global, so verified once on its own. */
+__weak __noinline int vg_uring_open_hook(struct vigil_generic_scratch *s, __u32 slot)
+{
+	struct vigil_hook *hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+
+	if (!hook || !s || !(hook->flags & VIGIL_HOOK_F_OPEN_EXIT))
+		return 0;
+	return vg_decide(hook, s, slot, vg_read_args(hook, s), 0, VIGIL_GENERIC_F_IO_URING);
+}
+
 static __always_inline int vg_uring_open_dispatch(struct io_kiocb *req)
 {
 	struct vigil_generic_scratch *s;
 	struct vigil_hook_list *list;
-	struct vigil_hook *hook;
-	__u32 key = VG_NR_OPENAT * 2 + 1, cpu, i, count, slot;
+	__u32 key = VG_NR_OPENAT * 2 + 1, cpu, i, count;
 	__u8 opcode;
 	__s32 res;
 	__u64 *raw;
 
 	list = bpf_map_lookup_elem(&vg_syscall_hooks, &key);
 	if (!list || !list->count)
+		return 0;
+	/* Before 5.19 the result is elsewhere (req->result): those kernels are not served here. */
+	if (!bpf_core_field_exists(req->cqe))
 		return 0;
 	opcode = BPF_CORE_READ(req, opcode);
 	if (opcode != IORING_OP_OPENAT && opcode != IORING_OP_OPENAT2)
@@ -172,11 +184,7 @@ static __always_inline int vg_uring_open_dispatch(struct io_kiocb *req)
 	for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
 		if (i >= count)
 			break;
-		slot = list->slots[i];
-		hook = bpf_map_lookup_elem(&vg_hooks, &slot);
-		if (!hook || !(hook->flags & VIGIL_HOOK_F_OPEN_EXIT))
-			continue;
-		vg_decide(hook, s, slot, vg_read_args(hook, s), VIGIL_GENERIC_F_IO_URING, 0);
+		vg_uring_open_hook(s, list->slots[i]);
 	}
 	return 0;
 }
