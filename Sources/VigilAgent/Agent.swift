@@ -146,26 +146,8 @@ package struct ProcessMonitorService: Service {
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    // SIGHUP re-reads the policy files and directory.
-                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                        logger.info("SIGHUP: reloading policies")
-                        controller.reloadFiles()
-                    }
-                }
-                if let server {
-                    group.addTask {
-                        do { try await server.run() } catch { logger.error("control API stopped: \(error)") }
-                    }
-                }
-                if let scopes {
-                    group.addTask { await scopes.run() }
-                }
-                if let metricsServer {
-                    group.addTask {
-                        do { try await metricsServer.run() } catch { logger.error("metrics server stopped: \(error)") }
-                    }
-                }
+                addServiceTasks(
+                    to: &group, controller: controller, server: server, metricsServer: metricsServer, scopes: scopes)
                 group.addTask {
                     await Self.publishCounters(
                         sensor: sensor, reader: reader, metrics: metrics, broadcaster: broadcaster, controller: controller,
@@ -186,6 +168,35 @@ package struct ProcessMonitorService: Service {
         }
         try exporter.close()
         logStopped(exporter: exporter, sensor: sensor.counters(), reader: reader.stats)
+    }
+
+    /// SIGHUP reloads, the control API, the pod scopes and the metrics server, each a task of
+    /// its own until the group is cancelled.
+    private func addServiceTasks(
+        to group: inout TaskGroup<Void>, controller: AgentController, server: ControlServer?,
+        metricsServer: MetricsServer?, scopes: PodScopes?
+    ) {
+        let logger = logger
+        group.addTask {
+            // SIGHUP re-reads the policy files and directory.
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                logger.info("SIGHUP: reloading policies")
+                controller.reloadFiles()
+            }
+        }
+        if let server {
+            group.addTask {
+                do { try await server.run() } catch { logger.error("control API stopped: \(error)") }
+            }
+        }
+        if let scopes {
+            group.addTask { await scopes.run() }
+        }
+        if let metricsServer {
+            group.addTask {
+                do { try await metricsServer.run() } catch { logger.error("metrics server stopped: \(error)") }
+            }
+        }
     }
 
     /// The hot loop: each ring-buffer batch and the fanotify decisions that came meanwhile go
@@ -225,7 +236,7 @@ package struct ProcessMonitorService: Service {
     /// What the pipeline asks of the loaded policies, and where their action counts go.
     private static func policies(engine: PolicyEngine, controller: AgentController, metrics: VigilMetrics) -> Pipeline.Policies {
         Pipeline.Policies(
-            hookSlot: { slot in engine.slot(slot).map { PolicyHookSlot(policyName: $0.policyName, hook: $0.hook) } },
+            hookSlot: { slot in engine.slot(slot) },
             fileRule: { id in engine.fileRule(id).map { PolicyFileRule(policyName: $0.policyName, rule: $0.rule) } },
             reportActions: { policy, action, count in
                 metrics.policyActions(policy: policy, action: action.rawValue).increment(by: Int64(count))

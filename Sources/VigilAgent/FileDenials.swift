@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-import Events
 import FileGuard
 import Foundation
 import Logging
 import PolicyCompiler
-import ProcessCache
 import Synchronization
 
 /// Runs the fanotify guard for the policies' file deny rules (created when the first rule

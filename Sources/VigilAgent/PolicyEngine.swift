@@ -4,6 +4,7 @@ import CVigilABI
 import Events
 import KernelFeatures
 import Logging
+import Pipeline
 import PolicyCompiler
 import Synchronization
 import Tracefs
@@ -28,11 +29,9 @@ package final class PolicyEngine: Sendable {
         package var scope: String?
     }
 
-    /// What the pipeline needs to turn a generic record into an event.
-    package struct SlotInfo: Sendable {
-        package var policyName: String
-        package var hook: CompiledHook
-    }
+    /// What the pipeline needs to turn a generic record into an event: the pipeline's own type,
+    /// so that a lookup hands it over without another copy of the hook.
+    package typealias SlotInfo = PolicyHookSlot
 
     private struct Installed: Sendable {
         var loaded: Loaded
