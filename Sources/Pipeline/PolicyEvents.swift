@@ -5,10 +5,12 @@ import Foundation
 import PolicyCompiler
 import ProcessCache
 
-/// A compiled hook of a loaded policy, by the slot its records name (`hook_slot`).
-package struct PolicyHookSlot: Sendable {
-    package var policyName: String
-    package var hook: CompiledHook
+/// A compiled hook of a loaded policy, by the slot its records name (`hook_slot`). A class: a
+/// lookup per policy record hands out a reference, not a copy of the hook (its `vigil_hook` map
+/// value alone is 2.4 KB). Immutable; a changed policy gets new slots.
+package final class PolicyHookSlot: Sendable {
+    package let policyName: String
+    package let hook: CompiledHook
 
     package init(policyName: String, hook: CompiledHook) {
         self.policyName = policyName
@@ -35,7 +37,8 @@ package enum PolicyEvents {
     ) -> ExportEvent {
         let hook = slot.hook
         var args: [Argument] = []
-        for (raw, arg) in zip(record.args, hook.args) { args.append(contentsOf: ArgumentRenderer.render(raw, as: arg)) }
+        args.reserveCapacity(record.args.count)
+        for (raw, arg) in zip(record.args, hook.args) { ArgumentRenderer.render(raw, as: arg, into: &args) }
         var outcome = PolicyOutcome(
             policyName: slot.policyName, action: PolicyAction(abi: record.action), message: hook.message, tags: hook.tags,
             monitor: record.monitor)

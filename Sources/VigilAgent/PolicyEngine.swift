@@ -30,7 +30,7 @@ package final class PolicyEngine: Sendable {
     }
 
     /// What the pipeline needs to turn a generic record into an event: the pipeline's own type,
-    /// so that a lookup hands it over without another copy of the hook.
+    /// a reference, so that a lookup per policy record copies no hook.
     package typealias SlotInfo = PolicyHookSlot
 
     private struct Installed: Sendable {
