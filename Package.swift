@@ -58,6 +58,9 @@ let package = Package(
             "Events", "CZlib",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The hot loop, records -> process cache -> policy events -> JSON -> export, without the
+        // BPF loader: the agent, the pipeline benchmark and the pipeline tests all run this.
+        .target(name: "Pipeline", dependencies: ["Events", "ProcessCache", "Exporter", "PolicyCompiler", "FileGuard"]),
         // What the kernel allows, probed with libbpf alone: `tracectl probe` and `validate` link
         // this, not the agent's loader and its BPF objects.
         .target(name: "KernelFeatures", dependencies: ["CLibbpf", "CVigilProbe", "CFanotify", "HostFiles"]),
@@ -66,7 +69,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "VigilAgent", dependencies: [
-            "BPFKit", "KernelFeatures", "Events", "ProcessCache", "Exporter", "Cgroups", "PolicyCompiler", "TracingPolicy", "Tracefs",
+            "BPFKit", "KernelFeatures", "Events", "ProcessCache", "Exporter", "Pipeline", "Cgroups", "PolicyCompiler",
+            "TracingPolicy", "Tracefs",
             "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles", "Kubernetes",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -102,7 +106,10 @@ let package = Package(
         // `make bench`'s pipeline replay (bench/pipeline/main.swift): user space only, no kernel.
         // The policy parser and compiler under libFuzzer (`make fuzz`); a replay tool otherwise.
         .executableTarget(name: "vigil-policy-fuzz", dependencies: ["TracingPolicy", "PolicyCompiler", "Tracefs", "Events"], path: "Fuzz/PolicyFuzz"),
-        .executableTarget(name: "vigil-pipeline-bench", dependencies: ["Events", "ProcessCache", "Exporter"], path: "bench/pipeline"),
+        .executableTarget(
+            name: "vigil-pipeline-bench",
+            dependencies: ["Events", "ProcessCache", "Exporter", "Pipeline", "PolicyCompiler", "TracingPolicy", "Tracefs"],
+            path: "bench/pipeline"),
 
         // Test support and tests. Suites whose names carry "Kernel" need root.
         .target(name: "CSpawn", path: "Tests/CSpawn"),
@@ -117,7 +124,12 @@ let package = Package(
         .testTarget(name: "ProcessCacheTests", dependencies: ["ProcessCache", "Events", "TestSupport"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Events", "TestSupport"]),
         // The benchmark fixture's replay output, byte for byte (bench/fixtures).
-        .testTarget(name: "PipelineTests", dependencies: ["Events", "ProcessCache", "Exporter", "CZlib", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: [
+                "Events", "ProcessCache", "Exporter", "Pipeline", "PolicyCompiler", "TracingPolicy", "Tracefs", "FileGuard",
+                "CZlib", "TestSupport",
+            ], exclude: ["Golden"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "HostFiles"]),
         .testTarget(name: "TracefsTests", dependencies: ["Tracefs"]),
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy", "TestSupport"]),
@@ -136,7 +148,7 @@ let package = Package(
         ]),
         // The policy engine's transaction and hook backends against a recording kernel (no root).
         .testTarget(name: "PolicyEngineTests", dependencies: [
-            "VigilAgent", "BPFKit", "PolicyCompiler", "TracingPolicy", "Tracefs", "Events", "CVigilABI", "TestSupport",
+            "VigilAgent", "Pipeline", "BPFKit", "PolicyCompiler", "TracingPolicy", "Tracefs", "Events", "CVigilABI", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),

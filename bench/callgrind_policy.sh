@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Instructions per policy event of the open-storm export path, counted by callgrind (repeatable
 # on a loaded machine, unlike time): vigil-pipeline-bench replays exec-storm.records with and
-# without VIGIL_BENCH_POLICY_OPENS=10 (30,010 policy events per pass), 1 and 3 passes each; the
-# difference of 3 and 1 passes leaves out start-up and the warm-up pass.
+# without VIGIL_BENCH_POLICY_OPENS=10 (30,010 raw policy records, hence policy events, per pass),
+# 1 and 3 passes each; the difference of 3 and 1 passes leaves out start-up and the warm-up pass.
 # usage: bench/callgrind_policy.sh [BENCH_BINARY]   (default .build/release/vigil-pipeline-bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -488,8 +488,7 @@ package struct Argument: Sendable, Hashable {
 /// What a matching policy selector decided, as Tetragon reports it.
 package struct PolicyOutcome: Sendable, Hashable {
     package var policyName: String
-    /// `KPROBE_ACTION_POST`, `KPROBE_ACTION_SIGKILL`, ...
-    package var action: String
+    package var action: PolicyAction
     package var message: String?
     package var tags: [String]
     /// The policy runs in monitor mode: `action` says what would have been done; nothing was.
@@ -504,7 +503,7 @@ package struct PolicyOutcome: Sendable, Hashable {
     /// kernel mechanisms per kernel.
     package var mechanism: String? = nil
 
-    package init(policyName: String, action: String, message: String? = nil, tags: [String] = [], monitor: Bool = false) {
+    package init(policyName: String, action: PolicyAction, message: String? = nil, tags: [String] = [], monitor: Bool = false) {
         self.policyName = policyName
         self.action = action
         self.message = message

@@ -103,10 +103,15 @@ extension GenericRecord {
         let fixedSize = MemoryLayout<vigil_generic_event>.size
         guard bytes.count >= fixedSize else { throw .truncated(expected: fixedSize, got: bytes.count) }
         let raw = bytes.loadUnaligned(as: vigil_generic_event.self)
-        let values = withUnsafeBytes(of: raw.args) { Array($0.bindMemory(to: vigil_arg_value.self)) }
+        // The argument values are read in place: no array of them per record.
+        let argsOffset = MemoryLayout<vigil_generic_event>.offset(of: \vigil_generic_event.args)!
+        let count = Int(min(raw.nargs, UInt32(VIGIL_HOOK_ARGS)))
         var args: [RawArgument] = []
+        args.reserveCapacity(count)
         var offset = fixedSize
-        for value in values.prefix(Int(min(raw.nargs, UInt32(VIGIL_HOOK_ARGS)))) {
+        for index in 0..<count {
+            let value = bytes.loadUnaligned(
+                fromByteOffset: argsOffset + index * MemoryLayout<vigil_arg_value>.stride, as: vigil_arg_value.self)
             let end = offset + Int(value.len)
             guard end <= bytes.count else { throw .inconsistentSize }
             let tail = Array(bytes[offset..<end])

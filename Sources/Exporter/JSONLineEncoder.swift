@@ -429,13 +429,18 @@ package struct JSONLineEncoder: Sendable {
         b.appendJSONString(outcome.policyName)
     }
 
-    /// `action` (a `KprobeAction` enum name), omitted when empty or the zero value
-    /// `KPROBE_ACTION_UNKNOWN`, as protojson omits zero enums.
+    /// `action` (a `KprobeAction` enum name), omitted for the zero value `KPROBE_ACTION_UNKNOWN`,
+    /// as protojson omits zero enums. The names are fixed text: no escaping to do.
     @inline(__always)
     private static func appendAction(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
-        guard !outcome.action.isEmpty, outcome.action != "KPROBE_ACTION_UNKNOWN" else { return }
-        b.append(static: ",\"action\":")
-        b.appendJSONString(outcome.action)
+        switch outcome.action {
+        case .unknown: return
+        case .post: b.append(static: ",\"action\":\"KPROBE_ACTION_POST\"")
+        case .sigkill: b.append(static: ",\"action\":\"KPROBE_ACTION_SIGKILL\"")
+        case .signal: b.append(static: ",\"action\":\"KPROBE_ACTION_SIGNAL\"")
+        case .noPost: b.append(static: ",\"action\":\"KPROBE_ACTION_NOPOST\"")
+        case .override: b.append(static: ",\"action\":\"KPROBE_ACTION_OVERRIDE\"")
+        }
     }
 
     /// `message`, omitted when nil or empty.

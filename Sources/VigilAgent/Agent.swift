@@ -15,6 +15,7 @@ import Events
 import FileGuard
 import Exporter
 import Logging
+import Pipeline
 import ProcessCache
 import Sandbox
 import ServiceLifecycle
@@ -38,7 +39,8 @@ package enum Agent {
     }
 }
 
-/// exec/fork/exit -> process cache -> JSON lines.
+/// exec/fork/exit and policy records -> ``Pipeline`` -> JSON lines, with the sensor, the
+/// policies and the servers around it.
 package struct ProcessMonitorService: Service {
     let configuration: AgentConfiguration
     let logger: Logger
@@ -57,17 +59,7 @@ package struct ProcessMonitorService: Service {
         try KernelRequirements.check(procRoot: configuration.procRoot)
 
         // The fence before the sensor: its cgroup id is frozen into the programs at load.
-        let fence = try configuration.enforcementCgroup.map { argument throws in
-            try EnforcementFence.resolve(argument, mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "")
-        }
-        if let fence {
-            logger.info(
-                "enforcement fenced: Sigkill, Signal and Override act only on processes in this cgroup or below it",
-                metadata: ["enforcement_cgroup": "\(fence.directory)", "cgroup_path": "\(fence.hierarchyPath)",
-                           "cgroup_id": "\(fence.cgroupID)"])
-        } else {
-            logger.info("enforcement: whole node (no --enforcement-cgroup)")
-        }
+        let fence = try resolveFence()
         var sensorOptions = configuration.sensor
         sensorOptions.fenceCgroupID = fence?.cgroupID ?? 0
 
@@ -110,18 +102,15 @@ package struct ProcessMonitorService: Service {
         // Read once: host_ns in policies and is_host in exported namespaces come from it.
         let hostNamespaces = ProcFS.hostNamespaces(procRoot: configuration.procRoot)
         logger.info("host namespaces: \(hostNamespaces.summary)")
-        var cache = ProcessCache(
-            config: cacheConfig(resolver: cgroupResolver, hostNamespaces: hostNamespaces), clock: KtimeClock.current())
+        let pipeline = Pipeline(
+            cache: ProcessCache(
+                config: cacheConfig(resolver: cgroupResolver, hostNamespaces: hostNamespaces), clock: KtimeClock.current()),
+            exporter: exporter, nodeName: configuration.nodeName, clock: KtimeClock.current(),
+            hold: kubernetes.map { kubernetes in { kubernetes.submit($0) } },
+            exportFailed: { [exportHealth] in exportHealth.failed($0) })
         // Attached before the scan: a process starting in between is seen at least once.
-        var existing = (try? ProcFS.scan(procRoot: configuration.procRoot)) ?? []
-        if let cgroup2Root {
-            for i in existing.indices {
-                existing[i].cgroupID =
-                    ProcessCgroup.id(pid: existing[i].pid, procRoot: configuration.procRoot, cgroup2Root: cgroup2Root) ?? 0
-            }
-        }
-        for event in cache.seed(existing) { emit(event, kubernetes, to: exporter) }
-        flush(exporter)
+        let existing = scanProcFS(cgroup2Root: cgroup2Root)
+        pipeline.seed(existing)
         logger.info("procfs scan done", metadata: ["processes": "\(existing.count)"])
         // The kernel side learns binaries at exec: processes older than every sensor get theirs
         // from the scan, or binary selectors in the kernel would never match them.
@@ -140,12 +129,7 @@ package struct ProcessMonitorService: Service {
         let scopes = kubernetes.flatMap { kubernetes in
             cgroup2Root.map { PodScopes(sensor: sensor, store: kubernetes.podStore, cgroupRoot: $0, logger: logger) }
         }
-        var fileFence: (@Sendable (Int32) -> Bool)?
-        if let fence {
-            let procRoot = configuration.procRoot
-            fileFence = { pid in fence.contains(pid: pid, procRoot: procRoot) }
-        }
-        let fileDenials = FileDenials(logger: logger, scopes: scopes, enforcementFence: fileFence)
+        let fileDenials = FileDenials(logger: logger, scopes: scopes, enforcementFence: fileFence(fence))
         defer { fileDenials.stop() }
         let engine = try makePolicyEngine(
             sensor: sensor, hostNamespaces: hostNamespaces, cgroupRoot: cgroup2Root, fileDenials: fileDenials,
@@ -161,13 +145,174 @@ package struct ProcessMonitorService: Service {
         let metrics = VigilMetrics(registry: registry)
         let broadcaster = EventBroadcaster(onDrop: { count in metrics.missedEvents(.client).increment(by: Int64(count)) })
         defer { broadcaster.finish() }
-        let eventCounters = EventTypeCounters(metrics: metrics)
+        observeLines(of: exporter, broadcaster: broadcaster, counters: EventTypeCounters(metrics: metrics))
+        let shared = SharedState()
+        let controller = AgentController(
+            engine: engine, sources: configuration.policies, persistDirectory: configuration.persistPolicies,
+            broadcaster: broadcaster,
+            context: controllerContext(sensor: sensor, reader: reader, fence: fence, shared: shared),
+            logger: logger)
+        pipeline.policies = Self.policies(engine: engine, controller: controller, metrics: metrics)
+        await startPolicies(controller: controller, pins: pins, kubernetes: kubernetes)
+        let watch = configuration.policies.directory.flatMap { directory in
+            PolicyDirectoryWatch(directory: directory) {
+                logger.info("policy directory changed: reloading")
+                controller.reloadFiles()
+            }
+        }
+        defer { watch?.stop() }
+        let server = try configuration.serverAddress.map { path in
+            try ControlServer(
+                agent: controller, configuration: .init(socketPath: path, group: configuration.serverGroup), logger: logger)
+        }
+        let metricsServer = try configuration.metricsAddress.map { address in
+            try MetricsServer(address: address, registry: registry, logger: logger)
+        }
+
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                addServiceTasks(
+                    to: &group, controller: controller, server: server, metricsServer: metricsServer, scopes: scopes)
+                group.addTask {
+                    await Self.publishCounters(
+                        sensor: sensor, reader: reader, metrics: metrics, broadcaster: broadcaster, controller: controller,
+                        shared: shared)
+                }
+                await consume(
+                    batches, pipeline: pipeline, fileDenials: fileDenials, kubernetes: kubernetes, metrics: metrics,
+                    shared: shared)
+                broadcaster.finish()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            reader.stop()
+        }
+        if let kubernetes {
+            for event in kubernetes.drain() { pipeline.export(event) }
+            await kubernetes.stop()
+        }
+        try exporter.close()
+        logStopped(exporter: exporter, sensor: sensor.counters(), reader: reader.stats)
+    }
+
+    /// SIGHUP reloads, the control API, the pod scopes and the metrics server, each a task of
+    /// its own until the group is cancelled.
+    private func addServiceTasks(
+        to group: inout TaskGroup<Void>, controller: AgentController, server: ControlServer?,
+        metricsServer: MetricsServer?, scopes: PodScopes?
+    ) {
+        let logger = logger
+        group.addTask {
+            // SIGHUP re-reads the policy files and directory.
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                logger.info("SIGHUP: reloading policies")
+                controller.reloadFiles()
+            }
+        }
+        if let server {
+            group.addTask {
+                do { try await server.run() } catch { logger.error("control API stopped: \(error)") }
+            }
+        }
+        if let scopes {
+            group.addTask { await scopes.run() }
+        }
+        if let metricsServer {
+            group.addTask {
+                do { try await metricsServer.run() } catch { logger.error("metrics server stopped: \(error)") }
+            }
+        }
+    }
+
+    /// The hot loop: each ring-buffer batch and the fanotify decisions that came meanwhile go
+    /// through the pipeline, then the export's health and totals reach the metrics.
+    ///
+    /// The stream ends after reader.stop(): the reader drains the ring once more first, so every
+    /// record the kernel wrote before shutdown is exported. The reader sends an empty batch every
+    /// ~100 ms when the ring is quiet, so this loop wakes often enough to release events waiting
+    /// for their pod without a timer stream of its own (which would also bypass the reader's
+    /// bounded queue).
+    private func consume(
+        _ batches: RingBufferReader.Batches, pipeline: Pipeline, fileDenials: FileDenials,
+        kubernetes: KubernetesMetadata?, metrics: VigilMetrics, shared: SharedState
+    ) async {
+        var lastPodTick = ContinuousClock.now
+        var exported = (bytes: UInt64(0), rotations: UInt64(0))
+        for await batch in batches {
+            if let kubernetes, ContinuousClock.now - lastPodTick >= .milliseconds(200) {
+                // Events waiting for their pod: release those whose pod came or whose time is up.
+                lastPodTick = .now
+                for event in kubernetes.tick() { pipeline.export(event) }
+                shared.kubernetesCounters.value = kubernetes.counters
+                pipeline.flush()
+            }
+            pipeline.process(batch, fileDecisions: fileDenials.drain())
+            shared.cacheSize.value = pipeline.cache.count
+            exportHealth.check(pipeline.exporter.file, metrics: metrics)
+            if let file = pipeline.exporter.file {
+                // The writer's running totals, as Prometheus counter increments.
+                metrics.exportBytes.increment(by: Int64(file.bytesWritten - min(exported.bytes, file.bytesWritten)))
+                metrics.exportRotations.increment(by: Int64(file.rotations - min(exported.rotations, file.rotations)))
+                exported = (file.bytesWritten, file.rotations)
+            }
+        }
+    }
+
+    /// What the pipeline asks of the loaded policies, and where their action counts go.
+    private static func policies(engine: PolicyEngine, controller: AgentController, metrics: VigilMetrics) -> Pipeline.Policies {
+        Pipeline.Policies(
+            hookSlot: { slot in engine.slot(slot) },
+            fileRule: { id in engine.fileRule(id).map { PolicyFileRule(policyName: $0.policyName, rule: $0.rule) } },
+            reportActions: { policy, action, count in
+                metrics.policyActions(policy: policy, action: action.rawValue).increment(by: Int64(count))
+                controller.record(policy: policy, action: action.rawValue, count: UInt64(count))
+            })
+    }
+
+    /// `--enforcement-cgroup`, resolved and logged.
+    private func resolveFence() throws -> EnforcementFence? {
+        let fence = try configuration.enforcementCgroup.map { argument throws in
+            try EnforcementFence.resolve(argument, mountinfo: HostFile.readText(atPath: MountInfo.selfPath) ?? "")
+        }
+        if let fence {
+            logger.info(
+                "enforcement fenced: Sigkill, Signal and Override act only on processes in this cgroup or below it",
+                metadata: ["enforcement_cgroup": "\(fence.directory)", "cgroup_path": "\(fence.hierarchyPath)",
+                           "cgroup_id": "\(fence.cgroupID)"])
+        } else {
+            logger.info("enforcement: whole node (no --enforcement-cgroup)")
+        }
+        return fence
+    }
+
+    /// Whether a fanotify deny may reach a pid (the fence's cgroup or below); nil: every process.
+    private func fileFence(_ fence: EnforcementFence?) -> (@Sendable (Int32) -> Bool)? {
+        guard let fence else { return nil }
+        let procRoot = configuration.procRoot
+        return { pid in fence.contains(pid: pid, procRoot: procRoot) }
+    }
+
+    /// The processes running now, with their cgroup ids when cgroup2 is mounted.
+    private func scanProcFS(cgroup2Root: String?) -> [ProcFSProcess] {
+        var existing = (try? ProcFS.scan(procRoot: configuration.procRoot)) ?? []
+        if let cgroup2Root {
+            for i in existing.indices {
+                existing[i].cgroupID =
+                    ProcessCgroup.id(pid: existing[i].pid, procRoot: configuration.procRoot, cgroup2Root: cgroup2Root) ?? 0
+            }
+        }
+        return existing
+    }
+
+    /// Every exported line counts toward `vigil_events_total` and goes to the control API's
+    /// event streams while someone watches.
+    private func observeLines(of exporter: Exporter, broadcaster: EventBroadcaster, counters: EventTypeCounters) {
         // The control API's stream always carries Vigil's own fields (tracectl shows monitor mode
         // and the fence from them): a strict export's policy events are encoded once more for
         // it, only while someone watches.
         let streamEncoder = exporter.encoder.vigilFields ? nil : JSONLineEncoder(vigilFields: true)
         exporter.lineObserver = { event, line in
-            eventCounters.increment(event.kind)
+            counters.increment(event.kind)
             guard broadcaster.subscriberCount > 0 else { return }
             switch (streamEncoder, event.kind) {
             case (let encoder?, .tracepoint), (let encoder?, .kprobe), (let encoder?, .lsm):
@@ -176,22 +321,26 @@ package struct ProcessMonitorService: Service {
                 broadcaster.publish(Self.eventLine(Array(line), event))
             }
         }
-        let started = Date()
-        let kubernetesCounters = SharedCounters()
-        let cacheSize = SharedCount()
-        let controller = AgentController(
-            engine: engine, sources: configuration.policies, persistDirectory: configuration.persistPolicies,
-            broadcaster: broadcaster,
-            context: .init(
-                nodeName: configuration.nodeName, attachMode: sensor.attachMode.rawValue, started: started,
-                counters: { [reader, kubernetesCounters] in
-                    Self.counters(sensor: sensor.counters(), reader: reader.stats, cacheEntries: cacheSize.value)
-                        .merging(kubernetesCounters.value) { a, _ in a }
-                },
-                enforcementFence: fence.map {
-                    EnforcementFenceInfo(directory: $0.directory, path: $0.hierarchyPath, cgroupID: $0.cgroupID)
-                }),
-            logger: logger)
+    }
+
+    /// What status and the control API read of the running agent.
+    private func controllerContext(
+        sensor: ProcessSensor, reader: RingBufferReader, fence: EnforcementFence?, shared: SharedState
+    ) -> AgentController.Context {
+        AgentController.Context(
+            nodeName: configuration.nodeName, attachMode: sensor.attachMode.rawValue, started: Date(),
+            counters: { [reader, shared] in
+                Self.counters(sensor: sensor.counters(), reader: reader.stats, cacheEntries: shared.cacheSize.value)
+                    .merging(shared.kubernetesCounters.value) { a, _ in a }
+            },
+            enforcementFence: fence.map {
+                EnforcementFenceInfo(directory: $0.directory, path: $0.hierarchyPath, cgroupID: $0.cgroupID)
+            })
+    }
+
+    /// Logs the mechanisms, loads the configured policies, then lets go of what a previous run
+    /// left pinned and starts following cluster policies.
+    private func startPolicies(controller: AgentController, pins: PinnedSensors, kubernetes: KubernetesMetadata?) async {
         if let directory = configuration.policies.directory, access(directory, F_OK) != 0 {
             logger.info("policy directory \(directory) does not exist; no policies from it")
         }
@@ -207,130 +356,32 @@ package struct ProcessMonitorService: Service {
         // Our policies are in place: what a previous run left pinned can go now.
         pins.releasePrevious(logger: logger)
         kubernetes?.watchPolicies(controller: controller)
-        let watch = configuration.policies.directory.flatMap { directory in
-            PolicyDirectoryWatch(directory: directory) {
-                logger.info("policy directory changed: reloading")
-                controller.reloadFiles()
-            }
-        }
-        defer { watch?.stop() }
-        let server = try configuration.serverAddress.map { path in
-            try ControlServer(
-                agent: controller, configuration: .init(socketPath: path, group: configuration.serverGroup), logger: logger)
-        }
-        let metricsServer = try configuration.metricsAddress.map { address in
-            try MetricsServer(address: address, registry: registry, logger: logger)
-        }
-        let clock = KtimeClock.current()
-        let nodeName = configuration.nodeName
-        let health = exportHealth
-        var exported = (bytes: UInt64(0), rotations: UInt64(0))
+    }
 
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    // SIGHUP re-reads the policy files and directory.
-                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                        logger.info("SIGHUP: reloading policies")
-                        controller.reloadFiles()
-                    }
-                }
-                if let server {
-                    group.addTask {
-                        do { try await server.run() } catch { logger.error("control API stopped: \(error)") }
-                    }
-                }
-                if let scopes {
-                    group.addTask { await scopes.run() }
-                }
-                if let metricsServer {
-                    group.addTask {
-                        do { try await metricsServer.run() } catch { logger.error("metrics server stopped: \(error)") }
-                    }
-                }
-                group.addTask {
-                    // Counters that live in the kernel or other threads reach Prometheus here.
-                    while !Task.isCancelled {
-                        let sensorCounters = sensor.counters()
-                        metrics.advancePolicyFilteredEvents(toTotal: sensorCounters.policyFiltered)
-                        metrics.advancePolicyOutOfScopeEvents(toTotal: sensorCounters.policyOutOfScope)
-                        metrics.advancePolicyFencedActions(toTotal: sensorCounters.policyFenced)
-                        metrics.advanceMissedEvents(.kernelReserve, toTotal: sensorCounters.totalDrops)
-                        metrics.advanceMissedEvents(.userQueue, toTotal: reader.stats.queueDrops)
-                        metrics.processCacheSize.record(cacheSize.value)
-                        metrics.eventSubscribers.record(broadcaster.subscriberCount)
-                        metrics.setPolicies(await controller.listPolicies())
-                        let pods = kubernetesCounters.value
-                        for (key, result) in [("pod_enriched", "enriched"), ("pod_missing", "missing"), ("pod_wait_overflow", "overflow")] {
-                            if let total = pods[key] { metrics.advancePodMetadataEvents(result: result, toTotal: total) }
-                        }
-                        try? await Task.sleep(for: .seconds(1))
-                    }
-                }
-                // The stream ends after reader.stop(): the reader drains the ring once more
-                // first, so every record the kernel wrote before shutdown is exported.
-                // The reader sends an empty batch every ~100 ms when the ring is quiet, so this
-                // loop wakes often enough to release events waiting for their pod without a
-                // timer stream of its own (which would also bypass the reader's bounded queue).
-                var lastPodTick = ContinuousClock.now
-                var policyActions = PolicyActionTally()
-                let countPolicyAction = { (policy: String, action: String, count: Int) in
-                    metrics.policyActions(policy: policy, action: action).increment(by: Int64(count))
-                    controller.record(policy: policy, action: action, count: UInt64(count))
-                }
-                for await batch in batches {
-                    if let kubernetes, ContinuousClock.now - lastPodTick >= .milliseconds(200) {
-                        // Events waiting for their pod: release those whose pod came or whose time is up.
-                        lastPodTick = .now
-                        for event in kubernetes.tick() { export(event, to: exporter) }
-                        kubernetesCounters.value = kubernetes.counters
-                        flush(exporter)
-                    }
-                    for record in batch {
-                        if case .generic(let generic) = record {
-                            guard let slot = engine.slot(generic.hookSlot) else { continue }
-                            let event = PolicyEvents.event(for: generic, slot: slot, cache: cache, nodeName: nodeName, clock: clock)
-                            policyActions.add(
-                                slot: generic.hookSlot, action: generic.action, policy: slot.policyName, report: countPolicyAction)
-                            emit(event, kubernetes, to: exporter)
-                        } else if let event = cache.handle(record) {
-                            emit(event, kubernetes, to: exporter)
-                        }
-                    }
-                    // fanotify decisions (deny or monitor) become events here, with process context.
-                    for decision in fileDenials.drain() {
-                        guard let info = engine.fileRule(decision.ruleID) else { continue }
-                        let event = FileDenials.event(for: decision, info: info, cache: cache, nodeName: nodeName)
-                        metrics.policyActions(policy: info.policyName, action: "KPROBE_ACTION_OVERRIDE").increment()
-                        controller.record(policy: info.policyName, action: "KPROBE_ACTION_OVERRIDE")
-                        emit(event, kubernetes, to: exporter)
-                    }
-                    policyActions.flush(countPolicyAction)
-                    cacheSize.value = cache.count
-                    // A quiet ring: hand back what a mass exit freed (a no-op unless one happened).
-                    if batch.isEmpty { cache.releaseFreedMemory() }
-                    flush(exporter)
-                    health.check(exporter.file, metrics: metrics)
-                    if let file = exporter.file {
-                        // The writer's running totals, as Prometheus counter increments.
-                        metrics.exportBytes.increment(by: Int64(file.bytesWritten - min(exported.bytes, file.bytesWritten)))
-                        metrics.exportRotations.increment(by: Int64(file.rotations - min(exported.rotations, file.rotations)))
-                        exported = (file.bytesWritten, file.rotations)
-                    }
-                }
-                broadcaster.finish()
-                group.cancelAll()
+    /// Counters that live in the kernel or other threads reach Prometheus here, every second.
+    private static func publishCounters(
+        sensor: ProcessSensor, reader: RingBufferReader, metrics: VigilMetrics, broadcaster: EventBroadcaster,
+        controller: AgentController, shared: SharedState
+    ) async {
+        while !Task.isCancelled {
+            let sensorCounters = sensor.counters()
+            metrics.advancePolicyFilteredEvents(toTotal: sensorCounters.policyFiltered)
+            metrics.advancePolicyOutOfScopeEvents(toTotal: sensorCounters.policyOutOfScope)
+            metrics.advancePolicyFencedActions(toTotal: sensorCounters.policyFenced)
+            metrics.advanceMissedEvents(.kernelReserve, toTotal: sensorCounters.totalDrops)
+            metrics.advanceMissedEvents(.userQueue, toTotal: reader.stats.queueDrops)
+            metrics.processCacheSize.record(shared.cacheSize.value)
+            metrics.eventSubscribers.record(broadcaster.subscriberCount)
+            metrics.setPolicies(await controller.listPolicies())
+            let pods = shared.kubernetesCounters.value
+            for (key, result) in [("pod_enriched", "enriched"), ("pod_missing", "missing"), ("pod_wait_overflow", "overflow")] {
+                if let total = pods[key] { metrics.advancePodMetadataEvents(result: result, toTotal: total) }
             }
-        } onGracefulShutdown: {
-            reader.stop()
+            try? await Task.sleep(for: .seconds(1))
         }
-        if let kubernetes {
-            for event in kubernetes.drain() { export(event, to: exporter) }
-            await kubernetes.stop()
-        }
-        try exporter.close()
-        let counters = sensor.counters()
-        let stats = reader.stats
+    }
+
+    private func logStopped(exporter: Exporter, sensor counters: ProcessSensor.Counters, reader stats: RingBufferReader.Stats) {
         logger.info(
             "vigil stopped",
             metadata: [
@@ -371,7 +422,7 @@ package struct ProcessMonitorService: Service {
         }
         return EventLine(
             bytes: line, type: event.kind.jsonKey, binary: String(decoding: event.process.binary, as: UTF8.self),
-            policyName: outcome?.policyName, action: outcome?.action)
+            policyName: outcome?.policyName, action: outcome?.action.rawValue)
     }
 
     static func counters(sensor: ProcessSensor.Counters, reader: RingBufferReader.Stats, cacheEntries: Int) -> [String: UInt64] {
@@ -408,20 +459,14 @@ package struct ProcessMonitorService: Service {
             stdout: export.stdout ? .standardOutput() : nil, file: file,
             encoder: JSONLineEncoder(vigilFields: export.vigilFields))
     }
+}
 
-    private func export(_ event: ExportEvent, to exporter: Exporter) {
-        do { try exporter.export(event) } catch { exportHealth.failed(error) }
-    }
-
-    /// Exports `event` now, or once its pod is known (bounded wait) when Kubernetes is on.
-    private func emit(_ event: ExportEvent, _ kubernetes: KubernetesMetadata?, to exporter: Exporter) {
-        guard let kubernetes else { return export(event, to: exporter) }
-        for ready in kubernetes.submit(event) { export(ready, to: exporter) }
-    }
-
-    private func flush(_ exporter: Exporter) {
-        do { try exporter.flush() } catch { exportHealth.failed(error) }
-    }
+/// What the pipeline task writes and status and metrics read from other tasks.
+final class SharedState: Sendable {
+    /// The Kubernetes enricher's counters.
+    let kubernetesCounters = SharedCounters()
+    /// The process cache's size.
+    let cacheSize = SharedCount()
 }
 
 /// Counters one task writes and others read (the Kubernetes counters, for status).

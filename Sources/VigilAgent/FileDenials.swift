@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-import Events
 import FileGuard
 import Foundation
 import Logging
 import PolicyCompiler
-import ProcessCache
 import Synchronization
 
 /// Runs the fanotify guard for the policies' file deny rules (created when the first rule
@@ -90,32 +88,6 @@ final class FileDenials: Sendable {
         return FileRule(
             id: id, kind: rule.kind == .open ? .open : .exec, match: match, binaries: binaryMatch, pids: pids,
             scope: scope, action: .deny(errno: rule.errno == 0 ? 1 : rule.errno), monitor: info.monitor)
-    }
-
-    /// A decision as a `process_lsm` (or `process_kprobe`) event with action Override.
-    static func event(
-        for decision: FileDecisionEvent, info: PolicyEngine.FileRuleInfo, cache: ProcessCache, nodeName: String
-    ) -> ExportEvent {
-        let rule = info.rule
-        let now = WallTime(nanosecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1e9))
-        let value: ArgumentValue =
-            rule.kind == .exec ? .binprm(path: decision.path, permission: "") : .file(path: decision.path, permission: "")
-        var outcome = PolicyOutcome(
-            policyName: info.policyName, action: "KPROBE_ACTION_OVERRIDE", message: rule.message, tags: rule.tags,
-            monitor: decision.monitor)
-        outcome.fenced = decision.fenced
-        // What the process got: -EPERM when denied (a fanotify answer carries EPERM unless the
-        // kernel takes the rule's errno), 0 in monitor mode. A rule asking for another errno
-        // than the one returned shows in the difference between `return` and the policy.
-        outcome.returnValue = .int(decision.denied ? -decision.errno : 0)
-        let mechanism = FanotifyBackend.mechanism.eventValue(category: "", name: "")
-        outcome.mechanism = decision.denied && decision.ruleErrno != 0 && decision.errno != decision.ruleErrno
-            ? "\(mechanism) (errno \(decision.ruleErrno) not supported here, EPERM returned)" : mechanism
-        let args = [Argument(value, label: rule.label)]
-        let pid = UInt32(bitPattern: decision.pid)
-        return PolicyEvents.event(
-            kind: PolicyEvents.kind(rule.event, args: args, outcome: outcome), pid: pid, tid: pid, processKtime: 0,
-            cgroupID: 0, binary: decision.binary ?? [], startTime: now, time: now, cache: cache, nodeName: nodeName)
     }
 }
 

@@ -3,6 +3,7 @@ import BPFKit
 import Events
 import KernelFeatures
 import Logging
+import Pipeline
 import PolicyCompiler
 import Synchronization
 import TracingPolicy
@@ -40,14 +41,9 @@ package final class PolicyEngine: Sendable {
         }
     }
 
-    /// What the pipeline needs to turn a generic record into an event.
-    package struct SlotInfo: Sendable {
-        package var policyName: String
-        package var hook: CompiledHook
-        /// Where the hook runs: its backend's answer, which a fallback may have changed from
-        /// the compiler's ``CompiledHook/mechanism``.
-        package var mechanism: Mechanism
-    }
+    /// What the pipeline needs to turn a generic record into an event: the pipeline's own type,
+    /// a reference, so that a lookup per policy record copies no hook.
+    package typealias SlotInfo = PolicyHookSlot
 
     private struct Installed: Sendable {
         var loaded: Loaded

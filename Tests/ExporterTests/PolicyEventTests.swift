@@ -25,7 +25,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
                     Argument(.size(0)), Argument(.size(0)), Argument(.size(0)),
                 ],
                 outcome: PolicyOutcome(
-                    policyName: "syscall-audit", action: "KPROBE_ACTION_POST", tags: ["observability.syscalls"])),
+                    policyName: "syscall-audit", action: .post, tags: ["observability.syscalls"])),
             process: curlProcess(), parent: shellProcess(), nodeName: "worker-2",
             time: wall(exampleSecond, 431_907_310))
         let expected = #"{"process_tracepoint":{"process":"# + curlJSON + #","parent":"# + shellJSON
@@ -57,7 +57,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
                 functionName: "__x64_sys_write",
                 args: [Argument(.int(1), label: "fd"), Argument(.size(13), label: "size")],
                 outcome: PolicyOutcome(
-                    policyName: "write-watch", action: "KPROBE_ACTION_POST", message: "write to stdout",
+                    policyName: "write-watch", action: .post, message: "write to stdout",
                     tags: ["observability.filesystem", "demo"])),
             process: curlProcess(refcnt: 1), parent: shellProcess(), nodeName: "worker-2",
             time: wall(exampleSecond, 431_907_310))
@@ -94,7 +94,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
             kind: .kprobe(
                 functionName: "__x64_sys_write", args: [Argument(.int(1), label: "fd")],
                 outcome: PolicyOutcome(
-                    policyName: "deny-write", action: "KPROBE_ACTION_SIGKILL", message: "blocked write",
+                    policyName: "deny-write", action: .sigkill, message: "blocked write",
                     tags: ["enforcement"], monitor: true)),
             process: bareProcess(execID: "cA=="), parent: nil, ancestors: [bareProcess(execID: "YQ==")],
             nodeName: "n", time: wall(1))
@@ -118,7 +118,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
     /// A denied connect: what connect(2) returned and the mechanism are Vigil's (Tetragon's
     /// ProcessLsm has no `return`), so only with Vigil's fields, in `vigil`.
     @Test func lsmConnectWithReturnAndMechanism() throws {
-        var outcome = PolicyOutcome(policyName: "egress", action: "KPROBE_ACTION_OVERRIDE", tags: ["net"])
+        var outcome = PolicyOutcome(policyName: "egress", action: .override, tags: ["net"])
         outcome.returnValue = .int(-1)
         outcome.mechanism = "cgroup_sock_addr"
         let event = ExportEvent(
@@ -144,7 +144,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
 
     /// A kprobe's `return` is Tetragon's own; its mechanism is Vigil's.
     @Test func kprobeReturnIsTetragons() throws {
-        var outcome = PolicyOutcome(policyName: "opens", action: "KPROBE_ACTION_POST")
+        var outcome = PolicyOutcome(policyName: "opens", action: .post)
         outcome.returnValue = .int(3)
         outcome.mechanism = "fexit"
         let event = ExportEvent(
@@ -165,7 +165,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         let event = ExportEvent(
             kind: .tracepoint(
                 subsystem: "syscalls", event: "sys_enter_unlinkat", args: [],
-                outcome: PolicyOutcome(policyName: "no-unlink", action: "KPROBE_ACTION_SIGKILL", monitor: true)),
+                outcome: PolicyOutcome(policyName: "no-unlink", action: .sigkill, monitor: true)),
             process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
         let strict = #"""
             {"process_tracepoint":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"subsys":"syscalls","event":"sys_enter_unlinkat","policy_name":"no-unlink","action":"KPROBE_ACTION_SIGKILL"},"time":"1970-01-01T00:00:00Z"}
@@ -187,7 +187,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
     /// A Sigkill due outside `--enforcement-cgroup`: `action` says what was due and Vigil's
     /// `"vigil":{"fenced":true}` that it was not done; monitor mode and the fence together.
     @Test func tracepointFencedSigkill() throws {
-        var outcome = PolicyOutcome(policyName: "kill-cat", action: "KPROBE_ACTION_SIGKILL", tags: ["t"])
+        var outcome = PolicyOutcome(policyName: "kill-cat", action: .sigkill, tags: ["t"])
         outcome.fenced = true
         let event = ExportEvent(
             kind: .tracepoint(subsystem: "syscalls", event: "sys_enter_openat", args: [], outcome: outcome),
@@ -211,22 +211,19 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         #expect(encodeLine(bothEvent, vigilFields: true).contains(#""vigil":{"policy_mode":"monitor","fenced":true}}"#))
     }
 
-    /// Zero values omitted: empty function name, policy name, action (and the zero enum name),
+    /// Zero values omitted: empty function name, policy name, the zero action (`KPROBE_ACTION_UNKNOWN`),
     /// empty message, no args, no tags.
     @Test func kprobeZeroValuesOmitted() throws {
-        for action in ["", "KPROBE_ACTION_UNKNOWN"] {
-            let event = ExportEvent(
-                kind: .kprobe(
-                    functionName: "", args: [], outcome: PolicyOutcome(policyName: "", action: action, message: "")),
-                process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
-            let expected = #"""
-                {"process_kprobe":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0}},"time":"1970-01-01T00:00:00Z"}
+        let event = ExportEvent(
+            kind: .kprobe(functionName: "", args: [], outcome: PolicyOutcome(policyName: "", action: .unknown, message: "")),
+            process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
+        let expected = #"""
+            {"process_kprobe":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0}},"time":"1970-01-01T00:00:00Z"}
 
-                """#
-            let line = encodeLine(event)
-            #expect(line == expected)
-            _ = try parseJSONObject(line)
-        }
+            """#
+        let line = encodeLine(event)
+        #expect(line == expected)
+        _ = try parseJSONObject(line)
     }
 
     /// Escaping applies to every policy string: names, message, tags, labels, sockaddr text.
@@ -235,7 +232,7 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
             kind: .kprobe(
                 functionName: "f\"n", args: [Argument(.sockaddr(family: "AF_UNIX", address: "a\\b", port: 0), label: "l\n")],
                 outcome: PolicyOutcome(
-                    policyName: "p\"", action: "KPROBE_ACTION_POST", message: "tab\there", tags: ["t\u{1}"])),
+                    policyName: "p\"", action: .post, message: "tab\there", tags: ["t\u{1}"])),
             process: bareProcess(), parent: nil, nodeName: "", time: wall(0))
         let line = encodeLine(event)
         #expect(line.contains(#""function_name":"f\"n""#))
@@ -257,10 +254,10 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         for kind in [
             ExportEventKind.kprobe(
                 functionName: "security_file_open", args: [Argument(.string(raw), label: "path")],
-                outcome: PolicyOutcome(policyName: "p", action: "KPROBE_ACTION_POST")),
+                outcome: PolicyOutcome(policyName: "p", action: .post)),
             ExportEventKind.tracepoint(
                 subsystem: "syscalls", event: "sys_enter_openat", args: [Argument(.string(raw), label: "path")],
-                outcome: PolicyOutcome(policyName: "p", action: "KPROBE_ACTION_POST")),
+                outcome: PolicyOutcome(policyName: "p", action: .post)),
         ] {
             let line = encodeLine(ExportEvent(kind: kind, process: bareProcess(), parent: nil, nodeName: "", time: wall(0)))
             #expect(line.contains(#"{"string_arg":"/tmp/\\xff\\xfeé\"x\\xc3""#))

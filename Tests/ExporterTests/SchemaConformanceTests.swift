@@ -43,11 +43,11 @@ import Testing
             Argument(.binprm(path: Array("/b".utf8), permission: "", details: FileDetails(inode: 1, device: 2, openFlags: nil))),
         ]
         var outcome = PolicyOutcome(
-            policyName: "p", action: "KPROBE_ACTION_SIGKILL", message: "m \"q\"", tags: ["a", "b"], monitor: true)
+            policyName: "p", action: .sigkill, message: "m \"q\"", tags: ["a", "b"], monitor: true)
         outcome.fenced = true
         outcome.returnValue = .int(-13)
         outcome.mechanism = "cgroup_sock_addr"
-        var posted = PolicyOutcome(policyName: "", action: "KPROBE_ACTION_POST")
+        var posted = PolicyOutcome(policyName: "", action: .post)
         posted.returnValue = .size(.max)
         let time = wall(exampleSecond, 999_999_999)
         var events: [ExportEvent] = [
@@ -58,7 +58,7 @@ import Testing
                 ancestors: ancestors, nodeName: "n", time: time),
             ExportEvent(kind: .exit(signal: nil, status: 0, time: wall(0)), process: bareProcess(), parent: nil, nodeName: "", time: wall(0)),
         ]
-        for o in [outcome, posted, PolicyOutcome(policyName: "x", action: "KPROBE_ACTION_UNKNOWN")] {
+        for o in [outcome, posted, PolicyOutcome(policyName: "x", action: .unknown)] {
             events += [
                 ExportEvent(
                     kind: .tracepoint(subsystem: "syscalls", event: "sys_enter_openat", args: args, outcome: o),

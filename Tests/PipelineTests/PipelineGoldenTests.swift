@@ -3,6 +3,7 @@ import CZlib
 import Events
 import Exporter
 import Foundation
+import Pipeline
 import ProcessCache
 import TestSupport
 import Testing
@@ -70,11 +71,26 @@ import Testing
             dockerID: { id in String(repeating: String(id, radix: 16), count: 8) })
     }
 
+    /// The replay runs through ``Pipeline``, the agent's own loop, with no export sink: its line
+    /// observer collects the lines.
     static func replay(_ records: [Record], config: ProcessCacheConfig, extras: Bool, limit: Int = .max) -> [UInt8] {
-        var cache = ProcessCache(config: config, clock: KtimeClock(bootWallNanoseconds: 1_700_000_000_000_000_000))
-        let encoder = JSONLineEncoder()
+        let exporter = Exporter(stdout: nil, file: nil)
         var out: [UInt8] = []
+        exporter.lineObserver = { _, line in out.append(contentsOf: line) }
+        // Every fifth record's event gets a pod, where the agent's pod wait would add it.
         var n = 0
+        let pipeline = Pipeline(
+            cache: ProcessCache(config: config, clock: KtimeClock(bootWallNanoseconds: 1_700_000_000_000_000_000)),
+            exporter: exporter, nodeName: config.nodeName, clock: KtimeClock(bootWallNanoseconds: 0),
+            hold: !extras ? nil : { event in
+                guard n > 0, n % 5 == 0 else { return [event] }
+                var event = event
+                event.process.pod = ExportedPod(
+                    namespace: "ns", name: "pod-\(n)", uid: "uid", container: nil, labels: [("app", "x")],
+                    workload: "w", workloadKind: "Deployment")
+                event.process.namespacePID = 7
+                return [event]
+            })
         if extras {
             // /proc-seeded processes: init and the shell that started the storm driver (left out
             // of the fixture), so that events have parents and ancestors. The shell's start time
@@ -85,39 +101,31 @@ import Testing
             let driver = ProcFSProcess(
                 pid: 13923, ppid: 1, startKtime: 13_838_636_573_676, argv: [Array("sh".utf8), Array("a b".utf8)],
                 binary: Array("/bin/sh\u{7f}\u{1}".utf8), cwd: Array("/work".utf8), cgroupID: 42)
-            for event in cache.seed([initProcess, driver]) { encoder.encode(event, into: &out) }
+            pipeline.seed([initProcess, driver])
         }
         for record in records.prefix(limit) {
             n += 1
-            guard var event = cache.handle(record) else { continue }
-            if extras && n % 5 == 0 {
-                event.process.pod = ExportedPod(
-                    namespace: "ns", name: "pod-\(n)", uid: "uid", container: nil, labels: [("app", "x")],
-                    workload: "w", workloadKind: "Deployment")
-                event.process.namespacePID = 7
-            }
-            encoder.encode(event, into: &out)
+            pipeline.handle(record)
             guard extras, case .exec(let exec) = record else { continue }
-            // What a policy event of this process carries, as the agent renders one.
-            let context = cache.context(pid: exec.pid, ktime: exec.ktime, tid: exec.pid &+ 1)
-            let latest = cache.context(pid: exec.pid, ktime: 0, tid: nil)
+            // What a policy event of this process carries, built as the agent builds one.
+            let context = pipeline.cache.context(pid: exec.pid, ktime: exec.ktime, tid: exec.pid &+ 1)
+            let latest = pipeline.cache.context(pid: exec.pid, ktime: 0, tid: nil)
             #expect(context == latest.map { var c = $0; c.process.tid = exec.pid &+ 1; return c })
-            if let context {
-                let outcome = PolicyOutcome(policyName: "golden", action: "KPROBE_ACTION_POST")
-                let policyEvent = ExportEvent(
-                    kind: .kprobe(
-                        functionName: "__x64_sys_openat", args: [Argument(.file(path: exec.binary, permission: ""))],
-                        outcome: outcome),
-                    process: context.process, parent: context.parent, ancestors: context.ancestors,
-                    nodeName: config.nodeName, time: KtimeClock(bootWallNanoseconds: 0).wallTime(ktime: exec.ktime))
-                encoder.encode(policyEvent, into: &out)
+            if context != nil {
+                let time = KtimeClock(bootWallNanoseconds: 0).wallTime(ktime: exec.ktime)
+                pipeline.export(
+                    PolicyEvents.event(
+                        kind: .kprobe(
+                            functionName: "__x64_sys_openat", args: [Argument(.file(path: exec.binary, permission: ""))],
+                            outcome: PolicyOutcome(policyName: "golden", action: .post)),
+                        pid: exec.pid, tid: exec.pid &+ 1, processKtime: exec.ktime, cgroupID: 0, binary: [],
+                        startTime: time, time: time, cache: pipeline.cache, nodeName: config.nodeName))
             }
-            if let process = cache.process(pid: exec.ppid, ktime: exec.parentKtime) {
-                encoder.encode(
-                    ExportEvent(kind: .exec, process: process, parent: nil, nodeName: "", time: process.startTime),
-                    into: &out)
+            if let process = pipeline.cache.process(pid: exec.ppid, ktime: exec.parentKtime) {
+                pipeline.export(ExportEvent(kind: .exec, process: process, parent: nil, nodeName: "", time: process.startTime))
             }
         }
+        pipeline.endBatch()
         return out
     }
 

@@ -2,6 +2,7 @@
 import CVigilABI
 import Events
 import Logging
+import Pipeline
 import PolicyCompiler
 import Synchronization
 import Testing

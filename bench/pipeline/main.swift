@@ -1,22 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pipeline benchmark: replays raw ring-buffer records (recorded from a real agent run with
-// VIGIL_RECORD_RAW=FILE) through the agent's user-space pipeline, with no kernel: decode ->
-// process cache -> JSON encoding -> export file. Prints records/s (wall and per CPU second)
-// and heap allocations per record (with bench/malloc_count.c preloaded), as one JSON object.
+// VIGIL_RECORD_RAW=FILE) through the agent's own user-space pipeline (`Pipeline`), with no
+// kernel: decode -> process cache -> policy events -> JSON encoding -> export file. Prints
+// records/s (wall and per CPU second) and heap allocations per record (with bench/malloc_count.c
+// preloaded), as one JSON object.
 //
 // usage: vigil-pipeline-bench FIXTURE [PASSES] [OUTPUT]   (OUTPUT is kept; by default a temporary file)
-// VIGIL_BENCH_POLICY_OPENS=N: after each exported exec, also export N policy events shaped like
-// an openat policy's (`process_tracepoint` syscalls/sys_exit_openat with a file argument and a
-// policy outcome; process, parent and ancestors looked up in the cache as the agent's policy path
-// does), to measure the open-storm export path without a kernel. For instruction counts run it
-// under `valgrind --tool=callgrind` (repeatable on a loaded machine, unlike time).
+// VIGIL_BENCH_POLICY_OPENS=N: after each exec record, also replay N raw policy records of that
+// process, as `make bench`'s open-storm policy (bench-openat: sys_enter_openat, the path as a
+// string) writes them, through that policy compiled for the sys_enter_openat format below: the
+// open-storm export path without a kernel. For instruction counts run it under
+// `valgrind --tool=callgrind` (repeatable on a loaded machine, unlike time).
 // Run it pinned to one core (`taskset -c 0`). Each pass starts with an empty process cache, as
 // the records of one pass name the same processes as the next.
+import CVigilABI
 import Events
 import Exporter
 import Foundation
 import Glibc
+import Pipeline
+import PolicyCompiler
 import ProcessCache
+import Tracefs
+import TracingPolicy
 
 /// Heap allocations so far, when bench/malloc_count.c is preloaded (`make bench` does), else nil.
 func allocationCount() -> Int? {
@@ -57,73 +63,64 @@ func main() throws {
     let clock = KtimeClock(bootWallNanoseconds: 1_700_000_000_000_000_000)
     let file = try ExportFileWriter(path: output, maxSizeMB: 100_000, maxBackups: 0)
     let exporter = Exporter(stdout: nil, file: file)
-    var decodeErrors = 0
     let policyOpens = ProcessInfo.processInfo.environment["VIGIL_BENCH_POLICY_OPENS"].flatMap { Int($0) } ?? 0
-    var policyOutcome = PolicyOutcome(policyName: "bench-opens", action: "KPROBE_ACTION_POST", tags: ["bench"])
-    policyOutcome.returnValue = .int(3)
-    policyOutcome.mechanism = "tracepoint syscalls/sys_exit_openat"
-    let openedPath = Array("/etc/vigil-bench/opened-file.conf".utf8)
+    let hook = policyOpens > 0 ? try openPolicyHook() : nil
     var kinds = [String: Int]()
 
-    func replay(_ bytes: UnsafeRawBufferPointer, count: inout Int) throws {
-        var cache = ProcessCache(config: config, clock: clock)
-        var sinceFlush = 0
-        for range in ranges {
-            guard let record = try? Record(decoding: UnsafeRawBufferPointer(rebasing: bytes[range])) else {
-                decodeErrors += 1
-                continue
-            }
-            if let event = cache.handle(record) {
-                try exporter.export(event)
-                count += 1
-                if policyOpens > 0, case .exec(let exec) = record {
-                    // The agent's policy path: context from the cache -> event -> export.
-                    for _ in 0..<policyOpens {
-                        let context = cache.context(pid: exec.pid, ktime: exec.ktime, tid: exec.tid)
-                        guard let context else { break }
-                        let kind = ExportEventKind.tracepoint(
-                            subsystem: "syscalls", event: "sys_exit_openat",
-                            args: [Argument(.file(path: openedPath, permission: ""))], outcome: policyOutcome)
-                        try exporter.export(
-                            ExportEvent(
-                                kind: kind, process: context.process, parent: context.parent,
-                                ancestors: context.ancestors, nodeName: "bench-node", time: event.time))
-                        count += 1
-                    }
-                }
-            }
-            // The agent flushes after each ring-buffer batch; batches are hundreds of records here.
-            sinceFlush += 1
-            if sinceFlush == 256 {
-                try exporter.flush()
-                sinceFlush = 0
-            }
-        }
-        try exporter.flush()
-    }
-
+    // What each pass replays: the fixture's records, each exec followed by its policy records.
+    var replayed: [[UInt8]] = []
     fixture.withUnsafeBytes { bytes in
         for range in ranges {
-            switch try? Record(decoding: UnsafeRawBufferPointer(rebasing: bytes[range])) {
+            replayed.append(Array(bytes[range]))
+            let record = try? Record(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]))
+            switch record {
             case .exec: kinds["exec", default: 0] += 1
             case .clone: kinds["clone", default: 0] += 1
             case .exit: kinds["exit", default: 0] += 1
             case .generic: kinds["generic", default: 0] += 1
             case nil: kinds["undecodable", default: 0] += 1
             }
+            guard case .exec(let exec) = record else { continue }
+            for i in 0..<policyOpens {
+                let open = GenericRecord(
+                    ktime: exec.ktime &+ UInt64(i + 1) * 1_000, cgroupID: exec.cgroupID, pid: exec.pid, tid: exec.tid,
+                    processKtime: exec.ktime, hookSlot: 0, policyID: 1, selector: 0, action: UInt8(VIGIL_ACTION_POST.rawValue),
+                    signal: 0, monitor: false, args: [.string(openedPath, truncated: false)])
+                replayed.append(open.encoded()!)
+                kinds["generic (VIGIL_BENCH_POLICY_OPENS)", default: 0] += 1
+            }
         }
+    }
+
+    var decodeErrors: UInt64 = 0
+    func replay(count: inout Int) {
+        let before = exporter.eventsExported
+        let pipeline = Pipeline(
+            cache: ProcessCache(config: config, clock: clock), exporter: exporter, nodeName: "bench-node", clock: clock,
+            policies: Pipeline.Policies(hookSlot: { _ in hook }))
+        var sinceFlush = 0
+        for record in replayed {
+            record.withUnsafeBytes { pipeline.process(raw: $0) }
+            // The agent flushes after each ring-buffer batch; batches are hundreds of records here.
+            sinceFlush += 1
+            if sinceFlush == 256 {
+                pipeline.endBatch()
+                sinceFlush = 0
+            }
+        }
+        pipeline.endBatch()
+        decodeErrors += pipeline.decodeErrors
+        count += Int(exporter.eventsExported - before)
     }
 
     var exported = 0
     var warm = 0
-    try fixture.withUnsafeBytes { bytes in try replay(bytes, count: &warm) }  // warm-up: caches, buffers, page cache
+    replay(count: &warm)  // warm-up: caches, buffers, page cache
     decodeErrors = 0
     let allocations0 = allocationCount()
     let wall0 = seconds(CLOCK_MONOTONIC)
     let cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID)
-    for _ in 0..<passes {
-        try fixture.withUnsafeBytes { bytes in try replay(bytes, count: &exported) }
-    }
+    for _ in 0..<passes { replay(count: &exported) }
     let wall = seconds(CLOCK_MONOTONIC) - wall0
     let cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0
     let allocated = allocationCount().flatMap { now in allocations0.map { now - $0 } }
@@ -131,9 +128,9 @@ func main() throws {
     let outputBytes = file.bytesWritten
     if !keepOutput { unlink(output) }
 
-    let records = ranges.count * passes
+    let records = replayed.count * passes
     let result: [String: Any] = [
-        "fixture_records": ranges.count, "record_kinds": kinds, "passes": passes, "records": records,
+        "fixture_records": ranges.count, "policy_records_per_exec": policyOpens, "record_kinds": kinds, "passes": passes, "records": records,
         "events_exported": exported, "decode_errors": decodeErrors,
         "wall_seconds": wall, "cpu_seconds": cpu,
         "records_per_second_wall": Double(records) / wall, "records_per_cpu_second": Double(records) / cpu,
@@ -145,5 +142,66 @@ func main() throws {
     let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .prettyPrinted])
     print(String(decoding: json, as: UTF8.self))
 }
+
+
+/// The open storm's policy path: a record names the process and the path opened.
+let openedPath = Array("/etc/vigil-bench/opened-file.conf".utf8)
+
+/// bench/run.py's OPEN_POLICY (bench-openat), compiled for the format below.
+func openPolicyHook() throws -> PolicyHookSlot {
+    let yaml = """
+        apiVersion: cilium.io/v1alpha1
+        kind: TracingPolicy
+        metadata:
+          name: bench-openat
+        spec:
+          tracepoints:
+          - subsystem: syscalls
+            event: sys_enter_openat
+            args:
+            - index: 6
+              type: string
+            selectors:
+            - matchArgs:
+              - index: 6
+                operator: Prefix
+                values: ["/etc/vigil-bench/"]
+        """
+    let environment = CompileEnvironment(
+        loadFormat: { subsystem, event in try TracepointFormat.parse(openatFormat, subsystem: subsystem, event: event) },
+        kprobesAvailable: false, hostNamespaces: HostNamespaces(known: Namespaces()))
+    let parsed = PolicyParser.parse(yaml: yaml, file: "bench-openat.yaml")
+    guard let document = parsed.documents.first, parsed.errors.isEmpty else { throw BenchError("\(parsed.errors)") }
+    var sets = SetIDAllocator(first: 1)
+    switch PolicyCompiler(environment: environment).compile(document, sets: &sets) {
+    case .success(let policy): return PolicyHookSlot(policyName: policy.name, hook: policy.hooks[0], mechanism: policy.hooks[0].mechanism)
+    case .failure(let failure): throw failure
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `events/syscalls/sys_enter_openat/format` of Linux 6.18 x86_64 (as Tests/TestSupport's
+/// FormatFixtures keeps it): the bench needs no tracefs.
+let openatFormat = """
+    name: sys_enter_openat
+    ID: 782
+    format:
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+    \tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+    \tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
+    \tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+    \tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;
+    \tfield:umode_t mode;\toffset:40;\tsize:8;\tsigned:0;
+
+    print fmt: "dfd: 0x%08lx, filename: 0x%08lx, flags: 0x%08lx, mode: 0x%08lx", ((unsigned long)(REC->dfd)), ((unsigned long)(REC->filename)), ((unsigned long)(REC->flags)), ((unsigned long)(REC->mode))
+    """
 
 try main()

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Events
+import PolicyCompiler
 import Tracefs
 import TracingPolicy
 
@@ -7,7 +8,17 @@ import TracingPolicy
 package enum ArgumentRenderer {
     /// One raw argument; a fixed array of longs becomes one `size_arg` per element, as in Tetragon.
     package static func render(_ raw: RawArgument, as arg: CompiledArg, nativeABI: SyscallABI = .x86_64) -> [Argument] {
-        func one(_ value: ArgumentValue) -> [Argument] { [Argument(value, label: arg.label)] }
+        var out: [Argument] = []
+        render(raw, as: arg, nativeABI: nativeABI, into: &out)
+        return out
+    }
+
+    /// ``render(_:as:nativeABI:)`` appending to `out`: the policy event path builds its argument
+    /// list without an array per argument.
+    package static func render(
+        _ raw: RawArgument, as arg: CompiledArg, nativeABI: SyscallABI = .x86_64, into out: inout [Argument]
+    ) {
+        func one(_ value: ArgumentValue) { out.append(Argument(value, label: arg.label)) }
         switch raw {
         case .integer(let v):
             switch arg.kind {
@@ -28,11 +39,12 @@ package enum ArgumentRenderer {
             return one(truncated ? .truncatedBytes(bytes, originalSize: size) : .bytes(bytes))
         case .constBuffer(let bytes):
             if case .constBuf(_, let elementSize, _) = arg.kind, elementSize == 8 {
-                return stride(from: 0, to: bytes.count - 7, by: 8).map { offset in
+                for offset in stride(from: 0, to: bytes.count - 7, by: 8) {
                     var v: UInt64 = 0
                     for i in 0..<8 { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
-                    return Argument(.size(v), label: arg.label)
+                    out.append(Argument(.size(v), label: arg.label))
                 }
+                return
             }
             return one(.bytes(bytes))
         case .sockaddr(let family, let port, let address):

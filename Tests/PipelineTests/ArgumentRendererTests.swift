@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Events
+import Pipeline
 import PolicyCompiler
 import Testing
 import Tracefs

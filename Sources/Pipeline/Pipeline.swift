@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+import Events
+import Exporter
+import FileGuard
+import ProcessCache
+
+/// The agent's hot loop, user space only: records (raw or decoded) -> process cache -> policy
+/// events -> JSON lines -> export sinks. The agent drives it with the ring buffer's batches;
+/// the pipeline benchmark (`bench/pipeline`) and the pipeline tests drive the same type with
+/// recorded or crafted records, policy records included, so what they measure and check is what
+/// the agent runs.
+///
+/// **Not thread-safe**: owned by one task, like the process cache and the exporter it drives.
+package final class Pipeline {
+    /// What the pipeline asks of the loaded policies; all optional (no policies: generic
+    /// records and file decisions name nothing and are skipped).
+    package struct Policies {
+        /// The compiled hook of a `hook_slot`, nil when no loaded policy holds the slot (a
+        /// record that raced an unload).
+        package var hookSlot: (UInt32) -> PolicyHookSlot?
+        /// The fanotify rule of a decision's rule id, nil when it was removed meanwhile.
+        package var fileRule: (UInt32) -> PolicyFileRule?
+        /// Policy actions taken (or not taken: monitor mode, fence), counted per batch: policy
+        /// name, action, count.
+        package var reportActions: (String, PolicyAction, Int) -> Void
+
+        package init(
+            hookSlot: @escaping (UInt32) -> PolicyHookSlot? = { _ in nil },
+            fileRule: @escaping (UInt32) -> PolicyFileRule? = { _ in nil },
+            reportActions: @escaping (String, PolicyAction, Int) -> Void = { _, _, _ in }
+        ) {
+            self.hookSlot = hookSlot
+            self.fileRule = fileRule
+            self.reportActions = reportActions
+        }
+    }
+
+    package private(set) var cache: ProcessCache
+    package let exporter: Exporter
+    private let nodeName: String
+    private let clock: KtimeClock
+    /// Set once the policy engine is up (the /proc seed runs before it).
+    package var policies: Policies
+    /// Between building and export, e.g. the wait for an event's pod: takes an event, returns
+    /// the events ready now (in order). Nil: every event is exported as built.
+    private let hold: ((ExportEvent) -> [ExportEvent])?
+    /// An export or flush error (the event is counted by the exporter and lost).
+    private let exportFailed: (any Error) -> Void
+    private var tally = PolicyActionTally()
+
+    /// Raw records that did not decode (``process(raw:)`` only; the agent's reader decodes).
+    package private(set) var decodeErrors: UInt64 = 0
+
+    package init(
+        cache: ProcessCache, exporter: Exporter, nodeName: String, clock: KtimeClock, policies: Policies = .init(),
+        hold: ((ExportEvent) -> [ExportEvent])? = nil, exportFailed: @escaping (any Error) -> Void = { _ in }
+    ) {
+        self.cache = cache
+        self.exporter = exporter
+        self.nodeName = nodeName
+        self.clock = clock
+        self.policies = policies
+        self.hold = hold
+        self.exportFailed = exportFailed
+    }
+
+    /// The processes found in /proc at start, as exec events (then flushed).
+    package func seed(_ processes: [ProcFSProcess]) {
+        for event in cache.seed(processes) { emit(event) }
+        flush()
+    }
+
+    /// One batch of decoded records and the file decisions that came meanwhile, then a flush:
+    /// what the agent does per ring-buffer batch. An empty batch means a quiet ring: memory a
+    /// mass exit freed goes back to the system then.
+    package func process(_ batch: some Sequence<Record>, fileDecisions: [FileDecisionEvent] = []) {
+        var empty = true
+        for record in batch {
+            empty = false
+            handle(record)
+        }
+        for decision in fileDecisions { handle(decision) }
+        endBatch(quiet: empty)
+    }
+
+    /// One raw ring-buffer record (`vigil_abi.h`), decoded here; a record that does not decode
+    /// is counted in ``decodeErrors``. Call ``endBatch(quiet:)`` after a batch of them.
+    package func process(raw bytes: UnsafeRawBufferPointer) {
+        guard let record = try? Record(decoding: bytes) else {
+            decodeErrors += 1
+            return
+        }
+        handle(record)
+    }
+
+    /// One decoded record: a policy record becomes a policy event with its process from the
+    /// cache; exec, clone and exit update the cache and export what it returns.
+    package func handle(_ record: Record) {
+        if case .generic(let generic) = record {
+            guard let slot = policies.hookSlot(generic.hookSlot) else { return }
+            let event = PolicyEvents.event(for: generic, slot: slot, cache: cache, nodeName: nodeName, clock: clock)
+            tally.add(
+                slot: generic.hookSlot, action: PolicyAction(abi: generic.action), policy: slot.policyName,
+                report: policies.reportActions)
+            emit(event)
+        } else if let event = cache.handle(record) {
+            emit(event)
+        }
+    }
+
+    /// A fanotify decision (deny or monitor) as an event, with its process context.
+    package func handle(_ decision: FileDecisionEvent) {
+        guard let rule = policies.fileRule(decision.ruleID) else { return }
+        let event = PolicyEvents.event(for: decision, rule: rule, cache: cache, nodeName: nodeName)
+        policies.reportActions(rule.policyName, .override, 1)
+        emit(event)
+    }
+
+    /// Reports the batch's policy actions and flushes the export.
+    package func endBatch(quiet: Bool = false) {
+        tally.flush(policies.reportActions)
+        if quiet { _ = cache.releaseFreedMemory() }
+        flush()
+    }
+
+    /// Exports `event` now, or once ``hold`` releases it.
+    package func emit(_ event: ExportEvent) {
+        guard let hold else { return export(event) }
+        for ready in hold(event) { export(ready) }
+    }
+
+    /// Exports `event` now, past ``hold`` (events ``hold`` released on its own, e.g. on a timer).
+    package func export(_ event: ExportEvent) {
+        do { try exporter.export(event) } catch { exportFailed(error) }
+    }
+
+    package func flush() {
+        do { try exporter.flush() } catch { exportFailed(error) }
+    }
+}

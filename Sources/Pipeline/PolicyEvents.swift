@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+import Events
+import FileGuard
+import Foundation
+import PolicyCompiler
+import ProcessCache
+
+/// A compiled hook of a loaded policy, by the slot its records name (`hook_slot`). A class: a
+/// lookup per policy record hands out a reference, not a copy of the hook (its `vigil_hook` map
+/// value alone is 2.4 KB). Immutable; a changed policy gets new slots.
+package final class PolicyHookSlot: Sendable {
+    package let policyName: String
+    package let hook: CompiledHook
+    /// Where the hook runs: its backend's answer, which a fallback may have changed from the
+    /// compiler's ``CompiledHook/mechanism``.
+    package let mechanism: Mechanism
+
+    package init(policyName: String, hook: CompiledHook, mechanism: Mechanism) {
+        self.policyName = policyName
+        self.hook = hook
+        self.mechanism = mechanism
+    }
+}
+
+/// A fanotify rule of a loaded policy, by the id its decisions name.
+package struct PolicyFileRule: Sendable {
+    package var policyName: String
+    package var rule: CompiledFileRule
+
+    package init(policyName: String, rule: CompiledFileRule) {
+        self.policyName = policyName
+        self.rule = rule
+    }
+}
+
+/// The one place policy events are built: generic (policy hook) records and fanotify decisions
+/// -> `process_tracepoint` / `process_kprobe` / `process_lsm` events.
+package enum PolicyEvents {
+    package static func event(
+        for record: GenericRecord, slot: PolicyHookSlot, cache: ProcessCache, nodeName: String, clock: KtimeClock
+    ) -> ExportEvent {
+        let hook = slot.hook
+        var args: [Argument] = []
+        args.reserveCapacity(record.args.count)
+        for (raw, arg) in zip(record.args, hook.args) { ArgumentRenderer.render(raw, as: arg, into: &args) }
+        var outcome = PolicyOutcome(
+            policyName: slot.policyName, action: PolicyAction(abi: record.action), message: hook.message, tags: hook.tags,
+            monitor: record.monitor)
+        outcome.fenced = record.fenced
+        outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
+        // An io_uring open seen at its completion ran a hook of an open syscall's exit.
+        outcome.mechanism = record.ioUring
+            ? "raw_tp io_uring_complete" : slot.mechanism.eventValue(category: hook.category, name: hook.name)
+        return event(
+            kind: kind(hook.event, args: args, outcome: outcome), pid: record.pid, tid: record.tid,
+            processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],
+            startTime: clock.wallTime(ktime: record.processKtime), time: clock.wallTime(ktime: record.ktime),
+            cache: cache, nodeName: nodeName)
+    }
+
+    /// A fanotify decision as a `process_lsm` (or `process_kprobe`) event with action Override,
+    /// stamped `now` (the guard answers in user space: there is no kernel time to convert).
+    package static func event(
+        for decision: FileDecisionEvent, rule fileRule: PolicyFileRule, cache: ProcessCache, nodeName: String,
+        now: WallTime = WallTime(nanosecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1e9))
+    ) -> ExportEvent {
+        let rule = fileRule.rule
+        let value: ArgumentValue =
+            rule.kind == .exec ? .binprm(path: decision.path, permission: "") : .file(path: decision.path, permission: "")
+        var outcome = PolicyOutcome(
+            policyName: fileRule.policyName, action: .override, message: rule.message, tags: rule.tags,
+            monitor: decision.monitor)
+        outcome.fenced = decision.fenced
+        // What the process got: -EPERM when denied (a fanotify answer carries EPERM unless the
+        // kernel takes the rule's errno), 0 in monitor mode. A rule asking for another errno
+        // than the one returned shows in the difference between `return` and the policy.
+        outcome.returnValue = .int(decision.denied ? -decision.errno : 0)
+        let mechanism = Mechanism.fanotify.eventValue(category: "", name: "")
+        outcome.mechanism = decision.denied && decision.ruleErrno != 0 && decision.errno != decision.ruleErrno
+            ? "\(mechanism) (errno \(decision.ruleErrno) not supported here, EPERM returned)" : mechanism
+        let args = [Argument(value, label: rule.label)]
+        let pid = UInt32(bitPattern: decision.pid)
+        return event(
+            kind: kind(rule.event, args: args, outcome: outcome), pid: pid, tid: pid, processKtime: 0,
+            cgroupID: 0, binary: decision.binary ?? [], startTime: now, time: now, cache: cache, nodeName: nodeName)
+    }
+
+    /// The event key and body for a compiled hook's kind of event.
+    package static func kind(_ event: HookEvent, args: [Argument], outcome: PolicyOutcome) -> ExportEventKind {
+        switch event {
+        case .tracepoint(let subsystem, let event): .tracepoint(subsystem: subsystem, event: event, args: args, outcome: outcome)
+        case .kprobe(let functionName): .kprobe(functionName: functionName, args: args, outcome: outcome)
+        case .lsm(let hook): .lsm(functionName: hook, args: args, outcome: outcome)
+        }
+    }
+
+    /// A policy event with its process, parent and ancestors from the cache: the exact
+    /// identity first, then the pid's latest entry, else a minimal process flagged `miss` so
+    /// the event still goes out.
+    package static func event(
+        kind: ExportEventKind, pid: UInt32, tid: UInt32, processKtime: UInt64, cgroupID: UInt64, binary: [UInt8],
+        startTime: WallTime, time: WallTime, cache: ProcessCache, nodeName: String
+    ) -> ExportEvent {
+        let context =
+            (processKtime != 0 ? cache.context(pid: pid, ktime: processKtime, tid: tid) : nil)
+            ?? cache.context(pid: pid, ktime: 0, tid: tid)
+        let process =
+            context?.process
+            ?? ExportedProcess(
+                execID: ExecIDs.make(node: nodeName, ktime: processKtime, pid: pid), pid: pid, tid: tid, uid: 0,
+                auid: UInt32.max, cwd: [], binary: binary, arguments: [], flags: [.miss], startTime: startTime,
+                cgroupID: cgroupID)
+        return ExportEvent(
+            kind: kind, process: process, parent: context?.parent, ancestors: context?.ancestors ?? [],
+            nodeName: nodeName, time: time)
+    }
+}
