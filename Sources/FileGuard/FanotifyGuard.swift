@@ -700,7 +700,12 @@ private final class Core: Sendable {
             binary = binaryOf?(pid) ?? Sys.exeOf(pid: pid)
             binaryLooked = true
         }
-        let decision = rules.decide(path: path, pid: pid, binary: binary, kind: kind)
+        var identity: FileIdentity?
+        if rules.needsIdentity {
+            var st = stat()
+            if fstat(fd, &st) == 0 { identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) }
+        }
+        let decision = rules.decide(path: path, pid: pid, binary: binary, kind: kind, identity: identity)
         // For the report, read the binary while the process still waits for the answer: once
         // answered it may exit (a denied open usually ends the program) and take /proc/PID along.
         if decision.ruleID != nil && !binaryLooked {

@@ -120,6 +120,17 @@ package enum FileAction: Sendable, Hashable {
 }
 
 /// One file rule. Rules are evaluated in order; the first one that matches decides.
+/// A file as the kernel knows it, whatever its names: device and inode.
+package struct FileIdentity: Sendable, Hashable {
+    package var device: UInt64
+    package var inode: UInt64
+
+    package init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+}
+
 package struct FileRule: Sendable, Hashable {
     /// Opaque, copied into every `Decision` and `FileDecisionEvent` it produces (the agent maps it
     /// back to its policy).
@@ -138,6 +149,9 @@ package struct FileRule: Sendable, Hashable {
     package var action: FileAction
     /// Monitor mode: report what the rule would do, never deny.
     package var monitor: Bool
+    /// With an `exact` match: files that match under any name (hard links, bind mounts, renames),
+    /// by device and inode. Empty: the path alone decides.
+    package var identities: Set<FileIdentity> = []
 
     /// A rule; `action` defaults to deny with `EPERM`.
     package init(

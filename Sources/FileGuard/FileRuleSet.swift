@@ -44,6 +44,8 @@ package struct FileRuleSet: Sendable, Equatable {
     package var rules: [FileRule] { compiled.rules }
     /// Whether any rule looks at the requesting binary (when none does, the guard skips the lookup).
     package var needsBinary: Bool { compiled.needsBinary }
+    /// Whether any rule matches files by identity (when none does, the guard skips the fstat).
+    package var needsIdentity: Bool { compiled.needsIdentity }
     /// The access kinds that some rule covers.
     package var kinds: Set<FileAccessKind> { Set(compiled.rules.map(\.kind)) }
 
@@ -71,13 +73,18 @@ package struct FileRuleSet: Sendable, Equatable {
     ///   - pid: the requesting process (thread-group id).
     ///   - binary: the requesting process's binary, nil if unknown (see `BinaryMatch`).
     ///   - kind: open or exec.
-    package func decide(path: [UInt8], pid: Int32, binary: [UInt8]?, kind: FileAccessKind) -> Decision {
-        compiled.decide(path: path, pid: pid, binary: binary, kind: kind)
+    ///   - identity: the file's device and inode, for rules that match by identity (nil: unknown).
+    package func decide(
+        path: [UInt8], pid: Int32, binary: [UInt8]?, kind: FileAccessKind, identity: FileIdentity? = nil
+    ) -> Decision {
+        compiled.decide(path: path, pid: pid, binary: binary, kind: kind, identity: identity)
     }
 
     /// `decide` with strings, for tests and tools.
-    package func decide(path: String, pid: Int32, binary: String?, kind: FileAccessKind) -> Decision {
-        decide(path: Array(path.utf8), pid: pid, binary: binary.map { Array($0.utf8) }, kind: kind)
+    package func decide(
+        path: String, pid: Int32, binary: String?, kind: FileAccessKind, identity: FileIdentity? = nil
+    ) -> Decision {
+        decide(path: Array(path.utf8), pid: pid, binary: binary.map { Array($0.utf8) }, kind: kind, identity: identity)
     }
 }
 
@@ -110,6 +117,8 @@ private final class CompiledRules: Sendable {
         var binaryNegated: Bool
         var binarySet: Int
         var binaryPatterns: Range<Int>
+        /// -1: no identities; else index into `identitySets` (exact matches only).
+        var identitySet: Int
         /// -1: any pid; else index into `pidSets`.
         var pidSet: Int
         var pidNegated: Bool
@@ -125,6 +134,8 @@ private final class CompiledRules: Sendable {
     let patterns: [(Int, Int)]
     let sets: [Set<ByteKey>]
     let pidSets: [Set<Int32>]
+    let identitySets: [Set<FileIdentity>]
+    let needsIdentity: Bool
     /// Pod scope per rule (same index as `compiled`); asked only once everything else matched.
     let scopes: [ProcessScope?]
     let needsBinary: Bool
@@ -134,6 +145,7 @@ private final class CompiledRules: Sendable {
         var patterns: [(Int, Int)] = []
         var sets: [Set<ByteKey>] = []
         var pidSets: [Set<Int32>] = []
+        var identitySets: [Set<FileIdentity>] = []
 
         func list(_ items: [[UInt8]]) -> Range<Int> {
             let start = patterns.count
@@ -153,11 +165,15 @@ private final class CompiledRules: Sendable {
             var c = Rule(
                 id: r.id, exec: r.kind == .exec, pathMode: .none, pathNegated: false, pathSet: -1,
                 pathPatterns: 0..<0, binaryMode: .none, binaryNegated: false, binarySet: -1,
-                binaryPatterns: 0..<0, pidSet: -1, pidNegated: false, deny: false, errno: 0, monitor: r.monitor)
+                binaryPatterns: 0..<0, identitySet: -1, pidSet: -1, pidNegated: false, deny: false, errno: 0, monitor: r.monitor)
             switch r.match {
             case .exact(let p), .notExact(let p):
                 c.pathMode = .exact
                 c.pathSet = set(p)
+                if case .exact = r.match, !r.identities.isEmpty {
+                    identitySets.append(r.identities)
+                    c.identitySet = identitySets.count - 1
+                }
             case .prefix(let p), .notPrefix(let p):
                 c.pathMode = .prefix
                 c.pathPatterns = list(p)
@@ -206,11 +222,13 @@ private final class CompiledRules: Sendable {
         self.patterns = patterns
         self.sets = sets
         self.pidSets = pidSets
+        self.identitySets = identitySets
+        self.needsIdentity = !identitySets.isEmpty
         self.scopes = rules.map(\.scope)
         self.needsBinary = rules.contains { $0.binaries != nil }
     }
 
-    func decide(path: [UInt8], pid: Int32, binary: [UInt8]?, kind: FileAccessKind) -> Decision {
+    func decide(path: [UInt8], pid: Int32, binary: [UInt8]?, kind: FileAccessKind, identity: FileIdentity?) -> Decision {
         let exec = kind == .exec
         // Hashed at most once each, on first use by an exact rule.
         var pathKey: ByteKey?
@@ -227,6 +245,10 @@ private final class CompiledRules: Sendable {
                             if r.pathMode == .exact {
                                 if pathKey == nil { pathKey = ByteKey(path) }
                                 hit = sets[r.pathSet].contains(pathKey!)
+                                // Another name of a protected file: the same device and inode.
+                                if !hit, r.identitySet >= 0, let identity {
+                                    hit = identitySets[r.identitySet].contains(identity)
+                                }
                             } else {
                                 hit = Self.any(p, r.pathPatterns, table, storage, suffix: r.pathMode == .postfix)
                             }

@@ -105,6 +105,9 @@ package struct CompiledFileRule: Sendable, Hashable {
     package var label: String?
     package var message: String?
     package var tags: [String]
+    /// `vigil-file-identity: inode` on an `exact` rule: the files the paths name when the policy
+    /// is loaded are protected under any name (the agent reads their device and inode).
+    package var matchInode: Bool = false
 }
 
 /// A policy compiled for this kernel: hooks to attach and the set entries their selectors use.

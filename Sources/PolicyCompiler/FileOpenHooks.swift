@@ -27,7 +27,9 @@ extension Context {
             fail(arg, "\(name) has one argument, index 0 of type file", at: arg.index != 0 ? "index" : "type")
         }
         let denyOnly = !selectors.isEmpty && selectors.allSatisfy { $0.matchActions.contains { $0.action == .override } }
-        let selectors = extractFileRules(selectors, kind: .open, event: event, args: args, message: message, tags: tags)
+        let selectors = extractFileRules(
+            selectors, kind: .open, event: event, args: args, message: message, tags: tags,
+            matchInode: spec.parsedOptions.fileIdentity == .inode)
         // Every selector denies through fanotify, whose decision is the event: the observing
         // hooks would only resolve the path of every open on the node to post nothing.
         if denyOnly { return [] }
@@ -90,7 +92,9 @@ extension Context {
         for arg in args where arg.index != 0 || ![.linuxBinprm, .file, .auto].contains(arg.type) {
             fail(arg, "\(name) has one argument, index 0 of type linux_binprm", at: arg.index != 0 ? "index" : "type")
         }
-        let selectors = extractFileRules(selectors, kind: .exec, event: event, args: args, message: message, tags: tags)
+        let selectors = extractFileRules(
+            selectors, kind: .exec, event: event, args: args, message: message, tags: tags,
+            matchInode: spec.parsedOptions.fileIdentity == .inode)
         let resolved = args.map { arg in
             (CompiledArg(label: arg.label, declaredType: .linuxBinprm, kind: .string),
              ResolvedTracepointArg(fieldIndex: 0, offset: 0, size: 0, kind: .string))
@@ -118,7 +122,7 @@ extension Context {
     /// second event; the rule's decision is the event.
     mutating func extractFileRules(
         _ selectors: [Selector], kind: CompiledFileRule.Kind, event: HookEvent, args: [KProbeArg], message: String?,
-        tags: [String]
+        tags: [String], matchInode: Bool = false
     ) -> [Selector] {
         var kept: [Selector] = []
         for var selector in selectors {
@@ -174,7 +178,7 @@ extension Context {
                     kind: kind, pathOperator: pathOperator, paths: match.values, binaryOperator: binaryOperator,
                     binaries: binaries, pidsIn: pids.map { $0.operator == .in }, pids: pids?.values ?? [],
                     errno: Int32(clamping: abs(Int(override.argError ?? -1))), event: event,
-                    label: args.first?.label, message: message, tags: tags))
+                    label: args.first?.label, message: message, tags: tags, matchInode: matchInode && pathOperator == .exact))
             selector.matchActions = selector.matchActions.filter { $0.action != .override && $0.action != .post }
             var noPost = override
             noPost.action = .noPost

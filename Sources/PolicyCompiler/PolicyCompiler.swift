@@ -94,6 +94,13 @@ package struct PolicyCompiler {
         guard context.errors.isEmpty else {
             return .failure(PolicyCompileFailure(errors: context.errors.sorted { $0.location < $1.location }))
         }
+        // Never silently: the option does something only for Equal paths denied through fanotify.
+        if spec.parsedOptions.fileIdentity == .inode && !context.fileRules.contains(where: \.matchInode) {
+            context.warnings.append(
+                "vigil-file-identity: inode applies to Override with Equal paths on file_open and bprm_check_security "
+                    + "where fanotify denies them; this policy has none here (on a kernel running BPF-LSM the hook "
+                    + "matches the path only): the option changes nothing")
+        }
         let warnings = context.warnings
         var compiled = CompiledPolicy(
             name: document.name, namespace: document.namespace, mode: spec.policyMode, hooks: hooks,

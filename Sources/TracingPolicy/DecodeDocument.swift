@@ -256,6 +256,12 @@ final class PolicyDecoder {
                     invalid(Suggestions.unknownValue("override-method", value,
                                                      supported: OverrideMethod.allCases.map(\.rawValue)))
                 }
+            case "vigil-file-identity":
+                if let mode = FileIdentityMode(rawValue: value.lowercased()) {
+                    parsed.fileIdentity = mode
+                } else {
+                    invalid(Suggestions.unknownValue("vigil-file-identity", value, supported: FileIdentityMode.allCases.map(\.rawValue)))
+                }
             case "sleepable-preload-size":
                 if let size = Int(value), size > 0 {
                     parsed.sleepablePreloadSize = size

@@ -381,6 +381,16 @@ package enum OverrideMethod: String, Sendable, Hashable, CaseIterable {
     case fmodRet = "fmod-ret"
 }
 
+/// Vigil's `vigil-file-identity` option: what an `Equal` path of a file rule (lsmhooks
+/// `file_open` / `bprm_check_security` with `Override`) protects.
+package enum FileIdentityMode: String, Sendable, Hashable, CaseIterable {
+    /// The name (Tetragon's semantics): another name of the same file is another path.
+    case path
+    /// The name, and the file it names when the policy is loaded (device and inode): hard links,
+    /// bind mounts and renames of that file are the same file.
+    case inode
+}
+
 /// `data[].source`.
 package enum DataSource: String, Sendable, Hashable, CaseIterable {
     case currentTask = "current_task"

@@ -84,6 +84,9 @@ package struct PolicyOptions: Sendable, Hashable {
     package var overrideMethod: OverrideMethod?
     /// `sleepable-preload-size`.
     package var sleepablePreloadSize: Int?
+    /// `vigil-file-identity` (Vigil's own): `inode` makes Equal paths of fanotify file rules also
+    /// protect the file they name (device and inode at load), under any other name.
+    package var fileIdentity: FileIdentityMode?
 
     /// Creates an empty set of options.
     package init() {}
@@ -91,6 +94,7 @@ package struct PolicyOptions: Sendable, Hashable {
     /// The names of the recognised options.
     package static let knownNames = [
         "disable-kprobe-multi", "disable-uprobe-multi", "override-method", "policy-mode", "sleepable-preload-size",
+        "vigil-file-identity",
     ]
 }
 

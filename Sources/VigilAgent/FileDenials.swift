@@ -85,9 +85,20 @@ final class FileDenials: Sendable {
         let policyID = info.policyID
         let scope = info.scoped
             ? ProcessScope(id: policyID) { pid in scopes?.contains(pid: pid, policyID: policyID) ?? false } : nil
-        return FileRule(
+        var fileRule = FileRule(
             id: id, kind: rule.kind == .open ? .open : .exec, match: match, binaries: binaryMatch, pids: pids,
             scope: scope, action: .deny(errno: rule.errno == 0 ? 1 : rule.errno), monitor: info.monitor)
+        // vigil-file-identity: inode: the files the paths name now, under any name. A path that
+        // names nothing yet is matched by name only.
+        if rule.matchInode {
+            for path in rule.paths {
+                var st = stat()
+                if stat(path, &st) == 0 {
+                    fileRule.identities.insert(FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+                }
+            }
+        }
+        return fileRule
     }
 }
 

@@ -99,6 +99,25 @@ let decisionCases: [DecisionCase] = [
         #expect(d.deny)
     }
 
+    /// An exact rule with identities (vigil-file-identity: inode) matches its file under another
+    /// name by device and inode; without the identity, or for a prefix rule, the name decides.
+    @Test func identitiesMatchOtherNamesOfAProtectedFile() {
+        let file = FileIdentity(device: 0xfe00, inode: 818)
+        var rule = FileRule(id: 1, kind: .open, match: .exact(["/etc/shadow"]))
+        rule.identities = [file]
+        let set = FileRuleSet([rule])
+        #expect(set.needsIdentity)
+        #expect(set.decide(path: "/etc/shadow", pid: 1, binary: nil, kind: .open).deny)
+        #expect(set.decide(path: "/tmp/link", pid: 1, binary: nil, kind: .open, identity: file).deny)
+        #expect(!set.decide(path: "/tmp/link", pid: 1, binary: nil, kind: .open, identity: .init(device: 0xfe00, inode: 819)).matched)
+        #expect(!set.decide(path: "/tmp/link", pid: 1, binary: nil, kind: .open).matched)
+        #expect(!set.decide(path: "/tmp/link", pid: 1, binary: nil, kind: .exec, identity: file).matched)
+        var negated = FileRule(id: 2, kind: .open, match: .notExact(["/etc/shadow"]))
+        negated.identities = [file]
+        #expect(!FileRuleSet([negated]).needsIdentity, "identities apply to exact matches only")
+        #expect(!FileRuleSet([FileRule(id: 3, kind: .open, match: .exact(["/x"]))]).needsIdentity)
+    }
+
     /// A rule of a pod-scoped policy decides only for processes in scope; others fall through
     /// to later rules, and the scope is asked only once path and pid matched.
     @Test func scopedRuleAppliesOnlyInScope() {

@@ -307,6 +307,60 @@ struct EvasionKernelTests {
         }
     }
 
+    /// `vigil-file-identity: inode`: the Equal paths of a deny also protect the files they name
+    /// under any other name (device and inode read at load), so the path-semantics rows of the
+    /// table are denied: hard link and bind mount of a file, hard link and rename of a binary.
+    @Test func fileIdentityInodeDeniesOtherNamesOfTheProtectedFiles() throws {
+        let dir = try TempDir("vigil-evade-inode")
+        defer { dir.remove() }
+        let tool = try Self.buildTool(in: dir)
+        for (hook, type, family) in [("file_open", "file", "open"), ("bprm_check_security", "linux_binprm", "exec")] {
+            let fence = try TestCgroup("evade")
+            defer { fence.remove() }
+            var attempts: [Attempt] = []
+            var protected: [String] = []
+            var mounts: [String] = []
+            defer { for m in mounts { umount2(m, Int32(MNT_DETACH)) } }
+            func file(_ technique: String) throws -> String {
+                let path = family == "open"
+                    ? "\(dir.path)/secret-\(technique)-\(UUID().uuidString.prefix(6))"
+                    : try dir.copy("/bin/true", as: "target-\(technique)-\(UUID().uuidString.prefix(6))")
+                if family == "open" { try "x".write(toFile: path, atomically: true, encoding: .utf8) }
+                protected.append(path)
+                return path
+            }
+            let op = family == "open" ? "open" : "exec"
+            let named = try file("by-name")
+            attempts.append(Attempt(technique: "by-name", run: { try Self.attempt(fence, tool, [tool, op, named], dir: dir) }, eventMark: named))
+            let linked = try file("hard-link")
+            let alias = "\(dir.path)/alias-\(UUID().uuidString.prefix(6))"
+            link(linked, alias)
+            attempts.append(Attempt(technique: "hard-link", run: { try Self.attempt(fence, tool, [tool, op, alias], dir: dir) }, eventMark: alias))
+            if family == "open" {
+                let bound = try file("bind-mount")
+                let decoy = "\(dir.path)/decoy-\(UUID().uuidString.prefix(6))"
+                try "decoy".write(toFile: decoy, atomically: true, encoding: .utf8)
+                if mount(bound, decoy, nil, UInt(MS_BIND), nil) == 0 { mounts.append(decoy) }
+                attempts.append(Attempt(technique: "bind-mount", run: { try Self.attempt(fence, tool, [tool, op, decoy], dir: dir) }, eventMark: decoy))
+            } else {
+                let moved = try file("rename")
+                let renamed = "\(dir.path)/renamed-\(UUID().uuidString.prefix(6))"
+                attempts.append(Attempt(technique: "rename", run: {
+                    rename(moved, renamed)
+                    return try Self.attempt(fence, tool, [tool, op, renamed], dir: dir)
+                }, eventMark: renamed))
+            }
+            let name = "evade-inode-\(family)"
+            let policy = filePolicy(name: name, hook: hook, type: type, paths: protected, action: "Override")
+                .replacingOccurrences(of: "spec:\n", with: "spec:\n  options:\n  - name: vigil-file-identity\n    value: inode\n")
+            let observed = try Self.judge(
+                attempts, policy: policy, name: name, dir: dir, fence: fence, ready: ["file deny rules active"], acted: Self.denied)
+            for (technique, (outcome, result)) in observed {
+                #expect(outcome == .caught, "\(family) \(technique) with vigil-file-identity: inode: \(result)")
+            }
+        }
+    }
+
     // MARK: - Connects
 
     @Test func connects() throws {
