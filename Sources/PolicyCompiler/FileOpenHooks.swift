@@ -9,9 +9,11 @@ import TracingPolicy
 /// the dirfd already applied), which the name passed to openat(2) is not.
 extension Context {
     /// The open syscalls whose exit yields a new fd, with the syscall argument indexes of the
-    /// file name and the dirfd (nil: relative to the cwd), for reporting failed opens.
-    static let openExits: [(event: String, name: Int, dirfd: Int?)] = [
+    /// file name (nil: it is given none) and the dirfd (nil: relative to the cwd), for reporting
+    /// failed opens.
+    static let openExits: [(event: String, name: Int?, dirfd: Int?)] = [
         ("sys_exit_openat", 1, 0), ("sys_exit_openat2", 1, 0), ("sys_exit_open", 0, nil), ("sys_exit_creat", 0, nil),
+        ("sys_exit_open_by_handle_at", nil, nil),
     ]
 
     static func isFileOpenHook(_ call: String) -> Bool {
@@ -59,14 +61,16 @@ extension Context {
                 a.kind = UInt8(VIGIL_ARG_FILE_FD.rawValue)
                 a.size = UInt8(ret.size)
                 // Where a failed open's name and dirfd are (1 + arg index; the exit dispatcher
-                // keeps the syscall's args after ret).
-                a.meta_offset = UInt16(1 + nameIndex)
+                // keeps the syscall's args after ret). Non-zero also marks an open's exit (ret is
+                // the event's result); a syscall given no name says so in the hook's flags.
+                a.meta_offset = UInt16(1 + (nameIndex ?? 0))
                 a.meta_size = dirfdIndex.map { UInt8(1 + $0) } ?? 0
                 CTuple.set(&hook.hook.args, slot, a)
             }
             hook.hook.ctx_size = UInt16(ret.offset + ret.size)
             // io_uring opens run this hook too, at their completion (bpf/lib/dispatch.h).
             hook.hook.flags |= UInt32(VIGIL_HOOK_F_OPEN_EXIT.rawValue)
+            if nameIndex == nil { hook.hook.flags |= UInt32(VIGIL_HOOK_F_OPEN_NO_NAME.rawValue) }
             hooks.append(hook)
         }
         if hooks.isEmpty && errors.isEmpty {

@@ -405,7 +405,7 @@ __weak __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_
 				s->result = fd;
 				s->has_result = 1;
 			}
-			if (fd < 0 && spec.meta_offset && s->raw_args) {
+			if (fd < 0 && spec.meta_offset && s->raw_args && !(hook->flags & VIGIL_HOOK_F_OPEN_NO_NAME)) {
 				/* A failed open: the name it was given (exit dispatcher only, which
 				 * keeps the syscall's args after ret). */
 				__u64 name = vg_raw_int(s, 24 + 8 * ((spec.meta_offset - 1) & 7), 8, 0);

@@ -367,6 +367,9 @@ enum vigil_hook_flags {
 	 * opens run it too, at their completion, with the fd the request returned. Other hooks on the
 	 * same tracepoint (a policy's own syscalls/sys_exit_openat) are syscall hooks only. */
 	VIGIL_HOOK_F_OPEN_EXIT = 1 << 0,
+	/* An open syscall that is given no name (open_by_handle_at): a failed open has nothing to
+	 * report as its path. */
+	VIGIL_HOOK_F_OPEN_NO_NAME = 1 << 1,
 };
 
 enum vigil_policy_mode { VIGIL_MODE_ENFORCE = 0, VIGIL_MODE_MONITOR = 1 };
