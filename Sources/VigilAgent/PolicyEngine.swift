@@ -100,6 +100,8 @@ package final class PolicyEngine: Sendable {
     private let compiler: PolicyCompiler
     private let logger: Logger
     private let state: Mutex<State>
+    /// `--keep-sensors-on-exit`: what of a policy does not outlive the agent is said at load.
+    private let pinDirectory: String?
 
     /// The pod scopes in the kernel; nil without `--enable-k8s-api` (the compiler then refuses
     /// pod-scoped policies).
@@ -118,6 +120,7 @@ package final class PolicyEngine: Sendable {
     ) {
         self.scopes = scopes
         self.kernel = kernel
+        self.pinDirectory = pinDirectory
         self.compiler = PolicyCompiler(environment: environment)
         self.logger = logger
         self.state = Mutex(
@@ -237,7 +240,23 @@ package final class PolicyEngine: Sendable {
                     },
                 policyID: policyID, scope: compiled.scope?.description)
             state.policies[key] = Installed(loaded: loaded, compiled: compiled, slots: slots)
+            if pinDirectory != nil { warnWhatDoesNotOutliveTheAgent(compiled) }
             return loaded
+        }
+    }
+
+    /// With `--keep-sensors-on-exit`, the parts of a policy that stop with the agent, at load:
+    /// both fail open while no agent runs (docs/hardening.md).
+    private func warnWhatDoesNotOutliveTheAgent(_ compiled: CompiledPolicy) {
+        if compiled.scope != nil {
+            logger.warning(
+                "pod scope follows the Kubernetes watch: while no agent runs, pods started meanwhile are outside this policy (fail open)",
+                metadata: ["policy": "\(compiled.name)"])
+        }
+        if !compiled.fileRules.isEmpty {
+            logger.warning(
+                "its file_open/bprm_check_security Override denies through fanotify, which stops with the agent: no deny while no agent runs (fail open)",
+                metadata: ["policy": "\(compiled.name)"])
         }
     }
 

@@ -240,4 +240,24 @@ struct PinnedEnforcementKernelTests {
         #expect(Set(Self.processPins).isSubset(of: pinned), "\(pinned.sorted())")
         #expect(!pinned.contains { $0.hasPrefix("previous-") }, "\(pinned.sorted())")
     }
+
+    /// What of a policy stops with the agent is said when it loads: a fanotify deny.
+    @Test func aFanotifyDenyIsNamedAsNotOutlivingTheAgent() throws {
+        let dir = try TempDir("vigil-pinned-fanotify")
+        defer { dir.remove() }
+        let bpfDir = "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { TestPins.remove(bpfDir) }
+        let secret = "\(dir.path)/secret-\(UUID().uuidString.prefix(6))"
+        try "x".write(toFile: secret, atomically: true, encoding: .utf8)
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try FileDenyKernelTests().policy(hook: "file_open", type: "file", path: secret)
+            .write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
+        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("which stops with the agent: no deny while no agent runs (fail open)")
+    }
 }
