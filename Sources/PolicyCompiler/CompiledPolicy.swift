@@ -141,6 +141,9 @@ package struct CompileEnvironment: Sendable {
     /// Whether connect hooks can Sigkill/Signal: the cgroup programs cannot, so the signal is
     /// sent by a tp_btf program at the syscall's exit, which loads where tp_btf does.
     package var connectSignalsAvailable: Bool
+    /// Whether syscall hooks can run at the syscall's exit with its arguments (`return: true` on
+    /// syscall kprobes): the tp_btf exit dispatcher keeps them; the perf tracepoint has only ret.
+    package var syscallExitArgumentsAvailable: Bool
     /// Whether pod-scoped policies can be kept in step with the pods (`--enable-k8s-api`).
     package var podScopesAvailable: Bool
     /// Whether the agent's BPF-LSM programs loaded: lsmhooks file_open, bprm_check_security and
@@ -162,7 +165,7 @@ package struct CompileEnvironment: Sendable {
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
         hostNamespaces: HostNamespaces, nativeABI: SyscallABI = .x86_64, connectSignalsAvailable: Bool = true,
-        podScopesAvailable: Bool = false, bpfLSM: Bool = false,
+        syscallExitArgumentsAvailable: Bool = true, podScopesAvailable: Bool = false, bpfLSM: Bool = false,
         kprobeProgramsLoaded: Bool = false, kernelSymbol: @escaping @Sendable (String) -> KernelSymbolStatus = { _ in .unknown },
         trampolineRefusal: String? = "BPF trampolines were not probed",
         kernelFunctionHasBTF: @escaping @Sendable (String) -> Bool = { _ in false },
@@ -180,12 +183,13 @@ package struct CompileEnvironment: Sendable {
         self.hostNamespaces = hostNamespaces
         self.nativeABI = nativeABI
         self.connectSignalsAvailable = connectSignalsAvailable
+        self.syscallExitArgumentsAvailable = syscallExitArgumentsAvailable
     }
 
     /// The running kernel: formats from tracefs at `tracefsRoot`.
     package static func live(
         tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: HostNamespaces, connectSignalsAvailable: Bool = true,
-        podScopesAvailable: Bool = false, bpfLSM: Bool = false, kprobeProgramsLoaded: Bool = false,
+        syscallExitArgumentsAvailable: Bool = true, podScopesAvailable: Bool = false, bpfLSM: Bool = false, kprobeProgramsLoaded: Bool = false,
         trampolineRefusal: String? = "BPF trampolines were not probed",
         kernelFunctionHasBTF: @escaping @Sendable (String) -> Bool = { _ in false }
     ) -> CompileEnvironment {
@@ -195,7 +199,8 @@ package struct CompileEnvironment: Sendable {
             loadFormat: { subsystem, event in
                 try TracepointFormat.load(tracefsRoot: tracefsRoot, subsystem: subsystem, event: event)
             }, kprobesAvailable: kprobesAvailable, hostNamespaces: hostNamespaces,
-            connectSignalsAvailable: connectSignalsAvailable, podScopesAvailable: podScopesAvailable, bpfLSM: bpfLSM,
+            connectSignalsAvailable: connectSignalsAvailable, syscallExitArgumentsAvailable: syscallExitArgumentsAvailable,
+            podScopesAvailable: podScopesAvailable, bpfLSM: bpfLSM,
             kprobeProgramsLoaded: kprobeProgramsLoaded, kernelSymbol: { symbols.status(of: $0) },
             trampolineRefusal: trampolineRefusal, kernelFunctionHasBTF: kernelFunctionHasBTF,
             errorInjectable: { injection.contains($0) })

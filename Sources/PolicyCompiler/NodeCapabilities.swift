@@ -107,7 +107,8 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
             },
             kprobesAvailable: kprobes.available ?? true,
             hostNamespaces: .resolvedAtLoad,
-            connectSignalsAvailable: connectSignals.available ?? true, podScopesAvailable: podScopesAvailable,
+            connectSignalsAvailable: connectSignals.available ?? true,
+            syscallExitArgumentsAvailable: connectSignals.available ?? true, podScopesAvailable: podScopesAvailable,
             bpfLSM: bpfLSM.available ?? true, kprobeProgramsLoaded: kprobes.available ?? true,
             kernelSymbol: { name in
                 if blacklist.contains(name) { return .blacklisted }

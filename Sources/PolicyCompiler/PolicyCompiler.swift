@@ -221,10 +221,18 @@ struct Context {
         let runsOnTracepoint = { (call: String) in
             SyscallTracepoint.forKprobeCall(call, defaultABI: nativeABI) != nil && (kp.isSyscall || call.contains("sys_"))
         }
-        // Kernel functions are refused below for needing kprobes, return or not.
-        if kp.return && calls.allSatisfy(runsOnTracepoint) {
-            fail(kp, "return probes are not supported by this build (the syscall's return value would need sys_exit)", at: "return")
+        // Kernel functions are refused below for needing kprobes, return or not. A syscall's
+        // return runs on the exit dispatcher, which keeps the arguments next to the return value.
+        if kp.return && calls.contains(where: runsOnTracepoint) && !environment.syscallExitArgumentsAvailable {
+            fail(
+                kp,
+                "return: true on syscalls needs the tp_btf sys_exit dispatcher (it keeps the arguments with the return "
+                    + "value), which did not load here (raw_tp mode); the perf tracepoint sys_exit_* carries only ret",
+                at: "return")
             return []
+        }
+        if kp.return, let returnArg = kp.returnArg, !returnArg.type.isInteger && returnArg.type != .auto {
+            fail(returnArg, "returnArg type \(returnArg.type.rawValue): only integer return values are read here", at: "type")
         }
         if !kp.data.isEmpty && !kernelFunctionHooksAvailable {
             fail(kp, "data arguments need kprobes or BPF trampolines, which this kernel does not allow", at: "data")
@@ -247,7 +255,6 @@ struct Context {
                     at: "call")
                 continue
             }
-            if kp.return { continue }  // a list mixing syscalls and functions: refused for the functions
             guard abi == environment.nativeABI else {
                 fail(kp, "\(call): 32-bit syscalls do not fire syscalls/sys_enter_* tracepoints; use raw_syscalls with a lists InMap", at: "call")
                 continue
@@ -296,11 +303,20 @@ struct Context {
             guard resolved.count == kp.args.count else { continue }
             // matchArgs index is the prototype position: the arg declared with that index.
             let slotFor: (UInt32) -> Int? = { value in kp.args.firstIndex { $0.index == value } }
-            if let hook = buildHook(
-                category: SyscallTracepoint.subsystem, name: event,
-                event: .kprobe(functionName: abi.symbolPrefix + "sys_" + syscall), node: kp, args: resolved,
+            // return: true: the hook runs at the syscall's exit, where the dispatcher's record
+            // has ret at 16 and the arguments 8 bytes further than in sys_enter's.
+            let atExit = kp.return
+            if var hook = buildHook(
+                category: SyscallTracepoint.subsystem,
+                name: atExit ? "sys_exit_" + event.dropFirst("sys_enter_".count) : event,
+                event: .kprobe(functionName: abi.symbolPrefix + "sys_" + syscall), node: kp,
+                args: atExit ? resolved.map { ($0.0, Self.atSyscallExit($0.1)) } : resolved,
                 selectors: kp.selectors, slotFor: slotFor, message: kp.message, tags: kp.tags, spec: spec)
             {
+                if atExit {
+                    hook.hook.flags |= UInt32(VIGIL_HOOK_F_SYSCALL_RETURN.rawValue)
+                    hook.hook.ctx_size = max(hook.hook.ctx_size, 24)
+                }
                 hooks.append(hook)
             }
         }
@@ -308,6 +324,18 @@ struct Context {
             fail(kp, "no syscall of list \(kp.call) has a syscalls/sys_enter_* tracepoint on this kernel", at: "call")
         }
         return hooks
+    }
+
+    /// An argument resolved against sys_enter's record, where the exit dispatcher's record has it:
+    /// 8 bytes further (ret comes before the arguments).
+    static func atSyscallExit(_ arg: ResolvedTracepointArg) -> ResolvedTracepointArg {
+        var moved = arg
+        moved.offset += 8
+        if case .charBuf(var size) = arg.kind {
+            size.offset += 8
+            moved.kind = .charBuf(size: size)
+        }
+        return moved
     }
 
     // MARK: - Hook

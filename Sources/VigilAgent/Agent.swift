@@ -403,7 +403,8 @@ package struct ProcessMonitorService: Service {
         let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: hostNamespaces,
-            connectSignalsAvailable: sensor.connectResultsAvailable, podScopesAvailable: configuration.kubernetes != nil,
+            connectSignalsAvailable: sensor.connectResultsAvailable,
+            syscallExitArgumentsAvailable: sensor.syscallDispatchAvailable, podScopesAvailable: configuration.kubernetes != nil,
             bpfLSM: sensor.bpfLSMAvailable, kprobeProgramsLoaded: sensor.kprobesAvailable,
             trampolineRefusal: configuration.disableTrampolines ? "disabled by --disable-trampolines" : sensor.trampolineRefusal,
             kernelFunctionHasBTF: { KernelBTF.hasFunction($0) })

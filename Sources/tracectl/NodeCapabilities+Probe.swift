@@ -59,7 +59,8 @@ struct MachineFacts {
         let fentry = fact("fentry")
         var environment = CompileEnvironment.live(
             tracefsRoot: root ?? Tracefs.standardPath, kprobesAvailable: kprobes, hostNamespaces: .resolvedAtLoad,
-            connectSignalsAvailable: fact("tp_btf").available ?? true, podScopesAvailable: podScopesAvailable,
+            connectSignalsAvailable: fact("tp_btf").available ?? true,
+            syscallExitArgumentsAvailable: fact("tp_btf").available ?? true, podScopesAvailable: podScopesAvailable,
             bpfLSM: fact("BPF-LSM").available ?? true, kprobeProgramsLoaded: kprobes,
             trampolineRefusal: fentry.available == false ? fentry.detail : nil,
             kernelFunctionHasBTF: { KernelBTF.hasFunction($0) })

@@ -208,6 +208,75 @@ struct PolicyKernelTests {
         #expect(event.args.last?["label"] as? String == "size")
     }
 
+    /// `return: true` on a syscall kprobe: the event goes out at the syscall's exit with its
+    /// arguments and Tetragon's `return`; a selector on the path picks the test's own opens,
+    /// successful (the fd) and failed (-ENOENT), and Sigkill at return kills the opener.
+    @Test func syscallReturnProbeReportsArgumentsAndTheReturnValue() throws {
+        let dir = try TempDir("vigil-return")
+        defer { dir.remove() }
+        let present = "\(dir.path)/present-\(UUID().uuidString.prefix(6))"
+        let missing = "\(dir.path)/missing-\(UUID().uuidString.prefix(6))"
+        let killing = "\(dir.path)/killing-\(UUID().uuidString.prefix(6))"
+        for path in [present, killing] { try "x".write(toFile: path, atomically: true, encoding: .utf8) }
+        let cat = try dir.copy("/bin/cat", as: "cat-\(UUID().uuidString.prefix(8))")
+        let policy = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: openat-returns
+            spec:
+              kprobes:
+              - call: sys_openat
+                syscall: true
+                return: true
+                args:
+                - index: 1
+                  type: string
+                  label: path
+                returnArg:
+                  index: 0
+                  type: int
+                selectors:
+                - matchArgs:
+                  - index: 1
+                    operator: Equal
+                    values: ["\(present)", "\(missing)"]
+                - matchArgs:
+                  - index: 1
+                    operator: Equal
+                    values: ["\(killing)"]
+                  matchActions:
+                  - action: Sigkill
+            """, in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy loaded")
+        #expect(try agent.run(cat, argv: [Array("cat".utf8), Array(present.utf8)]) == 0)
+        _ = try agent.run(cat, argv: [Array("cat".utf8), Array(missing.utf8)])
+        let killed = try agent.run(cat, argv: [Array("cat".utf8), Array(killing.utf8)])
+        #expect(killed & 0x7f == SIGKILL, "wait status \(killed)")
+
+        func event(for path: String) throws -> ExportedEvent {
+            try agent.waitFor("return event for \(path)") {
+                $0.type == "process_kprobe" && $0.policyName == "openat-returns" && $0.args.first?["string_arg"] as? String == path
+            }
+        }
+        let opened = try event(for: present)
+        #expect(opened.body["function_name"] as? String == "__x64_sys_openat")
+        #expect(opened.args.first?["label"] as? String == "path")
+        let fd = (opened.body["return"] as? [String: Any])?["int_arg"] as? Int
+        #expect(fd.map { $0 >= 3 } == true, "\(opened.line)")
+        let failed = try event(for: missing)
+        #expect((failed.body["return"] as? [String: Any])?["int_arg"] as? Int == -Int(ENOENT), "\(failed.line)")
+        let kill = try event(for: killing)
+        #expect(kill.action == "KPROBE_ACTION_SIGKILL", "\(kill.line)")
+        #expect(((kill.body["return"] as? [String: Any])?["int_arg"] as? Int).map { $0 >= 3 } == true, "\(kill.line)")
+    }
+
     @Test func rawSyscallsWithAListPostsOnlyTheListedSyscalls() throws {
         let dir = try TempDir("vigil-rawsys")
         defer { dir.remove() }

@@ -241,7 +241,9 @@ import TracingPolicy
         #expect(errors.first?.contains("kprobes") == true)
     }
 
-    @Test func returnProbesAreRefused() throws {
+    /// `return: true` on a syscall runs at its exit, on the exit dispatcher: the hook is on
+    /// sys_exit_*, its arguments 8 bytes further (ret first), flagged so ret is the result.
+    @Test func returnProbesRunAtTheSyscallExit() throws {
         let yaml = Self.policy("""
             - call: sys_openat
               return: true
@@ -252,10 +254,37 @@ import TracingPolicy
                 index: 0
                 type: int
             """)
-        let errors = refusal(yaml)
+        let policy = try compile(yaml).get()
+        let hook = try #require(policy.hooks.first)
+        #expect(hook.name == "sys_exit_openat")
+        #expect(hook.hook.flags & UInt32(VIGIL_HOOK_F_SYSCALL_RETURN.rawValue) != 0)
+        let arg = hook.hook.arg(0)
+        #expect(arg.offset == 24 + 8)  // filename: the second argument after ret
+        #expect(hook.hook.ctx_size >= 40)
+    }
+
+    /// Where the exit dispatcher does not run (raw_tp mode), sys_exit_* has ret only: refused.
+    @Test func returnProbesWithoutTheExitDispatcherAreRefused() throws {
+        let yaml = Self.policy("""
+            - call: sys_openat
+              return: true
+              args:
+              - index: 1
+                type: string
+              returnArg:
+                index: 0
+                type: int
+            """)
+        var environment = Fixture.environment
+        environment.syscallExitArgumentsAvailable = false
+        let errors: [String]
+        switch compile(yaml, environment: environment) {
+        case .success: errors = []
+        case .failure(let refusal): errors = refusal.errors
+        }
         #expect(errors.count == 1)
         #expect(errors.first?.hasPrefix(position(of: "true", in: yaml) + ": spec.kprobes[0].return: ") == true, "\(errors)")
-        #expect(errors.first?.contains("return probes are not supported") == true)
+        #expect(errors.first?.contains("sys_exit dispatcher") == true, "\(errors)")
     }
 
     /// A kernel function with `return: true` is refused for needing kprobes, not for sys_exit.

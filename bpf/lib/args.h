@@ -460,6 +460,10 @@ static __always_inline __u32 vg_read_args(struct vigil_hook *hook, struct vigil_
 	__u32 tail_len = 0, i;
 
 	s->has_result = 0;
+	if (hook->flags & VIGIL_HOOK_F_SYSCALL_RETURN) {
+		s->result = (__s64)vg_raw_int(s, 16, 8, 1);
+		s->has_result = 1;
+	}
 	for (i = 0; i < VIGIL_HOOK_ARGS; i++) {
 		if (i >= hook->nargs) {
 			s->ev.args[i].kind = VIGIL_ARG_NONE;

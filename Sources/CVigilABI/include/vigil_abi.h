@@ -370,6 +370,9 @@ enum vigil_hook_flags {
 	/* An open syscall that is given no name (open_by_handle_at): a failed open has nothing to
 	 * report as its path. */
 	VIGIL_HOOK_F_OPEN_NO_NAME = 1 << 1,
+	/* A syscall kprobe with `return: true`, on the exit dispatcher: ret (the record's third
+	 * 8 bytes) is the event's result, the syscall's arguments follow it. */
+	VIGIL_HOOK_F_SYSCALL_RETURN = 1 << 2,
 };
 
 enum vigil_policy_mode { VIGIL_MODE_ENFORCE = 0, VIGIL_MODE_MONITOR = 1 };
