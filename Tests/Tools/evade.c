@@ -24,6 +24,10 @@
 //   thread-connect PORT  connect(2) from a second thread
 //   vfork-connect PORT   connect(2) from a vforked child (reports the child's result)
 //   fastopen PORT        sendto(2) with MSG_FASTOPEN (TCP fast open: connect and data at once)
+// Helper (the kernel matrix's guests have no listener of their own):
+//   listen FIRST-LAST    a TCP listener and a bound UDP socket on 127.0.0.1 for each port of the
+//                        range; prints 0 once all are bound, then waits until killed (the kernel
+//                        completes connects into the backlog, so nothing is accepted)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -197,6 +201,29 @@ static int udp_send(int port, int many)
 	return sendmmsg(fd, &msg, 1, 0) < 0 ? errno : 0;
 }
 
+static int listen_range(const char *range)
+{
+	int first, last, one = 1;
+
+	if (sscanf(range, "%d-%d", &first, &last) != 2 || first <= 0 || last < first || last > 65535)
+		return EINVAL;
+	for (int port = first; port <= last; port++) {
+		struct sockaddr_in addr = loopback(port);
+		int tcp = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0);
+
+		if (tcp < 0 || udp < 0)
+			return errno;
+		setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(tcp, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(tcp, 16) < 0 ||
+		    bind(udp, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+			return errno;
+	}
+	printf("0\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 static int run(const char *op, const char *arg)
 {
 	int port = atoi(arg);
@@ -285,6 +312,8 @@ static int run(const char *op, const char *arg)
 		}
 		return result;
 	}
+	if (!strcmp(op, "listen"))
+		return listen_range(arg);
 	if (!strcmp(op, "fastopen")) {
 		struct sockaddr_in addr = loopback(port);
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
