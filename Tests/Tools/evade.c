@@ -15,6 +15,8 @@
 //   exec PATH            execve(2), the control
 //   execveat-fd PATH     open(PATH), then execveat(fd, "", AT_EMPTY_PATH)
 //   memfd-exec PATH      PATH's bytes copied into a memfd, then execveat of the memfd
+//   ld.so PATH           execve(2) of the dynamic loader with PATH as its argument (PATH must be
+//                        dynamic): the loader maps PATH, which is never exec'd itself
 // Connects (TCP unless named; 127.0.0.1:PORT, or ::ffff:127.0.0.1 for mapped6):
 //   connect PORT         connect(2), the control
 //   uring-connect PORT   io_uring IORING_OP_CONNECT
@@ -260,6 +262,12 @@ static int run(const char *op, const char *arg)
 	}
 	if (!strcmp(op, "memfd-exec"))
 		return memfd_exec(arg);
+	if (!strcmp(op, "ld.so")) {
+		char *argv[] = { "/lib64/ld-linux-x86-64.so.2", (char *)arg, NULL }, *envp[] = { NULL };
+
+		execve(argv[0], argv, envp);
+		return errno;
+	}
 	if (!strcmp(op, "connect"))
 		return tcp_connect(port);
 	if (!strcmp(op, "uring-connect")) {

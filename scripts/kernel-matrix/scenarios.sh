@@ -365,7 +365,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -794,6 +794,8 @@ exec-hard-link missed missed
 rename missed missed
 ld.so missed missed
 shebang caught caught
+memfd-prefix caught caught
+ld.so-loader caught caught
 connect caught caught
 uring-connect caught caught
 mapped6 caught caught
@@ -803,11 +805,11 @@ fastopen missed caught
 udp-sendto missed n/a
 udp-sendmmsg missed n/a
 "
-EVADE_SCENARIOS="evade-open evade-exec evade-connect"
+EVADE_SCENARIOS="evade-open evade-exec evade-connect evade-closures"
 
 # Runs one technique ($3) of family $1 ($1-$2's policy; $2 deny or kill) in the evasion fence:
-# "$@" after the mark ($4: the protected path or "port":N) is the command. Adds the outcome to
-# evade_seen and any difference from EVADE_EXPECTED to evade_wrong.
+# "$@" after the mark ($4: the protected path or "port":N) is the command; the agent exports to
+# EV_EVENTS. Adds the outcome to evade_seen and any difference from EVADE_EXPECTED to evade_wrong.
 evade_try() { # family action technique mark command...
 	ev_family=$1 ev_action=$2 ev_technique=$3 ev_mark=$4
 	shift 4
@@ -825,7 +827,7 @@ evade_try() { # family action technique mark command...
 	ev_outcome=missed
 	if { [ "$ev_action" = deny ] && [ "$ev_got" = denied ]; } || { [ "$ev_action" = kill ] && [ "$ev_got" = killed ]; }; then
 		saved=$EVENTS
-		EVENTS=$EVADE_DIR/events.log
+		EVENTS=$EV_EVENTS
 		if wait_event 10 "\"policy_name\":\"evade-$ev_family-$ev_action\"" "$ev_mark"; then
 			ev_outcome=caught
 		else
@@ -876,6 +878,29 @@ evade_port_policy() { # name hooks-key hook-lines action ports...
 			"$ev_index" "${chunk%, }" "$ev_act"
 		[ "$ev_act" = Override ] && printf '        argError: -1\n'
 	done
+}
+
+# Starts the evasions' agent (EVADER) on policy directory $1, fenced, exporting to $2 (EV_EVENTS),
+# logging to $3; 0 once it loaded $4 policies and the listener is up.
+evade_agent() { # policies events log count
+	EV_EVENTS=$2
+	"$VIGIL" --node-name matrix --export-filename "$2" --server-address "" \
+		--tracing-policy-dir "$1" --enforcement-cgroup "$EVADE_FENCE" --log-level info $AGENT_ARGS \
+		>/dev/null 2>"$3" &
+	EVADER=$!
+	i=0
+	while [ $i -lt $((READY_TIMEOUT * 10)) ] && kill -0 $EVADER 2>/dev/null && ! grep -q "policy refused" "$3"; do
+		[ "$(grep -c "policy loaded" "$3" 2>/dev/null)" = "$4" ] && [ "$(cat "$EVADE_DIR/listen.out")" = 0 ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+evade_agent_stop() {
+	kill -TERM $EVADER
+	wait $EVADER
+	EVADER=
 }
 
 run_evasions() {
@@ -949,20 +974,9 @@ run_evasions() {
 	"$EVADE" listen "$first-$((port - 1))" >"$d/listen.out" 2>&1 &
 	LISTENER=$!
 
-	"$VIGIL" --node-name matrix --export-filename "$d/events.log" --server-address "" \
-		--tracing-policy-dir "$d/policies" --enforcement-cgroup "$EVADE_FENCE" --log-level info $AGENT_ARGS \
-		>/dev/null 2>"$d/agent.log" &
-	EVADER=$!
-	i=0
-	evade_ready() { [ "$(grep -c "policy loaded" "$d/agent.log" 2>/dev/null)" = 6 ] && [ "$(cat "$d/listen.out")" = 0 ]; }
-	while [ $i -lt $((READY_TIMEOUT * 10)) ] && kill -0 $EVADER 2>/dev/null && ! grep -q "policy refused" "$d/agent.log"; do
-		evade_ready && break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if ! evade_ready; then
+	if ! evade_agent "$d/policies" "$d/events.log" "$d/agent.log" 6; then
 		why="agent or listener not ready: $(grep "policy refused" "$d/agent.log" | head -n 1)$(tail -n 1 "$d/agent.log"); listener: $(cat "$d/listen.out")"
-		for s in $EVADE_SCENARIOS; do result $s FAIL "$why"; done
+		for s in evade-open evade-exec evade-connect; do result $s FAIL "$why"; done
 		cat "$d/agent.log"
 	else
 		for action in deny kill; do
@@ -986,7 +1000,7 @@ run_evasions() {
 			evade_try exec $action copy "$d/target-$action-copy" "$EVADE" exec "$d/copied-$action"
 			evade_try exec $action exec-hard-link "$d/target-$action-exec-hard-link" "$EVADE" exec "$d/exec-alias-$action"
 			evade_try exec $action rename "$d/target-$action-rename" "$EVADE" exec "$d/renamed-$action"
-			evade_try exec $action ld.so "$d/target-$action-ld.so" "$LOADER" "$d/target-$action-ld.so"
+			evade_try exec $action ld.so "$d/target-$action-ld.so" "$EVADE" ld.so "$d/target-$action-ld.so"
 			evade_try exec $action shebang "$d/target-$action-shebang" "$EVADE" exec "$d/script-$action"
 		done
 		evade_result evade-exec
@@ -1003,9 +1017,26 @@ run_evasions() {
 		for op in $EV_UDP; do evade_seen="$evade_seen $op:kill=n/a"; done
 		evade_result evade-connect
 	fi
-	kill -TERM $EVADER
-	wait $EVADER
-	EVADER=
+	evade_agent_stop
+	# What the table says closes two exec rows, a bprm_check_security policy with a Prefix
+	# /memfd: selector (memfd execs) and an Equal selector on the loader (ld.so runs): one agent
+	# per action, since both actions would match the same execs.
+	for action in deny kill; do
+		act=Sigkill
+		[ $action = deny ] && act=Override
+		mkdir -p "$d/closure-$action"
+		evade_file_policy evade-closure-$action bprm_check_security linux_binprm $act "$LOADER" >"$d/closure-$action/closure.yaml"
+		printf '    - matchArgs:\n      - index: 0\n        operator: Prefix\n        values: ["/memfd:"]\n      matchActions:\n      - action: %s\n' $act >>"$d/closure-$action/closure.yaml"
+		[ $act = Override ] && printf '        argError: -1\n' >>"$d/closure-$action/closure.yaml"
+		if evade_agent "$d/closure-$action" "$d/events-closure-$action.log" "$d/agent-closure-$action.log" 1; then
+			evade_try closure $action memfd-prefix "/memfd:evade" "$EVADE" memfd-exec "$d/target-$action-exec"
+			evade_try closure $action ld.so-loader "\"$LOADER\"" "$EVADE" ld.so "$d/target-$action-exec"
+		else
+			evade_wrong="$evade_wrong $action agent not ready: $(grep "policy refused" "$d/agent-closure-$action.log" | head -n 1)$(tail -n 1 "$d/agent-closure-$action.log");"
+		fi
+		evade_agent_stop
+	done
+	evade_result evade-closures
 	kill -KILL $LISTENER
 	wait $LISTENER 2>/dev/null
 	LISTENER=
