@@ -15,6 +15,8 @@
 //   exec PATH            execve(2), the control
 //   execveat-fd PATH     open(PATH), then execveat(fd, "", AT_EMPTY_PATH)
 //   memfd-exec PATH      PATH's bytes copied into a memfd, then execveat of the memfd
+//   ld.so PATH           execve(2) of the dynamic loader with PATH as its argument (PATH must be
+//                        dynamic): the loader maps PATH, which is never exec'd itself
 // Connects (TCP unless named; 127.0.0.1:PORT, or ::ffff:127.0.0.1 for mapped6):
 //   connect PORT         connect(2), the control
 //   uring-connect PORT   io_uring IORING_OP_CONNECT
@@ -24,6 +26,10 @@
 //   thread-connect PORT  connect(2) from a second thread
 //   vfork-connect PORT   connect(2) from a vforked child (reports the child's result)
 //   fastopen PORT        sendto(2) with MSG_FASTOPEN (TCP fast open: connect and data at once)
+// Helper (the kernel matrix's guests have no listener of their own):
+//   listen FIRST-LAST    a TCP listener and a bound UDP socket on 127.0.0.1 for each port of the
+//                        range; prints 0 once all are bound, then waits until killed (the kernel
+//                        completes connects into the backlog, so nothing is accepted)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -197,6 +203,29 @@ static int udp_send(int port, int many)
 	return sendmmsg(fd, &msg, 1, 0) < 0 ? errno : 0;
 }
 
+static int listen_range(const char *range)
+{
+	int first, last, one = 1;
+
+	if (sscanf(range, "%d-%d", &first, &last) != 2 || first <= 0 || last < first || last > 65535)
+		return EINVAL;
+	for (int port = first; port <= last; port++) {
+		struct sockaddr_in addr = loopback(port);
+		int tcp = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0);
+
+		if (tcp < 0 || udp < 0)
+			return errno;
+		setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(tcp, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(tcp, 16) < 0 ||
+		    bind(udp, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+			return errno;
+	}
+	printf("0\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 static int run(const char *op, const char *arg)
 {
 	int port = atoi(arg);
@@ -233,6 +262,12 @@ static int run(const char *op, const char *arg)
 	}
 	if (!strcmp(op, "memfd-exec"))
 		return memfd_exec(arg);
+	if (!strcmp(op, "ld.so")) {
+		char *argv[] = { "/lib64/ld-linux-x86-64.so.2", (char *)arg, NULL }, *envp[] = { NULL };
+
+		execve(argv[0], argv, envp);
+		return errno;
+	}
 	if (!strcmp(op, "connect"))
 		return tcp_connect(port);
 	if (!strcmp(op, "uring-connect")) {
@@ -285,6 +320,8 @@ static int run(const char *op, const char *arg)
 		}
 		return result;
 	}
+	if (!strcmp(op, "listen"))
+		return listen_range(arg);
 	if (!strcmp(op, "fastopen")) {
 		struct sockaddr_in addr = loopback(port);
 		int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -9,8 +9,8 @@
 #
 # The kernel is 6.1 or 6.12, with -nobpf to boot it without bpf in lsm= (as in run.sh). CMD runs
 # as root under busybox sh in /work, where FILES (files or directories of this machine) are copied
-# under their base names, with /vigil first on PATH (vigil, tracectl, trigger, open_storm, the
-# matrix scripts). Its stdout comes out on stdout, its stderr and the kernel's warnings on
+# under their base names, with /vigil first on PATH (vigil, tracectl, trigger, open_storm, evade,
+# the matrix scripts). Its stdout comes out on stdout, its stderr and the kernel's warnings on
 # stderr, both as the guest writes them; the guest powers off when CMD returns, with whatever CMD
 # left running. Exits with CMD's status; 124 when GUEST_TIMEOUT (600 s) runs out first, 2 when
 # the guest cannot start or ends without the status.
@@ -48,7 +48,8 @@ mkdir -p "$CACHE" "$OUT"
 exec 9>"$OUT/lock"
 flock 9
 inputs=$(stat -L -c '%n %s %Y' "$(realpath "$VIGIL")" "$(realpath "$TRACECTL")" $BUSYBOX \
-	"$HERE"/{init.sh,scenarios.sh,bench-trampolines.sh,trigger.c,lib.sh} "$ROOT/bench/open_storm.c")
+	"$HERE"/{init.sh,scenarios.sh,bench-trampolines.sh,trigger.c,lib.sh} "$ROOT/bench/open_storm.c" \
+	"$ROOT/Tests/Tools/evade.c")
 if ! [ -f "$OUT/initramfs.cpio.gz" ] || [ "$inputs" != "$(cat "$OUT/initramfs.inputs" 2>/dev/null)" ]; then
 	say "building the initramfs from $VIGIL"
 	build_static_helpers

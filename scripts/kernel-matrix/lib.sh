@@ -6,6 +6,9 @@
 
 BUSYBOX=/bin/busybox
 TRIGGER=$OUT/trigger
+EVADE=$OUT/evade
+# The dynamic program the evasion scenarios exec (copies of it): ld.so can only run a dynamic one.
+EXEC_TARGET=/bin/true
 
 check_tools() {
 	local tool
@@ -15,6 +18,7 @@ check_tools() {
 	if ! [ -x $BUSYBOX ] || ldd $BUSYBOX >/dev/null 2>&1; then
 		die "$BUSYBOX is missing or not static: install busybox-static"
 	fi
+	[ -f /usr/include/liburing.h ] || die "liburing.h not found: install liburing-dev (the evasion tool, Tests/Tools/evade.c, links liburing)"
 }
 
 # --- kernels ---------------------------------------------------------------------------------
@@ -65,22 +69,24 @@ kernel_image() {
 build_static_helpers() {
 	gcc -O2 -static -Wall -Werror -o "$TRIGGER" "$HERE/trigger.c"
 	gcc -O2 -static -Wall -Werror -o "$OUT/open_storm" "$ROOT/bench/open_storm.c"
+	gcc -O2 -static -Wall -Werror -o "$EVADE" "$ROOT/Tests/Tools/evade.c" -luring -lpthread
 }
 
 # Writes the initramfs to $1: busybox, init.sh as /init, and in /vigil the agent, tracectl, the
-# scripts and the static helpers (build_static_helpers first).
+# scripts, the static helpers (build_static_helpers first) and the evasions' exec target.
 build_initramfs() {
 	local out=$1 stage=$1.stage lib
 	rm -rf "$stage"
 	mkdir -p "$stage"/{bin,proc,sys,dev,tmp,vigil,etc}
 	cp $BUSYBOX "$stage/bin/busybox"
 	cp "$HERE/init.sh" "$stage/init"
-	cp "$HERE/scenarios.sh" "$HERE/bench-trampolines.sh" "$TRIGGER" "$OUT/open_storm" "$stage/vigil/"
+	cp "$HERE/scenarios.sh" "$HERE/bench-trampolines.sh" "$TRIGGER" "$OUT/open_storm" "$EVADE" "$stage/vigil/"
+	cp "$EXEC_TARGET" "$stage/vigil/true"
 	strip -o "$stage/vigil/vigil" "$VIGIL"
 	strip -o "$stage/vigil/tracectl" "$TRACECTL"
 	# The shared libraries (Swift runtime, Foundation, libbpf, libelf, zlib, glibc) at the
 	# paths the dynamic loader looks for them, so the binaries run unchanged.
-	for lib in $( (ldd "$VIGIL"; ldd "$TRACECTL") | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
+	for lib in $( (ldd "$VIGIL"; ldd "$TRACECTL"; ldd "$EXEC_TARGET") | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
 		mkdir -p "$stage$(dirname "$lib")"
 		cp -L "$lib" "$stage$lib"
 	done

@@ -25,7 +25,7 @@ VIGIL=${VIGIL:-$ROOT/.build/release/vigil}
 TRACECTL=${TRACECTL:-$(dirname "$VIGIL")/tracectl}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
 MATRIX_MODE=${MATRIX_MODE:-scenarios}
-SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret)
+SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures)
 
 say() { echo "kernel-matrix: $*" >&2; }
 die() { say "$*"; exit 2; }
@@ -47,7 +47,7 @@ run_host() {
 	: >"$results"
 	echo "KERNEL $(uname -r) (host)" >>"$results"
 	say "host $(uname -r): running natively"
-	WORK=$work VIGIL=$VIGIL TRACECTL=$TRACECTL TRIGGER=$TRIGGER RESULTS=$results sh "$HERE/scenarios.sh" >"$OUT/host.console" 2>&1 || true
+	WORK=$work VIGIL=$VIGIL TRACECTL=$TRACECTL TRIGGER=$TRIGGER EVADE=$EVADE EXEC_TARGET=$EXEC_TARGET RESULTS=$results sh "$HERE/scenarios.sh" >"$OUT/host.console" 2>&1 || true
 	echo DONE >>"$results"
 	rm -rf "$work"
 }
