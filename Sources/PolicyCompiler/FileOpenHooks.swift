@@ -176,6 +176,9 @@ extension Context {
             if !selector.matchNamespaces.isEmpty {
                 fail(selector, "matchNamespaces is not supported with Override on this hook", at: "matchNamespaces")
             }
+            if !selector.matchParentBinaries.isEmpty {
+                fail(selector, "matchParentBinaries is not supported with Override on this hook (its deny is decided by fanotify in user space)", at: "matchParentBinaries")
+            }
             let pids = selector.matchPIDs.first
             fileRules.append(
                 CompiledFileRule(

@@ -56,6 +56,10 @@ extension Context {
         if let binaries = selector.matchBinaries.first {
             out.bin = compileBinaryFilter(binaries)
         }
+        // matchParentBinaries: the same filter on the parent process's binary (one per selector).
+        if let parents = selector.matchParentBinaries.first {
+            out.parent_bin = compileBinaryFilter(parents)
+        }
 
         // matchActions
         out.nactions = UInt8(min(selector.matchActions.count, Int(VIGIL_ACTIONS)))
@@ -69,7 +73,6 @@ extension Context {
         let unsupported: [(String, Bool)] = [
             ("matchData", !selector.matchData.isEmpty),
             ("matchReturnArgs", !selector.matchReturnArgs.isEmpty),
-            ("matchParentBinaries", !selector.matchParentBinaries.isEmpty),
             ("matchNamespaceChanges", !selector.matchNamespaceChanges.isEmpty),
             ("matchCapabilities", !selector.matchCapabilities.isEmpty),
             ("matchCapabilityChanges", !selector.matchCapabilityChanges.isEmpty),

@@ -208,6 +208,57 @@ struct PolicyKernelTests {
         #expect(event.args.last?["label"] as? String == "size")
     }
 
+    /// matchParentBinaries: an open of the test's file is reported when the opener's parent is
+    /// the test's bash copy, not when it is the system's bash; the parent is the one the kernel
+    /// side recorded at exec (real_parent's binary in vg_procs).
+    @Test func matchParentBinariesSelectsByTheParentsBinary() throws {
+        let dir = try TempDir("vigil-parent")
+        defer { dir.remove() }
+        let file = "\(dir.path)/file-\(UUID().uuidString.prefix(6))"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        let bash = try dir.copy("/bin/bash", as: "bash-\(UUID().uuidString.prefix(8))")
+        let policy = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: opens-under-test-bash
+            spec:
+              kprobes:
+              - call: sys_openat
+                syscall: true
+                args:
+                - index: 1
+                  type: string
+                selectors:
+                - matchArgs:
+                  - index: 1
+                    operator: Equal
+                    values: ["\(file)"]
+                  matchParentBinaries:
+                  - operator: In
+                    values: ["\(bash)"]
+            """, in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy loaded")
+        // `cat; true` keeps bash from exec-ing cat in its own place: cat is bash's child.
+        #expect(try agent.run(bash, argv: [Array("bash".utf8), Array("-c".utf8), Array("cat \(file) >/dev/null; true".utf8)]) == 0)
+        #expect(try agent.run("/bin/bash", argv: [Array("bash".utf8), Array("-c".utf8), Array("cat \(file) >/dev/null; true".utf8)]) == 0)
+        let event = try agent.waitFor("open under the test's bash") {
+            $0.policyName == "opens-under-test-bash" && $0.args.first?["string_arg"] as? String == file
+        }
+        #expect(event.binary == "/bin/cat" || event.binary == "/usr/bin/cat", "\(event.line)")
+        #expect(event.parent["binary"] as? String == bash, "\(event.line)")
+        usleep(500_000)
+        agent.poll()
+        let all = agent.events.filter { $0.policyName == "opens-under-test-bash" }
+        #expect(all.count == 1, "the system bash's child was reported too: \(all.map(\.line))")
+    }
+
     /// `return: true` on a syscall kprobe: the event goes out at the syscall's exit with its
     /// arguments and Tetragon's `return`; a selector on the path picks the test's own opens,
     /// successful (the fd) and failed (-ENOENT), and Sigkill at return kills the opener.

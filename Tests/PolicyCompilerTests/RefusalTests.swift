@@ -322,17 +322,18 @@ import TracingPolicy
                 operator: Equal
                 values:
                 - /etc/passwd
-              matchParentBinaries:
-              - operator: In
+              matchCapabilities:
+              - type: Effective
+                operator: In
                 values:
-                - /bin/sh
+                - CAP_SYS_ADMIN
               matchActions:
               - action: GetUrl
                 argUrl: http://example.com
             """)
         let errors = refusal(yaml)
         #expect(errors.count == 2)
-        #expect(errors.contains { $0.contains("matchParentBinaries is not supported by this build") }, "\(errors)")
+        #expect(errors.contains { $0.contains("matchCapabilities is not supported by this build") }, "\(errors)")
         #expect(errors.contains { $0.contains("action GetUrl is not supported by this build") }, "\(errors)")
     }
 }

@@ -356,8 +356,10 @@ __weak __noinline int vg_match_namespaces(struct vigil_hook *hook, __u32 sel)
 	return 1;
 }
 
-/* matchBinaries against the binary the kernel side recorded at exec (or inherited at fork). */
-__weak __noinline int vg_match_binary(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel)
+/* matchBinaries (parent 0) or matchParentBinaries (parent 1) against the binary the kernel side
+ * recorded at exec (or inherited at fork) for the current process or its parent (real_parent,
+ * as Tetragon's). */
+__weak __noinline int vg_match_binary(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel, __u32 parent)
 {
 	struct vigil_bin_filter *f;
 	struct vigil_proc_state *proc;
@@ -365,10 +367,16 @@ __weak __noinline int vg_match_binary(struct vigil_hook *hook, struct vigil_gene
 
 	if (!hook || !s || sel >= VIGIL_SELECTORS)
 		return 0;
-	f = &hook->selectors[sel].bin;
+	f = parent ? &hook->selectors[sel].parent_bin : &hook->selectors[sel].bin;
 	if (f->op == VIGIL_OP_NONE)
 		return 1;
-	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (parent) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		tgid = BPF_CORE_READ(task, real_parent, tgid);
+	} else {
+		tgid = bpf_get_current_pid_tgid() >> 32;
+	}
 	proc = bpf_map_lookup_elem(&vg_procs, &tgid);
 	if (!proc || proc->binary_len == 0 || proc->binary_len >= VIGIL_BINARY_MAX) {
 		/* Unknown or too long to keep: only the negated operators can hold. */
@@ -390,7 +398,9 @@ __weak __noinline int vg_match_selector(struct vigil_hook *hook, struct vigil_ge
 		return 0;
 	if (hook->selectors[sel].nns && !vg_match_namespaces(hook, sel))
 		return 0;
-	if (hook->selectors[sel].bin.op != VIGIL_OP_NONE && !vg_match_binary(hook, s, sel))
+	if (hook->selectors[sel].bin.op != VIGIL_OP_NONE && !vg_match_binary(hook, s, sel, 0))
+		return 0;
+	if (hook->selectors[sel].parent_bin.op != VIGIL_OP_NONE && !vg_match_binary(hook, s, sel, 1))
 		return 0;
 	for (j = 0; j < VIGIL_MATCH_ARGS; j++) {
 		if (j >= hook->selectors[sel].nargs)

@@ -345,6 +345,7 @@ struct vigil_selector {
 	__u8  pad0;
 	struct vigil_pid_filter pid;
 	struct vigil_bin_filter bin;
+	struct vigil_bin_filter parent_bin; /* matchParentBinaries: the parent process's binary */
 	struct vigil_arg_filter args[VIGIL_MATCH_ARGS];
 	struct vigil_ns_filter ns[VIGIL_MATCH_NS];
 	struct vigil_action actions[VIGIL_ACTIONS];
@@ -507,8 +508,8 @@ struct vigil_generic_event {
 
 _Static_assert(sizeof(struct vigil_arg_spec) == 8, "map layout: arg spec");
 _Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
-_Static_assert(sizeof(struct vigil_selector) == 480, "map layout: selector");
-_Static_assert(sizeof(struct vigil_hook) == 2456, "map layout: hook");
+_Static_assert(sizeof(struct vigil_selector) == 488, "map layout: selector");
+_Static_assert(sizeof(struct vigil_hook) == 2496, "map layout: hook");
 _Static_assert(sizeof(struct vigil_generic_event) == 144, "wire format: generic");
 _Static_assert(sizeof(struct vigil_file_header) == VIGIL_FILE_HEADER, "wire format: file header");
 _Static_assert(sizeof(struct vigil_scope) == 8, "map layout: scope");
