@@ -39,9 +39,14 @@ package struct PolicyFileRule: Sendable {
 
 /// The one place policy events are built: generic (policy hook) records and fanotify decisions
 /// -> `process_tracepoint` / `process_kprobe` / `process_lsm` events.
+///
+/// The builders for records and decisions take the cache `inout` although they only read it:
+/// the pipeline's cache is a stored property of a class, and passed by value it is copied for
+/// the call (a retain and a release of each of its tables per policy event, measurable in the
+/// replay); `inout` lends it in place.
 package enum PolicyEvents {
     package static func event(
-        for record: GenericRecord, slot: PolicyHookSlot, cache: ProcessCache, nodeName: String, clock: KtimeClock
+        for record: GenericRecord, slot: PolicyHookSlot, cache: inout ProcessCache, nodeName: String, clock: KtimeClock
     ) -> ExportEvent {
         let hook = slot.hook
         var args: [Argument] = []
@@ -65,7 +70,7 @@ package enum PolicyEvents {
     /// A fanotify decision as a `process_lsm` (or `process_kprobe`) event with action Override,
     /// stamped `now` (the guard answers in user space: there is no kernel time to convert).
     package static func event(
-        for decision: FileDecisionEvent, rule fileRule: PolicyFileRule, cache: ProcessCache, nodeName: String,
+        for decision: FileDecisionEvent, rule fileRule: PolicyFileRule, cache: inout ProcessCache, nodeName: String,
         now: WallTime = WallTime(nanosecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1e9))
     ) -> ExportEvent {
         let rule = fileRule.rule
