@@ -110,17 +110,20 @@ package enum PolicyEvents {
         kind: ExportEventKind, pid: UInt32, tid: UInt32, processKtime: UInt64, cgroupID: UInt64, binary: [UInt8],
         startTime: WallTime, time: WallTime, cache: ProcessCache, nodeName: String
     ) -> ExportEvent {
-        let context =
+        // One binding whose fields move into the event: optional chains on the context (one per
+        // field) copied each field out and then destroyed the context, per policy event.
+        if let context =
             (processKtime != 0 ? cache.context(pid: pid, ktime: processKtime, tid: tid) : nil)
             ?? cache.context(pid: pid, ktime: 0, tid: tid)
-        let process =
-            context?.process
-            ?? ExportedProcess(
-                execID: ExecIDs.make(node: nodeName, ktime: processKtime, pid: pid), pid: pid, tid: tid, uid: 0,
-                auid: UInt32.max, cwd: [], binary: binary, arguments: [], flags: [.miss], startTime: startTime,
-                cgroupID: cgroupID)
-        return ExportEvent(
-            kind: kind, process: process, parent: context?.parent, ancestors: context?.ancestors ?? [],
-            nodeName: nodeName, time: time)
+        {
+            return ExportEvent(
+                kind: kind, process: context.process, parent: context.parent, ancestors: context.ancestors,
+                nodeName: nodeName, time: time)
+        }
+        let process = ExportedProcess(
+            execID: ExecIDs.make(node: nodeName, ktime: processKtime, pid: pid), pid: pid, tid: tid, uid: 0,
+            auid: UInt32.max, cwd: [], binary: binary, arguments: [], flags: [.miss], startTime: startTime,
+            cgroupID: cgroupID)
+        return ExportEvent(kind: kind, process: process, parent: nil, ancestors: [], nodeName: nodeName, time: time)
     }
 }
