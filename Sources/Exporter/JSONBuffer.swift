@@ -13,6 +13,10 @@ package struct JSONBuffer: ~Copyable {
     /// Bytes written so far.
     package private(set) var count: Int
     private var capacity: Int
+    /// The second of the last RFC 3339 stamp written (`RFC3339.append(_:to:)`) and its
+    /// `YYYY-MM-DDTHH:MM:SS` (19 of the 24 bytes), reused while the second does not change.
+    var stampSecond: UInt64 = .max
+    var stampPrefix: (UInt64, UInt64, UInt64) = (0, 0, 0)
 
     /// An empty buffer with room for `capacity` bytes before it grows.
     package init(capacity: Int = 4096) {

@@ -77,53 +77,75 @@ package enum RFC3339 {
         withUnsafeBytes(of: &storage) { b.append(contentsOf: $0[..<n]) }
     }
 
-    /// Appends `time` as in ``append(_:to:)-([UInt8])``, to the encoder's buffer.
+    /// Appends `time` as in ``append(_:to:)-([UInt8])``, to the encoder's buffer. The date and
+    /// time of day (`YYYY-MM-DDTHH:MM:SS`, the civil-date arithmetic and 14 digits) are kept in
+    /// the buffer for their second and copied while the second does not change, as for the
+    /// events of one batch; only the fraction is formatted per stamp.
     @inline(__always)
     static func append(_ time: WallTime, to b: inout JSONBuffer) {
-        var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        let n = withUnsafeMutableBytes(of: &storage) { format(time, into: $0) }
+        let ns = time.nanosecondsSinceEpoch
+        let seconds = ns / 1_000_000_000
+        if seconds != b.stampSecond {
+            withUnsafeMutableBytes(of: &b.stampPrefix) { formatSeconds(seconds, into: $0) }
+            b.stampSecond = seconds
+        }
+        var prefix = b.stampPrefix  // a copy: `b` cannot be appended to while its prefix is borrowed
+        withUnsafeBytes(of: &prefix) { b.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<19])) }
+        var storage: (UInt64, UInt64) = (0, 0)
+        let n = withUnsafeMutableBytes(of: &storage) { formatFraction(ns % 1_000_000_000, into: $0) }
         withUnsafeBytes(of: &storage) { b.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
     }
 
     /// Writes `time` into `out` (at least 30 bytes); returns the length.
     static func format(_ time: WallTime, into out: UnsafeMutableRawBufferPointer) -> Int {
         let ns = time.nanosecondsSinceEpoch
-        let seconds = ns / 1_000_000_000
-        let nanos = ns % 1_000_000_000
+        formatSeconds(ns / 1_000_000_000, into: out)
+        return 19 + formatFraction(ns % 1_000_000_000, into: UnsafeMutableRawBufferPointer(rebasing: out[19...]))
+    }
+
+    @inline(__always)
+    private static func put(_ value: Int, digits: Int, at index: Int, in out: UnsafeMutableRawBufferPointer) {
+        var v = value
+        var i = index + digits
+        while i > index {
+            i &-= 1
+            out[i] = UInt8(truncatingIfNeeded: v % 10) &+ UInt8(ascii: "0")
+            v /= 10
+        }
+    }
+
+    /// Writes `YYYY-MM-DDTHH:MM:SS` of `seconds` since the epoch into `out[0..<19]`.
+    static func formatSeconds(_ seconds: UInt64, into out: UnsafeMutableRawBufferPointer) {
         let secondOfDay = Int(seconds % 86_400)
         let (year, month, day) = CivilTime.civil(fromDays: Int(seconds / 86_400))
-        @inline(__always) func put(_ value: Int, digits: Int, at index: Int) {
-            var v = value
-            var i = index + digits
-            while i > index {
-                i &-= 1
-                out[i] = UInt8(truncatingIfNeeded: v % 10) &+ UInt8(ascii: "0")
-                v /= 10
-            }
-        }
-        put(year, digits: 4, at: 0)
+        put(year, digits: 4, at: 0, in: out)
         out[4] = UInt8(ascii: "-")
-        put(month, digits: 2, at: 5)
+        put(month, digits: 2, at: 5, in: out)
         out[7] = UInt8(ascii: "-")
-        put(day, digits: 2, at: 8)
+        put(day, digits: 2, at: 8, in: out)
         out[10] = UInt8(ascii: "T")
-        put(secondOfDay / 3600, digits: 2, at: 11)
+        put(secondOfDay / 3600, digits: 2, at: 11, in: out)
         out[13] = UInt8(ascii: ":")
-        put(secondOfDay % 3600 / 60, digits: 2, at: 14)
+        put(secondOfDay % 3600 / 60, digits: 2, at: 14, in: out)
         out[16] = UInt8(ascii: ":")
-        put(secondOfDay % 60, digits: 2, at: 17)
-        var n = 19
+        put(secondOfDay % 60, digits: 2, at: 17, in: out)
+    }
+
+    /// Writes the fraction of `nanos` (none, or `.` and 3, 6 or 9 digits) and `Z` from `out[0]`
+    /// (at least 11 bytes); returns the length.
+    static func formatFraction(_ nanos: UInt64, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var n = 0
         if nanos != 0 {
             out[n] = UInt8(ascii: ".")
             n += 1
             if nanos % 1_000_000 == 0 {
-                put(Int(nanos / 1_000_000), digits: 3, at: n)
+                put(Int(nanos / 1_000_000), digits: 3, at: n, in: out)
                 n += 3
             } else if nanos % 1000 == 0 {
-                put(Int(nanos / 1000), digits: 6, at: n)
+                put(Int(nanos / 1000), digits: 6, at: n, in: out)
                 n += 6
             } else {
-                put(Int(nanos), digits: 9, at: n)
+                put(Int(nanos), digits: 9, at: n, in: out)
                 n += 9
             }
         }

@@ -98,7 +98,7 @@ package final class Pipeline {
     package func handle(_ record: Record) {
         if case .generic(let generic) = record {
             guard let slot = policies.hookSlot(generic.hookSlot) else { return }
-            let event = PolicyEvents.event(for: generic, slot: slot, cache: cache, nodeName: nodeName, clock: clock)
+            let event = PolicyEvents.event(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
             tally.add(
                 slot: generic.hookSlot, action: PolicyAction(abi: generic.action), policy: slot.policyName,
                 report: policies.reportActions)
@@ -111,7 +111,7 @@ package final class Pipeline {
     /// A fanotify decision (deny or monitor) as an event, with its process context.
     package func handle(_ decision: FileDecisionEvent) {
         guard let rule = policies.fileRule(decision.ruleID) else { return }
-        let event = PolicyEvents.event(for: decision, rule: rule, cache: cache, nodeName: nodeName)
+        let event = PolicyEvents.event(for: decision, rule: rule, cache: &cache, nodeName: nodeName)
         policies.reportActions(rule.policyName, .override, 1)
         emit(event)
     }

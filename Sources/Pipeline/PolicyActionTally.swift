@@ -15,24 +15,48 @@ struct PolicyActionTally {
         var count: Int
     }
     private var counts: [Key: Count] = [:]
+    /// The current run of records of one key and policy, counted without hashing: a storm's
+    /// records mostly come from one hook, and the dictionary lookup per record showed in the
+    /// pipeline replay (~2.5%). Folded into `counts` when another key comes, and at flush.
+    private var runKey = Key(slot: 0, action: .unknown)
+    private var runPolicy = ""
+    private var runCount = 0
 
     mutating func add(slot: UInt32, action: PolicyAction, policy: String, report: (String, PolicyAction, Int) -> Void) {
         let key = Key(slot: slot, action: action)
+        if runCount > 0 && runKey == key && runPolicy == policy {
+            runCount += 1
+            return
+        }
+        foldRun(report)
+        runKey = key
+        runPolicy = policy
+        runCount = 1
+    }
+
+    /// Adds the current run to `counts`.
+    private mutating func foldRun(_ report: (String, PolicyAction, Int) -> Void) {
+        guard runCount > 0 else { return }
+        let key = runKey
+        let policy = runPolicy
+        let n = runCount
+        runCount = 0
         if let index = counts.index(forKey: key) {
             // A slot reused by another policy within the batch: the old policy's count goes out first.
             if counts.values[index].policy != policy {
-                report(counts.values[index].policy, action, counts.values[index].count)
-                counts.values[index] = Count(policy: policy, count: 1)
+                report(counts.values[index].policy, key.action, counts.values[index].count)
+                counts.values[index] = Count(policy: policy, count: n)
             } else {
-                counts.values[index].count += 1
+                counts.values[index].count += n
             }
         } else {
-            counts[key] = Count(policy: policy, count: 1)
+            counts[key] = Count(policy: policy, count: n)
         }
     }
 
     /// Reports and clears the batch's counts.
     mutating func flush(_ report: (String, PolicyAction, Int) -> Void) {
+        foldRun(report)
         guard !counts.isEmpty else { return }
         for (key, count) in counts { report(count.policy, key.action, count.count) }
         counts.removeAll(keepingCapacity: true)

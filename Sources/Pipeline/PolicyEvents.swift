@@ -14,11 +14,15 @@ package final class PolicyHookSlot: Sendable {
     /// Where the hook runs: its backend's answer, which a fallback may have changed from the
     /// compiler's ``CompiledHook/mechanism``.
     package let mechanism: Mechanism
+    /// The events' `mechanism` for this hook, rendered once here: built per event it was ~6% of
+    /// a policy record's cost in the pipeline replay (string interpolation and its allocation).
+    package let eventMechanism: String
 
     package init(policyName: String, hook: CompiledHook, mechanism: Mechanism) {
         self.policyName = policyName
         self.hook = hook
         self.mechanism = mechanism
+        self.eventMechanism = mechanism.eventValue(category: hook.category, name: hook.name)
     }
 }
 
@@ -35,9 +39,14 @@ package struct PolicyFileRule: Sendable {
 
 /// The one place policy events are built: generic (policy hook) records and fanotify decisions
 /// -> `process_tracepoint` / `process_kprobe` / `process_lsm` events.
+///
+/// The builders for records and decisions take the cache `inout` although they only read it:
+/// the pipeline's cache is a stored property of a class, and passed by value it is copied for
+/// the call (a retain and a release of each of its tables per policy event, measurable in the
+/// replay); `inout` lends it in place.
 package enum PolicyEvents {
     package static func event(
-        for record: GenericRecord, slot: PolicyHookSlot, cache: ProcessCache, nodeName: String, clock: KtimeClock
+        for record: GenericRecord, slot: PolicyHookSlot, cache: inout ProcessCache, nodeName: String, clock: KtimeClock
     ) -> ExportEvent {
         let hook = slot.hook
         var args: [Argument] = []
@@ -50,7 +59,7 @@ package enum PolicyEvents {
         outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
         // An io_uring open seen at its completion ran a hook of an open syscall's exit.
         outcome.mechanism = record.ioUring
-            ? "raw_tp io_uring_complete" : slot.mechanism.eventValue(category: hook.category, name: hook.name)
+            ? "raw_tp io_uring_complete" : slot.eventMechanism
         return event(
             kind: kind(hook.event, args: args, outcome: outcome), pid: record.pid, tid: record.tid,
             processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],
@@ -61,7 +70,7 @@ package enum PolicyEvents {
     /// A fanotify decision as a `process_lsm` (or `process_kprobe`) event with action Override,
     /// stamped `now` (the guard answers in user space: there is no kernel time to convert).
     package static func event(
-        for decision: FileDecisionEvent, rule fileRule: PolicyFileRule, cache: ProcessCache, nodeName: String,
+        for decision: FileDecisionEvent, rule fileRule: PolicyFileRule, cache: inout ProcessCache, nodeName: String,
         now: WallTime = WallTime(nanosecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1e9))
     ) -> ExportEvent {
         let rule = fileRule.rule
@@ -101,17 +110,20 @@ package enum PolicyEvents {
         kind: ExportEventKind, pid: UInt32, tid: UInt32, processKtime: UInt64, cgroupID: UInt64, binary: [UInt8],
         startTime: WallTime, time: WallTime, cache: ProcessCache, nodeName: String
     ) -> ExportEvent {
-        let context =
+        // One binding whose fields move into the event: optional chains on the context (one per
+        // field) copied each field out and then destroyed the context, per policy event.
+        if let context =
             (processKtime != 0 ? cache.context(pid: pid, ktime: processKtime, tid: tid) : nil)
             ?? cache.context(pid: pid, ktime: 0, tid: tid)
-        let process =
-            context?.process
-            ?? ExportedProcess(
-                execID: ExecIDs.make(node: nodeName, ktime: processKtime, pid: pid), pid: pid, tid: tid, uid: 0,
-                auid: UInt32.max, cwd: [], binary: binary, arguments: [], flags: [.miss], startTime: startTime,
-                cgroupID: cgroupID)
-        return ExportEvent(
-            kind: kind, process: process, parent: context?.parent, ancestors: context?.ancestors ?? [],
-            nodeName: nodeName, time: time)
+        {
+            return ExportEvent(
+                kind: kind, process: context.process, parent: context.parent, ancestors: context.ancestors,
+                nodeName: nodeName, time: time)
+        }
+        let process = ExportedProcess(
+            execID: ExecIDs.make(node: nodeName, ktime: processKtime, pid: pid), pid: pid, tid: tid, uid: 0,
+            auid: UInt32.max, cwd: [], binary: binary, arguments: [], flags: [.miss], startTime: startTime,
+            cgroupID: cgroupID)
+        return ExportEvent(kind: kind, process: process, parent: nil, ancestors: [], nodeName: nodeName, time: time)
     }
 }

@@ -34,6 +34,24 @@ import Testing
         #expect(RFC3339.string(wall(seconds, nanos)) == expected)
     }
 
+    /// The encoder's buffer keeps the last stamp's date and time of day for its second: one
+    /// buffer writing every case, repeated, and the cases in reverse (the second changes, stays,
+    /// goes back) writes what the uncached formatting writes.
+    @Test func bufferReusesTheSecondsPrefix() {
+        var buffer = JSONBuffer(capacity: 64)
+        let order = Array(Self.cases.indices) + Array(Self.cases.indices.reversed()) + [0, 0, 5, 5, 4]
+        for index in order {
+            let (seconds, nanos, _) = Self.cases[index]
+            // The same second with another fraction (down, not up: the last case is the largest time).
+            for fraction in [nanos, nanos > 0 ? nanos - 1 : 1] {
+                let time = wall(seconds, fraction)
+                buffer.removeAll()
+                RFC3339.append(time, to: &buffer)
+                #expect(buffer.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } == RFC3339.string(time), "\(index)")
+            }
+        }
+    }
+
     /// The date part agrees with glibc's `gmtime_r` over many days.
     @Test func civilAgreesWithGmtime() {
         var rng = SystemRandomNumberGenerator()
