@@ -158,7 +158,7 @@ let package = Package(
             "Kubernetes", "TestSupport", "Events", "Exporter",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport"]),
+        .testTarget(name: "KernelIntegrationTests", dependencies: ["Events", "TestSupport", "CLibbpf"]),
     ]
 )
 
