@@ -68,9 +68,9 @@ struct PolicyValidateTests {
     /// Policies the parser accepts and the agent refuses at load, with the message it refuses
     /// each with (after `file:line:column: path: `).
     static let refusals: [(name: String, spec: String, path: String, message: String)] = [
-        ("parent-binaries", openat + "\n      matchParentBinaries:\n      - operator: In\n        values: [\"/bin/sh\"]",
-         "spec.tracepoints[0].selectors[0].matchParentBinaries",
-         "matchParentBinaries is not supported by this build; the policy is refused rather than run without it"),
+        ("capabilities", openat + "\n      matchCapabilities:\n      - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\"]",
+         "spec.tracepoints[0].selectors[0].matchCapabilities",
+         "matchCapabilities is not supported by this build; the policy is refused rather than run without it"),
         ("follow-children", openat + "\n      matchBinaries:\n      - operator: In\n        values: [\"/bin/sh\"]\n        followChildren: true",
          "spec.tracepoints[0].selectors[0].matchBinaries[0].followChildren", "followChildren is not supported by this build"),
         ("capabilities", openat + "\n      matchCapabilities:\n      - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\"]",
