@@ -180,6 +180,22 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	return err;
 }
 
+/* Pins link at dir/name unless it is pinned already: 1 pinned now, 0 already, or -errno. */
+static int pin_link(struct bpf_link *link, const char *dir, const char *name)
+{
+	char path[4096];
+	int err;
+
+	if (!link)
+		return -ENOENT;
+	if (bpf_link__pin_path(link))
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	err = bpf_link__pin(link, path);
+	return err ? err : 1;
+}
+
 int vigil_bpf_procs_taken_over(const struct vigil_bpf *bpf)
 {
 	return bpf->procs_taken_over;
@@ -202,17 +218,11 @@ int vigil_bpf_pin_process(struct vigil_bpf *bpf, const char *dir)
 {
 	static const char *const names[3] = {"process_exec", "process_fork", "process_exit"};
 	char path[4096];
-	int err;
 
 	for (int i = 0; i < 3; i++) {
-		if (!bpf->links[i])
-			return -ENOENT;
-		if (bpf_link__pin_path(bpf->links[i]))
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
-			return -ENAMETOOLONG;
-		err = bpf_link__pin(bpf->links[i], path);
-		if (err)
+		int err = pin_link(bpf->links[i], dir, names[i]);
+
+		if (err < 0)
 			return err;
 	}
 	if (bpf_map__is_pinned(bpf->skel->maps.vg_procs))
@@ -440,21 +450,14 @@ int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf)
 int vigil_bpf_pin_connect(struct vigil_bpf *bpf, const char *dir)
 {
 	static const char *const names[5] = {"connect4", "connect6", "sendmsg4", "sendmsg6", "connect_result"};
-	char path[4096];
 
 	for (int i = 0; i < 5; i++) {
 		/* connect_result completes what the cgroup hooks park: it goes with them when present. */
-		if (!bpf->connect_links[i]) {
-			if (i == 4)
-				continue;
-			return -ENOENT;
-		}
-		if (bpf_link__pin_path(bpf->connect_links[i]))
+		if (i == 4 && !bpf->connect_links[i])
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
-			return -ENAMETOOLONG;
-		int err = bpf_link__pin(bpf->connect_links[i], path);
-		if (err)
+		int err = pin_link(bpf->connect_links[i], dir, names[i]);
+
+		if (err < 0)
 			return err;
 	}
 	return 0;
@@ -488,18 +491,10 @@ void vigil_bpf_detach_lsm(struct vigil_bpf *bpf, int which)
 int vigil_bpf_pin_lsm(struct vigil_bpf *bpf, int which, const char *dir)
 {
 	static const char *const names[VIGIL_LSM_HOOKS] = {"lsm_file_open", "lsm_bprm_check_security", "lsm_socket_connect"};
-	char path[4096];
 
 	if (which < 0 || which >= VIGIL_LSM_HOOKS)
 		return -EINVAL;
-	if (!bpf->lsm_links[which])
-		return -ENOENT;
-	if (bpf_link__pin_path(bpf->lsm_links[which]))
-		return 0;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, names[which]) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	int err = bpf_link__pin(bpf->lsm_links[which], path);
-	return err ? err : 1;
+	return pin_link(bpf->lsm_links[which], dir, names[which]);
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -703,7 +703,7 @@ private final class Core: Sendable {
         var identity: FileIdentity?
         if rules.needsIdentity {
             var st = stat()
-            if fstat(fd, &st) == 0 { identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) }
+            if fstat(fd, &st) == 0 { identity = FileIdentity(st) }
         }
         let decision = rules.decide(path: path, pid: pid, binary: binary, kind: kind, identity: identity)
         // For the report, read the binary while the process still waits for the answer: once

@@ -129,6 +129,11 @@ package struct FileIdentity: Sendable, Hashable {
         self.device = device
         self.inode = inode
     }
+
+    /// The file `st` describes (from stat(2) or fstat(2)).
+    package init(_ st: stat) {
+        self.init(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
 }
 
 package struct FileRule: Sendable, Hashable {

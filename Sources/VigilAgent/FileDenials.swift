@@ -94,7 +94,7 @@ final class FileDenials: Sendable {
             for path in rule.paths {
                 var st = stat()
                 if stat(path, &st) == 0 {
-                    fileRule.identities.insert(FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+                    fileRule.identities.insert(FileIdentity(st))
                 }
             }
         }
