@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 import PolicyCompiler
 import Testing
 import TracingPolicy
@@ -51,5 +52,19 @@ import TracingPolicy
     @Test func unknownValuesAreRefused() {
         let errors = refusal(policy(operator: "Equal", action: "Override", identity: "hash"))
         #expect(errors.contains { $0.contains("vigil-file-identity") }, "\(errors)")
+    }
+
+    /// deploy/examples/deny-ssh-host-key-reads.yaml compiles to one fanotify rule matched by
+    /// inode too, scoped away from sshd.
+    @Test func theShippedExampleMatchesByInode() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/examples/deny-ssh-host-key-reads.yaml").path
+        let compiled = try compile(try String(contentsOfFile: path, encoding: .utf8), file: path).get()
+        #expect(compiled.fileRules.count == 1)
+        let rule = try #require(compiled.fileRules.first)
+        #expect(rule.matchInode)
+        #expect(rule.paths.count == 3)
+        #expect(rule.binaryOperator == .notIn && rule.binaries == ["/usr/sbin/sshd"])
+        #expect(compiled.warnings.isEmpty, "\(compiled.warnings)")
     }
 }
