@@ -4,6 +4,9 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+// `struct stat` reaches this module through CFanotify's header, and Swift 6 wants the module
+// that declares a member imported where the member is used.
+import CFanotify
 
 /// What a process asks for: opening a file, or opening it to execute it (`execve`).
 ///
