@@ -71,6 +71,21 @@ package struct CompiledHook: Sendable {
     package var args: [CompiledArg]
     /// The vg_hooks value without its policy id (the installer sets it).
     package var hook: vigil_hook
+    /// A selector filters on the return value (matchReturnArgs): the hook must run where its
+    /// selectors see it, so a fexit refused at attach time cannot fall back to a kretprobe.
+    package var filtersOnReturnValue: Bool {
+        withUnsafeBytes(of: hook.selectors) { raw in
+            (0..<Int(min(hook.nselectors, UInt8(VIGIL_SELECTORS)))).contains { i in
+                let selector = raw.load(fromByteOffset: i * MemoryLayout<vigil_selector>.stride, as: vigil_selector.self)
+                return withUnsafeBytes(of: selector.args) { args in
+                    (0..<Int(min(selector.nargs, UInt8(VIGIL_MATCH_ARGS)))).contains { j in
+                        args.load(fromByteOffset: j * MemoryLayout<vigil_arg_filter>.stride, as: vigil_arg_filter.self).arg
+                            == UInt8(VIGIL_ARG_SLOT_RESULT)
+                    }
+                }
+            }
+        }
+    }
     /// Where the hook is written in the policy, for errors met while attaching.
     package var location: SourceLocation
     package var path: String

@@ -151,7 +151,14 @@ extension Context {
         guard var hook = buildHook(
             category: "kprobe", name: call, event: .kprobe(functionName: call), node: kp, args: resolved,
             selectors: kp.selectors, slotFor: slotFor, message: kp.message, tags: kp.tags, spec: spec,
-            allowOverride: true)  // Override only where kernelFunctionMode chose fmod_ret
+            allowOverride: true,  // Override only where kernelFunctionMode chose fmod_ret
+            returnValue: mode == .fexit
+                ? Self.returnValue(kp)
+                : mode == .kretprobe
+                    ? .unavailable(
+                        "a kretprobe hook's selectors run at the function's entry (the kretprobe only adds the return "
+                            + "value to the event), so they cannot filter on it; fexit can, where BPF trampolines run")
+                    : .needsReturn)
         else { return nil }
         guard errors.count == errorsBefore else { return nil }
         for (slot, (reading, (_, r))) in zip(readings, resolved).enumerated() {

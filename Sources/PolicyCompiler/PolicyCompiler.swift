@@ -311,7 +311,8 @@ struct Context {
                 name: atExit ? "sys_exit_" + event.dropFirst("sys_enter_".count) : event,
                 event: .kprobe(functionName: abi.symbolPrefix + "sys_" + syscall), node: kp,
                 args: atExit ? resolved.map { ($0.0, Self.atSyscallExit($0.1)) } : resolved,
-                selectors: kp.selectors, slotFor: slotFor, message: kp.message, tags: kp.tags, spec: spec)
+                selectors: kp.selectors, slotFor: slotFor, message: kp.message, tags: kp.tags, spec: spec,
+                returnValue: atExit ? Self.returnValue(kp) : .needsReturn)
             {
                 if atExit {
                     hook.hook.flags |= UInt32(VIGIL_HOOK_F_SYSCALL_RETURN.rawValue)
@@ -324,6 +325,24 @@ struct Context {
             fail(kp, "no syscall of list \(kp.call) has a syscalls/sys_enter_* tracepoint on this kernel", at: "call")
         }
         return hooks
+    }
+
+    /// The return value a `return: true` hook's selectors see, as its returnArg declares it
+    /// (`auto`: the whole 64-bit register, signed).
+    static func returnValue(_ kp: KProbeSpec) -> HookReturnValue {
+        guard kp.return, let returnArg = kp.returnArg else { return .needsReturn }
+        let type = returnArg.type == .auto ? ArgType.long : returnArg.type
+        guard let range = type.integerRange else {
+            return .unavailable("returnArg type \(returnArg.type.rawValue) is not an integer")
+        }
+        let size: Int
+        switch range.upperBound {
+        case ...0xff: size = 1
+        case ...0xffff: size = 2
+        case ...0xffff_ffff: size = 4
+        default: size = 8
+        }
+        return .integer(CompiledArg(label: returnArg.label, declaredType: type, kind: .int(size: size, signed: range.lowerBound < 0)))
     }
 
     /// An argument resolved against sys_enter's record, where the exit dispatcher's record has it:
@@ -343,7 +362,8 @@ struct Context {
     mutating func buildHook(
         category: String, name: String, event: HookEvent, node: some PolicyNode,
         args: [(CompiledArg, ResolvedTracepointArg)], selectors: [Selector], slotFor: (UInt32) -> Int?,
-        message: String?, tags: [String], spec: PolicySpec, allowOverride: Bool = false
+        message: String?, tags: [String], spec: PolicySpec, allowOverride: Bool = false,
+        returnValue: HookReturnValue = .needsReturn
     ) -> CompiledHook? {
         var hook = vigil_hook()
         hook.nargs = UInt8(args.count)
@@ -390,8 +410,13 @@ struct Context {
         hook.nselectors = UInt8(selectors.count)
         for (i, selector) in selectors.enumerated() where i < Int(VIGIL_SELECTORS) {
             let compiled = compileSelector(
-                selector, args: args.map(\.0), slotFor: slotFor, spec: spec, allowOverride: allowOverride)
+                selector, args: args.map(\.0), slotFor: slotFor, spec: spec, allowOverride: allowOverride,
+                returnValue: returnValue)
             CTuple.set(&hook.selectors, i, compiled)
+        }
+        if case .integer(let result) = returnValue, case .int(let size, let signed) = result.kind, size < 8 {
+            hook.result_size = UInt8(size)
+            hook.result_signed = signed ? 1 : 0
         }
         guard errors.count == errorsBefore else { return nil }
         return CompiledHook(

@@ -4,10 +4,23 @@ import Events
 import Tracefs
 import TracingPolicy
 
+/// What matchReturnArgs of a hook's selectors can filter on.
+enum HookReturnValue {
+    /// The selectors run where the hook has the return value (a syscall's exit, fexit), as
+    /// `returnArg` declares it.
+    case integer(CompiledArg)
+    /// Why this hook's selectors cannot see a return value.
+    case unavailable(String)
+
+    static let needsReturn = HookReturnValue.unavailable(
+        "the hook runs before the call returns; matchReturnArgs needs `return: true` with an integer returnArg")
+}
+
 extension Context {
     /// One selector -> `struct vigil_selector`, allocating the sets it needs.
     mutating func compileSelector(
-        _ selector: Selector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec, allowOverride: Bool
+        _ selector: Selector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec, allowOverride: Bool,
+        returnValue: HookReturnValue = .needsReturn
     ) -> vigil_selector {
         var out = vigil_selector()
         refuseUnsupported(selector)
@@ -17,6 +30,28 @@ extension Context {
         for (j, match) in selector.matchArgs.prefix(Int(VIGIL_MATCH_ARGS)).enumerated() {
             if let filter = compileArgFilter(match, args: args, slotFor: slotFor, spec: spec) {
                 CTuple.set(&out.args, j, filter)
+            }
+        }
+
+        // matchReturnArgs: filters on the return value, in the same slots as matchArgs (all of
+        // a selector's entries must hold), marked by the result slot.
+        if !selector.matchReturnArgs.isEmpty {
+            switch returnValue {
+            case .unavailable(let reason):
+                fail(selector, "matchReturnArgs: \(reason)", at: "matchReturnArgs")
+            case .integer(let result):
+                let first = Int(out.nargs)
+                if first + selector.matchReturnArgs.count > Int(VIGIL_MATCH_ARGS) {
+                    fail(selector, "at most \(VIGIL_MATCH_ARGS) matchArgs and matchReturnArgs entries together per selector", at: "matchReturnArgs")
+                } else {
+                    for (k, match) in selector.matchReturnArgs.enumerated() {
+                        var f = vigil_arg_filter()
+                        f.arg = UInt8(VIGIL_ARG_SLOT_RESULT)
+                        compileIntegerFilter(match, argType: result.declaredType, kind: result.kind, into: &f, spec: spec)
+                        CTuple.set(&out.args, first + k, f)
+                    }
+                    out.nargs = UInt8(first + selector.matchReturnArgs.count)
+                }
             }
         }
 
@@ -72,7 +107,6 @@ extension Context {
     mutating func refuseUnsupported(_ selector: Selector) {
         let unsupported: [(String, Bool)] = [
             ("matchData", !selector.matchData.isEmpty),
-            ("matchReturnArgs", !selector.matchReturnArgs.isEmpty),
             ("matchNamespaceChanges", !selector.matchNamespaceChanges.isEmpty),
             ("matchCapabilities", !selector.matchCapabilities.isEmpty),
             ("matchCapabilityChanges", !selector.matchCapabilityChanges.isEmpty),

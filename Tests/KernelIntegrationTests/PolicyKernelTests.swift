@@ -328,6 +328,61 @@ struct PolicyKernelTests {
         #expect(((kill.body["return"] as? [String: Any])?["int_arg"] as? Int).map { $0 >= 3 } == true, "\(kill.line)")
     }
 
+    /// matchReturnArgs in the kernel: only the test's failed opens (openat returned < 0) are
+    /// reported; its successful open of a file next to them is filtered out before the ring.
+    @Test func matchReturnArgsReportsOnlyFailedOpens() throws {
+        let dir = try TempDir("vigil-retargs")
+        defer { dir.remove() }
+        let present = "\(dir.path)/present-\(UUID().uuidString.prefix(6))"
+        let missing = "\(dir.path)/missing-\(UUID().uuidString.prefix(6))"
+        try "x".write(toFile: present, atomically: true, encoding: .utf8)
+        let cat = try dir.copy("/bin/cat", as: "cat-\(UUID().uuidString.prefix(8))")
+        let policy = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: failed-opens
+            spec:
+              kprobes:
+              - call: sys_openat
+                syscall: true
+                return: true
+                args:
+                - index: 1
+                  type: string
+                returnArg:
+                  index: 0
+                  type: int
+                selectors:
+                - matchBinaries:
+                  - operator: In
+                    values: ["\(cat)"]
+                  matchReturnArgs:
+                  - index: 0
+                    operator: LessThan
+                    values: ["0"]
+            """, in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy loaded")
+        #expect(try agent.run(cat, argv: [Array("cat".utf8), Array(present.utf8)]) == 0)
+        _ = try agent.run(cat, argv: [Array("cat".utf8), Array(missing.utf8)])
+        let failed = try agent.waitFor("the failed open") {
+            $0.policyName == "failed-opens" && $0.args.first?["string_arg"] as? String == missing
+        }
+        #expect((failed.body["return"] as? [String: Any])?["int_arg"] as? Int == -Int(ENOENT), "\(failed.line)")
+        // The successful open happened first, so it would be in the file by now.
+        usleep(300_000)
+        agent.poll()
+        let reported = agent.events.filter { $0.policyName == "failed-opens" }
+        #expect(!reported.contains { ($0.body["return"] as? [String: Any])?["int_arg"] as? Int ?? -1 >= 0 },
+                "a successful open was reported: \(reported.map(\.line))")
+    }
+
     @Test func rawSyscallsWithAListPostsOnlyTheListedSyscalls() throws {
         let dir = try TempDir("vigil-rawsys")
         defer { dir.remove() }

@@ -235,6 +235,22 @@ static __always_inline int vg_match_sockaddr(struct vigil_generic_scratch *s, st
 	return 0;
 }
 
+/* The return value as matchReturnArgs compares it: narrowed to returnArg's type (an int
+ * function's upper register half is not its value) and widened back as the compiler widens the
+ * policy's values. */
+static __always_inline __u64 vg_result_value(struct vigil_hook *hook, __s64 r)
+{
+	switch (hook->result_size) {
+	case 1:
+		return hook->result_signed ? (__u64)(__s64)(__s8)r : (__u64)(__u8)r;
+	case 2:
+		return hook->result_signed ? (__u64)(__s64)(__s16)r : (__u64)(__u16)r;
+	case 4:
+		return hook->result_signed ? (__u64)(__s64)(__s32)r : (__u64)(__u32)r;
+	}
+	return (__u64)r;
+}
+
 /* One matchArgs entry. 1: matches. */
 __weak __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel, __u32 j)
 {
@@ -246,6 +262,10 @@ __weak __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic
 		return 0;
 	f = &hook->selectors[sel].args[j];
 	slot = f->arg;
+	/* matchReturnArgs: the return value, integers only (the compiler refuses the rest); a
+	 * hook that has no result here never matches rather than matching on a zero. */
+	if (slot == VIGIL_ARG_SLOT_RESULT)
+		return s->has_result && vg_match_ints(f, vg_result_value(hook, s->result));
 	if (slot >= VIGIL_HOOK_ARGS)
 		return 0;
 	v = &s->ev.args[slot];

@@ -285,6 +285,61 @@ static void int_tests(void)
 	}
 }
 
+/* ---- matchReturnArgs: the return value ---------------------------------------------------- */
+
+/* A `return: true` syscall hook on the exit dispatcher: the record's third u64 is ret, and the
+ * one argument (an int) follows it, as PolicyCompiler lays the hook out. */
+static const struct result_case {
+	const char *name;
+	int has_result; /* VIGIL_HOOK_F_SYSCALL_RETURN set: the hook has a return value */
+	__u8 op;
+	__s64 value;
+	__s64 ret;
+	int with_arg_filter; /* also matchArgs Equal 7 on the argument, which is 7 */
+	int want;
+	__u8 result_size, result_signed; /* returnArg's type; 0: all 8 bytes */
+} result_cases[] = {
+	{ "LessThan 0, a failed call", 1, VIGIL_OP_LT, 0, -13, 0, MATCH },
+	{ "LessThan 0, a success", 1, VIGIL_OP_LT, 0, 3, 0, NO_MATCH },
+	{ "Equal -13 (EACCES)", 1, VIGIL_OP_EQUAL, -13, -13, 0, MATCH },
+	{ "Equal -13, another errno", 1, VIGIL_OP_EQUAL, -13, -2, 0, NO_MATCH },
+	{ "NotEqual 0, zero", 1, VIGIL_OP_NOT_EQUAL, 0, 0, 0, NO_MATCH },
+	{ "GreaterThan -1, an fd", 1, VIGIL_OP_GT, -1, 4, 0, MATCH },
+	{ "and matchArgs, both hold", 1, VIGIL_OP_LT, 0, -1, 1, MATCH },
+	{ "and matchArgs, only the argument holds", 1, VIGIL_OP_LT, 0, 5, 1, NO_MATCH },
+	/* Without a result (an entry hook), never a match on a zero that was never returned. */
+	{ "no return value, Equal 0", 0, VIGIL_OP_EQUAL, 0, 0, 0, NO_MATCH },
+	{ "no return value, NotEqual 5", 0, VIGIL_OP_NOT_EQUAL, 5, 0, 0, NO_MATCH },
+	/* An int function's -13 as fexit sees the register: the upper half zero (mov eax). */
+	{ "int -13 in a zero-extended register", 1, VIGIL_OP_EQUAL, -13, 0xfffffff3LL, 0, MATCH, 4, 1 },
+	{ "int -13 in a zero-extended register, LessThan 0", 1, VIGIL_OP_LT, 0, 0xfffffff3LL, 0, MATCH, 4, 1 },
+	{ "the same register read as 8 bytes", 1, VIGIL_OP_EQUAL, -13, 0xfffffff3LL, 0, NO_MATCH, 0, 0 },
+	{ "uint32 0xfffffff3 zero-extended", 1, VIGIL_OP_EQUAL, 0xfffffff3LL, (__s64)0xdeadbeeffffffff3ULL, 0, MATCH, 4, 0 },
+};
+
+static void result_tests(void)
+{
+	for (size_t c = 0; c < sizeof(result_cases) / sizeof(result_cases[0]); c++) {
+		const struct result_case *t = &result_cases[c];
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_INT, 8, 1);
+		struct vigil_selector *sel = &h.selectors[0];
+		__u64 ctx[12] = { 0, 0, (__u64)t->ret, 7 };
+		int n = 0;
+
+		h.args[0].offset = 24;
+		h.result_size = t->result_size;
+		h.result_signed = t->result_signed;
+		if (t->has_result)
+			h.flags |= VIGIL_HOOK_F_SYSCALL_RETURN;
+		if (t->with_arg_filter)
+			sel->args[n++] = (struct vigil_arg_filter){ .arg = 0, .op = VIGIL_OP_EQUAL, .nvalues = 1, .values = { 7 } };
+		sel->args[n++] = (struct vigil_arg_filter){
+			.arg = VIGIL_ARG_SLOT_RESULT, .op = t->op, .nvalues = 1, .values = { (__u64)t->value } };
+		sel->nargs = (__u8)n;
+		expect("result", t->name, run(&h, ctx), t->want);
+	}
+}
+
 /* ---- matchArgs on a sockaddr -------------------------------------------------------------- */
 
 #define PORTS(lo, hi) (((__s64)(lo) << 16) | (hi))
@@ -602,6 +657,7 @@ int main(int argc, char **argv)
 
 	string_tests();
 	int_tests();
+	result_tests();
 	sockaddr_tests();
 	pid_tests();
 	namespace_tests();

@@ -269,6 +269,37 @@ spec:
         values: ["$WORK/bin/t-kpath"]
 YAML
 
+# matchReturnArgs on vfs_open's return value, filtered in the kernel where the selectors see it
+# (fexit): the open of t-kpath returns 0, so the Equal 0 policy reports it and the NotEqual 0
+# policy must not. Where the hook would be a kretprobe (selectors at the entry) it is refused.
+for want in ok:Equal none:NotEqual; do
+	cat >"$WORK/policies/kprobe-retfilter-${want%%:*}.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-retfilter-${want%%:*}
+spec:
+  kprobes:
+  - call: vfs_open
+    syscall: false
+    return: true
+    args:
+    - index: 0
+      type: path
+    returnArg:
+      index: 0
+      type: int
+    selectors:
+    - matchBinaries:
+      - operator: In
+        values: ["$WORK/bin/t-kpath"]
+      matchReturnArgs:
+      - index: 0
+        operator: ${want#*:}
+        values: ["0"]
+YAML
+done
+
 # Override on a security_* function: an fmod_ret program where BPF trampolines run (the read
 # fails with the policy's errno, EACCES here, before the function runs); refused with the reason
 # elsewhere (bpf_override_return is not used: Debian's kernels build neither it nor error injection).
@@ -365,7 +396,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -496,6 +527,29 @@ if [ $has_fn = yes ]; then
 else
 	expect_no_kprobes_refusal kprobe-path-return kprobe-path.yaml
 fi
+
+# matchReturnArgs: the same open (above) through the two return filters.
+case $fn_return in
+fexit)
+	if wait_event 10 '"policy_name":"matrix-retfilter-ok"' "\"path_arg\":{\"path\":\"$WORK/sibling\"" '"return":{"int_arg":0}'; then
+		sleep 1
+		if grep -q '"policy_name":"matrix-retfilter-none"' "$EVENTS"; then
+			result kprobe-return-filter FAIL "NotEqual 0 reported an open that returned 0: $(grep '"matrix-retfilter-none"' "$EVENTS" | head -n 1 | cut -c1-300)"
+		else
+			result kprobe-return-filter PASS "Equal 0 reported the open, NotEqual 0 filtered it out in the kernel (fexit)"
+		fi
+	else
+		result kprobe-return-filter FAIL "no event of the Equal 0 return filter; $(refusal_of kprobe-retfilter-ok.yaml)"
+	fi ;;
+kretprobe)
+	refusal=$(refusal_of kprobe-retfilter-ok.yaml)
+	case $refusal in
+	*"selectors run at the function's entry"*) result kprobe-return-filter PASS "refused on a kretprobe: $refusal" ;;
+	*) result kprobe-return-filter FAIL "refusal: ${refusal:-none logged}" ;;
+	esac ;;
+*)
+	expect_no_kprobes_refusal kprobe-return-filter kprobe-retfilter-ok.yaml ;;
+esac
 
 # commit_creds: the credentials the exec commits, as process_credentials_arg.
 "$WORK/bin/t-kcred" exec "$WORK/bin/t-exec" t-exec noop >/dev/null

@@ -280,8 +280,12 @@ enum vigil_op {
  * start with the set id; a compile allocates fresh set ids, so old and new policy versions
  * never share entries.
  */
+/* vigil_arg_filter.arg naming the hooked call's return value instead of an argument
+ * (matchReturnArgs): read where the hook has one (a syscall's exit, fexit). */
+#define VIGIL_ARG_SLOT_RESULT 0xff
+
 struct vigil_arg_filter {
-	__u8  arg;        /* slot in the hook's args */
+	__u8  arg;        /* slot in the hook's args, or VIGIL_ARG_SLOT_RESULT */
 	__u8  op;         /* enum vigil_op */
 	__u8  nvalues;
 	__u8  pad0;
@@ -360,7 +364,12 @@ struct vigil_hook {
 	struct vigil_arg_spec args[VIGIL_HOOK_ARGS];
 	struct vigil_selector selectors[VIGIL_SELECTORS];
 	__u32 flags;       /* enum vigil_hook_flags */
-	__u32 pad0;
+	/* matchReturnArgs: the bytes of the return value that are the value (returnArg's type: 4
+	 * for int, whose upper register half is not part of it; 0 reads all 8) and whether to
+	 * sign-extend them. */
+	__u8  result_size;
+	__u8  result_signed;
+	__u16 pad0;
 };
 
 enum vigil_hook_flags {

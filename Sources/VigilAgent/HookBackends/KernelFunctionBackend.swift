@@ -37,6 +37,11 @@ struct KernelFunctionBackend: HookBackend {
             // arguments by value, a noreturn function for fexit, ...): the same hook on a
             // kprobe, and the event and policy list say so.
             let fallback: Mechanism = kind == .fexit ? .kretprobe : .kprobe
+            if fallback == .kretprobe && hook.filtersOnReturnValue {
+                throw HookRefusal(
+                    "policy \(policy): fexit on \(hook.name) did not attach (\(error)), and its matchReturnArgs cannot run on "
+                        + "the kretprobe it would fall back to (a kretprobe hook's selectors run at the function's entry)")
+            }
             logger.warning(
                 "policy \(policy): \(hook.mechanism.name) on \(hook.name) did not attach (\(error)); it runs on a \(fallback.name)")
             links[slot] = try kernel.attachKprobeHook(symbol: hook.name, slot: slot, returnProbe: fallback == .kretprobe)
