@@ -95,6 +95,13 @@ extension Context {
         if let parents = selector.matchParentBinaries.first {
             out.parent_bin = compileBinaryFilter(parents)
         }
+        // matchCapabilities: the current task's capability set, in the kernel.
+        if selector.matchCapabilities.count > 1 {
+            fail(selector, "one matchCapabilities entry per selector is supported (\(selector.matchCapabilities.count) given); "
+                    + "Tetragon's kernel side reads only the first, so a second would be ignored there", at: "matchCapabilities")
+        } else if let caps = selector.matchCapabilities.first, let filter = compileCapabilityFilter(caps) {
+            out.caps = filter
+        }
 
         // matchActions
         out.nactions = UInt8(min(selector.matchActions.count, Int(VIGIL_ACTIONS)))
@@ -108,7 +115,6 @@ extension Context {
         let unsupported: [(String, Bool)] = [
             ("matchData", !selector.matchData.isEmpty),
             ("matchNamespaceChanges", !selector.matchNamespaceChanges.isEmpty),
-            ("matchCapabilities", !selector.matchCapabilities.isEmpty),
             ("matchCapabilityChanges", !selector.matchCapabilityChanges.isEmpty),
             ("matchWorkloads", !selector.matchWorkloads.isEmpty),
             ("matchReturnActions", !selector.matchReturnActions.isEmpty),
@@ -387,6 +393,38 @@ extension Context {
         }
         f.nvalues = UInt8(values.count)
         for (i, v) in values.enumerated() { CTuple.set(&f.values, i, v) }
+        return f
+    }
+
+    mutating func compileCapabilityFilter(_ caps: CapabilitiesSelector) -> vigil_cap_filter? {
+        var f = vigil_cap_filter()
+        f.op = UInt8((caps.operator == .in ? VIGIL_OP_IN : VIGIL_OP_NOT_IN).rawValue)
+        switch caps.type {
+        case .effective: f.set = UInt8(VIGIL_CAPS_EFFECTIVE.rawValue)
+        case .permitted: f.set = UInt8(VIGIL_CAPS_PERMITTED.rawValue)
+        case .inheritable: f.set = UInt8(VIGIL_CAPS_INHERITABLE.rawValue)
+        }
+        for capability in caps.values {
+            guard (0..<64).contains(capability.number) else {
+                fail(caps, "\(capability.name) is beyond the 64 bits of a kernel capability set", at: "values")
+                return nil
+            }
+            f.mask |= 1 << UInt64(capability.number)
+        }
+        if caps.values.isEmpty {
+            fail(caps, "matchCapabilities needs at least one capability in values", at: "values")
+            return nil
+        }
+        if caps.isNamespaceCapability {
+            // Tasks in the host's user namespace never match; an unknown host namespace would
+            // make every task match, so it is refused.
+            guard let host = environment.hostNamespaces.inum(.user) else {
+                let reason = environment.hostNamespaces.reason(.user) ?? "unknown"
+                fail(caps, "isNamespaceCapability: the host's user namespace is unknown: \(reason)", at: "isNamespaceCapability")
+                return nil
+            }
+            f.host_user_ns = host
+        }
         return f
     }
 

@@ -68,14 +68,14 @@ struct PolicyValidateTests {
     /// Policies the parser accepts and the agent refuses at load, with the message it refuses
     /// each with (after `file:line:column: path: `).
     static let refusals: [(name: String, spec: String, path: String, message: String)] = [
-        ("capabilities", openat + "\n      matchCapabilities:\n      - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\"]",
-         "spec.tracepoints[0].selectors[0].matchCapabilities",
-         "matchCapabilities is not supported by this build; the policy is refused rather than run without it"),
+        ("capabilities", openat + "\n      matchCapabilityChanges:\n      - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\"]",
+         "spec.tracepoints[0].selectors[0].matchCapabilityChanges",
+         "matchCapabilityChanges is not supported by this build; the policy is refused rather than run without it"),
         ("follow-children", openat + "\n      matchBinaries:\n      - operator: In\n        values: [\"/bin/sh\"]\n        followChildren: true",
          "spec.tracepoints[0].selectors[0].matchBinaries[0].followChildren", "followChildren is not supported by this build"),
-        ("capabilities", openat + "\n      matchCapabilities:\n      - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\"]",
-         "spec.tracepoints[0].selectors[0].matchCapabilities",
-         "matchCapabilities is not supported by this build; the policy is refused rather than run without it"),
+        ("capabilities", openat + "\n      matchCapabilityChanges:\n      - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\"]",
+         "spec.tracepoints[0].selectors[0].matchCapabilityChanges",
+         "matchCapabilityChanges is not supported by this build; the policy is refused rather than run without it"),
         ("substring", openat.replacingOccurrences(of: "operator: Prefix", with: "operator: SubString"),
          "spec.tracepoints[0].selectors[0].matchArgs[0].operator",
          "operator SubString is not supported yet"),

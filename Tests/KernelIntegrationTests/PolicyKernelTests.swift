@@ -383,6 +383,59 @@ struct PolicyKernelTests {
                 "a successful open was reported: \(reported.map(\.line))")
     }
 
+    /// matchCapabilities in the kernel: the same copy of cat opens the same file as root (all
+    /// capabilities effective) and as nobody (none): NotIn CAP_SYS_ADMIN reports only the second.
+    @Test func matchCapabilitiesTellsRootFromAnUnprivilegedUser() throws {
+        let dir = try TempDir("vigil-caps")
+        defer { dir.remove() }
+        chmod(dir.path, 0o755)
+        let file = "\(dir.path)/file-\(UUID().uuidString.prefix(6))"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o644)
+        let cat = try dir.copy("/bin/cat", as: "cat-\(UUID().uuidString.prefix(8))")
+        let policy = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: opens-without-sys-admin
+            spec:
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+                args:
+                - index: 6
+                  type: string
+                selectors:
+                - matchBinaries:
+                  - operator: In
+                    values: ["\(cat)"]
+                  matchArgs:
+                  - index: 6
+                    operator: Equal
+                    values: ["\(file)"]
+                  matchCapabilities:
+                  - type: Effective
+                    operator: NotIn
+                    values: [CAP_SYS_ADMIN]
+            """, in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy loaded")
+        #expect(try agent.run(cat, argv: [Array("cat".utf8), Array(file.utf8)]) == 0)
+        let setpriv = "/usr/bin/setpriv"
+        #expect(try agent.run(setpriv, argv: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cat, file].map { Array($0.utf8) }) == 0)
+        let unprivileged = try agent.waitFor("the open by nobody") { $0.policyName == "opens-without-sys-admin" }
+        #expect(unprivileged.process["uid"] as? Int == 65534, "\(unprivileged.line)")
+        usleep(300_000)
+        agent.poll()
+        let reported = agent.events.filter { $0.policyName == "opens-without-sys-admin" }
+        #expect(reported.count == 1, "root's open was reported too: \(reported.map(\.line))")
+    }
+
     @Test func rawSyscallsWithAListPostsOnlyTheListedSyscalls() throws {
         let dir = try TempDir("vigil-rawsys")
         defer { dir.remove() }

@@ -132,7 +132,7 @@ import TracingPolicy
 
         // The installer's bytes: the same struct with the policy id set.
         let bytes = compiled.hookBytes(policyID: 7)
-        #expect(bytes.count == 2496)
+        #expect(bytes.count == 2576)
         #expect(Array(bytes[0..<4]) == [7, 0, 0, 0])
         #expect(bytes[6] == 4)  // nargs
         #expect(bytes[7] == 1)  // nselectors

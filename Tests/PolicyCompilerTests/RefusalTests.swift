@@ -111,9 +111,9 @@ import TracingPolicy
         #expect(error.contains("podSelector selects pods, which needs the pod watch: start vigil with --enable-k8s-api"))
     }
 
-    @Test func matchCapabilitiesIsRefused() throws {
+    @Test func matchCapabilityChangesIsRefused() throws {
         let yaml = Self.tracepointPolicy(selectors: """
-            - matchCapabilities:
+            - matchCapabilityChanges:
               - type: Effective
                 operator: In
                 values:
@@ -122,8 +122,8 @@ import TracingPolicy
         let errors = refusal(yaml)
         #expect(errors.count == 1)
         let error = try #require(errors.first)
-        #expect(error.hasPrefix(position(of: "- type: Effective", in: yaml) + ": spec.tracepoints[0].selectors[0].matchCapabilities: "), "\(error)")
-        #expect(error.contains("matchCapabilities is not supported by this build"))
+        #expect(error.hasPrefix(position(of: "- type: Effective", in: yaml) + ": spec.tracepoints[0].selectors[0].matchCapabilityChanges: "), "\(error)")
+        #expect(error.contains("matchCapabilityChanges is not supported by this build"))
     }
 
     @Test func unknownTracepointDoesNotExist() throws {
@@ -278,7 +278,7 @@ import TracingPolicy
                 - index: 6
                   type: string
                 selectors:
-                - matchCapabilities:
+                - matchCapabilityChanges:
                   - operator: In
                     values:
                     - CAP_SYS_ADMIN
@@ -322,7 +322,7 @@ import TracingPolicy
                 operator: Equal
                 values:
                 - /etc/passwd
-              matchCapabilities:
+              matchCapabilityChanges:
               - type: Effective
                 operator: In
                 values:
@@ -333,7 +333,7 @@ import TracingPolicy
             """)
         let errors = refusal(yaml)
         #expect(errors.count == 2)
-        #expect(errors.contains { $0.contains("matchCapabilities is not supported by this build") }, "\(errors)")
+        #expect(errors.contains { $0.contains("matchCapabilityChanges is not supported by this build") }, "\(errors)")
         #expect(errors.contains { $0.contains("action GetUrl is not supported by this build") }, "\(errors)")
     }
 }

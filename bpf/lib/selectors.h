@@ -406,6 +406,38 @@ __weak __noinline int vg_match_binary(struct vigil_hook *hook, struct vigil_gene
 	return vg_match_string(s, f->op, proc->binary_len);
 }
 
+/* matchCapabilities on the current task's credentials. kernel_cap_t is 8 bytes on every kernel
+ * (two u32 before 6.3, one u64 since), capability n at bit n either way. */
+__weak __noinline int vg_match_caps(struct vigil_hook *hook, __u32 sel)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_cap_filter *f;
+	const struct cred *cred;
+	__u64 caps = 0;
+
+	if (!hook || sel >= VIGIL_SELECTORS)
+		return 0;
+	f = &hook->selectors[sel].caps;
+	cred = BPF_CORE_READ(task, cred);
+	if (!cred)
+		return 0;
+	/* isNamespaceCapability: capabilities held in the host's user namespace do not count. */
+	if (f->host_user_ns && BPF_CORE_READ(cred, user_ns, ns.inum) == f->host_user_ns)
+		return 0;
+	switch (f->set) {
+	case VIGIL_CAPS_PERMITTED:
+		bpf_core_read(&caps, sizeof(caps), &cred->cap_permitted);
+		break;
+	case VIGIL_CAPS_INHERITABLE:
+		bpf_core_read(&caps, sizeof(caps), &cred->cap_inheritable);
+		break;
+	default:
+		bpf_core_read(&caps, sizeof(caps), &cred->cap_effective);
+		break;
+	}
+	return f->op == VIGIL_OP_IN ? (caps & f->mask) != 0 : (caps & f->mask) == 0;
+}
+
 __weak __noinline int vg_match_selector(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 sel)
 {
 	__u32 j;
@@ -421,6 +453,8 @@ __weak __noinline int vg_match_selector(struct vigil_hook *hook, struct vigil_ge
 	if (hook->selectors[sel].bin.op != VIGIL_OP_NONE && !vg_match_binary(hook, s, sel, 0))
 		return 0;
 	if (hook->selectors[sel].parent_bin.op != VIGIL_OP_NONE && !vg_match_binary(hook, s, sel, 1))
+		return 0;
+	if (hook->selectors[sel].caps.op != VIGIL_OP_NONE && !vg_match_caps(hook, sel))
 		return 0;
 	for (j = 0; j < VIGIL_MATCH_ARGS; j++) {
 		if (j >= hook->selectors[sel].nargs)

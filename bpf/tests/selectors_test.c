@@ -477,6 +477,52 @@ static void namespace_tests(void)
 	}
 }
 
+/* matchCapabilities on the harness itself: root, so every capability effective and permitted,
+ * none inheritable (a login shell's default), in the host's user namespace. */
+static void capability_tests(void)
+{
+	__u32 user = ns_inum("user");
+	const __u64 sys_admin = 1ULL << 21, no_such_cap = 1ULL << 63;
+	const struct {
+		const char *name;
+		struct vigil_cap_filter f;
+		int want;
+	} cases[] = {
+		{ "Effective In CAP_SYS_ADMIN, held", { VIGIL_OP_IN, VIGIL_CAPS_EFFECTIVE, 0, 0, sys_admin }, MATCH },
+		{ "Effective NotIn CAP_SYS_ADMIN, held", { VIGIL_OP_NOT_IN, VIGIL_CAPS_EFFECTIVE, 0, 0, sys_admin }, NO_MATCH },
+		{ "Effective In, a bit no task holds", { VIGIL_OP_IN, VIGIL_CAPS_EFFECTIVE, 0, 0, no_such_cap }, NO_MATCH },
+		{ "Effective In, any of two", { VIGIL_OP_IN, VIGIL_CAPS_EFFECTIVE, 0, 0, sys_admin | no_such_cap }, MATCH },
+		{ "Permitted In CAP_SYS_ADMIN", { VIGIL_OP_IN, VIGIL_CAPS_PERMITTED, 0, 0, sys_admin }, MATCH },
+		{ "isNamespaceCapability, in the host user namespace", { VIGIL_OP_IN, VIGIL_CAPS_EFFECTIVE, 0, user, sys_admin }, NO_MATCH },
+		{ "isNamespaceCapability, another host namespace", { VIGIL_OP_IN, VIGIL_CAPS_EFFECTIVE, 0, user + 1, sys_admin }, MATCH },
+	};
+	__u64 inheritable = 0;
+	FILE *status = fopen("/proc/self/status", "r");
+	char line[256];
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_INT, 8, 0);
+		__u64 ctx[12] = {};
+
+		h.selectors[0].caps = cases[c].f;
+		expect("capabilities", cases[c].name, run(&h, ctx), cases[c].want);
+	}
+	/* Inheritable as the kernel holds it for this process (CapInh). */
+	while (status && fgets(line, sizeof(line), status))
+		if (sscanf(line, "CapInh: %llx", (unsigned long long *)&inheritable) == 1)
+			break;
+	if (status)
+		fclose(status);
+	{
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_INT, 8, 0);
+		__u64 ctx[12] = {};
+
+		h.selectors[0].caps = (struct vigil_cap_filter){ VIGIL_OP_IN, VIGIL_CAPS_INHERITABLE, 0, 0, sys_admin };
+		expect("capabilities", "Inheritable In CAP_SYS_ADMIN, as /proc says", run(&h, ctx),
+		       inheritable & sys_admin ? MATCH : NO_MATCH);
+	}
+}
+
 static const struct binary_case {
 	const char *name;
 	__u8 op;
@@ -661,6 +707,7 @@ int main(int argc, char **argv)
 	sockaddr_tests();
 	pid_tests();
 	namespace_tests();
+	capability_tests();
 	binary_tests();
 	structure_tests();
 	reader_tests();

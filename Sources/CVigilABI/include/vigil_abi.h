@@ -316,6 +316,20 @@ struct vigil_ns_filter {
 	__u32 values[VIGIL_MATCH_VALUES]; /* inode numbers; host_ns is resolved by the compiler */
 };
 
+/* matchCapabilities: which of the task's capability sets (Tetragon's types). */
+enum vigil_cap_set { VIGIL_CAPS_EFFECTIVE = 0, VIGIL_CAPS_PERMITTED = 1, VIGIL_CAPS_INHERITABLE = 2 };
+
+/* matchCapabilities, one entry per selector (Tetragon's kernel side reads one too): IN matches a
+ * task holding any of the capabilities in the set, NOT_IN one holding none of them. */
+struct vigil_cap_filter {
+	__u8  op;           /* VIGIL_OP_NONE (no filter), IN or NOT_IN */
+	__u8  set;          /* enum vigil_cap_set */
+	__u16 pad0;
+	__u32 host_user_ns; /* isNamespaceCapability: the host's user namespace inode, whose tasks
+	                     * never match; 0: any user namespace */
+	__u64 mask;         /* 1 << CAP_* of the values */
+};
+
 struct vigil_bin_filter {
 	__u8  op;          /* IN, NOT_IN, PREFIX, NOT_PREFIX, POSTFIX, NOT_POSTFIX, or NONE */
 	__u8  pad0[3];
@@ -350,6 +364,7 @@ struct vigil_selector {
 	struct vigil_pid_filter pid;
 	struct vigil_bin_filter bin;
 	struct vigil_bin_filter parent_bin; /* matchParentBinaries: the parent process's binary */
+	struct vigil_cap_filter caps;       /* matchCapabilities */
 	struct vigil_arg_filter args[VIGIL_MATCH_ARGS];
 	struct vigil_ns_filter ns[VIGIL_MATCH_NS];
 	struct vigil_action actions[VIGIL_ACTIONS];
@@ -517,8 +532,8 @@ struct vigil_generic_event {
 
 _Static_assert(sizeof(struct vigil_arg_spec) == 8, "map layout: arg spec");
 _Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
-_Static_assert(sizeof(struct vigil_selector) == 488, "map layout: selector");
-_Static_assert(sizeof(struct vigil_hook) == 2496, "map layout: hook");
+_Static_assert(sizeof(struct vigil_selector) == 504, "map layout: selector");
+_Static_assert(sizeof(struct vigil_hook) == 2576, "map layout: hook");
 _Static_assert(sizeof(struct vigil_generic_event) == 144, "wire format: generic");
 _Static_assert(sizeof(struct vigil_file_header) == VIGIL_FILE_HEADER, "wire format: file header");
 _Static_assert(sizeof(struct vigil_scope) == 8, "map layout: scope");
