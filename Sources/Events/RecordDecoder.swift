@@ -168,6 +168,7 @@ extension GenericRecord {
         self.denied = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_DENIED.rawValue) != 0
         self.fenced = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_FENCED.rawValue) != 0
         self.ioUring = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_IO_URING.rawValue) != 0
+        self.cgroupSockAddr = raw.hdr.flags & UInt16(VIGIL_GENERIC_F_CONNECT.rawValue) != 0
         if raw.hdr.flags & UInt16(VIGIL_GENERIC_F_RESULT.rawValue) != 0 { self.result = raw.result }
     }
 }

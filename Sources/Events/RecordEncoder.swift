@@ -13,6 +13,8 @@ extension GenericRecord {
         if monitor { flags |= VIGIL_GENERIC_F_MONITOR.rawValue }
         if denied { flags |= VIGIL_GENERIC_F_DENIED.rawValue }
         if fenced { flags |= VIGIL_GENERIC_F_FENCED.rawValue }
+        if ioUring { flags |= VIGIL_GENERIC_F_IO_URING.rawValue }
+        if cgroupSockAddr { flags |= VIGIL_GENERIC_F_CONNECT.rawValue }
         if result != nil { flags |= VIGIL_GENERIC_F_RESULT.rawValue }
         raw.hdr.flags = UInt16(flags)
         raw.hdr.ktime_ns = ktime

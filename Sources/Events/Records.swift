@@ -228,6 +228,10 @@ package struct GenericRecord: Sendable, Hashable {
     /// An io_uring open seen at its completion (`io_uring_complete`) by a hook of an open
     /// syscall's exit: the mechanism is that tracepoint, not the syscall's.
     package var ioUring: Bool = false
+    /// Posted by a cgroup connect/sendmsg program. For a hook on BPF-LSM (socket_connect) it
+    /// says the LSM hook never saw the operation (an unconnected send, a TCP fast open) and the
+    /// cgroup program beside it decided.
+    package var cgroupSockAddr: Bool = false
     /// What the syscall returned (connect hooks: 0, or -errno such as -1 for EPERM when denied);
     /// nil when the hook has no result to report.
     package var result: Int64? = nil

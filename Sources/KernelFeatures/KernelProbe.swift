@@ -141,8 +141,11 @@ package struct KernelProbe: Sendable {
         ioUringOpens: Bool = false
     ) -> [Hook] {
         if fallbackReason == nil {
+            // security_socket_connect() runs in connect(2) and io_uring's connect only: the
+            // cgroup programs beside the LSM one decide unconnected sends and TCP fast open.
+            let sends = connect ? "; sends, TCP fast open: cgroup connect4/6, sendmsg4/6" : "; sends, TCP fast open: not denied (no cgroup2)"
             return ["socket_connect", "file_open", "bprm_check_security"].map {
-                Hook(hook: $0, mechanism: "BPF-LSM (lsm/\($0))", observe: true, kill: true, deny: true)
+                Hook(hook: $0, mechanism: "BPF-LSM (lsm/\($0))" + ($0 == "socket_connect" ? sends : ""), observe: true, kill: true, deny: true)
             }
         }
         let note = " (\(fallbackReason ?? ""))"

@@ -57,9 +57,14 @@ package enum PolicyEvents {
             monitor: record.monitor)
         outcome.fenced = record.fenced
         outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
-        // An io_uring open seen at its completion ran a hook of an open syscall's exit.
-        outcome.mechanism = record.ioUring
-            ? "raw_tp io_uring_complete" : slot.eventMechanism
+        // An io_uring open seen at its completion ran a hook of an open syscall's exit; a
+        // BPF-LSM socket_connect hook's send or TCP fast open was decided by the cgroup program
+        // beside it (the LSM hook never saw it), and the event says so.
+        outcome.mechanism =
+            record.ioUring
+            ? "raw_tp io_uring_complete"
+            : record.cgroupSockAddr && slot.mechanism == .bpfLSM
+                ? Mechanism.cgroupConnect.eventValue(category: "", name: "") : slot.eventMechanism
         return event(
             kind: kind(hook.event, args: args, outcome: outcome), pid: record.pid, tid: record.tid,
             processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],

@@ -67,6 +67,9 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
         case .syscallEntryDispatcher: "\(category)/\(hook) (raw sys_enter dispatcher)"
         case .syscallExitDispatcher: "\(category)/\(hook) (raw sys_exit dispatcher)"
         case .cgroupConnect: "\(hook) (cgroup connect/sendmsg)"
+        // The LSM hook runs in connect(2) and io_uring's connect only: unconnected sends and
+        // TCP fast open (a connect inside sendmsg) are decided by the cgroup programs beside it.
+        case .bpfLSM where hook == "socket_connect": "\(hook) (BPF-LSM; sends and TCP fast open: cgroup connect/sendmsg)"
         case .bpfLSM: "\(hook) (BPF-LSM)"
         case .kretprobe: "\(hook) (kprobe + kretprobe)"
         default: "\(hook) (\(name))"

@@ -144,7 +144,7 @@ package final class PolicyEngine: Sendable {
         [
             TracepointBackend(kernel: kernel),
             ConnectBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
-            BPFLSMBackend(kernel: kernel, pinDirectory: pinDirectory, logger: logger),
+            BPFLSMBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             KernelFunctionBackend(kernel: kernel, logger: logger),
         ]
     }

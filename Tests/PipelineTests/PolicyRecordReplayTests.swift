@@ -169,6 +169,62 @@ import TracingPolicy
         #expect(reported == ["replay-opens KPROBE_ACTION_OVERRIDE 1"])
     }
 
+    /// lsmhooks socket_connect on BPF-LSM also runs on the cgroup connect/sendmsg programs
+    /// (unconnected sends and TCP fast open never reach the LSM hook): each event names the
+    /// program that decided, from the record's flag, as it crosses the decoder.
+    @Test func socketConnectOnBPFLSMEventsNameTheProgramThatDecided() throws {
+        let yaml = """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: deny-port
+            spec:
+              lsmhooks:
+              - hook: socket_connect
+                args:
+                - index: 1
+                  type: sockaddr
+                selectors:
+                - matchArgs:
+                  - index: 1
+                    operator: DPort
+                    values: ["443"]
+                  matchActions:
+                  - action: Override
+                    argError: -1
+            """
+        let environment = CompileEnvironment(
+            loadFormat: { subsystem, event in
+                throw TracepointFormatError.notFound(tracepoint: "\(subsystem)/\(event)", path: "none")
+            }, kprobesAvailable: false, hostNamespaces: HostNamespaces(known: Namespaces()), bpfLSM: true)
+        let parsed = PolicyParser.parse(yaml: yaml, file: "connect.yaml")
+        let document = try #require(parsed.documents.first)
+        var sets = SetIDAllocator(first: 1)
+        let policy = try PolicyCompiler(environment: environment).compile(document, sets: &sets).get()
+        let hook = try #require(policy.hooks.first)
+        try #require(hook.mechanism == .bpfLSM)
+        let slot = PolicyHookSlot(policyName: policy.name, hook: hook, mechanism: hook.mechanism)
+        var cache = ProcessCache(config: ProcessCacheConfig(nodeName: "n"), clock: KtimeClock(bootWallNanoseconds: 0))
+
+        func mechanism(cgroupSockAddr: Bool) throws -> String? {
+            var record = GenericRecord(
+                ktime: 1, pid: 10, tid: 10, processKtime: 0, hookSlot: 1, policyID: 1, selector: 0,
+                action: UInt8(VIGIL_ACTION_OVERRIDE.rawValue), signal: 0, monitor: false, args: [])
+            record.denied = true
+            record.result = -1
+            record.cgroupSockAddr = cgroupSockAddr
+            let bytes = try #require(record.encoded())
+            guard case .generic(let decoded) = try Record(decoding: bytes.withUnsafeBytes { $0 }) else { return nil }
+            #expect(decoded == record)
+            let event = PolicyEvents.event(
+                for: decoded, slot: slot, cache: &cache, nodeName: "n", clock: KtimeClock(bootWallNanoseconds: 0))
+            guard case .lsm(_, _, let outcome) = event.kind else { return nil }
+            return outcome.mechanism
+        }
+        #expect(try mechanism(cgroupSockAddr: false) == "bpf_lsm socket_connect")
+        #expect(try mechanism(cgroupSockAddr: true) == "cgroup_sock_addr")
+    }
+
     static func object(_ line: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }

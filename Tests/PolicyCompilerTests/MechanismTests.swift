@@ -25,5 +25,9 @@ import Testing
             #expect(mechanism.eventValue(category: "sched", name: "sched_process_exec") == event)
             #expect(mechanism.hookDescription(category: "sched", name: "sched_process_exec") == hook)
         }
+        // socket_connect on BPF-LSM says what decides the sends the LSM hook never sees.
+        #expect(
+            Mechanism.bpfLSM.hookDescription(category: "", name: "socket_connect")
+                == "socket_connect (BPF-LSM; sends and TCP fast open: cgroup connect/sendmsg)")
     }
 }

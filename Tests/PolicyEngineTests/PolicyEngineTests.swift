@@ -258,6 +258,44 @@ import VigilAgent
         #expect(kernel.lsmPrograms.isEmpty)
     }
 
+    /// BPF-LSM socket_connect: the cgroup connect/sendmsg programs are attached beside the LSM
+    /// program (they run its list for unconnected sends and TCP fast open, which the LSM hook
+    /// never sees), the slot is listed once, for the LSM program. Where they cannot attach, the
+    /// LSM deny still loads (connect(2) is denied) and the agent warns.
+    @Test func bpfLSMSocketConnectAttachesTheCgroupProgramsBesideIt() throws {
+        let spec = """
+            lsmhooks:
+            - hook: socket_connect
+              args:
+              - index: 1
+                type: sockaddr
+              selectors:
+              - matchArgs:
+                - index: 1
+                  operator: DPort
+                  values: ["443"]
+                matchActions:
+                - action: Override
+                  argError: -1
+            """
+        let key = VIGIL_LSM_SOCKET_CONNECT.rawValue
+        let kernel = RecordingKernel(bpfLSM: true)
+        let loaded = try Self.engine(kernel, bpfLSM: true).install(try Self.document(spec), source: "test")
+        #expect(loaded.hooks.map(\.description) == ["socket_connect (BPF-LSM; sends and TCP fast open: cgroup connect/sendmsg)"])
+        #expect(loaded.hooks.map(\.mechanism) == [.bpfLSM])
+        #expect(kernel.lsmPrograms == [key])
+        #expect(kernel.connectAttached)
+        #expect(kernel.list(.lsmHooks, key: key) == [0])
+        #expect(kernel.list(.connectHooks, key: 0) == nil, "not listed for the cgroup programs: they read the LSM list")
+
+        let refusing = RecordingKernel(bpfLSM: true)
+        refusing.refuse("connect")
+        let still = try Self.engine(refusing, bpfLSM: true).install(try Self.document(spec), source: "test")
+        #expect(still.hooks.map(\.mechanism) == [.bpfLSM])
+        #expect(refusing.lsmPrograms == [key])
+        #expect(!refusing.connectAttached)
+    }
+
     /// Without BPF-LSM: socket_connect on the cgroup connect hooks, file_open's deny on fanotify.
     @Test func fallbackMechanismsAreListedByTheirBackends() throws {
         let kernel = RecordingKernel()

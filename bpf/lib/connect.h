@@ -77,7 +77,9 @@ static __always_inline int vg_connect_hook_run(struct vigil_generic_scratch *s, 
 			used += s->ev.args[i].len;
 		if (used > VIGIL_GENERIC_TAIL)
 			used = VIGIL_GENERIC_TAIL;
-		if (vg_decide(hook, s, slot, used, can_deny, VIGIL_GENERIC_F_CONNECT))
+		/* The flag tells user space which mechanism served the hook: a BPF-LSM socket_connect
+		 * hook also runs on the cgroup programs (sends, TCP fast open; see vg_connect). */
+		if (vg_decide(hook, s, slot, used, can_deny, can_deny == VG_DENY_CGROUP ? VIGIL_GENERIC_F_CONNECT : 0))
 			return can_deny == VG_DENY_LSM ? 0 : 1;
 		return can_deny == VG_DENY_LSM ? (int)s->result : 0;
 	}
@@ -95,17 +97,78 @@ __weak __noinline int vg_lsm_connect_hook(struct vigil_generic_scratch *s, __u32
 	return vg_connect_hook_run(s, slot, VG_DENY_LSM);
 }
 
-/* cgroup/connect* and sendmsg*: the destination of every connect and unconnected send. */
-static __always_inline int vg_connect(struct bpf_sock_addr *ctx, int v6)
+/* Runs the hooks listed at `key` of `map` on the facts at s->tail[0]; 1 when one of them
+ * denies. It looks its list up itself, inside the global wrappers below: with both list pointers
+ * in vg_connect, clang merged its "which lists run" branches into a pointer spilled as 0, which
+ * the 6.18 verifier refused ("invalid mem access 'scalar'"). */
+static __always_inline int vg_connect_list(struct vigil_generic_scratch *s, void *map, __u32 key)
 {
-	__u32 zero = 0, cpu = bpf_get_smp_processor_id(), i;
+	struct vigil_hook_list *list = bpf_map_lookup_elem(map, &key);
+	volatile int denied = 0;
+	__u32 i;
+
+	if (!s || !list)
+		return 0;
+	for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+		if (i >= list->count)
+			break;
+		/* Every hook sees the connect and posts its own event; any one may deny it. */
+		if (!vg_connect_hook(s, list->slots[i]))
+			denied = 1;
+	}
+	return denied;
+}
+
+/* The cgroup connect hooks (vg_connect_hooks). */
+__weak __noinline int vg_connect_cgroup_hooks(struct vigil_generic_scratch *s)
+{
+	return vg_connect_list(s, &vg_connect_hooks, 0);
+}
+
+/* The BPF-LSM socket_connect hooks (vg_lsm_hooks), for what the LSM hook does not see. */
+__weak __noinline int vg_connect_lsm_hooks(struct vigil_generic_scratch *s)
+{
+	return vg_connect_list(s, &vg_lsm_hooks, VIGIL_LSM_SOCKET_CONNECT);
+}
+
+/*
+ * Whether this connect hook runs inside a TCP fast open send (sendto/sendmsg with MSG_FASTOPEN
+ * on an unconnected socket): tcp_sendmsg_fastopen() holds its request in tp->fastopen_req
+ * while it connects through __inet_stream_connect(), which runs the cgroup connect hook and not
+ * security_socket_connect(). A plain connect(2), io_uring's connect and TCP_FASTOPEN_CONNECT's
+ * connect(2) run the hook with no request yet: the LSM hook saw those.
+ */
+static __always_inline int vg_in_fastopen(struct bpf_sock_addr *ctx)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(ctx->sk);
+
+	return tp && tp->fastopen_req;
+}
+
+/*
+ * cgroup/connect* and sendmsg*: the destination of every connect and unconnected send. They run
+ * the cgroup connect hooks (vg_connect_hooks), and where BPF-LSM serves lsmhooks socket_connect
+ * its hooks too (vg_lsm_hooks) for what the LSM hook never sees: the kernel calls
+ * security_socket_connect() from connect(2) and io_uring's connect only, so an unconnected UDP
+ * send (sendmsg4/6) and a TCP fast open (connect4/6 inside sendmsg) would pass a BPF-LSM deny.
+ * Connects the LSM hook did see are not run again (one decision and one event per connect).
+ */
+static __always_inline int vg_connect(struct bpf_sock_addr *ctx, int v6, int send)
+{
+	__u32 zero = 0, cpu = bpf_get_smp_processor_id(), which = VIGIL_LSM_SOCKET_CONNECT;
 	struct vigil_generic_scratch *s;
 	struct vigil_hook_list *list;
 	struct vigil_sockaddr *facts;
+	int run_cgroup = 0, run_lsm = 0;
 	volatile int denied = 0;
 
 	list = bpf_map_lookup_elem(&vg_connect_hooks, &zero);
-	if (!list || !list->count)
+	if (list && list->count)
+		run_cgroup = 1;
+	list = bpf_map_lookup_elem(&vg_lsm_hooks, &which);
+	if (list && list->count && (send || vg_in_fastopen(ctx)))
+		run_lsm = 1;
+	if (!run_cgroup && !run_lsm)
 		return 1;
 	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
 	if (!s)
@@ -126,20 +189,16 @@ static __always_inline int vg_connect(struct bpf_sock_addr *ctx, int v6)
 	} else {
 		*(__u32 *)facts->addr = ctx->user_ip4;
 	}
-	for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
-		if (i >= list->count)
-			break;
-		/* Every hook sees the connect and posts its own event; any one may deny it. */
-		if (!vg_connect_hook(s, list->slots[i]))
-			denied = 1;
-	}
+	if (run_cgroup && vg_connect_cgroup_hooks(s))
+		denied = 1;
+	if (run_lsm && vg_connect_lsm_hooks(s))
+		denied = 1;
 	/* Constant returns: the verifier wants to see 0 or 1, and clang folds flag arithmetic
 	 * into registers it cannot bound. */
 	if (denied)
 		return 0;
 	return 1;
 }
-
 
 /*
  * Completes the connect events the cgroup hooks left in vg_connect_pending: at the exit of the

@@ -8,16 +8,27 @@ import PolicyCompiler
 /// lsmhooks file_open, bprm_check_security and socket_connect where the kernel runs BPF-LSM:
 /// one program per hook, attached on first use, runs the hooks in its list (vg_lsm_hooks keyed
 /// by enum vigil_lsm_hook) and fails the operation with the policy's errno.
+///
+/// socket_connect also needs the cgroup connect4/6 and sendmsg4/6 programs: the kernel runs the
+/// LSM hook from connect(2) and io_uring's connect only, so an unconnected UDP send and a TCP fast
+/// open (sendto with MSG_FASTOPEN, which connects inside sendmsg) never reach it. The cgroup
+/// programs run the socket_connect list for those (lib/connect.h) and the events say which
+/// mechanism decided. Without a cgroup2 mount they are missing, and the agent says so.
 struct BPFLSMBackend: HookBackend {
     private let kernel: any PolicyKernel
+    /// cgroup2 root the connect programs attach to beside lsm/socket_connect.
+    private let cgroupRoot: String?
     /// bpffs directory the links are pinned in once attached (`--keep-sensors-on-exit`).
     private let pinDirectory: String?
     private let logger: Logger
     /// Listed slots per program (enum vigil_lsm_hook).
     private(set) var slots: [UInt32: [UInt32]] = [:]
+    /// Whether the cgroup programs beside lsm/socket_connect are attached (and pinned).
+    private var sendHooks = false
 
-    init(kernel: any PolicyKernel, pinDirectory: String?, logger: Logger) {
+    init(kernel: any PolicyKernel, cgroupRoot: String?, pinDirectory: String?, logger: Logger) {
         self.kernel = kernel
+        self.cgroupRoot = cgroupRoot
         self.pinDirectory = pinDirectory
         self.logger = logger
     }
@@ -37,6 +48,8 @@ struct BPFLSMBackend: HookBackend {
         slots[key] = list
         // The list before the attach: the program finds its hooks on its first run.
         try HookList.write(kernel, .lsmHooks, key: key, list)
+        // The cgroup programs first: once the LSM program denies connects, sends are denied too.
+        if program == VIGIL_LSM_SOCKET_CONNECT { attachSendHooks(policy: policy) }
         try kernel.attachLSM(program)
         if let pinDirectory {
             do {
@@ -48,6 +61,32 @@ struct BPFLSMBackend: HookBackend {
             }
         }
         return .bpfLSM
+    }
+
+    /// The cgroup connect/sendmsg programs beside lsm/socket_connect (idempotent: the connect
+    /// backend may have attached them already). A refusal leaves connect(2) denied by the LSM
+    /// hook and sends not: logged with the policy, not a reason to refuse what does work.
+    private mutating func attachSendHooks(policy: String) {
+        guard !sendHooks else { return }
+        do {
+            guard let cgroupRoot else {
+                throw HookRefusal("no cgroup2 mount in /proc/self/mountinfo")
+            }
+            try kernel.attachConnectHooks(cgroupRoot: cgroupRoot)
+        } catch {
+            let why = "the cgroup connect/sendmsg programs did not attach (\(error))"
+            logger.warning(
+                "policy \(policy): socket_connect denies connect(2) on BPF-LSM, but unconnected sends and TCP fast open pass it: \(why)")
+            return
+        }
+        sendHooks = true
+        guard let pinDirectory else { return }
+        do {
+            try kernel.pinConnectHooks(directory: pinDirectory)
+            logger.info("connect enforcement pinned", metadata: ["bpf_dir": "\(pinDirectory)", "beside": "lsm/socket_connect"])
+        } catch {
+            logger.error("connect enforcement not pinned (sends will not be denied once the agent is gone): \(error)")
+        }
     }
 
     mutating func release(_ released: Set<UInt32>) {
