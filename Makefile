@@ -65,7 +65,7 @@ test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip KernelIntegrationTests
 
-test-deploy: ## validate deploy/ and policies/ offline against the Kubernetes and CRD schemas
+test-deploy: ## validate deploy/, policies/ and the detection library offline against the Kubernetes and CRD schemas
 	@python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install -q kubernetes-validate \
 		|| python3 -m pip install -q --break-system-packages kubernetes-validate
 	python3 scripts/validate-deploy.py
@@ -97,7 +97,7 @@ fuzz: bpf ## the policy parser and compiler under libFuzzer for FUZZ_SECONDS (60
 	$(SWIFT) build --build-path .build/fuzz -c release --product vigil-policy-fuzz \
 		-Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
 	mkdir -p .build/fuzz/corpus .build/fuzz/seeds .build/fuzz/findings
-	cp policies/*.yaml Fuzz/regressions/* .build/fuzz/seeds/
+	cp policies/*.yaml policies/library/*.yaml Fuzz/regressions/* .build/fuzz/seeds/
 	-find $(FUZZ_EXAMPLES) -name '*.y*ml' -exec cp {} .build/fuzz/seeds/ \; 2>/dev/null
 	.build/fuzz/release/vigil-policy-fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=2 -rss_limit_mb=512 \
 		-max_len=65536 -artifact_prefix=.build/fuzz/findings/ -print_final_stats=1 \

@@ -5,12 +5,17 @@
 1. deploy/crds/tracingpolicies.yaml is what deploy/crds/generate.py writes;
 2. every manifest in deploy/ (and deploy/crds/) is valid against the Kubernetes schemas of
    KUBERNETES_VERSION (kubernetes-validate, strict: unknown fields are errors);
-3. every policy in policies/ and deploy/examples/ is valid against the CRD's openAPIV3Schema (jsonschema), and has no
-   field the API server would prune (the agent would never see it).
+3. every policy in policies/, policies/library/ and deploy/examples/ is valid against the CRD's openAPIV3Schema
+   (jsonschema), and has no field the API server would prune (the agent would never see it);
+4. every policy of the detection library (policies/library/) is named after its file, gives every hook a
+   message and a MITRE ATT&CK technique or tactic id in its tags, and ships in monitor mode: its actions
+   are Post or NoPost, every posting selector taking its action from one line `- action: &action Post`,
+   so that enforcing is changing that line (docs/detections.md).
 
 Needs the PyPI package kubernetes-validate (which brings jsonschema and PyYAML)."""
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -67,6 +72,52 @@ def policy_errors(doc, schema):
     return out
 
 
+MITRE_ID = re.compile(r"^(T\d{4}(\.\d{3})?|TA\d{4})$")
+
+
+def library_errors(doc, filename):
+    """The detection library's conventions (docs/detections.md): what a SOC analyst and an
+    operator rely on, checked here so that a new library policy cannot drop one."""
+    out = []
+    name = doc.get("metadata", {}).get("name")
+    if f"{name}.yaml" != filename:
+        out.append(f"metadata.name {name!r} is not the file's name ({filename})")
+    spec = doc.get("spec", {})
+    hooks = [(kind, i, h) for kind in ("kprobes", "tracepoints", "lsmhooks") for i, h in enumerate(spec.get(kind) or [])]
+    if not hooks:
+        out.append("no hook")
+    for kind, i, hook in hooks:
+        if not hook.get("message"):
+            out.append(f"spec.{kind}[{i}]: no message")
+        if not any(MITRE_ID.match(str(t)) for t in hook.get("tags") or []):
+            out.append(f"spec.{kind}[{i}].tags: no MITRE ATT&CK id (T1234, T1234.001 or TA0001)")
+        for j, selector in enumerate(hook.get("selectors") or []):
+            actions = [a.get("action") for a in selector.get("matchActions") or []]
+            if not actions or any(a not in ("Post", "NoPost") for a in actions):
+                out.append(f"spec.{kind}[{i}].selectors[{j}].matchActions: {actions}: the library ships Post (monitor) only")
+    for option in spec.get("options") or []:
+        if option.get("name") == "policy-mode":
+            out.append("spec.options: policy-mode: the library enforces by its action line, not by a mode")
+    return out
+
+
+def one_action_line(path):
+    """Enforcing a library policy is one changed line: the anchor `- action: &action Post`,
+    which every other posting selector takes by its alias `*action` (the YAML loader resolves
+    aliases, so the check reads the text)."""
+    with open(path) as f:
+        body = [line.strip() for line in f if not line.lstrip().startswith("#")]
+    anchors = [line for line in body if line == "- action: &action Post"]
+    literal = [line for line in body if line.startswith("- action:") and line not in (
+        "- action: &action Post", "- action: *action", "- action: NoPost")]
+    out = []
+    if len(anchors) != 1:
+        out.append(f"{len(anchors)} lines `- action: &action Post`; the library has exactly one (enforcing is changing it)")
+    if literal:
+        out.append(f"actions not taken from the `&action` line: {literal}")
+    return out
+
+
 def self_test(crd_schemas):
     """The checks must reject what they are for; a validator that passes everything is no test."""
     bad_policy = {"apiVersion": "vigil.dev/v1alpha1", "kind": "TracingPolicy", "metadata": {"name": "x"},
@@ -114,6 +165,7 @@ def main():
     # policies, which need the Kubernetes API and so stay out of policies/).
     policies = sorted(
         glob.glob(os.path.join(ROOT, "policies/*.yaml")) + glob.glob(os.path.join(ROOT, "policies/*.yml"))
+        + glob.glob(os.path.join(ROOT, "policies/library/*.yaml"))
         + glob.glob(os.path.join(ROOT, "deploy/examples/*.yaml")))
     for path in policies:
         rel = os.path.relpath(path, ROOT)
@@ -127,9 +179,22 @@ def main():
                 errors.append(f"{where}: kind {doc.get('kind')!r} has no CRD")
                 continue
             errors.extend(f"{where}: {e}" for e in policy_errors(doc, schema))
+            if rel.startswith("policies/library/"):
+                errors.extend(f"{where}: {e}" for e in library_errors(doc, os.path.basename(path)))
+        if rel.startswith("policies/library/"):
+            errors.extend(f"{rel}: {e}" for e in one_action_line(path))
         print(f"ok  {rel}")
     if "TracingPolicy" in crd_schemas:
         self_test(crd_schemas)
+    enforcing = {"apiVersion": "cilium.io/v1alpha1", "kind": "TracingPolicy", "metadata": {"name": "x"},
+                 "spec": {"kprobes": [{"call": "sys_ptrace", "message": "m", "tags": ["T1055.008"],
+                                       "selectors": [{"matchActions": [{"action": "Sigkill"}]}]}]}}
+    if not library_errors(enforcing, "x.yaml"):
+        errors.append("self-test: a library policy that kills passed")
+    untagged = {"apiVersion": "cilium.io/v1alpha1", "kind": "TracingPolicy", "metadata": {"name": "x"},
+                "spec": {"kprobes": [{"call": "sys_ptrace", "message": "m", "tags": ["observability"]}]}}
+    if not library_errors(untagged, "x.yaml"):
+        errors.append("self-test: a library policy without a MITRE id passed")
 
     if errors:
         print("\n".join(errors), file=sys.stderr)

@@ -69,6 +69,26 @@ import TracingPolicy
         }
     }
 
+    /// The detection library (policies/library/, docs/detections.md) compiles here, except the
+    /// kernel module policy on a kernel without loadable modules, refused naming its tracepoint.
+    @Test(.enabled(if: Fixture.liveTracefsReadable, "tracefs is not readable at /sys/kernel/tracing"))
+    func libraryPoliciesCompile() throws {
+        let library = Self.policiesDirectory + "/library"
+        let files = Self.yamlFiles(in: library, recursive: false)
+        #expect(files.count == 20)
+        let modules = FileManager.default.fileExists(atPath: "/sys/kernel/tracing/events/syscalls/sys_enter_init_module")
+        for name in files {
+            let (compiled, errors) = Self.compileFile(library + "/" + name, environment: Fixture.liveEnvironment)
+            if name == "linux-kernel-module-injection-detected.yaml" && !modules {
+                #expect(compiled.isEmpty)
+                #expect(errors.contains { $0.contains("sys_enter_init_module does not exist on this kernel") }, "\(errors)")
+                continue
+            }
+            #expect(errors == [], "\(name)")
+            #expect(compiled.count == 1 && compiled.allSatisfy { !$0.hooks.isEmpty }, "\(name)")
+        }
+    }
+
     @Test(.enabled(if: CorpusTests.haveExamples, "\(CorpusTests.examplesDirectory) is absent"))
     func everyExampleCompilesOrIsRefusedWithAPosition() throws {
         let environment = Fixture.bestEnvironment

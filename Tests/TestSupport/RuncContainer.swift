@@ -119,6 +119,10 @@ package final class RuncContainer: @unchecked Sendable {
         directory.remove()
     }
 
+    /// The container's root directory on the host: a file copied under it (say into `bin/`)
+    /// is at once visible inside, so a test can run its own binaries in the container.
+    package var rootfs: String { "\(directory.path)/bundle/rootfs" }
+
     // MARK: - Internals
 
     private var stateDir: String { "\(directory.path)/state" }

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The detection library's trigger: one benign act per command, each the behaviour of one
+ * policy of policies/library/ (DetectionLibraryKernelTests; docs/detections.md). Built static,
+ * so that it runs in the tests' busybox container and in the kernel matrix's guests:
+ *   gcc -O1 -Wall -Werror -static -o library-trigger Tests/Tools/library_trigger.c */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "noop"))
+		return 0;
+	if (!strcmp(cmd, "open") && argc == 3) {
+		int fd = open(argv[2], O_RDONLY);
+		return fd < 0 ? errno : 0;
+	}
+	if (!strcmp(cmd, "open-trunc") && argc == 3)
+		return openat(AT_FDCWD, argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600) < 0 ? errno : 0;
+	if (!strcmp(cmd, "open-write") && argc == 3)
+		return openat(AT_FDCWD, argv[2], O_WRONLY | O_CREAT | O_APPEND, 0600) < 0 ? errno : 0;
+	if (!strcmp(cmd, "spawn") && argc >= 3) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			execv(argv[2], argv + 2);
+			_exit(127);
+		}
+		int status;
+		waitpid(pid, &status, 0);
+		return 0;
+	}
+	if (!strcmp(cmd, "symlink") && argc == 4)
+		return symlink(argv[2], argv[3]) < 0 ? errno : 0;
+	if (!strcmp(cmd, "link") && argc == 4) {
+		link(argv[2], argv[3]); /* fails: the new name's directory is missing */
+		return 0;
+	}
+	if (!strcmp(cmd, "ptrace-attach")) {
+		pid_t child = fork();
+		if (child == 0) {
+			pause();
+			_exit(0);
+		}
+		int status;
+		long rc = ptrace(PTRACE_ATTACH, child, 0, 0);
+		if (rc == 0)
+			waitpid(child, &status, 0);
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		return 0;
+	}
+	if (!strcmp(cmd, "traceme"))
+		return ptrace(PTRACE_TRACEME, 0, 0, 0) < 0 ? errno : 0; /* and exit: no exec to stop at */
+	if (!strcmp(cmd, "memfd-exec")) {
+		int self = open("/proc/self/exe", O_RDONLY);
+		int mem = memfd_create("vigil-library", 0);
+		struct stat st;
+		if (self < 0 || mem < 0 || fstat(self, &st) < 0)
+			return 3;
+		off_t off = 0;
+		while (off < st.st_size)
+			if (sendfile(mem, self, &off, st.st_size - off) <= 0)
+				return 4;
+		char *args[] = { "memfd", "noop", NULL };
+		fexecve(mem, args, environ);
+		return errno;
+	}
+	if (!strcmp(cmd, "connect") && argc == 4) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+		inet_pton(AF_INET, argv[2], &sin.sin_addr);
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(s, (struct sockaddr *)&sin, sizeof(sin)); /* fails: no route */
+		return 0;
+	}
+	if (!strcmp(cmd, "packet-socket")) {
+		socket(AF_PACKET, SOCK_RAW, 0);
+		return 0;
+	}
+	if (!strcmp(cmd, "dup-socket")) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		return s < 0 || dup2(s, 2) < 0 ? 3 : 0;
+	}
+	if (!strcmp(cmd, "finit-module")) {
+		syscall(SYS_finit_module, -1, "", 0); /* refused: bad fd, or no CAP_SYS_MODULE */
+		return 0;
+	}
+	return 2;
+}
