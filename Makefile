@@ -65,9 +65,12 @@ test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip KernelIntegrationTests
 
-test-deploy: ## validate deploy/ and policies/ offline against the Kubernetes and CRD schemas
+# KUBECTL: the kubectl binaries to render the kustomizations with (several: their renders must agree).
+test-deploy: ## render deploy/ and its overlays with kubectl kustomize, validate them and policies/ offline against the Kubernetes and CRD schemas
 	@python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install -q kubernetes-validate \
 		|| python3 -m pip install -q --break-system-packages kubernetes-validate
+	@# Debian's kubectl (1.20, kustomize v2.0.3) when none is on PATH.
+	@command -v $${KUBECTL:-kubectl} >/dev/null 2>&1 || ./scripts/install-deps.sh kubernetes-client
 	python3 scripts/validate-deploy.py
 
 test-kernel: bpf ## kernel tests only (root)
