@@ -31,8 +31,11 @@ run: release ## run the agent as root with policies/: events on stdout and in $(
 # running them side by side made timing-sensitive waits flaky. Serially the suite takes ~1 min.
 test: bpf test-deploy test-bpf ## the whole suite: unit tests and, as root, the BPF unit tests, the kernel tests and the kernel matrix
 	@# runc and busybox-static run real containers, openssl makes the fixture API server's certificate,
-	@# liburing-dev builds the io_uring evasions (Tests/Tools/evade.c).
-	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev
+	@# liburing-dev builds the io_uring evasions (Tests/Tools/evade.c); rsyslog and prometheus
+	@# (with promtool) read the export and the metrics in ShipperKernelTests (run from a test
+	@# directory with their own config and ports; on a host with systemd, Debian's packages also
+	@# enable their own system services, which the tests never use).
+	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	@# The matrix on the debug build just made: a release build would add minutes to CI.
@@ -65,13 +68,16 @@ test-unit: bpf ## tests that need no root
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip KernelIntegrationTests
 
-test-deploy: ## validate deploy/, policies/ and the detection library offline against the Kubernetes and CRD schemas
+# KUBECTL: the kubectl binaries to render the kustomizations with (several: their renders must agree).
+test-deploy: ## render deploy/ and its overlays with kubectl kustomize, validate them, policies/ and the detection library offline against the Kubernetes and CRD schemas
 	@python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install -q kubernetes-validate \
 		|| python3 -m pip install -q --break-system-packages kubernetes-validate
+	@# Debian's kubectl (1.20, kustomize v2.0.3) when none is on PATH.
+	@command -v $${KUBECTL:-kubectl} >/dev/null 2>&1 || ./scripts/install-deps.sh kubernetes-client
 	python3 scripts/validate-deploy.py
 
 test-kernel: bpf ## kernel tests only (root)
-	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev
+	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel --filter KernelIntegrationTests
 

@@ -3,8 +3,10 @@
 """Offline checks of deploy/ and policies/ (run by `make test`):
 
 1. deploy/crds/tracingpolicies.yaml is what deploy/crds/generate.py writes;
-2. every manifest in deploy/ (and deploy/crds/) is valid against the Kubernetes schemas of
-   KUBERNETES_VERSION (kubernetes-validate, strict: unknown fields are errors);
+2. deploy/ (the kustomize base, installed by `kubectl apply -k deploy/`) and each overlay in
+   deploy/overlays/ render with `kubectl kustomize`, and every rendered object is valid against
+   the Kubernetes schemas of KUBERNETES_VERSION (kubernetes-validate, strict: unknown fields are
+   errors); each render has what its overlay promises (probes, flags, RBAC);
 3. every policy in policies/, policies/library/ and deploy/examples/ is valid against the CRD's openAPIV3Schema
    (jsonschema), and has no field the API server would prune (the agent would never see it);
 4. every policy of the detection library (policies/library/) is named after its file, gives every hook a
@@ -12,12 +14,15 @@
    are Post or NoPost, every posting selector taking its action from one line `- action: &action Post`,
    so that enforcing is changing that line (docs/detections.md).
 
+KUBECTL names the kubectl binaries to render with, space-separated (default: kubectl); with
+more than one (Debian's 1.20 and a newer one) their renders must be the same.
 Needs the PyPI package kubernetes-validate (which brings jsonschema and PyYAML)."""
 import glob
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import jsonschema
 import kubernetes_validate
@@ -137,26 +142,132 @@ def self_test(crd_schemas):
         pass
 
 
+# The default install and the overlays, each rendered and validated.
+KUSTOMIZATIONS = ["deploy", "deploy/overlays/host-only", "deploy/overlays/monitor-only"]
+HEALTH_PORT = 6789
+FENCE = "/sys/fs/cgroup/vigil-monitor-only"
+
+
+def render(kubectl, directory):
+    """`kubectl kustomize DIR` parsed, or the error text."""
+    try:
+        out = subprocess.run([kubectl, "kustomize", directory], capture_output=True, text=True, timeout=60)
+    except OSError as e:
+        return f"{e} (make test-deploy installs kubectl: scripts/install-deps.sh kubernetes-client)"
+    if out.returncode != 0:
+        return out.stderr.strip() or f"exit {out.returncode}"
+    return [d for d in yaml.safe_load_all(out.stdout) if d is not None]
+
+
+def promises(rel, docs):
+    """What each kustomization says it does, checked on its render."""
+    out = []
+    kinds = sorted(str(d.get("kind")) for d in docs)
+    daemonsets = [d for d in docs if d.get("kind") == "DaemonSet"]
+    if len(daemonsets) != 1:
+        return [f"expected one DaemonSet, rendered {kinds}"]
+    pod = daemonsets[0]["spec"]["template"]["spec"]
+    agent = pod["containers"][0]
+    args = agent.get("args", [])
+    if "None" in kinds:
+        out.append(f"an object without a kind (an empty document?): {kinds}")
+    for kind in ("Namespace", "ServiceAccount", "ConfigMap", "CustomResourceDefinition"):
+        if kind not in kinds:
+            out.append(f"no {kind} in the render")
+    if "vigil-policies" not in [d["metadata"]["name"] for d in docs if d.get("kind") == "ConfigMap"]:
+        out.append("no vigil-policies ConfigMap")
+    if any(d["metadata"].get("namespace") not in (None, "vigil") for d in docs):
+        out.append("an object outside the vigil namespace")
+    # Health: the flag, the port and both probes on it.
+    if f"--health-server-address=:{HEALTH_PORT}" not in args:
+        out.append(f"the agent has no --health-server-address=:{HEALTH_PORT}")
+    ports = {p.get("name"): p.get("containerPort") for p in agent.get("ports", [])}
+    if ports.get("health") != HEALTH_PORT:
+        out.append(f"no container port 'health' = {HEALTH_PORT}")
+    for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        get = agent.get(probe, {}).get("httpGet", {})
+        if get.get("path") != path or get.get("port") not in ("health", HEALTH_PORT):
+            out.append(f"{probe} is not httpGet {path} on the health port: {agent.get(probe)}")
+    api = "--enable-k8s-api" in args
+    if rel.endswith("host-only"):
+        if api or any(a.startswith("--pod-wait-timeout") for a in args) or pod.get("automountServiceAccountToken") is not False:
+            out.append("host-only still reaches the API server (flag, pod wait or a mounted token)")
+    elif not (api and "ClusterRole" in kinds and "ClusterRoleBinding" in kinds):
+        out.append("--enable-k8s-api and its ClusterRole(Binding) expected")
+    fenced = [a for a in args if a.startswith("--enforcement-cgroup")]
+    if rel.endswith("monitor-only"):
+        made = [c for c in pod.get("initContainers", []) if FENCE in c.get("command", [])]
+        if fenced != [f"--enforcement-cgroup={FENCE}"] or not made:
+            out.append(f"monitor-only: expected --enforcement-cgroup={FENCE} and an init container making it, got {fenced}")
+    elif fenced:
+        out.append(f"enforcement fenced outside monitor-only: {fenced}")
+    return out
+
+
+def unlisted_manifests():
+    """YAML files of deploy/base, deploy/crds and the overlays that no kustomization lists."""
+    listed = set()
+    for kustomization in glob.glob(os.path.join(ROOT, "deploy/**/kustomization.yaml"), recursive=True):
+        here = os.path.dirname(kustomization)
+        listed.add(kustomization)
+        with open(kustomization) as f:
+            k = yaml.safe_load(f)
+        for key in ("resources", "patchesStrategicMerge"):
+            listed.update(os.path.normpath(os.path.join(here, r)) for r in k.get(key, []))
+        listed.update(os.path.normpath(os.path.join(here, p["path"])) for p in k.get("patchesJson6902", []))
+    files = [p for d in ("base", "crds", "overlays") for p in glob.glob(os.path.join(ROOT, "deploy", d, "**/*.yaml"), recursive=True)]
+    return sorted(os.path.relpath(p, ROOT) for p in files if os.path.normpath(p) not in listed)
+
+
+def render_self_test(kubectl):
+    """A patch whose `test` op fails must fail the render (host-only's guard against moved args)."""
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "ds.yaml"), "w") as f:
+            yaml.safe_dump({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "x"},
+                            "spec": {"template": {"spec": {"containers": [{"name": "c", "args": ["--a"]}]}}}}, f)
+        with open(os.path.join(d, "patch.yaml"), "w") as f:
+            yaml.safe_dump([{"op": "test", "path": "/spec/template/spec/containers/0/args/0", "value": "--b"}], f)
+        with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+            yaml.safe_dump({"resources": ["ds.yaml"], "patchesJson6902": [
+                {"target": {"group": "apps", "version": "v1", "kind": "DaemonSet", "name": "x"}, "path": "patch.yaml"}]}, f)
+        if not isinstance(render(kubectl, d), str):
+            errors.append(f"self-test: {kubectl} kustomize rendered a patch whose test op fails")
+
+
 def main():
     if subprocess.run([sys.executable, os.path.join(ROOT, "deploy/crds/generate.py"), "--check"]).returncode != 0:
         errors.append("deploy/crds/tracingpolicies.yaml is stale: run deploy/crds/generate.py")
 
     crd_schemas = {}
-    manifests = sorted(glob.glob(os.path.join(ROOT, "deploy/*.yaml")) + glob.glob(os.path.join(ROOT, "deploy/crds/*.yaml")))
-    for path in manifests:
-        rel = os.path.relpath(path, ROOT)
-        for i, doc in documents(path):
+    kubectls = os.environ.get("KUBECTL", "kubectl").split()
+    for rel in KUSTOMIZATIONS:
+        docs = None
+        for kubectl in kubectls:
+            rendered = render(kubectl, os.path.join(ROOT, rel))
+            if isinstance(rendered, str):
+                errors.append(f"{rel}: {kubectl} kustomize failed: {rendered}")
+                continue
+            if docs is not None and rendered != docs:
+                errors.append(f"{rel}: {kubectl} kustomize renders differently from {kubectls[0]}")
+            docs = docs if docs is not None else rendered
+        if docs is None:
+            continue
+        for i, doc in enumerate(docs):
+            where = f"{rel}: object {i + 1} ({doc.get('kind')} {doc.get('metadata', {}).get('name')})"
             try:
                 kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
             except kubernetes_validate.ValidationError as e:
-                errors.append(f"{rel}: document {i + 1} ({doc.get('kind')}): {'.'.join(map(str, e.path))}: {e.message}")
+                errors.append(f"{where}: {'.'.join(map(str, e.path))}: {e.message}")
             except Exception as e:  # unknown kind, schema not found
-                errors.append(f"{rel}: document {i + 1} ({doc.get('kind')}): {e}")
-            if doc.get("kind") == "CustomResourceDefinition":
+                errors.append(f"{where}: {e}")
+            if rel == "deploy" and doc.get("kind") == "CustomResourceDefinition":
                 names = doc["spec"]["names"]
                 schema = doc["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
                 crd_schemas[names["kind"]] = schema
-        print(f"ok  {rel}")
+        errors.extend(f"{rel}: {e}" for e in promises(rel, docs))
+        print(f"ok  {rel} ({len(docs)} objects, rendered by {', '.join(kubectls)})")
+    unlisted = unlisted_manifests()
+    errors.extend(f"{path}: in deploy/ but in no kustomization (kubectl apply -k would not install it)" for path in unlisted)
 
     for kind in ("TracingPolicy", "TracingPolicyNamespaced"):
         if kind not in crd_schemas:
@@ -195,6 +306,8 @@ def main():
                 "spec": {"kprobes": [{"call": "sys_ptrace", "message": "m", "tags": ["observability"]}]}}
     if not library_errors(untagged, "x.yaml"):
         errors.append("self-test: a library policy without a MITRE id passed")
+    for kubectl in os.environ.get("KUBECTL", "kubectl").split():
+        render_self_test(kubectl)
 
     if errors:
         print("\n".join(errors), file=sys.stderr)

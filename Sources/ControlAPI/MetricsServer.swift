@@ -25,8 +25,8 @@ package final class MetricsServer: Service, Sendable {
     }
 
     /// Splits `host:port`, `[::1]:port`, `:port` (all interfaces).
-    package static func parse(address: String) throws(ControlServerError) -> (host: String, port: Int) {
-        let problem = ControlServerError("--metrics-server: \"\(address)\": expected host:port, [ipv6]:port or :port")
+    package static func parse(address: String, flag: String = "--metrics-server") throws(ControlServerError) -> (host: String, port: Int) {
+        let problem = ControlServerError("\(flag): \"\(address)\": expected host:port, [ipv6]:port or :port")
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
               (0...65535).contains(port)
         else { throw problem }

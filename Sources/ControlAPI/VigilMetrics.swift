@@ -40,7 +40,7 @@ package final class VigilMetrics: Sendable {
 
     /// The registry the metrics are in (serve it with `MetricsServer`).
     package let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
+    private let factory: DescribedMetricsFactory
 
     /// `vigil_policy_filtered_events_total`: hook hits that matched no selector (never left
     /// the kernel).
@@ -83,7 +83,7 @@ package final class VigilMetrics: Sendable {
     /// and alerts see them before the first event.
     package init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        let factory = PrometheusMetricsFactory(registry: registry)
+        let factory = DescribedMetricsFactory(registry: registry)
         self.factory = factory
         policyFilteredEvents = CoreMetrics.Counter(label: "vigil_policy_filtered_events_total", factory: factory)
         policyOutOfScopeEvents = CoreMetrics.Counter(label: "vigil_policy_out_of_scope_events_total", factory: factory)
@@ -207,4 +207,60 @@ package final class VigilMetrics: Sendable {
     package func exposition() -> String {
         registry.emitToString()
     }
+}
+
+/// swift-prometheus's factory with a `# HELP` line for every Vigil metric: its own factory gives
+/// none, and `promtool check metrics` reports each metric without one ("no help text").
+/// Counters and gauges get their help here; everything else goes to the plain factory.
+struct DescribedMetricsFactory: CoreMetrics.MetricsFactory {
+    static let help: [String: String] = [
+        "vigil_events_total": "Events exported, by event type.",
+        "vigil_missed_events_total": "Events lost, by where: kernel_reserve (BPF ring buffer full), user_queue (reader queue full), export (file or stdout), client (a slow /v1/events reader).",
+        "vigil_policy_filtered_events_total": "Policy hook hits that matched no selector (dropped in the kernel).",
+        "vigil_policy_out_of_scope_events_total": "Hook hits of pod-scoped policies by processes outside their pods (dropped in the kernel).",
+        "vigil_policy_fenced_actions_total": "Kills and denies not done because the process was outside --enforcement-cgroup.",
+        "vigil_policy_actions_total": "Policy events, by policy and action.",
+        "vigil_policies": "Tracing policies, by state.",
+        "vigil_process_cache_size": "Processes in the process cache.",
+        "vigil_export_bytes_total": "Bytes written to the export file.",
+        "vigil_export_rotations_total": "Rotations of the export file.",
+        "vigil_export_errors_total": "Failed writes of the export file (the lines are kept and retried).",
+        "vigil_event_subscribers": "Clients of the control API's event stream.",
+        "vigil_pod_metadata_events_total": "Container events by pod metadata outcome: enriched, missing (after the wait), overflow.",
+    ]
+
+    let registry: PrometheusCollectorRegistry
+    private let plain: PrometheusMetricsFactory
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        self.plain = PrometheusMetricsFactory(registry: registry)
+    }
+
+    private func descriptor(_ label: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: label, unitName: "", helpText: Self.help[label] ?? label)
+    }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CoreMetrics.CounterHandler {
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any CoreMetrics.FloatingPointCounterHandler {
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any CoreMetrics.RecorderHandler {
+        aggregate
+            ? plain.makeRecorder(label: label, dimensions: dimensions, aggregate: true)
+            : registry.makeGauge(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any CoreMetrics.TimerHandler {
+        plain.makeTimer(label: label, dimensions: dimensions)
+    }
+
+    func destroyCounter(_ handler: any CoreMetrics.CounterHandler) { plain.destroyCounter(handler) }
+    func destroyFloatingPointCounter(_ handler: any CoreMetrics.FloatingPointCounterHandler) { plain.destroyFloatingPointCounter(handler) }
+    func destroyRecorder(_ handler: any CoreMetrics.RecorderHandler) { plain.destroyRecorder(handler) }
+    func destroyTimer(_ handler: any CoreMetrics.TimerHandler) { plain.destroyTimer(handler) }
 }

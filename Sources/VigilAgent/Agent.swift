@@ -46,16 +46,30 @@ package struct ProcessMonitorService: Service {
     let logger: Logger
     /// Export errors become rate-limited log lines and metrics (used by the pipeline task only).
     private let exportHealth: ExportHealth
+    /// What `--health-server-address` answers; the pipeline, the sensor and the policy loads report to it.
+    private let health: HealthState
 
     package init(configuration: AgentConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.exportHealth = ExportHealth(logger: logger)
+        self.health = HealthState(drainTimeout: configuration.healthDrainTimeout)
+        self.exportHealth = ExportHealth(logger: logger, health: health)
     }
 
     package func run() async throws {
         // Output first: a bad export path fails before anything is loaded into the kernel.
         let exporter = try Self.makeExporter(configuration.export, logger: logger)
+        // Up before the long start-up (sensor, /proc scan, policies): probes answer "starting"
+        // meanwhile instead of connection refused.
+        let healthServer = try configuration.healthAddress.map { address in
+            try HealthServer(address: address, health: health, logger: logger)
+        }
+        let healthTask = healthServer.map { server in
+            Task { [logger] in
+                do { try await server.run() } catch { logger.error("health server stopped: \(error)") }
+            }
+        }
+        defer { healthTask?.cancel() }
         try KernelRequirements.check(procRoot: configuration.procRoot)
 
         // The fence before the sensor: its cgroup id is frozen into the programs at load.
@@ -84,6 +98,7 @@ package struct ProcessMonitorService: Service {
         let reader = RingBufferReader(
             ringBufferFD: sensor.eventsFD, configuration: configuration.reader, logger: logger)
         let batches = try reader.start()
+        health.sensorAttached(sensor.attachMode.rawValue)
         logger.info(
             "process sensor attached",
             metadata: [
@@ -150,7 +165,7 @@ package struct ProcessMonitorService: Service {
         let controller = AgentController(
             engine: engine, sources: configuration.policies, persistDirectory: configuration.persistPolicies,
             broadcaster: broadcaster,
-            context: controllerContext(sensor: sensor, reader: reader, fence: fence, shared: shared),
+            context: controllerContext(sensor: sensor, reader: reader, fence: fence, shared: shared, health: health),
             logger: logger)
         pipeline.policies = Self.policies(engine: engine, controller: controller, metrics: metrics)
         await startPolicies(controller: controller, pins: pins, kubernetes: kubernetes)
@@ -239,6 +254,7 @@ package struct ProcessMonitorService: Service {
         var lastPodTick = ContinuousClock.now
         var exported = (bytes: UInt64(0), rotations: UInt64(0))
         for await batch in batches {
+            health.drained()
             if let kubernetes, ContinuousClock.now - lastPodTick >= .milliseconds(200) {
                 // Events waiting for their pod: release those whose pod came or whose time is up.
                 lastPodTick = .now
@@ -325,7 +341,8 @@ package struct ProcessMonitorService: Service {
 
     /// What status and the control API read of the running agent.
     private func controllerContext(
-        sensor: ProcessSensor, reader: RingBufferReader, fence: EnforcementFence?, shared: SharedState
+        sensor: ProcessSensor, reader: RingBufferReader, fence: EnforcementFence?, shared: SharedState,
+        health: HealthState
     ) -> AgentController.Context {
         AgentController.Context(
             nodeName: configuration.nodeName, attachMode: sensor.attachMode.rawValue, started: Date(),
@@ -335,7 +352,8 @@ package struct ProcessMonitorService: Service {
             },
             enforcementFence: fence.map {
                 EnforcementFenceInfo(directory: $0.directory, path: $0.hierarchyPath, cgroupID: $0.cgroupID)
-            })
+            },
+            filesReloaded: { policies, problems in health.policiesLoaded(count: policies, problems: problems) })
     }
 
     /// Logs the mechanisms, loads the configured policies, then lets go of what a previous run

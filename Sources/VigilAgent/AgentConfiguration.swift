@@ -38,6 +38,10 @@ package struct AgentConfiguration: Sendable {
     package var serverGroup: String?
     /// Prometheus `/metrics` on host:port (`--metrics-server`); nil: off.
     package var metricsAddress: String?
+    /// `/livez` and `/readyz` on host:port (`--health-server-address`); nil: off.
+    package var healthAddress: String?
+    /// Liveness fails when the pipeline has not drained the ring for this long (`--health-drain-timeout`).
+    package var healthDrainTimeout: Duration = .seconds(30)
     /// Where policies added through the API are kept across restarts (`--persist-policies`).
     package var persistPolicies: String?
     /// Pin the connect enforcement so that it outlives the agent (`--keep-sensors-on-exit`).

@@ -33,6 +33,9 @@ package final class AgentController: AgentControl, Sendable {
         package var counters: @Sendable () -> [String: UInt64]
         /// `--enforcement-cgroup`, resolved; nil for the whole node.
         package var enforcementFence: EnforcementFenceInfo? = nil
+        /// After each load of the policy files and directory: how many policies run, and the
+        /// refusals (readiness reports them).
+        package var filesReloaded: @Sendable (_ policies: Int, _ problems: [String]) -> Void = { _, _ in }
     }
 
     private let engine: PolicyEngine
@@ -127,6 +130,7 @@ package final class AgentController: AgentControl, Sendable {
                 entries.withLock { _ = $0.removeValue(forKey: key) }
                 logger.info("policy removed", metadata: ["policy": "\(entry.document.name)"])
             }
+            context.filesReloaded(entries.withLock { $0.values.filter { $0.error == nil }.count }, problems)
             return problems
         }
     }

@@ -17,10 +17,13 @@ final class ExportHealth: @unchecked Sendable {
     /// Sink errors that are not the file's (standard output).
     private var otherErrors: UInt64 = 0
     private var lastOtherError: String?
+    /// Readiness: false while the file fails, or for a while after a stdout write failed.
+    private let health: HealthState?
 
-    init(logger: Logger, interval: Duration = .seconds(10)) {
+    init(logger: Logger, interval: Duration = .seconds(10), health: HealthState? = nil) {
         self.logger = logger
         self.interval = interval
+        self.health = health
     }
 
     /// A failed export or flush call (already counted by the exporter).
@@ -28,6 +31,7 @@ final class ExportHealth: @unchecked Sendable {
         if error is ExportFileError { return }  // the file's state is read in `check`
         otherErrors += 1
         lastOtherError = "\(error)"
+        health?.exportFailed("\(error)")
         if due() {
             logger.error("export failed", metadata: ["error": "\(error)", "errors_total": "\(otherErrors)"])
         }
@@ -36,6 +40,7 @@ final class ExportHealth: @unchecked Sendable {
     /// Called after each batch: reads the file's counters into metrics and logs changes.
     func check(_ file: ExportFileWriter?, metrics: VigilMetrics) {
         guard let file else { return }
+        health?.exportFile(error: file.currentError.map { "\($0)" })
         metrics.advanceExportErrors(toTotal: file.writeErrors)
         metrics.advanceMissedEvents(.export, toTotal: file.droppedLines)
         if let error = file.currentError {

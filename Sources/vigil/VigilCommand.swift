@@ -96,6 +96,15 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:2112.", valueName: "host:port"))
     var metricsServer: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve liveness at http://ADDR/livez and readiness at http://ADDR/readyz (503 with the reason when not OK), e.g. :6789 (Tetragon's port). Default: off.",
+            valueName: "host:port"))
+    var healthServerAddress: String?
+
+    @Option(help: ArgumentHelp("Liveness fails when the pipeline has not drained the ring buffer for this long (a blocked export sink).", valueName: "seconds"))
+    var healthDrainTimeout: Double = 30
+
     @Option(help: ArgumentHelp("Keep policies added with tracectl in this directory and load them at start.", valueName: "dir"))
     var persistPolicies: String?
 
@@ -160,6 +169,9 @@ struct VigilCommand: ParsableCommand {
         guard podWaitTimeout >= 0, podWaitTimeout <= 600 else {
             throw ValidationError("--pod-wait-timeout must be between 0 and 600 seconds, got \(podWaitTimeout)")
         }
+        guard healthDrainTimeout >= 1, healthDrainTimeout <= 3600 else {
+            throw ValidationError("--health-drain-timeout must be between 1 and 3600 seconds, got \(healthDrainTimeout)")
+        }
         for type in enableAncestors.split(separator: ",") where type != "base" {
             throw ValidationError("--enable-ancestors: unknown event type '\(type)' (supported: base)")
         }
@@ -195,6 +207,8 @@ struct VigilCommand: ParsableCommand {
         config.serverAddress = serverAddress.isEmpty ? nil : serverAddress
         config.serverGroup = serverGroup
         config.metricsAddress = metricsServer
+        config.healthAddress = healthServerAddress
+        config.healthDrainTimeout = .milliseconds(Int64(healthDrainTimeout * 1000))
         config.persistPolicies = persistPolicies
         config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
         config.keepSensorsOnExit = keepSensorsOnExit
