@@ -502,6 +502,11 @@ package struct PolicyOutcome: Sendable, Hashable {
     /// `tracepoint`, ...): Vigil's `mechanism` key, since the same policy runs on different
     /// kernel mechanisms per kernel.
     package var mechanism: String? = nil
+    /// The hook's fixed keys (`subsys`, `event`, `function_name`, `policy_name`, `message`,
+    /// `tags`) rendered once for its slot, which the encoder copies instead of writing the
+    /// fields above again; nil: the encoder writes them. Must have been rendered from the same
+    /// kind of event, event name and outcome fields.
+    package var renderedKeys = RenderedPolicyKeysLink()
 
     package init(policyName: String, action: PolicyAction, message: String? = nil, tags: [String] = [], monitor: Bool = false) {
         self.policyName = policyName

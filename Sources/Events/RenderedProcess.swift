@@ -77,3 +77,41 @@ package struct RenderedProcessLink: Sendable, Hashable {
     package static func == (a: RenderedProcessLink, b: RenderedProcessLink) -> Bool { true }
     package func hash(into hasher: inout Hasher) {}
 }
+
+/// The JSON of a policy event's keys that never change for one hook of one loaded policy,
+/// rendered once when the hook's slot is made and copied into every event of that hook.
+///
+/// Why: an open storm exporting every open writes the same `subsys`, `event`, `policy_name`,
+/// `message` and `tags` in every event; escaping them again per event was a measurable part of
+/// a policy event's encoding (bench/analysis.md, "Policy events toward 1,000,000 exported
+/// events per CPU second").
+///
+/// The bytes are three runs in proto field order, cut where per-event fields go in between
+/// (`args`, and `return` and `action`): what comes before `args` | between `args` and
+/// `action` | after `action`, up to `ancestors`. Which keys fall in which run depends on the
+/// event's message (`process_tracepoint`, `process_kprobe`, `process_lsm`); the encoder that
+/// renders them (`JSONLineEncoder.renderedPolicyKeys(_:)`) is the one that reads them.
+package final class RenderedPolicyKeys: Sendable {
+    /// The three runs, back to back.
+    package let bytes: [UInt8]
+    /// Ends of the first two runs in `bytes`; the third ends at `bytes.count`.
+    package let ends: (Int, Int)
+
+    /// Rendered keys from their runs, back to back, and where the first two end.
+    package init(_ runs: [UInt8], ends: (Int, Int)) {
+        precondition(0 <= ends.0 && ends.0 <= ends.1 && ends.1 <= runs.count)
+        self.bytes = runs
+        self.ends = ends
+    }
+}
+
+/// A ``PolicyOutcome``'s link to its hook's ``RenderedPolicyKeys``. Not part of the value: two
+/// outcomes with the same fields are equal whether or not either carries its rendering.
+package struct RenderedPolicyKeysLink: Sendable, Hashable {
+    package var keys: RenderedPolicyKeys?
+
+    package init(_ keys: RenderedPolicyKeys? = nil) { self.keys = keys }
+
+    package static func == (a: RenderedPolicyKeysLink, b: RenderedPolicyKeysLink) -> Bool { true }
+    package func hash(into hasher: inout Hasher) {}
+}

@@ -54,20 +54,23 @@ package struct JSONLineEncoder: Sendable {
             buffer.append(static: "{\"process_tracepoint\":{\"process\":")
             appendProcess(event.process, to: &buffer)
             appendParent(event.parent, to: &buffer)
-            if !subsystem.isEmpty {
-                buffer.append(static: ",\"subsys\":")
-                buffer.appendJSONString(subsystem)
+            if let keys = outcome.renderedKeys.keys {
+                keys.bytes.withUnsafeBufferPointer { runs in
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[..<keys.ends.0]))
+                    Self.appendArgs(args, labels: false, vigil: vigilFields, to: &buffer)
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[keys.ends.0..<keys.ends.1]))
+                    Self.appendAction(outcome, to: &buffer)
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[keys.ends.1...]))
+                }
+            } else {
+                Self.appendTracepointTarget(subsystem, name, to: &buffer)
+                // Tetragon renders tracepoint arguments from untyped values: never a `label`.
+                Self.appendArgs(args, labels: false, vigil: vigilFields, to: &buffer)
+                Self.appendPolicyName(outcome, to: &buffer)
+                Self.appendAction(outcome, to: &buffer)
+                Self.appendMessage(outcome, to: &buffer)
+                Self.appendTags(outcome, to: &buffer)
             }
-            if !name.isEmpty {
-                buffer.append(static: ",\"event\":")
-                buffer.appendJSONString(name)
-            }
-            // Tetragon renders tracepoint arguments from untyped values: never a `label`.
-            Self.appendArgs(args, labels: false, vigil: vigilFields, to: &buffer)
-            Self.appendPolicyName(outcome, to: &buffer)
-            Self.appendAction(outcome, to: &buffer)
-            Self.appendMessage(outcome, to: &buffer)
-            Self.appendTags(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
             if vigilFields { Self.appendVigil(outcome, to: &buffer) }
         case .kprobe(let functionName, let args, let outcome):
@@ -77,16 +80,24 @@ package struct JSONLineEncoder: Sendable {
             buffer.append(static: "{\"process_kprobe\":{\"process\":")
             appendProcess(event.process, to: &buffer)
             appendParent(event.parent, to: &buffer)
-            if !functionName.isEmpty {
-                buffer.append(static: ",\"function_name\":")
-                buffer.appendJSONString(functionName)
+            if let keys = outcome.renderedKeys.keys {
+                keys.bytes.withUnsafeBufferPointer { runs in
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[..<keys.ends.0]))
+                    Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[keys.ends.0..<keys.ends.1]))
+                    Self.appendReturn(outcome, key: ",\"return\":", vigil: vigilFields, to: &buffer)
+                    Self.appendAction(outcome, to: &buffer)
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[keys.ends.1...]))
+                }
+            } else {
+                Self.appendFunctionName(functionName, to: &buffer)
+                Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
+                Self.appendReturn(outcome, key: ",\"return\":", vigil: vigilFields, to: &buffer)
+                Self.appendAction(outcome, to: &buffer)
+                Self.appendPolicyName(outcome, to: &buffer)
+                Self.appendMessage(outcome, to: &buffer)
+                Self.appendTags(outcome, to: &buffer)
             }
-            Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
-            Self.appendReturn(outcome, key: ",\"return\":", vigil: vigilFields, to: &buffer)
-            Self.appendAction(outcome, to: &buffer)
-            Self.appendPolicyName(outcome, to: &buffer)
-            Self.appendMessage(outcome, to: &buffer)
-            Self.appendTags(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
             if vigilFields { Self.appendVigil(outcome, to: &buffer) }
         case .lsm(let functionName, let args, let outcome):
@@ -96,15 +107,22 @@ package struct JSONLineEncoder: Sendable {
             buffer.append(static: "{\"process_lsm\":{\"process\":")
             appendProcess(event.process, to: &buffer)
             appendParent(event.parent, to: &buffer)
-            if !functionName.isEmpty {
-                buffer.append(static: ",\"function_name\":")
-                buffer.appendJSONString(functionName)
+            if let keys = outcome.renderedKeys.keys {
+                keys.bytes.withUnsafeBufferPointer { runs in
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[..<keys.ends.0]))
+                    Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[keys.ends.0..<keys.ends.1]))
+                    Self.appendAction(outcome, to: &buffer)
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[keys.ends.1...]))
+                }
+            } else {
+                Self.appendFunctionName(functionName, to: &buffer)
+                Self.appendPolicyName(outcome, to: &buffer)
+                Self.appendMessage(outcome, to: &buffer)
+                Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
+                Self.appendAction(outcome, to: &buffer)
+                Self.appendTags(outcome, to: &buffer)
             }
-            Self.appendPolicyName(outcome, to: &buffer)
-            Self.appendMessage(outcome, to: &buffer)
-            Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
-            Self.appendAction(outcome, to: &buffer)
-            Self.appendTags(outcome, to: &buffer)
             appendAncestors(event.ancestors, to: &buffer)
             if vigilFields { Self.appendVigil(outcome, lsmReturn: true, to: &buffer) }
         }
@@ -420,6 +438,62 @@ package struct JSONLineEncoder: Sendable {
     }
 
     // MARK: - Policy events
+
+    /// The fixed keys of a policy event of `kind` (its event name, policy name, message and
+    /// tags; the arguments, action and return are not read), rendered for
+    /// ``PolicyOutcome/renderedKeys``, in the three runs ``RenderedPolicyKeys`` describes:
+    /// - `process_tracepoint`: `subsys`, `event` | `policy_name` | `message`, `tags`;
+    /// - `process_kprobe`: `function_name` | (nothing: `return` and `action` follow) |
+    ///   `policy_name`, `message`, `tags`;
+    /// - `process_lsm`: `function_name`, `policy_name`, `message` | (nothing) | `tags`.
+    /// Nil for `process_exec` and `process_exit`.
+    package static func renderedPolicyKeys(_ kind: ExportEventKind) -> RenderedPolicyKeys? {
+        var b = JSONBuffer(capacity: 256)
+        let ends: (Int, Int)
+        switch kind {
+        case .exec, .exit:
+            return nil
+        case .tracepoint(let subsystem, let name, _, let outcome):
+            appendTracepointTarget(subsystem, name, to: &b)
+            let end0 = b.count
+            appendPolicyName(outcome, to: &b)
+            ends = (end0, b.count)
+            appendMessage(outcome, to: &b)
+            appendTags(outcome, to: &b)
+        case .kprobe(let functionName, _, let outcome):
+            appendFunctionName(functionName, to: &b)
+            ends = (b.count, b.count)
+            appendPolicyName(outcome, to: &b)
+            appendMessage(outcome, to: &b)
+            appendTags(outcome, to: &b)
+        case .lsm(let functionName, _, let outcome):
+            appendFunctionName(functionName, to: &b)
+            appendPolicyName(outcome, to: &b)
+            appendMessage(outcome, to: &b)
+            ends = (b.count, b.count)
+            appendTags(outcome, to: &b)
+        }
+        return RenderedPolicyKeys(b.bytes, ends: ends)
+    }
+
+    /// `subsys` and `event`, each omitted when empty.
+    private static func appendTracepointTarget(_ subsystem: String, _ name: String, to b: inout JSONBuffer) {
+        if !subsystem.isEmpty {
+            b.append(static: ",\"subsys\":")
+            b.appendJSONString(subsystem)
+        }
+        if !name.isEmpty {
+            b.append(static: ",\"event\":")
+            b.appendJSONString(name)
+        }
+    }
+
+    /// `function_name`, omitted when empty.
+    private static func appendFunctionName(_ functionName: String, to b: inout JSONBuffer) {
+        guard !functionName.isEmpty else { return }
+        b.append(static: ",\"function_name\":")
+        b.appendJSONString(functionName)
+    }
 
     /// `policy_name`, omitted when empty (proto3 string).
     @inline(__always)

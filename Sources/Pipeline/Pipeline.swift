@@ -10,6 +10,9 @@ import ProcessCache
 /// recorded or crafted records, policy records included, so what they measure and check is what
 /// the agent runs.
 ///
+/// Encoding and the export sinks run on this task, or with `exportThread` on a thread of their
+/// own (``ExportThread``): the events of each batch are handed over at ``flush()``, in order.
+///
 /// **Not thread-safe**: owned by one task, like the process cache and the exporter it drives.
 package final class Pipeline {
     /// What the pipeline asks of the loaded policies; all optional (no policies: generic
@@ -46,6 +49,13 @@ package final class Pipeline {
     private let hold: ((ExportEvent) -> [ExportEvent])?
     /// An export or flush error (the event is counted by the exporter and lost).
     private let exportFailed: (any Error) -> Void
+    /// After each flush of the exporter, where it flushes (this task, or the export thread once
+    /// started: set it before ``startExportThread(capacity:)``).
+    package var afterFlush: (Exporter) -> Void = { _ in }
+    /// Encoding and the sinks on a thread of their own; nil: on this task.
+    private var exportThread: ExportThread?
+    /// Events built since the last hand-over to ``exportThread``.
+    private var pending: [ExportEvent] = []
     private var tally = PolicyActionTally()
 
     /// Raw records that did not decode (``process(raw:)`` only; the agent's reader decodes).
@@ -63,6 +73,17 @@ package final class Pipeline {
         self.hold = hold
         self.exportFailed = exportFailed
     }
+
+    /// From now on encoding and the sinks run on a thread of their own (``ExportThread``), at
+    /// most `capacity` events waiting for it; the exporter is the thread's until ``finish()``
+    /// (its `lineObserver` and ``afterFlush`` must be set before). Once.
+    package func startExportThread(capacity: Int = 16384) {
+        precondition(exportThread == nil, "export thread started twice")
+        flush()
+        exportThread = ExportThread(exporter: exporter, capacity: capacity, exportFailed: exportFailed, afterFlush: afterFlush)
+    }
+
+    deinit { exportThread?.finish() }
 
     /// The processes found in /proc at start, as exec events (then flushed).
     package func seed(_ processes: [ProcFSProcess]) {
@@ -129,12 +150,39 @@ package final class Pipeline {
         for ready in hold(event) { export(ready) }
     }
 
-    /// Exports `event` now, past ``hold`` (events ``hold`` released on its own, e.g. on a timer).
+    /// Exports `event` now (or hands it to the export thread at the next ``flush()``), past
+    /// ``hold`` (events ``hold`` released on its own, e.g. on a timer).
     package func export(_ event: ExportEvent) {
+        if exportThread != nil { return pending.append(event) }
         do { try exporter.export(event) } catch { exportFailed(error) }
     }
 
+    /// Writes out what the sinks buffered, or hands the events built since the last flush to
+    /// the export thread (which flushes once it has written them).
     package func flush() {
+        if let exportThread {
+            let batch = pending
+            pending = []
+            pending.reserveCapacity(batch.count)
+            exportThread.submit(batch)
+            return
+        }
         do { try exporter.flush() } catch { exportFailed(error) }
+        afterFlush(exporter)
     }
+
+    /// Hands over what is pending and waits until the export thread has written and flushed
+    /// every event: after this the exporter is the caller's (to close it), and later events
+    /// are exported on the caller's task. Without an export thread, a flush.
+    package func finish() {
+        flush()
+        guard let exportThread else { return }
+        exportThread.finish()
+        finishedThreadWaits += exportThread.submitWaits
+        self.exportThread = nil
+    }
+
+    /// Times the pipeline waited for the export thread to make room (it was behind).
+    package var exportThreadWaits: UInt64 { finishedThreadWaits + (exportThread?.submitWaits ?? 0) }
+    private var finishedThreadWaits: UInt64 = 0
 }

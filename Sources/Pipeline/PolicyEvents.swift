@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Events
+import Exporter
 import FileGuard
 import Foundation
 import PolicyCompiler
@@ -17,12 +18,20 @@ package final class PolicyHookSlot: Sendable {
     /// The events' `mechanism` for this hook, rendered once here: built per event it was ~6% of
     /// a policy record's cost in the pipeline replay (string interpolation and its allocation).
     package let eventMechanism: String
+    /// The JSON of the events' fixed keys (`subsys`, `event` or `function_name`, `policy_name`,
+    /// `message`, `tags`), rendered once here and copied by the encoder: escaped per event they
+    /// were part of every policy event's encoding.
+    package let renderedKeys: RenderedPolicyKeys?
 
     package init(policyName: String, hook: CompiledHook, mechanism: Mechanism) {
         self.policyName = policyName
         self.hook = hook
         self.mechanism = mechanism
         self.eventMechanism = mechanism.eventValue(category: hook.category, name: hook.name)
+        // Rendered from the same fields every event of the hook carries (the action is written
+        // per event: the selectors of one hook may differ in it).
+        let outcome = PolicyOutcome(policyName: policyName, action: .unknown, message: hook.message, tags: hook.tags)
+        self.renderedKeys = JSONLineEncoder.renderedPolicyKeys(PolicyEvents.kind(hook.event, args: [], outcome: outcome))
     }
 }
 
@@ -56,6 +65,7 @@ package enum PolicyEvents {
             policyName: slot.policyName, action: PolicyAction(abi: record.action), message: hook.message, tags: hook.tags,
             monitor: record.monitor)
         outcome.fenced = record.fenced
+        outcome.renderedKeys = RenderedPolicyKeysLink(slot.renderedKeys)
         outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
         // An io_uring open seen at its completion ran a hook of an open syscall's exit; a
         // BPF-LSM socket_connect hook's send or TCP fast open was decided by the cgroup program

@@ -184,6 +184,14 @@ package struct ProcessMonitorService: Service {
             try MetricsServer(address: address, registry: registry, logger: logger)
         }
 
+        // The export file's health and totals, after each flush, on the thread that flushes.
+        pipeline.afterFlush = { [exportHealth] exporter in exportHealth.check(exporter.file, metrics: metrics) }
+        // Encoding and the export file stay on this task: on their own thread
+        // (`pipeline.startExportThread()`) they cost ~18% more CPU per event in the replay
+        // (events built on one core, encoded and freed on the other) and gave no more events
+        // per second on the shared 2-core machine, where a storm holds the other core
+        // (bench/analysis.md, "Policy events: fixed keys rendered once per hook").
+
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 addServiceTasks(
@@ -194,8 +202,7 @@ package struct ProcessMonitorService: Service {
                         shared: shared)
                 }
                 await consume(
-                    batches, pipeline: pipeline, fileDenials: fileDenials, kubernetes: kubernetes, metrics: metrics,
-                    shared: shared)
+                    batches, pipeline: pipeline, fileDenials: fileDenials, kubernetes: kubernetes, shared: shared)
                 broadcaster.finish()
                 group.cancelAll()
             }
@@ -206,6 +213,8 @@ package struct ProcessMonitorService: Service {
             for event in kubernetes.drain() { pipeline.export(event) }
             await kubernetes.stop()
         }
+        // Every event built is written before the file is closed.
+        pipeline.finish()
         try exporter.close()
         logStopped(exporter: exporter, sensor: sensor.counters(), reader: reader.stats)
     }
@@ -240,7 +249,8 @@ package struct ProcessMonitorService: Service {
     }
 
     /// The hot loop: each ring-buffer batch and the fanotify decisions that came meanwhile go
-    /// through the pipeline, then the export's health and totals reach the metrics.
+    /// through the pipeline; the export's health and totals reach the metrics after each flush
+    /// (``Pipeline/afterFlush``), on the export thread when there is one.
     ///
     /// The stream ends after reader.stop(): the reader drains the ring once more first, so every
     /// record the kernel wrote before shutdown is exported. The reader sends an empty batch every
@@ -249,10 +259,9 @@ package struct ProcessMonitorService: Service {
     /// bounded queue).
     private func consume(
         _ batches: RingBufferReader.Batches, pipeline: Pipeline, fileDenials: FileDenials,
-        kubernetes: KubernetesMetadata?, metrics: VigilMetrics, shared: SharedState
+        kubernetes: KubernetesMetadata?, shared: SharedState
     ) async {
         var lastPodTick = ContinuousClock.now
-        var exported = (bytes: UInt64(0), rotations: UInt64(0))
         for await batch in batches {
             health.drained()
             if let kubernetes, ContinuousClock.now - lastPodTick >= .milliseconds(200) {
@@ -264,13 +273,6 @@ package struct ProcessMonitorService: Service {
             }
             pipeline.process(batch, fileDecisions: fileDenials.drain())
             shared.cacheSize.value = pipeline.cache.count
-            exportHealth.check(pipeline.exporter.file, metrics: metrics)
-            if let file = pipeline.exporter.file {
-                // The writer's running totals, as Prometheus counter increments.
-                metrics.exportBytes.increment(by: Int64(file.bytesWritten - min(exported.bytes, file.bytesWritten)))
-                metrics.exportRotations.increment(by: Int64(file.rotations - min(exported.rotations, file.rotations)))
-                exported = (file.bytesWritten, file.rotations)
-            }
         }
     }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import ControlAPI
+import CoreMetrics
 import Exporter
 import Logging
 
@@ -7,7 +8,8 @@ import Logging
 /// metrics, and log lines at most every `interval` (one when writes start failing, then a
 /// reminder with what was lost, one when they succeed again). The pipeline keeps running and
 /// enforcement is untouched: a failing sink only costs lines, and those are counted.
-/// Unchecked Sendable: the agent calls it from the one task that owns the exporter.
+/// Unchecked Sendable: the agent calls it from the one thread that owns the exporter at a time
+/// (the pipeline's task, then the export thread).
 final class ExportHealth: @unchecked Sendable {
     private let logger: Logger
     private let interval: Duration
@@ -19,6 +21,8 @@ final class ExportHealth: @unchecked Sendable {
     private var lastOtherError: String?
     /// Readiness: false while the file fails, or for a while after a stdout write failed.
     private let health: HealthState?
+    /// The export file's totals last published, for counter increments.
+    private var published = (bytes: UInt64(0), rotations: UInt64(0))
 
     init(logger: Logger, interval: Duration = .seconds(10), health: HealthState? = nil) {
         self.logger = logger
@@ -37,10 +41,14 @@ final class ExportHealth: @unchecked Sendable {
         }
     }
 
-    /// Called after each batch: reads the file's counters into metrics and logs changes.
+    /// Called after each flush: reads the file's counters into metrics and logs changes.
     func check(_ file: ExportFileWriter?, metrics: VigilMetrics) {
         guard let file else { return }
         health?.exportFile(error: file.currentError.map { "\($0)" })
+        // The writer's running totals, as Prometheus counter increments.
+        metrics.exportBytes.increment(by: Int64(file.bytesWritten - min(published.bytes, file.bytesWritten)))
+        metrics.exportRotations.increment(by: Int64(file.rotations - min(published.rotations, file.rotations)))
+        published = (file.bytesWritten, file.rotations)
         metrics.advanceExportErrors(toTotal: file.writeErrors)
         metrics.advanceMissedEvents(.export, toTotal: file.droppedLines)
         if let error = file.currentError {

@@ -44,8 +44,38 @@ func bareProcess(
 }
 
 /// Encodes `event` to a String; `vigilFields` as `--enable-vigil-fields`.
-func encodeLine(_ event: ExportEvent, vigilFields: Bool = false) -> String {
-    String(decoding: JSONLineEncoder(vigilFields: vigilFields).encode(event), as: UTF8.self)
+///
+/// A policy event is encoded twice, as built by hand and with its fixed keys rendered once
+/// (`JSONLineEncoder.renderedPolicyKeys`, what a hook slot gives its events), and the two
+/// lines must be the same bytes.
+func encodeLine(
+    _ event: ExportEvent, vigilFields: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
+) -> String {
+    let encoder = JSONLineEncoder(vigilFields: vigilFields)
+    let line = encoder.encode(event)
+    if let rendered = withRenderedKeys(event) {
+        #expect(encoder.encode(rendered) == line, "rendered keys changed the line", sourceLocation: sourceLocation)
+    }
+    return String(decoding: line, as: UTF8.self)
+}
+
+/// `event` with its policy keys rendered as a hook slot renders them; nil for exec and exit.
+func withRenderedKeys(_ event: ExportEvent) -> ExportEvent? {
+    let keys = RenderedPolicyKeysLink(JSONLineEncoder.renderedPolicyKeys(event.kind))
+    var copy = event
+    switch event.kind {
+    case .exec, .exit: return nil
+    case .tracepoint(let subsystem, let name, let args, var outcome):
+        outcome.renderedKeys = keys
+        copy.kind = .tracepoint(subsystem: subsystem, event: name, args: args, outcome: outcome)
+    case .kprobe(let functionName, let args, var outcome):
+        outcome.renderedKeys = keys
+        copy.kind = .kprobe(functionName: functionName, args: args, outcome: outcome)
+    case .lsm(let functionName, let args, var outcome):
+        outcome.renderedKeys = keys
+        copy.kind = .lsm(functionName: functionName, args: args, outcome: outcome)
+    }
+    return copy
 }
 
 /// Parses one JSON line with Foundation; fails the test when it is not a JSON object.

@@ -11,6 +11,9 @@
 // string) writes them, through that policy compiled for the sys_enter_openat format below: the
 // open-storm export path without a kernel. For instruction counts run it under
 // `valgrind --tool=callgrind` (repeatable on a loaded machine, unlike time).
+// VIGIL_BENCH_EXPORT_THREAD=N: encoding and the export file on a thread of their own, at most N
+// events waiting for it (`Pipeline`'s `exportThread`, as the agent runs on two cores or more):
+// compare records_per_second_wall unpinned; events_per_cpu_second then counts both threads.
 // Run it pinned to one core (`taskset -c 0`). Each pass starts with an empty process cache, as
 // the records of one pass name the same processes as the next.
 import CVigilABI
@@ -64,6 +67,8 @@ func main() throws {
     let file = try ExportFileWriter(path: output, maxSizeMB: 100_000, maxBackups: 0)
     let exporter = Exporter(stdout: nil, file: file)
     let policyOpens = ProcessInfo.processInfo.environment["VIGIL_BENCH_POLICY_OPENS"].flatMap { Int($0) } ?? 0
+    let exportThread = ProcessInfo.processInfo.environment["VIGIL_BENCH_EXPORT_THREAD"].flatMap { Int($0) }
+    var exportThreadWaits: UInt64 = 0
     let hook = policyOpens > 0 ? try openPolicyHook() : nil
     var kinds = [String: Int]()
 
@@ -98,6 +103,7 @@ func main() throws {
         let pipeline = Pipeline(
             cache: ProcessCache(config: config, clock: clock), exporter: exporter, nodeName: "bench-node", clock: clock,
             policies: Pipeline.Policies(hookSlot: { _ in hook }))
+        if let exportThread { pipeline.startExportThread(capacity: exportThread) }
         var sinceFlush = 0
         for record in replayed {
             record.withUnsafeBytes { pipeline.process(raw: $0) }
@@ -109,6 +115,8 @@ func main() throws {
             }
         }
         pipeline.endBatch()
+        pipeline.finish()
+        exportThreadWaits += pipeline.exportThreadWaits
         decodeErrors += pipeline.decodeErrors
         count += Int(exporter.eventsExported - before)
     }
@@ -132,6 +140,7 @@ func main() throws {
     let result: [String: Any] = [
         "fixture_records": ranges.count, "policy_records_per_exec": policyOpens, "record_kinds": kinds, "passes": passes, "records": records,
         "events_exported": exported, "decode_errors": decodeErrors,
+        "export_thread": exportThread.map { $0 as Any } ?? NSNull(), "export_thread_waits": exportThreadWaits,
         "wall_seconds": wall, "cpu_seconds": cpu,
         "records_per_second_wall": Double(records) / wall, "records_per_cpu_second": Double(records) / cpu,
         "events_per_cpu_second": Double(exported) / cpu,
