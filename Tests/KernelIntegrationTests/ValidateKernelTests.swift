@@ -36,7 +36,7 @@ struct ValidateKernelTests {
 
     /// Refused by the compiler (not the parser), on every kernel.
     static let refused: [String: String] = [
-        "capabilities": openat + "\n      matchCapabilities:\n      - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\"]",
+        "capabilities": openat + "\n      matchCapabilityChanges:\n      - type: Effective\n        operator: In\n        values: [\"CAP_SYS_ADMIN\"]",
         "substring": openat.replacingOccurrences(of: "operator: Prefix", with: "operator: SubString"),
         "missing-tracepoint": "  tracepoints:\n  - subsystem: sched\n    event: sched_no_such_event_vigil",
         "missing-function": "  kprobes:\n  - call: no_such_kernel_function_vigil",
