@@ -28,23 +28,7 @@ package final class HealthServer: Service, Sendable {
         let health = self.health
         router.get("/livez") { _, _ in Self.response(health.liveness()) }
         router.get("/readyz") { _, _ in Self.response(health.readiness()) }
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "vigil"),
-            onServerRunning: { [listening, logger, host] channel in
-                let port = channel.localAddress?.port ?? 0
-                logger.info("health server listening", metadata: ["address": "\(host):\(port)"])
-                listening.succeed(port)
-            },
-            logger: logger
-        )
-        do {
-            try await app.run()
-        } catch {
-            listening.fail(error)
-            throw error
-        }
-        listening.fail(ControlServerError("health server stopped"))
+        try await HTTPListener.run(router, host: host, port: port, name: "health server", listening: listening, logger: logger)
     }
 
     private static func response(_ checks: [HealthState.Check]) -> Response {

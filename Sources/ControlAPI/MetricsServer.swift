@@ -50,23 +50,8 @@ package final class MetricsServer: Service, Sendable {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
         }
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "vigil"),
-            onServerRunning: { [listening, logger, host] channel in
-                let port = channel.localAddress?.port ?? 0
-                logger.info("metrics listening", metadata: ["address": "\(host):\(port)"])
-                listening.succeed(port)
-            },
-            logger: logger
-        )
-        do {
-            try await app.run()
-        } catch {
-            listening.fail(error)
-            throw error
-        }
-        listening.fail(ControlServerError("metrics server stopped"))
+        // "metrics listening": the line operators and tests look for.
+        try await HTTPListener.run(router, host: host, port: port, name: "metrics", listening: listening, logger: logger)
     }
 
     /// The port it listens on (the real one when configured with port 0), once it does.
