@@ -103,6 +103,10 @@ package final class ExportFileWriter {
     private var needsLeadingNewline = false
     /// `rotate()` was asked for while a line was incomplete.
     private var rotationRequested = false
+    /// `--export-file-rotation-interval` in nanoseconds (0: by size only): a flush this long
+    /// after the last interval rotation rotates the file (an empty one is left alone).
+    package var rotationIntervalNanoseconds: UInt64 = 0
+    private var lastIntervalRotation = monotonicNanoseconds()
     private var lastBackupMillis: UInt64?
     /// Monotonic time of the last failed write (nil: writes are succeeding).
     private var lastFailure: UInt64?
@@ -204,6 +208,10 @@ package final class ExportFileWriter {
         if fd >= 0 && now &- lastReplacedCheck >= replacedCheckInterval {
             lastReplacedCheck = now
             reopenIfReplaced()
+        }
+        if rotationIntervalNanoseconds > 0 && lastFailure == nil && now &- lastIntervalRotation >= rotationIntervalNanoseconds {
+            lastIntervalRotation = now
+            try rotate()  // flushes what is pending first (rotateNow), then starts a new file
         }
         guard !pending.isEmpty else { return }
         // While failing, retry at most every retryInterval; the lines stay buffered meanwhile.

@@ -476,6 +476,10 @@ package struct ProcessMonitorService: Service {
                 path: $0, maxSizeMB: export.maxSizeMB, maxBackups: export.maxBackups, compress: export.compress,
                 permissions: export.permissions, logger: logger)
         }
+        if let interval = export.rotationInterval {
+            let (seconds, attoseconds) = interval.components
+            file?.rotationIntervalNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        }
         return Exporter(
             stdout: export.stdout ? .standardOutput() : nil, file: file,
             encoder: JSONLineEncoder(vigilFields: export.vigilFields))

@@ -11,6 +11,8 @@ package struct AgentConfiguration: Sendable {
         package var filename: String?
         package var maxSizeMB = 10
         package var maxBackups = 5
+        /// Rotate this often besides by size (`--export-file-rotation-interval`); nil: by size only.
+        package var rotationInterval: Duration?
         package var compress = false
         package var permissions: mode_t = 0o600
         /// Vigil's own `vigil` objects in exported lines (`--enable-vigil-fields`); without it

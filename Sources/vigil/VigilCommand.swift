@@ -35,6 +35,11 @@ struct VigilCommand: ParsableCommand {
     @Option(help: "Rotated export files kept.")
     var exportFileMaxBackups: Int = 5
 
+    @Option(help: ArgumentHelp(
+        "Also rotate the export file this often (Tetragon's flag), e.g. 30s, 15m, 1h30m; 0s: by size only.",
+        valueName: "duration"))
+    var exportFileRotationInterval: String = "0s"
+
     @Flag(help: "gzip rotated export files.")
     var exportFileCompress = false
 
@@ -147,6 +152,13 @@ struct VigilCommand: ParsableCommand {
         }
         guard exportFileMaxSizeMb > 0 else { throw ValidationError("--export-file-max-size-mb must be at least 1") }
         guard exportFileMaxBackups >= 0 else { throw ValidationError("--export-file-max-backups must be 0 or more") }
+        guard let rotation = Self.parseDuration(exportFileRotationInterval) else {
+            throw ValidationError(
+                "--export-file-rotation-interval: '\(exportFileRotationInterval)' is not a duration like 30s, 15m or 1h30m")
+        }
+        guard rotation == .zero || rotation >= .seconds(1) else {
+            throw ValidationError("--export-file-rotation-interval must be 0s or at least 1s, got \(exportFileRotationInterval)")
+        }
         guard mode_t(exportFilePerm, radix: 8).map({ $0 <= 0o777 }) == true else {
             throw ValidationError("--export-file-perm: '\(exportFilePerm)' is not an octal mode like 600")
         }
@@ -177,6 +189,25 @@ struct VigilCommand: ParsableCommand {
         }
     }
 
+    /// A Go duration as Tetragon's flags take it: one or more number-unit pairs (`h`, `m`, `s`,
+    /// `ms`), e.g. `1h30m`, `90s`, `0.5h`; a bare `0`. Nil when it is not one, or negative.
+    static func parseDuration(_ text: String) -> Duration? {
+        if text == "0" { return .zero }
+        let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
+        var rest = Substring(text)
+        var seconds = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            seconds += value * scale
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
     /// "8M" -> 8388608. Plain numbers are bytes.
     static func parseSize(_ text: String) -> Int? {
         let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
@@ -191,6 +222,9 @@ struct VigilCommand: ParsableCommand {
         config.export.stdout = exportStdout || exportFilename == nil
         config.export.maxSizeMB = exportFileMaxSizeMb
         config.export.maxBackups = exportFileMaxBackups
+        if let rotation = Self.parseDuration(exportFileRotationInterval), rotation > .zero {
+            config.export.rotationInterval = rotation
+        }
         config.export.compress = exportFileCompress
         config.export.permissions = mode_t(exportFilePerm, radix: 8) ?? 0o600
         config.export.vigilFields = enableVigilFields

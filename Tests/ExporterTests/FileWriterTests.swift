@@ -234,6 +234,30 @@ func expectedLines(_ range: ClosedRange<Int>) -> [String] {
         #expect(backups.count == 1)
     }
 
+    /// `--export-file-rotation-interval`: a flush once the interval has passed rotates a file
+    /// that has lines (each line in exactly one file), and leaves an empty one alone.
+    @Test func rotationByInterval() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeDirectory(dir) }
+        let writer = try ExportFileWriter(path: dir + "/tetragon.log", maxSizeBytes: 1 << 20)
+        writer.rotationIntervalNanoseconds = 50_000_000
+        try writer.write(Array("one\n".utf8))
+        try writer.flush()
+        #expect(writer.rotations == 0)
+        usleep(80_000)
+        try writer.write(Array("two\n".utf8))
+        try writer.flush()  // the interval has passed: "one" and "two" go to the rotated file
+        #expect(writer.rotations == 1)
+        usleep(80_000)
+        try writer.flush()  // nothing written since: no empty backup
+        #expect(writer.rotations == 1)
+        try writer.write(Array("three\n".utf8))
+        try writer.close()
+        let (lines, backups) = try collectLines(dir: dir)
+        #expect(lines == ["one", "two", "three"])
+        #expect(backups.count == 1)
+    }
+
     /// Created files get exactly the requested mode, whatever the umask; directories are created.
     @Test func permissionsAndDirectoryCreation() throws {
         let dir = try makeTemporaryDirectory()

@@ -268,6 +268,36 @@ struct ExportResilienceKernelTests {
         }
         #expect(onDisk == tags.count, "\(onDisk) exec lines of \(tags.count) in \(files)")
     }
+
+    /// `--export-file-rotation-interval 1s`: an exec before the interval ends up in a rotated
+    /// file and one after it in the current file, with the file far below its size limit.
+    @Test func rotationByIntervalMovesTheFileAway() throws {
+        let dir = try TempDir("vigil-export-interval")
+        defer { dir.remove() }
+        let exportDir = "\(dir.path)/export"
+        try FileManager.default.createDirectory(atPath: exportDir, withIntermediateDirectories: false)
+        let marker = try dir.copy("/bin/true", as: "interval-\(UUID().uuidString.prefix(6))")
+        let agent = try AgentHarness(arguments: ["--export-file-rotation-interval", "1s"], exportDirectory: exportDir)
+        defer { agent.cleanUp() }
+        let isOurs: (ExportedEvent) -> Bool = { $0.type == "process_exec" && $0.binary == marker }
+        try run(marker, tags: ["before"])
+        _ = try agent.waitFor("the first exec", isOurs)
+        usleep(2_500_000)  // past the interval, and a quiet-ring flush after it
+        try run(marker, tags: ["after"])
+        #expect(throws: Never.self) { try agent.waitFor(count: 2, timeout: 20, "both execs", isOurs) }
+        let log = agent.stop()
+        let files = try FileManager.default.contentsOfDirectory(atPath: exportDir).filter { $0.hasPrefix("events") }
+        #expect(files.count >= 2, "no rotation by interval: \(files)\n\(log)")
+        func fileHolding(_ tag: String) throws -> String? {
+            try files.first { file in
+                try String(contentsOfFile: "\(exportDir)/\(file)", encoding: .utf8).split(separator: "\n").contains {
+                    $0.contains("\"process_exec\"") && $0.contains(marker) && $0.contains("\"arguments\":\"\(tag)\"")
+                }
+            }
+        }
+        #expect(try fileHolding("before").map { $0 != "events.log" } == true, "\(files)")
+        #expect(try fileHolding("after") == "events.log", "\(files)")
+    }
 }
 
 /// Reads a pipe on its own thread, 4 KiB every 2 ms until told to go fast, and checks that
