@@ -332,17 +332,12 @@ struct Context {
     static func returnValue(_ kp: KProbeSpec) -> HookReturnValue {
         guard kp.return, let returnArg = kp.returnArg else { return .needsReturn }
         let type = returnArg.type == .auto ? ArgType.long : returnArg.type
-        guard let range = type.integerRange else {
+        // The width and sign an integer has in a register, as kernel function arguments are read
+        // (syscall64, a syscall's 64-bit argument, is not one of theirs).
+        guard case .int(let size, let signed)? = Self.kernelArgReading(type == .syscall64 ? .int64 : type)?.render else {
             return .unavailable("returnArg type \(returnArg.type.rawValue) is not an integer")
         }
-        let size: Int
-        switch range.upperBound {
-        case ...0xff: size = 1
-        case ...0xffff: size = 2
-        case ...0xffff_ffff: size = 4
-        default: size = 8
-        }
-        return .integer(CompiledArg(label: returnArg.label, declaredType: type, kind: .int(size: size, signed: range.lowerBound < 0)))
+        return .integer(CompiledArg(label: returnArg.label, declaredType: type, kind: .int(size: size, signed: signed)))
     }
 
     /// An argument resolved against sys_enter's record, where the exit dispatcher's record has it:

@@ -69,10 +69,7 @@ struct BPFLSMBackend: HookBackend {
     private mutating func attachSendHooks(policy: String) {
         guard !sendHooks else { return }
         do {
-            guard let cgroupRoot else {
-                throw HookRefusal("no cgroup2 mount in /proc/self/mountinfo")
-            }
-            try kernel.attachConnectHooks(cgroupRoot: cgroupRoot)
+            try ConnectPrograms.attach(kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger)
         } catch {
             let why = "the cgroup connect/sendmsg programs did not attach (\(error))"
             logger.warning(
@@ -80,13 +77,6 @@ struct BPFLSMBackend: HookBackend {
             return
         }
         sendHooks = true
-        guard let pinDirectory else { return }
-        do {
-            try kernel.pinConnectHooks(directory: pinDirectory)
-            logger.info("connect enforcement pinned", metadata: ["bpf_dir": "\(pinDirectory)", "beside": "lsm/socket_connect"])
-        } catch {
-            logger.error("connect enforcement not pinned (sends will not be denied once the agent is gone): \(error)")
-        }
     }
 
     mutating func release(_ released: Set<UInt32>) {

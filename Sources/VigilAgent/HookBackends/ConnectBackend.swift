@@ -33,19 +33,8 @@ struct ConnectBackend: HookBackend {
                 "more than \(VIGIL_GENERIC_COPIES) connect hooks on the node (a policy being replaced counts twice)")
         }
         if !attached {
-            guard let cgroupRoot else {
-                throw HookRefusal("connect hooks need a cgroup2 mount, and none was found in /proc/self/mountinfo")
-            }
-            try kernel.attachConnectHooks(cgroupRoot: cgroupRoot)
+            try ConnectPrograms.attach(kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger)
             attached = true
-            if let pinDirectory {
-                do {
-                    try kernel.pinConnectHooks(directory: pinDirectory)
-                    logger.info("connect enforcement pinned", metadata: ["bpf_dir": "\(pinDirectory)"])
-                } catch {
-                    logger.error("connect enforcement not pinned (it will not outlive the agent): \(error)")
-                }
-            }
         }
         slots.append(slot)
         try HookList.write(kernel, .connectHooks, key: 0, slots)
@@ -57,5 +46,27 @@ struct ConnectBackend: HookBackend {
         slots.removeAll { released.contains($0) }
         // The programs stay attached: with an empty list they only look it up.
         try? HookList.write(kernel, .connectHooks, key: 0, slots)
+    }
+}
+
+/// The cgroup connect4/6 and sendmsg4/6 programs on the cgroup2 root, which the connect hooks
+/// and BPF-LSM's socket_connect (for the sends and TCP fast opens its LSM hook never sees) both
+/// need: attached (the kernel layer attaches them once, whoever asks first) and, with
+/// `--keep-sensors-on-exit`, pinned.
+enum ConnectPrograms {
+    /// - Throws: `HookRefusal` without a cgroup2 mount, or the kernel's attach error. A failed
+    ///   pin is logged, not thrown: the programs work, they only will not outlive the agent.
+    static func attach(_ kernel: any PolicyKernel, cgroupRoot: String?, pinDirectory: String?, logger: Logger) throws {
+        guard let cgroupRoot else {
+            throw HookRefusal("connect hooks need a cgroup2 mount, and none was found in /proc/self/mountinfo")
+        }
+        try kernel.attachConnectHooks(cgroupRoot: cgroupRoot)
+        guard let pinDirectory else { return }
+        do {
+            try kernel.pinConnectHooks(directory: pinDirectory)
+            logger.info("connect enforcement pinned", metadata: ["bpf_dir": "\(pinDirectory)"])
+        } catch {
+            logger.error("connect enforcement not pinned (it will not outlive the agent): \(error)")
+        }
     }
 }
