@@ -46,7 +46,7 @@ test: bpf test-deploy test-bpf ## the whole suite: unit tests and, as root, the 
 	@# Last: the suite must leave no agent, pin, attached Vigil program or test cgroup behind.
 	@if [ "$$(id -u)" -eq 0 ]; then ./scripts/clean-host.sh --check; fi
 
-test-kernels: release ## the scenarios on the host kernel and on Debian 6.1 and 6.12 under qemu (root)
+test-kernels: release ## the scenarios on the host kernel and on Debian 5.10, 6.1 and 6.12 under qemu (root)
 	./scripts/install-deps.sh qemu-system-x86 busybox-static liburing-dev
 	./scripts/kernel-matrix/run.sh
 
@@ -57,7 +57,7 @@ bench-kernels: release ## hook cost on kernel functions, fentry against kprobe, 
 # CMD reaches the guest's shell as typed ($(value) keeps make from expanding its $). Make reports
 # a non-zero status of CMD as "Error N" and exits 2, as for any failed recipe; the script exits with it.
 guest-run: export GUEST_CMD := $(value CMD)
-guest-run: ## CMD in a Debian guest (KERNEL=6.12, 6.1, 6.12-nobpf) with .build/debug's vigil and tracectl
+guest-run: ## CMD in a Debian guest (KERNEL=6.12, 6.1, 5.10, 6.12-nobpf) with .build/debug's vigil and tracectl
 	@./scripts/install-deps.sh qemu-system-x86 busybox-static liburing-dev
 	@./scripts/kernel-matrix/guest-run.sh "$(or $(KERNEL),6.12)" "$$GUEST_CMD"
 

@@ -58,12 +58,18 @@ package enum KernelRequirements {
                 code: .missingKernelFeature, errno: ENOTSUP, operation: "BPF ring buffer",
                 message: "this kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux 5.8+)")
         }
-        if libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, nil) != 1 {
-            throw BPFError(
-                code: .missingKernelFeature, errno: ENOTSUP, operation: "bpf_loop helper",
-                message: "this kernel lacks the bpf_loop() helper (Linux 5.17+), used to resolve paths in the kernel")
-        }
     }
+
+    /// Whether the kernel has the bpf_loop() helper (Linux 5.17+). Every policy program walks
+    /// paths and strings in it; without it the agent runs the process sensor only, with the
+    /// exec program's bounded path walk (``ProcessSensor/policyProgramsUnavailableReason``).
+    package static func hasBPFLoop() -> Bool {
+        libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, nil) == 1
+    }
+
+    /// What the agent says where ``hasBPFLoop()`` is false.
+    package static let noBPFLoopReason =
+        "this kernel lacks the bpf_loop() helper (Linux 5.17+) that policy programs need: TracingPolicies are refused; exec, fork and exit are observed"
 }
 
 extension Substring {

@@ -95,6 +95,9 @@ package final class ProcessSensor: Sendable {
     /// Why the BPF-LSM programs are not loaded (nil when they are): said next to the fallback
     /// mechanism in the log and the status.
     package let bpfLSMUnavailableReason: String?
+    /// Why no policy program is loaded (nil when they are): kernels without bpf_loop() run the
+    /// process sensor only, and every policy is refused with this reason.
+    package let policyProgramsUnavailableReason: String?
     /// Whether the object took over ``Options/previousProcessMap`` (false: a map of its own,
     /// because none was given, it could not be opened, or its shape differs from this build's).
     package let processIdentitiesTakenOver: Bool
@@ -114,7 +117,11 @@ package final class ProcessSensor: Sendable {
         let modes = options.attachMode.map { [$0] } ?? [.tpBTF, .rawTP]
         var lsmReason: String?
         var lsm = options.bpfLSM ?? false
-        if options.bpfLSM == nil {
+        let processOnly = !KernelRequirements.hasBPFLoop()
+        if processOnly {
+            lsm = false
+            lsmReason = "no policy programs on this kernel (no bpf_loop)"
+        } else if options.bpfLSM == nil {
             let probe = KernelProbe.bpfLSM(activeList: HostFile.readText(atPath: "/sys/kernel/security/lsm"))
             lsm = probe.available == true
             if !lsm { lsmReason = KernelProbe.shortLSMReason(probe.detail) }
@@ -135,12 +142,14 @@ package final class ProcessSensor: Sendable {
                 var attempt = options
                 attempt.bpfLSM = withLSM
                 do {
-                    let pointer = try Self.load(options: attempt, mode: mode, previousProcs: previousProcs)
+                    let pointer = try Self.load(
+                        options: attempt, mode: mode, previousProcs: previousProcs, processOnly: processOnly)
                     self.handle = Mutex(Handle(pointer: pointer))
                     self.processIdentitiesTakenOver = vigil_bpf_procs_taken_over(pointer) != 0
                     self.attachMode = mode
                     self.eventsFD = vigil_bpf_events_fd(pointer)
                     self.bpfLSMUnavailableReason = withLSM ? nil : lsmReason
+                    self.policyProgramsUnavailableReason = processOnly ? KernelRequirements.noBPFLoopReason : nil
                     return
                 } catch {
                     if error.code == .permissionDenied && !withLSM { throw error }
@@ -161,12 +170,14 @@ package final class ProcessSensor: Sendable {
         throw lastError ?? BPFError(code: .other, operation: "load process sensor", message: "no attach mode")
     }
 
-    private static func load(options: Options, mode: AttachMode, previousProcs: Int32) throws(BPFError) -> OpaquePointer {
+    private static func load(options: Options, mode: AttachMode, previousProcs: Int32, processOnly: Bool) throws(BPFError)
+        -> OpaquePointer
+    {
         var cOptions = vigil_bpf_options(
             args_max: min(max(options.argsMaxBytes, 1), Options.argsMaxBytesLimit),
             rb_size: options.ringBufferBytes, wakeup_bytes: options.wakeupBytes,
             procs_max: options.processMapEntries, attach_mode: mode.cValue, lsm: options.bpfLSM == true ? 1 : 0,
-            procs_fd: previousProcs, fence_cgroup: options.fenceCgroupID)
+            procs_fd: previousProcs, fence_cgroup: options.fenceCgroupID, process_only: processOnly ? 1 : 0)
         var pointer: OpaquePointer?
         try checkedRC("load process sensor (\(mode.rawValue))") { vigil_bpf_open_load(&cOptions, &pointer) }
         guard let pointer else { throw BPFError(code: .other, operation: "load process sensor", message: "no object") }

@@ -31,6 +31,7 @@ struct vigil_bpf {
 	int kprobes;                       /* the generic kprobe programs loaded */
 	int trampolines;                   /* 0 not probed yet, 1 they load, -errno they do not */
 	int procs_taken_over;              /* vg_procs is a previous run's pinned map */
+	int process_only;                  /* only exec (bounded path walk), fork and exit loaded */
 };
 
 /* The BPF-LSM program of each enum vigil_lsm_hook. */
@@ -90,6 +91,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	struct vigil *skel;
 	int cpus, err;
 	int raw = options->attach_mode == VIGIL_ATTACH_RAW_TP;
+	int process_only = options->process_only != 0;
 
 	*out = NULL;
 	cpus = libbpf_num_possible_cpus();
@@ -117,10 +119,12 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	}
 
 	/* One family of hooks only: the other is not even loaded. */
-	bpf_program__set_autoload(skel->progs.observe_exec, !raw);
+	bpf_program__set_autoload(skel->progs.observe_exec, !raw && !process_only);
+	bpf_program__set_autoload(skel->progs.observe_exec_raw, raw && !process_only);
+	bpf_program__set_autoload(skel->progs.observe_exec_bounded, !raw && process_only);
+	bpf_program__set_autoload(skel->progs.observe_exec_bounded_raw, raw && process_only);
 	bpf_program__set_autoload(skel->progs.observe_fork, !raw);
 	bpf_program__set_autoload(skel->progs.observe_exit, !raw);
-	bpf_program__set_autoload(skel->progs.observe_exec_raw, raw);
 	bpf_program__set_autoload(skel->progs.observe_fork_raw, raw);
 	bpf_program__set_autoload(skel->progs.observe_exit_raw, raw);
 	/* The syscall dispatchers are tp_btf programs: where those do not load, syscall hooks use
@@ -130,7 +134,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	bpf_program__set_autoload(skel->progs.connect_result, !raw);
 	/* It runs the dispatcher's hook lists: only where the dispatcher runs. */
 	bpf_program__set_autoload(skel->progs.generic_uring_open, !raw);
-	skel->rodata->vg_connect_results = !raw;
+	skel->rodata->vg_connect_results = !raw && !process_only;
 	/* BPF-LSM programs only where the caller's probe found BPF-LSM running: elsewhere the
 	 * kernel refuses them (EPERM on a locked-down kernel), which would fail the whole load. */
 	for (int i = 0; i < VIGIL_LSM_HOOKS; i++)
@@ -147,6 +151,17 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	bpf_program__set_autoload(skel->progs.generic_fexit, false);
 	bpf_program__set_autoload(skel->progs.generic_fmod_ret, false);
 
+	/* Before bpf_loop() (5.17) only the process sensor loads: every other program calls global
+	 * functions with pointer arguments (5.12+) and walks in bpf_loop(). */
+	if (process_only) {
+		struct bpf_program *p;
+
+		bpf_object__for_each_program(p, skel->obj) {
+			if (strncmp(bpf_program__name(p), "observe_", strlen("observe_")) != 0)
+				bpf_program__set_autoload(p, false);
+		}
+	}
+
 	if (!err)
 		err = vigil__load(skel);
 	if (err) {
@@ -160,8 +175,9 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	}
 	bpf->skel = skel;
 	bpf->attach_mode = options->attach_mode;
-	bpf->lsm = options->lsm != 0;
-	bpf->kprobes = kprobes;
+	bpf->lsm = options->lsm != 0 && !process_only;
+	bpf->kprobes = kprobes && !process_only;
+	bpf->process_only = process_only;
 	bpf->procs_taken_over = procs_taken_over;
 	*out = bpf;
 	return 0;
@@ -235,8 +251,11 @@ int vigil_bpf_pin_process(struct vigil_bpf *bpf, const char *dir)
 int vigil_bpf_attach(struct vigil_bpf *bpf)
 {
 	int raw = bpf->attach_mode == VIGIL_ATTACH_RAW_TP;
+	struct bpf_program *exec = bpf->process_only ? (raw ? bpf->skel->progs.observe_exec_bounded_raw
+							 : bpf->skel->progs.observe_exec_bounded)
+						 : (raw ? bpf->skel->progs.observe_exec_raw : bpf->skel->progs.observe_exec);
 	struct bpf_program *progs[3] = {
-		raw ? bpf->skel->progs.observe_exec_raw : bpf->skel->progs.observe_exec,
+		exec,
 		raw ? bpf->skel->progs.observe_fork_raw : bpf->skel->progs.observe_fork,
 		raw ? bpf->skel->progs.observe_exit_raw : bpf->skel->progs.observe_exit,
 	};
@@ -403,7 +422,7 @@ void vigil_bpf_detach_connect(struct vigil_bpf *bpf)
 
 int vigil_bpf_syscall_dispatch_available(const struct vigil_bpf *bpf)
 {
-	return bpf->attach_mode != VIGIL_ATTACH_RAW_TP;
+	return bpf->attach_mode != VIGIL_ATTACH_RAW_TP && !bpf->process_only;
 }
 
 int vigil_bpf_attach_syscalls(struct vigil_bpf *bpf, int is_exit)

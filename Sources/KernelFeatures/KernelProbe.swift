@@ -72,7 +72,7 @@ package struct KernelProbe: Sendable {
         let features = [
             Feature(name: "BTF", available: btf, detail: "/sys/kernel/btf/vmlinux (CO-RE relocations)"),
             Feature(name: "ring buffer", available: ringbuf, detail: "BPF_MAP_TYPE_RINGBUF (5.8+)"),
-            Feature(name: "bpf_loop", available: loop, detail: "path walks in the kernel (5.17+)"),
+            Feature(name: "bpf_loop", available: loop, detail: loop == false ? "policy programs (5.17+); exec paths: bounded loop" : "path walks in the kernel (5.17+)"),
             Feature(name: "bpf_send_signal", available: signal, detail: "Sigkill/Signal in tracepoint hooks"),
             Feature(name: "attach cookies", available: cookie, detail: "one generic program per tracepoint hook"),
             Feature(name: "cgroup sock_addr", available: sockAddr, detail: "connect4/6, sendmsg4/6 observe and deny"),
@@ -100,14 +100,23 @@ package struct KernelProbe: Sendable {
         let lsmHooks = Self.lsmHookMechanisms(
             fallbackReason: lsmFallback, connect: connect, fanotify: fanotify, syscallTracepoints: syscallTracepoints,
             signal: signal == true, ioUringOpens: ioUringOpens)
-        let hooks =
+        let processHook = Hook(
+            hook: "process exec/fork/exit",
+            mechanism: "tp_btf sched_process_* (raw_tp fallback)" + (loop == false ? "; path walk: bounded loop (no bpf_loop)" : ""),
+            observe: btf && ringbuf == true, kill: false, deny: false)
+        var policyHooks =
             [
-                Hook(hook: "process exec/fork/exit", mechanism: "tp_btf sched_process_* (raw_tp fallback)", observe: btf && ringbuf == true, kill: false, deny: false),
-                Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false),
+                Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false)
             ] + lsmHooks + [
-                Self.kernelFunctionHook(trampolineRefusal: trampolineRefusal, kprobes: kprobes, signal: signal == true),
+                Self.kernelFunctionHook(trampolineRefusal: trampolineRefusal, kprobes: kprobes, signal: signal == true)
             ]
-        return KernelProbe(features: features, hooks: hooks)
+        if loop == false {
+            // Every policy program walks paths and strings in bpf_loop(): the agent loads none.
+            policyHooks = policyHooks.map {
+                Hook(hook: $0.hook, mechanism: "unavailable: policy programs need bpf_loop (5.17+)", observe: false, kill: false, deny: false)
+            }
+        }
+        return KernelProbe(features: features, hooks: [processHook] + policyHooks)
     }
 
     /// How spec.kprobes (and fentries) on kernel functions run: BPF trampolines where the kernel

@@ -99,6 +99,7 @@ package struct ProcessMonitorService: Service {
             ringBufferFD: sensor.eventsFD, configuration: configuration.reader, logger: logger)
         let batches = try reader.start()
         health.sensorAttached(sensor.attachMode.rawValue)
+        if let reason = sensor.policyProgramsUnavailableReason { logger.warning("\(reason)") }
         logger.info(
             "process sensor attached",
             metadata: [

@@ -160,7 +160,8 @@ package final class PolicyEngine: Sendable {
     ///   policy cannot run here; the previously loaded version, if any, keeps running.
     @discardableResult
     package func install(_ document: TracingPolicyDocument, source: String) throws -> Loaded {
-        try state.withLock { state in
+        if let reason = kernel.policyProgramsUnavailableReason { throw Self.failure(document, reason) }
+        return try state.withLock { state in
             var sets = state.sets
             let compiled: CompiledPolicy
             switch compiler.compile(document, sets: &sets) {

@@ -12,8 +12,9 @@ struct VigilCommand: ParsableCommand {
         commandName: "vigil",
         abstract: "Runtime security agent: every exec and exit on this node as Tetragon-schema JSON lines.",
         discussion: """
-            Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF, BPF ring buffers and \
-            bpf_loop (Linux 5.17+). Events go to stdout unless --export-filename is given; give \
+            Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF and BPF ring buffers \
+            (Linux 5.8+); TracingPolicies need bpf_loop (Linux 5.17+), without which exec, fork \
+            and exit are observed and policies refused. Events go to stdout unless --export-filename is given; give \
             both --export-filename and --export-stdout for both. TracingPolicies (Tetragon's \
             format) load from --tracing-policy and --tracing-policy-dir; a bad policy is refused \
             with file:line:column and the rest load. SIGHUP reloads them; SIGTERM or SIGINT \

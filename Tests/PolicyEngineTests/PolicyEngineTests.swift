@@ -82,6 +82,23 @@ import VigilAgent
         #expect(engine.slot(0)?.policyName == "hooks")
     }
 
+    /// A kernel without bpf_loop() loads no policy program: every policy is refused with the
+    /// reason, and nothing is written or attached.
+    @Test func withoutPolicyProgramsEveryPolicyIsRefusedWithTheReason() throws {
+        let kernel = RecordingKernel()
+        kernel.policyProgramsUnavailableReason = "this kernel lacks the bpf_loop() helper (Linux 5.17+)"
+        let engine = Self.engine(kernel)
+        let before = kernel.reachableMaps
+        #expect {
+            try engine.install(try Self.functions(["first_function"]), source: "test")
+        } throws: { error in
+            "\(error)".contains("bpf_loop() helper (Linux 5.17+)")
+        }
+        #expect(kernel.attached.isEmpty)
+        #expect(kernel.reachableMaps == before)
+        #expect(engine.loaded.isEmpty)
+    }
+
     /// The second hook's attach fails: the first is detached again, the set entries deleted,
     /// and nothing a hook could reach is left; the same policy installs once the kernel allows.
     @Test func aFailingAttachInTheSecondHookRollsBackTheFirst() throws {

@@ -29,6 +29,7 @@ final class RecordingKernel: PolicyKernel {
         var lsmPrograms: Set<UInt32> = []
         var connectAttached = false
         var refused: Set<String> = []
+        var policyProgramsUnavailableReason: String?
     }
 
     private let state = Mutex(State())
@@ -36,6 +37,11 @@ final class RecordingKernel: PolicyKernel {
     let bpfLSMAvailable: Bool
     let kprobesAvailable: Bool
     var bpfLSMUnavailableReason: String? { bpfLSMAvailable ? nil : "BPF-LSM not in lsm=" }
+    /// Set: a kernel without bpf_loop(), where no policy program loads.
+    var policyProgramsUnavailableReason: String? {
+        get { state.withLock { $0.policyProgramsUnavailableReason } }
+        set { state.withLock { $0.policyProgramsUnavailableReason = newValue } }
+    }
 
     init(syscallDispatch: Bool = false, bpfLSM: Bool = false, kprobes: Bool = true) {
         self.syscallDispatchAvailable = syscallDispatch

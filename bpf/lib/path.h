@@ -38,10 +38,26 @@ struct vg_walk {
 	int result;
 };
 
+/*
+ * pos and result of a walk. With bpf_loop() they live in struct vg_walk. The bounded loop
+ * (VIGIL_BOUNDED_PATH_WALK, below) keeps them in the last bytes of out->data's slack instead,
+ * which the walk never writes (components end before VIGIL_PATH_AREA): the verifier does not
+ * track map memory, so the states at the top of each iteration stay alike and prune, where a
+ * stack copy of pos, with a different range after each prepend or mount crossing, made the
+ * explored states grow exponentially with the depth.
+ */
+#ifdef VIGIL_BOUNDED_PATH_WALK
+#define vg_walk_pos(w)    (*(__u32 *)&(w)->out->data[VIGIL_PATH_AREA + VIGIL_NAME_MAX - 2 * sizeof(__u32)])
+#define vg_walk_result(w) (*(__u32 *)&(w)->out->data[VIGIL_PATH_AREA + VIGIL_NAME_MAX - sizeof(__u32)])
+#else
+#define vg_walk_pos(w)    ((w)->pos)
+#define vg_walk_result(w) ((w)->result)
+#endif
+
 /* Writes "/name" in front of what the walk built so far. Returns 0, or 1 when it did not fit. */
 static __always_inline int vg_prepend(struct vg_walk *w, const unsigned char *name, __u32 len)
 {
-	__u32 pos = w->pos;
+	__u32 pos = vg_walk_pos(w);
 
 	len &= VIGIL_NAME_MAX - 1; /* a dentry name has at most 255 bytes; the bound is the verifier's */
 	if (pos < len + 1)
@@ -49,12 +65,12 @@ static __always_inline int vg_prepend(struct vg_walk *w, const unsigned char *na
 	pos -= len;
 	/* The mask keeps every write inside out->data, which has VIGIL_NAME_MAX bytes of slack. */
 	if (bpf_probe_read_kernel(w->out->data + (pos & (VIGIL_PATH_AREA - 1)), len, name) < 0) {
-		w->result |= VG_PATH_ERROR;
+		vg_walk_result(w) |= VG_PATH_ERROR;
 		return 1;
 	}
 	pos -= 1;
 	w->out->data[pos & (VIGIL_PATH_AREA - 1)] = '/';
-	w->pos = pos;
+	vg_walk_pos(w) = pos;
 	return 0;
 }
 
@@ -88,14 +104,14 @@ static long vg_walk_step(__u64 index, void *ctx)
 		 * pseudo filesystem (memfd, pipe). Keep the name of a lone pseudo-fs dentry
 		 * ("/memfd:x", as d_path() shows it) and say the path is detached.
 		 */
-		w->result |= VG_PATH_DETACHED;
-		if (w->pos == VIGIL_PATH_AREA && dentry == parent)
+		vg_walk_result(w) |= VG_PATH_DETACHED;
+		if (vg_walk_pos(w) == VIGIL_PATH_AREA && dentry == parent)
 			vg_prepend(w, BPF_CORE_READ(dentry, d_name.name), BPF_CORE_READ(dentry, d_name.len));
 		return 1;
 	}
 
 	if (vg_prepend(w, BPF_CORE_READ(dentry, d_name.name), BPF_CORE_READ(dentry, d_name.len))) {
-		w->result |= VG_PATH_TRUNCATED;
+		vg_walk_result(w) |= VG_PATH_TRUNCATED;
 		return 1;
 	}
 	w->dentry = parent;
@@ -149,6 +165,60 @@ __weak __noinline int vg_path_walk(__u64 dentry, __u64 vfsmnt, __u64 root_dentry
 		w.pos = VIGIL_PATH_AREA;
 	return (int)((VIGIL_PATH_AREA - w.pos) | ((__u32)w.result << 16));
 }
+
+/*
+ * The same walk for kernels without bpf_loop() (before 5.17) and without typed pointer
+ * arguments to global functions (before 5.12): a bounded loop (5.3+) in a static subprogram,
+ * which the verifier checks in its caller's context, once per iteration. Two choices keep that
+ * affordable (the full VIGIL_PATH_DEPTH: ~100k instructions verified on 5.10, ~76k on 6.18):
+ *  - pos and result live in map memory (vg_walk_pos, vg_walk_result above);
+ *  - the result goes through memory (vg_path_bounded_result), not the return register: every
+ *    way out of the loop then returns the same state to the caller, which the verifier checks
+ *    once instead of once per iteration that can end the walk.
+ */
+#ifdef VIGIL_BOUNDED_PATH_WALK
+
+/* Where vg_path_walk_bounded() leaves its result, (len | result bits << 16) as vg_path_walk()
+ * returns it: the word vg_walk_result() accumulated the bits in. */
+#define vg_path_bounded_result(out) (*(__u32 *)&(out)->data[VIGIL_PATH_AREA + VIGIL_NAME_MAX - sizeof(__u32)])
+
+static __noinline void vg_path_walk_bounded(struct dentry *dentry, struct vfsmount *vfsmnt, struct dentry *root_dentry,
+					    struct vfsmount *root_mnt, struct vg_path_buf *out)
+{
+	struct vg_walk w = {
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
+		.mnt = vg_container_of(vfsmnt, struct mount, mnt),
+		.root_dentry = root_dentry,
+		.root_mnt = root_mnt,
+		.out = out,
+	};
+	__u32 i, pos, result;
+
+	vg_walk_pos(&w) = VIGIL_PATH_AREA;
+	vg_walk_result(&w) = 0;
+	if (!dentry || !vfsmnt) {
+		vg_walk_result(&w) |= VG_PATH_ERROR;
+	} else {
+#pragma clang loop unroll(disable)
+		for (i = 0; i < VIGIL_PATH_DEPTH; i++) {
+			if (vg_walk_step(i, &w))
+				break;
+		}
+		if (i >= VIGIL_PATH_DEPTH)
+			vg_walk_result(&w) |= VG_PATH_TRUNCATED;
+	}
+	pos = vg_walk_pos(&w);
+	if (pos == VIGIL_PATH_AREA) {
+		pos = VIGIL_PATH_AREA - 1;
+		out->data[VIGIL_PATH_AREA - 1] = '/';
+	}
+	if (pos > VIGIL_PATH_AREA)
+		pos = VIGIL_PATH_AREA;
+	result = vg_walk_result(&w);
+	vg_path_bounded_result(out) = (VIGIL_PATH_AREA - pos) | (result << 16);
+}
+#endif
 
 /*
  * min(v, max) in the register that is then used: the verifier of older kernels (6.1) loses a

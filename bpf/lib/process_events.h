@@ -19,6 +19,23 @@
 /* Argument bytes captured per exec (--args-max-bytes), at most VIGIL_ARGS_CAP - 1. */
 const volatile __u32 vg_args_max __weak = VIGIL_ARGS_DEFAULT;
 
+/* The path walk handle_exec uses: vg_path_walk() (bpf_loop, a global function), or, in the
+ * program file for older kernels (progs/process_bounded.bpf.c), the bounded loop. */
+#ifdef VIGIL_BOUNDED_PATH_WALK
+static __always_inline int vg_exec_path_walk(struct dentry *dentry, struct vfsmount *mnt, struct path *root,
+					     struct vg_path_buf *out)
+{
+	vg_path_walk_bounded(dentry, mnt, root->dentry, root->mnt, out);
+	return (int)vg_path_bounded_result(out);
+}
+#else
+static __always_inline int vg_exec_path_walk(struct dentry *dentry, struct vfsmount *mnt, struct path *root,
+					     struct vg_path_buf *out)
+{
+	return vg_path_walk((__u64)dentry, (__u64)mnt, (__u64)root->dentry, (__u64)root->mnt, out);
+}
+#endif
+
 static __always_inline int handle_exec(__u32 old_tid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -68,8 +85,8 @@ static __always_inline int handle_exec(__u32 old_tid)
 		struct inode *inode = BPF_CORE_READ(exe, f_inode);
 		__u32 binary_len;
 
-		walked = vg_path_walk((__u64)BPF_CORE_READ(exe, f_path.dentry), (__u64)BPF_CORE_READ(exe, f_path.mnt),
-				      (__u64)root.dentry, (__u64)root.mnt, &scratch->path);
+		walked = vg_exec_path_walk(BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), &root,
+					   &scratch->path);
 		ev->path_len = vg_path_copy(scratch->tail, &scratch->path, walked);
 		path_flags |= vg_path_flags(walked, VIGIL_EXEC_F_PATH_TRUNCATED, VIGIL_EXEC_F_PATH_DETACHED,
 					    VIGIL_EXEC_F_PATH_ERROR);
@@ -96,8 +113,7 @@ static __always_inline int handle_exec(__u32 old_tid)
 	tail_off = ev->path_len;
 	if (tail_off > VIGIL_PATH_AREA)
 		tail_off = VIGIL_PATH_AREA;
-	walked = vg_path_walk((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt),
-			      (__u64)root.dentry, (__u64)root.mnt, &scratch->path);
+	walked = vg_exec_path_walk(BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), &root, &scratch->path);
 	ev->cwd_len = vg_path_copy(scratch->tail + tail_off, &scratch->path, walked);
 	path_flags |= vg_path_flags(walked, VIGIL_EXEC_F_CWD_TRUNCATED, VIGIL_EXEC_F_CWD_DETACHED,
 				    VIGIL_EXEC_F_CWD_ERROR);

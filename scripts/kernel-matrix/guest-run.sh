@@ -31,11 +31,11 @@ GUEST_TIMEOUT=${GUEST_TIMEOUT:-600}
 say() { echo "guest-run: $*" >&2; }
 die() { say "$*"; exit 2; }
 
-[ $# -eq 2 ] && [ -n "$2" ] || die "usage: $0 KERNEL CMD, or make guest-run KERNEL=6.12 CMD='...' (KERNEL: 6.1, 6.12, 6.1-nobpf, 6.12-nobpf)"
+[ $# -eq 2 ] && [ -n "$2" ] || die "usage: $0 KERNEL CMD, or make guest-run KERNEL=6.12 CMD='...' (KERNEL: 5.10, 6.1, 6.12, with -nobpf: booted without bpf in lsm=)"
 KERNEL=$1 CMD=$2
 case $KERNEL in
-6.1 | 6.12 | 6.1-nobpf | 6.12-nobpf) ;;
-*) die "unknown kernel '$KERNEL' (6.1, 6.12, 6.1-nobpf, 6.12-nobpf)" ;;
+5.10 | 6.1 | 6.12 | 5.10-nobpf | 6.1-nobpf | 6.12-nobpf) ;;
+*) die "unknown kernel '$KERNEL' (5.10, 6.1, 6.12, each with or without -nobpf)" ;;
 esac
 [ -x "$VIGIL" ] || die "no agent binary at $VIGIL: run make build first (or set VIGIL=)"
 [ -x "$TRACECTL" ] || die "no tracectl next to the agent at $TRACECTL: run make build first (or set TRACECTL=)"

@@ -28,20 +28,46 @@ package_pattern() {
 	case $1 in
 	6.1) echo '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' ;;
 	6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$' ;;
+	5.10) echo '^linux-image-5\.10\.0-[0-9]+-cloud-amd64-unsigned$' ;;
 	*) return 1 ;;
 	esac
+}
+
+# apt options for a series. 6.1 and 6.12 come from the machine's own (bookworm) lists; 5.10 from
+# bullseye, read through package lists of our own in $CACHE/apt-bullseye so the machine's apt
+# sources stay as they are.
+apt_options() {
+	case $1 in
+	5.10)
+		local dir=$CACHE/apt-bullseye
+		mkdir -p "$dir/sources" "$dir/lists/partial" "$dir/cache"
+		[ -f "$dir/sources/bullseye.sources" ] || printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+			'Suites: bullseye' 'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+			>"$dir/sources/bullseye.sources"
+		echo "-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=$dir/sources -o Dir::State::Lists=$dir/lists -o Dir::Cache=$dir/cache"
+		;;
+	esac
+}
+
+# The newest package matching $2 in the lists apt options $1 read; empty when none.
+newest_package() {
+	# shellcheck disable=SC2086 # $1 is a list of options
+	apt-cache $1 search --names-only "$2" 2>/dev/null | awk '{print $1}' | sort -V | tail -1
 }
 
 # Prints the path of a cached vmlinuz for a series, downloading the package the first time.
 # The cloud flavour: smallest image, and the initramfs needs no modules.
 kernel_image() {
-	local series=$1 pattern pkg dir
-	pattern=$(package_pattern "$series") || die "unknown kernel series '$series' (known: 6.1, 6.12)"
-	pkg=$(apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
-	if [ -z "$pkg" ] && ! ls -d "$CACHE"/linux-image-* >/dev/null 2>&1; then
-		# A fresh machine (or container) may have no package lists at all yet.
-		apt-get update -qq >&2 || true
-		pkg=$(apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
+	local series=$1 pattern pkg dir opts
+	pattern=$(package_pattern "$series") || die "unknown kernel series '$series' (known: 5.10, 6.1, 6.12)"
+	opts=$(apt_options "$series")
+	pkg=$(newest_package "$opts" "$pattern")
+	if [ -z "$pkg" ] && ! ls -d "$CACHE"/* 2>/dev/null | grep -qE "/${pattern#^}"; then
+		# A fresh machine (or container) may have no package lists at all yet (for 5.10: our own
+		# bullseye lists, until their first update).
+		# shellcheck disable=SC2086
+		apt-get $opts update -qq >&2 || true
+		pkg=$(newest_package "$opts" "$pattern")
 	fi
 	if [ -z "$pkg" ]; then
 		# Offline or stale lists: the newest cached one still serves.
@@ -54,7 +80,8 @@ kernel_image() {
 	if ! [ -f "$dir/vmlinuz" ]; then
 		say "downloading $pkg"
 		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-		(cd "$dir.tmp" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed"
+		# shellcheck disable=SC2086
+		(cd "$dir.tmp" && apt-get $opts download -q "$pkg" >&2) || die "apt-get download $pkg failed"
 		dpkg-deb -x "$dir.tmp"/*.deb "$dir.tmp/x"
 		mkdir -p "$dir"
 		cp "$dir.tmp"/x/boot/vmlinuz-* "$dir/vmlinuz"

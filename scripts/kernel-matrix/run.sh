@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The kernel matrix: the agent's scenarios (scenarios.sh) on the host kernel natively and on
-# Debian's 6.1 and 6.12 kernels under qemu, then a kernel x scenario table. Exits non-zero when
+# Debian's 5.10, 6.1 and 6.12 kernels under qemu, then a kernel x scenario table. Exits non-zero when
 # any scenario fails or a kernel gives no result. Needs root (the host column loads BPF).
 #
-#   scripts/kernel-matrix/run.sh                 host, 6.1, 6.12, 6.12-nobpf (`make test-kernels`)
+#   scripts/kernel-matrix/run.sh                 host, 5.10, 6.1, 6.12, 6.12-nobpf (`make test-kernels`)
 #   KERNELS="6.12 6.12-nobpf" scripts/kernel-matrix/run.sh
 #   MATRIX_MODE=bench KERNELS="6.1 6.12" scripts/kernel-matrix/run.sh   (`make bench-kernels`:
 #     fentry against kprobe on an open storm, bench-trampolines.sh, instead of the scenarios)
@@ -18,7 +18,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/scripts/kernel-matrix
-KERNELS=${KERNELS:-host 6.1 6.12 6.12-nobpf}
+KERNELS=${KERNELS:-host 5.10 6.1 6.12 6.12-nobpf}
 CACHE=${KERNEL_CACHE:-$ROOT/.cache/kernels}
 OUT=${KERNEL_MATRIX_OUT:-$ROOT/.build/kernel-matrix}
 VIGIL=${VIGIL:-$ROOT/.build/release/vigil}

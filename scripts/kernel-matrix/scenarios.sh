@@ -372,6 +372,65 @@ POLICIES=7
 [ $has_fn = yes ] && POLICIES=$((POLICIES + 4))
 [ "$TRAMP_EXPECTED" = yes ] && POLICIES=$((POLICIES + 1))
 
+# Kernels without bpf_loop() (before 5.17) run the process sensor only: its exec program walks
+# paths in a bounded loop, and every policy is refused with the reason. There the column checks
+# exactly that: the exec and exit events with the binary's path, the probe, each policy refused
+# naming bpf_loop, a clean stop; the policy scenarios are SKIP with the refusal as the reason.
+if [ "$(printf '%s\n' "$PROBE" | awk '$1 == "bpf_loop" {print $2; exit}')" = no ]; then
+	"$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" --enable-vigil-fields \
+		--tracing-policy-dir "$WORK/policies" --log-level info >/dev/null 2>"$AGENT_LOG" &
+	AGENT=$!
+	trap 'kill -KILL ${AGENT:-} 2>/dev/null' EXIT
+	files=$(ls "$WORK/policies" | wc -l)
+	i=0
+	while [ $i -lt $((READY_TIMEOUT * 10)) ] && kill -0 $AGENT 2>/dev/null; do
+		[ "$(grep -c "policy refused" "$AGENT_LOG" 2>/dev/null)" -ge "$files" ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	refused=$(grep "policy refused" "$AGENT_LOG" | grep -c "bpf_loop() helper (Linux 5.17+)")
+	"$WORK/bin/t-exec" noop
+	if wait_event 10 '"process_exec"' "\"binary\":\"$WORK/bin/t-exec\"" && wait_event 10 '"process_exit"' "\"$WORK/bin/t-exec\""; then
+		result exec-exit PASS "process_exec+process_exit (bounded path walk: no bpf_loop)"
+	else
+		result exec-exit FAIL "no process_exec/process_exit for t-exec; $(tail -n 1 "$AGENT_LOG")"
+	fi
+	probe=$("$TRACECTL" probe 2>&1)
+	if printf '%s\n' "$probe" | grep -q "path walk: bounded loop (no bpf_loop)" &&
+		printf '%s\n' "$probe" | grep -q "unavailable: policy programs need bpf_loop (5.17+)"; then
+		result probe PASS "bpf_loop=no: process sensor with the bounded walk, policy hooks unavailable"
+	else
+		result probe FAIL "the probe does not say what runs without bpf_loop: $(printf '%s\n' "$probe" | grep -i 'exec/fork\|syscall kprobes' | tr -s ' ')"
+	fi
+	kill -TERM $AGENT
+	i=0
+	while kill -0 $AGENT 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 $AGENT 2>/dev/null; then
+		kill -KILL $AGENT
+		result clean-stop FAIL "still running 20s after SIGTERM"
+	else
+		wait $AGENT
+		status=$?
+		if [ $status -eq 0 ] && grep -q "vigil stopped" "$AGENT_LOG"; then
+			result clean-stop PASS "exit 0 after SIGTERM"
+		else
+			result clean-stop FAIL "exit status $status after SIGTERM"
+		fi
+	fi
+	AGENT=
+	for s in sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
+		if [ "$refused" -ge "$files" ]; then
+			result $s SKIP "policies need bpf_loop (5.17+): all $files refused saying so"
+		else
+			result $s FAIL "$refused of $files policies refused naming bpf_loop: $(grep -i 'policy' "$AGENT_LOG" | tail -n 1)"
+		fi
+	done
+	exit 0
+fi
+
 "$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" --enable-vigil-fields \
 	--tracing-policy-dir "$WORK/policies" --log-level info $AGENT_ARGS >/dev/null 2>"$AGENT_LOG" &
 AGENT=$!

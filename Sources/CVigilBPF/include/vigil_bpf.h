@@ -30,6 +30,8 @@ struct vigil_bpf_options {
 	__u32 lsm;           /* load the BPF-LSM programs (only where BPF-LSM runs: see KernelProbe) */
 	__s32 procs_fd;      /* a previous run's pinned vg_procs to take over; -1: a new map */
 	__u64 fence_cgroup;  /* cgroup2 id kills and denies are fenced to (--enforcement-cgroup); 0: none */
+	__u32 process_only;  /* kernels without bpf_loop() (before 5.17): the exec program with the bounded
+			      * path walk, fork and exit, and nothing else (policy programs need bpf_loop) */
 };
 
 /* libbpf's diagnostics (verifier logs included) go here instead of stderr. */

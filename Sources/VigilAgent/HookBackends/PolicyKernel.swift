@@ -31,6 +31,9 @@ package protocol PolicyKernel: Sendable {
     func attachConnectHooks(cgroupRoot: String) throws
     func pinConnectHooks(directory: String) throws
 
+    /// Why no policy program loaded (kernels without bpf_loop()); nil where they did.
+    var policyProgramsUnavailableReason: String? { get }
+
     /// Whether the BPF-LSM programs loaded, and why not.
     var bpfLSMAvailable: Bool { get }
     var bpfLSMUnavailableReason: String? { get }
