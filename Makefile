@@ -61,7 +61,7 @@ guest-run: ## CMD in a Debian guest (KERNEL=6.12, 6.1, 5.10, 6.12-nobpf) with .b
 	@./scripts/install-deps.sh qemu-system-x86 busybox-static liburing-dev
 	@./scripts/kernel-matrix/guest-run.sh "$(or $(KERNEL),6.12)" "$$GUEST_CMD"
 
-test-bpf: bpf ## BPF unit tests: selectors and argument readers under BPF_PROG_TEST_RUN (root; skipped without)
+test-bpf: bpf ## BPF unit tests: selectors and argument readers under BPF_PROG_TEST_RUN, the bounded path walk (root; skipped without)
 	$(MAKE) -C bpf test
 
 test-unit: bpf ## tests that need no root
