@@ -338,6 +338,7 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 	case VIGIL_MAP_POLICY_SCOPE: return bpf_map__fd(bpf->skel->maps.vg_policy_scope);
 	case VIGIL_MAP_SCOPE_CGROUPS: return bpf_map__fd(bpf->skel->maps.vg_scope_cgroups);
 	case VIGIL_MAP_LSM_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_lsm_hooks);
+	case VIGIL_MAP_FILE_IDS: return bpf_map__fd(bpf->skel->maps.vg_file_ids);
 	}
 	return -EINVAL;
 }

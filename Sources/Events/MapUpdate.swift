@@ -18,6 +18,9 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
     /// Cgroups in a policy's pod scope (`struct vigil_scope_key` -> 1).
     case scopeCgroups
     case lsmHooks
+    /// Files by (dev, ino) for Equal file args under `vigil-file-identity: inode` (`struct
+    /// vigil_file_id_key` -> 1).
+    case fileIdentities
 
     /// The id the loader takes.
     package var cValue: vigil_policy_map {
@@ -34,6 +37,7 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
         case .policyScope: VIGIL_MAP_POLICY_SCOPE
         case .scopeCgroups: VIGIL_MAP_SCOPE_CGROUPS
         case .lsmHooks: VIGIL_MAP_LSM_HOOKS
+        case .fileIdentities: VIGIL_MAP_FILE_IDS
         }
     }
 }

@@ -55,7 +55,25 @@ extension Context {
         }
         hook.hook.ctx_size = 0
         hook.mechanism = .bpfLSM
+        if spec.parsedOptions.fileIdentity == .inode { matchFileIdentity(lsm, &hook) }
         return hook
+    }
+
+    /// `vigil-file-identity: inode`: each Equal on the file also matches, in the kernel, the files
+    /// its paths name when the policy loads, under any other name (a hard link, a bind mount, a
+    /// rename). Whatever the selector's action: the selector matches, so Sigkill and Post too.
+    mutating func matchFileIdentity(_ lsm: LsmHookSpec, _ hook: inout CompiledHook) {
+        for (i, selector) in lsm.selectors.prefix(Int(VIGIL_SELECTORS)).enumerated() {
+            var compiled = CTuple.get(hook.hook.selectors, i, as: vigil_selector.self)
+            for (j, match) in selector.matchArgs.prefix(Int(VIGIL_MATCH_ARGS)).enumerated() {
+                var f = CTuple.get(compiled.args, j, as: vigil_arg_filter.self)
+                guard f.op == UInt8(VIGIL_OP_EQUAL.rawValue) else { continue }
+                f.flags |= UInt8(VIGIL_ARG_FILTER_F_INODE)
+                CTuple.set(&compiled.args, j, f)
+                fileIdentityPaths.append(contentsOf: match.values.map { FileIdentityPath(setID: f.set_id, path: $0) })
+            }
+            CTuple.set(&hook.hook.selectors, i, compiled)
+        }
     }
 }
 

@@ -125,6 +125,12 @@ package struct CompiledFileRule: Sendable, Hashable {
     package var matchInode: Bool = false
 }
 
+/// One path of an Equal set on a BPF-LSM file hook under `vigil-file-identity: inode`.
+package struct FileIdentityPath: Sendable, Hashable {
+    package var setID: UInt32
+    package var path: String
+}
+
 /// A policy compiled for this kernel: hooks to attach and the set entries their selectors use.
 package struct CompiledPolicy: Sendable {
     package var name: String
@@ -140,6 +146,10 @@ package struct CompiledPolicy: Sendable {
     package var warnings: [String]
     /// Deny rules for fanotify (file_open / bprm_check_security with Override).
     package var fileRules: [CompiledFileRule] = []
+    /// `vigil-file-identity: inode` on BPF-LSM file hooks: the paths of Equal sets whose files
+    /// the kernel also matches by (dev, ino). The agent stats them when it installs the policy
+    /// and writes what it finds to ``PolicyMapID/fileIdentities`` under the set id.
+    package var fileIdentityPaths: [FileIdentityPath] = []
     /// Pods (and containers) the policy is limited to; nil: every process.
     package var scope: PodScope?
 }

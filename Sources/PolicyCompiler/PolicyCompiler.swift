@@ -94,18 +94,22 @@ package struct PolicyCompiler {
         guard context.errors.isEmpty else {
             return .failure(PolicyCompileFailure(errors: context.errors.sorted { $0.location < $1.location }))
         }
-        // Never silently: the option does something only for Equal paths denied through fanotify.
-        if spec.parsedOptions.fileIdentity == .inode && !context.fileRules.contains(where: \.matchInode) {
+        // Never silently: the option does something only for Equal paths of file_open and
+        // bprm_check_security (denied through fanotify, or matched by BPF-LSM).
+        if spec.parsedOptions.fileIdentity == .inode && !context.fileRules.contains(where: \.matchInode)
+            && context.fileIdentityPaths.isEmpty
+        {
             context.warnings.append(
-                "vigil-file-identity: inode applies to Override with Equal paths on file_open and bprm_check_security "
-                    + "where fanotify denies them; this policy has none here (on a kernel running BPF-LSM the hook "
-                    + "matches the path only): the option changes nothing")
+                "vigil-file-identity: inode applies to Equal paths on file_open and bprm_check_security (with Override "
+                    + "where fanotify denies them, with any action where BPF-LSM runs them); this policy has none: "
+                    + "the option changes nothing")
         }
         let warnings = context.warnings
         var compiled = CompiledPolicy(
             name: document.name, namespace: document.namespace, mode: spec.policyMode, hooks: hooks,
             setEntries: context.setEntries, setIDs: context.ownedSets, source: document.source, warnings: warnings)
         compiled.fileRules = context.fileRules
+        compiled.fileIdentityPaths = context.fileIdentityPaths
         compiled.scope = scope
         return .success(compiled)
     }
@@ -120,6 +124,7 @@ struct Context {
     var setEntries: [MapUpdate] = []
     var ownedSets: [UInt32] = []
     var fileRules: [CompiledFileRule] = []
+    var fileIdentityPaths: [FileIdentityPath] = []
 
     init(environment: CompileEnvironment, sets: SetIDAllocator) {
         self.environment = environment

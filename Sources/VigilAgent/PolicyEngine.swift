@@ -163,13 +163,23 @@ package final class PolicyEngine: Sendable {
         if let reason = kernel.policyProgramsUnavailableReason { throw Self.failure(document, reason) }
         return try state.withLock { state in
             var sets = state.sets
-            let compiled: CompiledPolicy
+            var compiled: CompiledPolicy
             switch compiler.compile(document, sets: &sets) {
             case .success(let c): compiled = c
             case .failure(let failure): throw failure
             }
             state.sets = sets
             for warning in compiled.warnings { logger.warning("policy \(document.name): \(warning)") }
+            // vigil-file-identity: inode on BPF-LSM hooks: the files the paths name now, as set
+            // entries, so rollback and removal delete them with the rest.
+            if !compiled.fileIdentityPaths.isEmpty {
+                let identities = FileIdentityEntries.resolve(compiled.fileIdentityPaths)
+                compiled.setEntries += identities.entries
+                if !identities.missing.isEmpty {
+                    logger.warning(
+                        "policy \(document.name): vigil-file-identity: inode: no file at \(identities.missing.joined(separator: ", ")) now: matched by name only")
+                }
+            }
 
             let key = Self.key(name: document.name, namespace: document.namespace)
             let previous = state.policies[key]

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import CVigilABI
+import Glibc
 import Events
 import Logging
 import Pipeline
@@ -273,6 +274,62 @@ import VigilAgent
         #expect(engine.remove(name: "hooks"))
         #expect(kernel.list(.lsmHooks, key: key) == [])
         #expect(kernel.lsmPrograms.isEmpty)
+    }
+
+    /// `vigil-file-identity: inode` where BPF-LSM runs file_open: the Equal filter is flagged for
+    /// the kernel's identity match, the file its path names now is written under the filter's set
+    /// as the kernel names it (a path naming nothing is matched by name only), and removing the
+    /// policy deletes the entry.
+    @Test func fileIdentityOnBPFLSMWritesTheFilesDeviceAndInode() throws {
+        var template = Array("/tmp/vigil-identity-XXXXXX".utf8CString)
+        let dir = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        defer { _ = unlink("\(dir)/protected"); _ = rmdir(dir) }
+        let fd = open("\(dir)/protected", O_CREAT | O_WRONLY, 0o600)
+        #expect(fd >= 0)
+        close(fd)
+        var st = stat()
+        #expect(stat("\(dir)/protected", &st) == 0)
+        let spec = """
+            options:
+            - name: vigil-file-identity
+              value: inode
+            lsmhooks:
+            - hook: file_open
+              args:
+              - index: 0
+                type: file
+              selectors:
+              - matchArgs:
+                - index: 0
+                  operator: Equal
+                  values: ["\(dir)/protected", "\(dir)/not-there"]
+                matchActions:
+                - action: Override
+                  argError: -1
+            """
+        let kernel = RecordingKernel(bpfLSM: true)
+        let engine = Self.engine(kernel, bpfLSM: true)
+        _ = try engine.install(try Self.document(spec), source: "test")
+        let hookBytes = try #require(kernel.maps[.hooks]?.values.first)
+        let hook = hookBytes.withUnsafeBytes { $0.loadUnaligned(as: vigil_hook.self) }
+        let selector = withUnsafeBytes(of: hook.selectors) { $0.loadUnaligned(as: vigil_selector.self) }
+        let filter = withUnsafeBytes(of: selector.args) { $0.loadUnaligned(as: vigil_arg_filter.self) }
+        #expect(filter.flags == UInt8(VIGIL_ARG_FILTER_F_INODE))
+        let keys = try #require(kernel.maps[.fileIdentities]).keys.map { bytes in
+            bytes.withUnsafeBytes { $0.loadUnaligned(as: vigil_file_id_key.self) }
+        }
+        #expect(keys.count == 1)
+        #expect(keys.first?.set_id == filter.set_id)
+        #expect(keys.first?.ino == UInt64(st.st_ino))
+        #expect(keys.first?.dev == FileIdentityEntries.kernelDevice(UInt64(st.st_dev)))
+        #expect(engine.remove(name: "hooks"))
+        #expect(kernel.maps[.fileIdentities]?.isEmpty ?? true)
+    }
+
+    /// stat(2)'s device numbers (glibc's encoding) as the kernel's super_block names them.
+    @Test func deviceNumbersInTheKernelsEncoding() {
+        #expect(FileIdentityEntries.kernelDevice(0x801) == 8 << 20 | 1)  // 8:1
+        #expect(FileIdentityEntries.kernelDevice(0x11032c) == 259 << 20 | 300)  // 259:300, minor past 255
     }
 
     /// BPF-LSM socket_connect: the cgroup connect/sendmsg programs are attached beside the LSM

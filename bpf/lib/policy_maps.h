@@ -48,6 +48,16 @@ struct {
 	__type(value, __u8);
 } vg_str_eq SEC(".maps") __weak;
 
+/* Files by identity for Equal file args with VIGIL_ARG_FILTER_F_INODE (vigil-file-identity:
+ * inode): a hard link, bind mount or rename of a protected file is the same (dev, ino). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_file_id_key);
+	__type(value, __u8);
+} vg_file_ids SEC(".maps") __weak;
+
 /* Prefix strings: the longest-prefix-match trie finds any stored prefix of the lookup key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -288,7 +288,18 @@ __weak __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic
 			return 0;
 		vg_load_key(s, s->tail + ((off + VIGIL_FILE_HEADER) & (VIGIL_GENERIC_TAIL - 1)),
 			    v->len - VIGIL_FILE_HEADER, f->set_id, f->op, 1);
-		return vg_match_string(s, f->op, v->len - VIGIL_FILE_HEADER);
+		if (vg_match_string(s, f->op, v->len - VIGIL_FILE_HEADER))
+			return 1;
+		/* vigil-file-identity: inode: the files the paths named at load, under any other name
+		 * (a hard link, a bind mount, a rename), by the header's (ino, dev). */
+		if ((f->flags & VIGIL_ARG_FILTER_F_INODE) && f->op == VIGIL_OP_EQUAL) {
+			struct vigil_file_id_key key = { .set_id = f->set_id };
+
+			bpf_probe_read_kernel(&key.ino, sizeof(key.ino), s->tail + (off & (VIGIL_GENERIC_TAIL - 1)));
+			bpf_probe_read_kernel(&key.dev, sizeof(key.dev), s->tail + ((off + 8) & (VIGIL_GENERIC_TAIL - 1)));
+			return bpf_map_lookup_elem(&vg_file_ids, &key) != NULL;
+		}
+		return 0;
 	case VIGIL_ARG_SOCKADDR:
 	case VIGIL_ARG_SOCK:
 	case VIGIL_ARG_KSOCK: /* struct vigil_sock_info starts with the destination */

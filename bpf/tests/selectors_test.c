@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -659,6 +660,29 @@ static void reader_tests(void)
 		expect("readers", "file fd: absolute path", path_ok, 1);
 		expect("readers", "file fd: inode", header.ino == st.st_ino, 1);
 		expect("readers", "file fd: mode", (v->value & 0xffffffff) == st.st_mode, 1);
+		/* The kernel's s_dev (MKDEV: major << 20 | minor), which vg_file_ids keys use too. */
+		expect("readers", "file fd: device", header.dev == (major(st.st_dev) << 20 | minor(st.st_dev)), 1);
+	}
+	/* vigil-file-identity: inode: Equal on another name matches this file by (dev, ino) from
+	 * vg_file_ids, under the filter's own set, and only with the filter's flag. */
+	{
+		const char *const other[4] = { "/tmp/another-name-of-it" };
+		struct vigil_file_id_key key = {};
+		__u8 one = 1;
+
+		h.selectors[0].args[0] = (struct vigil_arg_filter){ .arg = 0, .op = VIGIL_OP_EQUAL, .set_id = add_strings(VIGIL_OP_EQUAL, other) };
+		h.selectors[0].args[0].flags = VIGIL_ARG_FILTER_F_INODE;
+		expect("readers", "file fd, Equal by inode, no identity stored", run(&h, ctx), NO_MATCH);
+		key.set_id = h.selectors[0].args[0].set_id + 1000; /* another set's entry */
+		key.dev = major(st.st_dev) << 20 | minor(st.st_dev);
+		key.ino = st.st_ino;
+		must(bpf_map_update_elem(map_fd(skel->maps.vg_file_ids), &key, &one, BPF_ANY), "vg_file_ids");
+		expect("readers", "file fd, Equal by inode, another set's identity", run(&h, ctx), NO_MATCH);
+		key.set_id = h.selectors[0].args[0].set_id;
+		must(bpf_map_update_elem(map_fd(skel->maps.vg_file_ids), &key, &one, BPF_ANY), "vg_file_ids");
+		expect("readers", "file fd, Equal by inode: the file under another name", run(&h, ctx), MATCH);
+		h.selectors[0].args[0].flags = 0;
+		expect("readers", "file fd, Equal without the flag: by name only", run(&h, ctx), NO_MATCH);
 	}
 	ctx[0] = (__u64)-1; /* a failed open's return value */
 	expect("readers", "fd -1: no file, no match", run(&h, ctx), NO_MATCH);

@@ -911,6 +911,10 @@ ld.so missed missed
 shebang caught caught
 memfd-prefix caught caught
 ld.so-loader caught caught
+hard-link-inode caught caught
+bind-mount-inode caught caught
+exec-hard-link-inode caught caught
+rename-inode caught caught
 connect caught caught
 uring-connect caught caught
 mapped6 caught caught
@@ -1141,19 +1145,38 @@ run_evasions() {
 		evade_result evade-connect
 	fi
 	evade_agent_stop
-	# What the table says closes two exec rows, a bprm_check_security policy with a Prefix
-	# /memfd: selector (memfd execs) and an Equal selector on the loader (ld.so runs): one agent
-	# per action, since both actions would match the same execs.
+	# What the table says closes the missed rows: a bprm_check_security policy with a Prefix
+	# /memfd: selector (memfd execs) and an Equal selector on the loader (ld.so runs), and
+	# vigil-file-identity: inode, which makes the Equal paths of file_open and
+	# bprm_check_security match their files under another name (a hard link, a bind mount, a
+	# rename after the policy loaded): one agent per action, since both would match the same
+	# execs and opens.
 	for action in deny kill; do
 		act=Sigkill
 		[ $action = deny ] && act=Override
 		mkdir -p "$d/closure-$action"
-		evade_file_policy evade-closure-$action bprm_check_security linux_binprm $act "$LOADER" >"$d/closure-$action/closure.yaml"
+		echo secret >"$d/identity-$action"
+		ln "$d/identity-$action" "$d/identity-alias-$action"
+		echo decoy >"$d/identity-decoy-$action"
+		mount --bind "$d/identity-$action" "$d/identity-decoy-$action" && EVADE_MOUNTS="$EVADE_MOUNTS $d/identity-decoy-$action"
+		cp "$EXEC_TARGET" "$d/identity-target-$action"
+		ln "$d/identity-target-$action" "$d/identity-exec-alias-$action"
+		cp "$EXEC_TARGET" "$d/identity-moved-$action"
+		evade_file_policy evade-closure-$action bprm_check_security linux_binprm $act "$LOADER" \
+			"$d/identity-target-$action" "$d/identity-moved-$action" |
+			awk '{ print } /^spec:$/ { print "  options:"; print "  - name: vigil-file-identity"; print "    value: inode" }' >"$d/closure-$action/closure.yaml"
 		printf '    - matchArgs:\n      - index: 0\n        operator: Prefix\n        values: ["/memfd:"]\n      matchActions:\n      - action: %s\n' $act >>"$d/closure-$action/closure.yaml"
 		[ $act = Override ] && printf '        argError: -1\n' >>"$d/closure-$action/closure.yaml"
+		evade_file_policy x file_open file $act "$d/identity-$action" | sed -n '/^  - hook:/,$p' >>"$d/closure-$action/closure.yaml"
 		if evade_agent "$d/closure-$action" "$d/events-closure-$action.log" "$d/agent-closure-$action.log" 1; then
 			evade_try closure $action memfd-prefix "/memfd:evade" "$EVADE" memfd-exec "$d/target-$action-exec"
 			evade_try closure $action ld.so-loader "\"$LOADER\"" "$EVADE" ld.so "$d/target-$action-exec"
+			# The events name the file as it was reached: the other name.
+			evade_try closure $action hard-link-inode "$d/identity-alias-$action" "$EVADE" open "$d/identity-alias-$action"
+			evade_try closure $action bind-mount-inode "$d/identity-decoy-$action" "$EVADE" open "$d/identity-decoy-$action"
+			evade_try closure $action exec-hard-link-inode "$d/identity-exec-alias-$action" "$EVADE" exec "$d/identity-exec-alias-$action"
+			mv "$d/identity-moved-$action" "$d/identity-renamed-$action"
+			evade_try closure $action rename-inode "$d/identity-renamed-$action" "$EVADE" exec "$d/identity-renamed-$action"
 		else
 			evade_wrong="$evade_wrong $action agent not ready: $(grep "policy refused" "$d/agent-closure-$action.log" | head -n 1)$(tail -n 1 "$d/agent-closure-$action.log");"
 		fi

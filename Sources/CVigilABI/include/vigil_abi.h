@@ -146,6 +146,7 @@ enum vigil_policy_map {
 	VIGIL_MAP_POLICY_SCOPE = 9,
 	VIGIL_MAP_SCOPE_CGROUPS = 10,
 	VIGIL_MAP_LSM_HOOKS = 11,
+	VIGIL_MAP_FILE_IDS = 12,
 };
 
 /* Indexes into the per-CPU vg_counters array. Wire format: append only. */
@@ -284,13 +285,25 @@ enum vigil_op {
  * (matchReturnArgs): read where the hook has one (a syscall's exit, fexit). */
 #define VIGIL_ARG_SLOT_RESULT 0xff
 
+/* vigil_arg_filter.flags */
+#define VIGIL_ARG_FILTER_F_INODE 1 /* Equal on a file arg also matches the files the values named
+				    * at load, under any name: vg_file_ids (vigil-file-identity: inode) */
+
 struct vigil_arg_filter {
 	__u8  arg;        /* slot in the hook's args, or VIGIL_ARG_SLOT_RESULT */
 	__u8  op;         /* enum vigil_op */
 	__u8  nvalues;
-	__u8  pad0;
+	__u8  flags;      /* VIGIL_ARG_FILTER_F_* */
 	__u32 set_id;
 	__u64 values[VIGIL_MATCH_VALUES];
+};
+
+/* vg_file_ids: a file an Equal set's path named when the policy loaded, as the kernel names it
+ * (super_block s_dev, MKDEV encoding: major << 20 | minor; inode number). */
+struct vigil_file_id_key {
+	__u32 set_id;
+	__u32 dev;
+	__u64 ino;
 };
 
 struct vigil_pid_filter {
@@ -532,6 +545,7 @@ struct vigil_generic_event {
 
 _Static_assert(sizeof(struct vigil_arg_spec) == 8, "map layout: arg spec");
 _Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
+_Static_assert(sizeof(struct vigil_file_id_key) == 16, "map layout: file id key");
 _Static_assert(sizeof(struct vigil_selector) == 504, "map layout: selector");
 _Static_assert(sizeof(struct vigil_hook) == 2576, "map layout: hook");
 _Static_assert(sizeof(struct vigil_generic_event) == 144, "wire format: generic");
