@@ -35,7 +35,8 @@ test: bpf test-deploy test-bpf ## the whole suite: unit tests and, as root, the 
 	@# (with promtool) read the export and the metrics in ShipperKernelTests (run from a test
 	@# directory with their own config and ports; on a host with systemd, Debian's packages also
 	@# enable their own system services, which the tests never use).
-	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus
+	@# buildah and podman build and run the agent's image (ImageKernelTests).
+	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus buildah podman
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	@# The matrix on the debug build just made: a release build would add minutes to CI.
@@ -45,6 +46,10 @@ test: bpf test-deploy test-bpf ## the whole suite: unit tests and, as root, the 
 	else echo "make test: kernel matrix skipped: it needs root (BPF on the host, the agent in the guests)"; fi
 	@# Last: the suite must leave no agent, pin, attached Vigil program or test cgroup behind.
 	@if [ "$$(id -u)" -eq 0 ]; then ./scripts/clean-host.sh --check; fi
+
+image: release ## the agent's OCI image with buildah (localhost/vigil:latest; IMAGE= names it): the release build and its libraries on an empty base
+	@./scripts/install-deps.sh buildah
+	./scripts/build-image.sh .build/release/vigil
 
 test-kernels: release ## the scenarios on the host kernel and on Debian 5.10, 6.1 and 6.12 under qemu (root)
 	./scripts/install-deps.sh qemu-system-x86 busybox-static liburing-dev
@@ -77,7 +82,7 @@ test-deploy: ## render deploy/ and its overlays with kubectl kustomize, validate
 	python3 scripts/validate-deploy.py
 
 test-kernel: bpf ## kernel tests only (root)
-	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus
+	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus buildah podman
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel --filter KernelIntegrationTests
 
