@@ -179,6 +179,9 @@ extension Context {
             if !selector.matchParentBinaries.isEmpty {
                 fail(selector, "matchParentBinaries is not supported with Override on this hook (its deny is decided by fanotify in user space)", at: "matchParentBinaries")
             }
+            if let binaries = selector.matchBinaries.first, binaries.followChildren {
+                fail(binaries, "followChildren is not supported with Override on this hook (its deny is decided by fanotify in user space)", at: "followChildren")
+            }
             if !selector.matchCapabilities.isEmpty {
                 fail(selector, "matchCapabilities is not supported with Override on this hook (its deny is decided by fanotify in user space)", at: "matchCapabilities")
             }

@@ -93,6 +93,9 @@ extension Context {
         }
         // matchParentBinaries: the same filter on the parent process's binary (one per selector).
         if let parents = selector.matchParentBinaries.first {
+            if parents.followChildren {
+                fail(parents, "followChildren belongs on matchBinaries (the process's lineage includes its parent)", at: "followChildren")
+            }
             out.parent_bin = compileBinaryFilter(parents)
         }
         // matchCapabilities: the current task's capability set, in the kernel.
@@ -430,9 +433,8 @@ extension Context {
 
     mutating func compileBinaryFilter(_ binaries: BinarySelector) -> vigil_bin_filter {
         var f = vigil_bin_filter()
-        if binaries.followChildren {
-            fail(binaries, "followChildren is not supported by this build", at: "followChildren")
-        }
+        // followChildren: the parser admits it with In and NotIn only (Tetragon's rule).
+        if binaries.followChildren { f.flags = UInt8(VIGIL_BIN_F_FOLLOW_CHILDREN) }
         let (op, map): (vigil_op, PolicyMapID) =
             switch binaries.operator {
             case .in: (VIGIL_OP_IN, .stringEqual)

@@ -140,6 +140,56 @@ struct PolicyKernelTests {
         #expect(!agent.events.contains { $0.type == "process_tracepoint" && $0.binary == "/usr/bin/cat" && $0.line.contains(secret) })
     }
 
+    /// matchBinaries followChildren: an open by a `cat` whose parent is our copy of sh is
+    /// reported (the kernel walks the lineage), the same open by a `cat` outside it is not.
+    @Test func followChildrenMatchesDescendantsOfTheBinary() throws {
+        let dir = try TempDir("vigil-lineage")
+        defer { dir.remove() }
+        // /bin/sh is a symlink; the copy is of the shell itself.
+        let shell = try dir.copy("/usr/bin/dash", as: "sh-\(UUID().uuidString.prefix(8))")
+        let secret = "\(dir.path)/secret"
+        try "lineage\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        let policy = try policyFile(
+            """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: follow-children
+            spec:
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+                args:
+                - index: 6
+                  type: string
+                selectors:
+                - matchBinaries:
+                  - operator: In
+                    values: ["\(shell)"]
+                    followChildren: true
+                  matchArgs:
+                  - index: 6
+                    operator: Equal
+                    values: ["\(secret)"]
+            """, in: dir)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy loaded")
+
+        // Outside the lineage first: an event for it would be there by the time the child's is.
+        #expect(Spawn.wait(try agent.spawn("/bin/cat", argv: [Array("cat".utf8), Array(secret.utf8)])) == 0)
+        #expect(Spawn.wait(try agent.spawn(shell, argv: [Array("sh".utf8), Array("-c".utf8), Array("/bin/cat \(secret); true".utf8)])) == 0)
+        let event = try agent.waitFor("open by the shell's child") {
+            $0.type == "process_tracepoint" && $0.line.contains(secret) && $0.line.contains("\"binary\":\"\(shell)\"")
+        }
+        #expect(event.binary == "/usr/bin/cat")
+        let reported = agent.events.filter { $0.type == "process_tracepoint" && $0.line.contains(secret) }
+        #expect(reported.count == 1, "\(reported.map(\.line))")
+    }
+
     @Test func monitorModeReportsTheActionAndKillsNothing() throws {
         let dir = try TempDir("vigil-monitor")
         defer { dir.remove() }

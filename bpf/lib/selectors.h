@@ -387,6 +387,37 @@ __weak __noinline int vg_match_namespaces(struct vigil_hook *hook, __u32 sel)
 	return 1;
 }
 
+/*
+ * followChildren (In / NotIn only): whether the current process or one of its ancestors
+ * (real_parent, up to VIGIL_LINEAGE_DEPTH generations) runs one of the binaries, as the kernel
+ * side recorded each at exec. NotIn holds when none of them does. Unlike Tetragon, which marks
+ * children at fork from the policy's load on, the lineage is read when the hook runs, so
+ * descendants started before the policy loaded match too.
+ */
+static __always_inline int vg_match_lineage(struct vigil_generic_scratch *s, struct vigil_bin_filter *f)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_proc_state *proc;
+	int depth, found = 0;
+	__u32 tgid;
+
+	for (depth = 0; depth < VIGIL_LINEAGE_DEPTH && task; depth++) {
+		tgid = BPF_CORE_READ(task, tgid);
+		proc = bpf_map_lookup_elem(&vg_procs, &tgid);
+		if (proc && proc->binary_len > 0 && proc->binary_len < VIGIL_BINARY_MAX) {
+			vg_load_key(s, proc->binary, proc->binary_len, f->set_id, VIGIL_OP_IN, 0);
+			if (vg_match_string(s, VIGIL_OP_IN, proc->binary_len)) {
+				found = 1;
+				break;
+			}
+		}
+		if (tgid <= 1)
+			break;
+		task = BPF_CORE_READ(task, real_parent);
+	}
+	return f->op == VIGIL_OP_NOT_IN ? !found : found;
+}
+
 /* matchBinaries (parent 0) or matchParentBinaries (parent 1) against the binary the kernel side
  * recorded at exec (or inherited at fork) for the current process or its parent (real_parent,
  * as Tetragon's). */
@@ -401,6 +432,8 @@ __weak __noinline int vg_match_binary(struct vigil_hook *hook, struct vigil_gene
 	f = parent ? &hook->selectors[sel].parent_bin : &hook->selectors[sel].bin;
 	if (f->op == VIGIL_OP_NONE)
 		return 1;
+	if (f->flags & VIGIL_BIN_F_FOLLOW_CHILDREN)
+		return vg_match_lineage(s, f);
 	if (parent) {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 

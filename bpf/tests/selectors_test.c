@@ -548,6 +548,40 @@ static const struct binary_case {
 	{ "NotPostfix, binary unknown", VIGIL_OP_NOT_POSTFIX, { "x" }, 0, MATCH },
 };
 
+/* followChildren: the harness's parent (its real_parent) gets an entry of its own in vg_procs;
+ * In on the parent's binary matches the harness through its lineage, and only with the flag. */
+static void lineage_tests(__u32 tgid, struct vigil_proc_state *self)
+{
+	__u32 ppid = (__u32)getppid();
+	struct vigil_proc_state parent = { .ktime_ns = 1 }, saved;
+	const char *binary = "/usr/local/bin/vigil-test-parent";
+	const char *const parents[4] = { "/usr/local/bin/vigil-test-parent" };
+	const char *const others[4] = { "/usr/bin/id" };
+	int had_parent = bpf_map_lookup_elem(map_fd(skel->maps.vg_procs), &ppid, &saved) == 0;
+	struct vigil_hook h = one_arg_hook(VIGIL_ARG_INT, 8, 0);
+	__u64 ctx[12] = {};
+
+	must(bpf_map_update_elem(map_fd(skel->maps.vg_procs), &tgid, self, BPF_ANY), "vg_procs");
+	parent.binary_len = (__u32)strlen(binary);
+	memcpy(parent.binary, binary, parent.binary_len);
+	must(bpf_map_update_elem(map_fd(skel->maps.vg_procs), &ppid, &parent, BPF_ANY), "vg_procs");
+	h.selectors[0].bin.op = VIGIL_OP_IN;
+	h.selectors[0].bin.set_id = add_strings(VIGIL_OP_EQUAL, parents);
+	expect("binaries", "In, the parent's binary, no followChildren", run(&h, ctx), NO_MATCH);
+	h.selectors[0].bin.flags = VIGIL_BIN_F_FOLLOW_CHILDREN;
+	expect("binaries", "In, the parent's binary, followChildren", run(&h, ctx), MATCH);
+	h.selectors[0].bin.op = VIGIL_OP_NOT_IN;
+	expect("binaries", "NotIn, the parent's binary, followChildren", run(&h, ctx), NO_MATCH);
+	h.selectors[0].bin.set_id = add_strings(VIGIL_OP_EQUAL, others);
+	expect("binaries", "NotIn, no ancestor's binary, followChildren", run(&h, ctx), MATCH);
+	h.selectors[0].bin.op = VIGIL_OP_IN;
+	expect("binaries", "In, no ancestor's binary, followChildren", run(&h, ctx), NO_MATCH);
+	if (had_parent)
+		bpf_map_update_elem(map_fd(skel->maps.vg_procs), &ppid, &saved, BPF_ANY);
+	else
+		bpf_map_delete_elem(map_fd(skel->maps.vg_procs), &ppid);
+}
+
 static void binary_tests(void)
 {
 	__u32 tgid = (__u32)getpid();
@@ -571,6 +605,7 @@ static void binary_tests(void)
 						       t->values);
 		expect("binaries", t->name, run(&h, ctx), t->want);
 	}
+	lineage_tests(tgid, &proc);
 }
 
 /* ---- selectors together, and arguments as the readers leave them ----------------------------- */

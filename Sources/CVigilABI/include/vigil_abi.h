@@ -343,9 +343,14 @@ struct vigil_cap_filter {
 	__u64 mask;         /* 1 << CAP_* of the values */
 };
 
+/* vigil_bin_filter.flags */
+#define VIGIL_BIN_F_FOLLOW_CHILDREN 1 /* followChildren: the process or one of its ancestors (IN) */
+#define VIGIL_LINEAGE_DEPTH 16        /* generations followChildren looks up */
+
 struct vigil_bin_filter {
 	__u8  op;          /* IN, NOT_IN, PREFIX, NOT_PREFIX, POSTFIX, NOT_POSTFIX, or NONE */
-	__u8  pad0[3];
+	__u8  flags;       /* VIGIL_BIN_F_* */
+	__u8  pad0[2];
 	__u32 set_id;
 };
 
