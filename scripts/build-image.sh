@@ -35,6 +35,11 @@ for lib in $( (ldd "$VIGIL"; ldd "$TRACECTL") | awk '$2 == "=>" && $3 ~ /^\// {p
 	mkdir -p "$rootfs$(dirname "$lib")"
 	cp -L "$lib" "$rootfs$lib"
 done
+# The detection library (docs/detections.md), monitor-only, where the agent's default policy
+# directory reads it (one level down). The DaemonSet's base mounts its ConfigMap over that
+# directory, hiding it; deploy/overlays/detection-library mounts the ConfigMap below it instead.
+mkdir -p "$rootfs/etc/vigil/tracing-policies/library"
+cp "$ROOT"/policies/library/*.yaml "$rootfs/etc/vigil/tracing-policies/library/"
 echo "root:x:0:0:root:/:/usr/sbin/nologin" >"$rootfs/etc/passwd"
 echo "root:x:0:" >"$rootfs/etc/group"
 chmod 1777 "$rootfs/tmp"

@@ -143,9 +143,10 @@ def self_test(crd_schemas):
 
 
 # The default install and the overlays, each rendered and validated.
-KUSTOMIZATIONS = ["deploy", "deploy/overlays/host-only", "deploy/overlays/monitor-only"]
+KUSTOMIZATIONS = ["deploy", "deploy/overlays/host-only", "deploy/overlays/monitor-only", "deploy/overlays/detection-library"]
 HEALTH_PORT = 6789
 FENCE = "/sys/fs/cgroup/vigil-monitor-only"
+POLICY_DIR = "/etc/vigil/tracing-policies"
 
 
 def render(kubectl, directory):
@@ -201,6 +202,12 @@ def promises(rel, docs):
             out.append(f"monitor-only: expected --enforcement-cgroup={FENCE} and an init container making it, got {fenced}")
     elif fenced:
         out.append(f"enforcement fenced outside monitor-only: {fenced}")
+    # The ConfigMap over the image's policy directory (library hidden), or one level below it in
+    # detection-library (the image's library/ loads beside it).
+    mounts = {m.get("name"): m.get("mountPath") for m in agent.get("volumeMounts", [])}
+    want = POLICY_DIR + ("/site" if rel.endswith("detection-library") else "")
+    if f"--tracing-policy-dir={POLICY_DIR}" not in args or mounts.get("policies") != want:
+        out.append(f"expected --tracing-policy-dir={POLICY_DIR} and the policies ConfigMap at {want}, got {mounts.get('policies')}")
     return out
 
 

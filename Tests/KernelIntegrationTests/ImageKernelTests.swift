@@ -7,8 +7,10 @@ import TestSupport
 /// The agent's OCI image, built by scripts/build-image.sh (`make image`) with buildah from the
 /// binary under test, run by podman as the DaemonSet runs it (privileged, the host's pid
 /// namespace, network and cgroups, bpffs, BTF, /proc at /procRoot, the export directory mounted):
-/// an exec on the host appears in the mounted export file with its binary, SIGTERM (podman stop)
-/// ends it with status 0, and nothing it loaded or attached is left in the kernel. The image and
+/// an exec on the host appears in the mounted export file with its binary, the detection library
+/// the image carries in the default policy directory loads (every policy, or refused naming what
+/// this kernel lacks), SIGTERM (podman stop) ends it with status 0, and nothing it loaded or
+/// attached is left in the kernel. The image and
 /// container carry names of this run; both are removed at the end. `make test` installs buildah
 /// and podman (scripts/install-deps.sh); without them the test skips and says so.
 @Suite(.requiresRoot, .serialized, .timeLimit(.minutes(3)))
@@ -69,8 +71,28 @@ struct ImageKernelTests {
             seen = (try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n")
                 .first { $0.contains("\"process_exec\"") && $0.contains("\"binary\":\"\(target)\"") }.map(String.init)
         }
-        let logs = try Self.run([Self.podman, "logs", tag], in: dir.path).output
+        var logs = try Self.run([Self.podman, "logs", tag], in: dir.path).output
         #expect(seen != nil, "no process_exec of \(target) in the mounted export; agent log: \(logs.suffix(2000))")
+
+        // The library (monitor-only: Post) from the image's /etc/vigil/tracing-policies/library.
+        let library = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("policies/library").path)
+            .filter { $0.hasSuffix(".yaml") }
+        // One "policy loaded" line per policy; a refused file has a line per mistake, each naming it.
+        func loaded(_ text: String) -> Int { text.components(separatedBy: "policy loaded").count - 1 }
+        func refusedFiles(_ text: String) -> Set<String> {
+            Set(text.split(separator: "\n").compactMap { line in
+                line.range(of: "policy refused: ").map { String(line[$0.upperBound...].prefix { $0 != ":" }) }
+            })
+        }
+        let libraryDeadline = Date().addingTimeInterval(60)
+        while loaded(logs) + refusedFiles(logs).count < library.count && Date() < libraryDeadline {
+            usleep(300_000)
+            logs = try Self.run([Self.podman, "logs", tag], in: dir.path).output
+        }
+        #expect(loaded(logs) + refusedFiles(logs).count == library.count, "\(logs.suffix(3000))")
+        #expect(refusedFiles(logs).allSatisfy { $0.hasPrefix("/etc/vigil/tracing-policies/library/") })
+        // This kernel has no loadable modules: that one policy may be refused, the rest load.
+        #expect(loaded(logs) >= library.count - 1, "\(logs.suffix(3000))")
 
         // What the agent holds, then SIGTERM: status 0, its "vigil stopped" line, nothing left.
         let pid = Int32(try Self.run([Self.podman, "inspect", "--format", "{{.State.Pid}}", tag], in: dir.path).output
