@@ -185,6 +185,37 @@ struct ShippedPolicyKernelTests {
     }
 
     /// policies/ptrace-attach.yaml, as shipped: PTRACE_ATTACH and PTRACE_SEIZE each give one event.
+    /// deploy/examples/unprivileged-shadow-probes.yaml, as shipped: a cat run as nobody without
+    /// capabilities is refused /etc/shadow and reported with the -13; the same cat as root reads
+    /// it and is not (matchReturnArgs and matchCapabilities decide in the kernel).
+    @Test func unprivilegedShadowProbesReportsOnlyTheRefusedUnprivilegedOpen() throws {
+        let dir = try TempDir("vigil-shipped")
+        defer { dir.remove() }
+        let policy = try shipped("deploy/examples/unprivileged-shadow-probes.yaml", into: dir)
+        let cat = try dir.copy("/bin/cat", as: "cat-\(UUID().uuidString.prefix(8))")
+        chmod(dir.path, 0o755)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=unprivileged-shadow-probes")
+
+        let (refusedPid, refused) = try start(
+            agent, "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", cat, "/etc/shadow"])
+        #expect(refused != 0, "nobody read /etc/shadow")
+        let rootPid = try run(agent, cat, ["/etc/shadow"])
+        let event = try agent.waitFor("the refused open") {
+            $0.policyName == "unprivileged-shadow-probes" && $0.pid == Int(refusedPid)
+        }
+        #expect(event.binary == cat)
+        #expect(event.line.contains("\"int_arg\":-13"), "\(event.line)")
+        usleep(1_000_000)
+        agent.poll()
+        #expect(settledEvents(agent, policy: "unprivileged-shadow-probes", pid: refusedPid).count == 1)
+        #expect(settledEvents(agent, policy: "unprivileged-shadow-probes", pid: rootPid).isEmpty)
+    }
+
     @Test func ptraceAttachReportsAttachAndSeize() throws {
         let dir = try TempDir("vigil-shipped")
         defer { dir.remove() }
