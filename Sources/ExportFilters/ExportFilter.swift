@@ -37,7 +37,11 @@ package enum ExportEventType: String, Sendable, CaseIterable {
 
 /// One line of `--export-allowlist` or `--export-denylist`: Tetragon's `Filter`. Every field
 /// given must match (AND); a list matches when any of its values does (OR).
-package struct ExportFilter: Sendable {
+///
+/// A class: the lists are walked per event, and as a struct each step copied the line (a retain
+/// and release of each of its arrays and expressions), which was most of the filters' cost.
+package final class ExportFilter: @unchecked Sendable {
+    // @unchecked: filled in while parsing, never changed afterwards.
     /// Which process object a regular expression over fixed process fields reads.
     enum Subject: Sendable { case process, parent, ancestors }
     /// Which fixed field it reads.
@@ -55,9 +59,33 @@ package struct ExportFilter: Sendable {
     var containerNameRegex: FilterRegex? = nil
     /// `labels`: any selector; never matches a process outside pods.
     var labels: [LabelSelector] = []
-    /// Regular expressions over fixed process fields, as indexes into the set's table (their
-    /// verdicts are kept per process, see ``ExportFilters``).
-    var processChecks: [(subject: Subject, index: Int)] = []
+    /// Regular expressions over fixed process fields, as bits of the set's table (their
+    /// verdicts are kept per process, see ``ExportFilters``): every bit must hold for the
+    /// process, the parent, one of the ancestors.
+    var processMask: UInt64 = 0
+    var parentMask: UInt64 = 0
+    var ancestorsMask: UInt64 = 0
+    /// Which of the other checks the line has (``Check``), so that a line reads only what it checks.
+    var checks: UInt8 = 0
+
+    enum Check {
+        static let pid: UInt8 = 1
+        static let policy: UInt8 = 2
+        static let pod: UInt8 = 4
+        static let pidSet: UInt8 = 8
+    }
+
+    /// Sets ``checks`` from the fields; once parsed.
+    func seal() {
+        if !pids.isEmpty { checks |= Check.pid }
+        if !policyNames.isEmpty { checks |= Check.policy }
+        if namespaces != nil || namespaceRegex != nil || podRegex != nil || containerNameRegex != nil || !labels.isEmpty {
+            checks |= Check.pod
+        }
+        if !pidSet.isEmpty { checks |= Check.pidSet }
+    }
+
+    init() {}
 
     /// The `Filter` keys Vigil evaluates.
     static let keys = [
@@ -104,6 +132,10 @@ package final class ExportFilters {
 
     let allow: [ExportFilter]
     let deny: [ExportFilter]
+    /// The same lines, walked per event without a retain and release of each (the arrays above
+    /// keep them alive).
+    private let allowRefs: [Unmanaged<ExportFilter>]
+    private let denyRefs: [Unmanaged<ExportFilter>]
     /// The regular expressions over fixed process fields, in bit order.
     let processRegexes: [(field: ExportFilter.Field, regex: FilterRegex)]
     /// This set's tag in ``ProcessCore/filterMemo`` (1...127).
@@ -134,6 +166,8 @@ package final class ExportFilters {
         }
         self.allow = allow
         self.deny = deny
+        self.allowRefs = allow.map { Unmanaged.passUnretained($0) }
+        self.denyRefs = deny.map { Unmanaged.passUnretained($0) }
         self.processRegexes = table
         var bits: UInt64 = 0
         for (i, entry) in table.enumerated() where entry.0 == .binary { bits |= 1 << UInt64(i) }
@@ -153,7 +187,7 @@ package final class ExportFilters {
             if let reason = ExportFilter.refused[key] { throw lines.error(line, key, "refused: \(reason)") }
         }
         try lines.checkKeys(object, line: line, known: ExportFilter.keys)
-        var filter = ExportFilter()
+        let filter = ExportFilter()
         if let names = try lines.strings(object, "event_set", line: line) {
             filter.eventTypes = try ExportEventType.parse(names, lines: lines, line: line, key: "event_set")
         }
@@ -200,8 +234,14 @@ package final class ExportFilters {
                     "more than \(maxProcessRegexes) binary, arguments and container id expressions in the export filters")
             }
             table.append((field, regex))
-            filter.processChecks.append((subject, table.count - 1))
+            let bit = UInt64(1) << UInt64(table.count - 1)
+            switch subject {
+            case .process: filter.processMask |= bit
+            case .parent: filter.parentMask |= bit
+            case .ancestors: filter.ancestorsMask |= bit
+            }
         }
+        filter.seal()
         return filter
     }
 
@@ -213,15 +253,16 @@ package final class ExportFilters {
     }
 
     private func evaluate(_ event: ExportEvent) -> Bool {
-        var admitted = allow.isEmpty
+        let kind = ExportEventType.bit(of: event.kind)
+        var admitted = allowRefs.isEmpty
         if !admitted {
-            for filter in allow where matches(filter, event) {
+            for filter in allowRefs where filter._withUnsafeGuaranteedRef({ matches($0, kind, event) }) {
                 admitted = true
                 break
             }
         }
         if admitted {
-            for filter in deny where matches(filter, event) {
+            for filter in denyRefs where filter._withUnsafeGuaranteedRef({ matches($0, kind, event) }) {
                 admitted = false
                 break
             }
@@ -230,13 +271,28 @@ package final class ExportFilters {
         return admitted
     }
 
-    private func matches(_ filter: ExportFilter, _ event: ExportEvent) -> Bool {
-        if filter.eventTypes != 0, filter.eventTypes & ExportEventType.bit(of: event.kind) == 0 { return false }
-        if !filter.pids.isEmpty, !filter.pids.contains(event.process.pid) { return false }
-        if !filter.policyNames.isEmpty {
+    /// One line against one event; the cheap checks first, only those the line has.
+    @inline(__always)
+    private func matches(_ filter: ExportFilter, _ kind: UInt32, _ event: ExportEvent) -> Bool {
+        if filter.eventTypes != 0, filter.eventTypes & kind == 0 { return false }
+        let checks = filter.checks
+        if checks & ExportFilter.Check.pid != 0, !filter.pids.contains(event.process.pid) { return false }
+        if checks & ExportFilter.Check.policy != 0 {
             guard let name = Self.policyName(event), filter.policyNames.contains(name) else { return false }
         }
-        let pod = event.process.pod
+        if checks & ExportFilter.Check.pod != 0, !podMatches(filter, event.process.pod) { return false }
+        if filter.processMask != 0, !holds(filter.processMask, event.process.core) { return false }
+        if filter.parentMask != 0 {
+            guard let parent = event.parent?.core, holds(filter.parentMask, parent) else { return false }
+        }
+        if filter.ancestorsMask != 0 {
+            guard event.ancestors.contains(where: { holds(filter.ancestorsMask, $0.core) }) else { return false }
+        }
+        if checks & ExportFilter.Check.pidSet != 0, !pidSetMatches(filter.pidSet, event) { return false }
+        return true
+    }
+
+    private func podMatches(_ filter: ExportFilter, _ pod: ExportedPod?) -> Bool {
         if let namespaces = filter.namespaces, !namespaces.contains(pod?.namespace ?? "") { return false }
         if let regex = filter.namespaceRegex, !regex.matches(pod?.namespace ?? "") { return false }
         if let regex = filter.podRegex {
@@ -248,17 +304,6 @@ package final class ExportFilters {
         if !filter.labels.isEmpty {
             guard let pod, filter.labels.contains(where: { $0.matches(pod.labels) }) else { return false }
         }
-        for check in filter.processChecks {
-            switch check.subject {
-            case .process:
-                if !verdict(event.process, check.index) { return false }
-            case .parent:
-                guard let parent = event.parent, verdict(parent, check.index) else { return false }
-            case .ancestors:
-                guard event.ancestors.contains(where: { verdict($0, check.index) }) else { return false }
-            }
-        }
-        if !filter.pidSet.isEmpty, !pidSetMatches(filter.pidSet, event) { return false }
         return true
     }
 
@@ -283,41 +328,60 @@ package final class ExportFilters {
         }
     }
 
-    /// The verdict of expression `index` on `process`, from its memo when this set computed it.
+    /// Whether every expression of `mask` matches the process of `core`, from its memo where
+    /// this set computed them.
     @inline(__always)
-    private func verdict(_ process: ExportedProcess, _ index: Int) -> Bool {
-        let core = process.core
-        let bit = UInt64(1) << UInt64(index)
+    private func holds(_ mask: UInt64, _ core: ProcessCore) -> Bool {
         var memo = core.filterMemo.load(ordering: .relaxed)
         if memo >> 56 != id { memo = id << 56 }
-        if memo & (bit << 28) == 0 {
-            memo = compute(core, index, memo)
+        let missing = mask & ~(memo >> 28) & 0x0FFF_FFFF
+        if missing != 0 {
+            memo = compute(core, missing, memo)
             core.filterMemo.store(memo, ordering: .relaxed)
         }
-        return memo & bit != 0
+        return memo & mask == mask
     }
 
-    /// Fills in expression `index` (and, for a binary expression, every binary expression this
-    /// binary was checked against before) and returns the new memo word.
-    private func compute(_ core: ProcessCore, _ index: Int, _ memo: UInt64) -> UInt64 {
-        let bit = UInt64(1) << UInt64(index)
-        let entry = processRegexes[index]
-        switch entry.field {
-        case .binary:
+    /// Fills in the expressions of `missing` (a binary's from the verdicts shared by every
+    /// process of that binary, computing only what no process of it needed yet) and returns the
+    /// new memo word.
+    private func compute(_ core: ProcessCore, _ missing: UInt64, _ memo: UInt64) -> UInt64 {
+        var memo = memo
+        let binaryMissing = missing & binaryBits
+        if binaryMissing != 0 {
             var (computed, results) = binaryVerdicts[core.fields.binary] ?? (0, 0)
-            if computed & bit == 0 {
-                computed |= bit
-                if entry.regex.matches(bytes: core.fields.binary) { results |= bit }
+            var todo = binaryMissing & ~computed
+            if todo != 0 {
+                computed |= todo
+                while todo != 0 {
+                    let index = todo.trailingZeroBitCount
+                    todo &= todo - 1
+                    if processRegexes[index].regex.matches(bytes: core.fields.binary) { results |= UInt64(1) << UInt64(index) }
+                }
                 if binaryVerdicts.count >= 4096 { binaryVerdicts.removeAll(keepingCapacity: true) }
                 binaryVerdicts[core.fields.binary] = (computed, results)
             }
-            return memo | (computed & binaryBits) << 28 | (results & binaryBits)
-        case .arguments:
-            let text = core.fields.redactedArguments ?? ArgumentsText.join(core.fields.arguments)
-            return memo | bit << 28 | (entry.regex.matches(bytes: text) ? bit : 0)
-        case .containerID:
-            let docker = core.fields.docker ?? ""
-            return memo | bit << 28 | (!docker.isEmpty && entry.regex.matches(docker) ? bit : 0)
+            memo |= (computed & binaryBits) << 28 | (results & binaryBits)
         }
+        var others = missing & ~binaryBits
+        var arguments: [UInt8]?
+        while others != 0 {
+            let index = others.trailingZeroBitCount
+            others &= others - 1
+            let bit = UInt64(1) << UInt64(index)
+            let matched: Bool
+            switch processRegexes[index].field {
+            case .binary:
+                continue
+            case .arguments:
+                if arguments == nil { arguments = core.fields.redactedArguments ?? ArgumentsText.join(core.fields.arguments) }
+                matched = processRegexes[index].regex.matches(bytes: arguments!)
+            case .containerID:
+                let docker = core.fields.docker ?? ""
+                matched = !docker.isEmpty && processRegexes[index].regex.matches(docker)
+            }
+            memo |= bit << 28 | (matched ? bit : 0)
+        }
+        return memo
     }
 }

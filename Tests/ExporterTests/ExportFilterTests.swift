@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Events
-import ExportFilters
+@testable import ExportFilters
 import Foundation
 import Testing
 
@@ -160,6 +160,35 @@ import Testing
         } catch {
             #expect(error.description.hasPrefix(message), "\(error.description)")
         }
+    }
+
+    /// The literal pre-check never changes an answer: a text the expression matches always
+    /// contains one of the literals read from it.
+    @Test func literalPrecheckKeepsAnswers() throws {
+        let patterns = [
+            "--password(?:\\s+|=)(\\S*)", "(?:token|secret)=(\\S+)", "(?:^|/)kubelet$", "^/usr/bin/(?:ls|cat|grep)$",
+            "--health(?:z|check)", "ab?c", "a\\.b", "x|y", "(?i)CURL", "colou?r", "[a-z]+-[0-9]", "^$", "a{0,2}bc",
+            "(foo)?bar", "\\d+", "(ab|cd)+x", "x{2}yz", "[{]ab", "(?:ab){0}cd", "(?:ab){10}cd", "a\\.{12}b",
+        ]
+        let texts = [
+            "--password secret", "token=abc", "/usr/bin/kubelet", "/usr/bin/ls", "--healthz", "ac", "abc", "a.b", "axb",
+            "y", "curl", "color", "colour", "abc-1", "", "bc", "aabc", "bar", "foobar", "42", "cdx", "abab", "kubelet",
+            "secret=1", "xxyz", "{ab", "cd", "ababababababababababcd", "a............b",
+        ]
+        for pattern in patterns {
+            let regex = try FilterRegex(pattern)
+            let reference = try NSRegularExpression(pattern: pattern)
+            for text in texts {
+                let expected = reference.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+                #expect(regex.matches(text) == expected, "\(pattern) on \(text)")
+                #expect(regex.matches(bytes: Array(text.utf8)) == expected, "\(pattern) on \(text) (bytes)")
+            }
+        }
+        #expect(FilterRegex.requiredLiterals("--password(?:\\s+|=)(\\S*)") == [Array("--password".utf8)])
+        #expect(FilterRegex.requiredLiterals("(?:token|secret)=(\\S+)") == [Array("token".utf8), Array("secret".utf8)])
+        #expect(FilterRegex.requiredLiterals("(?:^|/)kubelet$") == [Array("kubelet".utf8)])
+        #expect(FilterRegex.requiredLiterals("x|y") == nil)
+        #expect(FilterRegex.requiredLiterals("(?i)curl") == nil)
     }
 
     // MARK: - Field filters
