@@ -24,6 +24,18 @@ struct ExportFilterKernelTests {
             "--redaction-filters", #"{"redact":["--password(?:\\s+|=)(\\S*)"]}"#,
         ])
         defer { agent.cleanUp() }
+        // The control API's stream is not the export: the lists leave it alone (as Tetragon's
+        // leave its gRPC streams), the redaction does not.
+        let streamed = "\(dir.path)/stream.out"
+        let client = try Spawn.start(
+            AgentHarness.tracectlPath,
+            argv: [AgentHarness.tracectlPath, "--server-address", agent.socketPath, "events", "--binary", "/other-"]
+                .map { Array($0.utf8) }, stdoutPath: streamed)
+        defer {
+            kill(client, SIGINT)
+            Spawn.wait(client)
+        }
+        usleep(500_000)
         try Spawn.run(other, argv: [Array("other".utf8), Array("--password".utf8), Array(secret.utf8)])
         try Spawn.run(allowed, argv: [Array("allowed".utf8), Array("--password".utf8), Array(secret.utf8), Array("-v".utf8)])
         let exec = try agent.waitFor("the allowed exec") { $0.type == "process_exec" && $0.binary == allowed }
@@ -38,6 +50,9 @@ struct ExportFilterKernelTests {
             "\(agent.events.map { $0.binary ?? "?" })")
         #expect(!text.contains(secret), "the secret is in the export")
         #expect(!agent.events.contains { $0.binary == other })
+        let stream = (try? String(contentsOfFile: streamed, encoding: .utf8)) ?? ""
+        #expect(stream.contains("\"binary\":\"\(other)\""), "the stream lost the filtered exec:\n\(stream)")
+        #expect(stream.contains("--password *****") && !stream.contains(secret), "\(stream)")
     }
 
     /// A bad filter stops the agent before anything loads, naming the flag, line and field.
