@@ -54,8 +54,10 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        // Tetragon's export filters: allow/deny lists, field filters, redaction filters.
+        .target(name: "ExportFilters", dependencies: ["Events"]),
         .target(name: "Exporter", dependencies: [
-            "Events", "CZlib",
+            "Events", "ExportFilters", "CZlib",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The hot loop, records -> process cache -> policy events -> JSON -> export, without the
@@ -69,7 +71,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "VigilAgent", dependencies: [
-            "BPFKit", "KernelFeatures", "Events", "ProcessCache", "Exporter", "Pipeline", "Cgroups", "PolicyCompiler",
+            "BPFKit", "KernelFeatures", "Events", "ProcessCache", "Exporter", "ExportFilters", "Pipeline", "Cgroups", "PolicyCompiler",
             "TracingPolicy", "Tracefs",
             "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles", "Kubernetes",
             .product(name: "Logging", package: "swift-log"),
@@ -79,7 +81,7 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "vigil", dependencies: [
-            "VigilAgent", "BPFKit", "Sandbox",
+            "VigilAgent", "BPFKit", "Sandbox", "ExportFilters",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,7 +110,7 @@ let package = Package(
         .executableTarget(name: "vigil-policy-fuzz", dependencies: ["TracingPolicy", "PolicyCompiler", "Tracefs", "Events"], path: "Fuzz/PolicyFuzz"),
         .executableTarget(
             name: "vigil-pipeline-bench",
-            dependencies: ["Events", "ProcessCache", "Exporter", "Pipeline", "PolicyCompiler", "TracingPolicy", "Tracefs"],
+            dependencies: ["Events", "ProcessCache", "Exporter", "ExportFilters", "Pipeline", "PolicyCompiler", "TracingPolicy", "Tracefs"],
             path: "bench/pipeline"),
 
         // Test support and tests. Suites whose names carry "Kernel" need root.
@@ -122,7 +124,7 @@ let package = Package(
         ], path: "Tests/TestSupport", exclude: ["Schema"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "CVigilABI", "TestSupport"]),
         .testTarget(name: "ProcessCacheTests", dependencies: ["ProcessCache", "Events", "TestSupport"]),
-        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Events", "TestSupport"]),
+        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "ExportFilters", "Events", "TestSupport"]),
         // The benchmark fixture's replay output, byte for byte (bench/fixtures).
         .testTarget(
             name: "PipelineTests",

@@ -614,6 +614,16 @@ def pipeline(args):
         policy_runs.append(json.loads(out))
     result["policy_runs"] = policy_runs
     result["median_policy_events_per_cpu_second"] = statistics.median(r["events_per_cpu_second"] for r in policy_runs)
+    # The same replay behind a 10-line --export-denylist and a redaction filter (issue 15 part 4:
+    # no more than 15% below the unfiltered figure).
+    filter_runs = []
+    for _ in range(args.pipeline_runs):
+        out = subprocess.run(["taskset", "-c", "0", args.pipeline_bench, args.fixture, str(args.pipeline_passes)],
+                             capture_output=True, text=True, check=True,
+                             env=dict(env, VIGIL_BENCH_FILTERS="1")).stdout
+        filter_runs.append(json.loads(out))
+    result["filter_runs"] = filter_runs
+    result["median_filtered_events_per_cpu_second"] = statistics.median(r["events_per_cpu_second"] for r in filter_runs)
     return result
 
 
@@ -727,6 +737,10 @@ def targets(all_rows, pipe, mem):
     add("pipeline replay with 10 policy records per exec: at least 1,000,000 exported events per CPU second",
         pipe if policy else None, policy and policy >= 1000000,
         policy and f"{policy:,.0f} exported events/s per CPU second (policy events included)")
+    filtered = pipe and pipe.get("median_filtered_events_per_cpu_second")
+    add("pipeline replay with a 10-line export denylist and a redaction filter: no more than 15% below the unfiltered figure",
+        pipe if filtered else None, filtered and filtered >= 0.85 * pipe["median_events_per_cpu_second"],
+        filtered and f"{filtered:,.0f} exported events/s per CPU second, {100 * (filtered / pipe['median_events_per_cpu_second'] - 1):+.1f}% against unfiltered")
     add("agent RSS under 100 MB with 20,000 live processes cached", mem,
         mem and mem["with_held_mb"] < 100 and mem["held"] == 20000,
         mem and f"{mem['with_held_mb']:.1f} MB with {mem['held']:,} held (start {mem['start_mb']:.1f} MB)")

@@ -22,6 +22,8 @@ import Synchronization
 /// | `vigil_export_bytes_total` | counter | |
 /// | `vigil_export_rotations_total` | counter | |
 /// | `vigil_export_errors_total` | counter | failed writes of the export file (each retried) |
+/// | `vigil_export_filtered_events_total` | counter | kept out by `--export-allowlist`/`--export-denylist` |
+/// | `vigil_export_ratelimit_events_dropped_total` | counter | dropped by `--export-rate-limit` |
 /// | `vigil_event_subscribers` | gauge | |
 ///
 /// Thread-safe: labelled counters are created on first use and cached.
@@ -61,6 +63,11 @@ package final class VigilMetrics: Sendable {
     package let exportErrors: CoreMetrics.Counter
     /// `vigil_event_subscribers`: `/v1/events` clients connected.
     package let eventSubscribers: CoreMetrics.Gauge
+    /// `vigil_export_filtered_events_total`: events the allow and deny lists kept out.
+    package let exportFilteredEvents: CoreMetrics.Counter
+    /// `vigil_export_ratelimit_events_dropped_total` (Tetragon's
+    /// `tetragon_export_ratelimit_events_dropped_total`): events `--export-rate-limit` dropped.
+    package let exportRateLimitDrops: CoreMetrics.Counter
 
     private let cache = Mutex(Cache())
 
@@ -93,6 +100,8 @@ package final class VigilMetrics: Sendable {
         exportRotations = CoreMetrics.Counter(label: "vigil_export_rotations_total", factory: factory)
         exportErrors = CoreMetrics.Counter(label: "vigil_export_errors_total", factory: factory)
         eventSubscribers = CoreMetrics.Gauge(label: "vigil_event_subscribers", factory: factory)
+        exportFilteredEvents = CoreMetrics.Counter(label: "vigil_export_filtered_events_total", factory: factory)
+        exportRateLimitDrops = CoreMetrics.Counter(label: "vigil_export_ratelimit_events_dropped_total", factory: factory)
         for place in MissedPlace.allCases { _ = missedEvents(place) }
         for state in PolicyState.allCases { policies(state).record(0) }
         processCacheSize.record(0)
@@ -166,6 +175,15 @@ package final class VigilMetrics: Sendable {
         if delta > 0 { exportErrors.increment(by: delta) }
     }
 
+    /// Like `advanceMissedEvents`, for `vigil_export_filtered_events_total` and
+    /// `vigil_export_ratelimit_events_dropped_total`.
+    package func advanceExportFilters(filteredTotal: UInt64, rateLimitedTotal: UInt64) {
+        let filtered = delta(key: "export_filtered", total: filteredTotal)
+        if filtered > 0 { exportFilteredEvents.increment(by: filtered) }
+        let dropped = delta(key: "export_ratelimit", total: rateLimitedTotal)
+        if dropped > 0 { exportRateLimitDrops.increment(by: dropped) }
+    }
+
     /// Like `advanceMissedEvents`, for `vigil_policy_filtered_events_total`.
     package func advancePolicyFilteredEvents(toTotal total: UInt64) {
         let delta = delta(key: "policy_filtered", total: total)
@@ -226,6 +244,8 @@ struct DescribedMetricsFactory: CoreMetrics.MetricsFactory {
         "vigil_export_rotations_total": "Rotations of the export file.",
         "vigil_export_errors_total": "Failed writes of the export file (the lines are kept and retried).",
         "vigil_event_subscribers": "Clients of the control API's event stream.",
+        "vigil_export_filtered_events_total": "Events kept out of the export by --export-allowlist and --export-denylist.",
+        "vigil_export_ratelimit_events_dropped_total": "Events dropped by --export-rate-limit (reported in rate_limit_info events).",
         "vigil_pod_metadata_events_total": "Container events by pod metadata outcome: enriched, missing (after the wait), overflow.",
     ]
 

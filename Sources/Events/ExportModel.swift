@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Synchronization
 
 /// Tetragon's `process.flags` words, in the order Tetragon prints them.
 package struct ProcessFlags: OptionSet, Sendable, Hashable {
@@ -97,21 +98,50 @@ package final class ProcessCore: RenderedProcessSlot, @unchecked Sendable {
         package var docker: String?
         package var parentExecID: String?
         package var cgroupID: UInt64
+        /// The exported `arguments` text after a redaction filter (`--redaction-filters`)
+        /// replaced part of it; `arguments` is then empty, so the secret is not kept anywhere.
+        /// Nil: `arguments` is exported as it is.
+        package var redactedArguments: [UInt8]? = nil
     }
 
     package let fields: Fields
+
+    /// The export filters' verdicts on this process's fixed fields (binary, arguments,
+    /// container id), computed once per process instead of once per event: written and read
+    /// only by `ExportFilters`, which owns its layout. Relaxed atomics: each value is a whole
+    /// verdict word; a lost race only computes the same verdicts again.
+    package let filterMemo = Atomic<UInt64>(0)
 
     package init(_ fields: Fields) { self.fields = fields }
 
     package convenience init(
         execID: String, pid: UInt32, uid: UInt32, auid: UInt32, cwd: [UInt8], binary: [UInt8],
         arguments: [[UInt8]], flags: ProcessFlags, startTime: WallTime, docker: String? = nil,
-        parentExecID: String? = nil, cgroupID: UInt64 = 0
+        parentExecID: String? = nil, cgroupID: UInt64 = 0, redactedArguments: [UInt8]? = nil
     ) {
         self.init(
             Fields(
                 execID: execID, pid: pid, uid: uid, auid: auid, cwd: cwd, binary: binary, arguments: arguments,
-                flags: flags, startTime: startTime, docker: docker, parentExecID: parentExecID, cgroupID: cgroupID))
+                flags: flags, startTime: startTime, docker: docker, parentExecID: parentExecID, cgroupID: cgroupID,
+                redactedArguments: redactedArguments))
+    }
+}
+
+/// Tetragon's `arguments` text, unescaped: argv[1...] joined by single spaces, an argument
+/// containing a space (or empty) wrapped in double quotes. What the export filters'
+/// `arguments_regex` and the redaction filters read; the encoder writes the same text, escaped.
+package enum ArgumentsText {
+    package static func join(_ arguments: [[UInt8]]) -> [UInt8] {
+        var text: [UInt8] = []
+        text.reserveCapacity(arguments.reduce(0) { $0 + $1.count + 3 })
+        for (i, arg) in arguments.enumerated() {
+            if i > 0 { text.append(UInt8(ascii: " ")) }
+            let quoted = arg.isEmpty || arg.contains(UInt8(ascii: " "))
+            if quoted { text.append(UInt8(ascii: "\"")) }
+            text.append(contentsOf: arg)
+            if quoted { text.append(UInt8(ascii: "\"")) }
+        }
+        return text
     }
 }
 
@@ -161,11 +191,19 @@ package struct ExportedProcess: Sendable, Hashable {
         get { core.fields.binary }
         set { change { $0.binary = newValue } }
     }
-    /// argv[1...], raw bytes; the encoder joins and quotes them as Tetragon does.
+    /// argv[1...], raw bytes; the encoder joins and quotes them as Tetragon does. Empty when a
+    /// redaction filter rewrote them (``redactedArguments``).
     package var arguments: [[UInt8]] {
         get { core.fields.arguments }
         set { change { $0.arguments = newValue } }
     }
+    /// The `arguments` text after redaction (`--redaction-filters`), nil when not redacted.
+    package var redactedArguments: [UInt8]? {
+        get { core.fields.redactedArguments }
+        set { change { $0.redactedArguments = newValue } }
+    }
+    /// The exported `arguments` text, unescaped (``ArgumentsText``), redaction applied.
+    package var argumentsText: [UInt8] { core.fields.redactedArguments ?? ArgumentsText.join(core.fields.arguments) }
     package var flags: ProcessFlags {
         get { core.fields.flags }
         set { change { $0.flags = newValue } }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Events
+import ExportFilters
 
 /// Encodes events once and hands the line to the configured sinks: standard output and/or the
 /// export file. **Not thread-safe**: owned by one task, like the sinks it drives.
@@ -17,6 +18,27 @@ package final class Exporter {
 
     /// Events encoded and accepted by every sink.
     package private(set) var eventsExported: UInt64 = 0
+    /// Events `--export-allowlist` / `--export-denylist` kept out of the export.
+    package private(set) var eventsFiltered: UInt64 = 0
+    /// Events `--export-rate-limit` dropped (``ExportRateLimiter``).
+    package var eventsRateLimited: UInt64 { rateLimiter?.dropped ?? 0 }
+
+    /// `--export-allowlist` / `--export-denylist`; nil: every event.
+    package var filters: ExportFilters? {
+        didSet { if filters?.isEmpty == true { filters = nil } }
+    }
+    /// `--field-filters`, applied to the line the sinks get; nil: whole lines.
+    package var fieldFilters: FieldFilters? {
+        didSet { if fieldFilters?.isEmpty == true { fieldFilters = nil } }
+    }
+    /// `--export-rate-limit`; nil: unlimited. Applied after the allow and deny lists, as Tetragon does.
+    package var rateLimiter: ExportRateLimiter?
+    /// Called with each event the filters or the rate limit keep out of the export, e.g. for the
+    /// control API's event stream, which they do not apply to (as Tetragon's export filters do
+    /// not apply to its gRPC streams); must not block.
+    package var unexportedObserver: ((ExportEvent) -> Void)?
+    /// A field-filtered line, reused.
+    private var filteredLine: [UInt8] = []
     /// `export`/`flush` calls where at least one sink failed.
     package private(set) var exportErrors: UInt64 = 0
 
@@ -42,16 +64,25 @@ package final class Exporter {
     ///
     /// - Throws: the first sink error (`ExportFileError`); `exportErrors` counts it.
     package func export(_ event: ExportEvent) throws {
+        if let filters, !filters.admits(event) {
+            eventsFiltered += 1
+            unexportedObserver?(event)
+            return
+        }
+        if let rateLimiter, !rateLimiter.allow() {
+            unexportedObserver?(event)
+            return
+        }
         line.removeAll()
         encoder.encode(event, into: &line)
         var firstError: (any Error)?
         line.withUnsafeBytes { line in
             lineObserver?(event, line)
-            if let stdout {
-                do { try stdout.write(line) } catch { firstError = firstError ?? error }
-            }
-            if let file {
-                do { try file.write(line) } catch { firstError = firstError ?? error }
+            if let fieldFilters, fieldFilters.applies(to: event.kind) {
+                filteredLine = fieldFilters.apply(to: Array(line), kind: event.kind)
+                filteredLine.withUnsafeBytes { firstError = write($0) }
+            } else {
+                firstError = write(line)
             }
         }
         if let firstError {
@@ -65,6 +96,7 @@ package final class Exporter {
     ///
     /// - Throws: the first sink error.
     package func flush() throws {
+        if let report = rateLimiter?.report() { reportRateLimit(report) }
         var firstError: (any Error)?
         do { try stdout?.flush() } catch { firstError = error }
         do { try file?.flush() } catch { firstError = firstError ?? error }
@@ -78,9 +110,28 @@ package final class Exporter {
     ///
     /// - Throws: the first sink error.
     package func close() throws {
+        // Drops since the last report are reported before the file closes.
+        if let report = rateLimiter?.report(force: true) { reportRateLimit(report) }
         var firstError: (any Error)?
         do { try stdout?.flush() } catch { firstError = error }
         do { try file?.close() } catch { firstError = firstError ?? error }
         if let firstError { throw firstError }
+    }
+
+    /// Writes one line to every sink; the first error.
+    private func write(_ line: UnsafeRawBufferPointer) -> (any Error)? {
+        var firstError: (any Error)?
+        if let stdout {
+            do { try stdout.write(line) } catch { firstError = firstError ?? error }
+        }
+        if let file {
+            do { try file.write(line) } catch { firstError = firstError ?? error }
+        }
+        return firstError
+    }
+
+    /// A `rate_limit_info` line, to the sinks only (it passes no filter, as in Tetragon).
+    private func reportRateLimit(_ report: [UInt8]) {
+        if report.withUnsafeBytes({ write($0) }) != nil { exportErrors += 1 }
     }
 }

@@ -244,7 +244,14 @@ package struct JSONLineEncoder: Sendable {
             b.appendJSONEscaped(bytes: p.binary)
             b.append(UInt8(ascii: "\""))
         }
-        if !p.arguments.isEmpty {
+        if let redacted = p.redactedArguments {
+            // Already joined and quoted; a redaction filter rewrote it (`--redaction-filters`).
+            if !redacted.isEmpty {
+                b.append(static: ",\"arguments\":\"")
+                b.appendJSONEscaped(bytes: redacted)
+                b.append(UInt8(ascii: "\""))
+            }
+        } else if !p.arguments.isEmpty {
             b.append(static: ",\"arguments\":\"")
             Self.appendArguments(p.arguments, to: &b)
             b.append(UInt8(ascii: "\""))

@@ -180,7 +180,8 @@ package struct ProcessCache: Sendable {
             processStart: record.processStart, uid: record.credentials.uid, auid: record.auid, cwd: record.cwd,
             binary: record.binary, arguments: Array(record.argv.dropFirst()), flags: flags,
             startTime: clock.wallTime(ktime: record.ktime), docker: docker(cgroupID: record.cgroupID),
-            namespaces: record.namespaces, credentials: record.credentials, cgroupID: record.cgroupID
+            namespaces: record.namespaces, credentials: record.credentials, cgroupID: record.cgroupID,
+            redact: config.redactArguments
         )
         entry.namespacePID = record.nspid
         insert(entry)
@@ -212,7 +213,8 @@ package struct ProcessCache: Sendable {
             startTime: clock.wallTime(ktime: record.ktime),
             docker: docker(cgroupID: record.cgroupID) ?? parent?.docker,
             namespaces: parent?.namespaces ?? Namespaces(), credentials: parent?.credentials ?? Credentials(),
-            cgroupID: record.cgroupID != 0 ? record.cgroupID : parent?.cgroupID ?? 0
+            cgroupID: record.cgroupID != 0 ? record.cgroupID : parent?.cgroupID ?? 0,
+            redactedArguments: parent?.core.fields.redactedArguments
         )
         entry.namespacePID = record.nspid
         insert(entry)
@@ -274,7 +276,7 @@ package struct ProcessCache: Sendable {
             flags: flags, startTime: clock.wallTime(ktime: process.startKtime),
             docker: process.cgroupID != 0 ? docker(cgroupID: process.cgroupID) : nil,
             namespaces: process.namespaces, credentials: process.credentials, cgroupID: process.cgroupID,
-            scanKtime: process.scanKtime
+            scanKtime: process.scanKtime, redact: config.redactArguments
         )
         insert(entry)
         let event = event(for: key, kind: .exec, time: entry.startTime)
@@ -603,16 +605,20 @@ private final class Entry: @unchecked Sendable {
         kind: Kind, key: ProcessKey, execID: String, serial: UInt64, parent: Ref?, parentExecID: String?,
         processStart: UInt64, uid: UInt32, auid: UInt32, cwd: [UInt8], binary: [UInt8], arguments: [[UInt8]],
         flags: ProcessFlags, startTime: WallTime, docker: String?, namespaces: Namespaces, credentials: Credentials,
-        cgroupID: UInt64, scanKtime: UInt64 = 0
+        cgroupID: UInt64, scanKtime: UInt64 = 0, redactedArguments: [UInt8]? = nil,
+        redact: (@Sendable ([UInt8], [[UInt8]]) -> [UInt8]?)? = nil
     ) {
         self.kind = kind
         self.key = key
         self.serial = serial
         self.parent = parent
         self.processStart = processStart
+        // A redacted process keeps only the redacted text: the secret is not held in the cache.
+        let redacted = redactedArguments ?? redact?(binary, arguments)
         self.core = ProcessCore(
-            execID: execID, pid: key.pid, uid: uid, auid: auid, cwd: cwd, binary: binary, arguments: arguments,
-            flags: flags, startTime: startTime, docker: docker, parentExecID: parentExecID, cgroupID: cgroupID)
+            execID: execID, pid: key.pid, uid: uid, auid: auid, cwd: cwd, binary: binary,
+            arguments: redacted == nil ? arguments : [], flags: flags, startTime: startTime, docker: docker,
+            parentExecID: parentExecID, cgroupID: cgroupID, redactedArguments: redacted)
         self.namespaces = namespaces
         self.credentials = credentials
         self.scanKtime = scanKtime

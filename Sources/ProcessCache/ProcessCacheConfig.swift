@@ -17,6 +17,11 @@ package struct ProcessCacheConfig: Sendable {
     package var capacity: Int
     /// Maps a cgroup id to a container id; the cache keeps its first 31 characters as `docker`.
     package var dockerID: (@Sendable (UInt64) -> String?)?
+    /// The redaction filters (`--redaction-filters`): given a new process's binary and
+    /// arguments, the exported `arguments` text with secrets replaced, or nil when nothing
+    /// changed. Applied once per process when the cache makes its entry, so `process`, `parent`
+    /// and `ancestors` of every event, and every sink, carry the redacted text.
+    package var redactArguments: (@Sendable (_ binary: [UInt8], _ arguments: [[UInt8]]) -> [UInt8]?)?
 
     /// - Parameters:
     ///   - nodeName: node name for `exec_id` and `node_name`.
@@ -29,8 +34,10 @@ package struct ProcessCacheConfig: Sendable {
     package init(
         nodeName: String, enableAncestors: Bool = false, exportNamespaces: Bool = false,
         exportCredentials: Bool = false, hostNamespaces: Namespaces = .init(), capacity: Int = 65536,
-        dockerID: (@Sendable (UInt64) -> String?)? = nil
+        dockerID: (@Sendable (UInt64) -> String?)? = nil,
+        redactArguments: (@Sendable (_ binary: [UInt8], _ arguments: [[UInt8]]) -> [UInt8]?)? = nil
     ) {
+        self.redactArguments = redactArguments
         self.nodeName = nodeName
         self.enableAncestors = enableAncestors
         self.exportNamespaces = exportNamespaces

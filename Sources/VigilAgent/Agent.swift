@@ -13,6 +13,7 @@ import TracingPolicy
 import Cgroups
 import Events
 import FileGuard
+import ExportFilters
 import Exporter
 import Logging
 import Pipeline
@@ -58,7 +59,9 @@ package struct ProcessMonitorService: Service {
 
     package func run() async throws {
         // Output first: a bad export path fails before anything is loaded into the kernel.
-        let exporter = try Self.makeExporter(configuration.export, logger: logger)
+        let exporter = try Self.makeExporter(
+            configuration.export, nodeName: configuration.nodeName, ancestors: configuration.enableAncestors,
+            logger: logger)
         // Up before the long start-up (sensor, /proc scan, policies): probes answer "starting"
         // meanwhile instead of connection refused.
         let healthServer = try configuration.healthAddress.map { address in
@@ -186,7 +189,10 @@ package struct ProcessMonitorService: Service {
         }
 
         // The export file's health and totals, after each flush, on the thread that flushes.
-        pipeline.afterFlush = { [exportHealth] exporter in exportHealth.check(exporter.file, metrics: metrics) }
+        pipeline.afterFlush = { [exportHealth] exporter in
+            exportHealth.check(exporter.file, metrics: metrics)
+            metrics.advanceExportFilters(filteredTotal: exporter.eventsFiltered, rateLimitedTotal: exporter.eventsRateLimited)
+        }
         // Encoding and the export file stay on this task: on their own thread
         // (`pipeline.startExportThread()`) they cost ~18% more CPU per event in the replay
         // (events built on one core, encoded and freed on the other) and gave no more events
@@ -330,6 +336,13 @@ package struct ProcessMonitorService: Service {
         // and the fence from them): a strict export's policy events are encoded once more for
         // it, only while someone watches.
         let streamEncoder = exporter.encoder.vigilFields ? nil : JSONLineEncoder(vigilFields: true)
+        // Events the export filters or its rate limit keep out still reach the stream (its own
+        // filters apply), as Tetragon's export filters leave its gRPC streams alone.
+        let fullEncoder = streamEncoder ?? exporter.encoder
+        exporter.unexportedObserver = { event in
+            guard broadcaster.subscriberCount > 0 else { return }
+            broadcaster.publish(Self.eventLine(fullEncoder.encode(event), event))
+        }
         exporter.lineObserver = { event, line in
             counters.increment(event.kind)
             guard broadcaster.subscriberCount > 0 else { return }
@@ -468,10 +481,27 @@ package struct ProcessMonitorService: Service {
             exportNamespaces: configuration.exportNamespaces, exportCredentials: configuration.exportCredentials,
             hostNamespaces: hostNamespaces.knownOrZero,
             capacity: configuration.processCacheSize,
-            dockerID: dockerID)
+            dockerID: dockerID, redactArguments: Self.redactor(configuration.export))
     }
 
-    static func makeExporter(_ export: AgentConfiguration.Export, logger: Logger) throws -> Exporter {
+    /// `--redaction-filters` as the process cache applies them; nil without any.
+    static func redactor(_ export: AgentConfiguration.Export) -> (@Sendable ([UInt8], [[UInt8]]) -> [UInt8]?)? {
+        // Checked at start-up (`vigil`'s validate): a failure here cannot happen, and refuses anyway.
+        guard let filters = try? RedactionFilters(export.redactionFilters), !filters.isEmpty else { return nil }
+        return { binary, arguments in filters.redact(binary: binary, arguments: arguments) }
+    }
+
+    /// The export's sinks, encoder and filters (`--export-allowlist`, `--export-denylist`,
+    /// `--field-filters`, `--export-rate-limit`).
+    ///
+    /// - Throws: when the export file cannot be opened or a filter is refused (``FilterError``).
+    static func makeExporter(
+        _ export: AgentConfiguration.Export, nodeName: String, ancestors: Bool, logger: Logger
+    ) throws -> Exporter {
+        let filters = try ExportFilters(
+            allowlist: export.allowlist, denylist: export.denylist,
+            context: ExportFilterContext(ancestorsOnBase: ancestors, pidSetEnabled: export.pidSetFilter))
+        let fieldFilters = try FieldFilters(export.fieldFilters)
         let file = try export.filename.map {
             try ExportFileWriter(
                 path: $0, maxSizeMB: export.maxSizeMB, maxBackups: export.maxBackups, compress: export.compress,
@@ -481,9 +511,15 @@ package struct ProcessMonitorService: Service {
             let (seconds, attoseconds) = interval.components
             file?.rotationIntervalNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
         }
-        return Exporter(
+        let exporter = Exporter(
             stdout: export.stdout ? .standardOutput() : nil, file: file,
             encoder: JSONLineEncoder(vigilFields: export.vigilFields))
+        exporter.filters = filters
+        exporter.fieldFilters = fieldFilters
+        if export.rateLimit >= 0 {
+            exporter.rateLimiter = ExportRateLimiter(eventsPerMinute: export.rateLimit, nodeName: nodeName)
+        }
+        return exporter
     }
 }
 

@@ -18,6 +18,17 @@ package struct AgentConfiguration: Sendable {
         /// Vigil's own `vigil` objects in exported lines (`--enable-vigil-fields`); without it
         /// every line is strictly Tetragon's schema (docs/events.md).
         package var vigilFields = false
+        /// `--export-allowlist`, `--export-denylist`: Tetragon's `Filter` JSON lines.
+        package var allowlist = ""
+        package var denylist = ""
+        /// `--field-filters`: Tetragon's `FieldFilter` JSON lines.
+        package var fieldFilters = ""
+        /// `--redaction-filters`: Tetragon's `RedactionFilter` JSON lines.
+        package var redactionFilters = ""
+        /// `--export-rate-limit`: events per minute; -1 unlimited.
+        package var rateLimit = -1
+        /// `--enable-pid-set-filter`: `pid_set` in the allow and deny lists.
+        package var pidSetFilter = false
         package init() {}
     }
 

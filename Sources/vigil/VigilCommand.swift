@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import ArgumentParser
 import BPFKit
+import ExportFilters
 import Glibc
 import Logging
 import Sandbox
@@ -53,6 +54,36 @@ struct VigilCommand: ParsableCommand {
             a file's inode/device/open_flags; docs/events.md). Without it every line is strictly Tetragon's schema.
             """)
     var enableVigilFields = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Export only events one of these Tetragon Filter JSON lines matches (event_set, binary_regex, namespace, pod_regex, labels, policy_names, ...; docs/events.md).",
+            valueName: "json-lines"))
+    var exportAllowlist: String = ""
+
+    @Option(
+        help: ArgumentHelp(
+            "Do not export events one of these Tetragon Filter JSON lines matches; wins over the allowlist.",
+            valueName: "json-lines"))
+    var exportDenylist: String = ""
+
+    @Option(
+        help: ArgumentHelp(
+            "Tetragon FieldFilter JSON lines: {\"fields\":\"process.binary,parent.binary\",\"action\":\"INCLUDE\",\"event_set\":[...]}.",
+            valueName: "json-lines"))
+    var fieldFilters: String = ""
+
+    @Option(
+        help: ArgumentHelp(
+            "Tetragon RedactionFilter JSON lines: capture groups of \"redact\" regexes become ***** in arguments (optional \"binary_regex\"), before any sink.",
+            valueName: "json-lines"))
+    var redactionFilters: String = ""
+
+    @Option(help: "Events exported per minute; -1 unlimited, 0 none. Drops are reported as rate_limit_info events.")
+    var exportRateLimit: Int = -1
+
+    @Flag(help: "Allow pid_set in --export-allowlist/--export-denylist (descendants followed best-effort).")
+    var enablePidSetFilter = false
 
     @Option(
         help: ArgumentHelp(
@@ -188,6 +219,21 @@ struct VigilCommand: ParsableCommand {
         for type in enableAncestors.split(separator: ",") where type != "base" {
             throw ValidationError("--enable-ancestors: unknown event type '\(type)' (supported: base)")
         }
+        guard exportRateLimit >= -1 else {
+            throw ValidationError("--export-rate-limit must be -1 (unlimited), 0 or more, got \(exportRateLimit)")
+        }
+        // Every filter is compiled here: a refused one stops the agent before anything loads.
+        do {
+            _ = try ExportFilters(
+                allowlist: exportAllowlist, denylist: exportDenylist,
+                context: ExportFilterContext(
+                    ancestorsOnBase: enableAncestors.split(separator: ",").contains("base"),
+                    pidSetEnabled: enablePidSetFilter))
+            _ = try FieldFilters(fieldFilters)
+            _ = try RedactionFilters(redactionFilters)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     /// A Go duration as Tetragon's flags take it: one or more number-unit pairs (`h`, `m`, `s`,
@@ -229,6 +275,12 @@ struct VigilCommand: ParsableCommand {
         config.export.compress = exportFileCompress
         config.export.permissions = mode_t(exportFilePerm, radix: 8) ?? 0o600
         config.export.vigilFields = enableVigilFields
+        config.export.allowlist = exportAllowlist
+        config.export.denylist = exportDenylist
+        config.export.fieldFilters = fieldFilters
+        config.export.redactionFilters = redactionFilters
+        config.export.rateLimit = exportRateLimit
+        config.export.pidSetFilter = enablePidSetFilter
         config.enableAncestors = enableAncestors.split(separator: ",").contains("base")
         config.exportNamespaces = enableProcessNs
         config.exportCredentials = enableProcessCred

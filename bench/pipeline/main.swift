@@ -14,10 +14,15 @@
 // VIGIL_BENCH_EXPORT_THREAD=N: encoding and the export file on a thread of their own, at most N
 // events waiting for it (`Pipeline`'s `exportThread`, as the agent runs on two cores or more):
 // compare records_per_second_wall unpinned; events_per_cpu_second then counts both threads.
+// VIGIL_BENCH_FILTERS=1: the export behind a 10-line `--export-denylist` (``benchDenylist``:
+// type, binary, parent, arguments, pod, label, container and pid checks, none of which drops a
+// fixture event, so every event is still encoded) and a `--redaction-filters` line applied in
+// the process cache: the cost of evaluating them, not the saving of dropping events.
 // Run it pinned to one core (`taskset -c 0`). Each pass starts with an empty process cache, as
 // the records of one pass name the same processes as the next.
 import CVigilABI
 import Events
+import ExportFilters
 import Exporter
 import Foundation
 import Glibc
@@ -62,10 +67,20 @@ func main() throws {
         }
     }
 
-    let config = ProcessCacheConfig(nodeName: "bench-node")
+    // "1": both; "deny" or "redact": one of them (to see which costs what).
+    let filterMode = ProcessInfo.processInfo.environment["VIGIL_BENCH_FILTERS"] ?? ""
+    let filtered = !filterMode.isEmpty
+    var config = ProcessCacheConfig(nodeName: "bench-node")
+    if filterMode == "1" || filterMode == "redact" {
+        let redaction = try RedactionFilters(benchRedaction)
+        config.redactArguments = { binary, arguments in redaction.redact(binary: binary, arguments: arguments) }
+    }
     let clock = KtimeClock(bootWallNanoseconds: 1_700_000_000_000_000_000)
     let file = try ExportFileWriter(path: output, maxSizeMB: 100_000, maxBackups: 0)
     let exporter = Exporter(stdout: nil, file: file)
+    if filterMode == "1" || filterMode == "deny" {
+        exporter.filters = try ExportFilters(allowlist: "", denylist: benchDenylist)
+    }
     let policyOpens = ProcessInfo.processInfo.environment["VIGIL_BENCH_POLICY_OPENS"].flatMap { Int($0) } ?? 0
     let exportThread = ProcessInfo.processInfo.environment["VIGIL_BENCH_EXPORT_THREAD"].flatMap { Int($0) }
     var exportThreadWaits: UInt64 = 0
@@ -138,7 +153,7 @@ func main() throws {
 
     let records = replayed.count * passes
     let result: [String: Any] = [
-        "fixture_records": ranges.count, "policy_records_per_exec": policyOpens, "record_kinds": kinds, "passes": passes, "records": records,
+        "fixture_records": ranges.count, "filters": filtered, "events_filtered": exporter.eventsFiltered, "policy_records_per_exec": policyOpens, "record_kinds": kinds, "passes": passes, "records": records,
         "events_exported": exported, "decode_errors": decodeErrors,
         "export_thread": exportThread.map { $0 as Any } ?? NSNull(), "export_thread_waits": exportThreadWaits,
         "wall_seconds": wall, "cpu_seconds": cpu,
@@ -152,6 +167,23 @@ func main() throws {
     print(String(decoding: json, as: UTF8.self))
 }
 
+
+/// VIGIL_BENCH_FILTERS' denylist: ten lines as a cluster's might read, none matching a fixture event.
+let benchDenylist = #"""
+    {"namespace":["kube-system","cilium"]}
+    {"binary_regex":["^/usr/bin/(?:ls|cat|grep)$"]}
+    {"event_set":["PROCESS_EXEC"],"binary_regex":["(?:^|/)kubelet$"]}
+    {"parent_binary_regex":["(?:^|/)containerd-shim"]}
+    {"policy_names":["noisy-policy"]}
+    {"event_set":["PROCESS_TRACEPOINT"],"pod_regex":["^debug-"]}
+    {"arguments_regex":["--health(?:z|check)"]}
+    {"pid":[1,2]}
+    {"labels":["app=noise"]}
+    {"container_id":["^0000"]}
+    """#
+
+/// VIGIL_BENCH_FILTERS' redaction filter.
+let benchRedaction = #"{"redact":["--password(?:\\s+|=)(\\S*)","(?:token|secret)=(\\S+)"]}"#
 
 /// The open storm's policy path: a record names the process and the path opened.
 let openedPath = Array("/etc/vigil-bench/opened-file.conf".utf8)
