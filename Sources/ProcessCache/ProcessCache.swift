@@ -179,7 +179,8 @@ package struct ProcessCache: Sendable {
             parentExecID: parent?.execID ?? missingParentID(pid: record.ppid, ktime: record.parentKtime),
             processStart: record.processStart, uid: record.credentials.uid, auid: record.auid, cwd: record.cwd,
             binary: record.binary, arguments: Array(record.argv.dropFirst()), flags: flags,
-            startTime: clock.wallTime(ktime: record.ktime), docker: docker(cgroupID: record.cgroupID),
+            startTime: clock.wallTime(ktime: record.ktime),
+            docker: docker(cgroupID: record.cgroupID, pid: record.pid) ?? inheritedDocker(previousEntry),
             namespaces: record.namespaces, credentials: record.credentials, cgroupID: record.cgroupID,
             redact: config.redactArguments
         )
@@ -211,7 +212,7 @@ package struct ProcessCache: Sendable {
             processStart: record.processStart, uid: parent?.uid ?? 0, auid: parent?.auid ?? UInt32.max,
             cwd: parent?.cwd ?? [], binary: parent?.binary ?? [], arguments: parent?.arguments ?? [], flags: flags,
             startTime: clock.wallTime(ktime: record.ktime),
-            docker: docker(cgroupID: record.cgroupID) ?? parent?.docker,
+            docker: docker(cgroupID: record.cgroupID, pid: record.pid) ?? parent?.docker,
             namespaces: parent?.namespaces ?? Namespaces(), credentials: parent?.credentials ?? Credentials(),
             cgroupID: record.cgroupID != 0 ? record.cgroupID : parent?.cgroupID ?? 0,
             redactedArguments: parent?.core.fields.redactedArguments
@@ -274,7 +275,7 @@ package struct ProcessCache: Sendable {
             parentExecID: parent?.execID, processStart: process.startKtime, uid: process.credentials.uid,
             auid: process.auid, cwd: process.cwd, binary: process.binary, arguments: Array(process.argv.dropFirst()),
             flags: flags, startTime: clock.wallTime(ktime: process.startKtime),
-            docker: process.cgroupID != 0 ? docker(cgroupID: process.cgroupID) : nil,
+            docker: docker(cgroupID: process.cgroupID, pid: process.pid),
             namespaces: process.namespaces, credentials: process.credentials, cgroupID: process.cgroupID,
             scanKtime: process.scanKtime, redact: config.redactArguments
         )
@@ -518,9 +519,17 @@ package struct ProcessCache: Sendable {
         pid != 0 && ktime != 0 ? execID(ProcessKey(pid: pid, ktime: ktime)) : nil
     }
 
-    private func docker(cgroupID: UInt64) -> String? {
-        guard let id = config.dockerID?(cgroupID), !id.isEmpty else { return nil }
+    private func docker(cgroupID: UInt64, pid: UInt32? = nil) -> String? {
+        var id = cgroupID != 0 ? config.dockerID?(cgroupID) : nil
+        if id?.isEmpty ?? true, let pid, let ofProcess = config.dockerIDOfProcess { id = ofProcess(pid) }
+        guard let id, !id.isEmpty else { return nil }
         return String(id.prefix(31))
+    }
+
+    /// On cgroup v1 only hosts (``ProcessCacheConfig/dockerIDOfProcess``), an exec whose
+    /// process is gone before its record is handled keeps the container its fork inherited.
+    private func inheritedDocker(_ previous: Entry?) -> String? {
+        config.dockerIDOfProcess != nil ? previous?.docker : nil
     }
 
     private static let root: [UInt8] = [UInt8(ascii: "/")]

@@ -17,6 +17,11 @@ package struct ProcessCacheConfig: Sendable {
     package var capacity: Int
     /// Maps a cgroup id to a container id; the cache keeps its first 31 characters as `docker`.
     package var dockerID: (@Sendable (UInt64) -> String?)?
+    /// Hosts with no cgroup2 hierarchy (cgroup v1 only): the kernel's cgroup id is the unused
+    /// unified root's, so the container id comes from the process's v1 paths
+    /// (`/proc/<pid>/cgroup`) instead, read when its record is handled. A process gone by then
+    /// keeps what it inherited at fork.
+    package var dockerIDOfProcess: (@Sendable (UInt32) -> String?)?
     /// The redaction filters (`--redaction-filters`): given a new process's binary and
     /// arguments, the exported `arguments` text with secrets replaced, or nil when nothing
     /// changed. Applied once per process when the cache makes its entry, so `process`, `parent`
@@ -35,6 +40,7 @@ package struct ProcessCacheConfig: Sendable {
         nodeName: String, enableAncestors: Bool = false, exportNamespaces: Bool = false,
         exportCredentials: Bool = false, hostNamespaces: Namespaces = .init(), capacity: Int = 65536,
         dockerID: (@Sendable (UInt64) -> String?)? = nil,
+        dockerIDOfProcess: (@Sendable (UInt32) -> String?)? = nil,
         redactArguments: (@Sendable (_ binary: [UInt8], _ arguments: [[UInt8]]) -> [UInt8]?)? = nil
     ) {
         self.redactArguments = redactArguments
@@ -45,5 +51,6 @@ package struct ProcessCacheConfig: Sendable {
         self.hostNamespaces = hostNamespaces
         self.capacity = capacity
         self.dockerID = dockerID
+        self.dockerIDOfProcess = dockerIDOfProcess
     }
 }

@@ -473,15 +473,26 @@ package struct ProcessMonitorService: Service {
 
     private func cacheConfig(resolver: CgroupPathResolver?, hostNamespaces: HostNamespaces) -> ProcessCacheConfig {
         var dockerID: (@Sendable (UInt64) -> String?)?
+        var dockerIDOfProcess: (@Sendable (UInt32) -> String?)?
         if let resolver {
             dockerID = { id in resolver.containerID(for: id) }
+        } else {
+            // No cgroup2 hierarchy (cgroup v1 only, e.g. Amazon Linux 2 nodes): every process's
+            // cgroup2 id is the unused unified root's, so the container comes from its v1 paths.
+            let procRoot = configuration.procRoot
+            dockerIDOfProcess = { pid in
+                HostFile.readText(atPath: "\(procRoot)/\(pid)/cgroup")
+                    .flatMap(ContainerID.cgroupPath(procCgroup:)).flatMap { ContainerID.parse(cgroupPath: $0)?.id }
+            }
+            logger.warning(
+                "no cgroup2 mount: container ids come from each process's cgroup v1 paths (/proc/PID/cgroup) when its record is handled; pod-scoped policies, --enforcement-cgroup and the cgroup connect hooks need cgroup2")
         }
         return ProcessCacheConfig(
             nodeName: configuration.nodeName, enableAncestors: configuration.enableAncestors,
             exportNamespaces: configuration.exportNamespaces, exportCredentials: configuration.exportCredentials,
             hostNamespaces: hostNamespaces.knownOrZero,
             capacity: configuration.processCacheSize,
-            dockerID: dockerID, redactArguments: Self.redactor(configuration.export))
+            dockerID: dockerID, dockerIDOfProcess: dockerIDOfProcess, redactArguments: Self.redactor(configuration.export))
     }
 
     /// `--redaction-filters` as the process cache applies them; nil without any.

@@ -12,12 +12,14 @@ enum Fixtures {
 
     static func cache(
         ancestors: Bool = false, capacity: Int = 65536, namespaces: Bool = false, credentials: Bool = false,
-        host: Namespaces = .init(), dockerID: (@Sendable (UInt64) -> String?)? = nil
+        host: Namespaces = .init(), dockerID: (@Sendable (UInt64) -> String?)? = nil,
+        dockerIDOfProcess: (@Sendable (UInt32) -> String?)? = nil
     ) -> ProcessCache {
         ProcessCache(
             config: ProcessCacheConfig(
                 nodeName: node, enableAncestors: ancestors, exportNamespaces: namespaces,
-                exportCredentials: credentials, hostNamespaces: host, capacity: capacity, dockerID: dockerID
+                exportCredentials: credentials, hostNamespaces: host, capacity: capacity, dockerID: dockerID,
+                dockerIDOfProcess: dockerIDOfProcess
             ),
             clock: clock
         )

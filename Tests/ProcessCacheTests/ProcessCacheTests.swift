@@ -217,6 +217,25 @@ private typealias F = Fixtures
         #expect(cache.count == 1)
     }
 
+    /// cgroup v1 only hosts: the container comes from the process's v1 paths when its record is
+    /// handled; an exec whose process is already gone keeps what its fork inherited.
+    @Test func onCgroupV1HostsTheContainerComesFromTheProcessAndIsInherited() throws {
+        let container = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        var cache = F.cache(dockerIDOfProcess: { $0 == 500 ? container : nil })
+        _ = cache.handle(F.exec(pid: 400, ktime: 50, ppid: 0, cgroupID: 1))
+        _ = cache.handle(F.clone(pid: 500, ktime: 100, ppid: 400))
+        #expect(cache.process(pid: 500, ktime: 100)?.docker == String(container.prefix(31)))
+        let exec = try cache.mustHandle(F.exec(pid: 500, ktime: 110, ppid: 400, cgroupID: 1))
+        #expect(exec.process.docker == String(container.prefix(31)))
+        // 600 is gone when its records are handled: its fork inherited 500's container.
+        _ = cache.handle(F.clone(pid: 600, ktime: 200, ppid: 500, parentKtime: 110))
+        let gone = try cache.mustHandle(F.exec(pid: 600, ktime: 210, ppid: 500, parentKtime: 110, cgroupID: 1))
+        #expect(gone.process.docker == String(container.prefix(31)))
+        // A host process: none.
+        let host = try cache.mustHandle(F.exec(pid: 700, ktime: 300, ppid: 400, cgroupID: 1))
+        #expect(host.process.docker == nil)
+    }
+
     @Test func exitOfAnUnknownProcessIsExportedWithMiss() throws {
         var cache = F.cache(dockerID: { _ in "0123456789abcdef0123456789abcdef0123456789abcdef" })
         let record = ExitRecord(ktime: 900, cgroupID: 77, pid: 4242, tid: 4243, processKtime: 800, exitCode: 15)

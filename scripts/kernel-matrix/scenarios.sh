@@ -372,6 +372,50 @@ POLICIES=7
 [ $has_fn = yes ] && POLICIES=$((POLICIES + 4))
 [ "$TRAMP_EXPECTED" = yes ] && POLICIES=$((POLICIES + 1))
 
+# cgroup v1 only (Amazon Linux 2 nodes mount no cgroup2): in a guest, the cgroup2 mount is
+# swapped for v1 hierarchies (cpu, pids) at the end of the run; an agent started then warns that
+# container ids come from each process's v1 paths, and an exec inside a Docker-shaped v1 cgroup
+# (/docker/<64 hex>) carries that id in `docker` (the process lives two seconds: one that ends
+# before the agent reads its /proc entry keeps what its fork inherited, here the host's none).
+# The host column keeps its cgroups as they are.
+cgroup_v1_scenario() {
+	if [ -z "${EXPECT_BPF_LSM:-}" ]; then
+		result cgroup-v1 SKIP "host column: the machine's cgroups stay as they are"
+		return
+	fi
+	if ! umount -l /sys/fs/cgroup; then
+		result cgroup-v1 FAIL "cannot unmount cgroup2"
+		return
+	fi
+	mount -t tmpfs cgroup /sys/fs/cgroup
+	v1_id=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+	for c in cpu pids; do
+		mkdir -p /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c && mkdir -p /sys/fs/cgroup/$c/docker/$v1_id
+	done
+	"$VIGIL" --node-name matrix --export-filename "$WORK/events-v1.log" --server-address "" \
+		--tracing-policy-dir /nonexistent --log-level info >/dev/null 2>"$WORK/agent-v1.log" &
+	V1_AGENT=$!
+	i=0
+	while [ $i -lt $((READY_TIMEOUT * 10)) ] && kill -0 $V1_AGENT 2>/dev/null && ! grep -q "procfs scan done" "$WORK/agent-v1.log"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sh -c 'for c in cpu pids; do echo $$ >"/sys/fs/cgroup/$c/docker/$1/cgroup.procs"; done; exec "$0" sleep 2' "$WORK/bin/t-exec" "$v1_id"
+	saved=$EVENTS
+	EVENTS=$WORK/events-v1.log
+	short=$(echo "$v1_id" | cut -c1-31)
+	if grep -q "no cgroup2 mount: container ids come from each process's cgroup v1 paths" "$WORK/agent-v1.log" &&
+		wait_event 10 '"process_exec"' "\"binary\":\"$WORK/bin/t-exec\"" "\"docker\":\"$short\""; then
+		result cgroup-v1 PASS "the agent warns; the exec in /docker/<id> of the v1 hierarchies carries docker=$short"
+	else
+		result cgroup-v1 FAIL "no warning or no process_exec with docker=$short: $(grep -i cgroup "$WORK/agent-v1.log" | tail -n 1)"
+	fi
+	EVENTS=$saved
+	kill -TERM $V1_AGENT
+	wait $V1_AGENT
+	V1_AGENT=
+}
+
 # Kernels without bpf_loop() (before 5.17) run the process sensor only: its exec program walks
 # paths in a bounded loop, and every policy is refused with the reason. There the column checks
 # exactly that: the exec and exit events with the binary's path, the probe, each policy refused
@@ -421,6 +465,7 @@ if [ "$(printf '%s\n' "$PROBE" | awk '$1 == "bpf_loop" {print $2; exit}')" = no 
 		fi
 	fi
 	AGENT=
+	cgroup_v1_scenario
 	for s in sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
 		if [ "$refused" -ge "$files" ]; then
 			result $s SKIP "policies need bpf_loop (5.17+): all $files refused saying so"
@@ -455,7 +500,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -1198,6 +1243,8 @@ else
 		result $s SKIP "BPF-LSM does not serve the hooks here (EvasionKernelTests measures the fallback on the host)"
 	done
 fi
+
+cgroup_v1_scenario
 
 # $RESULTS may be a serial port, which cannot be read back: the copy in $WORK is.
 if grep -q '^RESULT .* FAIL' "$WORK/results"; then

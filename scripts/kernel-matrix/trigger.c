@@ -44,6 +44,11 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "noop") == 0)
 		return 0;
+	/* Lives a while: long enough for the agent to read its /proc entry (cgroup-v1). */
+	if (argc == 3 && strcmp(argv[1], "sleep") == 0) {
+		sleep((unsigned)atoi(argv[2]));
+		return 0;
+	}
 	if (argc == 3 && strcmp(argv[1], "open") == 0) {
 		int fd = open(argv[2], O_RDONLY);
 		printf("%d\n", fd < 0 ? errno : 0);
@@ -65,6 +70,6 @@ int main(int argc, char **argv)
 		printf("%d\n", connect_loopback(atoi(argv[2])));
 		return 0;
 	}
-	fprintf(stderr, "usage: %s noop | open PATH | read PATH | exec PATH ARG... | connect PORT\n", argv[0]);
+	fprintf(stderr, "usage: %s noop | sleep SECONDS | open PATH | read PATH | exec PATH ARG... | connect PORT\n", argv[0]);
 	return 2;
 }
