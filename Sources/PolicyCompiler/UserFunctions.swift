@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+
+/// Where a uprobe of a policy asks to sit in its binary.
+package enum UserFunctionTarget: Sendable, Hashable {
+    /// A function symbol (`symbols`), looked up in the file's .symtab and .dynsym.
+    case symbol(String)
+    /// A file offset (`offsets`), as the uprobe PMU and /sys/kernel/tracing/uprobe_events take it.
+    case offset(UInt64)
+}
+
+/// What the compiler found of a uprobe target in the binary.
+package enum UserFunctionLookup: Sendable, Hashable {
+    /// The file offset the probe goes to.
+    case offset(UInt64)
+    /// The target cannot be probed there, in words for the operator.
+    case refused(String)
+    /// Not looked at where the compiler runs (validation away from the node): libbpf resolves a
+    /// symbol when the agent attaches it.
+    case unchecked
+}
+
+/// The function symbols of an ELF file and the file offsets uprobes attach at, read as libbpf
+/// reads them for `bpf_program__attach_uprobe_opts` with a `func_name` (offset = the symbol's
+/// value - its section's address + the section's file offset), so the compiler refuses a missing
+/// symbol at its position in the policy and the event can name the offset.
+package enum ELFFunctions {
+    /// Looks `target` up in the file at `path`.
+    package static func lookup(_ target: UserFunctionTarget, in path: String) -> UserFunctionLookup {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            return .refused("\(path): \(String(cString: strerror(errno))) on this node")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .refused("\(path) is not a regular file") }
+        // Mapped, not read: the file is whatever the policy names, a 1 GB binary included.
+        guard let bytes = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
+            return .refused("\(path) could not be read")
+        }
+        guard let elf = ELF64(bytes) else {
+            return .refused("\(path) is not a 64-bit little-endian ELF file (uprobes need the machine code of a binary or library)")
+        }
+        switch target {
+        case .offset(let offset):
+            guard offset < UInt64(bytes.count) else {
+                return .refused("offset 0x\(String(offset, radix: 16)) is past the end of \(path) (\(bytes.count) bytes)")
+            }
+            guard elf.isExecutableOffset(offset) else {
+                return .refused("offset 0x\(String(offset, radix: 16)) of \(path) is not in an executable segment")
+            }
+            return .offset(offset)
+        case .symbol(let name):
+            let offsets = elf.functionOffsets(named: name)
+            if offsets.isEmpty {
+                return .refused(
+                    "\(path) has no function symbol \(name) (neither in .symtab nor in .dynsym: misspelled, static and "
+                        + "stripped, or in a library the binary loads rather than in the binary)")
+            }
+            guard offsets.count == 1, let offset = offsets.first else {
+                return .refused(
+                    "\(path) has \(offsets.count) different functions named \(name) (at file offsets "
+                        + offsets.sorted().map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+                        + "); give the one meant in `offsets`")
+            }
+            return .offset(offset)
+        }
+    }
+}
+
+/// The parts of an ELF64 little-endian file a uprobe needs: section headers, symbol tables and
+/// program headers. Every read is bounds-checked: the file is whatever the policy names.
+struct ELF64 {
+    /// The file, indexed from 0.
+    let bytes: Data
+
+    struct Section {
+        var type: UInt32
+        var address: UInt64
+        var offset: UInt64
+        var size: UInt64
+        var link: UInt32
+        var entrySize: UInt64
+    }
+
+    let sections: [Section]
+
+    init?(_ data: Data) {
+        let bytes = data.startIndex == 0 ? data : Data(data)
+        self.bytes = bytes
+        guard bytes.count >= 64, bytes[0] == 0x7f, bytes[1] == 0x45, bytes[2] == 0x4c, bytes[3] == 0x46,
+            bytes[4] == 2 /* ELFCLASS64 */, bytes[5] == 1 /* ELFDATA2LSB */
+        else { return nil }
+        var sections: [Section] = []
+        let shoff = Self.u64(bytes, 0x28), shentsize = UInt64(Self.u16(bytes, 0x3a)), shnum = UInt64(Self.u16(bytes, 0x3c))
+        if shentsize >= 64, shoff > 0, shoff <= UInt64(bytes.count), shnum * shentsize <= UInt64(bytes.count) - shoff {
+            for i in 0..<shnum {
+                let at = Int(shoff + i * shentsize)
+                sections.append(
+                    Section(
+                        type: Self.u32(bytes, at + 4), address: Self.u64(bytes, at + 16), offset: Self.u64(bytes, at + 24),
+                        size: Self.u64(bytes, at + 32), link: Self.u32(bytes, at + 40), entrySize: Self.u64(bytes, at + 56)))
+            }
+        }
+        self.sections = sections
+    }
+
+    /// File offsets of the defined functions (STT_FUNC, STT_GNU_IFUNC) named `name` (or
+    /// `name@VERSION`, as libbpf accepts), from .symtab and .dynsym; distinct values.
+    func functionOffsets(named name: String) -> Set<UInt64> {
+        let wanted = Array(name.utf8)
+        var found: Set<UInt64> = []
+        for table in sections where table.type == 2 /* SHT_SYMTAB */ || table.type == 11 /* SHT_DYNSYM */ {
+            guard Int(table.link) < sections.count, table.entrySize >= 24, Self.within(table, bytes.count) else { continue }
+            let strings = sections[Int(table.link)]
+            guard Self.within(strings, bytes.count) else { continue }
+            for i in 0..<(table.size / table.entrySize) {
+                let at = Int(table.offset + i * table.entrySize)
+                let kind = bytes[at + 4] & 0xf
+                let shndx = Self.u16(bytes, at + 6)
+                guard kind == 2 || kind == 10, shndx != 0, shndx < 0xff00, Int(shndx) < sections.count else { continue }
+                let nameOffset = UInt64(Self.u32(bytes, at))
+                guard nameOffset < strings.size, matches(wanted, at: Int(strings.offset + nameOffset), end: Int(strings.offset + strings.size))
+                else { continue }
+                let value = Self.u64(bytes, at + 8)
+                let section = sections[Int(shndx)]
+                guard value >= section.address else { continue }
+                found.insert((value - section.address) &+ section.offset)
+            }
+        }
+        return found
+    }
+
+    /// Whether `offset` lies in the file bytes of a loadable executable segment (PT_LOAD, PF_X).
+    func isExecutableOffset(_ offset: UInt64) -> Bool {
+        let phoff = Self.u64(bytes, 0x20), phentsize = UInt64(Self.u16(bytes, 0x36)), phnum = UInt64(Self.u16(bytes, 0x38))
+        guard phentsize >= 56, phoff <= UInt64(bytes.count), phnum * phentsize <= UInt64(bytes.count) - phoff else { return false }
+        for i in 0..<phnum {
+            let at = Int(phoff + i * phentsize)
+            guard Self.u32(bytes, at) == 1 /* PT_LOAD */, Self.u32(bytes, at + 4) & 1 != 0 /* PF_X */ else { continue }
+            let start = Self.u64(bytes, at + 8), size = Self.u64(bytes, at + 32)
+            if offset >= start && offset - start < size { return true }
+        }
+        return false
+    }
+
+    /// Whether the section's bytes are inside a file of `count` bytes (overflow-safe).
+    private static func within(_ section: Section, _ count: Int) -> Bool {
+        section.offset <= UInt64(count) && section.size <= UInt64(count) - section.offset
+    }
+
+    /// Whether the NUL-terminated string at `at` is `wanted`, or `wanted` followed by `@`.
+    private func matches(_ wanted: [UInt8], at: Int, end: Int) -> Bool {
+        guard at + wanted.count < end else { return false }
+        for (i, byte) in wanted.enumerated() where bytes[at + i] != byte { return false }
+        let next = bytes[at + wanted.count]
+        return next == 0 || next == UInt8(ascii: "@")
+    }
+
+    private static func u16(_ b: Data, _ at: Int) -> UInt16 {
+        guard at >= 0, at + 2 <= b.count else { return 0 }
+        return UInt16(b[at]) | UInt16(b[at + 1]) << 8
+    }
+
+    private static func u32(_ b: Data, _ at: Int) -> UInt32 {
+        guard at >= 0, at + 4 <= b.count else { return 0 }
+        return (0..<4).reduce(0) { $0 | UInt32(b[at + $1]) << (8 * UInt32($1)) }
+    }
+
+    private static func u64(_ b: Data, _ at: Int) -> UInt64 {
+        guard at >= 0, at + 8 <= b.count else { return 0 }
+        return (0..<8).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
+    }
+}
