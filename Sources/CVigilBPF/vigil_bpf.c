@@ -180,13 +180,16 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	 * off) the kprobe programs are not even tried. A kernel that has it but refuses kprobe
 	 * programs (lockdown) gets a second load without them. */
 	int kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
-	/* The same for uprobes and their PMU; a kernel refusing them gets a load without them too. */
+	/* The same for uprobes and their PMU. A refusal of one family must not cost the other: the
+	 * loads go from both, to each alone, to neither. */
 	int uprobes = access("/sys/bus/event_source/devices/uprobe/type", F_OK) == 0;
 	int err = open_load(options, kprobes, uprobes, out);
 
-	if (err && kprobes)
-		err = open_load(options, 0, uprobes, out);
 	if (err && uprobes)
+		err = open_load(options, kprobes, 0, out);
+	if (err && kprobes && uprobes)
+		err = open_load(options, 0, uprobes, out);
+	if (err && kprobes)
 		err = open_load(options, 0, 0, out);
 	return err;
 }

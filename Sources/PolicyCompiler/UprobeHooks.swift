@@ -128,6 +128,10 @@ extension Context {
             case .refused(let reason):
                 fail(up, reason, at: key)
                 continue
+            case .unusableBinary(let reason):
+                // Said once, at the path, whatever the number of symbols.
+                fail(up, reason, at: "path")
+                return []
             }
             let name = symbol ?? "0x" + String(offset ?? 0, radix: 16)
             var policyOffset: UInt64 = 0

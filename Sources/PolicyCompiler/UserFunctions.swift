@@ -13,8 +13,10 @@ package enum UserFunctionTarget: Sendable, Hashable {
 package enum UserFunctionLookup: Sendable, Hashable {
     /// The file offset the probe goes to.
     case offset(UInt64)
-    /// The target cannot be probed there, in words for the operator.
+    /// The target cannot be probed in that binary, in words for the operator.
     case refused(String)
+    /// The binary itself cannot be probed (missing, not a file, not ELF), in words for the operator.
+    case unusableBinary(String)
     /// Not looked at where the compiler runs (validation away from the node): libbpf resolves a
     /// symbol when the agent attaches it.
     case unchecked
@@ -29,15 +31,15 @@ package enum ELFFunctions {
     package static func lookup(_ target: UserFunctionTarget, in path: String) -> UserFunctionLookup {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            return .refused("\(path): \(String(cString: strerror(errno))) on this node")
+            return .unusableBinary("\(path): \(String(cString: strerror(errno))) on this node")
         }
-        guard info.st_mode & S_IFMT == S_IFREG else { return .refused("\(path) is not a regular file") }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .unusableBinary("\(path) is not a regular file") }
         // Mapped, not read: the file is whatever the policy names, a 1 GB binary included.
         guard let bytes = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
-            return .refused("\(path) could not be read")
+            return .unusableBinary("\(path) could not be read")
         }
         guard let elf = ELF64(bytes) else {
-            return .refused("\(path) is not a 64-bit little-endian ELF file (uprobes need the machine code of a binary or library)")
+            return .unusableBinary("\(path) is not a 64-bit little-endian ELF file (uprobes need the machine code of a binary or library)")
         }
         switch target {
         case .offset(let offset):

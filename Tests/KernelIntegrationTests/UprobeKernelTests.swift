@@ -19,19 +19,20 @@ struct UprobeKernelTests {
     static let source = """
         #include <stdio.h>
         #include <stdlib.h>
+        #include <string.h>
 
         /* Exported, not inlined: the probe's target keeps its own symbol and calling convention. */
-        __attribute__((noinline)) int vigil_uprobe_target(int n, const char *s)
+        __attribute__((noinline)) int vigil_uprobe_target(int n, const char *s, unsigned long len)
         {
             __asm__ volatile("" ::: "memory");
-            return n + (int)s[0];
+            return n + (int)s[0] + (int)(len & 0);
         }
 
         int main(int argc, char **argv)
         {
             int n = argc > 1 ? atoi(argv[1]) : 0;
             const char *s = argc > 2 ? argv[2] : "";
-            printf("%d\\n", vigil_uprobe_target(n, s));
+            printf("%d\\n", vigil_uprobe_target(n, s, strlen(s)));
             return 0;
         }
         """
@@ -118,6 +119,9 @@ struct UprobeKernelTests {
                 args:
                 - index: 0
                   type: int
+                - index: 1
+                  type: char_buf
+                  sizeArgIndex: 3
                 selectors:
                 - matchArgs:
                   - index: 0
@@ -165,6 +169,8 @@ struct UprobeKernelTests {
         let kill = try agent.waitFor("the Sigkill event") { $0.policyName == "uprobe-kill" }
         #expect(kill.action == "KPROBE_ACTION_SIGKILL", "\(kill.line)")
         #expect(kill.args.first?["int_arg"] as? Int == 9)
+        // char_buf: the string's bytes, as long as the third argument says.
+        #expect(kill.args.last?["bytes_arg"] as? String == Data("dies".utf8).base64EncodedString(), "\(kill.line)")
 
         // The filtered call ran before the uretprobe's and the kill's: it would be exported by now.
         agent.poll()

@@ -31,7 +31,7 @@ import TracingPolicy
             case ("/opt/app", .symbol("handle")): .offset(0x1234)
             case ("/opt/app", .offset(let offset)): .offset(offset)
             case ("/opt/app", .symbol(let name)): .refused("/opt/app has no function symbol \(name)")
-            default: .refused("\(binary): No such file or directory on this node")
+            default: .unusableBinary("\(binary): No such file or directory on this node")
             }
         }
         return environment
@@ -167,6 +167,8 @@ import TracingPolicy
             """)
         #expect(args.contains { $0.contains("type file is not read from a uprobe by this build") }, "\(args)")
         #expect(args.contains { $0.contains("char_buf needs sizeArgIndex") })
+        let elsewhere = refusal("- path: /opt/other\n  symbols: [a, b]")
+        #expect(elsewhere == ["policy.yaml:7:11: spec.uprobes[0].path: /opt/other: No such file or directory on this node"])
         let missing = refusal("- path: /opt/app\n  symbols: [missing]")
         #expect(missing.count == 1 && missing.first?.contains("spec.uprobes[0].symbols: /opt/app has no function symbol missing") == true, "\(missing)")
     }
@@ -193,9 +195,9 @@ import TracingPolicy
             return
         }
         #expect(why.contains("has no function symbol vigil_no_such_function"))
-        #expect(ELFFunctions.lookup(.symbol("main"), in: "/nonexistent/app") == .refused("/nonexistent/app: No such file or directory on this node"))
-        #expect(ELFFunctions.lookup(.symbol("main"), in: "/etc") == .refused("/etc is not a regular file"))
-        guard case .refused(let notELF) = ELFFunctions.lookup(.symbol("main"), in: "/etc/passwd") else {
+        #expect(ELFFunctions.lookup(.symbol("main"), in: "/nonexistent/app") == .unusableBinary("/nonexistent/app: No such file or directory on this node"))
+        #expect(ELFFunctions.lookup(.symbol("main"), in: "/etc") == .unusableBinary("/etc is not a regular file"))
+        guard case .unusableBinary(let notELF) = ELFFunctions.lookup(.symbol("main"), in: "/etc/passwd") else {
             Issue.record("/etc/passwd read as ELF")
             return
         }
