@@ -178,4 +178,46 @@ struct UprobeKernelTests {
         #expect(args.count == 1, "matchArgs let another call through: \(args.map(\.line))")
         #expect(agent.events.filter { $0.policyName == "uprobe-kill" }.count == 1)
     }
+
+    /// Tetragon's own examples on a copy of bash (never on /bin/bash itself): uprobe.yaml
+    /// (readline and main) and uprobe-pid.yaml (matchPIDs with followForks, its pid replaced by
+    /// this test's, its readline by main, which `bash -c` calls and readline is not), as written
+    /// otherwise. One run of the copy reports main to both.
+    @Test(
+        .enabled(if: FileManager.default.fileExists(atPath: "/work/shared/reference/tetragon-examples/uprobe.yaml"), "no Tetragon examples here"),
+        .enabled(if: FileManager.default.fileExists(atPath: "/bin/bash"), "no /bin/bash here"))
+    func tetragonsBashExamplesRunOnACopyOfBash() throws {
+        let dir = try TempDir("vigil-uprobe-bash")
+        defer { dir.remove() }
+        let bash = try dir.copy("/bin/bash", as: "bash-\(UUID().uuidString.prefix(8))")
+        let examples = "/work/shared/reference/tetragon-examples"
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        let plain = try String(contentsOfFile: "\(examples)/uprobe.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "\"/bin/bash\"", with: "\"\(bash)\"")
+            .replacingOccurrences(of: "name: \"uprobe\"", with: "name: \"tetragon-uprobe\"")
+        let pid = try String(contentsOfFile: "\(examples)/uprobe-pid.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "\"/bin/bash\"", with: "\"\(bash)\"")
+            .replacingOccurrences(of: "name: \"uprobe\"", with: "name: \"tetragon-uprobe-pid\"")
+            .replacingOccurrences(of: "\"readline\"", with: "\"main\"")
+            .replacingOccurrences(of: "- 61697", with: "- \(getpid())")
+        #expect(plain.contains(bash) && pid.contains(bash) && pid.contains("\(getpid())"), "the examples changed: \(plain)\n\(pid)")
+        try plain.write(toFile: "\(policies)/uprobe.yaml", atomically: true, encoding: .utf8)
+        try pid.write(toFile: "\(policies)/uprobe-pid.yaml", atomically: true, encoding: .utf8)
+
+        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        for name in ["tetragon-uprobe", "tetragon-uprobe-pid"] { try agent.waitForLog("policy=\(name)") }
+        #expect(agent.log.contains("\(bash):readline (uprobe)") && agent.log.contains("\(bash):main (uprobe)"), "\(agent.log)")
+        #expect(try agent.run(bash, argv: [bash, "-c", "true"].map { Array($0.utf8) }) == 0)
+        for name in ["tetragon-uprobe", "tetragon-uprobe-pid"] {
+            let event = try agent.waitFor("main in \(name)") { $0.type == "process_uprobe" && $0.policyName == name }
+            #expect(event.body["path"] as? String == bash, "\(event.line)")
+            #expect(event.body["symbol"] as? String == "main", "\(event.line)")
+            #expect(event.binary == bash)
+        }
+    }
 }
