@@ -37,11 +37,6 @@ extension Context {
             return []
         }
         // Keys whose meaning this agent cannot honour: refused, never ignored.
-        if !up.addrs.isEmpty {
-            fail(
-                up, "addrs (virtual addresses) are not supported by this build; give the function's symbol, or its file "
-                    + "offset in `offsets` (as perf and uprobe_events take it)", at: "addrs")
-        }
         if !up.refCtrOffsets.isEmpty {
             fail(up, "refCtrOffsets (USDT semaphores) are not supported by this build", at: "refCtrOffsets")
         }
@@ -112,11 +107,12 @@ extension Context {
         }
         guard errors.count == errorsBefore, resolved.count == up.args.count else { return [] }
 
-        // One hook per target: the symbols, or the file offsets.
+        // One hook per target: the symbols, the file offsets or the addresses (the parser allows one kind).
         let targets: [(symbol: String?, target: UserFunctionTarget, key: String)] =
-            up.symbols.isEmpty
-            ? up.offsets.map { (nil, .offset($0), "offsets") }
-            : up.symbols.map { ($0, .symbol($0), "symbols") }
+            !up.symbols.isEmpty
+            ? up.symbols.map { ($0, .symbol($0), "symbols") }
+            : !up.offsets.isEmpty
+                ? up.offsets.map { (nil, .offset($0), "offsets") } : up.addrs.map { (nil, .address($0), "addrs") }
         let slotFor: (UInt32) -> Int? = { value in up.args.firstIndex { $0.index == value } }
         let mechanism: Mechanism = up.return ? .uretprobe : .uprobe
         var hooks: [CompiledHook] = []
@@ -133,9 +129,15 @@ extension Context {
                 fail(up, reason, at: "path")
                 return []
             }
-            let name = symbol ?? "0x" + String(offset ?? 0, radix: 16)
+            // Named as the policy names it; the event's `offset` is the file offset probed (0 for
+            // a symbol: Tetragon's proto has the two exclusive).
+            let name: String
             var policyOffset: UInt64 = 0
-            if case .offset(let given) = target { policyOffset = given }
+            switch target {
+            case .symbol(let symbol): name = symbol
+            case .offset(let given): (name, policyOffset) = ("0x" + String(given, radix: 16), given)
+            case .address(let address): (name, policyOffset) = ("0x" + String(address, radix: 16), offset ?? 0)
+            }
             guard
                 var hook = buildHook(
                     category: up.binaryPath, name: name,

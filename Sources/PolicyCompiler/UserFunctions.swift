@@ -7,6 +7,9 @@ package enum UserFunctionTarget: Sendable, Hashable {
     case symbol(String)
     /// A file offset (`offsets`), as the uprobe PMU and /sys/kernel/tracing/uprobe_events take it.
     case offset(UInt64)
+    /// A virtual address in the file's loadable segments (`addrs`, as `nm` prints a symbol's
+    /// value), turned into the file offset of that byte.
+    case address(UInt64)
 }
 
 /// What the compiler found of a uprobe target in the binary.
@@ -48,6 +51,11 @@ package enum ELFFunctions {
             }
             guard elf.isExecutableOffset(offset) else {
                 return .refused("offset 0x\(String(offset, radix: 16)) of \(path) is not in an executable segment")
+            }
+            return .offset(offset)
+        case .address(let address):
+            guard let offset = elf.executableOffset(ofAddress: address) else {
+                return .refused("address 0x\(String(address, radix: 16)) is not in an executable segment of \(path)")
             }
             return .offset(offset)
         case .symbol(let name):
@@ -131,17 +139,27 @@ struct ELF64 {
         return found
     }
 
-    /// Whether `offset` lies in the file bytes of a loadable executable segment (PT_LOAD, PF_X).
-    func isExecutableOffset(_ offset: UInt64) -> Bool {
+    /// The loadable executable segments (PT_LOAD with PF_X): file offset, virtual address, size in the file.
+    var executableSegments: [(offset: UInt64, address: UInt64, size: UInt64)] {
         let phoff = Self.u64(bytes, 0x20), phentsize = UInt64(Self.u16(bytes, 0x36)), phnum = UInt64(Self.u16(bytes, 0x38))
-        guard phentsize >= 56, phoff <= UInt64(bytes.count), phnum * phentsize <= UInt64(bytes.count) - phoff else { return false }
-        for i in 0..<phnum {
+        guard phentsize >= 56, phoff <= UInt64(bytes.count), phnum * phentsize <= UInt64(bytes.count) - phoff else { return [] }
+        return (0..<phnum).compactMap { i in
             let at = Int(phoff + i * phentsize)
-            guard Self.u32(bytes, at) == 1 /* PT_LOAD */, Self.u32(bytes, at + 4) & 1 != 0 /* PF_X */ else { continue }
-            let start = Self.u64(bytes, at + 8), size = Self.u64(bytes, at + 32)
-            if offset >= start && offset - start < size { return true }
+            guard Self.u32(bytes, at) == 1 /* PT_LOAD */, Self.u32(bytes, at + 4) & 1 != 0 /* PF_X */ else { return nil }
+            return (Self.u64(bytes, at + 8), Self.u64(bytes, at + 16), Self.u64(bytes, at + 32))
         }
-        return false
+    }
+
+    /// Whether `offset` lies in the file bytes of a loadable executable segment.
+    func isExecutableOffset(_ offset: UInt64) -> Bool {
+        executableSegments.contains { offset >= $0.offset && offset - $0.offset < $0.size }
+    }
+
+    /// The file offset of the byte at virtual address `address` in an executable segment, as
+    /// libbpf and cilium/ebpf turn an address into an offset: address - p_vaddr + p_offset.
+    func executableOffset(ofAddress address: UInt64) -> UInt64? {
+        executableSegments.first { address >= $0.address && address - $0.address < $0.size }
+            .map { (address - $0.address) &+ $0.offset }
     }
 
     /// Whether the section's bytes are inside a file of `count` bytes (overflow-safe).

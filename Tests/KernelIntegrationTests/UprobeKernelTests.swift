@@ -47,12 +47,29 @@ struct UprobeKernelTests {
         return output
     }
 
+    /// The target's virtual address, as `nm` prints it (the value `addrs` takes).
+    func address(of symbol: String, in binary: String) throws -> String {
+        let nm = Process()
+        nm.executableURL = URL(fileURLWithPath: "/usr/bin/nm")
+        nm.arguments = [binary]
+        let pipe = Pipe()
+        nm.standardOutput = pipe
+        try nm.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        nm.waitUntilExit()
+        guard let line = out.split(separator: "\n").first(where: { $0.hasSuffix(" T \(symbol)") }) else {
+            throw Spawn.Failure(description: "nm: no \(symbol) in \(binary)")
+        }
+        return "0x" + line.prefix { $0 != " " }
+    }
+
     func run(_ agent: AgentHarness, _ binary: String, _ n: Int, _ s: String) throws -> Int32 {
         try agent.run(binary, argv: [binary, String(n), s].map { Array($0.utf8) })
     }
 
-    /// Arguments, matchArgs on the string, the uretprobe's return value and a Sigkill on a
-    /// matching int: three policies on two copies of the program, one agent.
+    /// Arguments, matchArgs on the string, the uretprobe's return value, the function by its
+    /// address (`addrs`) and a Sigkill on a matching int: four policies on two copies of the
+    /// program, one agent.
     @Test func uprobeEventsCarryTheArgumentsAndSigkillStopsTheMatchingCall() throws {
         let dir = try TempDir("vigil-uprobe")
         defer { dir.remove() }
@@ -130,13 +147,31 @@ struct UprobeKernelTests {
                   matchActions:
                   - action: Sigkill
             """.write(toFile: "\(policies)/kill.yaml", atomically: true, encoding: .utf8)
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: uprobe-addr
+            spec:
+              uprobes:
+              - path: "\(traced)"
+                addrs: [\(try address(of: "vigil_uprobe_target", in: traced))]
+                args:
+                - index: 0
+                  type: int
+                selectors:
+                - matchArgs:
+                  - index: 0
+                    operator: Equal
+                    values: ["41"]
+            """.write(toFile: "\(policies)/addr.yaml", atomically: true, encoding: .utf8)
 
         let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies])
         defer {
             agent.stop()
             agent.cleanUp()
         }
-        for name in ["uprobe-args", "uprobe-return", "uprobe-kill"] { try agent.waitForLog("policy=\(name)") }
+        for name in ["uprobe-args", "uprobe-return", "uprobe-kill", "uprobe-addr"] { try agent.waitForLog("policy=\(name)") }
         #expect(agent.log.contains("\(traced):vigil_uprobe_target (uprobe)"), "\(agent.log)")
 
         #expect(try run(agent, traced, 41, "hello-vigil") == 0)
@@ -160,6 +195,12 @@ struct UprobeKernelTests {
         #expect(event.body["message"] as? String == "target called")
         #expect(event.body["tags"] as? [String] == ["test"])
         #expect(event.vigil["mechanism"] as? String == "uprobe", "\(event.line)")
+
+        // addrs: the same call through the function's address, reported with the file offset probed.
+        let byAddress = try agent.waitFor("the addrs event") { $0.policyName == "uprobe-addr" }
+        #expect(byAddress.body["symbol"] == nil, "\(byAddress.line)")
+        #expect((byAddress.body["offset"] as? String).flatMap { UInt64($0) }.map { $0 > 0 } == true, "\(byAddress.line)")
+        #expect(byAddress.args.first?["int_arg"] as? Int == 41)
 
         let returned = try agent.waitFor("the uretprobe event") { $0.policyName == "uprobe-return" }
         // vigil_uprobe_target returns n + s[0]: 3 + 'r'.

@@ -30,6 +30,8 @@ import TracingPolicy
             switch (binary, target) {
             case ("/opt/app", .symbol("handle")): .offset(0x1234)
             case ("/opt/app", .offset(let offset)): .offset(offset)
+            case ("/opt/app", .address(let address)) where address >= 0x401000: .offset(address - 0x400000)
+            case ("/opt/app", .address(let address)): .refused("address 0x\(String(address, radix: 16)) is not in an executable segment of /opt/app")
             case ("/opt/app", .symbol(let name)): .refused("/opt/app has no function symbol \(name)")
             default: .unusableBinary("\(binary): No such file or directory on this node")
             }
@@ -104,6 +106,16 @@ import TracingPolicy
         #expect(hooks.first?.uprobe?.offset == 0x40)
     }
 
+    /// addrs: virtual addresses, probed at the file offset of their byte; the event says which.
+    @Test func addressesBecomeFileOffsets() throws {
+        let hooks = try hooks("- path: /opt/app\n  addrs: [0x401136]")
+        #expect(hooks.map(\.name) == ["0x401136"])
+        #expect(hooks.first?.uprobe == UprobeTarget(binary: "/opt/app", symbol: nil, offset: 0x1136))
+        #expect(hooks.first?.event == .uprobe(path: "/opt/app", symbol: "", offset: 0x1136))
+        let outside = refusal("- path: /opt/app\n  addrs: [0x10]")
+        #expect(outside == ["policy.yaml:8:12: spec.uprobes[0].addrs: address 0x10 is not in an executable segment of /opt/app"], "\(outside)")
+    }
+
     /// A binary the compiler cannot read here (validation away from the node): the symbol is
     /// left for libbpf to resolve at attach time.
     @Test func anUncheckedBinaryAttachesByName() throws {
@@ -131,7 +143,7 @@ import TracingPolicy
                 - action: Override
                   argError: -1
             - path: /opt/app
-              addrs: [0x1000]
+              offsets: [0x1000]
               refCtrOffsets: [0x10]
             - path: /procRoot/1/root/usr/bin/bash
               symbols: [_start]
@@ -143,7 +155,6 @@ import TracingPolicy
             ("binaryDigests: [", "binaryDigests are not supported by this build"),
             ("resolvePathInContainer: true", "resolvePathInContainer is not supported by this build"),
             ("action: Override", "Override on a uprobe"),
-            ("addrs: [", "addrs (virtual addresses) are not supported by this build"),
             ("refCtrOffsets: [", "refCtrOffsets (USDT semaphores) are not supported"),
             ("/procRoot/1", "/procRoot is where Tetragon's pod mounts the host's /proc"),
         ]
@@ -190,6 +201,12 @@ import TracingPolicy
         }
         #expect(offset > 0)
         #expect(ELFFunctions.lookup(.offset(offset), in: "/bin/bash") == .offset(offset))
+        // Addresses: the ELF header (offset 0x10) is in no executable segment. (Debian's bash
+        // maps its text at the address equal to its file offset, so readline's address is its offset.)
+        if case .offset = ELFFunctions.lookup(.address(0x10), in: "/bin/bash") {
+            Issue.record("address 0x10 (the ELF header) resolved to an executable offset")
+        }
+        #expect(ELFFunctions.lookup(.address(offset), in: "/bin/bash") == .offset(offset))
         guard case .refused(let why) = ELFFunctions.lookup(.symbol("vigil_no_such_function"), in: "/bin/bash") else {
             Issue.record("a missing symbol was found")
             return

@@ -16,7 +16,10 @@ struct UprobeBackend: HookBackend {
     func serves(_ mechanism: Mechanism) -> Bool { mechanism == .uprobe || mechanism == .uretprobe }
 
     mutating func attach(_ hook: CompiledHook, slot: UInt32, policy: String) throws -> Mechanism {
-        guard let target = hook.uprobe else { throw HookRefusal("policy \(policy): uprobe hook \(hook.name) has no binary") }
+        guard let target = hook.uprobe, target.symbol != nil || target.offset != nil else {
+            // Only a compile that could not read the binary (validation elsewhere) leaves both out.
+            throw HookRefusal("policy \(policy): uprobe hook \(hook.name) has neither a symbol nor a file offset")
+        }
         links[slot] = try kernel.attachUprobeHook(target, slot: slot, returnProbe: hook.mechanism == .uretprobe)
         return hook.mechanism
     }
