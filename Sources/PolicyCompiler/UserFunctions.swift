@@ -32,22 +32,25 @@ package enum UserFunctionLookup: Sendable, Hashable {
 package enum ELFFunctions {
     /// Looks `target` up in the file at `path`.
     package static func lookup(_ target: UserFunctionTarget, in path: String) -> UserFunctionLookup {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        // O_NONBLOCK: a FIFO named as the binary would otherwise block the open (and the agent).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
             return .unusableBinary("\(path): \(String(cString: strerror(errno))) on this node")
         }
-        guard info.st_mode & S_IFMT == S_IFREG else { return .unusableBinary("\(path) is not a regular file") }
-        // Mapped, not read: the file is whatever the policy names, a 1 GB binary included.
-        guard let bytes = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
-            return .unusableBinary("\(path) could not be read")
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            return .unusableBinary("\(path) is not a regular file")
         }
-        guard let elf = ELF64(bytes) else {
+        // Read, not mapped: a file truncated under a mapping would kill the agent with SIGBUS.
+        // Only the headers and the symbol tables are read, with pread, bounded by the file size.
+        guard let elf = ELF64(ELF64.File(fd: fd, size: UInt64(info.st_size))) else {
             return .unusableBinary("\(path) is not a 64-bit little-endian ELF file (uprobes need the machine code of a binary or library)")
         }
         switch target {
         case .offset(let offset):
-            guard offset < UInt64(bytes.count) else {
-                return .refused("offset 0x\(String(offset, radix: 16)) is past the end of \(path) (\(bytes.count) bytes)")
+            guard offset < elf.file.size else {
+                return .refused("offset 0x\(String(offset, radix: 16)) is past the end of \(path) (\(elf.file.size) bytes)")
             }
             guard elf.isExecutableOffset(offset) else {
                 return .refused("offset 0x\(String(offset, radix: 16)) of \(path) is not in an executable segment")
@@ -79,8 +82,28 @@ package enum ELFFunctions {
 /// The parts of an ELF64 little-endian file a uprobe needs: section headers, symbol tables and
 /// program headers. Every read is bounds-checked: the file is whatever the policy names.
 struct ELF64 {
-    /// The file, indexed from 0.
-    let bytes: Data
+    /// An open file read with pread.
+    struct File {
+        let fd: Int32
+        let size: UInt64
+
+        /// `count` bytes at `offset`, or nil when they are not all inside the file (or a table
+        /// would be larger than any real one: 1 GB).
+        func read(_ offset: UInt64, _ count: UInt64) -> [UInt8]? {
+            guard offset <= size, count <= size - offset, count <= 1 << 30 else { return nil }
+            var buffer = [UInt8](repeating: 0, count: Int(count))
+            var done = 0
+            while done < buffer.count {
+                let n = buffer.withUnsafeMutableBytes { raw in
+                    pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
+                }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return nil }
+                done += n
+            }
+            return buffer
+        }
+    }
 
     struct Section {
         var type: UInt32
@@ -91,26 +114,38 @@ struct ELF64 {
         var entrySize: UInt64
     }
 
+    let file: File
     let sections: [Section]
+    /// The loadable executable segments (PT_LOAD with PF_X): file offset, virtual address, size in the file.
+    let executableSegments: [(offset: UInt64, address: UInt64, size: UInt64)]
 
-    init?(_ data: Data) {
-        let bytes = data.startIndex == 0 ? data : Data(data)
-        self.bytes = bytes
-        guard bytes.count >= 64, bytes[0] == 0x7f, bytes[1] == 0x45, bytes[2] == 0x4c, bytes[3] == 0x46,
-            bytes[4] == 2 /* ELFCLASS64 */, bytes[5] == 1 /* ELFDATA2LSB */
+    init?(_ file: File) {
+        self.file = file
+        guard let header = file.read(0, 64), header[0] == 0x7f, header[1] == 0x45, header[2] == 0x4c, header[3] == 0x46,
+            header[4] == 2 /* ELFCLASS64 */, header[5] == 1 /* ELFDATA2LSB */
         else { return nil }
         var sections: [Section] = []
-        let shoff = Self.u64(bytes, 0x28), shentsize = UInt64(Self.u16(bytes, 0x3a)), shnum = UInt64(Self.u16(bytes, 0x3c))
-        if shentsize >= 64, shoff > 0, shoff <= UInt64(bytes.count), shnum * shentsize <= UInt64(bytes.count) - shoff {
-            for i in 0..<shnum {
-                let at = Int(shoff + i * shentsize)
+        let shoff = Self.u64(header, 0x28), shentsize = UInt64(Self.u16(header, 0x3a)), shnum = UInt64(Self.u16(header, 0x3c))
+        if shentsize >= 64, shoff > 0, let table = file.read(shoff, shnum * shentsize) {
+            for i in 0..<Int(shnum) {
+                let at = i * Int(shentsize)
                 sections.append(
                     Section(
-                        type: Self.u32(bytes, at + 4), address: Self.u64(bytes, at + 16), offset: Self.u64(bytes, at + 24),
-                        size: Self.u64(bytes, at + 32), link: Self.u32(bytes, at + 40), entrySize: Self.u64(bytes, at + 56)))
+                        type: Self.u32(table, at + 4), address: Self.u64(table, at + 16), offset: Self.u64(table, at + 24),
+                        size: Self.u64(table, at + 32), link: Self.u32(table, at + 40), entrySize: Self.u64(table, at + 56)))
             }
         }
         self.sections = sections
+        var segments: [(offset: UInt64, address: UInt64, size: UInt64)] = []
+        let phoff = Self.u64(header, 0x20), phentsize = UInt64(Self.u16(header, 0x36)), phnum = UInt64(Self.u16(header, 0x38))
+        if phentsize >= 56, let table = file.read(phoff, phnum * phentsize) {
+            for i in 0..<Int(phnum) {
+                let at = i * Int(phentsize)
+                guard Self.u32(table, at) == 1 /* PT_LOAD */, Self.u32(table, at + 4) & 1 != 0 /* PF_X */ else { continue }
+                segments.append((Self.u64(table, at + 8), Self.u64(table, at + 16), Self.u64(table, at + 32)))
+            }
+        }
+        self.executableSegments = segments
     }
 
     /// File offsets of the defined functions (STT_FUNC, STT_GNU_IFUNC) named `name` (or
@@ -119,35 +154,26 @@ struct ELF64 {
         let wanted = Array(name.utf8)
         var found: Set<UInt64> = []
         for table in sections where table.type == 2 /* SHT_SYMTAB */ || table.type == 11 /* SHT_DYNSYM */ {
-            guard Int(table.link) < sections.count, table.entrySize >= 24, Self.within(table, bytes.count) else { continue }
-            let strings = sections[Int(table.link)]
-            guard Self.within(strings, bytes.count) else { continue }
-            for i in 0..<(table.size / table.entrySize) {
-                let at = Int(table.offset + i * table.entrySize)
-                let kind = bytes[at + 4] & 0xf
-                let shndx = Self.u16(bytes, at + 6)
-                guard kind == 2 || kind == 10, shndx != 0, shndx < 0xff00, Int(shndx) < sections.count else { continue }
-                let nameOffset = UInt64(Self.u32(bytes, at))
-                guard nameOffset < strings.size, matches(wanted, at: Int(strings.offset + nameOffset), end: Int(strings.offset + strings.size))
+            guard Int(table.link) < sections.count, table.entrySize >= 24, table.entrySize <= 4096,
+                let symbols = file.read(table.offset, table.size)
+            else { continue }
+            let stringTable = sections[Int(table.link)]
+            guard let strings = file.read(stringTable.offset, stringTable.size) else { continue }
+            let entry = Int(table.entrySize)
+            for i in 0..<(symbols.count / entry) {
+                let at = i * entry
+                let kind = symbols[at + 4] & 0xf
+                let shndx = Self.u16(symbols, at + 6)
+                guard kind == 2 || kind == 10, shndx != 0, shndx < 0xff00, Int(shndx) < sections.count,
+                    Self.matches(wanted, in: strings, at: Int(Self.u32(symbols, at)))
                 else { continue }
-                let value = Self.u64(bytes, at + 8)
+                let value = Self.u64(symbols, at + 8)
                 let section = sections[Int(shndx)]
                 guard value >= section.address else { continue }
                 found.insert((value - section.address) &+ section.offset)
             }
         }
         return found
-    }
-
-    /// The loadable executable segments (PT_LOAD with PF_X): file offset, virtual address, size in the file.
-    var executableSegments: [(offset: UInt64, address: UInt64, size: UInt64)] {
-        let phoff = Self.u64(bytes, 0x20), phentsize = UInt64(Self.u16(bytes, 0x36)), phnum = UInt64(Self.u16(bytes, 0x38))
-        guard phentsize >= 56, phoff <= UInt64(bytes.count), phnum * phentsize <= UInt64(bytes.count) - phoff else { return [] }
-        return (0..<phnum).compactMap { i in
-            let at = Int(phoff + i * phentsize)
-            guard Self.u32(bytes, at) == 1 /* PT_LOAD */, Self.u32(bytes, at + 4) & 1 != 0 /* PF_X */ else { return nil }
-            return (Self.u64(bytes, at + 8), Self.u64(bytes, at + 16), Self.u64(bytes, at + 32))
-        }
     }
 
     /// Whether `offset` lies in the file bytes of a loadable executable segment.
@@ -162,30 +188,25 @@ struct ELF64 {
             .map { (address - $0.address) &+ $0.offset }
     }
 
-    /// Whether the section's bytes are inside a file of `count` bytes (overflow-safe).
-    private static func within(_ section: Section, _ count: Int) -> Bool {
-        section.offset <= UInt64(count) && section.size <= UInt64(count) - section.offset
-    }
-
-    /// Whether the NUL-terminated string at `at` is `wanted`, or `wanted` followed by `@`.
-    private func matches(_ wanted: [UInt8], at: Int, end: Int) -> Bool {
-        guard at + wanted.count < end else { return false }
-        for (i, byte) in wanted.enumerated() where bytes[at + i] != byte { return false }
-        let next = bytes[at + wanted.count]
+    /// Whether the NUL-terminated string at `at` of `strings` is `wanted`, or `wanted@...`.
+    private static func matches(_ wanted: [UInt8], in strings: [UInt8], at: Int) -> Bool {
+        guard at >= 0, at + wanted.count < strings.count else { return false }
+        for (i, byte) in wanted.enumerated() where strings[at + i] != byte { return false }
+        let next = strings[at + wanted.count]
         return next == 0 || next == UInt8(ascii: "@")
     }
 
-    private static func u16(_ b: Data, _ at: Int) -> UInt16 {
+    private static func u16(_ b: [UInt8], _ at: Int) -> UInt16 {
         guard at >= 0, at + 2 <= b.count else { return 0 }
         return UInt16(b[at]) | UInt16(b[at + 1]) << 8
     }
 
-    private static func u32(_ b: Data, _ at: Int) -> UInt32 {
+    private static func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
         guard at >= 0, at + 4 <= b.count else { return 0 }
         return (0..<4).reduce(0) { $0 | UInt32(b[at + $1]) << (8 * UInt32($1)) }
     }
 
-    private static func u64(_ b: Data, _ at: Int) -> UInt64 {
+    private static func u64(_ b: [UInt8], _ at: Int) -> UInt64 {
         guard at >= 0, at + 8 <= b.count else { return 0 }
         return (0..<8).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
     }

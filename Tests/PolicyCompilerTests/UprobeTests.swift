@@ -220,6 +220,25 @@ import TracingPolicy
         }
         #expect(notELF.contains("is not a 64-bit little-endian ELF file"))
     }
+
+    /// Files no binary is: a FIFO (opening it must not wait for a writer) and an ELF cut short
+    /// after its header (its tables point past the end: nothing is read there).
+    @Test func oddFilesAreRefusedWithoutHangingOrReadingPastTheEnd() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-elf-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(mkfifo(dir + "/fifo", 0o600) == 0)
+        #expect(ELFFunctions.lookup(.symbol("main"), in: dir + "/fifo") == .unusableBinary("\(dir)/fifo is not a regular file"))
+        if let bash = FileManager.default.contents(atPath: "/bin/bash") {
+            try bash.prefix(64).write(to: URL(fileURLWithPath: dir + "/short"))
+            guard case .refused(let why) = ELFFunctions.lookup(.symbol("readline"), in: dir + "/short") else {
+                Issue.record("a 64-byte ELF header gave a function")
+                return
+            }
+            #expect(why.contains("has no function symbol readline"))
+            #expect(ELFFunctions.lookup(.offset(0x10), in: dir + "/short") == .refused("offset 0x10 of \(dir)/short is not in an executable segment"))
+        }
+    }
 }
 
 /// Reads a hook's argument specs (C arrays are tuples in Swift).
