@@ -88,12 +88,13 @@ test-kernel: bpf ## kernel tests only (root)
 
 # BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--rounds 3 --workloads exec connect".
 BENCH_ARGS ?=
-bench: release bench-deps ## storms with no agent, vigil, auditd, bpftrace side by side; pipeline replay; memory (root)
+bench: release bench-deps ## storms with no agent, vigil, auditd, bpftrace side by side; a uprobe loop against bpftrace; pipeline replay; memory (root)
 	mkdir -p .build/bench
 	$(CC) -O2 -Wall -o .build/bench/exec_storm bench/exec_storm.c
 	$(CC) -O2 -Wall -o .build/bench/open_storm bench/open_storm.c
 	$(CC) -O2 -Wall -pthread -o .build/bench/connect_storm bench/connect_storm.c
 	$(CC) -O2 -Wall -o .build/bench/hold_procs bench/hold_procs.c
+	$(CC) -O2 -Wall -o .build/bench/uprobe_loop bench/uprobe_loop.c
 	$(CC) -O2 -Wall -shared -fPIC -o .build/bench/malloc_count.so bench/malloc_count.c
 	python3 bench/run.py --markdown docs/benchmarks.md $(BENCH_ARGS)
 

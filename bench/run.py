@@ -10,7 +10,9 @@ agent's CPU per 1,000 operations (its utime+stime from /proc), events expected v
 and drops. Then the pipeline replay (no kernel) and memory under process churn.
 
 Workloads: exec storm (posix_spawn of a copy of /bin/true), open/close storm on one path and
-on 10,000 distinct paths, connect storm to a loopback listener the driver owns.
+on 10,000 distinct paths, connect storm to a loopback listener the driver owns, and a loop
+calling one function of the driver's (a uprobe on it: vigil's spec.uprobes against bpftrace's
+uprobe on the same function).
 Modes: no agent; vigil with the process sensor only; vigil with a policy that matches and
 exports every event of the workload; vigil with a policy whose selectors match nothing;
 deny policies aimed elsewhere (file_open Override on another file, socket_connect Override on
@@ -100,6 +102,26 @@ spec:
         values: ["{port}"]{action}
 """
 OVERRIDE = "\n      matchActions:\n      - action: Override\n        argError: -1"
+
+UPROBE_POLICY = """apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: bench-uprobe
+spec:
+  uprobes:
+  - path: "{path}"
+    symbols: ["vigil_bench_uprobe"]
+    args:
+    - index: 0
+      type: int
+    - index: 1
+      type: string
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Equal
+        values: ["{text}"]
+"""
 
 
 def proc_cpu(pid):
@@ -496,6 +518,42 @@ def connect_workload(args, workdir):
     return w
 
 
+def uprobe_workload(args, workdir):
+    w = Workload()
+    n = w.ops = args.calls
+    driver = os.path.join(args.drivers, "uprobe_loop")
+    w.key = "uprobe"
+    w.title = f"uprobe loop ({n:,} calls of one function of the driver, a uprobe on it)"
+    w.argv = [driver, str(n), "bench"]
+    w.events_per_op = 1
+    # The probes name the driver's own function: nothing else on the machine is probed.
+    w.modes = [("no agent", "none", None),
+               ("vigil + uprobe policy exporting every call", "vigil", UPROBE_POLICY.format(path=driver, text="bench")),
+               ("vigil + uprobe policy matching nothing", "vigil", UPROBE_POLICY.format(path=driver, text="nothing")),
+               ("bpftrace printing every call", "bpftrace",
+                f'uprobe:{driver}:vigil_bench_uprobe {{ printf("vigil_bench_uprobe %d %s\\n", arg0, str(arg1)); }}'),
+               ("bpftrace counting calls", "bpftrace", f"uprobe:{driver}:vigil_bench_uprobe {{ @calls = count(); }}")]
+
+    def verify(tool, mode):
+        name, kind, policy = mode
+        if kind == "bpftrace" and "counting" in name:
+            text = open(tool.out, "rb").read().decode(errors="replace")
+            m = re.findall(r"@calls: (\d+)", text)
+            got = int(m[-1]) if m else 0
+            return f"{got:,} of {n:,} counted", got == n
+        if kind == "bpftrace":
+            got = tool.count("vigil_bench_uprobe ").get("match", 0)
+            return f"{got:,} of {n:,}", got == n
+        if "exporting" not in name:
+            return "- (none expected)", tool.count('"process_uprobe"').get("process_uprobe", 0) == 0
+        tool.wait_for_events('"symbol":"vigil_bench_uprobe"', "process_uprobe", n)
+        got = tool.count('"symbol":"vigil_bench_uprobe"').get("process_uprobe", 0)
+        return f"{got:,} of {n:,}", got == n
+
+    w.verify = verify
+    return w
+
+
 def run_workload(args, w, workdir):
     modes = [m for m in w.modes if not (m[1] == "auditd" and args.no_auditd) and not (m[1] == "bpftrace" and args.no_bpftrace)]
     if args.modes:
@@ -726,6 +784,19 @@ def targets(all_rows, pipe, mem):
     add("connect storm, every connect exported: within 15% of no agent, zero drops", r,
         r and r["vs_no_agent"] >= -0.15 and complete(r),
         r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op), {r['exported']}, drops {r['drops']}", 0.15)
+    # The issue's target: a uprobe policy costs the traced loop no more than bpftrace's uprobe on
+    # the same function, judged on the loop's own CPU per call (the trap dominates it, ~13 µs
+    # on this VM, and moves a little from round to round: 2% is allowed for that); printing
+    # against printing, and the in-kernel filter that drops every call against bpftrace's
+    # cheapest program (a count).
+    for mine, theirs in (("exporting every call", "bpftrace printing every call"),
+                         ("matching nothing", "bpftrace counting calls")):
+        r, b = row("uprobe", mine), row("uprobe", theirs)
+        both = r if r and b else None
+        add(f"uprobe loop, vigil policy {mine}: storm CPU per call no more than {theirs} (within 2%)", both,
+            both and r["storm_cpu_us_per_op"] <= 1.02 * b["storm_cpu_us_per_op"] and (mine != "exporting every call" or complete(r)),
+            both and f"{r['storm_cpu_us_per_op']:.2f} µs/call against {b['storm_cpu_us_per_op']:.2f} "
+                     f"({r['median']:,.0f} against {b['median']:,.0f} calls/s; vigil {r['exported']}, drops {r['drops']})")
     r = row("connect", "deny (Override) of another port")
     add("connect storm, deny policy for another port loaded: within 15% of no agent", r, r and r["vs_no_agent"] >= -0.15,
         r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)", 0.15)
@@ -796,9 +867,10 @@ def main():
     ap.add_argument("--execs", type=int, default=4000)
     ap.add_argument("--opens", type=int, default=200000)
     ap.add_argument("--connects", type=int, default=20000)
+    ap.add_argument("--calls", type=int, default=200000, help="calls of the uprobe loop")
     ap.add_argument("--distinct", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--workloads", nargs="*", default=["exec", "open", "open_distinct", "connect", "pipeline", "memory"])
+    ap.add_argument("--workloads", nargs="*", default=["exec", "open", "open_distinct", "connect", "uprobe", "pipeline", "memory"])
     ap.add_argument("--modes", nargs="*", help="only modes whose name contains one of these (plus no agent)")
     ap.add_argument("--no-auditd", action="store_true")
     ap.add_argument("--no-bpftrace", action="store_true")
@@ -831,7 +903,8 @@ def main():
     print(f"{info['model']}, {info['cpus']} CPUs, kernel {info['kernel']}, commit {info['commit']}, {args.rounds} rounds, "
           f"modes alternating; load {info['load_start'][0]:.2f}\n")
     makers = {"exec": lambda d: exec_workload(args, d), "open": lambda d: open_workload(args, d, 0),
-              "open_distinct": lambda d: open_workload(args, d, args.distinct), "connect": lambda d: connect_workload(args, d)}
+              "open_distinct": lambda d: open_workload(args, d, args.distinct), "connect": lambda d: connect_workload(args, d),
+              "uprobe": lambda d: uprobe_workload(args, d)}
     all_rows, tables, raw = {}, [], {}
     for key in [k for k in args.workloads if k in makers]:
         workdir = tempfile.mkdtemp(prefix="vigil-bench-")

@@ -235,6 +235,44 @@ extension ProcessSensor {
         }
     }
 
+    /// Whether the generic uprobe programs loaded: the kernel has the uprobe PMU and lets them load.
+    package var uprobesAvailable: Bool {
+        (try? withHandle { pointer in vigil_bpf_uprobes_available(pointer) != 0 }) ?? false
+    }
+
+    /// Attaches the generic uprobe program to a function of the file `binary` in every process
+    /// that maps it, with `slot` as its cookie: at the file offset `offset`, or at `symbol`
+    /// (libbpf resolves it) when the offset is unknown. With `returnProbe`, the entry half of a
+    /// `return: true` hook and the uretprobe that posts its event (both links returned, entry first).
+    package func attachPolicyUprobe(
+        binary: String, symbol: String?, offset: UInt64?, slot: UInt32, returnProbe: Bool
+    ) throws(BPFError) -> [PolicyLink] {
+        let name = "\(binary):\(symbol ?? offset.map { "0x" + String($0, radix: 16) } ?? "?")"
+        return try withHandle { pointer throws(BPFError) in
+            let kinds = returnProbe ? [VIGIL_KPROBE_RETURN, VIGIL_KPROBE_RETURN_ENTRY] : [VIGIL_KPROBE_ENTRY]
+            var links: [PolicyLink] = []
+            // The return half first, as for kprobes: an entry whose record waits is always completed.
+            for kind in kinds {
+                // A known offset wins: it is the one the compiler checked and the event reports.
+                guard let link = vigil_bpf_attach_policy_uprobe(
+                    pointer, binary, offset == nil ? symbol : nil, offset ?? 0, UInt64(slot), kind)
+                else {
+                    let code = errno
+                    for link in links { link.detach() }
+                    let what = kind == VIGIL_KPROBE_RETURN ? "uretprobe" : "uprobe"
+                    if code == EOPNOTSUPP {
+                        throw BPFError(
+                            code: .other, errno: code, operation: "attach policy \(what) to \(name)",
+                            message: "the uprobe programs did not load on this kernel")
+                    }
+                    throw BPFError(errno: code, operation: "attach policy \(what) to \(name)")
+                }
+                links.append(PolicyLink(link: link, category: "uprobe", name: name, slot: slot))
+            }
+            return links.reversed()
+        }
+    }
+
     /// Why the trampoline programs (fentry, fexit, fmod_ret) cannot run here, or nil when they
     /// can: probed on first use by loading and attaching one (detached at once).
     package var trampolineRefusal: String? {

@@ -29,6 +29,7 @@ struct vigil_bpf {
 	struct bpf_link *lsm_links[VIGIL_LSM_HOOKS]; /* at enum vigil_lsm_hook, attached on first use */
 	int lsm;                                  /* the BPF-LSM programs loaded */
 	int kprobes;                       /* the generic kprobe programs loaded */
+	int uprobes;                       /* the generic uprobe programs loaded */
 	int trampolines;                   /* 0 not probed yet, 1 they load, -errno they do not */
 	int procs_taken_over;              /* vg_procs is a previous run's pinned map */
 	int process_only;                  /* only exec (bounded path walk), fork and exit loaded */
@@ -84,7 +85,7 @@ static int procs_map_compatible(const struct bpf_map *map, int fd)
 	       info.map_flags == bpf_map__map_flags(map);
 }
 
-static int open_load(const struct vigil_bpf_options *options, int kprobes, struct vigil_bpf **out)
+static int open_load(const struct vigil_bpf_options *options, int kprobes, int uprobes, struct vigil_bpf **out)
 {
 	int procs_taken_over = 0;
 	struct vigil_bpf *bpf;
@@ -144,7 +145,12 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	bpf_program__set_autoload(skel->progs.generic_kprobe, kprobes);
 	bpf_program__set_autoload(skel->progs.generic_kprobe_ret_entry, kprobes);
 	bpf_program__set_autoload(skel->progs.generic_kretprobe, kprobes);
-	if (!err && !kprobes)
+	/* Generic uprobes likewise, on the uprobe PMU (present here where the kprobe one is not). */
+	bpf_program__set_autoload(skel->progs.generic_uprobe, uprobes);
+	bpf_program__set_autoload(skel->progs.generic_uprobe_ret_entry, uprobes);
+	bpf_program__set_autoload(skel->progs.generic_uretprobe, uprobes);
+	/* `return: true` records wait there for a kretprobe or a uretprobe. */
+	if (!err && !kprobes && !uprobes)
 		err = bpf_map__set_max_entries(skel->maps.vg_kret_pending, 1);
 	/* Trampoline programs load per hook, bound to their function (vigil_bpf_attach_policy_trampoline). */
 	bpf_program__set_autoload(skel->progs.generic_fentry, false);
@@ -177,6 +183,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, struc
 	bpf->attach_mode = options->attach_mode;
 	bpf->lsm = options->lsm != 0 && !process_only;
 	bpf->kprobes = kprobes && !process_only;
+	bpf->uprobes = uprobes && !process_only;
 	bpf->process_only = process_only;
 	bpf->procs_taken_over = procs_taken_over;
 	*out = bpf;
@@ -189,10 +196,17 @@ int vigil_bpf_open_load(const struct vigil_bpf_options *options, struct vigil_bp
 	 * off) the kprobe programs are not even tried. A kernel that has it but refuses kprobe
 	 * programs (lockdown) gets a second load without them. */
 	int kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
-	int err = open_load(options, kprobes, out);
+	/* The same for uprobes and their PMU. A refusal of one family must not cost the other: the
+	 * loads go from both, to each alone, to neither. */
+	int uprobes = access("/sys/bus/event_source/devices/uprobe/type", F_OK) == 0;
+	int err = open_load(options, kprobes, uprobes, out);
 
+	if (err && uprobes)
+		err = open_load(options, kprobes, 0, out);
+	if (err && kprobes && uprobes)
+		err = open_load(options, 0, uprobes, out);
 	if (err && kprobes)
-		err = open_load(options, 0, out);
+		err = open_load(options, 0, 0, out);
 	return err;
 }
 
@@ -543,6 +557,36 @@ struct bpf_link *vigil_bpf_attach_policy_kprobe(struct vigil_bpf *bpf, const cha
 	default: errno = EINVAL; return NULL;
 	}
 	return bpf_program__attach_kprobe_opts(prog, symbol, &opts);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Generic uprobes.
+ * ------------------------------------------------------------------------------------------- */
+
+int vigil_bpf_uprobes_available(const struct vigil_bpf *bpf)
+{
+	return bpf->uprobes;
+}
+
+struct bpf_link *vigil_bpf_attach_policy_uprobe(struct vigil_bpf *bpf, const char *binary, const char *symbol,
+						__u64 offset, __u64 cookie, enum vigil_kprobe_kind kind)
+{
+	/* pid -1: every process that maps the file, as Tetragon's uprobes; the selectors narrow. */
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = kind == VIGIL_KPROBE_RETURN,
+		    .func_name = symbol);
+	struct bpf_program *prog;
+
+	if (!bpf->uprobes) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	switch (kind) {
+	case VIGIL_KPROBE_ENTRY: prog = bpf->skel->progs.generic_uprobe; break;
+	case VIGIL_KPROBE_RETURN_ENTRY: prog = bpf->skel->progs.generic_uprobe_ret_entry; break;
+	case VIGIL_KPROBE_RETURN: prog = bpf->skel->progs.generic_uretprobe; break;
+	default: errno = EINVAL; return NULL;
+	}
+	return bpf_program__attach_uprobe_opts(prog, -1, binary, (size_t)offset, &opts);
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -418,6 +418,9 @@ package enum ExportEventKind: Sendable, Hashable {
     indirect case kprobe(functionName: String, args: [Argument], outcome: PolicyOutcome)
     /// `process_lsm`: a `spec.lsmhooks` hook matched; `functionName` is the hook name.
     indirect case lsm(functionName: String, args: [Argument], outcome: PolicyOutcome)
+    /// `process_uprobe`: a `spec.uprobes` hook matched in `path` at `symbol` (or at the file
+    /// `offset` the policy gave; 0 for a symbol).
+    indirect case uprobe(path: String, symbol: String, offset: UInt64, args: [Argument], outcome: PolicyOutcome)
 }
 
 /// One line of export: a `GetEventsResponse` in Tetragon's schema.
@@ -564,6 +567,7 @@ extension ExportEventKind {
         case .tracepoint: "process_tracepoint"
         case .kprobe: "process_kprobe"
         case .lsm: "process_lsm"
+        case .uprobe: "process_uprobe"
         }
     }
 }

@@ -89,7 +89,7 @@ package struct RenderedProcessLink: Sendable, Hashable {
 /// The bytes are three runs in proto field order, cut where per-event fields go in between
 /// (`args`, and `return` and `action`): what comes before `args` | between `args` and
 /// `action` | after `action`, up to `ancestors`. Which keys fall in which run depends on the
-/// event's message (`process_tracepoint`, `process_kprobe`, `process_lsm`); the encoder that
+/// event's message (`process_tracepoint`, `process_kprobe`, `process_lsm`, `process_uprobe`); the encoder that
 /// renders them (`JSONLineEncoder.renderedPolicyKeys(_:)`) is the one that reads them.
 package final class RenderedPolicyKeys: Sendable {
     /// The three runs, back to back.

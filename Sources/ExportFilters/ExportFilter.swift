@@ -17,6 +17,7 @@ package enum ExportEventType: String, Sendable, CaseIterable {
         case .exit: 1 << 1
         case .kprobe: 1 << 2
         case .tracepoint: 1 << 3
+        case .uprobe: 1 << 5
         case .lsm: 1 << 7
         }
     }
@@ -324,7 +325,9 @@ package final class ExportFilters {
     private static func policyName(_ event: ExportEvent) -> String? {
         switch event.kind {
         case .exec, .exit: nil
-        case .tracepoint(_, _, _, let outcome), .kprobe(_, _, let outcome), .lsm(_, _, let outcome): outcome.policyName
+        case .tracepoint(_, _, _, let outcome), .kprobe(_, _, let outcome), .lsm(_, _, let outcome),
+            .uprobe(_, _, _, _, let outcome):
+            outcome.policyName
         }
     }
 

@@ -124,7 +124,36 @@ package struct JSONLineEncoder: Sendable {
                 Self.appendTags(outcome, to: &buffer)
             }
             appendAncestors(event.ancestors, to: &buffer)
-            if vigilFields { Self.appendVigil(outcome, lsmReturn: true, to: &buffer) }
+            if vigilFields { Self.appendVigil(outcome, vigilReturn: true, to: &buffer) }
+        case .uprobe(let path, let symbol, let offset, let args, let outcome):
+            // `tetragon.ProcessUprobe`: process 1, parent 2, path 3, symbol 4, policy_name 5,
+            // message 6, args 7, tags 8, ancestors 9, offset 10, (ref_ctr_offset 11), action 12,
+            // (data 13). It has no `return`: a uretprobe's return value is Vigil's `vigil.return`.
+            buffer.append(static: "{\"process_uprobe\":{\"process\":")
+            appendProcess(event.process, to: &buffer)
+            appendParent(event.parent, to: &buffer)
+            if let keys = outcome.renderedKeys.keys {
+                keys.bytes.withUnsafeBufferPointer { runs in
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[..<keys.ends.0]))
+                    Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: runs[keys.ends.0...]))
+                }
+            } else {
+                Self.appendUprobeTarget(path, symbol, to: &buffer)
+                Self.appendPolicyName(outcome, to: &buffer)
+                Self.appendMessage(outcome, to: &buffer)
+                Self.appendArgs(args, labels: true, vigil: vigilFields, to: &buffer)
+                Self.appendTags(outcome, to: &buffer)
+            }
+            appendAncestors(event.ancestors, to: &buffer)
+            if offset != 0 {
+                // uint64: a JSON string in protojson.
+                buffer.append(static: ",\"offset\":\"")
+                buffer.appendDecimal(offset)
+                buffer.append(UInt8(ascii: "\""))
+            }
+            Self.appendAction(outcome, to: &buffer)
+            if vigilFields { Self.appendVigil(outcome, vigilReturn: true, to: &buffer) }
         }
         buffer.append(UInt8(ascii: "}"))
         if !event.nodeName.isEmpty {
@@ -452,7 +481,9 @@ package struct JSONLineEncoder: Sendable {
     /// - `process_tracepoint`: `subsys`, `event` | `policy_name` | `message`, `tags`;
     /// - `process_kprobe`: `function_name` | (nothing: `return` and `action` follow) |
     ///   `policy_name`, `message`, `tags`;
-    /// - `process_lsm`: `function_name`, `policy_name`, `message` | (nothing) | `tags`.
+    /// - `process_lsm`: `function_name`, `policy_name`, `message` | (nothing) | `tags`;
+    /// - `process_uprobe`: `path`, `symbol`, `policy_name`, `message` | `tags` | (nothing: the
+    ///   ancestors, `offset` and `action` follow, written per event).
     /// Nil for `process_exec` and `process_exit`.
     package static func renderedPolicyKeys(_ kind: ExportEventKind) -> RenderedPolicyKeys? {
         var b = JSONBuffer(capacity: 256)
@@ -479,8 +510,27 @@ package struct JSONLineEncoder: Sendable {
             appendMessage(outcome, to: &b)
             ends = (b.count, b.count)
             appendTags(outcome, to: &b)
+        case .uprobe(let path, let symbol, _, _, let outcome):
+            appendUprobeTarget(path, symbol, to: &b)
+            appendPolicyName(outcome, to: &b)
+            appendMessage(outcome, to: &b)
+            let end0 = b.count
+            appendTags(outcome, to: &b)
+            ends = (end0, b.count)
         }
         return RenderedPolicyKeys(b.bytes, ends: ends)
+    }
+
+    /// `path` and `symbol` of a `process_uprobe`, each omitted when empty.
+    private static func appendUprobeTarget(_ path: String, _ symbol: String, to b: inout JSONBuffer) {
+        if !path.isEmpty {
+            b.append(static: ",\"path\":")
+            b.appendJSONString(path)
+        }
+        if !symbol.isEmpty {
+            b.append(static: ",\"symbol\":")
+            b.appendJSONString(symbol)
+        }
     }
 
     /// `subsys` and `event`, each omitted when empty.
@@ -563,9 +613,10 @@ package struct JSONLineEncoder: Sendable {
     ///   due and was not done;
     /// - `fenced`: `true` when the process was outside `--enforcement-cgroup`: `action` says what
     ///   was due and was not done;
-    /// - `return` (process_lsm only, whose Tetragon message has no `return`): what the hooked
-    ///   call returned, a `KprobeArgument` (a connect's 0 or -errno, an open's fd).
-    private static func appendVigil(_ outcome: PolicyOutcome, lsmReturn: Bool = false, to b: inout JSONBuffer) {
+    /// - `return` (process_lsm and process_uprobe, whose Tetragon messages have no `return`):
+    ///   what the hooked call returned, a `KprobeArgument` (a connect's 0 or -errno, an open's
+    ///   fd, a uretprobe's function result).
+    private static func appendVigil(_ outcome: PolicyOutcome, vigilReturn: Bool = false, to b: inout JSONBuffer) {
         var first = true
         @inline(__always) func key(_ name: StaticString) {
             if first {
@@ -586,7 +637,7 @@ package struct JSONLineEncoder: Sendable {
         if outcome.fenced {
             key("\"fenced\":true")
         }
-        if lsmReturn, let value = outcome.returnValue {
+        if vigilReturn, let value = outcome.returnValue {
             key("\"return\":")
             appendArgument(Argument(value), label: false, vigil: true, to: &b)
         }

@@ -54,6 +54,7 @@ package struct KernelProbe: Sendable {
         let cookie = probe(libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_attach_cookie, nil))
         let sockAddr = probe(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, nil))
         let kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0
+        let uprobes = access("/sys/bus/event_source/devices/uprobe/type", F_OK) == 0
         let lsmList = HostFile.readText(atPath: "/sys/kernel/security/lsm")
         let lsm = Self.bpfLSM(activeList: lsmList)
         let fentry = Self.attach(VIGIL_PROBE_FENTRY, "security_file_open")
@@ -80,6 +81,9 @@ package struct KernelProbe: Sendable {
             Feature(name: "syscall tracepoints", available: syscallTracepoints, detail: "syscalls:sys_enter_*/sys_exit_* (CONFIG_FTRACE_SYSCALLS)"),
             Feature(name: "fanotify permissions", available: fanotify, detail: "deny open and exec (FAN_OPEN_PERM, FAN_OPEN_EXEC_PERM)"),
             Feature(name: "kprobes", available: kprobes, detail: kprobeDetail),
+            Feature(
+                name: "uprobes", available: uprobes,
+                detail: uprobes ? "perf uprobe PMU present: spec.uprobes attach to functions of user-space binaries" : "no perf uprobe PMU (CONFIG_UPROBES off)"),
             Feature(name: "fentry", available: fentry.ok, detail: fentry.ok == true ? "fentry on security_file_open attaches" : "fentry: \(fentry.reason)"),
             Feature(name: "BPF-LSM", available: lsm.available, detail: lsm.detail),
             Feature(name: "tp_btf", available: tpBTF.ok, detail: tpBTF.ok == true ? "tp_btf on sys_exit attaches (connect results and signals)" : "tp_btf: \(tpBTF.reason)"),
@@ -108,7 +112,8 @@ package struct KernelProbe: Sendable {
             [
                 Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false)
             ] + lsmHooks + [
-                Self.kernelFunctionHook(trampolineRefusal: trampolineRefusal, kprobes: kprobes, signal: signal == true)
+                Self.kernelFunctionHook(trampolineRefusal: trampolineRefusal, kprobes: kprobes, signal: signal == true),
+                Hook(hook: "uprobes on user-space functions", mechanism: uprobes ? "uprobe/uretprobe + generic program" : "unavailable: no uprobe PMU", observe: uprobes, kill: uprobes && signal == true, deny: false),
             ]
         if loop == false {
             // Every policy program walks paths and strings in bpf_loop(): the agent loads none.

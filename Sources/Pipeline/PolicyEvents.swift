@@ -47,7 +47,7 @@ package struct PolicyFileRule: Sendable {
 }
 
 /// The one place policy events are built: generic (policy hook) records and fanotify decisions
-/// -> `process_tracepoint` / `process_kprobe` / `process_lsm` events.
+/// -> `process_tracepoint` / `process_kprobe` / `process_lsm` / `process_uprobe` events.
 ///
 /// The builders for records and decisions take the cache `inout` although they only read it:
 /// the pipeline's cache is a stored property of a class, and passed by value it is copied for
@@ -115,6 +115,7 @@ package enum PolicyEvents {
         case .tracepoint(let subsystem, let event): .tracepoint(subsystem: subsystem, event: event, args: args, outcome: outcome)
         case .kprobe(let functionName): .kprobe(functionName: functionName, args: args, outcome: outcome)
         case .lsm(let hook): .lsm(functionName: hook, args: args, outcome: outcome)
+        case .uprobe(let path, let symbol, let offset): .uprobe(path: path, symbol: symbol, offset: offset, args: args, outcome: outcome)
         }
     }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import CVigilABI
+import Foundation
 import Events
 import Tracefs
 import TracingPolicy
@@ -40,6 +41,27 @@ package enum HookEvent: Sendable, Hashable {
     case kprobe(functionName: String)
     /// `process_lsm` with this hook name as `function_name`.
     case lsm(hook: String)
+    /// `process_uprobe` with Tetragon's `path` (the binary), `symbol` (empty for an `offsets`
+    /// hook) and `offset` (the policy's file offset; 0, so left out, for a symbol: Tetragon's
+    /// proto has them mutually exclusive).
+    case uprobe(path: String, symbol: String, offset: UInt64)
+}
+
+/// Where a uprobe hook attaches: a function of a user-space binary.
+package struct UprobeTarget: Sendable, Hashable {
+    /// The binary or library (`path`), as the node's root sees it.
+    package var binary: String
+    /// The function symbol, nil for an `offsets` hook.
+    package var symbol: String?
+    /// The file offset the probe goes to; nil where the compiler did not read the binary
+    /// (validation away from the node): libbpf resolves ``symbol`` when the agent attaches it.
+    package var offset: UInt64?
+
+    package init(binary: String, symbol: String?, offset: UInt64?) {
+        self.binary = binary
+        self.symbol = symbol
+        self.offset = offset
+    }
 }
 
 /// How one argument of a matching event is rendered.
@@ -69,6 +91,8 @@ package struct CompiledHook: Sendable {
     package var message: String?
     package var tags: [String]
     package var args: [CompiledArg]
+    /// The function a uprobe hook (``Mechanism/uprobe``, ``Mechanism/uretprobe``) attaches to.
+    package var uprobe: UprobeTarget?
     /// The vg_hooks value without its policy id (the installer sets it).
     package var hook: vigil_hook
     /// A selector filters on the return value (matchReturnArgs): the hook must run where its
@@ -186,6 +210,11 @@ package struct CompileEnvironment: Sendable {
     /// Whether the function is on the kernel's error-injection list (fmod_ret may fail it); nil
     /// where the kernel has no such list (CONFIG_FUNCTION_ERROR_INJECTION off).
     package var errorInjectable: @Sendable (String) -> Bool?
+    /// Why spec.uprobes cannot run here (no uprobe PMU, the agent's uprobe programs did not
+    /// load); nil when they can.
+    package var uprobeRefusal: String?
+    /// Where a uprobe target is in its binary (the binary is read where the compiler runs).
+    package var userFunction: @Sendable (_ binary: String, _ target: UserFunctionTarget) -> UserFunctionLookup
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
@@ -194,8 +223,12 @@ package struct CompileEnvironment: Sendable {
         kprobeProgramsLoaded: Bool = false, kernelSymbol: @escaping @Sendable (String) -> KernelSymbolStatus = { _ in .unknown },
         trampolineRefusal: String? = "BPF trampolines were not probed",
         kernelFunctionHasBTF: @escaping @Sendable (String) -> Bool = { _ in false },
-        errorInjectable: @escaping @Sendable (String) -> Bool? = { _ in nil }
+        errorInjectable: @escaping @Sendable (String) -> Bool? = { _ in nil },
+        uprobeRefusal: String? = "uprobes were not probed",
+        userFunction: @escaping @Sendable (String, UserFunctionTarget) -> UserFunctionLookup = { _, _ in .unchecked }
     ) {
+        self.uprobeRefusal = uprobeRefusal
+        self.userFunction = userFunction
         self.trampolineRefusal = trampolineRefusal
         self.kernelFunctionHasBTF = kernelFunctionHasBTF
         self.errorInjectable = errorInjectable
@@ -216,7 +249,8 @@ package struct CompileEnvironment: Sendable {
         tracefsRoot: String, kprobesAvailable: Bool, hostNamespaces: HostNamespaces, connectSignalsAvailable: Bool = true,
         syscallExitArgumentsAvailable: Bool = true, podScopesAvailable: Bool = false, bpfLSM: Bool = false, kprobeProgramsLoaded: Bool = false,
         trampolineRefusal: String? = "BPF trampolines were not probed",
-        kernelFunctionHasBTF: @escaping @Sendable (String) -> Bool = { _ in false }
+        kernelFunctionHasBTF: @escaping @Sendable (String) -> Bool = { _ in false },
+        uprobeRefusal: String? = CompileEnvironment.uprobePMURefusal()
     ) -> CompileEnvironment {
         let symbols = KernelSymbols()
         let injection = ErrorInjectionList()
@@ -228,7 +262,15 @@ package struct CompileEnvironment: Sendable {
             podScopesAvailable: podScopesAvailable, bpfLSM: bpfLSM,
             kprobeProgramsLoaded: kprobeProgramsLoaded, kernelSymbol: { symbols.status(of: $0) },
             trampolineRefusal: trampolineRefusal, kernelFunctionHasBTF: kernelFunctionHasBTF,
-            errorInjectable: { injection.contains($0) })
+            errorInjectable: { injection.contains($0) }, uprobeRefusal: uprobeRefusal,
+            userFunction: { ELFFunctions.lookup($1, in: $0) })
+    }
+
+    /// Why uprobes cannot attach on the running kernel as far as its PMUs tell (nil: the uprobe
+    /// PMU is there); the agent adds whether its uprobe programs loaded.
+    package static func uprobePMURefusal() -> String? {
+        access("/sys/bus/event_source/devices/uprobe/type", F_OK) == 0
+            ? nil : "this kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe: CONFIG_UPROBES off)"
     }
 }
 

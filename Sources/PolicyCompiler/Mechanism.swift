@@ -30,6 +30,10 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
     case fmodRet
     /// fanotify permission events, decided in user space from the compiled deny rules.
     case fanotify
+    /// The generic program on a uprobe of a function in a user-space binary (spec.uprobes).
+    case uprobe
+    /// A uprobe and a uretprobe (`return: true`: the event goes out at the return).
+    case uretprobe
 
     /// The mechanism's name as status (`tracectl policy list`, the control API's HookInfo), logs
     /// and metrics print it. The dispatchers run tracepoint hooks and a kretprobe is a kprobe
@@ -44,6 +48,7 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
         case .fexit: "fexit"
         case .fmodRet: "fmod_ret"
         case .fanotify: "fanotify"
+        case .uprobe, .uretprobe: "uprobe"
         }
     }
 
@@ -55,6 +60,7 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
         case .cgroupConnect: "cgroup_sock_addr"
         case .bpfLSM: "bpf_lsm \(hook)"
         case .kretprobe: "kretprobe"
+        case .uretprobe: "uretprobe"
         default: name
         }
     }
@@ -72,6 +78,9 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
         case .bpfLSM where hook == "socket_connect": "\(hook) (BPF-LSM; sends and TCP fast open: cgroup connect/sendmsg)"
         case .bpfLSM: "\(hook) (BPF-LSM)"
         case .kretprobe: "\(hook) (kprobe + kretprobe)"
+        // A uprobe hook's category is its binary: `/usr/bin/bash:readline (uprobe)`.
+        case .uprobe: "\(category):\(hook) (uprobe)"
+        case .uretprobe: "\(category):\(hook) (uprobe + uretprobe)"
         default: "\(hook) (\(name))"
         }
     }

@@ -33,6 +33,8 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
     package var trampolines: Fact
     /// A tp_btf program on sys_exit loads (connect hooks' Sigkill/Signal and results).
     package var connectSignals: Fact
+    /// The uprobe PMU (spec.uprobes); nil in probe files written before uprobes ran (unchecked).
+    package var uprobes: Fact?
     /// `subsystem/event` of every tracepoint; nil when tracefs could not be listed.
     package var tracepoints: [String]?
     /// Format files by `subsystem/event`, for the tracepoints of ``formatSubsystems``.
@@ -54,8 +56,9 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
         kernel: String, tracefsRoot: String = Tracefs.standardPath, kprobes: Fact, bpfLSM: Fact, trampolines: Fact,
         connectSignals: Fact, tracepoints: [String]?, formats: [String: String] = [:], formatSubsystems: [String] = [],
         kernelFunctions: [String]?, kprobeBlacklist: [String]?, btfFunctions: [String]?, errorInjection: [String]?,
-        unchecked: [String] = []
+        unchecked: [String] = [], uprobes: Fact? = nil
     ) {
+        self.uprobes = uprobes
         self.kernel = kernel
         self.tracefsRoot = tracefsRoot
         self.kprobes = kprobes
@@ -117,7 +120,11 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
             },
             trampolineRefusal: trampolines.available == false ? trampolines.detail : nil,
             kernelFunctionHasBTF: { name in btf?.contains(name) ?? true },
-            errorInjectable: { name in injection?.contains(name) })
+            errorInjectable: { name in injection?.contains(name) },
+            uprobeRefusal: uprobes?.available == false ? uprobes?.detail ?? "no uprobes" : nil,
+            // The binaries are on the node, not where validation runs: libbpf resolves the
+            // symbols when the node's agent attaches them.
+            userFunction: { _, _ in .unchecked })
     }
 }
 

@@ -84,11 +84,14 @@ package struct PolicyCompiler {
         for lsm in spec.lsmhooks {
             hooks.append(contentsOf: context.compileLsmHook(lsm, spec: spec))
         }
+        for uprobe in spec.uprobes {
+            hooks.append(contentsOf: context.compileUprobe(uprobe, spec: spec))
+        }
         if context.errors.isEmpty && hooks.isEmpty && context.fileRules.isEmpty {
             context.errors.append(
                 PolicyCompileError(
                     location: document.source, path: "spec",
-                    message: "the policy has no hook this agent can run (spec.tracepoints, spec.kprobes or spec.lsmhooks)"))
+                    message: "the policy has no hook this agent can run (spec.tracepoints, spec.kprobes, spec.lsmhooks or spec.uprobes)"))
         }
         sets = context.sets
         guard context.errors.isEmpty else {
@@ -144,7 +147,6 @@ struct Context {
     // MARK: - What this kernel cannot run
 
     mutating func refuseUnsupported(_ spec: PolicySpec) {
-        if !spec.uprobes.isEmpty { fail(spec, "uprobes are not supported by this build", at: "uprobes") }
         if !spec.usdts.isEmpty { fail(spec, "usdts are not supported by this build", at: "usdts") }
         if !spec.enforcers.isEmpty {
             fail(spec, "enforcers need kprobes with bpf_override_return, which this kernel does not allow", at: "enforcers")

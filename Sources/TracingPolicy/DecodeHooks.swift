@@ -178,7 +178,8 @@ extension PolicyDecoder {
         }
         let btfPath = fields.string("btfPath")
         let isReturn = fields.bool("return") ?? false
-        _ = fields.bool("resolvePathInContainer")
+        let resolvePathInContainer = fields.bool("resolvePathInContainer") ?? false
+        let binaryDigests = fields.strings("binaryDigests")?.map(\.value) ?? []
         var hook = HookContext(kind: .uprobe)
         hook.isReturn = isReturn
         hook.args = args(fields, "args", kind: .uprobe)
@@ -198,7 +199,8 @@ extension PolicyDecoder {
         return UProbeSpec(binaryPath: binary, symbols: symbols.map(\.value), offsets: offsets, addrs: addrs,
                           refCtrOffsets: refCtrOffsets, btfPath: btfPath, args: hook.args, data: hook.data,
                           return: isReturn, returnArg: hook.returnArg, selectors: selectors, message: message,
-                          tags: tags, location: fields.location, path: path, fieldLocations: fields.fieldLocations)
+                          tags: tags, binaryDigests: binaryDigests, resolvePathInContainer: resolvePathInContainer,
+                          location: fields.location, path: path, fieldLocations: fields.fieldLocations)
     }
 
     func usdt(_ node: YAMLNode, _ path: FieldPath) -> UsdtSpec? {

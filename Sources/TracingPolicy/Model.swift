@@ -193,7 +193,7 @@ package struct LsmHookSpec: PolicyNode {
     package var fieldLocations: FieldLocations
 }
 
-/// A uprobe hook (kept so a later stage can refuse it with a position).
+/// A uprobe hook: a function of a user-space binary, in every process that runs it.
 package struct UProbeSpec: PolicyNode {
     /// The binary (`path`).
     package var binaryPath: String
@@ -221,6 +221,10 @@ package struct UProbeSpec: PolicyNode {
     package var message: String?
     /// `tags` copied into events (at most 16).
     package var tags: [String]
+    /// `binaryDigests`: attach only when the file's digest is one of these.
+    package var binaryDigests: [String] = []
+    /// `resolvePathInContainer`: `path` is inside the containers of the policy's pods.
+    package var resolvePathInContainer = false
     /// Where the node starts (for a mapping: its first key).
     package var location: SourceLocation
     /// The node's field path, e.g. `spec.kprobes[0]`.

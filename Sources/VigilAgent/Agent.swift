@@ -347,7 +347,7 @@ package struct ProcessMonitorService: Service {
             counters.increment(event.kind)
             guard broadcaster.subscriberCount > 0 else { return }
             switch (streamEncoder, event.kind) {
-            case (let encoder?, .tracepoint), (let encoder?, .kprobe), (let encoder?, .lsm):
+            case (let encoder?, .tracepoint), (let encoder?, .kprobe), (let encoder?, .lsm), (let encoder?, .uprobe):
                 broadcaster.publish(Self.eventLine(encoder.encode(event), event))
             default:
                 broadcaster.publish(Self.eventLine(Array(line), event))
@@ -441,7 +441,9 @@ package struct ProcessMonitorService: Service {
             syscallExitArgumentsAvailable: sensor.syscallDispatchAvailable, podScopesAvailable: configuration.kubernetes != nil,
             bpfLSM: sensor.bpfLSMAvailable, kprobeProgramsLoaded: sensor.kprobesAvailable,
             trampolineRefusal: configuration.disableTrampolines ? "disabled by --disable-trampolines" : sensor.trampolineRefusal,
-            kernelFunctionHasBTF: { KernelBTF.hasFunction($0) })
+            kernelFunctionHasBTF: { KernelBTF.hasFunction($0) },
+            uprobeRefusal: CompileEnvironment.uprobePMURefusal()
+                ?? (sensor.uprobesAvailable ? nil : "the agent's uprobe programs did not load here (see the agent log)"))
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             scopes: scopes,
@@ -452,7 +454,7 @@ package struct ProcessMonitorService: Service {
     static func eventLine(_ line: [UInt8], _ event: ExportEvent) -> EventLine {
         var outcome: PolicyOutcome?
         switch event.kind {
-        case .tracepoint(_, _, _, let o), .kprobe(_, _, let o), .lsm(_, _, let o): outcome = o
+        case .tracepoint(_, _, _, let o), .kprobe(_, _, let o), .lsm(_, _, let o), .uprobe(_, _, _, _, let o): outcome = o
         case .exec, .exit: outcome = nil
         }
         return EventLine(

@@ -8,7 +8,7 @@ import Events
 /// appears in the metrics only once an event of it was exported. Pipeline task only.
 final class EventTypeCounters {
     private let metrics: VigilMetrics
-    private var counters: [CoreMetrics.Counter?] = Array(repeating: nil, count: 5)
+    private var counters: [CoreMetrics.Counter?] = Array(repeating: nil, count: 6)
 
     init(metrics: VigilMetrics) { self.metrics = metrics }
 
@@ -20,6 +20,7 @@ final class EventTypeCounters {
         case .tracepoint: index = 2
         case .kprobe: index = 3
         case .lsm: index = 4
+        case .uprobe: index = 5
         }
         if let counter = counters[index] { return counter.increment() }
         let counter = metrics.events(type: kind.jsonKey)

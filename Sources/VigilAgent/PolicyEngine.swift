@@ -146,6 +146,7 @@ package final class PolicyEngine: Sendable {
             ConnectBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             BPFLSMBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             KernelFunctionBackend(kernel: kernel, logger: logger),
+            UprobeBackend(kernel: kernel),
         ]
     }
 

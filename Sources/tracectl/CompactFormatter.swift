@@ -60,6 +60,12 @@ package enum CompactFormatter {
                 details.append("\(subsystem)/\(event)")
             }
             details += renderArgs(body["args"])
+        case "process_uprobe":
+            // Tetragon's compact line: `🕵️ uprobe <path> <symbol>`.
+            kind = "🕵️ uprobe"
+            details.append(body["path"] as? String ?? "")
+            details.append(body["symbol"] as? String ?? (body["offset"] as? String).map { "+" + $0 } ?? "")
+            details += renderArgs(body["args"])
         default:
             kind = "❓ \(type)"
         }

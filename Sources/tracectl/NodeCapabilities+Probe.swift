@@ -119,7 +119,7 @@ struct MachineFacts {
             kprobeBlacklist: Self.words("/sys/kernel/debug/kprobes/blacklist") { $0.count >= 2 ? $0[1] : nil },
             btfFunctions: KernelBTF.functionNames(),
             errorInjection: Self.words("/sys/kernel/debug/error_injection/list") { $0.first },
-            unchecked: unchecked)
+            unchecked: unchecked, uprobes: fact("uprobes"))
     }
 
     /// One word of each line of `path`, deduplicated and sorted; nil when the file cannot be read

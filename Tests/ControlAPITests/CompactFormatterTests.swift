@@ -37,6 +37,14 @@ struct CompactFormatterTests {
         #expect(CompactFormatter.format(sched) == "🔍 tracepoint /usr/bin/stress sched/sched_process_fork 42")
     }
 
+    @Test("process_uprobe: Tetragon's 🕵️ uprobe with the binary, the symbol (or +offset) and the args")
+    func uprobe() {
+        let symbol = #"{"process_uprobe":{"process":{"binary":"/usr/bin/bash"},"path":"/usr/bin/bash","symbol":"readline","args":[{"string_arg":"ls"}],"policy_name":"p"},"time":"t"}"#
+        #expect(CompactFormatter.format(symbol) == "🕵️ uprobe   /usr/bin/bash /usr/bin/bash readline ls")
+        let offset = #"{"process_uprobe":{"process":{"binary":"/opt/app"},"path":"/usr/lib/libssl.so.3","offset":"4660","action":"KPROBE_ACTION_SIGKILL","policy_name":"p"},"time":"t"}"#
+        #expect(CompactFormatter.format(offset) == "🕵️ uprobe   /opt/app /usr/lib/libssl.so.3 +4660 💀 SIGKILL")
+    }
+
     @Test("process_kprobe: known syscalls get their word, addresses are addr:port, actions show")
     func kprobe() {
         let connect = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"int_arg":3,"label":"fd"},{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.1","port":443}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"block-egress"},"time":"t"}"#

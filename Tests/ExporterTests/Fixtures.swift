@@ -74,6 +74,9 @@ func withRenderedKeys(_ event: ExportEvent) -> ExportEvent? {
     case .lsm(let functionName, let args, var outcome):
         outcome.renderedKeys = keys
         copy.kind = .lsm(functionName: functionName, args: args, outcome: outcome)
+    case .uprobe(let path, let symbol, let offset, let args, var outcome):
+        outcome.renderedKeys = keys
+        copy.kind = .uprobe(path: path, symbol: symbol, offset: offset, args: args, outcome: outcome)
     }
     return copy
 }

@@ -142,6 +142,30 @@ private let shellJSON = #"{"exec_id":"d29ya2VyLTI6ODEyMzQ1MDAxMTAwMDo0MDE3Nw==",
         #expect(((lsm["vigil"] as? [String: Any])?["return"] as? [String: Any])?["int_arg"] as? Int == -1)
     }
 
+    /// `process_uprobe` in ProcessUprobe's field order (path, symbol, policy_name, message, args,
+    /// tags, ancestors, offset, action); a uretprobe's return value is Vigil's, as for LSM hooks.
+    @Test func uprobeInTetragonsFieldOrder() throws {
+        var outcome = PolicyOutcome(policyName: "shell", action: .sigkill, message: "line read", tags: ["t"])
+        outcome.returnValue = .int(7)
+        outcome.mechanism = "uretprobe"
+        let bySymbol = ExportEvent(
+            kind: .uprobe(
+                path: "/usr/bin/bash", symbol: "readline", offset: 0, args: [Argument(.string(Array("ls".utf8)), label: "line")],
+                outcome: outcome),
+            process: bareProcess(), parent: nil, ancestors: [bareProcess(execID: "YQ==")], nodeName: "", time: wall(0))
+        #expect(encodeLine(bySymbol) == #"""
+            {"process_uprobe":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"path":"/usr/bin/bash","symbol":"readline","policy_name":"shell","message":"line read","args":[{"string_arg":"ls","label":"line"}],"tags":["t"],"ancestors":[{"exec_id":"YQ==","pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0}],"action":"KPROBE_ACTION_SIGKILL"},"time":"1970-01-01T00:00:00Z"}
+
+            """#)
+        let byOffset = ExportEvent(
+            kind: .uprobe(path: "/opt/app", symbol: "", offset: 0x1234, args: [], outcome: outcome), process: bareProcess(),
+            parent: nil, nodeName: "", time: wall(0))
+        #expect(encodeLine(byOffset, vigilFields: true) == #"""
+            {"process_uprobe":{"process":{"pid":0,"uid":0,"start_time":"1970-01-01T00:00:00Z","auid":0,"tid":0},"path":"/opt/app","policy_name":"shell","message":"line read","tags":["t"],"offset":"4660","action":"KPROBE_ACTION_SIGKILL","vigil":{"mechanism":"uretprobe","return":{"int_arg":7}}},"time":"1970-01-01T00:00:00Z"}
+
+            """#)
+    }
+
     /// A kprobe's `return` is Tetragon's own; its mechanism is Vigil's.
     @Test func kprobeReturnIsTetragons() throws {
         var outcome = PolicyOutcome(policyName: "opens", action: .post)

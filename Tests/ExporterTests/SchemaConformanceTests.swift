@@ -69,6 +69,12 @@ import Testing
                 ExportEvent(
                     kind: .lsm(functionName: "file_open", args: args, outcome: o), process: full, parent: parent,
                     ancestors: ancestors, nodeName: "n", time: time),
+                ExportEvent(
+                    kind: .uprobe(path: "/usr/bin/bash", symbol: "readline", offset: 0, args: args, outcome: o),
+                    process: full, parent: parent, ancestors: ancestors, nodeName: "n", time: time),
+                ExportEvent(
+                    kind: .uprobe(path: "/opt/app", symbol: "", offset: .max, args: args, outcome: o), process: full,
+                    parent: parent, ancestors: ancestors, nodeName: "n", time: time),
             ]
         }
         return events
@@ -95,6 +101,7 @@ import Testing
                 #expect(problem.hasSuffix(#"unknown field "vigil" in ProcessTracepoint"#)
                     || problem.hasSuffix(#"unknown field "vigil" in ProcessKprobe"#)
                     || problem.hasSuffix(#"unknown field "vigil" in ProcessLsm"#)
+                    || problem.hasSuffix(#"unknown field "vigil" in ProcessUprobe"#)
                     || problem.hasSuffix(#"unknown field "vigil" in KprobeArgument"#), "\(problem)\n\(line)")
             }
             let json = try parseJSONObject(line)

@@ -109,11 +109,43 @@ import TracingPolicy
             }
         }
         // The tracepoint-only examples, and the syscall kprobes that run on tracepoints.
-        let mustCompile: Set<String> = [
+        var mustCompile: Set<String> = [
             "raw_syscalls.yaml", "list-syscalls-tracepoint.yaml", "list-syscalls.yaml", "write.yaml",
             "sys_setuid.yaml", "sys_ptrace.yaml", "sys_mount.yaml", "sys_clock_settime.yaml", "sys_pivot_root.yaml",
         ]
+        // bash's readline and main, with and without matchPIDs, where uprobes run and bash is there.
+        if environment.uprobeRefusal == nil && FileManager.default.fileExists(atPath: "/bin/bash") {
+            mustCompile.formUnion(["uprobe.yaml", "uprobe-pid.yaml"])
+        }
         #expect(mustCompile.subtracting(compiledFiles).isEmpty, "not compiled: \(mustCompile.subtracting(compiledFiles).sorted())")
+    }
+
+    /// Tetragon's uprobe examples against this machine's files (compiled, nothing attached):
+    /// bash's `readline` and `main` load, with or without matchPIDs; Tetragon's `/procRoot` path
+    /// is refused naming the node's path, and `/lib64/libc.so.6` loads where the file exists and
+    /// is refused naming it where it does not (Debian keeps libc under /lib/x86_64-linux-gnu).
+    @Test(
+        .enabled(if: CorpusTests.haveExamples, "\(CorpusTests.examplesDirectory) is absent"),
+        .enabled(if: CompileEnvironment.uprobePMURefusal() == nil, "this kernel has no uprobe PMU"),
+        .enabled(if: FileManager.default.fileExists(atPath: "/bin/bash"), "no /bin/bash here"))
+    func uprobeExamples() throws {
+        let environment = CompileEnvironment.live(
+            tracefsRoot: Fixture.liveTracefsRoot, kprobesAvailable: false, hostNamespaces: HostNamespaces(known: Fixture.hostNamespaces))
+        let bash = Self.compileFile(Self.examplesDirectory + "/uprobe.yaml", environment: environment)
+        #expect(bash.errors == [])
+        let hooks = try #require(bash.compiled.first?.hooks)
+        #expect(hooks.map(\.name) == ["readline", "main"])
+        #expect(hooks.allSatisfy { $0.mechanism == .uprobe && $0.uprobe?.offset != nil })
+        #expect(Self.compileFile(Self.examplesDirectory + "/uprobe-pid.yaml", environment: environment).errors == [])
+        let host = Self.compileFile(Self.examplesDirectory + "/uprobe-host.yaml", environment: environment)
+        #expect(host.errors.count == 1 && host.errors.first?.contains("here: /proc/1/root/usr/bin/bash") == true, "\(host.errors)")
+        let libc = Self.compileFile(Self.examplesDirectory + "/uprobe-binaries.yaml", environment: environment)
+        if FileManager.default.fileExists(atPath: "/lib64/libc.so.6") {
+            #expect(libc.errors == [])
+        } else {
+            #expect(libc.errors.count == 1, "\(libc.errors)")
+            #expect(libc.errors.first?.contains("spec.uprobes[0].path: /lib64/libc.so.6: No such file or directory on this node") == true, "\(libc.errors)")
+        }
     }
 
     /// The two tracepoint-only examples, in detail.

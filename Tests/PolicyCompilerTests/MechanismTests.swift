@@ -18,6 +18,9 @@ import Testing
             (.fexit, "fexit", "fexit", "sched_process_exec (fexit)"),
             (.fmodRet, "fmod_ret", "fmod_ret", "sched_process_exec (fmod_ret)"),
             (.fanotify, "fanotify", "fanotify", "sched_process_exec (fanotify)"),
+            // A uprobe hook's category is its binary.
+            (.uprobe, "uprobe", "uprobe", "sched:sched_process_exec (uprobe)"),
+            (.uretprobe, "uprobe", "uretprobe", "sched:sched_process_exec (uprobe + uretprobe)"),
         ]
         #expect(rows.count == Mechanism.allCases.count)
         for (mechanism, status, event, hook) in rows {

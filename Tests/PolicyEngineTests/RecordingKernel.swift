@@ -2,6 +2,7 @@
 import BPFKit
 import CVigilABI
 import Events
+import PolicyCompiler
 import Synchronization
 import VigilAgent
 
@@ -140,5 +141,17 @@ final class RecordingKernel: PolicyKernel {
 
     func attachTrampolineHook(symbol: String, slot: UInt32, kind: TrampolineKind) throws -> any HookLink {
         try link("\(kind.rawValue) \(symbol)")
+    }
+
+    func attachUprobeHook(_ target: UprobeTarget, slot: UInt32, returnProbe: Bool) throws -> [any HookLink] {
+        let name = "\(target.binary):\(target.symbol ?? "0x" + String(target.offset ?? 0, radix: 16))"
+        let entry = try link("uprobe \(name)")
+        guard returnProbe else { return [entry] }
+        do {
+            return [entry, try link("uretprobe \(name)")]
+        } catch {
+            entry.detach()
+            throw error
+        }
     }
 }

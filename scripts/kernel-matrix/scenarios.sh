@@ -74,7 +74,7 @@ lsm_event_key() {
 }
 
 # Unique copies of the trigger: policies select these paths and nothing else on the machine.
-for role in exec kill denied conn kconn kfile kpath execkill kcred kover; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+for role in exec kill denied conn kconn kfile kpath execkill kcred kover uprobe; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
 echo secret >"$WORK/secret-kfile"
 # Where the kernel has kprobes, kernel-function kprobes run as real kprobes; elsewhere they are
 # refused (tcp_connect excepted: the cgroup connect hooks emulate it there).
@@ -368,7 +368,38 @@ spec:
       - operator: In
         values: ["$WORK/bin/t-kcred"]
 YAML
+# spec.uprobes where the kernel has the uprobe PMU (the host and the guests do), on the trigger's
+# own function in its own copy: int and string arguments, a Post selector and a Sigkill one.
+has_uprobes=no
+[ -e /sys/bus/event_source/devices/uprobe/type ] && has_uprobes=yes
+cat >"$WORK/policies/uprobe.yaml" <<YAML
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: matrix-uprobe
+spec:
+  uprobes:
+  - path: "$WORK/bin/t-uprobe"
+    symbols: ["vigil_matrix_uprobe"]
+    args:
+    - index: 0
+      type: int
+    - index: 1
+      type: string
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["7"]
+      matchActions:
+      - action: Sigkill
+    - matchArgs:
+      - index: 1
+        operator: Equal
+        values: ["posted"]
+YAML
 POLICIES=7
+[ $has_uprobes = yes ] && POLICIES=$((POLICIES + 1))
 [ $has_fn = yes ] && POLICIES=$((POLICIES + 4))
 [ "$TRAMP_EXPECTED" = yes ] && POLICIES=$((POLICIES + 1))
 
@@ -466,7 +497,7 @@ if [ "$(printf '%s\n' "$PROBE" | awk '$1 == "bpf_loop" {print $2; exit}')" = no 
 	fi
 	AGENT=
 	cgroup_v1_scenario
-	for s in sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
+	for s in sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
 		if [ "$refused" -ge "$files" ]; then
 			result $s SKIP "policies need bpf_loop (5.17+): all $files refused saying so"
 		else
@@ -500,7 +531,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -698,6 +729,27 @@ if [ $has_fn = yes ]; then
 	esac
 else
 	expect_no_kprobes_refusal kprobe-fallback kprobe-fallback.yaml
+fi
+
+# spec.uprobes on the trigger's own function: a call with "posted" is reported with both
+# arguments, a call with 7 is killed in the probe before the function runs (status 137).
+if [ $has_uprobes = yes ]; then
+	posted=$("$WORK/bin/t-uprobe" uprobe 1 posted)
+	out=$("$WORK/bin/t-uprobe" uprobe 7 dies)
+	status=$?
+	if [ "$posted" = 1 ] && [ $status -eq 137 ] && [ -z "$out" ] \
+		&& wait_event 10 '"process_uprobe"' '"symbol":"vigil_matrix_uprobe"' '"string_arg":"posted"' '"mechanism":"uprobe"' \
+		&& wait_event 10 '"process_uprobe"' '"int_arg":7' KPROBE_ACTION_SIGKILL; then
+		result uprobe PASS "event and Sigkill (status 137) on $(grep -o 't-uprobe:vigil_matrix_uprobe ([a-z]*)' "$AGENT_LOG" | head -n 1)"
+	else
+		result uprobe FAIL "posted=$posted status=$status output=$out; $(refusal_of uprobe.yaml)"
+	fi
+else
+	refusal=$(refusal_of uprobe.yaml)
+	case $refusal in
+	*"uprobes cannot run here"*) result uprobe PASS "refused: $refusal" ;;
+	*) result uprobe FAIL "no uprobe PMU, and the refusal does not say so: ${refusal:-none logged}" ;;
+	esac
 fi
 
 # The start-up probe: BPF-LSM only where bpf is an active LSM and an LSM program attaches

@@ -8,6 +8,7 @@
 //   trigger open PATH            open(PATH, O_RDONLY): prints 0 or the errno
 //   trigger exec PATH ARG...     execv(PATH): prints the errno if execv returns
 //   trigger connect PORT         listens on 127.0.0.1:PORT, connects to it: prints 0 or the errno
+//   trigger uprobe N STRING      calls vigil_matrix_uprobe(N, STRING) (a uprobe's target): prints N
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,13 @@ static int connect_loopback(int port)
 	return 0;
 }
 
+/* Exported and not inlined: a uprobe on its symbol sees N and STRING in its first two registers. */
+__attribute__((noinline)) int vigil_matrix_uprobe(int n, const char *s)
+{
+	__asm__ volatile("" : : "r"(s) : "memory");
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "noop") == 0)
@@ -70,6 +78,10 @@ int main(int argc, char **argv)
 		printf("%d\n", connect_loopback(atoi(argv[2])));
 		return 0;
 	}
-	fprintf(stderr, "usage: %s noop | sleep SECONDS | open PATH | read PATH | exec PATH ARG... | connect PORT\n", argv[0]);
+	if (argc == 4 && strcmp(argv[1], "uprobe") == 0) {
+		printf("%d\n", vigil_matrix_uprobe(atoi(argv[2]), argv[3]));
+		return 0;
+	}
+	fprintf(stderr, "usage: %s noop | sleep SECONDS | open PATH | read PATH | exec PATH ARG... | connect PORT | uprobe N STRING\n", argv[0]);
 	return 2;
 }

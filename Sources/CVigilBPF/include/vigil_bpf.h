@@ -117,6 +117,14 @@ enum vigil_kprobe_kind {
 int vigil_bpf_kprobes_available(const struct vigil_bpf *bpf);
 struct bpf_link *vigil_bpf_attach_policy_kprobe(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
 						enum vigil_kprobe_kind kind);
+/* Generic uprobes: whether their programs loaded (the kernel has the uprobe PMU and lets them
+ * load), and one attachment of a hook slot (`cookie`) to a function of the file `binary`, in
+ * every process that maps it: at `symbol` (resolved by libbpf, plus `offset`) or, with symbol
+ * NULL, at the file offset `offset`. Kinds as for kprobes (RETURN: a uretprobe). NULL with errno
+ * set on failure. */
+int vigil_bpf_uprobes_available(const struct vigil_bpf *bpf);
+struct bpf_link *vigil_bpf_attach_policy_uprobe(struct vigil_bpf *bpf, const char *binary, const char *symbol,
+						__u64 offset, __u64 cookie, enum vigil_kprobe_kind kind);
 /* BPF trampolines on a kernel function for hook slot `cookie`: fentry (entry), fexit (`return:
  * true`: arguments and return value in one program) or fmod_ret (Override on functions the
  * kernel lets fail: security_* and its error-injection list). Each loads a program of its own,

@@ -2,6 +2,7 @@
 import BPFKit
 import CVigilABI
 import Events
+import PolicyCompiler
 
 /// One attachment of a policy hook; ``detach()`` removes it.
 package protocol HookLink: AnyObject, Sendable {
@@ -49,6 +50,10 @@ package protocol PolicyKernel: Sendable {
     func attachKprobeHook(symbol: String, slot: UInt32, returnProbe: Bool) throws -> [any HookLink]
     /// The generic program on a BPF trampoline of `symbol`.
     func attachTrampolineHook(symbol: String, slot: UInt32, kind: TrampolineKind) throws -> any HookLink
+
+    /// The generic program on a uprobe of a function in a user-space binary, in every process
+    /// that maps it (and its uretprobe with `returnProbe`).
+    func attachUprobeHook(_ target: UprobeTarget, slot: UInt32, returnProbe: Bool) throws -> [any HookLink]
 }
 
 extension ProcessSensor: PolicyKernel {
@@ -62,5 +67,10 @@ extension ProcessSensor: PolicyKernel {
 
     package func attachTrampolineHook(symbol: String, slot: UInt32, kind: TrampolineKind) throws -> any HookLink {
         try attachPolicyTrampoline(symbol: symbol, slot: slot, kind: kind)
+    }
+
+    package func attachUprobeHook(_ target: UprobeTarget, slot: UInt32, returnProbe: Bool) throws -> [any HookLink] {
+        try attachPolicyUprobe(
+            binary: target.binary, symbol: target.symbol, offset: target.offset, slot: slot, returnProbe: returnProbe)
     }
 }
