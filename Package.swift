@@ -150,7 +150,7 @@ let package = Package(
         ]),
         // The policy engine's transaction and hook backends against a recording kernel (no root).
         .testTarget(name: "PolicyEngineTests", dependencies: [
-            "VigilAgent", "Pipeline", "BPFKit", "PolicyCompiler", "TracingPolicy", "Tracefs", "Events", "CVigilABI", "TestSupport",
+            "VigilAgent", "Pipeline", "BPFKit", "PolicyCompiler", "TracingPolicy", "Tracefs", "Events", "CVigilABI", "TestSupport", "ControlAPI",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),

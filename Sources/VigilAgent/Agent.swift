@@ -451,15 +451,17 @@ package struct ProcessMonitorService: Service {
     }
 
     /// The line plus the fields event streams filter on, without parsing the JSON again.
-    static func eventLine(_ line: [UInt8], _ event: ExportEvent) -> EventLine {
+    package static func eventLine(_ line: [UInt8], _ event: ExportEvent) -> EventLine {
         var outcome: PolicyOutcome?
         switch event.kind {
         case .tracepoint(_, _, _, let o), .kprobe(_, _, let o), .lsm(_, _, let o), .uprobe(_, _, _, _, let o): outcome = o
         case .exec, .exit: outcome = nil
         }
+        // The pod too: `tracectl events --namespace` and `--pod` filter on it.
+        let pod = event.process.pod
         return EventLine(
             bytes: line, type: event.kind.jsonKey, binary: String(decoding: event.process.binary, as: UTF8.self),
-            policyName: outcome?.policyName, action: outcome?.action.rawValue)
+            namespace: pod?.namespace, pod: pod?.name, policyName: outcome?.policyName, action: outcome?.action.rawValue)
     }
 
     static func counters(sensor: ProcessSensor.Counters, reader: RingBufferReader.Stats, cacheEntries: Int) -> [String: UInt64] {
