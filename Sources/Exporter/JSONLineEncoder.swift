@@ -725,6 +725,12 @@ package struct JSONLineEncoder: Sendable {
                 key("\"dport\":")
                 b.appendDecimal(sock.dport)
             }
+            if sock.cookie != 0 {
+                // uint64: a JSON string, as protojson writes 64-bit integers.
+                key("\"cookie\":\"")
+                b.appendDecimal(sock.cookie)
+                b.append(UInt8(ascii: "\""))
+            }
             if !sock.state.isEmpty {
                 key("\"state\":")
                 b.appendJSONString(sock.state)
