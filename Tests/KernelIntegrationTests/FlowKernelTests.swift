@@ -116,6 +116,24 @@ struct FlowKernelTests {
         return arg["size_arg"].map { UInt64($0 as? String ?? "") as Any } ?? arg["string_arg"]
     }
 
+    /// Flows need tp_btf helpers: asked for on raw_tp, the agent stops before loading anything,
+    /// and says why.
+    @Test func flowsOnRawTracepointsAreRefusedWithTheReason() throws {
+        let dir = try TempDir("vigil-flows-raw")
+        defer { dir.remove() }
+        let output = "\(dir.path)/agent.out"
+        let agent = try Spawn.start(
+            "/bin/sh",
+            argv: ["/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", AgentHarness.binaryPath, "--enable-flows", "--attach-mode", "raw_tp",
+                   "--export-filename", "\(dir.path)/events.log", "--server-address", "", "--tracing-policy-dir", "/nonexistent"]
+                .map { Array($0.utf8) },
+            stdoutPath: output)
+        let status = Spawn.wait(agent)
+        let log = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status != 0, "\(log)")
+        #expect(log.contains("--enable-flows needs tp_btf programs"), "\(log)")
+    }
+
     @Test func loopbackConnectionsGiveOneExactCloseEventPerFlowAndEnd() throws {
         let count4 = 1000, count6 = 200
         let agent = try AgentHarness(arguments: ["--enable-flows"])
