@@ -12,6 +12,9 @@ package enum FlowEvents {
     package static let functionName = "tcp_close"
     /// The hook that made the record, Vigil's `vigil.mechanism`.
     package static let mechanism = "tp_btf sock/inet_sock_set_state"
+    /// The `direction` values' bytes, made once (an array per event otherwise).
+    private static let outgoing = Array("outgoing".utf8)
+    private static let incoming = Array("incoming".utf8)
 
     package static func event(
         for record: FlowRecord, cache: inout ProcessCache, nodeName: String, clock: KtimeClock
@@ -23,15 +26,15 @@ package enum FlowEvents {
             saddr: ArgumentRenderer.addressText(family: s.family, s.saddr),
             daddr: ArgumentRenderer.addressText(family: s.family, s.daddr), sport: UInt32(s.sport), dport: UInt32(s.dport),
             state: ArgumentRenderer.tcpStateName(s.state), cookie: record.cookie)
-        let direction: String =
+        let direction: [UInt8] =
             switch record.direction {
-            case .outgoing: "outgoing"
-            case .incoming: "incoming"
-            case nil: ""
+            case .outgoing: outgoing
+            case .incoming: incoming
+            case nil: []
             }
         let args = [
             Argument(.socket(sock), label: "sock"),
-            Argument(.string(Array(direction.utf8)), label: "direction"),
+            Argument(.string(direction), label: "direction"),
             Argument(.size(record.bytesSent), label: "bytes_sent"),
             Argument(.size(record.bytesReceived), label: "bytes_received"),
             Argument(.size(record.durationNanoseconds), label: "duration_ns"),
