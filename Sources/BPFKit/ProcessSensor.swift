@@ -46,6 +46,12 @@ package final class ProcessSensor: Sendable {
         /// the new object takes that map over instead of starting with an empty one, so the
         /// identities its pinned exec tracking kept while no agent ran stay in force.
         package var previousProcessMap: String?
+        /// Load the TCP flow programs (`--enable-flows`); attached by ``attachFlows()``. They are
+        /// tp_btf programs: with them asked for, the raw_tp fallback is refused.
+        package var flows = false
+        /// Open flows tracked at once (`--flow-map-entries`); a flow beyond them is counted in
+        /// ``Counters/flowsUntracked``, never tracked silently wrong.
+        package var flowMapEntries: UInt32 = 65536
 
         package init() {}
 
@@ -72,9 +78,17 @@ package final class ProcessSensor: Sendable {
         package var policyOutOfScope: UInt64 = 0
         /// Kills and denies not done because the task was outside `--enforcement-cgroup`.
         package var policyFenced: UInt64 = 0
+        /// TCP flows closed with an owner: a flow record was made (`--enable-flows`).
+        package var flowsClosed: UInt64 = 0
+        /// Flow records the kernel could not put in the ring buffer.
+        package var flowDrops: UInt64 = 0
+        /// Flows not tracked because the flow map was full.
+        package var flowsUntracked: UInt64 = 0
+        /// Accepted-side flows closed before any accept took them: no owner, not reported.
+        package var flowsUnowned: UInt64 = 0
 
         package var totalDrops: UInt64 {
-            ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit + policyDrops
+            ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit + policyDrops + flowDrops
         }
 
         package static func == (a: Counters, b: Counters) -> Bool {
@@ -173,11 +187,24 @@ package final class ProcessSensor: Sendable {
     private static func load(options: Options, mode: AttachMode, previousProcs: Int32, processOnly: Bool) throws(BPFError)
         -> OpaquePointer
     {
+        if options.flows && mode == .rawTP {
+            // The flow programs need bpf_get_socket_cookie() and bpf_skc_to_tcp_sock(), which
+            // only BTF-typed programs have: without tp_btf there are no flows to give.
+            throw BPFError(
+                code: .other, errno: EOPNOTSUPP, operation: "load process sensor (raw_tp)",
+                message: "--enable-flows needs tp_btf programs (bpf_get_socket_cookie, bpf_skc_to_tcp_sock), and raw_tp has neither")
+        }
+        if options.flows && processOnly {
+            throw BPFError(
+                code: .missingKernelFeature, errno: EOPNOTSUPP, operation: "load process sensor",
+                message: "--enable-flows is offered from Linux 5.17 (bpf_loop()); on this kernel the agent runs its process sensor only")
+        }
         var cOptions = vigil_bpf_options(
             args_max: min(max(options.argsMaxBytes, 1), Options.argsMaxBytesLimit),
             rb_size: options.ringBufferBytes, wakeup_bytes: options.wakeupBytes,
             procs_max: options.processMapEntries, attach_mode: mode.cValue, lsm: options.bpfLSM == true ? 1 : 0,
-            procs_fd: previousProcs, fence_cgroup: options.fenceCgroupID, process_only: processOnly ? 1 : 0)
+            procs_fd: previousProcs, fence_cgroup: options.fenceCgroupID, process_only: processOnly ? 1 : 0,
+            flows: options.flows ? 1 : 0, flows_max: max(options.flowMapEntries, 1))
         var pointer: OpaquePointer?
         try checkedRC("load process sensor (\(mode.rawValue))") { vigil_bpf_open_load(&cOptions, &pointer) }
         guard let pointer else { throw BPFError(code: .other, operation: "load process sensor", message: "no object") }
@@ -218,7 +245,19 @@ package final class ProcessSensor: Sendable {
             c.policySignals = read(VIGIL_CTR_POLICY_SIGNALS)
             c.policyOutOfScope = read(VIGIL_CTR_POLICY_OUT_OF_SCOPE)
             c.policyFenced = read(VIGIL_CTR_POLICY_FENCED)
+            c.flowsClosed = read(VIGIL_CTR_FLOWS_CLOSED)
+            c.flowDrops = read(VIGIL_CTR_RB_DROPS_FLOW)
+            c.flowsUntracked = read(VIGIL_CTR_FLOWS_MAP_FULL)
+            c.flowsUnowned = read(VIGIL_CTR_FLOWS_UNOWNED)
             return c
+        }
+    }
+
+    /// Attaches the TCP flow programs loaded with ``Options/flows``: the state-change tracepoint
+    /// and the accept exits (syscall tracepoints: tracefs must be mounted).
+    package func attachFlows() throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            try checkedRC("attach flow programs") { vigil_bpf_attach_flows(pointer) }
         }
     }
 

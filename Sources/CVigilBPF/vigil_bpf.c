@@ -26,6 +26,8 @@ struct vigil_bpf {
 	struct bpf_link *syscall_links[2]; /* the sys_enter and sys_exit dispatchers */
 	struct bpf_link *uring_open_link;  /* io_uring opens, attached with the sys_exit dispatcher */
 	int uring_opens;                   /* 1 attached, 0 not tried, -errno refused */
+	struct bpf_link *flow_links[3];    /* inet_sock_set_state, sys_exit_accept4, sys_exit_accept */
+	int flows;                         /* the flow programs loaded */
 	struct bpf_link *lsm_links[VIGIL_LSM_HOOKS]; /* at enum vigil_lsm_hook, attached on first use */
 	int lsm;                                  /* the BPF-LSM programs loaded */
 	int kprobes;                       /* the generic kprobe programs loaded */
@@ -93,6 +95,9 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, int u
 	int cpus, err;
 	int raw = options->attach_mode == VIGIL_ATTACH_RAW_TP;
 	int process_only = options->process_only != 0;
+	/* Flows are tp_btf programs (bpf_get_socket_cookie, bpf_skc_to_tcp_sock): not in raw_tp
+	 * mode, where the caller refuses --enable-flows, nor with the process sensor only. */
+	int flows = options->flows && !raw && !process_only;
 
 	*out = NULL;
 	cpus = libbpf_num_possible_cpus();
@@ -112,6 +117,12 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, int u
 		err = bpf_map__set_max_entries(skel->maps.vg_exec_scratch, (__u32)cpus);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.vg_generic_scratch, (__u32)cpus);
+	/* Without flows the preallocated flow map shrinks to one entry. */
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.vg_flows, flows && options->flows_max ? options->flows_max : 1);
+	bpf_program__set_autoload(skel->progs.flow_state, flows);
+	bpf_program__set_autoload(skel->progs.flow_accept4, flows);
+	bpf_program__set_autoload(skel->progs.flow_accept, flows);
 	/* A previous run's process identities, kept by its pinned exec/fork/exit links: taking the
 	 * map over leaves no moment in which pinned enforcement reads an identity nobody maintains. */
 	if (!err && options->procs_fd >= 0 && procs_map_compatible(skel->maps.vg_procs, options->procs_fd)) {
@@ -186,6 +197,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, int u
 	bpf->uprobes = uprobes && !process_only;
 	bpf->process_only = process_only;
 	bpf->procs_taken_over = procs_taken_over;
+	bpf->flows = flows;
 	*out = bpf;
 	return 0;
 }
@@ -290,12 +302,40 @@ int vigil_bpf_attach(struct vigil_bpf *bpf)
 	return 0;
 }
 
+int vigil_bpf_attach_flows(struct vigil_bpf *bpf)
+{
+	struct bpf_program *progs[3] = {
+		bpf->skel->progs.flow_state, bpf->skel->progs.flow_accept4, bpf->skel->progs.flow_accept,
+	};
+
+	if (!bpf->flows)
+		return -EOPNOTSUPP;
+	/* The accept exits first: a flow whose handshake completes meanwhile gets its owner. */
+	for (int i = 2; i >= 0; i--) {
+		if (bpf->flow_links[i])
+			continue;
+		bpf->flow_links[i] = bpf_program__attach(progs[i]);
+		if (!bpf->flow_links[i]) {
+			int err = -errno;
+
+			for (int j = 0; j < 3; j++) {
+				bpf_link__destroy(bpf->flow_links[j]);
+				bpf->flow_links[j] = NULL;
+			}
+			return err;
+		}
+	}
+	return 0;
+}
+
 void vigil_bpf_destroy(struct vigil_bpf *bpf)
 {
 	if (!bpf)
 		return;
 	for (int i = 0; i < 3; i++)
 		bpf_link__destroy(bpf->links[i]);
+	for (int i = 0; i < 3; i++)
+		bpf_link__destroy(bpf->flow_links[i]);
 	vigil_bpf_detach_connect(bpf);
 	vigil_bpf_detach_syscalls(bpf, 0);
 	vigil_bpf_detach_syscalls(bpf, 1);

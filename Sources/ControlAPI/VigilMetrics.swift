@@ -25,6 +25,7 @@ import Synchronization
 /// | `vigil_export_filtered_events_total` | counter | kept out by `--export-allowlist`/`--export-denylist` |
 /// | `vigil_export_ratelimit_events_dropped_total` | counter | dropped by `--export-rate-limit` |
 /// | `vigil_event_subscribers` | gauge | |
+/// | `vigil_flows_total` | counter | `result`: `exported`, `dropped`, `untracked`, `unowned` (`--enable-flows`) |
 ///
 /// Thread-safe: labelled counters are created on first use and cached.
 package final class VigilMetrics: Sendable {
@@ -212,6 +213,18 @@ package final class VigilMetrics: Sendable {
             .increment(by: delta)
     }
 
+    /// Moves `vigil_flows_total{result}` to the kernel's absolute total (`--enable-flows`):
+    /// `exported` flow records made and put in the ring buffer, `dropped` made but lost there,
+    /// `untracked` flows the full flow map could not take, `unowned` accepted-side flows closed
+    /// before an accept took them. Created on the first non-zero total: an agent without flows
+    /// shows none.
+    package func advanceFlows(result: String, toTotal total: UInt64) {
+        let delta = delta(key: "flows.\(result)", total: total)
+        guard delta > 0 else { return }
+        CoreMetrics.Counter(label: "vigil_flows_total", dimensions: [("result", result)], factory: factory)
+            .increment(by: delta)
+    }
+
     private func delta(key: String, total: UInt64) -> Int64 {
         let total = Int64(clamping: total)
         return cache.withLock { cache in
@@ -246,6 +259,7 @@ struct DescribedMetricsFactory: CoreMetrics.MetricsFactory {
         "vigil_event_subscribers": "Clients of the control API's event stream.",
         "vigil_export_filtered_events_total": "Events kept out of the export by --export-allowlist and --export-denylist.",
         "vigil_export_ratelimit_events_dropped_total": "Events dropped by --export-rate-limit (reported in rate_limit_info events).",
+        "vigil_flows_total": "TCP flows (--enable-flows), by result: exported, dropped (ring buffer full), untracked (flow map full), unowned (closed before any accept).",
         "vigil_pod_metadata_events_total": "Container events by pod metadata outcome: enriched, missing (after the wait), overflow.",
     ]
 

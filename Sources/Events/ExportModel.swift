@@ -584,11 +584,14 @@ package struct SocketArgument: Sendable, Hashable {
     package var dport: UInt32
     /// `TCP_ESTABLISHED`, `TCP_SYN_SENT`, ...
     package var state: String
+    /// The socket's cookie (flow events); 0: not read, left out.
+    package var cookie: UInt64
 
     package init(
         family: String, type: String, protocol: String, mark: UInt32, saddr: String, daddr: String, sport: UInt32,
-        dport: UInt32, state: String
+        dport: UInt32, state: String, cookie: UInt64 = 0
     ) {
+        self.cookie = cookie
         self.family = family
         self.type = type
         self.protocol = `protocol`

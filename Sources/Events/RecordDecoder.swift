@@ -29,6 +29,8 @@ extension Record {
             self = .exit(try ExitRecord(decoding: record))
         case VIGIL_EVENT_GENERIC.rawValue:
             self = .generic(try GenericRecord(decoding: record))
+        case VIGIL_EVENT_FLOW.rawValue:
+            self = .flow(try FlowRecord(decoding: record))
         default:
             throw .unknownKind(header.kind)
         }
@@ -95,6 +97,19 @@ extension ExitRecord {
         self.init(
             ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
             processKtime: raw.process_ktime_ns, exitCode: raw.exit_code)
+    }
+}
+
+extension FlowRecord {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordDecodeError) {
+        let size = MemoryLayout<vigil_flow_event>.size
+        guard bytes.count >= size else { throw .truncated(expected: size, got: bytes.count) }
+        let raw = bytes.loadUnaligned(as: vigil_flow_event.self)
+        self.init(
+            ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, pid: raw.hdr.pid, tid: raw.hdr.tid,
+            processKtime: raw.process_ktime_ns, startKtime: raw.start_ns, bytesSent: raw.bytes_sent,
+            bytesReceived: raw.bytes_received, cookie: raw.cookie, sock: KernelSock(decoding: raw.sock),
+            direction: Direction(rawValue: raw.direction))
     }
 }
 

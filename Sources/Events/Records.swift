@@ -262,6 +262,58 @@ package enum Record: Sendable, Hashable {
     case clone(CloneRecord)
     case exit(ExitRecord)
     case generic(GenericRecord)
+    case flow(FlowRecord)
+}
+
+/// A TCP flow at its close (`struct vigil_flow_event`, `--enable-flows`).
+package struct FlowRecord: Sendable, Hashable {
+    package enum Direction: UInt8, Sendable {
+        /// The owner connected.
+        case outgoing = 1
+        /// The owner accepted.
+        case incoming = 2
+    }
+
+    /// When the flow closed (CLOCK_MONOTONIC ns).
+    package var ktime: UInt64
+    /// The owner's cgroup, pid and tid at its connect or accept.
+    package var cgroupID: UInt64
+    package var pid: UInt32
+    package var tid: UInt32
+    /// Identity of the owner; 0 when the kernel side never saw it start.
+    package var processKtime: UInt64
+    /// The connect (SYN_SENT), or the end of the handshake of an accepted flow.
+    package var startKtime: UInt64
+    /// Payload bytes the peer acknowledged, and payload bytes received in order.
+    package var bytesSent: UInt64
+    package var bytesReceived: UInt64
+    /// The socket's cookie.
+    package var cookie: UInt64
+    /// Both ends: `daddr`/`dport` the peer, `saddr`/`sport` this end; `state` the state the
+    /// socket left for TCP_CLOSE.
+    package var sock: KernelSock
+    /// nil: a direction this agent does not know (another vigil_abi.h).
+    package var direction: Direction?
+
+    package init(
+        ktime: UInt64, cgroupID: UInt64 = 0, pid: UInt32, tid: UInt32, processKtime: UInt64, startKtime: UInt64,
+        bytesSent: UInt64, bytesReceived: UInt64, cookie: UInt64, sock: KernelSock, direction: Direction?
+    ) {
+        self.ktime = ktime
+        self.cgroupID = cgroupID
+        self.pid = pid
+        self.tid = tid
+        self.processKtime = processKtime
+        self.startKtime = startKtime
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.cookie = cookie
+        self.sock = sock
+        self.direction = direction
+    }
+
+    /// How long the flow lived, in nanoseconds.
+    package var durationNanoseconds: UInt64 { ktime >= startKtime ? ktime - startKtime : 0 }
 }
 
 /// A socket as a kprobe read it (`struct vigil_sock_info`).

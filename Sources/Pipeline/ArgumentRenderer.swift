@@ -146,7 +146,16 @@ package enum ArgumentRenderer {
 
     /// Dotted IPv4 or RFC 5952 IPv6 text.
     static func addressText(family: UInt16, _ address: [UInt8]) -> String {
-        if family == 2, address.count >= 4 { return address.prefix(4).map { String($0) }.joined(separator: ".") }
+        if family == 2, address.count >= 4 {
+            // By hand: map + joined allocated an array and four strings per address (two per flow
+            // event); at most 15 bytes, the result is a small string, stored inline.
+            var text = String(address[0])
+            for i in 1..<4 {
+                text.append(".")
+                text.append(String(address[i]))
+            }
+            return text
+        }
         guard family == 10, address.count >= 16 else { return "" }
         let groups = (0..<8).map { UInt16(address[2 * $0]) << 8 | UInt16(address[2 * $0 + 1]) }
         // Longest run of two or more zero groups becomes "::".

@@ -114,10 +114,12 @@ package final class Pipeline {
         handle(record)
     }
 
-    /// One decoded record: a policy record becomes a policy event with its process from the
+    /// One decoded record: a policy or flow record becomes an event with its process from the
     /// cache; exec, clone and exit update the cache and export what it returns.
     package func handle(_ record: Record) {
-        if case .generic(let generic) = record {
+        if case .flow(let flow) = record {
+            emit(FlowEvents.event(for: flow, cache: &cache, nodeName: nodeName, clock: clock))
+        } else if case .generic(let generic) = record {
             guard let slot = policies.hookSlot(generic.hookSlot) else { return }
             let event = PolicyEvents.event(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
             tally.add(

@@ -79,7 +79,7 @@ package struct ProcessCache: Sendable {
     ///   Not exported: returns nil.
     /// - exit: returns `process_exit` and retires the entry. An exit of an unknown process is
     ///   still exported, with the `miss` flag. A repeated exit returns nil.
-    /// - generic (policy hooks): nil, nothing changes.
+    /// - generic (policy hooks), flow: nil, nothing changes.
     package mutating func handle(_ record: Record) -> ExportEvent? {
         makeEntriesUnique()
         switch record {
@@ -88,8 +88,8 @@ package struct ProcessCache: Sendable {
             handleClone(clone)
             return nil
         case .exit(let exit): return handleExit(exit)
-        case .generic:
-            // Policy events do not change the process table; the agent renders them with
+        case .generic, .flow:
+            // Policy and flow events do not change the process table; the agent renders them with
             // ``context(pid:ktime:tid:)``.
             return nil
         }

@@ -101,6 +101,12 @@ package struct ProcessMonitorService: Service {
         let reader = RingBufferReader(
             ringBufferFD: sensor.eventsFD, configuration: configuration.reader, logger: logger)
         let batches = try reader.start()
+        if configuration.sensor.flows {
+            // The accept exits are syscall tracepoints, attached through tracefs.
+            _ = try TracefsMount.ensure()
+            try sensor.attachFlows()
+            logger.info("TCP flows attached", metadata: ["flow_map_entries": "\(configuration.sensor.flowMapEntries)"])
+        }
         health.sensorAttached(sensor.attachMode.rawValue)
         if let reason = sensor.policyProgramsUnavailableReason { logger.warning("\(reason)") }
         logger.info(
@@ -402,6 +408,10 @@ package struct ProcessMonitorService: Service {
             metrics.advancePolicyFilteredEvents(toTotal: sensorCounters.policyFiltered)
             metrics.advancePolicyOutOfScopeEvents(toTotal: sensorCounters.policyOutOfScope)
             metrics.advancePolicyFencedActions(toTotal: sensorCounters.policyFenced)
+            metrics.advanceFlows(result: "exported", toTotal: sensorCounters.flowsClosed &- sensorCounters.flowDrops)
+            metrics.advanceFlows(result: "dropped", toTotal: sensorCounters.flowDrops)
+            metrics.advanceFlows(result: "untracked", toTotal: sensorCounters.flowsUntracked)
+            metrics.advanceFlows(result: "unowned", toTotal: sensorCounters.flowsUnowned)
             metrics.advanceMissedEvents(.kernelReserve, toTotal: sensorCounters.totalDrops)
             metrics.advanceMissedEvents(.userQueue, toTotal: reader.stats.queueDrops)
             metrics.processCacheSize.record(shared.cacheSize.value)
@@ -426,6 +436,8 @@ package struct ProcessMonitorService: Service {
                 "policy_matched": "\(counters.policyMatched)", "policy_filtered": "\(counters.policyFiltered)",
                 "policy_signals": "\(counters.policySignals)", "policy_rate_limited": "\(counters.policyRateLimited)",
                 "policy_out_of_scope": "\(counters.policyOutOfScope)", "policy_fenced": "\(counters.policyFenced)",
+                "flows_closed": "\(counters.flowsClosed)", "flow_drops": "\(counters.flowDrops)",
+                "flows_untracked": "\(counters.flowsUntracked)", "flows_unowned": "\(counters.flowsUnowned)",
             ])
     }
 
@@ -472,6 +484,8 @@ package struct ProcessMonitorService: Service {
             "policy_filtered": sensor.policyFiltered, "policy_signals": sensor.policySignals,
             "policy_rate_limited": sensor.policyRateLimited, "process_cache_entries": UInt64(cacheEntries),
             "policy_out_of_scope": sensor.policyOutOfScope, "policy_fenced": sensor.policyFenced,
+            "flows_closed": sensor.flowsClosed, "flow_drops": sensor.flowDrops, "flows_untracked": sensor.flowsUntracked,
+            "flows_unowned": sensor.flowsUnowned,
         ]
     }
 

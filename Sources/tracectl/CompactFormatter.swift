@@ -11,6 +11,7 @@ import Foundation
 /// 💥 exit     /usr/bin/curl https://example.com SIGKILL
 /// 📬 open     default/web /usr/bin/cat /etc/shadow
 /// 🔌 connect  /usr/bin/curl 10.0.0.1:443 💀 SIGKILL
+/// 🌊 flow     /usr/bin/curl 10.0.0.5:41000 -> 10.0.0.1:443 outgoing sent 517 received 4096 in 0.250s
 /// ```
 package enum CompactFormatter {
     /// The compact line of one exported JSON line (the line itself when it is not JSON).
@@ -42,6 +43,10 @@ package enum CompactFormatter {
             } else if let status = body["status"] {
                 details.append("\(status)")
             }
+        case "process_kprobe" where body["function_name"] as? String == "tcp_close" && body["policy_name"] == nil:
+            // A flow (--enable-flows): both ends, direction, bytes each way, how long.
+            kind = "🌊 flow"
+            details.append(flowText(body["args"]))
         case "process_kprobe":
             let function = body["function_name"] as? String ?? ""
             let syscall = syscallName(function)
@@ -144,6 +149,26 @@ package enum CompactFormatter {
         if (vigil?["policy_mode"] as? String) == "monitor" { return "\(emoji) \(short) (monitor: not done)" }
         if (vigil?["fenced"] as? Bool) == true { return "\(emoji) \(short) (fenced: not done)" }
         return "\(emoji) \(short)"
+    }
+
+    /// `127.0.0.1:41000 -> 10.0.0.1:443 outgoing sent 120 received 4096 in 0.250s`: a flow's
+    /// labelled arguments (docs/events.md, Flows).
+    static func flowText(_ value: Any?) -> String {
+        let args = value as? [[String: Any]] ?? []
+        func labelled(_ label: String) -> [String: Any] { args.first { $0["label"] as? String == label } ?? [:] }
+        func endpoint(_ address: Any?, _ port: Any?) -> String {
+            let text = address as? String ?? ""
+            return "\(text.contains(":") ? "[\(text)]" : text):\(port ?? 0)"
+        }
+        let sock = labelled("sock")["sock_arg"] as? [String: Any] ?? [:]
+        let seconds = Double(labelled("duration_ns")["size_arg"] as? String ?? "") ?? 0
+        return [
+            endpoint(sock["saddr"], sock["sport"]), "->", endpoint(sock["daddr"], sock["dport"]),
+            labelled("direction")["string_arg"] as? String ?? "",
+            "sent", labelled("bytes_sent")["size_arg"] as? String ?? "?",
+            "received", labelled("bytes_received")["size_arg"] as? String ?? "?",
+            "in", String(format: "%.3fs", seconds / 1e9),
+        ].filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     /// Arguments as a person reads them: strings as they are, numbers, `addr:port`, paths.

@@ -97,6 +97,16 @@ struct VigilCommand: ParsableCommand {
     @Flag(help: "Export process_credentials (uids, gids, capabilities).")
     var enableProcessCred = false
 
+    @Flag(
+        help: """
+            Export one event per TCP flow (IPv4 and IPv6) at its close: a process_kprobe tcp_close with the socket, \
+            direction, payload bytes each way and duration, owned by the process that connected or accepted (docs/events.md). Needs tp_btf.
+            """)
+    var enableFlows = false
+
+    @Option(help: "Open TCP flows tracked at once with --enable-flows; flows beyond are counted (vigil_flows_total{result=\"untracked\"}), not reported.")
+    var flowMapEntries: Int = 65536
+
     @Option(help: "Argument bytes captured per exec (1 to 32767); longer argument lists are flagged truncArgs.")
     var argsMaxBytes: Int = 4096
 
@@ -213,6 +223,9 @@ struct VigilCommand: ParsableCommand {
         guard podWaitTimeout >= 0, podWaitTimeout <= 600 else {
             throw ValidationError("--pod-wait-timeout must be between 0 and 600 seconds, got \(podWaitTimeout)")
         }
+        guard flowMapEntries >= 1, flowMapEntries <= 1 << 22 else {
+            throw ValidationError("--flow-map-entries must be between 1 and 4194304, got \(flowMapEntries)")
+        }
         guard healthDrainTimeout >= 1, healthDrainTimeout <= 3600 else {
             throw ValidationError("--health-drain-timeout must be between 1 and 3600 seconds, got \(healthDrainTimeout)")
         }
@@ -286,6 +299,8 @@ struct VigilCommand: ParsableCommand {
         config.exportCredentials = enableProcessCred
         config.processCacheSize = processCacheSize
         config.sensor.argsMaxBytes = UInt32(argsMaxBytes)
+        config.sensor.flows = enableFlows
+        config.sensor.flowMapEntries = UInt32(flowMapEntries)
         config.sensor.ringBufferBytes = UInt32(Self.parseSize(rbSize) ?? 8 << 20)
         config.sensor.attachMode = attachMode == "auto" ? nil : (attachMode == "tp_btf" ? .tpBTF : .rawTP)
         config.reader.queueBatches = rbQueueSize

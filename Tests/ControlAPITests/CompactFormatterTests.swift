@@ -45,6 +45,12 @@ struct CompactFormatterTests {
         #expect(CompactFormatter.format(offset) == "🕵️ uprobe   /opt/app /usr/lib/libssl.so.3 +4660 💀 SIGKILL")
     }
 
+    @Test("a flow (--enable-flows): both ends, direction, bytes each way, duration")
+    func flow() {
+        let line = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"tcp_close","args":[{"sock_arg":{"family":"AF_INET6","type":"SOCK_STREAM","protocol":"IPPROTO_TCP","saddr":"::1","daddr":"::1","sport":41000,"dport":443,"cookie":"7","state":"TCP_FIN_WAIT2"},"label":"sock"},{"string_arg":"outgoing","label":"direction"},{"size_arg":"517","label":"bytes_sent"},{"size_arg":"4096","label":"bytes_received"},{"size_arg":"250000000","label":"duration_ns"}]},"time":"t"}"#
+        #expect(CompactFormatter.format(line) == "🌊 flow     /usr/bin/curl [::1]:41000 -> [::1]:443 outgoing sent 517 received 4096 in 0.250s")
+    }
+
     @Test("process_kprobe: known syscalls get their word, addresses are addr:port, actions show")
     func kprobe() {
         let connect = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"int_arg":3,"label":"fd"},{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.1","port":443}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"block-egress"},"time":"t"}"#

@@ -2,6 +2,7 @@
 import CVigilABI
 import Glibc
 import Events
+import Foundation
 import Logging
 import Pipeline
 import PolicyCompiler
@@ -287,8 +288,10 @@ import VigilAgent
         let fd = open("\(dir)/protected", O_CREAT | O_WRONLY, 0o600)
         #expect(fd >= 0)
         close(fd)
-        var st = stat()
-        #expect(stat("\(dir)/protected", &st) == 0)
+        // Foundation's view of stat(2): st_ino and st_dev.
+        let attributes = try FileManager.default.attributesOfItem(atPath: "\(dir)/protected")
+        let inode = try #require((attributes[.systemFileNumber] as? NSNumber)?.uint64Value)
+        let device = try #require((attributes[.systemNumber] as? NSNumber)?.uint64Value)
         let spec = """
             options:
             - name: vigil-file-identity
@@ -320,8 +323,8 @@ import VigilAgent
         }
         #expect(keys.count == 1)
         #expect(keys.first?.set_id == filter.set_id)
-        #expect(keys.first?.ino == UInt64(st.st_ino))
-        #expect(keys.first?.dev == FileIdentityEntries.kernelDevice(UInt64(st.st_dev)))
+        #expect(keys.first?.ino == inode)
+        #expect(keys.first?.dev == FileIdentityEntries.kernelDevice(device))
         #expect(engine.remove(name: "hooks"))
         #expect(kernel.maps[.fileIdentities]?.isEmpty ?? true)
     }

@@ -25,7 +25,7 @@ VIGIL=${VIGIL:-$ROOT/.build/release/vigil}
 TRACECTL=${TRACECTL:-$(dirname "$VIGIL")/tracectl}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
 MATRIX_MODE=${MATRIX_MODE:-scenarios}
-SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1)
+SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect flow kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1)
 
 say() { echo "kernel-matrix: $*" >&2; }
 die() { say "$*"; exit 2; }

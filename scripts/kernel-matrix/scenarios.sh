@@ -74,7 +74,7 @@ lsm_event_key() {
 }
 
 # Unique copies of the trigger: policies select these paths and nothing else on the machine.
-for role in exec kill denied conn kconn kfile kpath execkill kcred kover uprobe; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
+for role in exec kill denied conn kconn kfile kpath execkill kcred kover uprobe flow; do cp "$TRIGGER" "$WORK/bin/t-$role"; done
 echo secret >"$WORK/secret-kfile"
 # Where the kernel has kprobes, kernel-function kprobes run as real kprobes; elsewhere they are
 # refused (tcp_connect excepted: the cgroup connect hooks emulate it there).
@@ -104,6 +104,7 @@ echo secret >"$WORK/secret-errno"
 PORT=$((20000 + $$ % 20000))
 PORT_ALLOWED=$((PORT + 1))
 PORT_KPROBE=$((PORT + 2))
+PORT_FLOW=$((PORT + 5))
 
 cat >"$WORK/policies/kill.yaml" <<YAML
 apiVersion: cilium.io/v1alpha1
@@ -497,7 +498,7 @@ if [ "$(printf '%s\n' "$PROBE" | awk '$1 == "bpf_loop" {print $2; exit}')" = no 
 	fi
 	AGENT=
 	cgroup_v1_scenario
-	for s in sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
+	for s in sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe flow kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
 		if [ "$refused" -ge "$files" ]; then
 			result $s SKIP "policies need bpf_loop (5.17+): all $files refused saying so"
 		else
@@ -507,7 +508,7 @@ if [ "$(printf '%s\n' "$PROBE" | awk '$1 == "bpf_loop" {print $2; exit}')" = no 
 	exit 0
 fi
 
-"$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" --enable-vigil-fields \
+"$VIGIL" --node-name matrix --export-filename "$EVENTS" --server-address "" --enable-vigil-fields --enable-flows \
 	--tracing-policy-dir "$WORK/policies" --log-level info $AGENT_ARGS >/dev/null 2>"$AGENT_LOG" &
 AGENT=$!
 # Whatever ends this script (a failed check, an error in it), the agents it started go with it.
@@ -531,7 +532,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect flow kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -623,6 +624,19 @@ if [ "$out" = 0 ] && wait_event 10 '"process_kprobe"' "\"$WORK/bin/t-kconn\"" '"
 	result kprobe-tcp-connect PASS "event via $want_mechanism"
 else
 	result kprobe-tcp-connect FAIL "connect=$out, no process_kprobe for tcp_connect with $want_mechanism $want_sock; $(grep -i 'tcp_connect\|refused' "$AGENT_LOG" | tail -n 1)"
+fi
+
+# --enable-flows: one loopback flow of known size (our copy connects, its forked child accepts)
+# gives one tcp_close per end, each owned by our binary, with the exact payload bytes each way.
+out=$("$WORK/bin/t-flow" flow $PORT_FLOW 5000 1234)
+flow_args() { # direction sent received
+	printf '{"string_arg":"%s","label":"direction"},{"size_arg":"%s","label":"bytes_sent"},{"size_arg":"%s","label":"bytes_received"}' "$1" "$2" "$3"
+}
+if [ "$out" = 0 ] && wait_event 10 '"tcp_close"' "\"$WORK/bin/t-flow\"" "\"dport\":$PORT_FLOW,\"cookie\"" "$(flow_args outgoing 5000 1234)" \
+	&& wait_event 10 '"tcp_close"' "\"$WORK/bin/t-flow\"" "\"sport\":$PORT_FLOW,\"dport\"" "$(flow_args incoming 1234 5000)"; then
+	result flow PASS "tcp_close each end, 5000/1234 bytes exact"
+else
+	result flow FAIL "flow=$out; $(grep -F "\"$WORK/bin/t-flow\"" "$EVENTS" | grep -o '"function_name":"tcp_close".*' | head -n 2)$(grep -i 'flow' "$AGENT_LOG" | tail -n 1)"
 fi
 
 # The refusal of a kprobe policy names the real gap.

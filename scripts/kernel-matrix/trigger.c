@@ -9,6 +9,9 @@
 //   trigger exec PATH ARG...     execv(PATH): prints the errno if execv returns
 //   trigger connect PORT         listens on 127.0.0.1:PORT, connects to it: prints 0 or the errno
 //   trigger uprobe N STRING      calls vigil_matrix_uprobe(N, STRING) (a uprobe's target): prints N
+//   trigger flow PORT N M        one TCP flow on 127.0.0.1:PORT: a forked child accepts, reads N
+//                                bytes, writes M, waits for EOF and closes; the parent connects,
+//                                writes N, reads M and closes: prints 0 or the errno
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int connect_loopback(int port)
@@ -46,6 +50,60 @@ __attribute__((noinline)) int vigil_matrix_uprobe(int n, const char *s)
 {
 	__asm__ volatile("" : : "r"(s) : "memory");
 	return n;
+}
+
+/* n bytes through fd, written (wr) or read; 0 or the errno (EPIPE for an early EOF). */
+static int transfer(int fd, long n, int wr)
+{
+	static char buf[65536];
+
+	while (n > 0) {
+		long k = wr ? write(fd, buf, n > (long)sizeof(buf) ? sizeof(buf) : (size_t)n)
+			    : read(fd, buf, n > (long)sizeof(buf) ? sizeof(buf) : (size_t)n);
+		if (k <= 0)
+			return k < 0 ? errno : EPIPE;
+		n -= k;
+	}
+	return 0;
+}
+
+static int flow_loopback(int port, long n, long m)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1, listener, client, status = 0, err;
+	char c;
+	pid_t child;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	listener = socket(AF_INET, SOCK_STREAM, 0);
+	if (listener < 0)
+		return errno;
+	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(listener, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(listener, 4) < 0)
+		return errno;
+	child = fork();
+	if (child < 0)
+		return errno;
+	if (child == 0) {
+		int fd = accept(listener, NULL, NULL);
+
+		if (fd < 0 || transfer(fd, n, 0) || transfer(fd, m, 1))
+			_exit(1);
+		while (read(fd, &c, 1) > 0)
+			;
+		close(fd);
+		_exit(0);
+	}
+	client = socket(AF_INET, SOCK_STREAM, 0);
+	err = client < 0 || connect(client, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? errno : 0;
+	if (!err)
+		err = transfer(client, n, 1);
+	if (!err)
+		err = transfer(client, m, 0);
+	close(client);
+	close(listener);
+	waitpid(child, &status, 0);
+	return err ? err : (status ? ECHILD : 0);
 }
 
 int main(int argc, char **argv)
@@ -82,6 +140,10 @@ int main(int argc, char **argv)
 		printf("%d\n", vigil_matrix_uprobe(atoi(argv[2]), argv[3]));
 		return 0;
 	}
-	fprintf(stderr, "usage: %s noop | sleep SECONDS | open PATH | read PATH | exec PATH ARG... | connect PORT | uprobe N STRING\n", argv[0]);
+	if (argc == 5 && strcmp(argv[1], "flow") == 0) {
+		printf("%d\n", flow_loopback(atoi(argv[2]), atol(argv[3]), atol(argv[4])));
+		return 0;
+	}
+	fprintf(stderr, "usage: %s noop | sleep SECONDS | open PATH | read PATH | exec PATH ARG... | connect PORT | uprobe N STRING | flow PORT N M\n", argv[0]);
 	return 2;
 }

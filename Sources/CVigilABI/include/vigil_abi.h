@@ -31,6 +31,7 @@ enum vigil_event_kind {
 	VIGIL_EVENT_CLONE = 2, /* struct vigil_clone_event */
 	VIGIL_EVENT_EXIT  = 3, /* struct vigil_exit_event */
 	VIGIL_EVENT_GENERIC = 4, /* struct vigil_generic_event + arg tail */
+	VIGIL_EVENT_FLOW  = 5, /* struct vigil_flow_event (--enable-flows) */
 };
 
 /* vigil_event_header.flags for exec records. */
@@ -166,7 +167,11 @@ enum vigil_counter {
 	VIGIL_CTR_POLICY_SIGNALS   = 12, /* signals sent by policy actions */
 	VIGIL_CTR_POLICY_OUT_OF_SCOPE = 15, /* pod-scoped policy hook ran outside its pods: nothing done */
 	VIGIL_CTR_POLICY_FENCED    = 13, /* a kill or deny not done: the task was outside --enforcement-cgroup */
-	VIGIL_CTR_MAX              = 16,
+	VIGIL_CTR_FLOWS_CLOSED     = 16, /* TCP flows closed with an owner: a flow record was made */
+	VIGIL_CTR_RB_DROPS_FLOW    = 17, /* ... and could not be written to the ring buffer */
+	VIGIL_CTR_FLOWS_MAP_FULL   = 18, /* a flow not tracked: vg_flows was full */
+	VIGIL_CTR_FLOWS_UNOWNED    = 19, /* an accepted-side flow closed before any accept(2) took it */
+	VIGIL_CTR_MAX              = 20,
 };
 
 #define VIGIL_BINARY_MAX 256 /* binary paths kept for matchBinaries (Tetragon's limit) */
@@ -548,6 +553,27 @@ struct vigil_generic_event {
 	struct vigil_arg_value args[VIGIL_HOOK_ARGS];
 };
 
+/* --enable-flows: one record per TCP flow, at its close (bpf/progs/flows.bpf.c). */
+enum vigil_flow_direction {
+	VIGIL_FLOW_OUT = 1, /* connect(2): the owner is the process that connected */
+	VIGIL_FLOW_IN  = 2, /* accept(2): the owner is the process that accepted */
+};
+
+struct vigil_flow_event {
+	struct vigil_event_header hdr;     /* ktime_ns: the close; cgroup_id, pid, tid: the owner's, at
+					    * its connect or accept */
+	__u64 process_ktime_ns;            /* identity of the owner, 0 if never seen */
+	__u64 start_ns;                    /* connect (SYN_SENT) or handshake done (passive ESTABLISHED) */
+	__u64 bytes_sent;                  /* payload bytes the peer acknowledged */
+	__u64 bytes_received;              /* payload bytes received in order */
+	__u64 cookie;                      /* the socket's cookie (bpf_get_socket_cookie) */
+	struct vigil_sock_info sock;       /* dst = the peer, saddr/sport = this end; state: the state
+					    * the socket left for TCP_CLOSE */
+	__u8  direction;                   /* enum vigil_flow_direction */
+	__u8  pad0[7];
+};
+
+_Static_assert(sizeof(struct vigil_flow_event) == 128, "wire format: flow");
 _Static_assert(sizeof(struct vigil_arg_spec) == 8, "map layout: arg spec");
 _Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
 _Static_assert(sizeof(struct vigil_file_id_key) == 16, "map layout: file id key");

@@ -32,6 +32,8 @@ struct vigil_bpf_options {
 	__u64 fence_cgroup;  /* cgroup2 id kills and denies are fenced to (--enforcement-cgroup); 0: none */
 	__u32 process_only;  /* kernels without bpf_loop() (before 5.17): the exec program with the bounded
 			      * path walk, fork and exit, and nothing else (policy programs need bpf_loop) */
+	__u32 flows;         /* load the TCP flow programs (--enable-flows; tp_btf mode only) */
+	__u32 flows_max;     /* entries of vg_flows: open flows tracked at once */
 };
 
 /* libbpf's diagnostics (verifier logs included) go here instead of stderr. */
@@ -53,6 +55,9 @@ int vigil_bpf_seed_process(struct vigil_bpf *bpf, __u32 tgid, const char *binary
 int vigil_bpf_pin_process(struct vigil_bpf *bpf, const char *dir);
 /* Attaches the programs of the chosen family. */
 int vigil_bpf_attach(struct vigil_bpf *bpf);
+/* Attaches the TCP flow programs (bpf/progs/flows.bpf.c): the state-change tracepoint and the
+ * accept exits. -EOPNOTSUPP when they were not loaded (options.flows 0, or raw_tp mode). */
+int vigil_bpf_attach_flows(struct vigil_bpf *bpf);
 /* Detaches everything and frees the object; NULL is fine. */
 void vigil_bpf_destroy(struct vigil_bpf *bpf);
 
