@@ -270,6 +270,14 @@ package final class PolicyEngine: Sendable {
                 "its file_open/bprm_check_security Override denies through fanotify, which stops with the agent: no deny while no agent runs (fail open)",
                 metadata: ["policy": "\(compiled.name)"])
         }
+        // Only the cgroup connect and BPF-LSM links are pinned: every other hook (tracepoint,
+        // kprobe, trampoline, uprobe) detaches when the agent's process ends.
+        let unpinned = Set(compiled.hooks.map(\.mechanism).filter { $0 != .cgroupConnect && $0 != .bpfLSM }.map(\.name)).sorted()
+        if !unpinned.isEmpty {
+            logger.warning(
+                "its \(unpinned.joined(separator: ", ")) hooks stop with the agent: while no agent runs they report, kill and deny nothing (fail open); only connect and BPF-LSM hooks are kept",
+                metadata: ["policy": "\(compiled.name)"])
+        }
     }
 
     /// Detaches and forgets a policy. Returns false when none of that name is loaded.

@@ -260,4 +260,38 @@ struct PinnedEnforcementKernelTests {
         }
         try agent.waitForLog("which stops with the agent: no deny while no agent runs (fail open)")
     }
+
+    /// And hooks that are not pinned (tracepoints here): named as stopping with the agent.
+    @Test func anUnpinnedHookIsNamedAsNotOutlivingTheAgent() throws {
+        let dir = try TempDir("vigil-pinned-tracepoint")
+        defer { dir.remove() }
+        let bpfDir = "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { TestPins.remove(bpfDir) }
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: unpinned-tracepoint
+            spec:
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+                args:
+                - index: 6
+                  type: string
+                selectors:
+                - matchArgs:
+                  - index: 6
+                    operator: Equal
+                    values: ["\(dir.path)/nothing-opens-this"]
+            """.write(toFile: "\(policies)/tracepoint.yaml", atomically: true, encoding: .utf8)
+        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("its tracepoint hooks stop with the agent")
+    }
 }

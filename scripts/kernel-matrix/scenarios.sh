@@ -407,7 +407,7 @@ POLICIES=7
 # cgroup v1 only (Amazon Linux 2 nodes mount no cgroup2): in a guest, the cgroup2 mount is
 # swapped for v1 hierarchies (cpu, pids) at the end of the run; an agent started then warns that
 # container ids come from each process's v1 paths, and an exec inside a Docker-shaped v1 cgroup
-# (/docker/<64 hex>) carries that id in `docker` (the process lives two seconds: one that ends
+# (/docker/<64 hex>) carries that id in `docker` (the process lives five seconds: one that ends
 # before the agent reads its /proc entry keeps what its fork inherited, here the host's none).
 # The host column keeps its cgroups as they are.
 cgroup_v1_scenario() {
@@ -432,7 +432,7 @@ cgroup_v1_scenario() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	sh -c 'for c in cpu pids; do echo $$ >"/sys/fs/cgroup/$c/docker/$1/cgroup.procs"; done; exec "$0" sleep 2' "$WORK/bin/t-exec" "$v1_id"
+	sh -c 'for c in cpu pids; do echo $$ >"/sys/fs/cgroup/$c/docker/$1/cgroup.procs"; done; exec "$0" sleep 5' "$WORK/bin/t-exec" "$v1_id"
 	saved=$EVENTS
 	EVENTS=$WORK/events-v1.log
 	short=$(echo "$v1_id" | cut -c1-31)
