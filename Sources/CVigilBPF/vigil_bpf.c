@@ -161,7 +161,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, int u
 	bpf_program__set_autoload(skel->progs.generic_uprobe_ret_entry, uprobes);
 	bpf_program__set_autoload(skel->progs.generic_uretprobe, uprobes);
 	/* `return: true` records wait there for a kretprobe or a uretprobe. */
-	if (!err && !kprobes && !uprobes)
+	if (!err && (process_only || (!kprobes && !uprobes)))
 		err = bpf_map__set_max_entries(skel->maps.vg_kret_pending, 1);
 	/* Trampoline programs load per hook, bound to their function (vigil_bpf_attach_policy_trampoline). */
 	bpf_program__set_autoload(skel->progs.generic_fentry, false);

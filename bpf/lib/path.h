@@ -47,8 +47,11 @@ struct vg_walk {
  * explored states grow exponentially with the depth.
  */
 #ifdef VIGIL_BOUNDED_PATH_WALK
+/* The result word: the bits while walking, then (len | bits << 16) as vg_path_walk() returns it,
+ * which vg_path_walk_bounded() leaves there for its caller. */
+#define vg_path_bounded_result(out) (*(__u32 *)&(out)->data[VIGIL_PATH_AREA + VIGIL_NAME_MAX - sizeof(__u32)])
 #define vg_walk_pos(w)    (*(__u32 *)&(w)->out->data[VIGIL_PATH_AREA + VIGIL_NAME_MAX - 2 * sizeof(__u32)])
-#define vg_walk_result(w) (*(__u32 *)&(w)->out->data[VIGIL_PATH_AREA + VIGIL_NAME_MAX - sizeof(__u32)])
+#define vg_walk_result(w) vg_path_bounded_result((w)->out)
 #else
 #define vg_walk_pos(w)    ((w)->pos)
 #define vg_walk_result(w) ((w)->result)
@@ -177,11 +180,6 @@ __weak __noinline int vg_path_walk(__u64 dentry, __u64 vfsmnt, __u64 root_dentry
  *    once instead of once per iteration that can end the walk.
  */
 #ifdef VIGIL_BOUNDED_PATH_WALK
-
-/* Where vg_path_walk_bounded() leaves its result, (len | result bits << 16) as vg_path_walk()
- * returns it: the word vg_walk_result() accumulated the bits in. */
-#define vg_path_bounded_result(out) (*(__u32 *)&(out)->data[VIGIL_PATH_AREA + VIGIL_NAME_MAX - sizeof(__u32)])
-
 static __noinline void vg_path_walk_bounded(struct dentry *dentry, struct vfsmount *vfsmnt, struct dentry *root_dentry,
 					    struct vfsmount *root_mnt, struct vg_path_buf *out)
 {

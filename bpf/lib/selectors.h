@@ -294,9 +294,11 @@ __weak __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic
 		 * (a hard link, a bind mount, a rename), by the header's (ino, dev). */
 		if ((f->flags & VIGIL_ARG_FILTER_F_INODE) && f->op == VIGIL_OP_EQUAL) {
 			struct vigil_file_id_key key = { .set_id = f->set_id };
+			struct vigil_file_header header;
 
-			bpf_probe_read_kernel(&key.ino, sizeof(key.ino), s->tail + (off & (VIGIL_GENERIC_TAIL - 1)));
-			bpf_probe_read_kernel(&key.dev, sizeof(key.dev), s->tail + ((off + 8) & (VIGIL_GENERIC_TAIL - 1)));
+			bpf_probe_read_kernel(&header, sizeof(header), s->tail + (off & (VIGIL_GENERIC_TAIL - 1)));
+			key.ino = header.ino;
+			key.dev = header.dev;
 			return bpf_map_lookup_elem(&vg_file_ids, &key) != NULL;
 		}
 		return 0;
@@ -323,7 +325,7 @@ __weak __noinline int vg_match_pids(struct vigil_hook *hook, __u32 sel)
 	if (f->op == VIGIL_OP_NONE)
 		return 1;
 	/* followForks: descendants match too; 16 generations is deep enough for real trees. */
-	for (depth = 0; depth < 16 && task; depth++) {
+	for (depth = 0; depth < VIGIL_LINEAGE_DEPTH && task; depth++) {
 		__u32 pid = BPF_CORE_READ(task, tgid);
 
 		if (f->ns_pid) {

@@ -2,7 +2,7 @@
 /*
  * The exec hook for kernels older than 5.17: no bpf_loop(), and (before 5.12) no typed pointer
  * arguments to global functions, so the path walk is a bounded loop in a static subprogram
- * (lib/path.h, vg_path_walk_bounded) and deeper paths are flagged truncated sooner. Fork and
+ * (lib/path.h, vg_path_walk_bounded), to the same depth. Fork and
  * exit need no walk: progs/process.bpf.c's programs serve every kernel. The loader picks these
  * programs where the bpf_loop() probe fails and says so.
  */

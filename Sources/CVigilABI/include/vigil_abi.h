@@ -350,7 +350,7 @@ struct vigil_cap_filter {
 
 /* vigil_bin_filter.flags */
 #define VIGIL_BIN_F_FOLLOW_CHILDREN 1 /* followChildren: the process or one of its ancestors (IN) */
-#define VIGIL_LINEAGE_DEPTH 16        /* generations followChildren looks up */
+#define VIGIL_LINEAGE_DEPTH 16        /* generations followChildren (and matchPIDs followForks) look up */
 
 struct vigil_bin_filter {
 	__u8  op;          /* IN, NOT_IN, PREFIX, NOT_PREFIX, POSTFIX, NOT_POSTFIX, or NONE */
