@@ -29,6 +29,9 @@ package enum PolicyState: String, Codable, Sendable, Hashable, CaseIterable, Cus
     case error
     /// Turned off with `disable`; kept so that `enable` can bring it back.
     case disabled
+    /// Valid, but its `nodeSelector` does not match this node's labels (or they are not known
+    /// yet); `PolicyInfo.error` says which. Applied as soon as the labels match.
+    case notOnThisNode = "not_on_this_node"
 
     package var description: String { rawValue }
 }
@@ -157,7 +160,7 @@ package struct PolicyInfo: Codable, Sendable, Hashable {
     package var file: String?
     /// Loaded, refused (`error`), or disabled.
     package var state: PolicyState
-    /// Why the policy is in the `error` state.
+    /// Why the policy is in the `error` state, or in `not_on_this_node`.
     package var error: String?
     /// Enforce or monitor.
     package var mode: PolicyMode

@@ -17,7 +17,7 @@ import Synchronization
 /// | `vigil_policy_filtered_events_total` | counter | |
 /// | `vigil_policy_out_of_scope_events_total` | counter | |
 /// | `vigil_policy_actions_total` | counter | `policy`, `action` |
-/// | `vigil_policies` | gauge | `state`: `loaded`, `error`, `disabled` |
+/// | `vigil_policies` | gauge | `state`: `loaded`, `error`, `disabled`, `not_on_this_node` |
 /// | `vigil_process_cache_size` | gauge | |
 /// | `vigil_export_bytes_total` | counter | |
 /// | `vigil_export_rotations_total` | counter | |

@@ -193,7 +193,8 @@ package struct CompileEnvironment: Sendable {
     /// Whether syscall hooks can run at the syscall's exit with its arguments (`return: true` on
     /// syscall kprobes): the tp_btf exit dispatcher keeps them; the perf tracepoint has only ret.
     package var syscallExitArgumentsAvailable: Bool
-    /// Whether pod-scoped policies can be kept in step with the pods (`--enable-k8s-api`).
+    /// Whether the agent follows the API server (`--enable-k8s-api`): pod-scoped policies can be
+    /// kept in step with the pods, and a nodeSelector can be judged by this node's labels.
     package var podScopesAvailable: Bool
     /// Whether the agent's BPF-LSM programs loaded: lsmhooks file_open, bprm_check_security and
     /// socket_connect then run in them instead of on fanotify and the cgroup connect hooks.

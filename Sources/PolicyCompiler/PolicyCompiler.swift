@@ -41,6 +41,18 @@ package struct PolicyCompiler {
                         + "(and --k8s-kubeconfig-path outside a cluster)"))
         }
 
+        // nodeSelector: whether the policy runs here depends on this node's labels, which come
+        // from the API server. Without it the policy would run on every node, which is what its
+        // author ruled out; refused instead (an empty selector matches every node).
+        if let selector = spec.nodeSelector, !selector.isEmpty, !environment.podScopesAvailable {
+            context.errors.append(
+                PolicyCompileError(
+                    location: selector.location, path: "spec.nodeSelector",
+                    message: "nodeSelector runs the policy only on nodes whose labels match, which needs this node's "
+                        + "labels from the API server: start vigil with --enable-k8s-api (and --k8s-kubeconfig-path "
+                        + "outside a cluster)"))
+        }
+
         var hooks: [CompiledHook] = []
         for (i, tracepoint) in spec.tracepoints.enumerated() {
             if let hook = context.compileTracepoint(tracepoint, index: i, spec: spec) { hooks.append(hook) }

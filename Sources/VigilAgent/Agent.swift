@@ -392,6 +392,8 @@ package struct ProcessMonitorService: Service {
                     "kill": "\(mechanism.kill)", "deny": "\(mechanism.deny)",
                 ])
         }
+        // This node's labels (nodeSelector) arrive from the watch; policies gated on them wait.
+        kubernetes?.watchNode(controller: controller)
         controller.reloadFiles(includePersisted: true)
         // Our policies are in place: what a previous run left pinned can go now.
         pins.releasePrevious(logger: logger)

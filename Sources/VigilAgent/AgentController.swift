@@ -24,6 +24,8 @@ package final class AgentController: AgentControl, Sendable {
         var file: String?
         var enabled = true
         var error: String?
+        /// Why it is not applied on this node (its nodeSelector); nil when applied or refused.
+        var held: String?
     }
 
     package struct Context: Sendable {
@@ -36,6 +38,19 @@ package final class AgentController: AgentControl, Sendable {
         /// After each load of the policy files and directory: how many policies run, and the
         /// refusals (readiness reports them).
         package var filesReloaded: @Sendable (_ policies: Int, _ problems: [String]) -> Void = { _, _ in }
+
+        package init(
+            nodeName: String, attachMode: String, started: Date, counters: @escaping @Sendable () -> [String: UInt64],
+            enforcementFence: EnforcementFenceInfo? = nil,
+            filesReloaded: @escaping @Sendable (_ policies: Int, _ problems: [String]) -> Void = { _, _ in }
+        ) {
+            self.nodeName = nodeName
+            self.attachMode = attachMode
+            self.started = started
+            self.counters = counters
+            self.enforcementFence = enforcementFence
+            self.filesReloaded = filesReloaded
+        }
     }
 
     private let engine: PolicyEngine
@@ -47,14 +62,17 @@ package final class AgentController: AgentControl, Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     /// Hook by hook, what this build does on this kernel, probed once at start.
     private let mechanisms: [MechanismInfo]
+    /// spec.nodeSelector against this node's labels (fed by the node watch).
+    package let nodeGate: NodeSelectorGate
     /// Serialises changes: install, remove and mode switches happen one request at a time.
     private let changes = Mutex<Void>(())
 
     package init(
         engine: PolicyEngine, sources: PolicySources, persistDirectory: String?, broadcaster: EventBroadcaster,
-        context: Context, logger: Logger
+        context: Context, logger: Logger, nodeGate: NodeSelectorGate = NodeSelectorGate()
     ) {
         self.engine = engine
+        self.nodeGate = nodeGate
         // What the sensor loaded, not only what the kernel allows: LSM programs a verifier
         // refused leave lsmhooks on the fallback, and the log says so.
         self.mechanisms = KernelProbe.run(lsm: engine.bpfLSMOutcome, trampolines: .some(engine.trampolineRefusal)).hooks.map {
@@ -101,7 +119,7 @@ package final class AgentController: AgentControl, Sendable {
                 var entry = Entry(document: document, source: .file, file: document.source.file, enabled: enabled)
                 if enabled {
                     do {
-                        try install(document, source: document.source.file)
+                        entry.held = try install(document, source: document.source.file)
                     } catch let failure as PolicyCompileFailure {
                         for error in failure.errors { logger.error("policy refused: \(error)") }
                         problems.append(contentsOf: failure.errors.map(\.description))
@@ -138,7 +156,7 @@ package final class AgentController: AgentControl, Sendable {
     private func apiLoad(_ document: TracingPolicyDocument) {
         var entry = Entry(document: document, source: .api, file: document.source.file)
         do {
-            try install(document, source: "api")
+            entry.held = try install(document, source: "api")
         } catch {
             entry.error = "\(error)"
             logger.error("persisted policy refused: \(error)")
@@ -175,7 +193,7 @@ package final class AgentController: AgentControl, Sendable {
             }
             var entry = Entry(document: document, source: .kubernetes, file: origin)
             do {
-                try install(document, source: origin)
+                entry.held = try install(document, source: origin)
             } catch {
                 entry.error = "\(error)"
                 logger.error("cluster policy refused: \(error)", metadata: ["origin": "\(origin)"])
@@ -201,7 +219,20 @@ package final class AgentController: AgentControl, Sendable {
         entries.withLock { Set($0.values.filter { $0.source == .kubernetes }.compactMap(\.file)) }
     }
 
-    private func install(_ document: TracingPolicyDocument, source: String) throws {
+    /// Installs `document` when its nodeSelector lets it run on this node; otherwise leaves it
+    /// out (and, when a previous version runs, removes that) and returns why. A policy that does
+    /// not compile is refused either way, so its errors show on every node.
+    private func install(_ document: TracingPolicyDocument, source: String) throws -> String? {
+        if document.spec.nodeSelector.map({ !$0.isEmpty }) ?? false {
+            if let failure = engine.check(document) { throw failure }
+            if case .hold(let reason) = nodeGate.decide(document) {
+                if engine.loaded.contains(where: { $0.name == document.name && $0.namespace == document.namespace }) {
+                    engine.remove(name: document.name, namespace: document.namespace)
+                }
+                logger.info("policy not applied on this node", metadata: ["policy": "\(document.name)", "reason": "\(reason)"])
+                return reason
+            }
+        }
         let loaded = try engine.install(document, source: source)
         logger.info(
             "policy loaded",
@@ -209,6 +240,32 @@ package final class AgentController: AgentControl, Sendable {
                 "policy": "\(loaded.name)", "mode": "\(loaded.mode.rawValue)",
                 "hooks": "\(loaded.hooks.map(\.description).joined(separator: ","))", "source": "\(loaded.source)",
             ])
+        return nil
+    }
+
+    // MARK: - This node's labels
+
+    /// The node watch reports this node's labels (nil: not known). Policies with a nodeSelector
+    /// are installed where they now match and removed where they no longer do.
+    package func nodeLabelsChanged(_ labels: [String: String]?) {
+        changes.withLock { _ in
+            guard nodeGate.update(labels) else { return }
+            logger.info("node labels", metadata: ["labels": "\(labels.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "unknown")"])
+            let gated = entries.withLock { entries in
+                entries.filter { $0.value.enabled && $0.value.document.spec.nodeSelector.map { !$0.isEmpty } ?? false }
+            }
+            for (key, entry) in gated.sorted(by: { $0.key < $1.key }) {
+                // A refused policy stays refused until its source changes.
+                guard entry.error == nil else { continue }
+                do {
+                    let held = try install(entry.document, source: entry.file ?? entry.source.rawValue)
+                    entries.withLock { $0[key]?.held = held }
+                } catch {
+                    entries.withLock { $0[key]?.error = "\(error)" }
+                    logger.error("policy refused: \(error)")
+                }
+            }
+        }
     }
 
     // MARK: - AgentControl
@@ -239,10 +296,11 @@ package final class AgentController: AgentControl, Sendable {
             entries.map { key, entry in
                 let running = loaded[key]
                 let state: ControlAPI.PolicyState =
-                    !entry.enabled ? .disabled : entry.error != nil ? .error : running != nil ? .loaded : .error
+                    !entry.enabled ? .disabled : entry.error != nil ? .error : entry.held != nil ? .notOnThisNode
+                    : running != nil ? .loaded : .error
                 return PolicyInfo(
                     name: entry.document.name, namespace: entry.document.namespace, source: entry.source, file: entry.file,
-                    state: state, error: entry.error,
+                    state: state, error: entry.error ?? (entry.enabled ? entry.held : nil),
                     mode: (running?.mode ?? entry.document.spec.policyMode) == .monitor ? .monitor : .enforce,
                     hooks: (running?.hooks ?? []).map { HookInfo(hook: $0.description, mechanism: $0.mechanism.name) },
                     actionCounts: counts[entry.document.name] ?? [:],
@@ -273,10 +331,14 @@ package final class AgentController: AgentControl, Sendable {
         }
         let result: Result<Void, ControlError> = changes.withLock { _ in
             var installed: [TracingPolicyDocument] = []
+            var held: [String: String] = [:]
             for document in documents {
                 do {
-                    try engine.install(document, source: "api")
-                    installed.append(document)
+                    if let reason = try install(document, source: "api") {
+                        held[Self.key(document)] = reason
+                    } else {
+                        installed.append(document)
+                    }
                 } catch {
                     // All or nothing: take back what this request installed.
                     for done in installed { engine.remove(name: done.name, namespace: done.namespace) }
@@ -284,7 +346,9 @@ package final class AgentController: AgentControl, Sendable {
                 }
             }
             for document in documents {
-                entries.withLock { $0[Self.key(document)] = Entry(document: document, source: .api, file: fileName) }
+                entries.withLock {
+                    $0[Self.key(document)] = Entry(document: document, source: .api, file: fileName, held: held[Self.key(document)])
+                }
                 persist(document, yaml: yaml)
             }
             return .success(())
@@ -320,11 +384,15 @@ package final class AgentController: AgentControl, Sendable {
         let outcome: Result<Void, ControlError> = changes.withLock { _ in
             guard let entry = entries.withLock({ $0[key] }) else { return .failure(.notFound("no policy named \(name)")) }
             if enabled && !entry.enabled {
-                do { try engine.install(entry.document, source: entry.file ?? "api") } catch {
+                do {
+                    let held = try install(entry.document, source: entry.file ?? "api")
+                    entries.withLock { $0[key]?.held = held }
+                } catch {
                     return .failure(.badRequest("cannot enable \(name)", details: ["\(error)"]))
                 }
             } else if !enabled && entry.enabled {
                 engine.remove(name: name, namespace: namespace)
+                entries.withLock { $0[key]?.held = nil }
             }
             entries.withLock { $0[key]?.enabled = enabled }
             return .success(())
@@ -340,7 +408,7 @@ package final class AgentController: AgentControl, Sendable {
             guard entries.withLock({ $0[key] }) != nil else { return .failure(.notFound("no policy named \(name)")) }
             do {
                 guard try engine.setMode(name: name, namespace: namespace, mode: policyMode) != nil else {
-                    return .failure(.badRequest("policy \(name) is not loaded (disabled or refused)"))
+                    return .failure(.badRequest("policy \(name) is not loaded (disabled, refused or not on this node)"))
                 }
             } catch {
                 return .failure(ControlError(status: 500, message: "\(error)"))

@@ -22,6 +22,8 @@ final class KubernetesMetadata {
     let client: KubeClient
     private let task: Task<Void, Never>
     private let policyTask = Mutex<Task<Void, Never>?>(nil)
+    private let nodeTask = Mutex<(watcher: NodeWatcher, task: Task<Void, Never>)?>(nil)
+    private let nodeName: String
     private let logger: Logger
 
     /// Reads the configuration and starts the pod watch. Throws (naming the file or variable)
@@ -32,6 +34,7 @@ final class KubernetesMetadata {
         watcher = PodWatcher(client: client, nodeName: nodeName, logger: logger)
         enricher = PodEnricher(store: watcher.store, maxWait: options.podWait, maxPending: options.maxPending)
         self.logger = logger
+        self.nodeName = nodeName
         let w = watcher
         task = Task { await w.run() }
         logger.info("watching pods", metadata: ["server": "\(config.server)", "node_name": "\(nodeName)"])
@@ -53,9 +56,22 @@ final class KubernetesMetadata {
         policyTask.withLock { $0 = Task { await policies.run() } }
     }
 
+    /// Starts watching this node's object: its labels decide where policies with a
+    /// `nodeSelector` run (``AgentController/nodeLabelsChanged(_:)``).
+    func watchNode(controller: AgentController) {
+        let watcher = NodeWatcher(client: client, nodeName: nodeName, logger: logger) { labels in
+            controller.nodeLabelsChanged(labels)
+        }
+        nodeTask.withLock { $0 = (watcher, Task { await watcher.run() }) }
+    }
+
     func stop() async {
         task.cancel()
         await task.value
+        if let node = nodeTask.withLock({ $0 }) {
+            node.task.cancel()
+            await node.task.value
+        }
         if let policies = policyTask.withLock({ $0 }) {
             policies.cancel()
             await policies.value

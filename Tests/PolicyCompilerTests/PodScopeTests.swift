@@ -146,4 +146,19 @@ import TracingPolicy
         #expect(errors.count == 1)
         #expect(errors.first?.contains("spec.containerSelector: containerSelector selects containers of pods, which needs the pod watch: start vigil with --enable-k8s-api") == true, "\(errors)")
     }
+
+    @Test func nodeSelectorNeedsTheAPIServer() throws {
+        // Without the node's labels a nodeSelector could only be ignored (node-wide): refused.
+        let yaml = Self.policy(scope: "nodeSelector:\n  matchLabels:\n    role: web")
+        let errors = refusal(yaml)
+        #expect(errors.count == 1)
+        #expect(
+            errors.first?.contains(
+                "spec.nodeSelector: nodeSelector runs the policy only on nodes whose labels match, which needs this node's "
+                    + "labels from the API server: start vigil with --enable-k8s-api") == true, "\(errors)")
+        // With the API server it compiles; where it runs is the agent's call (NodeSelectorGate).
+        #expect(try compile(yaml, environment: Self.k8s).get().scope == nil)
+        // An empty selector matches every node, as in Kubernetes.
+        #expect(try compile(Self.policy(scope: "nodeSelector: {}")).get().scope == nil)
+    }
 }

@@ -321,13 +321,19 @@ package final class FixtureAPIServer: @unchecked Sendable {
             guard head.method == .GET, let collection = collections[path] else {
                 return .body(status: 404, headers: [], Self.statusBody(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
             }
-            if let selector = query["fieldSelector"], !selector.hasPrefix("spec.nodeName=") {
-                return .body(status: 400, headers: [], Self.statusBody(code: 400, reason: "BadRequest", message: "unsupported field selector \(selector)"))
+            // The two field selectors the agent sends: pods of a node, and the node itself.
+            let fields = ["spec.nodeName=": ("spec", "nodeName"), "metadata.name=": ("metadata", "name")]
+            var field: (parent: String, key: String, value: String)?
+            if let selector = query["fieldSelector"] {
+                guard let (prefix, at) = fields.first(where: { selector.hasPrefix($0.key) }) else {
+                    return .body(status: 400, headers: [], Self.statusBody(code: 400, reason: "BadRequest", message: "unsupported field selector \(selector)"))
+                }
+                field = (at.0, at.1, String(selector.dropFirst(prefix.count)))
             }
-            let node = query["fieldSelector"].map { String($0.dropFirst("spec.nodeName=".count)) }
+            let node = field?.parent == "spec" ? field?.value : nil
             func onNode(_ object: [String: Any]) -> Bool {
-                guard let node else { return true }
-                return ((object["spec"] as? [String: Any])?["nodeName"] as? String) == node
+                guard let field else { return true }
+                return ((object[field.parent] as? [String: Any])?[field.key] as? String) == field.value
             }
             if request.isWatch {
                 var reset = false
@@ -521,6 +527,16 @@ package final class FixtureAPIServer: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+extension FixtureAPIServer {
+    package static let nodesPath = "/api/v1/nodes"
+
+    /// A Node object named `name` with `labels` (the uid stays the same per name, so a second
+    /// call with other labels is a MODIFIED event of the same node).
+    package static func node(name: String, labels: [String: String]) -> [String: Any] {
+        ["apiVersion": "v1", "kind": "Node", "metadata": ["name": name, "uid": "node-\(name)", "labels": labels]]
     }
 }
 
