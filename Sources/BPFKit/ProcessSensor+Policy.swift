@@ -213,26 +213,10 @@ extension ProcessSensor {
     /// cookie; with `returnProbe`, the entry half of a `return: true` hook and the kretprobe
     /// that posts its event (both links are returned, entry first).
     package func attachPolicyKprobe(symbol: String, slot: UInt32, returnProbe: Bool) throws(BPFError) -> [PolicyLink] {
-        try withHandle { pointer throws(BPFError) in
-            let kinds = returnProbe ? [VIGIL_KPROBE_RETURN, VIGIL_KPROBE_RETURN_ENTRY] : [VIGIL_KPROBE_ENTRY]
-            var links: [PolicyLink] = []
-            // The return half first: an entry whose record waits is always completed.
-            for kind in kinds {
-                guard let link = vigil_bpf_attach_policy_kprobe(pointer, symbol, UInt64(slot), kind) else {
-                    let code = errno
-                    for link in links { link.detach() }
-                    let what = kind == VIGIL_KPROBE_RETURN ? "kretprobe" : "kprobe"
-                    if code == EOPNOTSUPP {
-                        throw BPFError(
-                            code: .other, errno: code, operation: "attach policy \(what) to \(symbol)",
-                            message: "the kprobe programs did not load on this kernel")
-                    }
-                    throw BPFError(errno: code, operation: "attach policy \(what) to \(symbol)")
-                }
-                links.append(PolicyLink(link: link, category: "kprobe", name: symbol, slot: slot))
-            }
-            return links.reversed()
-        }
+        try attachProbePair(
+            probe: "kprobe", returnProbe: returnProbe, name: symbol, slot: slot,
+            unavailable: "the kprobe programs did not load on this kernel"
+        ) { pointer, kind in vigil_bpf_attach_policy_kprobe(pointer, symbol, UInt64(slot), kind) }
     }
 
     /// Whether the generic uprobe programs loaded: the kernel has the uprobe PMU and lets them load.
@@ -248,26 +232,37 @@ extension ProcessSensor {
         binary: String, symbol: String?, offset: UInt64?, slot: UInt32, returnProbe: Bool
     ) throws(BPFError) -> [PolicyLink] {
         let name = "\(binary):\(symbol ?? offset.map { "0x" + String($0, radix: 16) } ?? "?")"
-        return try withHandle { pointer throws(BPFError) in
+        return try attachProbePair(
+            probe: "uprobe", returnProbe: returnProbe, name: name, slot: slot,
+            unavailable: "the uprobe programs did not load on this kernel"
+        ) { pointer, kind in
+            // A known offset wins: it is the one the compiler checked and the event reports.
+            vigil_bpf_attach_policy_uprobe(pointer, binary, offset == nil ? symbol : nil, offset ?? 0, UInt64(slot), kind)
+        }
+    }
+
+    /// The links of one kprobe or uprobe hook: the entry program, or for `return: true` the
+    /// return probe and the entry half (the return half first, so that an entry whose record
+    /// waits is always completed). Returned entry first; on a failure what attached is detached.
+    private func attachProbePair(
+        probe: String, returnProbe: Bool, name: String, slot: UInt32, unavailable: String,
+        attach: (OpaquePointer, vigil_kprobe_kind) -> OpaquePointer?
+    ) throws(BPFError) -> [PolicyLink] {
+        try withHandle { pointer throws(BPFError) in
             let kinds = returnProbe ? [VIGIL_KPROBE_RETURN, VIGIL_KPROBE_RETURN_ENTRY] : [VIGIL_KPROBE_ENTRY]
             var links: [PolicyLink] = []
-            // The return half first, as for kprobes: an entry whose record waits is always completed.
             for kind in kinds {
-                // A known offset wins: it is the one the compiler checked and the event reports.
-                guard let link = vigil_bpf_attach_policy_uprobe(
-                    pointer, binary, offset == nil ? symbol : nil, offset ?? 0, UInt64(slot), kind)
-                else {
+                guard let link = attach(pointer, kind) else {
                     let code = errno
                     for link in links { link.detach() }
-                    let what = kind == VIGIL_KPROBE_RETURN ? "uretprobe" : "uprobe"
+                    let what = kind == VIGIL_KPROBE_RETURN ? (probe == "kprobe" ? "kretprobe" : "uretprobe") : probe
                     if code == EOPNOTSUPP {
                         throw BPFError(
-                            code: .other, errno: code, operation: "attach policy \(what) to \(name)",
-                            message: "the uprobe programs did not load on this kernel")
+                            code: .other, errno: code, operation: "attach policy \(what) to \(name)", message: unavailable)
                     }
                     throw BPFError(errno: code, operation: "attach policy \(what) to \(name)")
                 }
-                links.append(PolicyLink(link: link, category: "uprobe", name: name, slot: slot))
+                links.append(PolicyLink(link: link, category: probe, name: name, slot: slot))
             }
             return links.reversed()
         }

@@ -17,10 +17,12 @@ enum Fixture {
         pidForChildren: 4_026_531_836, net: 4_026_531_840, cgroup: 4_026_531_835, user: 4_026_531_837)
 
     /// A tracefs-like directory holding only the fixture formats, so a missing tracepoint fails
-    /// exactly as the real loader fails (same error, same message).
+    /// exactly as the real loader fails (same error, same message). One fixed directory, written
+    /// again by each test process (the same files; atomic writes, so parallel runs agree), so runs
+    /// do not leave one directory each behind.
     static let tracefsRoot: String = {
         let root = FileManager.default.temporaryDirectory
-            .appendingPathComponent("vigil-policy-compiler-tests-\(getpid())").path
+            .appendingPathComponent("vigil-policy-compiler-tests-formats-\(getuid())").path
         for (name, text) in FormatFixtures.texts {
             let directory = root + "/events/" + name
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

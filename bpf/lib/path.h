@@ -121,6 +121,19 @@ static long vg_walk_step(__u64 index, void *ctx)
 	return 0;
 }
 
+/* The end of both walks: the path starts at pos in out->data (nothing prepended: the root
+ * itself, or nothing readable, is "/"); returns (len | bits << 16). */
+static __always_inline __u32 vg_walk_finish(struct vg_path_buf *out, __u32 pos, __u32 result)
+{
+	if (pos == VIGIL_PATH_AREA) {
+		pos = VIGIL_PATH_AREA - 1;
+		out->data[VIGIL_PATH_AREA - 1] = '/';
+	}
+	if (pos > VIGIL_PATH_AREA)
+		pos = VIGIL_PATH_AREA;
+	return (VIGIL_PATH_AREA - pos) | (result << 16);
+}
+
 /*
  * Builds the absolute path of (dentry, vfsmnt) as seen from the root (root_dentry, root_mnt),
  * like d_path(), at the end of out->data, and returns (len | result bits << 16): the path is
@@ -159,14 +172,7 @@ __weak __noinline int vg_path_walk(__u64 dentry, __u64 vfsmnt, __u64 root_dentry
 		if (steps >= VIGIL_PATH_DEPTH)
 			w.result |= VG_PATH_TRUNCATED;
 	}
-	if (w.pos == VIGIL_PATH_AREA) {
-		/* The root itself (or nothing readable): "/". */
-		w.pos = VIGIL_PATH_AREA - 1;
-		out->data[VIGIL_PATH_AREA - 1] = '/';
-	}
-	if (w.pos > VIGIL_PATH_AREA)
-		w.pos = VIGIL_PATH_AREA;
-	return (int)((VIGIL_PATH_AREA - w.pos) | ((__u32)w.result << 16));
+	return (int)vg_walk_finish(out, w.pos, w.result);
 }
 
 /*
@@ -207,14 +213,8 @@ static __noinline void vg_path_walk_bounded(struct dentry *dentry, struct vfsmou
 			vg_walk_result(&w) |= VG_PATH_TRUNCATED;
 	}
 	pos = vg_walk_pos(&w);
-	if (pos == VIGIL_PATH_AREA) {
-		pos = VIGIL_PATH_AREA - 1;
-		out->data[VIGIL_PATH_AREA - 1] = '/';
-	}
-	if (pos > VIGIL_PATH_AREA)
-		pos = VIGIL_PATH_AREA;
 	result = vg_walk_result(&w);
-	vg_path_bounded_result(out) = (VIGIL_PATH_AREA - pos) | (result << 16);
+	vg_path_bounded_result(out) = vg_walk_finish(out, pos, result);
 }
 #endif
 
