@@ -74,6 +74,27 @@ package struct EventLine: Sendable, Hashable {
         return String(decoding: bytes[..<end], as: UTF8.self)
     }
 
+    /// Whether the event carries a socket (`sock_arg`: flows, `tcp_connect`) or a socket address
+    /// (`sockaddr_arg`: connect and send hooks): a network event. Read from the bytes, as only
+    /// the verdict filter asks.
+    package var carriesSocket: Bool {
+        Self.contains(bytes, Self.sockArgKey) || Self.contains(bytes, Self.sockaddrArgKey)
+    }
+
+    private static let sockArgKey = Array(#""sock_arg":"#.utf8)
+    private static let sockaddrArgKey = Array(#""sockaddr_arg":"#.utf8)
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count, let first = needle.first else { return false }
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+
     /// The `type` of the in-band line that tells a client how many lines it missed.
     package static let droppedNoticeType = "vigil_dropped_events"
 
@@ -145,6 +166,25 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
     package var policies: Set<String> = []
     /// Actions, normalised (`KPROBE_ACTION_SIGKILL`); empty = all.
     package var actions: Set<String> = []
+    /// Verdicts (``Verdict``); empty = all lines, with a verdict or not.
+    package var verdicts: Set<Verdict> = []
+
+    /// What a policy decided about an operation, for `tracectl events --verdict`.
+    package enum Verdict: String, Sendable, Hashable, CaseIterable {
+        /// A policy's Override: the operation failed with its errno (or, in monitor mode or
+        /// outside the fence, would have).
+        case denied
+        /// A network event (one with a socket or socket-address argument: connects, sends,
+        /// flows) that no policy denied.
+        case allowed
+    }
+
+    /// The verdict of `line`, or nil for a line that carries none (an exec, an open reported
+    /// without a denial).
+    package static func verdict(of line: EventLine) -> Verdict? {
+        if let action = line.action, normalizedAction(action) == "KPROBE_ACTION_OVERRIDE" { return .denied }
+        return line.carriesSocket ? .allowed : nil
+    }
 
     /// Matches every line.
     package init() {}
@@ -184,8 +224,16 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
                 policies.formUnion(items)
             case "action":
                 actions.formUnion(items.map(Self.normalizedAction))
+            case "verdict":
+                for item in items {
+                    if let verdict = Verdict(rawValue: item.lowercased()) {
+                        verdicts.insert(verdict)
+                    } else {
+                        problems.append("verdict: unknown verdict \"\(item)\" (known: denied, allowed)")
+                    }
+                }
             default:
-                problems.append("\(key): unknown parameter (known: types, binary, namespace, pod, policy, action)")
+                problems.append("\(key): unknown parameter (known: types, binary, namespace, pod, policy, action, verdict)")
             }
         }
         func compile(_ patterns: [String], _ name: String) -> NSRegularExpression? {
@@ -222,6 +270,7 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
     /// True when no filter is set.
     package var isEmpty: Bool {
         types.isEmpty && binary == nil && namespaces.isEmpty && pod == nil && policies.isEmpty && actions.isEmpty
+            && verdicts.isEmpty
     }
 
     /// Whether `line` passes. Cheap checks first; the regular expressions last.
@@ -240,6 +289,9 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
         if let pod {
             guard let name = line.pod, Self.search(pod, in: name) else { return false }
         }
+        if !verdicts.isEmpty {
+            guard let verdict = Self.verdict(of: line), verdicts.contains(verdict) else { return false }
+        }
         if let binary, !Self.search(binary, in: line.binary) { return false }
         return true
     }
@@ -256,6 +308,7 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
         if let pod { parts.append("pod=\(pod.pattern)") }
         if !policies.isEmpty { parts.append("policy=\(policies.sorted().joined(separator: ","))") }
         if !actions.isEmpty { parts.append("action=\(actions.sorted().joined(separator: ","))") }
+        if !verdicts.isEmpty { parts.append("verdict=\(verdicts.map(\.rawValue).sorted().joined(separator: ","))") }
         return parts.isEmpty ? "all" : parts.joined(separator: " ")
     }
 }

@@ -10,7 +10,7 @@ import Foundation
 /// 🚀 process  /usr/bin/curl https://example.com
 /// 💥 exit     /usr/bin/curl https://example.com SIGKILL
 /// 📬 open     default/web /usr/bin/cat /etc/shadow
-/// 🔌 connect  /usr/bin/curl 10.0.0.1:443 💀 SIGKILL
+/// 🔌 connect  shop/web-7d9 /usr/bin/curl -> api.example.com(10.0.0.1):443 DENIED (policy egress)
 /// 🌊 flow     /usr/bin/curl 10.0.0.5:41000 -> 10.0.0.1:443 outgoing sent 517 received 4096 in 0.250s
 /// ```
 package enum CompactFormatter {
@@ -65,6 +65,18 @@ package enum CompactFormatter {
                 details.append("\(subsystem)/\(event)")
             }
             details += renderArgs(body["args"])
+        case "process_lsm":
+            // lsmhooks: the hook says what happened (Tetragon's compact line: `🔒 lsm <hook>`).
+            let hook = body["function_name"] as? String ?? ""
+            switch hook {
+            case "socket_connect": kind = "🔌 connect"
+            case "file_open": kind = "📬 open"
+            case "bprm_check_security": kind = "🚀 execve"
+            default:
+                kind = "🔒 lsm"
+                details.append(hook)
+            }
+            details += renderArgs(body["args"])
         case "process_uprobe":
             // Tetragon's compact line: `🕵️ uprobe <path> <symbol>`.
             kind = "🕵️ uprobe"
@@ -81,9 +93,49 @@ package enum CompactFormatter {
             parts.append(namespace.isEmpty ? name : "\(namespace)/\(name)")
         }
         parts.append(binary)
+        // A policy's verdict on a network operation: where it went and what the policy decided,
+        // the line an operator greps for when a connection was cut.
+        if let policy = body["policy_name"] as? String, let destination = destinationText(body) {
+            parts += ["->", destination, verdictText(body, policy: policy)]
+            return parts.joined(separator: " ")
+        }
         parts += details.filter { !$0.isEmpty }
         if let action = actionText(body) { parts.append(action) }
         return parts.joined(separator: " ")
+    }
+
+    /// `name(10.0.0.1):443`, `10.0.0.1:443` or `[::1]:443`: the first socket or socket-address
+    /// argument's destination, with the names DNS gave for it (`vigil.destination_names`) when
+    /// the agent learnt them; nil for an event without one.
+    static func destinationText(_ body: [String: Any]) -> String? {
+        let args = body["args"] as? [[String: Any]] ?? []
+        for arg in args {
+            let sock = (arg["sockaddr_arg"] ?? arg["sock_arg"]) as? [String: Any]
+            guard let sock, let address = (sock["addr"] ?? sock["daddr"]) as? String, !address.isEmpty else { continue }
+            let port = sock["port"] ?? sock["dport"]
+            let host = address.contains(":") ? "[\(address)]" : address
+            let vigil = body["vigil"] as? [String: Any]
+            let names = (vigil?["destination_names"] as? [String]) ?? []
+            let shown = names.isEmpty ? host : "\(names.joined(separator: ","))(\(host))"
+            return port.map { "\(shown):\($0)" } ?? shown
+        }
+        return nil
+    }
+
+    /// `DENIED (policy egress)`, `DENIED (policy egress; monitor: not done)`, `ALLOWED (policy
+    /// egress)`, `💀 SIGKILL (policy egress)`.
+    private static func verdictText(_ body: [String: Any], policy: String) -> String {
+        let action = (body["action"] as? String ?? "").replacingOccurrences(of: "KPROBE_ACTION_", with: "")
+        let vigil = body["vigil"] as? [String: Any]
+        let note =
+            (vigil?["policy_mode"] as? String) == "monitor" ? "; monitor: not done"
+            : (vigil?["fenced"] as? Bool) == true ? "; fenced: not done" : ""
+        switch action {
+        case "OVERRIDE", "DENY": return "DENIED (policy \(policy)\(note))"
+        case "SIGKILL": return "💀 SIGKILL (policy \(policy)\(note))"
+        case "SIGNAL": return "📣 SIGNAL (policy \(policy)\(note))"
+        default: return "ALLOWED (policy \(policy))"
+        }
     }
 
     /// `openat` for `__x64_sys_openat`, `sys_openat`, `openat`.
@@ -101,7 +153,7 @@ package enum CompactFormatter {
         case "read", "readv", "pread64", "preadv": return ("📚", "read")
         case "write", "writev", "pwrite64", "pwritev": return ("📝", "write")
         case "close": return ("📪", "close")
-        case "connect": return ("🔌", "connect")
+        case "connect", "tcp_connect": return ("🔌", "connect")
         case "accept", "accept4": return ("🔌", "accept")
         case "bind": return ("🔌", "bind")
         case "listen": return ("🔌", "listen")

@@ -41,6 +41,10 @@ package struct EventsCommand: AsyncParsableCommand {
     package var policy: [String] = []
     @Option(help: ArgumentHelp("Only events with this action, e.g. sigkill or KPROBE_ACTION_POST (repeatable).", valueName: "action"))
     package var action: [String] = []
+    @Option(help: ArgumentHelp(
+        "denied: operations a policy's Override refused (or, in monitor mode or outside the fence, would have); allowed: network events (connects, sends, flows) no policy denied (repeatable).",
+        valueName: "verdict"))
+    package var verdict: [String] = []
 
     package init() {}
 
@@ -55,6 +59,7 @@ package struct EventsCommand: AsyncParsableCommand {
         if let pod { query.append(("pod", pod)) }
         if !policy.isEmpty { query.append(("policy", policy.joined(separator: ","))) }
         if !action.isEmpty { query.append(("action", action.joined(separator: ","))) }
+        if !verdict.isEmpty { query.append(("verdict", verdict.joined(separator: ","))) }
         return query
     }
 

@@ -51,14 +51,32 @@ struct CompactFormatterTests {
         #expect(CompactFormatter.format(line) == "🌊 flow     /usr/bin/curl [::1]:41000 -> [::1]:443 outgoing sent 517 received 4096 in 0.250s")
     }
 
+    @Test("a policy's verdict on a connect: pod, binary -> name(address):port, DENIED or ALLOWED and the policy")
+    func networkVerdicts() {
+        let denied = #"{"process_lsm":{"process":{"binary":"/usr/bin/curl","pod":{"namespace":"shop","name":"web-1"}},"function_name":"socket_connect","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.9","port":443}}],"action":"KPROBE_ACTION_OVERRIDE","policy_name":"egress","vigil":{"destination_names":["other.test"]}},"time":"t"}"#
+        #expect(CompactFormatter.format(denied) == "🔌 connect  shop/web-1 /usr/bin/curl -> other.test(10.0.0.9):443 DENIED (policy egress)")
+        let monitored = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"tcp_connect","args":[{"sock_arg":{"family":"AF_INET","daddr":"10.0.0.9","dport":80}}],"action":"KPROBE_ACTION_OVERRIDE","policy_name":"egress","vigil":{"policy_mode":"monitor"}},"time":"t"}"#
+        #expect(CompactFormatter.format(monitored) == "🔌 connect  /usr/bin/curl -> 10.0.0.9:80 DENIED (policy egress; monitor: not done)")
+        let allowed = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"family":"AF_INET6","addr":"::1","port":53}}],"action":"KPROBE_ACTION_POST","policy_name":"egress"},"time":"t"}"#
+        #expect(CompactFormatter.format(allowed) == "🔌 connect  /usr/bin/curl -> [::1]:53 ALLOWED (policy egress)")
+    }
+
+    @Test("process_lsm: the hook's word, or 🔒 lsm and the hook")
+    func lsm() {
+        let open = #"{"process_lsm":{"process":{"binary":"/usr/bin/cat"},"function_name":"file_open","args":[{"file_arg":{"path":"/etc/shadow"}}],"action":"KPROBE_ACTION_OVERRIDE","policy_name":"files"},"time":"t"}"#
+        #expect(CompactFormatter.format(open) == "📬 open     /usr/bin/cat /etc/shadow 🛑 OVERRIDE")
+        let other = #"{"process_lsm":{"process":{"binary":"/usr/bin/x"},"function_name":"path_truncate","args":[{"path_arg":{"path":"/tmp/f"}}],"policy_name":"p"},"time":"t"}"#
+        #expect(CompactFormatter.format(other) == "🔒 lsm      /usr/bin/x path_truncate /tmp/f")
+    }
+
     @Test("process_kprobe: known syscalls get their word, addresses are addr:port, actions show")
     func kprobe() {
         let connect = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"int_arg":3,"label":"fd"},{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.1","port":443}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"block-egress"},"time":"t"}"#
-        #expect(CompactFormatter.format(connect) == "🔌 connect  /usr/bin/curl 3 10.0.0.1:443 💀 SIGKILL")
+        #expect(CompactFormatter.format(connect) == "🔌 connect  /usr/bin/curl -> 10.0.0.1:443 💀 SIGKILL (policy block-egress)")
         let v6 = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"family":"AF_INET6","addr":"::1","port":80}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"p","vigil":{"policy_mode":"monitor"}},"time":"t"}"#
-        #expect(CompactFormatter.format(v6) == "🔌 connect  /usr/bin/curl [::1]:80 💀 SIGKILL (monitor: not done)")
+        #expect(CompactFormatter.format(v6) == "🔌 connect  /usr/bin/curl -> [::1]:80 💀 SIGKILL (policy p; monitor: not done)")
         let fenced = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.1","port":80}}],"action":"KPROBE_ACTION_SIGKILL","policy_name":"p","vigil":{"fenced":true}},"time":"t"}"#
-        #expect(CompactFormatter.format(fenced) == "🔌 connect  /usr/bin/curl 10.0.0.1:80 💀 SIGKILL (fenced: not done)")
+        #expect(CompactFormatter.format(fenced) == "🔌 connect  /usr/bin/curl -> 10.0.0.1:80 💀 SIGKILL (policy p; fenced: not done)")
         let other = #"{"process_kprobe":{"process":{"binary":"/usr/bin/x"},"function_name":"__x64_sys_personality","args":[{"uint_arg":8},{"bytes_arg":"AAEC"},{"truncated_bytes_arg":{"bytes_arg":"AA==","orig_size":"4096"}}]},"time":"t"}"#
         #expect(CompactFormatter.format(other) == "⁉️ syscall  /usr/bin/x personality 8 <3 bytes> <4096 bytes, truncated>")
     }

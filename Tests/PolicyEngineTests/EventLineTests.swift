@@ -21,4 +21,20 @@ import VigilAgent
         #expect(filter.matches(line))
         #expect(!(try EventFilter(query: [("namespace", "other")])).matches(line))
     }
+
+    @Test func verdictFilter() throws {
+        let denied = try #require(EventLine(parsing: #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"addr":"10.0.0.9","port":443}}],"action":"KPROBE_ACTION_OVERRIDE","policy_name":"egress"}}"#))
+        let deniedOpen = try #require(EventLine(parsing: #"{"process_lsm":{"process":{"binary":"/usr/bin/cat"},"function_name":"file_open","args":[{"file_arg":{"path":"/etc/shadow"}}],"action":"KPROBE_ACTION_OVERRIDE","policy_name":"files"}}"#))
+        let flow = try #require(EventLine(parsing: #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"tcp_close","args":[{"sock_arg":{"daddr":"10.0.0.1","dport":443},"label":"sock"}]}}"#))
+        let posted = try #require(EventLine(parsing: #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"addr":"10.0.0.1","port":443}}],"action":"KPROBE_ACTION_POST","policy_name":"egress"}}"#))
+        let exec = try #require(EventLine(parsing: #"{"process_exec":{"process":{"binary":"/usr/bin/curl"}}}"#))
+        let onlyDenied = try EventFilter(query: [("verdict", "denied")])
+        #expect([denied, deniedOpen, flow, posted, exec].map(onlyDenied.matches) == [true, true, false, false, false])
+        let onlyAllowed = try EventFilter(query: [("verdict", "ALLOWED")])
+        #expect([denied, deniedOpen, flow, posted, exec].map(onlyAllowed.matches) == [false, false, true, true, false])
+        let both = try EventFilter(query: [("verdict", "denied,allowed")])
+        #expect([denied, deniedOpen, flow, posted, exec].map(both.matches) == [true, true, true, true, false])
+        #expect(throws: ControlError.self) { try EventFilter(query: [("verdict", "dropped")]) }
+        #expect(both.description == "verdict=allowed,denied")
+    }
 }
