@@ -105,8 +105,9 @@ package enum CompactFormatter {
     }
 
     /// `name(10.0.0.1):443`, `10.0.0.1:443` or `[::1]:443`: the first socket or socket-address
-    /// argument's destination, with the names DNS gave for it (`vigil.destination_names`) when
-    /// the agent learnt them; nil for an event without one.
+    /// argument's destination, with the names DNS gave for it (the `destination_names` argument
+    /// of `--enable-dns-names`: names joined by commas) when the agent learnt them; nil for an
+    /// event without one.
     static func destinationText(_ body: [String: Any]) -> String? {
         let args = body["args"] as? [[String: Any]] ?? []
         for arg in args {
@@ -114,9 +115,8 @@ package enum CompactFormatter {
             guard let sock, let address = (sock["addr"] ?? sock["daddr"]) as? String, !address.isEmpty else { continue }
             let port = sock["port"] ?? sock["dport"]
             let host = address.contains(":") ? "[\(address)]" : address
-            let vigil = body["vigil"] as? [String: Any]
-            let names = (vigil?["destination_names"] as? [String]) ?? []
-            let shown = names.isEmpty ? host : "\(names.joined(separator: ","))(\(host))"
+            let names = args.first { $0["label"] as? String == "destination_names" }?["string_arg"] as? String ?? ""
+            let shown = names.isEmpty ? host : "\(names)(\(host))"
             return port.map { "\(shown):\($0)" } ?? shown
         }
         return nil

@@ -53,7 +53,7 @@ struct CompactFormatterTests {
 
     @Test("a policy's verdict on a connect: pod, binary -> name(address):port, DENIED or ALLOWED and the policy")
     func networkVerdicts() {
-        let denied = #"{"process_lsm":{"process":{"binary":"/usr/bin/curl","pod":{"namespace":"shop","name":"web-1"}},"function_name":"socket_connect","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.9","port":443}}],"action":"KPROBE_ACTION_OVERRIDE","policy_name":"egress","vigil":{"destination_names":["other.test"]}},"time":"t"}"#
+        let denied = #"{"process_lsm":{"process":{"binary":"/usr/bin/curl","pod":{"namespace":"shop","name":"web-1"}},"function_name":"socket_connect","args":[{"sockaddr_arg":{"family":"AF_INET","addr":"10.0.0.9","port":443}},{"string_arg":"other.test","label":"destination_names"}],"action":"KPROBE_ACTION_OVERRIDE","policy_name":"egress"},"time":"t"}"#
         #expect(CompactFormatter.format(denied) == "🔌 connect  shop/web-1 /usr/bin/curl -> other.test(10.0.0.9):443 DENIED (policy egress)")
         let monitored = #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"tcp_connect","args":[{"sock_arg":{"family":"AF_INET","daddr":"10.0.0.9","dport":80}}],"action":"KPROBE_ACTION_OVERRIDE","policy_name":"egress","vigil":{"policy_mode":"monitor"}},"time":"t"}"#
         #expect(CompactFormatter.format(monitored) == "🔌 connect  /usr/bin/curl -> 10.0.0.9:80 DENIED (policy egress; monitor: not done)")
