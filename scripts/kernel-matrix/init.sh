@@ -59,7 +59,7 @@ case " $(cat /proc/cmdline) " in
 	WORK=/tmp/bench VIGIL=/vigil/vigil STORM=/vigil/open_storm RESULTS=$results sh /vigil/bench-trampolines.sh
 	;;
 *)
-	WORK=/tmp/matrix VIGIL=/vigil/vigil TRACECTL=/vigil/tracectl TRIGGER=/vigil/trigger EVADE=/vigil/evade EXEC_TARGET=/vigil/true RESULTS=$results \
+	CORPUS=/vigil/corpus WORK=/tmp/matrix VIGIL=/vigil/vigil TRACECTL=/vigil/tracectl TRIGGER=/vigil/trigger EVADE=/vigil/evade EXEC_TARGET=/vigil/true RESULTS=$results \
 		sh /vigil/scenarios.sh
 	;;
 esac

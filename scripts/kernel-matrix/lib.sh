@@ -109,6 +109,11 @@ build_initramfs() {
 	cp "$HERE/init.sh" "$stage/init"
 	cp "$HERE/scenarios.sh" "$HERE/bench-trampolines.sh" "$TRIGGER" "$OUT/open_storm" "$EVADE" "$stage/vigil/"
 	cp "$EXEC_TARGET" "$stage/vigil/true"
+	cp "$HERE/corpus-expected.txt" "$stage/vigil/"
+	if [ -n "${CORPUS:-}" ] && [ -d "$CORPUS" ]; then
+		mkdir -p "$stage/vigil/corpus"
+		cp "$CORPUS"/*.yaml "$CORPUS"/*.yml "$stage/vigil/corpus/" 2>/dev/null || true
+	fi
 	strip -o "$stage/vigil/vigil" "$VIGIL"
 	strip -o "$stage/vigil/tracectl" "$TRACECTL"
 	# The shared libraries (Swift runtime, Foundation, libbpf, libelf, zlib, glibc) at the

@@ -25,7 +25,10 @@ VIGIL=${VIGIL:-$ROOT/.build/release/vigil}
 TRACECTL=${TRACECTL:-$(dirname "$VIGIL")/tracectl}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-600}
 MATRIX_MODE=${MATRIX_MODE:-scenarios}
-SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect flow kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1)
+# Tetragon's example policies, for the tetragon-corpus scenario (skipped where absent).
+CORPUS=${TETRAGON_EXAMPLES:-/work/shared/reference/tetragon-examples}
+export CORPUS
+SCENARIOS=(exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect flow kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures tetragon-corpus cgroup-v1)
 
 say() { echo "kernel-matrix: $*" >&2; }
 die() { say "$*"; exit 2; }
@@ -47,7 +50,7 @@ run_host() {
 	: >"$results"
 	echo "KERNEL $(uname -r) (host)" >>"$results"
 	say "host $(uname -r): running natively"
-	WORK=$work VIGIL=$VIGIL TRACECTL=$TRACECTL TRIGGER=$TRIGGER EVADE=$EVADE EXEC_TARGET=$EXEC_TARGET RESULTS=$results sh "$HERE/scenarios.sh" >"$OUT/host.console" 2>&1 || true
+	WORK=$work VIGIL=$VIGIL TRACECTL=$TRACECTL TRIGGER=$TRIGGER EVADE=$EVADE EXEC_TARGET=$EXEC_TARGET RESULTS=$results CORPUS=$CORPUS sh "$HERE/scenarios.sh" >"$OUT/host.console" 2>&1 || true
 	echo DONE >>"$results"
 	rm -rf "$work"
 }

@@ -404,6 +404,62 @@ POLICIES=7
 [ $has_fn = yes ] && POLICIES=$((POLICIES + 4))
 [ "$TRAMP_EXPECTED" = yes ] && POLICIES=$((POLICIES + 1))
 
+# tetragon-corpus: Tetragon's own example policies (CORPUS, a directory of them; the scenario
+# skips when it is absent), as a user brings them, checked by `tracectl policy validate` against
+# this column's kernel: the agent's own load-time checks (parser, compiler, the kernel's
+# tracepoints, functions, BTF, BPF-LSM, trampolines), all files in one run, nothing attached (the
+# corpus holds Sigkill and Override policies written for other machines). What validate cannot
+# see is an attach that fails afterwards; ValidateKernelTests compares the two on the host.
+# Prints loaded/refused and the refusals grouped by reason; FAIL when a refusal has no reason,
+# or when a file the baseline (corpus-expected.txt: "<column key> <file>" lines) says loads here
+# is refused.
+corpus_scenario() {
+	CORPUS_EXPECTED=${CORPUS_EXPECTED:-$(dirname "$0")/corpus-expected.txt}
+	if [ -z "${CORPUS:-}" ] || [ ! -d "$CORPUS" ]; then
+		result tetragon-corpus SKIP "no corpus of Tetragon's examples (CORPUS=${CORPUS:-unset})"
+		return
+	fi
+	if [ -n "${EXPECT_BPF_LSM:-}" ]; then
+		key=$(uname -r | cut -d. -f1,2)
+		[ "$LSM_EXPECTED" = yes ] || key=$key-nobpf
+	else
+		key=host
+	fi
+	cdir=$WORK/corpus
+	mkdir -p "$cdir"
+	: >"$cdir/outcomes"
+	files=$(ls "$CORPUS"/*.yaml "$CORPUS"/*.yml 2>/dev/null)
+	# As the agent runs here: trampolines off where the column turns them off.
+	"$TRACECTL" policy validate $([ "${VIGIL_DISABLE_TRAMPOLINES:-}" = yes ] && echo --disable-trampolines) $files >"$cdir/validate.out" 2>&1
+	total=0 loaded=0 noreason=0 regressed=
+	for f in $files; do
+		name=$(basename "$f")
+		total=$((total + 1))
+		if grep -q -F -- "$f: ok" "$cdir/validate.out"; then
+			loaded=$((loaded + 1))
+			echo "loaded $name" >>"$cdir/outcomes"
+			continue
+		fi
+		# The reason: the message after "file:line:column: field.path: ", first error only.
+		reason=$(grep -F -- "$f:" "$cdir/validate.out" | grep -v ': note: \|: warning: ' | sed -n 's/^.*:[0-9][0-9]*:[0-9][0-9]*: [^ ]*: //p' | head -n 1)
+		if [ -z "$reason" ]; then
+			noreason=$((noreason + 1))
+			reason="NO REASON: $(grep -F -- "$f" "$cdir/validate.out" | tail -n 1)"
+		fi
+		echo "refused $name $reason" >>"$cdir/outcomes"
+		grep -qx "$key $name" "$CORPUS_EXPECTED" 2>/dev/null && regressed="$regressed $name"
+	done
+	echo "--- tetragon-corpus ($key): $loaded of $total load; refusals by reason:"
+	sed -n 's/^refused [^ ]* //p' "$cdir/outcomes" | sed 's/"[^"]*"/"..."/g; s/on [a-z_0-9]*:/on ...:/; s/^[^ ]*: No such file/...: No such file/' |
+		cut -c1-100 | sort | uniq -c | sort -rn
+	sed -n "s/^loaded /CORPUS $key /p" "$cdir/outcomes"
+	if [ $total -eq 0 ] || [ $noreason -gt 0 ] || [ -n "$regressed" ]; then
+		result tetragon-corpus FAIL "$loaded/$total load here; $noreason refusals without a reason; refused though the baseline loads them:$regressed"
+	else
+		result tetragon-corpus PASS "$loaded/$total load here (tracectl policy validate against this kernel), every refusal with its reason"
+	fi
+}
+
 # cgroup v1 only (Amazon Linux 2 nodes mount no cgroup2): in a guest, the cgroup2 mount is
 # swapped for v1 hierarchies (cpu, pids) at the end of the run; an agent started then warns that
 # container ids come from each process's v1 paths, and an exec inside a Docker-shaped v1 cgroup
@@ -437,7 +493,7 @@ cgroup_v1_scenario() {
 	EVENTS=$WORK/events-v1.log
 	short=$(echo "$v1_id" | cut -c1-31)
 	if grep -q "no cgroup2 mount: container ids come from each process's cgroup v1 paths" "$WORK/agent-v1.log" &&
-		wait_event 10 '"process_exec"' "\"binary\":\"$WORK/bin/t-exec\"" "\"docker\":\"$short\""; then
+		wait_event 30 '"process_exec"' "\"binary\":\"$WORK/bin/t-exec\"" "\"docker\":\"$short\""; then
 		result cgroup-v1 PASS "the agent warns; the exec in /docker/<id> of the v1 hierarchies carries docker=$short"
 	else
 		result cgroup-v1 FAIL "no warning or no process_exec with docker=$short: $(grep -i cgroup "$WORK/agent-v1.log" | tail -n 1)"
@@ -497,6 +553,7 @@ if [ "$(printf '%s\n' "$PROBE" | awk '$1 == "bpf_loop" {print $2; exit}')" = no 
 		fi
 	fi
 	AGENT=
+	corpus_scenario
 	cgroup_v1_scenario
 	for s in sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe flow kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures; do
 		if [ "$refused" -ge "$files" ]; then
@@ -532,7 +589,7 @@ echo "agent ready=$ready after $((i / 10)).$((i % 10))s"
 if [ $ready != yes ]; then
 	why="agent not ready in ${READY_TIMEOUT}s"
 	kill -0 $AGENT 2>/dev/null || why="agent exited: $(tail -n 1 "$AGENT_LOG")"
-	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect flow kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures cgroup-v1; do
+	for s in exec-exit sigkill-tracepoint open-deny open-deny-errno exec-deny exec-sigkill connect-deny kprobe-tcp-connect flow kprobe-file kprobe-path-return kprobe-return-filter kprobe-cred kprobe-override kprobe-fallback uprobe probe clean-stop kept-connect-deny fence-open fence-connect fence-sigkill fence-fmod-ret evade-open evade-exec evade-connect evade-closures tetragon-corpus cgroup-v1; do
 		result $s FAIL "$why"
 	done
 	echo "--- agent log"
@@ -1310,6 +1367,7 @@ else
 	done
 fi
 
+corpus_scenario
 cgroup_v1_scenario
 
 # $RESULTS may be a serial port, which cannot be read back: the copy in $WORK is.
