@@ -62,6 +62,7 @@ let package = Package(
         ]),
         // The hot loop, records -> process cache -> policy events -> JSON -> export, without the
         // BPF loader: the agent, the pipeline benchmark and the pipeline tests all run this.
+        .target(name: "DNSNames"),
         .target(name: "Pipeline", dependencies: ["Events", "ProcessCache", "Exporter", "PolicyCompiler", "FileGuard"]),
         // What the kernel allows, probed with libbpf alone: `tracectl probe` and `validate` link
         // this, not the agent's loader and its BPF objects.
@@ -154,6 +155,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),
+        .testTarget(name: "DNSNamesTests", dependencies: ["DNSNames", "TestSupport"]),
         .target(name: "CSandboxProbe", dependencies: ["CVigilSandbox"], path: "Tests/CSandboxProbe"),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandboxProbe"]),
         .testTarget(name: "KubernetesTests", dependencies: [
