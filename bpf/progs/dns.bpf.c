@@ -36,7 +36,7 @@ static __always_inline void vg_dns_capture(struct __sk_buff *skb, __u32 off, __u
 {
 	struct vigil_dns_event *rec;
 	struct udphdr udp;
-	__u32 len, captured;
+	__u32 len, captured, n;
 
 	if (bpf_skb_load_bytes(skb, off, &udp, sizeof(udp)))
 		return;
@@ -59,10 +59,14 @@ static __always_inline void vg_dns_capture(struct __sk_buff *skb, __u32 off, __u
 		vg_count(VIGIL_CTR_RB_DROPS_DNS);
 		return;
 	}
-	/* 1 .. VIGIL_DNS_PAYLOAD for the verifier, whatever clang made of the bounds above. */
-	captured &= 2 * VIGIL_DNS_PAYLOAD - 1;
-	if (captured == 0 || captured > VIGIL_DNS_PAYLOAD ||
-	    bpf_skb_load_bytes(skb, off, rec->payload, captured)) {
+	/* The length the verifier sees must be 1 .. VIGIL_DNS_PAYLOAD in the register the call
+	 * takes: clang folds the bounds above into other registers (6.1's verifier then loses
+	 * them), so the mask runs on a value clang cannot reason about. captured is 1 .. 512 here
+	 * (len >= 12 and off < skb->len), so the mask changes nothing. */
+	n = captured - 1;
+	barrier_var(n);
+	n &= VIGIL_DNS_PAYLOAD - 1;
+	if (bpf_skb_load_bytes(skb, off, rec->payload, n + 1)) {
 		bpf_ringbuf_discard(rec, 0);
 		return;
 	}
