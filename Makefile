@@ -36,7 +36,8 @@ test: bpf test-deploy test-bpf ## the whole suite: unit tests and, as root, the 
 	@# directory with their own config and ports; on a host with systemd, Debian's packages also
 	@# enable their own system services, which the tests never use).
 	@# buildah and podman build and run the agent's image (ImageKernelTests).
-	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus buildah podman
+	@# dnsmasq-base (the binary only, no system service) answers DNSNamesKernelTests in its own netns.
+	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus buildah podman dnsmasq-base
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	@# The matrix on the debug build just made: a release build would add minutes to CI.
@@ -82,7 +83,7 @@ test-deploy: ## render deploy/ and its overlays with kubectl kustomize, validate
 	python3 scripts/validate-deploy.py
 
 test-kernel: bpf ## kernel tests only (root)
-	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus buildah podman
+	@./scripts/install-deps.sh runc busybox-static openssl liburing-dev rsyslog prometheus buildah podman dnsmasq-base
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel --filter KernelIntegrationTests
 

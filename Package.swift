@@ -62,7 +62,8 @@ let package = Package(
         ]),
         // The hot loop, records -> process cache -> policy events -> JSON -> export, without the
         // BPF loader: the agent, the pipeline benchmark and the pipeline tests all run this.
-        .target(name: "Pipeline", dependencies: ["Events", "ProcessCache", "Exporter", "PolicyCompiler", "FileGuard"]),
+        .target(name: "DNSNames"),
+        .target(name: "Pipeline", dependencies: ["Events", "ProcessCache", "Exporter", "PolicyCompiler", "FileGuard", "DNSNames"]),
         // What the kernel allows, probed with libbpf alone: `tracectl probe` and `validate` link
         // this, not the agent's loader and its BPF objects.
         .target(name: "KernelFeatures", dependencies: ["CLibbpf", "CVigilProbe", "CFanotify", "HostFiles"]),
@@ -73,7 +74,7 @@ let package = Package(
         .target(name: "VigilAgent", dependencies: [
             "BPFKit", "KernelFeatures", "Events", "ProcessCache", "Exporter", "ExportFilters", "Pipeline", "Cgroups", "PolicyCompiler",
             "TracingPolicy", "Tracefs",
-            "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles", "Kubernetes",
+            "CVigilABI", "ControlAPI", "FileGuard", "Sandbox", "HostFiles", "Kubernetes", "DNSNames",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -129,6 +130,7 @@ let package = Package(
         .testTarget(
             name: "PipelineTests",
             dependencies: [
+                "DNSNames",
                 "Events", "ProcessCache", "Exporter", "Pipeline", "PolicyCompiler", "TracingPolicy", "Tracefs", "FileGuard",
                 "CZlib", "TestSupport",
             ], exclude: ["Golden"]),
@@ -154,6 +156,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FileGuardTests", dependencies: ["FileGuard"]),
+        .testTarget(name: "DNSNamesTests", dependencies: ["DNSNames", "TestSupport"]),
         .target(name: "CSandboxProbe", dependencies: ["CVigilSandbox"], path: "Tests/CSandboxProbe"),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandboxProbe"]),
         .testTarget(name: "KubernetesTests", dependencies: [

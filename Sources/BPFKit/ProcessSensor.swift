@@ -52,6 +52,8 @@ package final class ProcessSensor: Sendable {
         /// Open flows tracked at once (`--flow-map-entries`); a flow beyond them is counted in
         /// ``Counters/flowsUntracked``, never tracked silently wrong.
         package var flowMapEntries: UInt32 = 65536
+        /// Load the DNS answer program (`--enable-dns-names`); attached by ``attachDNS(cgroup2Root:)``.
+        package var dnsNames = false
 
         package init() {}
 
@@ -86,9 +88,13 @@ package final class ProcessSensor: Sendable {
         package var flowsUntracked: UInt64 = 0
         /// Accepted-side flows closed before any accept took them: no owner, not reported.
         package var flowsUnowned: UInt64 = 0
+        /// UDP datagrams from port 53 the DNS answer program saw (`--enable-dns-names`).
+        package var dnsAnswers: UInt64 = 0
+        /// ... and could not put in the ring buffer.
+        package var dnsDrops: UInt64 = 0
 
         package var totalDrops: UInt64 {
-            ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit + policyDrops + flowDrops
+            ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit + policyDrops + flowDrops + dnsDrops
         }
 
         package static func == (a: Counters, b: Counters) -> Bool {
@@ -194,6 +200,11 @@ package final class ProcessSensor: Sendable {
                 code: .other, errno: EOPNOTSUPP, operation: "load process sensor (raw_tp)",
                 message: "--enable-flows needs tp_btf programs (bpf_get_socket_cookie, bpf_skc_to_tcp_sock), and raw_tp has neither")
         }
+        if options.dnsNames && processOnly {
+            throw BPFError(
+                code: .missingKernelFeature, errno: EOPNOTSUPP, operation: "load process sensor",
+                message: "--enable-dns-names is offered from Linux 5.17 (bpf_loop()); on this kernel the agent runs its process sensor only")
+        }
         if options.flows && processOnly {
             throw BPFError(
                 code: .missingKernelFeature, errno: EOPNOTSUPP, operation: "load process sensor",
@@ -204,7 +215,7 @@ package final class ProcessSensor: Sendable {
             rb_size: options.ringBufferBytes, wakeup_bytes: options.wakeupBytes,
             procs_max: options.processMapEntries, attach_mode: mode.cValue, lsm: options.bpfLSM == true ? 1 : 0,
             procs_fd: previousProcs, fence_cgroup: options.fenceCgroupID, process_only: processOnly ? 1 : 0,
-            flows: options.flows ? 1 : 0, flows_max: max(options.flowMapEntries, 1))
+            flows: options.flows ? 1 : 0, flows_max: max(options.flowMapEntries, 1), dns: options.dnsNames ? 1 : 0)
         var pointer: OpaquePointer?
         try checkedRC("load process sensor (\(mode.rawValue))") { vigil_bpf_open_load(&cOptions, &pointer) }
         guard let pointer else { throw BPFError(code: .other, operation: "load process sensor", message: "no object") }
@@ -249,6 +260,8 @@ package final class ProcessSensor: Sendable {
             c.flowDrops = read(VIGIL_CTR_RB_DROPS_FLOW)
             c.flowsUntracked = read(VIGIL_CTR_FLOWS_MAP_FULL)
             c.flowsUnowned = read(VIGIL_CTR_FLOWS_UNOWNED)
+            c.dnsAnswers = read(VIGIL_CTR_DNS_ANSWERS)
+            c.dnsDrops = read(VIGIL_CTR_RB_DROPS_DNS)
             return c
         }
     }
@@ -258,6 +271,15 @@ package final class ProcessSensor: Sendable {
     package func attachFlows() throws(BPFError) {
         try withHandle { pointer throws(BPFError) in
             try checkedRC("attach flow programs") { vigil_bpf_attach_flows(pointer) }
+        }
+    }
+
+    /// Attaches the DNS answer program loaded with ``Options/dnsNames`` to the cgroup2 root at
+    /// `cgroup2Root`: every socket below it has its UDP answers from port 53 copied. It only
+    /// observes (it passes every packet), and its link goes with the sensor: never pinned.
+    package func attachDNS(cgroup2Root: String) throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            try checkedRC("attach DNS answer program to \(cgroup2Root)") { vigil_bpf_attach_dns(pointer, cgroup2Root) }
         }
     }
 

@@ -28,6 +28,8 @@ struct vigil_bpf {
 	int uring_opens;                   /* 1 attached, 0 not tried, -errno refused */
 	struct bpf_link *flow_links[3];    /* inet_sock_set_state, sys_exit_accept4, sys_exit_accept */
 	int flows;                         /* the flow programs loaded */
+	struct bpf_link *dns_link;         /* the DNS answer program on the cgroup2 root */
+	int dns;                           /* the DNS answer program loaded */
 	struct bpf_link *lsm_links[VIGIL_LSM_HOOKS]; /* at enum vigil_lsm_hook, attached on first use */
 	int lsm;                                  /* the BPF-LSM programs loaded */
 	int kprobes;                       /* the generic kprobe programs loaded */
@@ -123,6 +125,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, int u
 	bpf_program__set_autoload(skel->progs.flow_state, flows);
 	bpf_program__set_autoload(skel->progs.flow_accept4, flows);
 	bpf_program__set_autoload(skel->progs.flow_accept, flows);
+	bpf_program__set_autoload(skel->progs.dns_answers, options->dns && !process_only);
 	/* A previous run's process identities, kept by its pinned exec/fork/exit links: taking the
 	 * map over leaves no moment in which pinned enforcement reads an identity nobody maintains. */
 	if (!err && options->procs_fd >= 0 && procs_map_compatible(skel->maps.vg_procs, options->procs_fd)) {
@@ -198,6 +201,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, int u
 	bpf->process_only = process_only;
 	bpf->procs_taken_over = procs_taken_over;
 	bpf->flows = flows;
+	bpf->dns = options->dns && !process_only;
 	*out = bpf;
 	return 0;
 }
@@ -328,10 +332,31 @@ int vigil_bpf_attach_flows(struct vigil_bpf *bpf)
 	return 0;
 }
 
+int vigil_bpf_attach_dns(struct vigil_bpf *bpf, const char *path)
+{
+	int fd, err = 0;
+
+	if (!bpf->dns)
+		return -EOPNOTSUPP;
+	if (bpf->dns_link)
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* A link, never pinned: the program leaves the root cgroup when the agent's last fd of it
+	 * closes, exit and crash alike. */
+	bpf->dns_link = bpf_program__attach_cgroup(bpf->skel->progs.dns_answers, fd);
+	if (!bpf->dns_link)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 void vigil_bpf_destroy(struct vigil_bpf *bpf)
 {
 	if (!bpf)
 		return;
+	bpf_link__destroy(bpf->dns_link);
 	for (int i = 0; i < 3; i++)
 		bpf_link__destroy(bpf->links[i]);
 	for (int i = 0; i < 3; i++)

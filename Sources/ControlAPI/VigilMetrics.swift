@@ -26,6 +26,8 @@ import Synchronization
 /// | `vigil_export_ratelimit_events_dropped_total` | counter | dropped by `--export-rate-limit` |
 /// | `vigil_event_subscribers` | gauge | |
 /// | `vigil_flows_total` | counter | `result`: `exported`, `dropped`, `untracked`, `unowned` (`--enable-flows`) |
+/// | `vigil_dns_answers_total` | counter | `result`: `learnt`, `refused`, `cut`, `dropped` (`--enable-dns-names`) |
+/// | `vigil_dns_cache_evictions_total` | counter | (`--enable-dns-names`) |
 ///
 /// Thread-safe: labelled counters are created on first use and cached.
 package final class VigilMetrics: Sendable {
@@ -225,6 +227,25 @@ package final class VigilMetrics: Sendable {
             .increment(by: delta)
     }
 
+    /// Moves `vigil_dns_answers_total{result}` to an absolute total (`--enable-dns-names`):
+    /// `learnt` answers parsed, `refused` payloads the parser refused (malformed, an error
+    /// rcode, ...), `cut` answers longer than the capture, `dropped` answers the ring buffer had
+    /// no room for. Created on the first non-zero total.
+    package func advanceDNSAnswers(result: String, toTotal total: UInt64) {
+        let delta = delta(key: "dns.\(result)", total: total)
+        guard delta > 0 else { return }
+        CoreMetrics.Counter(label: "vigil_dns_answers_total", dimensions: [("result", result)], factory: factory)
+            .increment(by: delta)
+    }
+
+    /// Moves `vigil_dns_cache_evictions_total` (names still valid pushed out of the DNS name
+    /// cache by its capacity, `--dns-cache-entries`) to an absolute total.
+    package func advanceDNSCacheEvictions(toTotal total: UInt64) {
+        let delta = delta(key: "dns.evictions", total: total)
+        guard delta > 0 else { return }
+        CoreMetrics.Counter(label: "vigil_dns_cache_evictions_total", factory: factory).increment(by: delta)
+    }
+
     private func delta(key: String, total: UInt64) -> Int64 {
         let total = Int64(clamping: total)
         return cache.withLock { cache in
@@ -260,6 +281,8 @@ struct DescribedMetricsFactory: CoreMetrics.MetricsFactory {
         "vigil_export_filtered_events_total": "Events kept out of the export by --export-allowlist and --export-denylist.",
         "vigil_export_ratelimit_events_dropped_total": "Events dropped by --export-rate-limit (reported in rate_limit_info events).",
         "vigil_flows_total": "TCP flows (--enable-flows), by result: exported, dropped (ring buffer full), untracked (flow map full), unowned (closed before any accept).",
+        "vigil_dns_answers_total": "DNS answers (--enable-dns-names), by result: learnt, refused (malformed or an error), cut (longer than the capture), dropped (ring buffer full).",
+        "vigil_dns_cache_evictions_total": "Entries of the DNS name cache pushed out by its capacity while still valid (--dns-cache-entries).",
         "vigil_pod_metadata_events_total": "Container events by pod metadata outcome: enriched, missing (after the wait), overflow.",
     ]
 

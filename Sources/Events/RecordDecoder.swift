@@ -31,6 +31,8 @@ extension Record {
             self = .generic(try GenericRecord(decoding: record))
         case VIGIL_EVENT_FLOW.rawValue:
             self = .flow(try FlowRecord(decoding: record))
+        case VIGIL_EVENT_DNS.rawValue:
+            self = .dns(try DNSRecord(decoding: record))
         default:
             throw .unknownKind(header.kind)
         }
@@ -110,6 +112,21 @@ extension FlowRecord {
             processKtime: raw.process_ktime_ns, startKtime: raw.start_ns, bytesSent: raw.bytes_sent,
             bytesReceived: raw.bytes_received, cookie: raw.cookie, sock: KernelSock(decoding: raw.sock),
             direction: Direction(rawValue: raw.direction))
+    }
+}
+
+extension DNSRecord {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordDecodeError) {
+        let size = MemoryLayout<vigil_dns_event>.size
+        guard bytes.count >= size else { throw .truncated(expected: size, got: bytes.count) }
+        let raw = bytes.loadUnaligned(as: vigil_dns_event.self)
+        guard raw.captured <= UInt32(VIGIL_DNS_PAYLOAD), raw.captured <= raw.payload_len else { throw .inconsistentSize }
+        let payloadOffset = MemoryLayout<vigil_dns_event>.offset(of: \vigil_dns_event.payload)!
+        let serverOffset = MemoryLayout<vigil_dns_event>.offset(of: \vigil_dns_event.server)!
+        self.init(
+            ktime: raw.hdr.ktime_ns, cgroupID: raw.hdr.cgroup_id, payloadLength: raw.payload_len,
+            server: Array(bytes[serverOffset..<serverOffset + (raw.family == 10 ? 16 : 4)]),
+            payload: Array(bytes[payloadOffset..<payloadOffset + Int(raw.captured)]))
     }
 }
 

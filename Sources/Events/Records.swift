@@ -263,6 +263,32 @@ package enum Record: Sendable, Hashable {
     case exit(ExitRecord)
     case generic(GenericRecord)
     case flow(FlowRecord)
+    case dns(DNSRecord)
+}
+
+/// A UDP datagram from port 53 a socket received (`struct vigil_dns_event`,
+/// `--enable-dns-names`): a DNS answer for the name cache, not an event of its own.
+package struct DNSRecord: Sendable, Hashable {
+    /// When the socket got it (CLOCK_MONOTONIC ns).
+    package var ktime: UInt64
+    /// The receiving socket's cgroup.
+    package var cgroupID: UInt64
+    /// The datagram's payload length; `payload` holds at most `VIGIL_DNS_PAYLOAD` of it.
+    package var payloadLength: UInt32
+    /// The answering server: 4 or 16 bytes.
+    package var server: [UInt8]
+    package var payload: [UInt8]
+
+    package init(ktime: UInt64, cgroupID: UInt64, payloadLength: UInt32, server: [UInt8], payload: [UInt8]) {
+        self.ktime = ktime
+        self.cgroupID = cgroupID
+        self.payloadLength = payloadLength
+        self.server = server
+        self.payload = payload
+    }
+
+    /// The whole message was captured (a longer one was cut and cannot be parsed whole).
+    package var isComplete: Bool { Int(payloadLength) == payload.count }
 }
 
 /// A TCP flow at its close (`struct vigil_flow_event`, `--enable-flows`).

@@ -6,7 +6,8 @@ import ProcessCache
 /// events with `function_name` `tcp_close`, the shape of Tetragon's `tcp_close` kprobe events:
 /// the socket as `sock_arg` (family, type, protocol, both ends, cookie, state), then the flow's
 /// direction, payload bytes each way and duration as labelled arguments of Tetragon's own types,
-/// so a line stays inside Tetragon's schema without `--enable-vigil-fields` (docs/events.md).
+/// so a line stays inside Tetragon's schema without `--enable-vigil-fields` (docs/events.md);
+/// with `--enable-dns-names`, the peer's `destination_names` last (``DestinationNames``).
 package enum FlowEvents {
     /// The event's `function_name`: the kernel function Tetragon hooks for the same record.
     package static let functionName = "tcp_close"
@@ -17,7 +18,8 @@ package enum FlowEvents {
     private static let incoming = Array("incoming".utf8)
 
     package static func event(
-        for record: FlowRecord, cache: inout ProcessCache, nodeName: String, clock: KtimeClock
+        for record: FlowRecord, cache: inout ProcessCache, nodeName: String, clock: KtimeClock,
+        destinationNames: [String] = []
     ) -> ExportEvent {
         let s = record.sock
         let sock = SocketArgument(
@@ -32,13 +34,16 @@ package enum FlowEvents {
             case .incoming: incoming
             case nil: []
             }
-        let args = [
+        var args = [
             Argument(.socket(sock), label: "sock"),
             Argument(.string(direction), label: "direction"),
             Argument(.size(record.bytesSent), label: "bytes_sent"),
             Argument(.size(record.bytesReceived), label: "bytes_received"),
             Argument(.size(record.durationNanoseconds), label: "duration_ns"),
         ]
+        // `--enable-dns-names`: the peer's names, when its address came from an answer the
+        // owner's cgroup received.
+        if let names = DestinationNames.argument(destinationNames) { args.append(names) }
         var outcome = PolicyOutcome(policyName: "", action: .unknown)
         outcome.mechanism = mechanism
         return PolicyEvents.event(

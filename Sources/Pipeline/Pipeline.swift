@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import DNSNames
 import Events
 import Exporter
 import FileGuard
@@ -57,6 +58,9 @@ package final class Pipeline {
     /// Events built since the last hand-over to ``exportThread``.
     private var pending: [ExportEvent] = []
     private var tally = PolicyActionTally()
+    /// Names learnt from DNS answers (`--enable-dns-names`): connect and flow events to an
+    /// address their cgroup resolved carry them (``DestinationNames``). nil: not learnt.
+    package var dnsNames: DNSNameCache?
 
     /// Raw records that did not decode (``process(raw:)`` only; the agent's reader decodes).
     package private(set) var decodeErrors: UInt64 = 0
@@ -118,10 +122,25 @@ package final class Pipeline {
     /// cache; exec, clone and exit update the cache and export what it returns.
     package func handle(_ record: Record) {
         if case .flow(let flow) = record {
-            emit(FlowEvents.event(for: flow, cache: &cache, nodeName: nodeName, clock: clock))
+            // Named as at the connect (or accept): a flow that outlived the answer's TTL keeps
+            // its names only while the entry is not swept yet.
+            var names: [String] = []
+            if dnsNames != nil, let address = DestinationNames.ip(family: flow.sock.family, flow.sock.daddr) {
+                names = dnsNames!.names(cgroup: flow.cgroupID, address: address, now: flow.startKtime)
+            }
+            emit(FlowEvents.event(for: flow, cache: &cache, nodeName: nodeName, clock: clock, destinationNames: names))
+        } else if case .dns(let answer) = record {
+            // Learnt, never exported: the answer shows in the events that go to its addresses.
+            dnsNames?.learn(answer)
         } else if case .generic(let generic) = record {
             guard let slot = policies.hookSlot(generic.hookSlot) else { return }
-            let event = PolicyEvents.event(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
+            var event = PolicyEvents.event(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
+            if dnsNames != nil, let address = DestinationNames.destination(of: generic.args),
+                let argument = DestinationNames.argument(
+                    dnsNames!.names(cgroup: generic.cgroupID, address: address, now: generic.ktime))
+            {
+                DestinationNames.append(argument, to: &event)
+            }
             tally.add(
                 slot: generic.hookSlot, action: PolicyAction(abi: generic.action), policy: slot.policyName,
                 report: policies.reportActions)

@@ -88,8 +88,8 @@ package struct ProcessCache: Sendable {
             handleClone(clone)
             return nil
         case .exit(let exit): return handleExit(exit)
-        case .generic, .flow:
-            // Policy and flow events do not change the process table; the agent renders them with
+        case .generic, .flow, .dns:
+            // Policy and flow events (and DNS answers) do not change the process table; the agent renders them with
             // ``context(pid:ktime:tid:)``.
             return nil
         }

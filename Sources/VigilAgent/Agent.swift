@@ -11,6 +11,7 @@ import KernelFeatures
 import PolicyCompiler
 import TracingPolicy
 import Cgroups
+import DNSNames
 import Events
 import FileGuard
 import ExportFilters
@@ -133,6 +134,18 @@ package struct ProcessMonitorService: Service {
             exporter: exporter, nodeName: configuration.nodeName, clock: KtimeClock.current(),
             hold: kubernetes.map { kubernetes in { kubernetes.submit($0) } },
             exportFailed: { [exportHealth] in exportHealth.failed($0) })
+        if configuration.sensor.dnsNames {
+            // On the cgroup2 root: every socket of the node has its answers learnt, per cgroup.
+            guard let cgroup2Root else {
+                throw BPFError(
+                    code: .missingKernelFeature, errno: ENOENT, operation: "--enable-dns-names",
+                    message: "no cgroup2 mount: the DNS answer program attaches to the cgroup2 root")
+            }
+            pipeline.dnsNames = DNSNameCache(capacity: configuration.dnsCacheEntries)
+            try sensor.attachDNS(cgroup2Root: cgroup2Root)
+            logger.info(
+                "DNS answers attached", metadata: ["cgroup": "\(cgroup2Root)", "dns_cache_entries": "\(configuration.dnsCacheEntries)"])
+        }
         // Attached before the scan: a process starting in between is seen at least once.
         let existing = scanProcFS(cgroup2Root: cgroup2Root)
         pipeline.seed(existing)
@@ -286,6 +299,7 @@ package struct ProcessMonitorService: Service {
             }
             pipeline.process(batch, fileDecisions: fileDenials.drain())
             shared.cacheSize.value = pipeline.cache.count
+            if let names = pipeline.dnsNames { shared.dnsNames.value = names.counters }
         }
     }
 
@@ -371,6 +385,7 @@ package struct ProcessMonitorService: Service {
             counters: { [reader, shared] in
                 Self.counters(sensor: sensor.counters(), reader: reader.stats, cacheEntries: shared.cacheSize.value)
                     .merging(shared.kubernetesCounters.value) { a, _ in a }
+                    .merging(shared.dnsNames.value) { a, _ in a }
             },
             enforcementFence: fence.map {
                 EnforcementFenceInfo(directory: $0.directory, path: $0.hierarchyPath, cgroupID: $0.cgroupID)
@@ -414,6 +429,12 @@ package struct ProcessMonitorService: Service {
             metrics.advanceFlows(result: "dropped", toTotal: sensorCounters.flowDrops)
             metrics.advanceFlows(result: "untracked", toTotal: sensorCounters.flowsUntracked)
             metrics.advanceFlows(result: "unowned", toTotal: sensorCounters.flowsUnowned)
+            let dns = shared.dnsNames.value
+            for (key, total) in dns where key.hasPrefix("dns_answers_") {
+                metrics.advanceDNSAnswers(result: String(key.dropFirst("dns_answers_".count)), toTotal: total)
+            }
+            if let evicted = dns["dns_cache_evictions"] { metrics.advanceDNSCacheEvictions(toTotal: evicted) }
+            metrics.advanceDNSAnswers(result: "dropped", toTotal: sensorCounters.dnsDrops)
             metrics.advanceMissedEvents(.kernelReserve, toTotal: sensorCounters.totalDrops)
             metrics.advanceMissedEvents(.userQueue, toTotal: reader.stats.queueDrops)
             metrics.processCacheSize.record(shared.cacheSize.value)
@@ -440,6 +461,7 @@ package struct ProcessMonitorService: Service {
                 "policy_out_of_scope": "\(counters.policyOutOfScope)", "policy_fenced": "\(counters.policyFenced)",
                 "flows_closed": "\(counters.flowsClosed)", "flow_drops": "\(counters.flowDrops)",
                 "flows_untracked": "\(counters.flowsUntracked)", "flows_unowned": "\(counters.flowsUnowned)",
+                "dns_answers": "\(counters.dnsAnswers)", "dns_drops": "\(counters.dnsDrops)",
             ])
     }
 
@@ -487,7 +509,7 @@ package struct ProcessMonitorService: Service {
             "policy_rate_limited": sensor.policyRateLimited, "process_cache_entries": UInt64(cacheEntries),
             "policy_out_of_scope": sensor.policyOutOfScope, "policy_fenced": sensor.policyFenced,
             "flows_closed": sensor.flowsClosed, "flow_drops": sensor.flowDrops, "flows_untracked": sensor.flowsUntracked,
-            "flows_unowned": sensor.flowsUnowned,
+            "flows_unowned": sensor.flowsUnowned, "dns_answers": sensor.dnsAnswers, "dns_drops": sensor.dnsDrops,
         ]
     }
 
@@ -560,6 +582,8 @@ final class SharedState: Sendable {
     let kubernetesCounters = SharedCounters()
     /// The process cache's size.
     let cacheSize = SharedCount()
+    /// The DNS name cache's counters (``DNSNameCache/counters``), when names are learnt.
+    let dnsNames = SharedCounters()
 }
 
 /// Counters one task writes and others read (the Kubernetes counters, for status).

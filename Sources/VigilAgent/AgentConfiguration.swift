@@ -39,6 +39,8 @@ package struct AgentConfiguration: Sendable {
     package var exportNamespaces = false
     package var exportCredentials = false
     package var processCacheSize = 65536
+    /// (cgroup, address) entries of the DNS name cache (`--enable-dns-names`, `--dns-cache-entries`).
+    package var dnsCacheEntries = 65536
     package var sensor = ProcessSensor.Options()
     package var reader = RingBufferReader.Configuration()
     /// cgroup2 mount; nil finds it in /proc/self/mountinfo.

@@ -107,6 +107,17 @@ struct VigilCommand: ParsableCommand {
     @Option(help: "Open TCP flows tracked at once with --enable-flows; flows beyond are counted (vigil_flows_total{result=\"untracked\"}), not reported.")
     var flowMapEntries: Int = 65536
 
+    @Flag(
+        help: """
+            Learn names from the DNS answers (UDP from port 53) each cgroup's sockets receive, and add destination_names \
+            to connect policy events and flows to an address the process's cgroup resolved (docs/events.md). Attaches a \
+            cgroup_skb ingress program, which passes every packet, to the cgroup2 root while the agent runs. Linux 5.17+.
+            """)
+    var enableDnsNames = false
+
+    @Option(help: "(cgroup, address) entries the DNS name cache holds with --enable-dns-names; the oldest learnt is evicted beyond (vigil_dns_cache_evictions_total).")
+    var dnsCacheEntries: Int = 65536
+
     @Option(help: "Argument bytes captured per exec (1 to 32767); longer argument lists are flagged truncArgs.")
     var argsMaxBytes: Int = 4096
 
@@ -226,6 +237,9 @@ struct VigilCommand: ParsableCommand {
         guard flowMapEntries >= 1, flowMapEntries <= 1 << 22 else {
             throw ValidationError("--flow-map-entries must be between 1 and 4194304, got \(flowMapEntries)")
         }
+        guard dnsCacheEntries >= 1, dnsCacheEntries <= 1 << 22 else {
+            throw ValidationError("--dns-cache-entries must be between 1 and 4194304, got \(dnsCacheEntries)")
+        }
         guard healthDrainTimeout >= 1, healthDrainTimeout <= 3600 else {
             throw ValidationError("--health-drain-timeout must be between 1 and 3600 seconds, got \(healthDrainTimeout)")
         }
@@ -301,6 +315,8 @@ struct VigilCommand: ParsableCommand {
         config.sensor.argsMaxBytes = UInt32(argsMaxBytes)
         config.sensor.flows = enableFlows
         config.sensor.flowMapEntries = UInt32(flowMapEntries)
+        config.sensor.dnsNames = enableDnsNames
+        config.dnsCacheEntries = dnsCacheEntries
         config.sensor.ringBufferBytes = UInt32(Self.parseSize(rbSize) ?? 8 << 20)
         config.sensor.attachMode = attachMode == "auto" ? nil : (attachMode == "tp_btf" ? .tpBTF : .rawTP)
         config.reader.queueBatches = rbQueueSize

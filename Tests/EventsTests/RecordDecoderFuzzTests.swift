@@ -49,7 +49,7 @@ import TestSupport
             var bytes = (0..<Int.random(in: 0...400, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             // Give most of them a plausible header, so the kind decoders are reached.
             if bytes.count >= 32 && Bool.random(using: &rng) {
-                bytes[0] = UInt8.random(in: 1...5, using: &rng)
+                bytes[0] = UInt8.random(in: 1...6, using: &rng)
                 bytes[1] = 0
                 let size = UInt32(Int.random(in: 0...bytes.count + 8, using: &rng))
                 withUnsafeBytes(of: size.littleEndian) { for (i, b) in $0.enumerated() { bytes[4 + i] = b } }

@@ -101,6 +101,36 @@ enum WireRecord {
         #expect(throws: RecordDecodeError.unknownKind(0x7f)) { try unknown.withUnsafeBytes { try Record(decoding: $0) } }
     }
 
+    /// A DNS answer record (`--enable-dns-names`): the captured bytes and the server, by family;
+    /// a capture that claims more than the record holds, or more than the datagram had, is refused.
+    @Test func dnsRecords() throws {
+        var ev = vigil_dns_event()
+        ev.hdr.kind = UInt16(VIGIL_EVENT_DNS.rawValue)
+        ev.hdr.size = UInt32(MemoryLayout<vigil_dns_event>.size)
+        ev.hdr.ktime_ns = 77
+        ev.hdr.cgroup_id = 4242
+        ev.payload_len = 700
+        ev.captured = 3
+        ev.family = 10
+        ev.server_port = 53
+        withUnsafeMutableBytes(of: &ev.server) { $0[0] = 0x20; $0[15] = 1 }
+        withUnsafeMutableBytes(of: &ev.payload) { $0[0] = 9; $0[1] = 8; $0[2] = 7; $0[3] = 6 }
+        let decoded = try withUnsafeBytes(of: ev) { try Record(decoding: $0) }
+        let server: [UInt8] = [0x20] + Array(repeating: 0, count: 14) + [1]
+        #expect(decoded == .dns(DNSRecord(ktime: 77, cgroupID: 4242, payloadLength: 700, server: server, payload: [9, 8, 7])))
+        guard case .dns(let record) = decoded else { return }
+        #expect(!record.isComplete)
+        ev.family = 2
+        ev.payload_len = 3
+        let v4 = try withUnsafeBytes(of: ev) { try Record(decoding: $0) }
+        #expect(v4 == .dns(DNSRecord(ktime: 77, cgroupID: 4242, payloadLength: 3, server: [0x20, 0, 0, 0], payload: [9, 8, 7])))
+        ev.captured = 4  // more than the datagram had
+        #expect(throws: RecordDecodeError.inconsistentSize) { try withUnsafeBytes(of: ev) { try Record(decoding: $0) } }
+        ev.payload_len = 5000
+        ev.captured = UInt32(VIGIL_DNS_PAYLOAD) + 1  // more than the record holds
+        #expect(throws: RecordDecodeError.inconsistentSize) { try withUnsafeBytes(of: ev) { try Record(decoding: $0) } }
+    }
+
     @Test func cloneAndExitRecords() throws {
         var clone = vigil_clone_event()
         clone.hdr.kind = UInt16(VIGIL_EVENT_CLONE.rawValue)

@@ -99,6 +99,7 @@ func main() throws {
             case .exit: kinds["exit", default: 0] += 1
             case .generic: kinds["generic", default: 0] += 1
             case .flow: kinds["flow", default: 0] += 1
+            case .dns: kinds["dns", default: 0] += 1
             case nil: kinds["undecodable", default: 0] += 1
             }
             guard case .exec(let exec) = record else { continue }

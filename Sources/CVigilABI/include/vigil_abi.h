@@ -32,6 +32,7 @@ enum vigil_event_kind {
 	VIGIL_EVENT_EXIT  = 3, /* struct vigil_exit_event */
 	VIGIL_EVENT_GENERIC = 4, /* struct vigil_generic_event + arg tail */
 	VIGIL_EVENT_FLOW  = 5, /* struct vigil_flow_event (--enable-flows) */
+	VIGIL_EVENT_DNS   = 6, /* struct vigil_dns_event (--enable-dns-names) */
 };
 
 /* vigil_event_header.flags for exec records. */
@@ -171,7 +172,9 @@ enum vigil_counter {
 	VIGIL_CTR_RB_DROPS_FLOW    = 17, /* ... and could not be written to the ring buffer */
 	VIGIL_CTR_FLOWS_MAP_FULL   = 18, /* a flow not tracked: vg_flows was full */
 	VIGIL_CTR_FLOWS_UNOWNED    = 19, /* an accepted-side flow closed before any accept(2) took it */
-	VIGIL_CTR_MAX              = 20,
+	VIGIL_CTR_DNS_ANSWERS      = 20, /* UDP datagrams from port 53 a socket received (--enable-dns-names) */
+	VIGIL_CTR_RB_DROPS_DNS     = 21, /* ... and could not be written to the ring buffer */
+	VIGIL_CTR_MAX              = 22,
 };
 
 #define VIGIL_BINARY_MAX 256 /* binary paths kept for matchBinaries (Tetragon's limit) */
@@ -574,6 +577,26 @@ struct vigil_flow_event {
 };
 
 _Static_assert(sizeof(struct vigil_flow_event) == 128, "wire format: flow");
+
+/* --enable-dns-names: a UDP datagram from port 53 as the receiving socket gets it (bpf/progs/
+ * dns.bpf.c): the DNS message, cut at VIGIL_DNS_PAYLOAD bytes, for user space to parse. 512 is
+ * the largest answer a resolver sends over UDP without EDNS (RFC 1035 4.2.1); a longer one is
+ * cut and says so (captured < payload_len), and the parser refuses what it cannot read whole. */
+#define VIGIL_DNS_PAYLOAD 512
+
+struct vigil_dns_event {
+	struct vigil_event_header hdr;     /* cgroup_id: the receiving socket's cgroup; pid, tid: 0
+					    * (the datagram arrives in softirq, not in its reader) */
+	__u32 payload_len;                 /* UDP payload bytes in the datagram */
+	__u32 captured;                    /* bytes of payload[] used: min(payload_len, VIGIL_DNS_PAYLOAD) */
+	__u16 family;                      /* AF_INET or AF_INET6 */
+	__u16 server_port;                 /* the source port: 53 */
+	__u32 pad0;
+	__u8  server[16];                  /* the source address (4 bytes used for AF_INET) */
+	__u8  payload[VIGIL_DNS_PAYLOAD];
+};
+
+_Static_assert(sizeof(struct vigil_dns_event) == 576, "wire format: dns");
 _Static_assert(sizeof(struct vigil_arg_spec) == 8, "map layout: arg spec");
 _Static_assert(sizeof(struct vigil_arg_filter) == 40, "map layout: arg filter");
 _Static_assert(sizeof(struct vigil_file_id_key) == 16, "map layout: file id key");

@@ -34,6 +34,7 @@ struct vigil_bpf_options {
 			      * path walk, fork and exit, and nothing else (policy programs need bpf_loop) */
 	__u32 flows;         /* load the TCP flow programs (--enable-flows; tp_btf mode only) */
 	__u32 flows_max;     /* entries of vg_flows: open flows tracked at once */
+	__u32 dns;           /* load the DNS answer program (--enable-dns-names) */
 };
 
 /* libbpf's diagnostics (verifier logs included) go here instead of stderr. */
@@ -58,6 +59,10 @@ int vigil_bpf_attach(struct vigil_bpf *bpf);
 /* Attaches the TCP flow programs (bpf/progs/flows.bpf.c): the state-change tracepoint and the
  * accept exits. -EOPNOTSUPP when they were not loaded (options.flows 0, or raw_tp mode). */
 int vigil_bpf_attach_flows(struct vigil_bpf *bpf);
+/* Attaches the DNS answer program (bpf/progs/dns.bpf.c, cgroup_skb/ingress; it always passes the
+ * packet) to the cgroup2 directory at path (the root), through a link that goes when the agent
+ * does. -EOPNOTSUPP when it was not loaded (options.dns 0, or the process sensor only). */
+int vigil_bpf_attach_dns(struct vigil_bpf *bpf, const char *path);
 /* Detaches everything and frees the object; NULL is fine. */
 void vigil_bpf_destroy(struct vigil_bpf *bpf);
 
