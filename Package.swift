@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy", "TestSupport"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events", "TestSupport"]),
         .testTarget(name: "ControlAPITests", dependencies: [
-            "ControlAPI", "tracectl", "TracingPolicy", "PolicyCompiler", "Tracefs", "TestSupport",
+            "ControlAPI", "tracectl", "TracingPolicy", "PolicyCompiler", "Tracefs", "TestSupport", "KernelFeatures",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),

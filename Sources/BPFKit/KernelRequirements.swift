@@ -2,6 +2,7 @@
 import CLibbpf
 import Glibc
 import HostFiles
+import KernelFeatures
 
 /// What the process sensor needs from the kernel and the agent's privileges, checked before
 /// anything is loaded so that a failure names the missing piece instead of an errno.
@@ -68,8 +69,7 @@ package enum KernelRequirements {
     }
 
     /// What the agent says where ``hasBPFLoop()`` is false.
-    package static let noBPFLoopReason =
-        "this kernel lacks the bpf_loop() helper (Linux 5.17+) that policy programs need: TracingPolicies are refused; exec, fork and exit are observed"
+    package static let noBPFLoopReason = KernelProbe.noBPFLoopReason
 }
 
 extension Substring {

@@ -8,6 +8,10 @@ import HostFiles
 /// What this kernel allows, hook by hook, probed without loading the agent: the facts behind
 /// `tracectl probe` and the agent's choice of mechanisms.
 package struct KernelProbe: Sendable {
+    /// What the agent (and `tracectl policy validate`) says where the kernel has no bpf_loop().
+    package static let noBPFLoopReason =
+        "this kernel lacks the bpf_loop() helper (Linux 5.17+) that policy programs need: TracingPolicies are refused; exec, fork and exit are observed"
+
     /// One probed fact.
     package struct Feature: Sendable, Hashable, Codable {
         package var name: String

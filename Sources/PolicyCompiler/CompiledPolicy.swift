@@ -216,6 +216,9 @@ package struct CompileEnvironment: Sendable {
     package var uprobeRefusal: String?
     /// Where a uprobe target is in its binary (the binary is read where the compiler runs).
     package var userFunction: @Sendable (_ binary: String, _ target: UserFunctionTarget) -> UserFunctionLookup
+    /// Why no policy program runs on this kernel (no bpf_loop(), before 5.17): every policy is
+    /// refused with it, as the agent's engine refuses it; nil where they run.
+    package var policyProgramsUnavailable: String? = nil
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,

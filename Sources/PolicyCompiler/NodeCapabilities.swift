@@ -35,6 +35,9 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
     package var connectSignals: Fact
     /// The uprobe PMU (spec.uprobes); nil in probe files written before uprobes ran (unchecked).
     package var uprobes: Fact?
+    /// bpf_loop() (5.17+), which every policy program needs; nil in probe files written before
+    /// it was recorded.
+    package var bpfLoop: Fact?
     /// `subsystem/event` of every tracepoint; nil when tracefs could not be listed.
     package var tracepoints: [String]?
     /// Format files by `subsystem/event`, for the tracepoints of ``formatSubsystems``.
@@ -56,9 +59,10 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
         kernel: String, tracefsRoot: String = Tracefs.standardPath, kprobes: Fact, bpfLSM: Fact, trampolines: Fact,
         connectSignals: Fact, tracepoints: [String]?, formats: [String: String] = [:], formatSubsystems: [String] = [],
         kernelFunctions: [String]?, kprobeBlacklist: [String]?, btfFunctions: [String]?, errorInjection: [String]?,
-        unchecked: [String] = [], uprobes: Fact? = nil
+        unchecked: [String] = [], uprobes: Fact? = nil, bpfLoop: Fact? = nil
     ) {
         self.uprobes = uprobes
+        self.bpfLoop = bpfLoop
         self.kernel = kernel
         self.tracefsRoot = tracefsRoot
         self.kprobes = kprobes

@@ -21,6 +21,12 @@ package struct PolicyCompiler {
     package func compile(
         _ document: TracingPolicyDocument, sets: inout SetIDAllocator
     ) -> Result<CompiledPolicy, PolicyCompileFailure> {
+        // The agent's engine refuses every policy with this reason before compiling (PolicyEngine
+        // .install); validate says the same, at the same place.
+        if let reason = environment.policyProgramsUnavailable {
+            return .failure(
+                PolicyCompileFailure(errors: [PolicyCompileError(location: document.source, path: "metadata.name", message: reason)]))
+        }
         var context = Context(environment: environment, sets: sets)
         let spec = document.spec
         context.refuseUnsupported(spec)

@@ -64,6 +64,7 @@ struct MachineFacts {
             bpfLSM: fact("BPF-LSM").available ?? true, kprobeProgramsLoaded: kprobes,
             trampolineRefusal: fentry.available == false ? fentry.detail : nil,
             kernelFunctionHasBTF: { KernelBTF.hasFunction($0) })
+        if fact("bpf_loop").available == false { environment.policyProgramsUnavailable = KernelProbe.noBPFLoopReason }
         environment.loadFormat = { subsystem, event in
             guard let root else {
                 throw NotChecked("tracepoint \(subsystem)/\(event): tracefs is not mounted here")
@@ -119,7 +120,7 @@ struct MachineFacts {
             kprobeBlacklist: Self.words("/sys/kernel/debug/kprobes/blacklist") { $0.count >= 2 ? $0[1] : nil },
             btfFunctions: KernelBTF.functionNames(),
             errorInjection: Self.words("/sys/kernel/debug/error_injection/list") { $0.first },
-            unchecked: unchecked, uprobes: fact("uprobes"))
+            unchecked: unchecked, uprobes: fact("uprobes"), bpfLoop: fact("bpf_loop"))
     }
 
     /// One word of each line of `path`, deduplicated and sorted; nil when the file cannot be read

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import KernelFeatures
 import PolicyCompiler
 import TracingPolicy
 
@@ -142,9 +143,11 @@ package struct ValidationTarget: Sendable {
     }
 
     package init(capabilities: NodeCapabilities, source: String, podScopes: Bool) {
+        var environment = capabilities.environment(podScopesAvailable: podScopes)
+        // A node without bpf_loop() runs no policy program: the agent there refuses them all.
+        if capabilities.bpfLoop?.available == false { environment.policyProgramsUnavailable = KernelProbe.noBPFLoopReason }
         self.init(
-            name: "\(source) (kernel \(capabilities.kernel))",
-            environment: capabilities.environment(podScopesAvailable: podScopes), unchecked: capabilities.unchecked)
+            name: "\(source) (kernel \(capabilities.kernel))", environment: environment, unchecked: capabilities.unchecked)
     }
 
     /// The running kernel, probed as `tracectl probe` does.

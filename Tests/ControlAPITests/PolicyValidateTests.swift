@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import KernelFeatures
 import PolicyCompiler
 import Testing
 import TestSupport
@@ -152,6 +153,25 @@ struct PolicyValidateTests {
         let scoped = Self.policy(Self.openat + "\n  podSelector:\n    matchLabels:\n      app: web")
         #expect(try validate("scoped", scoped).failed)
         #expect(try !validate("scoped", scoped, podScopes: true).failed)
+    }
+
+    @Test("a node without bpf_loop() (before 5.17) refuses every policy, as its agent does")
+    func nodeWithoutBPFLoop() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tracepoint = Self.policy("""
+              tracepoints:
+              - subsystem: syscalls
+                event: sys_enter_openat
+            """)
+        #expect(try !validate("old", tracepoint).failed)
+        var node = fixtureNode()
+        node.bpfLoop = .init(available: false, detail: "policy programs (5.17+); exec paths: bounded loop")
+        let old = try validate("old", tracepoint, node: node)
+        #expect(old.failed)
+        #expect(old.lines.contains { $0.hasSuffix(": metadata.name: " + KernelProbe.noBPFLoopReason) }, "\(old.lines)")
+        // A probe file written before bpf_loop was recorded says nothing: not refused for it.
+        node.bpfLoop = nil
+        #expect(try !validate("old", tracepoint, node: node).failed)
     }
 
     @Test("a node without kprobes, trampolines or BPF-LSM refuses what this one runs")

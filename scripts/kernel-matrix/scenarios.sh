@@ -420,43 +420,43 @@ corpus_scenario() {
 		return
 	fi
 	if [ -n "${EXPECT_BPF_LSM:-}" ]; then
-		key=$(uname -r | cut -d. -f1,2)
-		[ "$LSM_EXPECTED" = yes ] || key=$key-nobpf
+		c_key=$(uname -r | cut -d. -f1,2)
+		[ "$LSM_EXPECTED" = yes ] || c_key=$c_key-nobpf
 	else
-		key=host
+		c_key=host
 	fi
-	cdir=$WORK/corpus
-	mkdir -p "$cdir"
-	: >"$cdir/outcomes"
-	files=$(ls "$CORPUS"/*.yaml "$CORPUS"/*.yml 2>/dev/null)
+	c_dir=$WORK/corpus
+	mkdir -p "$c_dir"
+	: >"$c_dir/outcomes"
+	c_files=$(ls "$CORPUS"/*.yaml "$CORPUS"/*.yml 2>/dev/null)
 	# As the agent runs here: trampolines off where the column turns them off.
-	"$TRACECTL" policy validate $([ "${VIGIL_DISABLE_TRAMPOLINES:-}" = yes ] && echo --disable-trampolines) $files >"$cdir/validate.out" 2>&1
-	total=0 loaded=0 noreason=0 regressed=
-	for f in $files; do
-		name=$(basename "$f")
-		total=$((total + 1))
-		if grep -q -F -- "$f: ok" "$cdir/validate.out"; then
-			loaded=$((loaded + 1))
-			echo "loaded $name" >>"$cdir/outcomes"
+	"$TRACECTL" policy validate $([ "${VIGIL_DISABLE_TRAMPOLINES:-}" = yes ] && echo --disable-trampolines) $c_files >"$c_dir/validate.out" 2>&1
+	c_total=0 c_loaded=0 c_noreason=0 c_regressed=
+	for f in $c_files; do
+		c_name=$(basename "$f")
+		c_total=$((c_total + 1))
+		if grep -q -F -- "$f: ok" "$c_dir/validate.out"; then
+			c_loaded=$((c_loaded + 1))
+			echo "loaded $c_name" >>"$c_dir/outcomes"
 			continue
 		fi
 		# The reason: the message after "file:line:column: field.path: ", first error only.
-		reason=$(grep -F -- "$f:" "$cdir/validate.out" | grep -v ': note: \|: warning: ' | sed -n 's/^.*:[0-9][0-9]*:[0-9][0-9]*: [^ ]*: //p' | head -n 1)
-		if [ -z "$reason" ]; then
-			noreason=$((noreason + 1))
-			reason="NO REASON: $(grep -F -- "$f" "$cdir/validate.out" | tail -n 1)"
+		c_reason=$(grep -F -- "$f:" "$c_dir/validate.out" | grep -v ': note: \|: warning: ' | sed -n 's/^.*:[0-9][0-9]*:[0-9][0-9]*: [^ ]*: //p' | head -n 1)
+		if [ -z "$c_reason" ]; then
+			c_noreason=$((c_noreason + 1))
+			c_reason="NO REASON: $(grep -F -- "$f" "$c_dir/validate.out" | tail -n 1)"
 		fi
-		echo "refused $name $reason" >>"$cdir/outcomes"
-		grep -qx "$key $name" "$CORPUS_EXPECTED" 2>/dev/null && regressed="$regressed $name"
+		echo "refused $c_name $c_reason" >>"$c_dir/outcomes"
+		grep -qx "$c_key $c_name" "$CORPUS_EXPECTED" 2>/dev/null && c_regressed="$c_regressed $c_name"
 	done
-	echo "--- tetragon-corpus ($key): $loaded of $total load; refusals by reason:"
-	sed -n 's/^refused [^ ]* //p' "$cdir/outcomes" | sed 's/"[^"]*"/"..."/g; s/on [a-z_0-9]*:/on ...:/; s/^[^ ]*: No such file/...: No such file/' |
+	echo "--- tetragon-corpus ($c_key): $c_loaded of $c_total load; refusals by reason:"
+	sed -n 's/^refused [^ ]* //p' "$c_dir/outcomes" | sed 's/"[^"]*"/"..."/g; s/on [a-z_0-9]*:/on ...:/; s/^[^ ]*: No such file/...: No such file/' |
 		cut -c1-100 | sort | uniq -c | sort -rn
-	sed -n "s/^loaded /CORPUS $key /p" "$cdir/outcomes"
-	if [ $total -eq 0 ] || [ $noreason -gt 0 ] || [ -n "$regressed" ]; then
-		result tetragon-corpus FAIL "$loaded/$total load here; $noreason refusals without a reason; refused though the baseline loads them:$regressed"
+	sed -n "s/^loaded /CORPUS $c_key /p" "$c_dir/outcomes"
+	if [ $c_total -eq 0 ] || [ $c_noreason -gt 0 ] || [ -n "$c_regressed" ]; then
+		result tetragon-corpus FAIL "$c_loaded/$c_total load here; $c_noreason refusals without a reason; refused though the baseline loads them:$c_regressed"
 	else
-		result tetragon-corpus PASS "$loaded/$total load here (tracectl policy validate against this kernel), every refusal with its reason"
+		result tetragon-corpus PASS "$c_loaded/$c_total load here (tracectl policy validate against this kernel), every refusal with its reason"
 	fi
 }
 
