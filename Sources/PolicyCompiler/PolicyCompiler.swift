@@ -27,6 +27,10 @@ package struct PolicyCompiler {
             return .failure(
                 PolicyCompileFailure(errors: [PolicyCompileError(location: document.source, path: "metadata.name", message: reason)]))
         }
+        // selectorsMacros: each selector gets the filters and actions of the macros it names, as
+        // if written there (positions kept); from here on the policy has no macros.
+        var document = document
+        document.spec = document.spec.expandingSelectorMacros()
         var context = Context(environment: environment, sets: sets)
         let spec = document.spec
         context.refuseUnsupported(spec)
@@ -170,9 +174,6 @@ struct Context {
             fail(spec, "enforcers need kprobes with bpf_override_return, which this kernel does not allow", at: "enforcers")
         }
         if spec.loader { fail(spec, "loader events need a kprobe on perf_event_mmap_output", at: "loader") }
-        if !spec.selectorsMacros.isEmpty {
-            fail(spec, "selectorsMacros are not supported by this build", at: "selectorsMacros")
-        }
     }
 
     // MARK: - Tracepoints

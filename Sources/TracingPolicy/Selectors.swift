@@ -217,3 +217,57 @@ package struct ActionSelector: PolicyNode {
     /// Where each written field's value is.
     package var fieldLocations: FieldLocations
 }
+
+// MARK: - selectorsMacros
+
+extension Selector {
+    /// This selector with the filters and actions of the `selectorsMacros` it names pulled in
+    /// (Tetragon's `macros: [name]`): what the macro sets is set here, with the macro's source
+    /// positions, so a problem in it is reported where the macro says it. The decoder has already
+    /// refused a key set both here and in a macro, or in two macros, and unknown names.
+    package func expanding(_ macros: [SelectorMacro]) -> Selector {
+        var merged = self
+        for name in self.macros {
+            guard let macro = macros.first(where: { $0.name == name })?.selector else { continue }
+            func take<T>(_ key: String, _ field: WritableKeyPath<Selector, [T]>) {
+                guard merged[keyPath: field].isEmpty, !macro[keyPath: field].isEmpty else { return }
+                merged[keyPath: field] = macro[keyPath: field]
+                if let location = macro.fieldLocations[key] { merged.fieldLocations.byKey[key] = location }
+            }
+            take("matchArgs", \.matchArgs)
+            take("matchData", \.matchData)
+            take("matchReturnArgs", \.matchReturnArgs)
+            take("matchPIDs", \.matchPIDs)
+            take("matchBinaries", \.matchBinaries)
+            take("matchParentBinaries", \.matchParentBinaries)
+            take("matchNamespaces", \.matchNamespaces)
+            take("matchNamespaceChanges", \.matchNamespaceChanges)
+            take("matchCapabilities", \.matchCapabilities)
+            take("matchCapabilityChanges", \.matchCapabilityChanges)
+            take("matchWorkloads", \.matchWorkloads)
+            take("matchActions", \.matchActions)
+            take("matchReturnActions", \.matchReturnActions)
+        }
+        merged.macros = []
+        return merged
+    }
+}
+
+extension PolicySpec {
+    /// Every hook's selectors with their macros expanded (``Selector/expanding(_:)``); the
+    /// macros themselves are then spent.
+    package func expandingSelectorMacros() -> PolicySpec {
+        guard !selectorsMacros.isEmpty else { return self }
+        var spec = self
+        let macros = selectorsMacros
+        func expand(_ selectors: [Selector]) -> [Selector] { selectors.map { $0.expanding(macros) } }
+        for i in spec.kprobes.indices { spec.kprobes[i].selectors = expand(spec.kprobes[i].selectors) }
+        for i in spec.fentries.indices { spec.fentries[i].selectors = expand(spec.fentries[i].selectors) }
+        for i in spec.tracepoints.indices { spec.tracepoints[i].selectors = expand(spec.tracepoints[i].selectors) }
+        for i in spec.lsmhooks.indices { spec.lsmhooks[i].selectors = expand(spec.lsmhooks[i].selectors) }
+        for i in spec.uprobes.indices { spec.uprobes[i].selectors = expand(spec.uprobes[i].selectors) }
+        for i in spec.usdts.indices { spec.usdts[i].selectors = expand(spec.usdts[i].selectors) }
+        spec.selectorsMacros = []
+        return spec
+    }
+}
