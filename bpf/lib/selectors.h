@@ -42,9 +42,8 @@ static long vg_reverse_step(__u64 i, void *ctx)
 }
 
 /* Builds s->rkey, the reversed twin of s->key, for the Postfix operators only: reversing costs
- * a loop over the string, which the other operators never need. Inlined where a call frame is
- * dear (the argv matcher's loop body); vg_reverse_key() elsewhere. */
-static __always_inline int vg_reverse_key_here(struct vigil_generic_scratch *s)
+ * a loop over the string, which the other operators never need. */
+__weak __noinline int vg_reverse_key(struct vigil_generic_scratch *s)
 {
 	__u32 len;
 
@@ -61,11 +60,6 @@ static __always_inline int vg_reverse_key_here(struct vigil_generic_scratch *s)
 	s->rkey.prefixlen = s->key.prefixlen;
 	s->rkey.set_id = s->key.set_id;
 	return 0;
-}
-
-__weak __noinline int vg_reverse_key(struct vigil_generic_scratch *s)
-{
-	return vg_reverse_key_here(s);
 }
 
 /* Loads a string of len bytes at src into s->key (see vg_reverse_key for Postfix), for
@@ -165,6 +159,47 @@ static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u3
 	return 0;
 }
 
+/*
+ * One vigil_argv comparison: the n bytes at s->tail[from] against the set, for op (SubString
+ * looks the bytes up in the prefix trie: a value starting there). 1: matches. A global function,
+ * so the verifier checks it once per program instead of at every state of the loop that calls
+ * it (the argument loop as one body cost seconds of load time); it calls nothing that calls
+ * again (vg_match_string's Postfix would call vg_reverse_key, a frame more than the eight the
+ * verifier allows below a policy program's selectors and the loop).
+ */
+__weak __noinline int vg_argv_compare(struct vigil_generic_scratch *s, __u32 op, __u32 set_id, __u32 from, __u32 n)
+{
+	__u32 k;
+
+	if (!s)
+		return 0;
+	from &= VIGIL_GENERIC_TAIL - 1;
+	if (n > VIGIL_MATCH_STRING_MAX - 1)
+		n = VIGIL_MATCH_STRING_MAX - 1;
+	if (op == VIGIL_OP_POSTFIX) {
+		/* The reversed key straight from the argument's bytes (the trie holds reversed
+		 * values); bytes past n are never compared. */
+		for (k = 0; k < VIGIL_MATCH_STRING_MAX - 1; k++) {
+			if (k >= n)
+				break;
+			s->rkey.data[k] = s->tail[(from + n - 1 - k) & (VIGIL_GENERIC_TAIL - 1)];
+		}
+		s->rkey.prefixlen = 32 + 8 * n;
+		s->rkey.set_id = set_id;
+		s = vg_scratch_value(); /* the key as a map value, see vg_scratch_value() */
+		return s && bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) != NULL;
+	}
+	if (op == VIGIL_OP_EQUAL) {
+		vg_load_key(s, s->tail + from, n, set_id, VIGIL_OP_EQUAL, 1);
+		s = vg_scratch_value();
+		return s && bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) != NULL;
+	}
+	/* Prefix, and SubString at one position. */
+	vg_load_key(s, s->tail + from, n, set_id, VIGIL_OP_PREFIX, 1);
+	s = vg_scratch_value();
+	return s && bpf_map_lookup_elem(&vg_str_prefix, &s->key) != NULL;
+}
+
 /* bpf_loop() context of vg_match_argv(). */
 struct vg_argv_ctx {
 	struct vigil_generic_scratch *s;
@@ -199,8 +234,7 @@ static long vg_argv_step(__u64 i, void *ctx)
 		n = c->len - at;
 		if (n > c->maxlen)
 			n = c->maxlen;
-		vg_load_key(s, s->tail + ((c->off + at) & (VIGIL_GENERIC_TAIL - 1)), n, c->set_id, VIGIL_OP_PREFIX, 1);
-		if (vg_match_string(s, VIGIL_OP_PREFIX, n)) {
+		if (vg_argv_compare(s, VIGIL_OP_SUBSTRING, c->set_id, c->off + at, n)) {
 			c->matched = 1;
 			return 1;
 		}
@@ -218,25 +252,16 @@ static long vg_argv_step(__u64 i, void *ctx)
 		if (!n || c->op != VIGIL_OP_PREFIX)
 			return 1;
 	}
-	/* Postfix compares the last bytes of an argument longer than a key (Equal and Prefix
-	 * its first: vg_load_key keeps those, vg_match_string knows Equal cannot hold). */
-	if (c->op == VIGIL_OP_POSTFIX && n > VIGIL_MATCH_STRING_MAX - 1) {
-		from += n - (VIGIL_MATCH_STRING_MAX - 1);
+	/* Equal cannot hold for an argument longer than a key (no value is that long); Prefix
+	 * compares its first bytes, Postfix its last. */
+	if (n > VIGIL_MATCH_STRING_MAX - 1) {
+		if (c->op == VIGIL_OP_EQUAL)
+			return at == c->len;
+		if (c->op == VIGIL_OP_POSTFIX)
+			from += n - (VIGIL_MATCH_STRING_MAX - 1);
 		n = VIGIL_MATCH_STRING_MAX - 1;
 	}
-	vg_load_key(s, s->tail + ((c->off + from) & (VIGIL_GENERIC_TAIL - 1)), n, c->set_id, c->op, 1);
-	if (c->op == VIGIL_OP_POSTFIX) {
-		/* vg_match_string() would call vg_reverse_key(): one call frame more than the
-		 * verifier's eight allow below a policy program's selectors and this loop. */
-		vg_reverse_key_here(s);
-		s = vg_scratch_value(); /* the key as a map value, see vg_scratch_value() */
-		if (s && bpf_map_lookup_elem(&vg_str_postfix, &s->rkey)) {
-			c->matched = 1;
-			return 1;
-		}
-		return at == c->len;
-	}
-	if (vg_match_string(s, c->op, n)) {
+	if (vg_argv_compare(s, c->op, c->set_id, c->off + from, n)) {
 		c->matched = 1;
 		return 1;
 	}
@@ -249,7 +274,7 @@ static __always_inline int vg_match_argv(struct vigil_generic_scratch *s, __u32 
 					 __u32 len, __u32 maxlen)
 {
 	/* Inlined into vg_match_arg(): a call frame of its own would be one too many (the
-	 * verifier allows eight; policy programs, selectors, this loop and its reverse use them). */
+	 * verifier allows eight; policy programs, selectors, this loop and its comparison use them). */
 	if (!s)
 		return 0;
 	if (len > VIGIL_ARGV_MAX)
