@@ -68,7 +68,7 @@ extension ExecRecord {
 
     /// argv as the kernel stores it: each argument NUL-terminated. A truncated last argument
     /// has no NUL and is kept as far as it was captured.
-    static func splitArguments(_ bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
+    package static func splitArguments(_ bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
         var argv: [[UInt8]] = []
         var start = 0
         for i in 0..<bytes.count where bytes[i] == 0 {
@@ -168,7 +168,8 @@ extension GenericRecord {
                     .file(path: Array(tail[header...]), flags: UInt32(truncatingIfNeeded: value.value >> 32),
                           mode: UInt32(truncatingIfNeeded: value.value & 0xffff), truncated: truncated,
                           inode: fileHeader.ino, device: fileHeader.dev))
-            case VIGIL_ARG_CHAR_BUF.rawValue:
+            case VIGIL_ARG_CHAR_BUF.rawValue, VIGIL_ARG_ARGV.rawValue:
+                // vigil_argv: the arguments NUL-terminated, size their whole length.
                 args.append(.buffer(tail, size: value.value, truncated: truncated))
             case VIGIL_ARG_CONST_BUF.rawValue:
                 args.append(.constBuffer(tail))

@@ -36,6 +36,12 @@ package enum ArgumentRenderer {
         case .string(let bytes, _):
             return one(.string(bytes))
         case .buffer(let bytes, let size, let truncated):
+            if arg.declaredType == .vigilArgv {
+                // Tetragon's `arguments` text; what the kernel did not read is said by the type
+                // (truncated_bytes_arg, orig_size the whole length), never left implicit.
+                let text = bytes.withUnsafeBytes { ArgumentsText.join(ExecRecord.splitArguments($0)) }
+                return one(truncated ? .truncatedBytes(text, originalSize: size) : .string(text))
+            }
             return one(truncated ? .truncatedBytes(bytes, originalSize: size) : .bytes(bytes))
         case .constBuffer(let bytes):
             if case .constBuf(_, let elementSize, _) = arg.kind, elementSize == 8 {

@@ -5,6 +5,7 @@ import FileGuard
 import Foundation
 import PolicyCompiler
 import ProcessCache
+import TracingPolicy
 
 /// A compiled hook of a loaded policy, by the slot its records name (`hook_slot`). A class: a
 /// lookup per policy record hands out a reference, not a copy of the hook (its `vigil_hook` map
@@ -61,6 +62,7 @@ package enum PolicyEvents {
         var args: [Argument] = []
         args.reserveCapacity(record.args.count)
         for (raw, arg) in zip(record.args, hook.args) { ArgumentRenderer.render(raw, as: arg, into: &args) }
+        if let redact = cache.config.redactArguments { redactArgv(record, hook: hook, redact: redact, &args) }
         var outcome = PolicyOutcome(
             policyName: slot.policyName, action: PolicyAction(abi: record.action), message: hook.message, tags: hook.tags,
             monitor: record.monitor)
@@ -80,6 +82,21 @@ package enum PolicyEvents {
             processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],
             startTime: clock.wallTime(ktime: record.processKtime), time: clock.wallTime(ktime: record.ktime),
             cache: cache, nodeName: nodeName)
+    }
+
+    /// `--redaction-filters` on vigil_argv: the arguments are the process's own, so they are
+    /// redacted as its `arguments` are (the binary is the hook's binprm path when it reads one).
+    package static func redactArgv(
+        _ record: GenericRecord, hook: CompiledHook, redact: ([UInt8], [[UInt8]]) -> [UInt8]?, _ args: inout [Argument]
+    ) {
+        guard args.count == hook.args.count, let slot = hook.args.firstIndex(where: { $0.declaredType == .vigilArgv }),
+            slot < record.args.count, case .buffer(let bytes, let size, let truncated) = record.args[slot]
+        else { return }
+        var binary: [UInt8] = []
+        for raw in record.args { if case .file(let path, _, _, _, _, _) = raw { binary = path } }
+        let arguments = bytes.withUnsafeBytes { ExecRecord.splitArguments($0) }
+        guard let text = redact(binary, arguments) else { return }
+        args[slot].value = truncated ? .truncatedBytes(text, originalSize: size) : .string(text)
     }
 
     /// A fanotify decision as a `process_lsm` (or `process_kprobe`) event with action Override,

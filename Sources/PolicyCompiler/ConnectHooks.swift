@@ -115,7 +115,10 @@ extension Context {
     }
 
     mutating func compileLsmHook(_ lsm: LsmHookSpec, spec: PolicySpec) -> [CompiledHook] {
-        if environment.bpfLSM, let program = Self.bpfLSMProgram(lsm.hook) {
+        // A new program's argv exists only once exec has loaded it (sched_process_exec), after
+        // the BPF-LSM hook: a hook that reads it runs there wherever BPF-LSM is.
+        let readsArgv = lsm.args.contains { $0.type == .vigilArgv }
+        if environment.bpfLSM, let program = Self.bpfLSMProgram(lsm.hook), !readsArgv {
             return compileBPFLSMHook(lsm, program: program, spec: spec).map { [$0] } ?? []
         }
         if Self.isExecCheckHook(lsm.hook) {

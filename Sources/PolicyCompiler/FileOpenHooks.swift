@@ -92,15 +92,34 @@ extension Context {
         name: String, event: HookEvent, node: some PolicyNode, args: [KProbeArg], selectors: [Selector],
         message: String?, tags: [String], spec: PolicySpec
     ) -> CompiledHook? {
-        // int security_bprm_check(struct linux_binprm *bprm): argument 0, the only one.
-        for arg in args where arg.index != 0 || ![.linuxBinprm, .file, .auto].contains(arg.type) {
-            fail(arg, "\(name) has one argument, index 0 of type linux_binprm", at: arg.index != 0 ? "index" : "type")
+        // int security_bprm_check(struct linux_binprm *bprm): argument 0, the only one; index 1 is
+        // Vigil's vigil_argv, the new program's arguments.
+        for arg in args {
+            if arg.type == .vigilArgv {
+                if arg.index != 1 { fail(arg, "vigil_argv is index 1 of \(name) (index 0 is the binary)", at: "index") }
+            } else if arg.index != 0 || ![.linuxBinprm, .file, .auto].contains(arg.type) {
+                fail(
+                    arg, "\(name) has one argument, index 0 of type linux_binprm (and Vigil's vigil_argv at index 1)",
+                    at: arg.index != 0 ? "index" : "type")
+            }
+        }
+        if args.contains(where: { $0.type == .vigilArgv }) {
+            // The arguments are read at sched_process_exec, once the exec has succeeded: it can
+            // no longer fail there, but Sigkill still stops the process before its first instruction.
+            for selector in selectors {
+                for action in selector.matchActions where action.action == .override {
+                    fail(
+                        action, "Override cannot deny an exec on its arguments: vigil_argv is read once the exec has "
+                            + "succeeded (sched_process_exec), where it can no longer fail; Sigkill there stops the "
+                            + "process before the new program runs an instruction", at: "action")
+                }
+            }
         }
         let selectors = extractFileRules(
             selectors, kind: .exec, event: event, args: args, message: message, tags: tags,
             matchInode: spec.parsedOptions.fileIdentity == .inode)
         let resolved = args.map { arg in
-            (CompiledArg(label: arg.label, declaredType: .linuxBinprm, kind: .string),
+            (CompiledArg(label: arg.label, declaredType: arg.type == .vigilArgv ? .vigilArgv : .linuxBinprm, kind: .string),
              ResolvedTracepointArg(fieldIndex: 0, offset: 0, size: 0, kind: .string))
         }
         let slotFor: (UInt32) -> Int? = { value in args.firstIndex { $0.index == value } }
@@ -108,9 +127,9 @@ extension Context {
             category: "sched", name: "sched_process_exec", event: event, node: node, args: resolved,
             selectors: selectors, slotFor: slotFor, message: message, tags: tags, spec: spec)
         else { return nil }
-        for slot in 0..<args.count {
+        for (slot, arg) in args.enumerated() {
             var a = vigil_arg_spec()
-            a.kind = UInt8(VIGIL_ARG_EXE.rawValue)
+            a.kind = UInt8((arg.type == .vigilArgv ? VIGIL_ARG_ARGV : VIGIL_ARG_EXE).rawValue)
             CTuple.set(&hook.hook.args, slot, a)
         }
         hook.hook.ctx_size = 0

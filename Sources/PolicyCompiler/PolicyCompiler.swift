@@ -174,6 +174,19 @@ struct Context {
             fail(spec, "enforcers need kprobes with bpf_override_return, which this kernel does not allow", at: "enforcers")
         }
         if spec.loader { fail(spec, "loader events need a kprobe on perf_event_mmap_output", at: "loader") }
+        // vigil_argv is read where the new program's argv is: only the exec check hooks have one.
+        var elsewhere: [KProbeArg] = []
+        for t in spec.tracepoints { elsewhere += t.args }
+        for k in spec.kprobes {
+            elsewhere += k.data + (k.returnArg.map { [$0] } ?? [])
+            if !Self.isExecCheckHook(k.call) { elsewhere += k.args }
+        }
+        for f in spec.fentries { elsewhere += f.args + f.data + (f.returnArg.map { [$0] } ?? []) }
+        for l in spec.lsmhooks where !Self.isExecCheckHook(l.hook) { elsewhere += l.args }
+        for u in spec.uprobes { elsewhere += u.args + u.data + (u.returnArg.map { [$0] } ?? []) }
+        for arg in elsewhere where arg.type == .vigilArgv {
+            fail(arg, "vigil_argv (Vigil's type: a new program's arguments) is an argument of bprm_check_security only (lsmhooks, or the kprobe security_bprm_check), index 1", at: "type")
+        }
     }
 
     // MARK: - Tracepoints

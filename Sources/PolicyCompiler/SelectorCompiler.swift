@@ -133,10 +133,6 @@ extension Context {
     mutating func compileArgFilter(
         _ match: ArgSelector, args: [CompiledArg], slotFor: (UInt32) -> Int?, spec: PolicySpec
     ) -> vigil_arg_filter? {
-        if let missing = match.operator.notSupportedYet {
-            fail(match, missing, at: "operator")
-            return nil
-        }
         let slot: Int?
         if let position = match.argPositions.first {
             slot = position < args.count ? position : nil
@@ -146,12 +142,24 @@ extension Context {
             slot = nil
         }
         guard let slot else {
+            if let missing = match.operator.notSupportedYet {
+                fail(match, missing, at: "operator")
+                return nil
+            }
             fail(match, "does not name one of the hook's args (give `index` of a configured arg, or `args: [position]`)", at: match.index != nil ? "index" : nil)
             return nil
         }
         var f = vigil_arg_filter()
         f.arg = UInt8(slot)
         let arg = args[slot]
+        if arg.declaredType == .vigilArgv {
+            compileArgvFilter(match, into: &f)
+            return f
+        }
+        if let missing = match.operator.notSupportedYet {
+            fail(match, missing, at: "operator")
+            return nil
+        }
         switch arg.kind {
         case .string, .dataLocString, .charBuf:
             compileStringFilter(match, into: &f)
@@ -182,6 +190,41 @@ extension Context {
         }
         f.op = UInt8(op.rawValue)
         f.set_id = addStringSet(match.values, map: map, node: match)
+    }
+
+    /// matchArgs on vigil_argv: any argument after argv[0] matches (bpf/lib/selectors.h,
+    /// vg_match_argv). SubString looks every position of the arguments up in the prefix trie, so
+    /// its values go there, and values[0] is the longest one's length (the bytes each lookup needs).
+    mutating func compileArgvFilter(_ match: ArgSelector, into f: inout vigil_arg_filter) {
+        let op: vigil_op
+        let map: PolicyMapID
+        switch match.operator {
+        case .equal: (op, map) = (VIGIL_OP_EQUAL, .stringEqual)
+        case .prefix: (op, map) = (VIGIL_OP_PREFIX, .stringPrefix)
+        case .postfix: (op, map) = (VIGIL_OP_POSTFIX, .stringPostfix)
+        case .subString: (op, map) = (VIGIL_OP_SUBSTRING, .stringPrefix)
+        case .notEqual, .notPrefix, .notPostfix:
+            fail(
+                match, "operator \(match.operator.rawValue) is not offered on vigil_argv: \"no argument\" and \"some "
+                    + "argument not\" are both readings of it; match the arguments with Equal, Prefix, Postfix or "
+                    + "SubString and leave the others to a later selector", at: "operator")
+            return
+        case .subStringIgnCase:
+            fail(match, "operator SubStringIgnCase is not supported on vigil_argv: list the spellings with SubString", at: "operator")
+            return
+        default:
+            fail(match, "operator \(match.operator.rawValue) does not apply to vigil_argv (Equal, Prefix, Postfix and SubString do)", at: "operator")
+            return
+        }
+        for value in match.values where value.isEmpty {
+            fail(match, "an empty value would match every program's arguments", at: "values")
+        }
+        f.op = UInt8(op.rawValue)
+        f.set_id = addStringSet(match.values, map: map, node: match)
+        if op == VIGIL_OP_SUBSTRING {
+            f.values.0 = UInt64(match.values.map(\.utf8.count).max() ?? 0)
+            f.nvalues = 1
+        }
     }
 
     /// A set of strings in one of the string maps; returns its id.

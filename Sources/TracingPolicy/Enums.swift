@@ -18,7 +18,8 @@ package enum PolicyAPIVersion {
     package static let all = [tetragon, vigil]
 }
 
-/// Argument types (`args[].type`), exactly Tetragon's CRD enum.
+/// Argument types (`args[].type`): Tetragon's CRD enum, and `vigil_argv`, Vigil's own (Tetragon
+/// refuses it as an unknown type).
 package enum ArgType: String, Sendable, Hashable, CaseIterable {
     case auto, int, sint8, int8, uint8, sint16, int16, uint16, uint32, sint32, int32, ulong, uint64
     case sizeT = "size_t"
@@ -48,6 +49,9 @@ package enum ArgType: String, Sendable, Hashable, CaseIterable {
     case bpfCmd = "bpf_cmd"
     case dentry
     case bpfProg = "bpf_prog"
+    /// Vigil's: the new program's arguments after argv[0], on bprm_check_security (index 1),
+    /// matched in the kernel entry by entry (docs/policies.md).
+    case vigilArgv = "vigil_argv"
 
     /// The allowed range of integer filter values, for plain integer types (nil otherwise).
     ///
@@ -74,7 +78,7 @@ package enum ArgType: String, Sendable, Hashable, CaseIterable {
     package var isStringLike: Bool {
         switch self {
         case .string, .charBuf, .charIovec, .dataLoc, .netDevice, .sockaddrUn, .fd, .file, .filename, .path,
-             .linuxBinprm, .kiocb, .dentry, .constBuf:
+             .linuxBinprm, .kiocb, .dentry, .constBuf, .vigilArgv:
             return true
         default:
             return false

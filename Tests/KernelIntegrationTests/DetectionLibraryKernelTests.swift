@@ -47,6 +47,8 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
     case executionFromDevShm = "execution-from-dev-shm"
     case sshConnectionNonStandardPort = "disallowed-ssh-connection-non-standard-port"
     case filelessExecutionViaMemfd = "fileless-execution-via-memfd-create"
+    case searchPrivateKeysOrPasswords = "search-private-keys-or-passwords"
+    case findAWSCredentials = "find-aws-credentials"
 
     var testDescription: String { rawValue }
 
@@ -220,6 +222,32 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
             // exec: the first selector leaves those out.
             #expect(f.events(self).allSatisfy { $0.filePath?.hasPrefix("/memfd:runc") != true },
                 "\(f.events(self).map(\.line))")
+
+        case .searchPrivateKeysOrPasswords:
+            // Copies named grep and find that search nothing (the trigger's noop): the arguments
+            // are what the policy matches, in the kernel, at the exec.
+            let grep = try f.copy(f.trigger, to: "keys-\(tag)/grep")
+            let event = try f.host(self, grep, ["noop", "-r", "BEGIN RSA PRIVATE KEY", f.dir.path])
+            #expect(event.argvArg == "noop -r \"BEGIN RSA PRIVATE KEY\" \(f.dir.path)", "\(event.line)")
+            let find = try f.copy(f.trigger, to: "keys-\(tag)/find")
+            _ = try f.host(self, find, ["noop", f.dir.path, "-name", "id_ed25519*"])
+            // grep for a certificate, find for a public key's directory: not reported.
+            let quiet = [try f.spawn(grep, ["noop", "-r", "BEGIN CERTIFICATE", f.dir.path]),
+                         try f.spawn(find, ["noop", f.dir.path, "-name", "known_hosts"])]
+            f.settle()
+            #expect(quiet.allSatisfy { f.events(self, pid: $0).isEmpty })
+
+        case .findAWSCredentials:
+            let grep = try f.copy(f.trigger, to: "aws-\(tag)/grep")
+            let event = try f.host(self, grep, ["noop", "-ri", "aws_secret_access_key", f.dir.path])
+            #expect(event.argvArg == "noop -ri aws_secret_access_key \(f.dir.path)", "\(event.line)")
+            let find = try f.copy(f.trigger, to: "aws-\(tag)/find")
+            _ = try f.host(self, find, ["noop", f.dir.path, "-path", "*.aws/credentials"])
+            // find for another file named credentials, grep for another key: not reported.
+            let quiet = [try f.spawn(find, ["noop", f.dir.path, "-name", "credentials.txt"]),
+                         try f.spawn(grep, ["noop", "-r", "aws_region", f.dir.path])]
+            f.settle()
+            #expect(quiet.allSatisfy { f.events(self, pid: $0).isEmpty })
         }
     }
 }
@@ -388,6 +416,9 @@ extension ExportedEvent {
         }
         return nil
     }
+
+    /// vigil_argv's text (the second argument of the exec policies that read it).
+    var argvArg: String? { args.dropFirst().first?["string_arg"] as? String }
 
     /// The first string argument of a syscall event.
     var stringArg: String? { args.lazy.compactMap { $0["string_arg"] as? String }.first }

@@ -845,4 +845,93 @@ struct ExecCheckKernelTests {
         #expect((event.args.first?["linux_binprm_arg"] as? [String: Any])?["path"] as? String == touch)
         #expect(event.action == "KPROBE_ACTION_SIGKILL")
     }
+
+    /// vigil_argv (Vigil's argument of bprm_check_security): the new program's arguments,
+    /// matched in the kernel. Sigkill on a SubString of them stops only the exec that carries it
+    /// (proven by the files touch would have made); arguments past the VIGIL_ARGV_MAX bytes the
+    /// kernel reads are not matched, and the event says they were cut (truncated_bytes_arg with
+    /// the whole size). Scoped to a unique copy of touch, in the agent's fence.
+    @Test func sigkillOnTheArgumentsOfAnExec() throws {
+        let dir = try TempDir("vigil-execargv")
+        defer { dir.remove() }
+        let tag = String(UUID().uuidString.prefix(8)).lowercased()
+        let touch = try dir.copy("/bin/touch", as: "touch-\(tag)")
+        let policy = "\(dir.path)/policy.yaml"
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: kill-exec-by-arguments
+            spec:
+              lsmhooks:
+              - hook: bprm_check_security
+                args:
+                - index: 0
+                  type: linux_binprm
+                - index: 1
+                  type: vigil_argv
+                  label: arguments
+                selectors:
+                - matchArgs:
+                  - index: 0
+                    operator: Equal
+                    values: ["\(touch)"]
+                  - index: 1
+                    operator: SubString
+                    values: ["kill-me-\(tag)"]
+                  matchActions:
+                  - action: Sigkill
+                - matchArgs:
+                  - index: 0
+                    operator: Equal
+                    values: ["\(touch)"]
+                  - index: 1
+                    operator: Prefix
+                    values: ["\(dir.path)/report-"]
+                  matchActions:
+                  - action: Post
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=kill-exec-by-arguments")
+        func run(_ args: [String]) throws -> Int32 {
+            try agent.run(touch, argv: (["touch"] + args).map { Array($0.utf8) })
+        }
+
+        let killed = "\(dir.path)/a-kill-me-\(tag)-b"
+        let status = try run([killed])
+        #expect(status & 0x7f == SIGKILL, "wait status \(status)")
+        #expect(!FileManager.default.fileExists(atPath: killed))
+        let event = try agent.waitFor("process_lsm of the killed exec") { $0.type == "process_lsm" && $0.binary == touch }
+        #expect(event.action == "KPROBE_ACTION_SIGKILL", "\(event.line)")
+        #expect(event.args.dropFirst().first?["string_arg"] as? String == killed, "\(event.line)")
+        #expect(event.args.dropFirst().first?["label"] as? String == "arguments", "\(event.line)")
+
+        // The same copy with other arguments runs; so does the needle as argv[0], which
+        // vigil_argv leaves out.
+        let spared = "\(dir.path)/spared"
+        #expect(try run([spared]) == 0)
+        #expect(try agent.run(touch, argv: ["kill-me-\(tag)", spared + "2"].map { Array($0.utf8) }) == 0)
+        #expect(FileManager.default.fileExists(atPath: spared) && FileManager.default.fileExists(atPath: spared + "2"))
+
+        // 40 names of 80 bytes or more: over 3,200 bytes of arguments, the needle in the last. The kernel
+        // reads 1,024: the exec runs, and the Post selector's event says what was cut.
+        let names = (0..<40).map { "\(dir.path)/report-\(String(format: "%02d", $0))-" }.map {
+            $0 + String(repeating: "x", count: max(0, 79 - $0.utf8.count))
+        }
+        let long = names.dropLast() + ["\(dir.path)/kill-me-\(tag)"]
+        #expect(try run(Array(long)) == 0, "the needle past the bytes read is not matched")
+        let total = long.reduce(0) { $0 + $1.utf8.count + 1 }
+        let cut = try agent.waitFor("process_lsm with the arguments cut") {
+            $0.type == "process_lsm" && $0.binary == touch && $0.action == "KPROBE_ACTION_POST"
+        }
+        let truncated = cut.args.dropFirst().first?["truncated_bytes_arg"] as? [String: Any]
+        #expect(truncated?["orig_size"] as? String == "\(total)", "\(cut.line)")
+        let text = (truncated?["bytes_arg"] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        #expect(text?.hasPrefix(long[0] + " " + long[1]) == true, "\(cut.line)")
+        #expect(text?.contains("kill-me") == false, "\(cut.line)")
+    }
 }

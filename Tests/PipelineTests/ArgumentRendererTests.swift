@@ -101,6 +101,17 @@ import TracingPolicy
         #expect(Self.render(.unreadable, .sockaddr) == [.error("could not read the argument")])
     }
 
+    /// vigil_argv: the arguments NUL-terminated each -> Tetragon's `arguments` text; cut by the
+    /// kernel's read -> truncated_bytes_arg with the whole size, never a silent string.
+    @Test func argvIsTheArgumentsText() {
+        let bytes = Array("-r\u{0}BEGIN RSA PRIVATE\u{0}/home\u{0}".utf8)
+        let arg = Self.arg(.string, .vigilArgv, label: "arguments")
+        let whole = ArgumentRenderer.render(.buffer(bytes, size: UInt64(bytes.count), truncated: false), as: arg)
+        #expect(whole == [Argument(.string(Array("-r \"BEGIN RSA PRIVATE\" /home".utf8)), label: "arguments")])
+        let cut = ArgumentRenderer.render(.buffer(Array("-r\u{0}BEG".utf8), size: 5000, truncated: true), as: arg)
+        #expect(cut == [Argument(.truncatedBytes(Array("-r BEG".utf8), originalSize: 5000), label: "arguments")])
+    }
+
     @Test func labelsAreCarried() {
         let rendered = ArgumentRenderer.render(.integer(1), as: Self.arg(.int(size: 4, signed: true), .int, label: "fd"))
         #expect(rendered == [Argument(.int(1), label: "fd")])

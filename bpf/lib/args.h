@@ -309,6 +309,60 @@ __weak __noinline int vg_read_kernel_arg(struct vigil_generic_scratch *s, __u32 
 	return 0;
 }
 
+/*
+ * vigil_argv as arg i: the current task's arguments after argv[0], NUL-terminated each, the
+ * first VIGIL_ARGV_MAX bytes. At sched_process_exec the task's mm is the new image's, whose
+ * stack exec has just written: the argv the new program gets, not the caller's pointers (which
+ * another thread could change under a syscall-entry read). value: the arguments' whole size, so
+ * the event says how much was left unread; TRUNCATED then.
+ */
+__weak __noinline int vg_read_argv(struct vigil_generic_scratch *s, __u32 i, __u32 tail_off)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vigil_arg_value *out;
+	unsigned long start, end, total;
+	__u32 want;
+	char *dst;
+	long n;
+
+	if (!s || i >= VIGIL_HOOK_ARGS)
+		return 0;
+	out = &s->ev.args[i];
+	tail_off &= VIGIL_GENERIC_TAIL - 1;
+	dst = s->tail + tail_off;
+	start = BPF_CORE_READ(task, mm, arg_start);
+	end = BPF_CORE_READ(task, mm, arg_end);
+	if (!start || end <= start) {
+		out->flags |= VIGIL_ARG_F_ERROR;
+		return 0;
+	}
+	/* argv[0] is skipped by its length (its NUL included); dst has VIGIL_BUF_MAX bytes of room
+	 * for the scan. One longer than that leaves no argument to read: truncated. */
+	n = bpf_probe_read_user_str(dst, VIGIL_BUF_MAX, (void *)start);
+	if (n <= 0) {
+		out->flags |= VIGIL_ARG_F_ERROR;
+		return 0;
+	}
+	if (n >= VIGIL_BUF_MAX) {
+		out->flags |= VIGIL_ARG_F_TRUNCATED;
+		out->value = end - start;
+		return 0;
+	}
+	start += n;
+	total = end > start ? end - start : 0;
+	out->value = total;
+	want = total > VIGIL_ARGV_MAX ? VIGIL_ARGV_MAX : (__u32)total;
+	if (total > VIGIL_ARGV_MAX)
+		out->flags |= VIGIL_ARG_F_TRUNCATED;
+	want = vg_clamp(want, VIGIL_ARGV_MAX);
+	if (want && bpf_probe_read_user(dst, want, (void *)start) < 0) {
+		out->flags |= VIGIL_ARG_F_ERROR;
+		return 0;
+	}
+	out->len = want;
+	return want;
+}
+
 /* Reads argument i into s->ev.args[i] and the tail at *tail_off. Returns the bytes it used. */
 __weak __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 i, __u32 tail_off)
 {
@@ -439,6 +493,8 @@ __weak __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_
 		out->len = size;
 		return size;
 	}
+	case VIGIL_ARG_ARGV:
+		return vg_read_argv(s, i, tail_off);
 	default:
 		return vg_read_kernel_arg(s, i, spec.kind | spec.meta_size << 8 | (__u32)spec.offset << 16, tail_off);
 	}

@@ -89,10 +89,19 @@ static __always_inline void vg_load_key(struct vigil_generic_scratch *s, const v
 		__u64 *to = (__u64 *)s->key.data;
 		__u32 w;
 
+		__u32 b;
+
 		for (w = 0; w < VIGIL_MATCH_STRING_MAX / 8; w++) {
 			if (w * 8 >= len)
 				break;
 			to[w] = from[w];
+		}
+		/* The words stop at 248 bytes (the key holds 252); a string of 249 to 251 bytes
+		 * needs its last ones too, which Postfix compares first (found by bpf/tests). */
+		for (b = VIGIL_MATCH_STRING_MAX / 8 * 8; b < VIGIL_MATCH_STRING_MAX - 1; b++) {
+			if (b >= len)
+				break;
+			s->key.data[b] = ((const char *)src)[b];
 		}
 	} else {
 		/* Restated next to the call: 6.1's verifier lost the bound above once the compiler
@@ -148,6 +157,135 @@ static __always_inline int vg_match_string(struct vigil_generic_scratch *s, __u3
 		return bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) == NULL;
 	}
 	return 0;
+}
+
+/*
+ * One vigil_argv comparison: the n bytes at s->tail[from] against the set, for op (SubString
+ * looks the bytes up in the prefix trie: a value starting there). 1: matches. A global function,
+ * so the verifier checks it once per program instead of at every state of the loop that calls
+ * it (the argument loop as one body cost seconds of load time); it calls nothing that calls
+ * again (vg_match_string's Postfix would call vg_reverse_key, a frame more than the eight the
+ * verifier allows below a policy program's selectors and the loop).
+ */
+__weak __noinline int vg_argv_compare(struct vigil_generic_scratch *s, __u32 op, __u32 set_id, __u32 from, __u32 n)
+{
+	__u32 k;
+
+	if (!s)
+		return 0;
+	from &= VIGIL_GENERIC_TAIL - 1;
+	if (n > VIGIL_MATCH_STRING_MAX - 1)
+		n = VIGIL_MATCH_STRING_MAX - 1;
+	if (op == VIGIL_OP_POSTFIX) {
+		/* The reversed key straight from the argument's bytes (the trie holds reversed
+		 * values); bytes past n are never compared. */
+		for (k = 0; k < VIGIL_MATCH_STRING_MAX - 1; k++) {
+			if (k >= n)
+				break;
+			s->rkey.data[k] = s->tail[(from + n - 1 - k) & (VIGIL_GENERIC_TAIL - 1)];
+		}
+		s->rkey.prefixlen = 32 + 8 * n;
+		s->rkey.set_id = set_id;
+		s = vg_scratch_value(); /* the key as a map value, see vg_scratch_value() */
+		return s && bpf_map_lookup_elem(&vg_str_postfix, &s->rkey) != NULL;
+	}
+	if (op == VIGIL_OP_EQUAL) {
+		vg_load_key(s, s->tail + from, n, set_id, VIGIL_OP_EQUAL, 1);
+		s = vg_scratch_value();
+		return s && bpf_map_lookup_elem(&vg_str_eq, &s->key.set_id) != NULL;
+	}
+	/* Prefix, and SubString at one position. */
+	vg_load_key(s, s->tail + from, n, set_id, VIGIL_OP_PREFIX, 1);
+	s = vg_scratch_value();
+	return s && bpf_map_lookup_elem(&vg_str_prefix, &s->key) != NULL;
+}
+
+/* bpf_loop() context of vg_match_argv(). */
+struct vg_argv_ctx {
+	struct vigil_generic_scratch *s;
+	__u32 op, set_id, off, len, maxlen;
+	__u32 start;   /* where the current argument starts */
+	__u32 matched;
+};
+
+/*
+ * One byte position i of the arguments (vigil_argv: NUL-terminated each, len bytes; i == len is
+ * the end). SubString: the bytes from i are looked up in the prefix trie of the values, so one
+ * lookup per position finds every value starting there; a value holds no NUL, so a match never
+ * spans two arguments. Equal, Prefix, Postfix: each argument once, at the NUL that ends it. An
+ * argument the read cut (no NUL before len) can only match Prefix and SubString on what was read.
+ */
+static long vg_argv_step(__u64 i, void *ctx)
+{
+	struct vg_argv_ctx *c = ctx;
+	struct vigil_generic_scratch *s = c->s;
+	__u32 at = i, n, from;
+	char ch = 0;
+
+	if (!s || at > c->len || at > VIGIL_ARGV_MAX)
+		return 1;
+	if (at < c->len)
+		ch = s->tail[(c->off + at) & (VIGIL_GENERIC_TAIL - 1)];
+	if (c->op == VIGIL_OP_SUBSTRING) {
+		if (at == c->len)
+			return 1;
+		if (!ch)
+			return 0;
+		n = c->len - at;
+		if (n > c->maxlen)
+			n = c->maxlen;
+		if (vg_argv_compare(s, VIGIL_OP_SUBSTRING, c->set_id, c->off + at, n)) {
+			c->matched = 1;
+			return 1;
+		}
+		return 0;
+	}
+	if (ch)
+		return 0;
+	if (at < c->start)
+		return 1;
+	n = at - c->start;
+	from = c->start;
+	c->start = at + 1;
+	if (at == c->len) {
+		/* The end: an argument cut by the read, or nothing after the last NUL. */
+		if (!n || c->op != VIGIL_OP_PREFIX)
+			return 1;
+	}
+	/* Equal cannot hold for an argument longer than a key (no value is that long); Prefix
+	 * compares its first bytes, Postfix its last. */
+	if (n > VIGIL_MATCH_STRING_MAX - 1) {
+		if (c->op == VIGIL_OP_EQUAL)
+			return at == c->len;
+		if (c->op == VIGIL_OP_POSTFIX)
+			from += n - (VIGIL_MATCH_STRING_MAX - 1);
+		n = VIGIL_MATCH_STRING_MAX - 1;
+	}
+	if (vg_argv_compare(s, c->op, c->set_id, c->off + from, n)) {
+		c->matched = 1;
+		return 1;
+	}
+	return at == c->len;
+}
+
+/* matchArgs on vigil_argv: 1 when any argument matches (Equal, Prefix, Postfix, SubString).
+ * Only what the reader kept (VIGIL_ARGV_MAX bytes) is seen; the event says when that was not all. */
+static __always_inline int vg_match_argv(struct vigil_generic_scratch *s, __u32 op, __u32 set_id, __u32 off,
+					 __u32 len, __u32 maxlen)
+{
+	/* Inlined into vg_match_arg(): a call frame of its own would be one too many (the
+	 * verifier allows eight; policy programs, selectors, this loop and its comparison use them). */
+	if (!s)
+		return 0;
+	if (len > VIGIL_ARGV_MAX)
+		len = VIGIL_ARGV_MAX;
+	if (maxlen > VIGIL_MATCH_STRING_MAX - 1)
+		maxlen = VIGIL_MATCH_STRING_MAX - 1;
+
+	struct vg_argv_ctx c = { .s = s, .op = op, .set_id = set_id, .off = off, .len = len, .maxlen = maxlen };
+
+	bpf_loop(VIGIL_ARGV_MAX + 1, vg_argv_step, &c, 0);
+	return c.matched;
 }
 
 static __always_inline int vg_match_ints(struct vigil_arg_filter *f, __u64 v)
@@ -274,6 +412,8 @@ __weak __noinline int vg_match_arg(struct vigil_hook *hook, struct vigil_generic
 		return 0;
 
 	switch (v->kind) {
+	case VIGIL_ARG_ARGV:
+		return vg_match_argv(s, f->op, f->set_id, off, v->len, (__u32)f->values[0]);
 	case VIGIL_ARG_STRING:
 	case VIGIL_ARG_DATA_LOC:
 	case VIGIL_ARG_CHAR_BUF:

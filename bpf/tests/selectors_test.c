@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -212,6 +213,9 @@ static const struct string_case {
 	{ "Postfix, whole string", VIGIL_OP_POSTFIX, { "/bin/sh" }, "/bin/sh", MATCH },
 	{ "Postfix, longer than the argument", VIGIL_OP_POSTFIX, { "/usr/bin/sh" }, "/bin/sh", NO_MATCH },
 	{ "Postfix, second of two values", VIGIL_OP_POSTFIX, { "/bash", "/sh" }, "/bin/sh", MATCH },
+	/* 251 bytes, the longest a key holds: its last three lie past the 8-byte words. */
+	{ "Postfix, 251-byte argument, its last bytes", VIGIL_OP_POSTFIX, { "axyz" }, "/" LONG_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaxyz", MATCH },
+	{ "Postfix, 251-byte argument, other last bytes", VIGIL_OP_POSTFIX, { "ayz" }, "/" LONG_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaxyz", NO_MATCH },
 	{ "NotPostfix, other end", VIGIL_OP_NOT_POSTFIX, { ".so" }, "/bin/sh", MATCH },
 	{ "NotPostfix, same end", VIGIL_OP_NOT_POSTFIX, { "sh" }, "/bin/sh", NO_MATCH },
 };
@@ -726,6 +730,137 @@ static void reader_tests(void)
 	unlink(name);
 }
 
+/* ---- matchArgs on vigil_argv ---------------------------------------------------------------- */
+
+/*
+ * vigil_argv reads the current task's arguments, and a test run executes in the harness: so the
+ * harness runs itself again (argv_tests_run) with known arguments and these cases run there.
+ * ARGV0 is argv[0], which vigil_argv leaves out.
+ */
+#define ARGV0 "selectors-test-argv0-needle"
+#define LONG_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" /* 150 bytes */
+
+static const struct argv_case {
+	const char *name;
+	__u8 op;
+	const char *values[4];
+	int want;
+} argv_cases[] = {
+	/* Arguments: --argv -v|-q grep -r "BEGIN RSA PRIVATE KEY" /home --name=id_rsa LONG_B LONG_B".pem" "" */
+	{ "Equal, one argument", VIGIL_OP_EQUAL, { "BEGIN RSA PRIVATE KEY" }, MATCH },
+	{ "Equal, first argument", VIGIL_OP_EQUAL, { "--argv" }, MATCH },
+	{ "Equal, part of an argument", VIGIL_OP_EQUAL, { "BEGIN RSA" }, NO_MATCH },
+	{ "Equal, argv[0] left out", VIGIL_OP_EQUAL, { ARGV0 }, NO_MATCH },
+	{ "Prefix, one argument", VIGIL_OP_PREFIX, { "--name=" }, MATCH },
+	{ "Prefix, not at an argument's start", VIGIL_OP_PREFIX, { "RSA" }, NO_MATCH },
+	{ "Postfix, one argument", VIGIL_OP_POSTFIX, { "PRIVATE KEY" }, MATCH },
+	{ "Postfix, the end of a 304-byte argument", VIGIL_OP_POSTFIX, { "bbbb.pem" }, MATCH },
+	{ "Postfix, not at an argument's end", VIGIL_OP_POSTFIX, { "BEGIN" }, NO_MATCH },
+	{ "SubString, inside an argument", VIGIL_OP_SUBSTRING, { "RSA PRIVATE" }, MATCH },
+	{ "SubString, at an argument's end", VIGIL_OP_SUBSTRING, { "x", "id_rsa" }, MATCH },
+	{ "SubString, a whole argument", VIGIL_OP_SUBSTRING, { "/home" }, MATCH },
+	{ "SubString, across two arguments", VIGIL_OP_SUBSTRING, { "KEY/home" }, NO_MATCH },
+	{ "SubString, argv[0] left out", VIGIL_OP_SUBSTRING, { "argv0-needle" }, NO_MATCH },
+	{ "SubString, absent", VIGIL_OP_SUBSTRING, { "aws_secret_access_key" }, NO_MATCH },
+}, argv_long_cases[] = {
+	/* Arguments: --argv-long -v|-q "y" x 1010, "needle-after-the-cut": the read stops at 1024 bytes. */
+	{ "SubString, past the bytes read", VIGIL_OP_SUBSTRING, { "needle" }, NO_MATCH },
+	{ "Equal, past the bytes read", VIGIL_OP_EQUAL, { "needle-after-the-cut" }, NO_MATCH },
+	{ "Prefix, of the argument the read cut", VIGIL_OP_PREFIX, { "yyyyyyyy" }, MATCH },
+	{ "Postfix, of the argument the read cut", VIGIL_OP_POSTFIX, { "yyyyyyyy" }, NO_MATCH },
+	{ "Equal, first argument", VIGIL_OP_EQUAL, { "--argv-long" }, MATCH },
+};
+
+/* What the reader left for the arguments after argv[0] (total bytes, NULs included): 1 when
+ * right. The whole when it fits, else VIGIL_ARGV_MAX bytes flagged truncated; value the whole. */
+static int test_args_ok(size_t total, int truncated)
+{
+	const struct vigil_arg_value *v = &skel->bss->test_args[0];
+	size_t want = truncated ? VIGIL_ARGV_MAX : total;
+
+	if (v->kind != VIGIL_ARG_ARGV || v->value != total || v->len != want)
+		return 0;
+	return !!(v->flags & VIGIL_ARG_F_TRUNCATED) == truncated && !(v->flags & VIGIL_ARG_F_ERROR);
+}
+
+static void argv_case_run(const char *group, const struct argv_case *cases, size_t n)
+{
+	for (size_t c = 0; c < n; c++) {
+		const struct argv_case *t = &cases[c];
+		struct vigil_hook h = one_arg_hook(VIGIL_ARG_ARGV, 0, 0);
+		__u64 ctx[12] = { 0 };
+		__u8 map_op = t->op == VIGIL_OP_SUBSTRING ? VIGIL_OP_PREFIX : t->op;
+		size_t longest = 0;
+
+		for (int i = 0; i < 4 && t->values[i]; i++)
+			longest = strlen(t->values[i]) > longest ? strlen(t->values[i]) : longest;
+		h.selectors[0].nargs = 1;
+		h.selectors[0].args[0] = (struct vigil_arg_filter){
+			.arg = 0, .op = t->op, .set_id = add_strings(map_op, t->values), .values = { longest } };
+		expect(group, t->name, run(&h, ctx), t->want);
+	}
+}
+
+/* In the harness run again with known arguments (argv[1] is --argv or --argv-long). */
+static void argv_tests_child(const char *mode, int argc, char **argv)
+{
+	struct vigil_hook h = one_arg_hook(VIGIL_ARG_ARGV, 0, 0);
+	__u64 ctx[12] = { 0 };
+	size_t total = 0;
+
+	for (int i = 1; i < argc; i++)
+		total += strlen(argv[i]) + 1;
+	h.nselectors = 0;
+	run(&h, ctx);
+	if (strcmp(mode, "--argv") == 0) {
+		expect("argv", "the reader keeps every argument after argv[0], untruncated",
+		       test_args_ok(total, 0), 1);
+		argv_case_run("argv", argv_cases, sizeof(argv_cases) / sizeof(argv_cases[0]));
+	} else {
+		expect("argv", "the reader keeps VIGIL_ARGV_MAX bytes, truncated, value the whole size",
+		       test_args_ok(total, 1), 1);
+		argv_case_run("argv", argv_long_cases, sizeof(argv_long_cases) / sizeof(argv_long_cases[0]));
+	}
+}
+
+/* Runs this harness again with known arguments; returns its failures. */
+static int argv_tests_run(const char *self, int long_args)
+{
+	char ys[1011], *args[12];
+	int n = 0, status = 0;
+	pid_t pid;
+
+	memset(ys, 'y', 1010);
+	ys[1010] = 0;
+	args[n++] = ARGV0;
+	args[n++] = long_args ? "--argv-long" : "--argv";
+	args[n++] = verbose ? "-v" : "-q";
+	if (long_args) {
+		args[n++] = ys;
+		args[n++] = "needle-after-the-cut";
+	} else {
+		args[n++] = "grep";
+		args[n++] = "-r";
+		args[n++] = "BEGIN RSA PRIVATE KEY";
+		args[n++] = "/home";
+		args[n++] = "--name=id_rsa";
+		args[n++] = LONG_B LONG_B "bbbb.pem";
+		args[n++] = "";
+	}
+	args[n] = NULL;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execv(self, args);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) > 100) {
+		printf("FAIL  argv: the harness run with known arguments did not finish\n");
+		return 1;
+	}
+	return WEXITSTATUS(status);
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -733,7 +868,9 @@ int main(int argc, char **argv)
 	cpu_set_t cpus;
 	int cpu, err;
 
-	verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+	int argv_mode = argc > 2 && (strcmp(argv[1], "--argv") == 0 || strcmp(argv[1], "--argv-long") == 0);
+
+	verbose = argc > 1 && strcmp(argv[argv_mode ? 2 : 1], "-v") == 0;
 	if (geteuid() != 0) {
 		printf("selectors_test: skipped: loading a raw_tp program for BPF_PROG_TEST_RUN needs root "
 		       "(CAP_BPF and CAP_PERFMON)\n");
@@ -760,6 +897,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (argv_mode) {
+		argv_tests_child(argv[1], argc, argv);
+		selectors_test__destroy(skel);
+		printf("selectors_test %s: %d passed, %d failed\n", argv[1], passed, failures);
+		return failures;
+	}
 	string_tests();
 	int_tests();
 	result_tests();
@@ -772,6 +915,9 @@ int main(int argc, char **argv)
 	reader_tests();
 
 	selectors_test__destroy(skel);
+	/* After the destroy: the runs below load their own copy of the program. */
+	failures += argv_tests_run("/proc/self/exe", 0);
+	failures += argv_tests_run("/proc/self/exe", 1);
 	printf("selectors_test: %d passed, %d failed\n", passed, failures);
 	return failures ? 1 : 0;
 }

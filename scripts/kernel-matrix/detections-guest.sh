@@ -36,16 +36,19 @@ cp $T /dev/shm/x; /dev/shm/x noop
 $T memfd-exec
 mkdir -p $W/s $W/c; cp $T $W/s/ssh; $W/s/ssh connect 192.0.2.1 4444
 cp $T $W/c/nc; cp $T $W/c/debugfs
+mkdir -p $W/k; cp $T $W/k/grep; cp $T $W/k/find
+$W/k/grep noop -r "BEGIN RSA PRIVATE KEY" /tmp; $W/k/grep noop -ri aws_secret_access_key /tmp
+$W/k/find noop /tmp -name id_rsa; $W/k/find noop /tmp -path '*.aws/credentials'
 unshare -p -f sh -c "$T packet-socket; $T dup-socket; $T finit-module; $T open-write /tmp/release_agent; $T connect 10.96.0.1 443; $W/c/nc noop; $W/c/debugfs noop"
 sleep 2; kill -INT $A; wait $A
 echo "== refused:"; grep "policy refused" /tmp/agent.log || true
 echo "== events per policy:"; grep -o '"policy_name":"[^"]*"' /tmp/ev.log | sort | uniq -c
 echo "== mechanisms:"; grep -o '"mechanism":"[^"]*"' /tmp/ev.log | sort | uniq -c
-# Enforcing for one workload is one changed line: the library's `&action` line of two policies
-# (an exec hook on BPF-LSM, a syscall tracepoint) set to Sigkill, the agent fenced to one cgroup.
+# Enforcing for one workload is one changed line: the library's `&action` line of three policies
+# (an exec hook on BPF-LSM, a syscall tracepoint, an exec hook on its arguments) set to Sigkill, the agent fenced to one cgroup.
 # The same acts inside the fence are killed; outside they run and are reported as fenced.
 mkdir -p /tmp/enforce /sys/fs/cgroup/workload
-for p in execution-from-dev-shm ptrace-anti-debug-attempt; do
+for p in execution-from-dev-shm ptrace-anti-debug-attempt search-private-keys-or-passwords; do
 	sed 's/- action: &action Post/- action: \&action Sigkill/' $W/library/$p.yaml >/tmp/enforce/$p.yaml
 done
 grep -h "action: &action" /tmp/enforce/*.yaml
@@ -53,7 +56,7 @@ vigil --tracing-policy-dir /tmp/enforce --enforcement-cgroup /sys/fs/cgroup/work
 	--server-address /tmp/v2.sock --enable-vigil-fields 2>/tmp/agent2.log &
 A=$!
 i=0; while ! grep -q "control API listening" /tmp/agent2.log && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done
-for act in "/dev/shm/x noop" "$T traceme"; do
+for act in "/dev/shm/x noop" "$T traceme" "$W/k/find noop /tmp -name id_rsa"; do
 	sh -c 'echo $$ >/sys/fs/cgroup/workload/cgroup.procs && exec "$@"' sh $act; echo "in the workload: $act: exit $?"
 	$act; echo "outside it: $act: exit $?"
 done

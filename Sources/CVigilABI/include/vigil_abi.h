@@ -245,7 +245,15 @@ enum vigil_arg_kind {
 				   * vigil_sock_info */
 	VIGIL_ARG_KSOCKADDR = 14, /* struct sockaddr * in kernel memory; tail: struct vigil_sockaddr */
 	VIGIL_ARG_CRED      = 15, /* struct cred *; tail: struct vigil_creds, value: uid */
+	VIGIL_ARG_ARGV      = 16, /* Vigil's vigil_argv: the current task's arguments after argv[0]
+				   * (mm->arg_start..arg_end; at sched_process_exec the new image's),
+				   * each NUL-terminated, the first VIGIL_ARGV_MAX bytes; value: the
+				   * arguments' whole size, TRUNCATED when it is larger than len */
 };
+
+/* Bytes of a new program's arguments (after argv[0]) read and matched by vigil_argv; each
+ * argument is compared on at most VIGIL_MATCH_STRING_MAX - 1 bytes (the key). */
+#define VIGIL_ARGV_MAX        1024
 
 struct vigil_arg_spec {
 	__u8  kind;       /* enum vigil_arg_kind */
@@ -281,6 +289,8 @@ enum vigil_op {
 	VIGIL_OP_IN         = 17, /* matchPIDs / matchNamespaces / matchBinaries */
 	VIGIL_OP_NOT_IN     = 18,
 	VIGIL_OP_PROTOCOL   = 19, /* sock args: IPPROTO_* */
+	VIGIL_OP_SUBSTRING  = 20, /* vigil_argv: a value occurs in an argument; the values are in
+				   * the prefix trie, values[0] is the longest one's length */
 };
 
 /*
