@@ -48,9 +48,10 @@ package final class Exporter {
     @exclusivity(unchecked) private var line = JSONBuffer(capacity: 4096)
 
     /// Called with every encoded line (newline included) before it is written, e.g. to feed
-    /// live event streams; must not block. The bytes are valid during the call only (they are
-    /// the exporter's reused line buffer): copy what is kept.
-    package var lineObserver: ((ExportEvent, UnsafeRawBufferPointer) -> Void)?
+    /// live event streams; must not block. The event and the bytes are valid during the call
+    /// only (the bytes are the exporter's reused line buffer): copy what is kept. A policy
+    /// record's event is rendered only if the observer reads ``ObservedEvent/event``.
+    package var lineObserver: ((ObservedEvent, UnsafeRawBufferPointer) -> Void)?
 
     /// An exporter writing to `stdout` and/or `file` (either may be nil; with both nil events are
     /// only encoded and counted).
@@ -77,13 +78,36 @@ package final class Exporter {
         encoder.encode(event, into: &line)
         var firstError: (any Error)?
         line.withUnsafeBytes { line in
-            lineObserver?(event, line)
+            if let lineObserver { withUnsafePointer(to: event) { lineObserver(ObservedEvent($0), line) } }
             if let fieldFilters, fieldFilters.applies(to: event.kind) {
                 filteredLine = fieldFilters.apply(to: Array(line), kind: event.kind)
                 filteredLine.withUnsafeBytes { firstError = write($0) }
             } else {
                 firstError = write(line)
             }
+        }
+        if let firstError {
+            exportErrors += 1
+            throw firstError
+        }
+        eventsExported += 1
+    }
+
+    /// Encodes a policy hook's event from its record (``PolicyRecordEvent``) and writes the line
+    /// to every sink: the line ``export(_:)-(ExportEvent)`` writes for `event.rendered()`. The
+    /// allow and deny lists, the rate limit (whose observer gets what it drops) and the field
+    /// filters read an ``ExportEvent``: with any of them configured the event is rendered and
+    /// exported as one; without them it is never rendered.
+    ///
+    /// - Throws: the first sink error (`ExportFileError`); `exportErrors` counts it.
+    package func export(_ event: PolicyRecordEvent) throws {
+        if filters != nil || rateLimiter != nil || fieldFilters != nil { return try export(event.rendered()) }
+        line.removeAll()
+        encoder.encode(event, into: &line)
+        var firstError: (any Error)?
+        line.withUnsafeBytes { line in
+            if let lineObserver { withUnsafePointer(to: event) { lineObserver(ObservedEvent($0), line) } }
+            firstError = write(line)
         }
         if let firstError {
             exportErrors += 1

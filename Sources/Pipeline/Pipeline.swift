@@ -121,11 +121,17 @@ package final class Pipeline {
             emit(FlowEvents.event(for: flow, cache: &cache, nodeName: nodeName, clock: clock))
         } else if case .generic(let generic) = record {
             guard let slot = policies.hookSlot(generic.hookSlot) else { return }
-            let event = PolicyEvents.event(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
+            let event = PolicyEvents.recordEvent(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
             tally.add(
                 slot: generic.hookSlot, action: PolicyAction(abi: generic.action), policy: slot.policyName,
                 report: policies.reportActions)
-            emit(event)
+            // Encoded from the record unless something between needs an ExportEvent: the pod
+            // wait (``hold``) or the export thread's queue.
+            if hold == nil && exportThread == nil {
+                do { try exporter.export(event) } catch { exportFailed(error) }
+            } else {
+                emit(event.rendered())
+            }
         } else if let event = cache.handle(record) {
             emit(event)
         }
