@@ -157,8 +157,7 @@ package struct JSONLineEncoder: Sendable {
         }
         buffer.append(UInt8(ascii: "}"))
         if !event.nodeName.isEmpty {
-            buffer.append(static: ",\"node_name\":")
-            buffer.appendJSONString(event.nodeName)
+            buffer.appendNodeName(event.nodeName)
         }
         buffer.append(static: ",\"time\":\"")
         RFC3339.append(event.time, to: &buffer)

@@ -145,8 +145,7 @@ extension JSONLineEncoder {
         }
         buffer.append(UInt8(ascii: "}"))
         if !event.nodeName.isEmpty {
-            buffer.append(static: ",\"node_name\":")
-            buffer.appendJSONString(event.nodeName)
+            buffer.appendNodeName(event.nodeName)
         }
         buffer.append(static: ",\"time\":\"")
         RFC3339.append(event.time, to: &buffer)

@@ -38,12 +38,16 @@ package final class Pipeline {
         }
     }
 
-    package private(set) var cache: ProcessCache
+    /// The pipeline's state is `@exclusivity(unchecked)`: the type is owned by one task and
+    /// never re-entered (the callbacks it calls do not call it), and the run-time checks of its
+    /// stored properties (three per policy record, `&cache` among them) showed in the replay's
+    /// profile.
+    @exclusivity(unchecked) package private(set) var cache: ProcessCache
     package let exporter: Exporter
     private let nodeName: String
     private let clock: KtimeClock
     /// Set once the policy engine is up (the /proc seed runs before it).
-    package var policies: Policies
+    @exclusivity(unchecked) package var policies: Policies
     /// Between building and export, e.g. the wait for an event's pod: takes an event, returns
     /// the events ready now (in order). Nil: every event is exported as built.
     private let hold: ((ExportEvent) -> [ExportEvent])?
@@ -53,13 +57,13 @@ package final class Pipeline {
     /// started: set it before ``startExportThread(capacity:)``).
     package var afterFlush: (Exporter) -> Void = { _ in }
     /// Encoding and the sinks on a thread of their own; nil: on this task.
-    private var exportThread: ExportThread?
+    @exclusivity(unchecked) private var exportThread: ExportThread?
     /// Events built since the last hand-over to ``exportThread``.
-    private var pending: [ExportEvent] = []
-    private var tally = PolicyActionTally()
+    @exclusivity(unchecked) private var pending: [ExportEvent] = []
+    @exclusivity(unchecked) private var tally = PolicyActionTally()
 
     /// Raw records that did not decode (``process(raw:)`` only; the agent's reader decodes).
-    package private(set) var decodeErrors: UInt64 = 0
+    @exclusivity(unchecked) package private(set) var decodeErrors: UInt64 = 0
 
     package init(
         cache: ProcessCache, exporter: Exporter, nodeName: String, clock: KtimeClock, policies: Policies = .init(),
@@ -117,23 +121,30 @@ package final class Pipeline {
     /// One decoded record: a policy or flow record becomes an event with its process from the
     /// cache; exec, clone and exit update the cache and export what it returns.
     package func handle(_ record: Record) {
-        if case .flow(let flow) = record {
+        // One switch: each `if case` tested a copy of the whole record (an enum as large as
+        // ExecRecord, ~300 bytes), per record.
+        switch record {
+        case .generic(let generic):
+            handle(generic)
+        case .flow(let flow):
             emit(FlowEvents.event(for: flow, cache: &cache, nodeName: nodeName, clock: clock))
-        } else if case .generic(let generic) = record {
-            guard let slot = policies.hookSlot(generic.hookSlot) else { return }
-            let event = PolicyEvents.recordEvent(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
-            tally.add(
-                slot: generic.hookSlot, action: PolicyAction(abi: generic.action), policy: slot.policyName,
-                report: policies.reportActions)
-            // Encoded from the record unless something between needs an ExportEvent: the pod
-            // wait (``hold``) or the export thread's queue.
-            if hold == nil && exportThread == nil {
-                do { try exporter.export(event) } catch { exportFailed(error) }
-            } else {
-                emit(event.rendered())
-            }
-        } else if let event = cache.handle(record) {
-            emit(event)
+        case .exec, .clone, .exit:
+            if let event = cache.handle(record) { emit(event) }
+        }
+    }
+
+    /// A policy record: its event, encoded from the record unless something between needs an
+    /// ExportEvent (the pod wait, ``hold``, or the export thread's queue).
+    private func handle(_ generic: GenericRecord) {
+        guard let slot = policies.hookSlot(generic.hookSlot) else { return }
+        let event = PolicyEvents.recordEvent(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
+        tally.add(
+            slot: generic.hookSlot, action: PolicyAction(abi: generic.action), policy: slot.policyName,
+            report: policies.reportActions)
+        if hold == nil && exportThread == nil {
+            do { try exporter.export(event) } catch { exportFailed(error) }
+        } else {
+            emit(event.rendered())
         }
     }
 

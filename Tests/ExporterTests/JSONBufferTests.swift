@@ -35,4 +35,12 @@ import Testing
         buffer.append(static: "again")
         #expect(buffer.bytes == Array("again".utf8))
     }
+
+    /// The node name's key is rendered once per name: a changed name is rendered afresh.
+    @Test func nodeNameRenderedPerName() {
+        var buffer = JSONBuffer(capacity: 8)
+        for name in ["a", "a", "n\"ode\u{1}", "n\"ode\u{1}", "a"] { buffer.appendNodeName(name) }
+        let expected = #","node_name":"a","node_name":"a","node_name":"n\"ode\u0001","node_name":"n\"ode\u0001","node_name":"a""#
+        #expect(String(decoding: buffer.bytes, as: UTF8.self) == expected)
+    }
 }
