@@ -103,7 +103,7 @@ package final class Exporter {
     /// exported as one; without them it is never rendered.
     ///
     /// - Throws: the first sink error (`ExportFileError`); `exportErrors` counts it.
-    package func export(_ event: PolicyRecordEvent) throws {
+    package func export(_ event: borrowing PolicyRecordEvent) throws {
         if filters != nil || rateLimiter != nil || fieldFilters != nil { return try export(event.rendered()) }
         line.removeAll()
         encoder.encode(event, into: &line)

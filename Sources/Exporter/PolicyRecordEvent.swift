@@ -21,15 +21,17 @@ package protocol PolicyRecordHook: AnyObject, Sendable {
     func mechanism(of record: GenericRecord) -> String
     /// `event` as an ``ExportEvent``, with its rendered arguments and outcome: what the export
     /// filters, the pod wait and the event stream read.
-    func exportEvent(_ event: PolicyRecordEvent) -> ExportEvent
+    func exportEvent(_ event: borrowing PolicyRecordEvent) -> ExportEvent
 }
 
 /// A policy hook's event as the pipeline builds it for the export: the decoded record, its
 /// hook and its processes, with no rendered ``Argument``s and no ``PolicyOutcome`` (its strings,
-/// arrays and box were built and torn down per event). The encoder reads the record in place
+/// arrays and box were built and torn down per event). Noncopyable: built once and lent to the
+/// exporter, never copied (as a copyable value its init, called across modules, copied it
+/// once and destroyed it twice per event). The encoder reads the record in place
 /// (``JSONLineEncoder/encode(_:into:)-(PolicyRecordEvent,_)``); ``rendered()`` gives the
 /// ``ExportEvent`` it stands for, byte for byte the same line, where a reader needs one.
-package struct PolicyRecordEvent {
+package struct PolicyRecordEvent: ~Copyable {
     package var record: GenericRecord
     package let hook: any PolicyRecordHook
     package var process: ExportedProcess
@@ -87,7 +89,7 @@ extension JSONLineEncoder {
     /// Appends `event` as one JSON line, including the trailing newline: the bytes
     /// ``encode(_:into:)-(ExportEvent,_)`` writes for `event.rendered()`, with the arguments,
     /// action, return and Vigil's fields read from the record.
-    package func encode(_ event: PolicyRecordEvent, into buffer: inout JSONBuffer) {
+    package func encode(_ event: borrowing PolicyRecordEvent, into buffer: inout JSONBuffer) {
         buffer.reserveCapacity(forAppending: 1024 * (2 + event.ancestors.count))
         let hook = event.hook
         let record = event.record
@@ -153,7 +155,7 @@ extension JSONLineEncoder {
     }
 
     /// `event` as one JSON line (with trailing newline).
-    package func encode(_ event: PolicyRecordEvent) -> [UInt8] {
+    package func encode(_ event: borrowing PolicyRecordEvent) -> [UInt8] {
         var line = JSONBuffer(capacity: 2048)
         encode(event, into: &line)
         return line.bytes

@@ -140,7 +140,7 @@ package final class PolicyHookSlot: PolicyRecordHook {
         if written { b.append(UInt8(ascii: "]")) }
     }
 
-    package func exportEvent(_ event: PolicyRecordEvent) -> ExportEvent {
+    package func exportEvent(_ event: borrowing PolicyRecordEvent) -> ExportEvent {
         PolicyEvents.event(rendering: event, slot: self)
     }
 }
@@ -185,7 +185,7 @@ package enum PolicyEvents {
     }
 
     /// `event` with its arguments rendered and its outcome: what ``PolicyRecordEvent/rendered()`` gives.
-    static func event(rendering event: PolicyRecordEvent, slot: PolicyHookSlot) -> ExportEvent {
+    static func event(rendering event: borrowing PolicyRecordEvent, slot: PolicyHookSlot) -> ExportEvent {
         let record = event.record
         let hook = slot.hook
         var args: [Argument] = []
