@@ -7,7 +7,7 @@ extension JSONBuffer {
     /// Appends `value` in decimal.
     @inline(__always)
     package mutating func appendDecimal<T: FixedWidthInteger & UnsignedInteger>(_ value: T) {
-        appendDecimal(UInt64(value), minimumDigits: 1)
+        appendDecimalDigits(UInt64(value))
     }
 
     /// Appends `value` in decimal, left-padded with zeros to `minimumDigits` (at most 20).
@@ -40,7 +40,7 @@ extension JSONBuffer {
     @inline(__always)
     package mutating func appendSignedDecimal(_ value: Int64) {
         if value < 0 { append(UInt8(ascii: "-")) }
-        appendDecimal(value.magnitude, minimumDigits: 1)
+        appendDecimalDigits(value.magnitude)
     }
 
     /// Appends `bytes` as standard base64 (RFC 4648 section 4) with `=` padding, as protojson

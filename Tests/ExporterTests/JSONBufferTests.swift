@@ -43,4 +43,27 @@ import Testing
         let expected = #","node_name":"a","node_name":"a","node_name":"n\"ode\u0001","node_name":"n\"ode\u0001","node_name":"a""#
         #expect(String(decoding: buffer.bytes, as: UTF8.self) == expected)
     }
+
+    /// Decimals written in place, at every digit count and both ends of the range.
+    @Test func decimalsInPlace() {
+        var values: [UInt64] = [0, 9, 10, 99, 100, UInt64(UInt32.max), UInt64.max]
+        var power: UInt64 = 1
+        for _ in 0..<19 {
+            values += [power - 1, power, power + 1]
+            power *= 10
+        }
+        var buffer = JSONBuffer(capacity: 1)
+        var expected = ""
+        for value in values {
+            buffer.appendDecimal(value)
+            expected += "\(value),"
+            buffer.append(UInt8(ascii: ","))
+        }
+        for value: Int64 in [0, -1, 1, .min, .max] {
+            buffer.appendSignedDecimal(value)
+            expected += "\(value),"
+            buffer.append(UInt8(ascii: ","))
+        }
+        #expect(String(decoding: buffer.bytes, as: UTF8.self) == expected)
+    }
 }
