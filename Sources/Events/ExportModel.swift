@@ -559,6 +559,36 @@ package struct PolicyOutcome: Sendable, Hashable {
 }
 
 extension ExportEventKind {
+    /// An event's kind without its fields: what counters and the export's observers need of a
+    /// policy event that is not rendered into an ``ExportEvent``.
+    package enum Tag: Sendable, Hashable {
+        case exec, exit, tracepoint, kprobe, lsm, uprobe
+
+        /// The JSON key of events of this kind.
+        package var jsonKey: String {
+            switch self {
+            case .exec: "process_exec"
+            case .exit: "process_exit"
+            case .tracepoint: "process_tracepoint"
+            case .kprobe: "process_kprobe"
+            case .lsm: "process_lsm"
+            case .uprobe: "process_uprobe"
+            }
+        }
+    }
+
+    /// This kind's ``Tag``.
+    package var tag: Tag {
+        switch self {
+        case .exec: .exec
+        case .exit: .exit
+        case .tracepoint: .tracepoint
+        case .kprobe: .kprobe
+        case .lsm: .lsm
+        case .uprobe: .uprobe
+        }
+    }
+
     /// Convenience for callers that switch on the JSON key.
     package var jsonKey: String {
         switch self {

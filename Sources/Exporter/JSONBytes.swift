@@ -6,8 +6,8 @@
 extension JSONBuffer {
     /// Appends `value` in decimal.
     @inline(__always)
-    mutating func appendDecimal<T: FixedWidthInteger & UnsignedInteger>(_ value: T) {
-        appendDecimal(UInt64(value), minimumDigits: 1)
+    package mutating func appendDecimal<T: FixedWidthInteger & UnsignedInteger>(_ value: T) {
+        appendDecimalDigits(UInt64(value))
     }
 
     /// Appends `value` in decimal, left-padded with zeros to `minimumDigits` (at most 20).
@@ -38,9 +38,9 @@ extension JSONBuffer {
 
     /// Appends `value` in decimal, with a leading `-` when negative.
     @inline(__always)
-    mutating func appendSignedDecimal(_ value: Int64) {
+    package mutating func appendSignedDecimal(_ value: Int64) {
         if value < 0 { append(UInt8(ascii: "-")) }
-        appendDecimal(value.magnitude, minimumDigits: 1)
+        appendDecimalDigits(value.magnitude)
     }
 
     /// Appends `bytes` as standard base64 (RFC 4648 section 4) with `=` padding, as protojson
@@ -80,7 +80,7 @@ extension JSONBuffer {
 
     /// Appends a quoted JSON string whose content is `string`, escaped.
     @inline(__always)
-    mutating func appendJSONString(_ string: String) {
+    package mutating func appendJSONString(_ string: String) {
         append(UInt8(ascii: "\""))
         appendJSONEscaped(string)
         append(UInt8(ascii: "\""))
@@ -136,7 +136,7 @@ extension JSONBuffer {
 
     /// Appends `bytes` as JSON string content; see `appendJSONEscaped(bytes:)`.
     @inline(__always)
-    mutating func appendJSONEscaped(bytes: [UInt8]) {
+    package mutating func appendJSONEscaped(bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { appendJSONEscaped(bytes: $0) }
     }
 

@@ -157,8 +157,7 @@ package struct JSONLineEncoder: Sendable {
         }
         buffer.append(UInt8(ascii: "}"))
         if !event.nodeName.isEmpty {
-            buffer.append(static: ",\"node_name\":")
-            buffer.appendJSONString(event.nodeName)
+            buffer.appendNodeName(event.nodeName)
         }
         buffer.append(static: ",\"time\":\"")
         RFC3339.append(event.time, to: &buffer)
@@ -182,14 +181,14 @@ package struct JSONLineEncoder: Sendable {
     // MARK: - Pieces
 
     @inline(__always)
-    private func appendParent(_ parent: ExportedProcess?, to b: inout JSONBuffer) {
+    func appendParent(_ parent: ExportedProcess?, to b: inout JSONBuffer) {
         guard let parent else { return }
         b.append(static: ",\"parent\":")
         appendProcess(parent, to: &b)
     }
 
     @inline(__always)
-    private func appendAncestors(_ ancestors: [ExportedProcess], to b: inout JSONBuffer) {
+    func appendAncestors(_ ancestors: [ExportedProcess], to b: inout JSONBuffer) {
         guard !ancestors.isEmpty else { return }
         b.append(static: ",\"ancestors\":[")
         for (i, ancestor) in ancestors.enumerated() {
@@ -203,7 +202,7 @@ package struct JSONLineEncoder: Sendable {
     /// slot for its rendered fixed fields: on its first event they are written into the line
     /// and kept (copied out of the line), after that copied; only `pod`, `refcnt` and `tid` are
     /// written per event.
-    private func appendProcess(_ p: ExportedProcess, to b: inout JSONBuffer) {
+    func appendProcess(_ p: ExportedProcess, to b: inout JSONBuffer) {
         guard let slot = p.rendered.slot else {
             Self.appendProcessHead(p, to: &b)
             if let pod = p.pod { Self.appendPod(pod, namespacePID: p.namespacePID, to: &b) }
@@ -564,7 +563,13 @@ package struct JSONLineEncoder: Sendable {
     /// as protojson omits zero enums. The names are fixed text: no escaping to do.
     @inline(__always)
     private static func appendAction(_ outcome: PolicyOutcome, to b: inout JSONBuffer) {
-        switch outcome.action {
+        appendAction(outcome.action, to: &b)
+    }
+
+    /// See ``appendAction(_:to:)-(PolicyOutcome,_)``.
+    @inline(__always)
+    static func appendAction(_ action: PolicyAction, to b: inout JSONBuffer) {
+        switch action {
         case .unknown: return
         case .post: b.append(static: ",\"action\":\"KPROBE_ACTION_POST\"")
         case .sigkill: b.append(static: ",\"action\":\"KPROBE_ACTION_SIGKILL\"")
@@ -617,6 +622,15 @@ package struct JSONLineEncoder: Sendable {
     ///   what the hooked call returned, a `KprobeArgument` (a connect's 0 or -errno, an open's
     ///   fd, a uretprobe's function result).
     private static func appendVigil(_ outcome: PolicyOutcome, vigilReturn: Bool = false, to b: inout JSONBuffer) {
+        appendVigil(
+            mechanism: outcome.mechanism, monitor: outcome.monitor, fenced: outcome.fenced,
+            returnValue: vigilReturn ? outcome.returnValue : nil, to: &b)
+    }
+
+    /// See ``appendVigil(_:vigilReturn:to:)``; `returnValue` nil: no `return`.
+    static func appendVigil(
+        mechanism: String?, monitor: Bool, fenced: Bool, returnValue: ArgumentValue?, to b: inout JSONBuffer
+    ) {
         var first = true
         @inline(__always) func key(_ name: StaticString) {
             if first {
@@ -627,17 +641,17 @@ package struct JSONLineEncoder: Sendable {
             }
             b.append(static: name)
         }
-        if let mechanism = outcome.mechanism, !mechanism.isEmpty {
+        if let mechanism, !mechanism.isEmpty {
             key("\"mechanism\":")
             b.appendJSONString(mechanism)
         }
-        if outcome.monitor {
+        if monitor {
             key("\"policy_mode\":\"monitor\"")
         }
-        if outcome.fenced {
+        if fenced {
             key("\"fenced\":true")
         }
-        if vigilReturn, let value = outcome.returnValue {
+        if let value = returnValue {
             key("\"return\":")
             appendArgument(Argument(value), label: false, vigil: true, to: &b)
         }

@@ -39,12 +39,16 @@ package final class Pipeline {
         }
     }
 
-    package private(set) var cache: ProcessCache
+    /// The pipeline's state is `@exclusivity(unchecked)`: the type is owned by one task and
+    /// never re-entered (the callbacks it calls do not call it), and the run-time checks of its
+    /// stored properties (three per policy record, `&cache` among them) showed in the replay's
+    /// profile.
+    @exclusivity(unchecked) package private(set) var cache: ProcessCache
     package let exporter: Exporter
     private let nodeName: String
     private let clock: KtimeClock
     /// Set once the policy engine is up (the /proc seed runs before it).
-    package var policies: Policies
+    @exclusivity(unchecked) package var policies: Policies
     /// Between building and export, e.g. the wait for an event's pod: takes an event, returns
     /// the events ready now (in order). Nil: every event is exported as built.
     private let hold: ((ExportEvent) -> [ExportEvent])?
@@ -54,16 +58,16 @@ package final class Pipeline {
     /// started: set it before ``startExportThread(capacity:)``).
     package var afterFlush: (Exporter) -> Void = { _ in }
     /// Encoding and the sinks on a thread of their own; nil: on this task.
-    private var exportThread: ExportThread?
+    @exclusivity(unchecked) private var exportThread: ExportThread?
     /// Events built since the last hand-over to ``exportThread``.
-    private var pending: [ExportEvent] = []
-    private var tally = PolicyActionTally()
+    @exclusivity(unchecked) private var pending: [ExportEvent] = []
+    @exclusivity(unchecked) private var tally = PolicyActionTally()
     /// Names learnt from DNS answers (`--enable-dns-names`): connect and flow events to an
     /// address their cgroup resolved carry them (``DestinationNames``). nil: not learnt.
-    package var dnsNames: DNSNameCache?
+    @exclusivity(unchecked) package var dnsNames: DNSNameCache?
 
     /// Raw records that did not decode (``process(raw:)`` only; the agent's reader decodes).
-    package private(set) var decodeErrors: UInt64 = 0
+    @exclusivity(unchecked) package private(set) var decodeErrors: UInt64 = 0
 
     package init(
         cache: ProcessCache, exporter: Exporter, nodeName: String, clock: KtimeClock, policies: Policies = .init(),
@@ -121,32 +125,51 @@ package final class Pipeline {
     /// One decoded record: a policy or flow record becomes an event with its process from the
     /// cache; exec, clone and exit update the cache and export what it returns.
     package func handle(_ record: Record) {
-        if case .flow(let flow) = record {
+        // One switch: each `if case` tested a copy of the whole record (an enum as large as
+        // ExecRecord, ~300 bytes), per record.
+        switch record {
+        case .generic(let generic):
+            handle(generic)
+        case .flow(let flow):
             // Named as at the connect (or accept): a flow that outlived the answer's TTL keeps
             // its names only while the entry is not swept yet.
             var names: [String] = []
+            // (`dnsNames!`: the cache sweeps expired entries as it answers, in place.)
             if dnsNames != nil, let address = DestinationNames.ip(family: flow.sock.family, flow.sock.daddr) {
                 names = dnsNames!.names(cgroup: flow.cgroupID, address: address, now: flow.startKtime)
             }
             emit(FlowEvents.event(for: flow, cache: &cache, nodeName: nodeName, clock: clock, destinationNames: names))
-        } else if case .dns(let answer) = record {
+        case .dns(let answer):
             // Learnt, never exported: the answer shows in the events that go to its addresses.
             dnsNames?.learn(answer)
-        } else if case .generic(let generic) = record {
-            guard let slot = policies.hookSlot(generic.hookSlot) else { return }
-            var event = PolicyEvents.event(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
-            if dnsNames != nil, let address = DestinationNames.destination(of: generic.args),
-                let argument = DestinationNames.argument(
-                    dnsNames!.names(cgroup: generic.cgroupID, address: address, now: generic.ktime))
-            {
-                DestinationNames.append(argument, to: &event)
-            }
-            tally.add(
-                slot: generic.hookSlot, action: PolicyAction(abi: generic.action), policy: slot.policyName,
-                report: policies.reportActions)
-            emit(event)
-        } else if let event = cache.handle(record) {
-            emit(event)
+        case .exec, .clone, .exit:
+            if let event = cache.handle(record) { emit(event) }
+        }
+    }
+
+    /// A policy record: its event, encoded from the record unless something between needs an
+    /// ExportEvent (the pod wait, ``hold``, the export thread's queue, or the DNS names of its
+    /// destination, one more argument than the record has).
+    private func handle(_ generic: GenericRecord) {
+        guard let slot = policies.hookSlot(generic.hookSlot) else { return }
+        let event = PolicyEvents.recordEvent(for: generic, slot: slot, cache: &cache, nodeName: nodeName, clock: clock)
+        tally.add(
+            slot: generic.hookSlot, action: PolicyAction(abi: generic.action), policy: slot.policyName,
+            report: policies.reportActions)
+        if slot.readsArgv, let redact = cache.config.redactArguments {
+            // --redaction-filters on vigil_argv: redacted in the rendered event, never encoded
+            // from the record as the kernel read it.
+            emit(PolicyEvents.event(rendering: event, slot: slot, redact: redact))
+        } else if dnsNames != nil, let address = DestinationNames.destination(of: generic.args),
+            let argument = DestinationNames.argument(dnsNames!.names(cgroup: generic.cgroupID, address: address, now: generic.ktime))
+        {
+            var rendered = event.rendered()
+            DestinationNames.append(argument, to: &rendered)
+            emit(rendered)
+        } else if hold == nil && exportThread == nil {
+            do { try exporter.export(event) } catch { exportFailed(error) }
+        } else {
+            emit(event.rendered())
         }
     }
 

@@ -5,12 +5,16 @@ import FileGuard
 import Foundation
 import PolicyCompiler
 import ProcessCache
+import Tracefs
 import TracingPolicy
 
 /// A compiled hook of a loaded policy, by the slot its records name (`hook_slot`). A class: a
 /// lookup per policy record hands out a reference, not a copy of the hook (its `vigil_hook` map
 /// value alone is 2.4 KB). Immutable; a changed policy gets new slots.
-package final class PolicyHookSlot: Sendable {
+///
+/// It is also the hook of its records' ``PolicyRecordEvent``s: the encoder asks it for the
+/// fixed keys and the arguments, which it writes from the decoded record in place.
+package final class PolicyHookSlot: PolicyRecordHook {
     package let policyName: String
     package let hook: CompiledHook
     /// Where the hook runs: its backend's answer, which a fallback may have changed from the
@@ -23,6 +27,13 @@ package final class PolicyHookSlot: Sendable {
     /// `message`, `tags`), rendered once here and copied by the encoder: escaped per event they
     /// were part of every policy event's encoding.
     package let renderedKeys: RenderedPolicyKeys?
+    package let eventTag: ExportEventKind.Tag
+    package let uprobeOffset: UInt64
+    /// Whether the hook reads Vigil's vigil_argv: with `--redaction-filters` its events are
+    /// rendered (the pipeline redacts the argument there), never encoded from the record.
+    package let readsArgv: Bool
+    /// Each argument's `,"label":...` (empty: none), rendered once.
+    private let labelKeys: [[UInt8]]
 
     package init(policyName: String, hook: CompiledHook, mechanism: Mechanism) {
         self.policyName = policyName
@@ -32,7 +43,110 @@ package final class PolicyHookSlot: Sendable {
         // Rendered from the same fields every event of the hook carries (the action is written
         // per event: the selectors of one hook may differ in it).
         let outcome = PolicyOutcome(policyName: policyName, action: .unknown, message: hook.message, tags: hook.tags)
-        self.renderedKeys = JSONLineEncoder.renderedPolicyKeys(PolicyEvents.kind(hook.event, args: [], outcome: outcome))
+        let kind = PolicyEvents.kind(hook.event, args: [], outcome: outcome)
+        self.renderedKeys = JSONLineEncoder.renderedPolicyKeys(kind)
+        self.eventTag = kind.tag
+        if case .uprobe(_, _, let offset) = hook.event { uprobeOffset = offset } else { uprobeOffset = 0 }
+        readsArgv = hook.args.contains { $0.declaredType == .vigilArgv }
+        labelKeys = hook.args.map { arg in
+            guard let label = arg.label, !label.isEmpty else { return [] }
+            var b = JSONBuffer(capacity: 64)
+            b.append(static: ",\"label\":")
+            b.appendJSONString(label)
+            return b.bytes
+        }
+    }
+
+    package var policyKeys: RenderedPolicyKeys { renderedKeys! }
+
+    package func mechanism(of record: GenericRecord) -> String {
+        // An io_uring open seen at its completion ran a hook of an open syscall's exit; a
+        // BPF-LSM socket_connect hook's send or TCP fast open was decided by the cgroup program
+        // beside it (the LSM hook never saw it), and the event says so.
+        record.ioUring
+            ? "raw_tp io_uring_complete"
+            : record.cgroupSockAddr && mechanism == .bpfLSM
+                ? Mechanism.cgroupConnect.eventValue(category: "", name: "") : eventMechanism
+    }
+
+    /// The arguments as ``ArgumentRenderer`` renders them and the encoder writes them, without
+    /// an ``Argument`` per value for the common kinds (integers, strings); other kinds (files,
+    /// sockets, buffers, ...) are rendered and written as before.
+    package func appendArgs(of record: GenericRecord, labels: Bool, vigil: Bool, to b: inout JSONBuffer) {
+        var written = false
+        @inline(__always) func open() {
+            if written {
+                b.append(UInt8(ascii: ","))
+            } else {
+                written = true
+                b.append(static: ",\"args\":[")
+            }
+        }
+        var i = 0
+        let args = hook.args
+        for raw in record.args {
+            guard i < args.count else { break }
+            defer { i += 1 }
+            let arg = args[i]
+            // A kind without a path of its own here: rendered, then written.
+            var rendered = false
+            switch raw {
+            case .string(let bytes, _):
+                open()
+                b.append(static: "{\"string_arg\":\"")
+                b.appendJSONEscaped(bytes: bytes)
+                b.append(UInt8(ascii: "\""))
+            case .integer(let v):
+                switch arg.kind {
+                case .int(let size, let signed):
+                    open()
+                    if size == 8 {
+                        if signed {
+                            b.append(static: "{\"long_arg\":\"")
+                            b.appendSignedDecimal(Int64(bitPattern: v))
+                        } else {
+                            b.append(static: "{\"size_arg\":\"")
+                            b.appendDecimal(v)
+                        }
+                        b.append(UInt8(ascii: "\""))
+                    } else if signed {
+                        b.append(static: "{\"int_arg\":")
+                        b.appendSignedDecimal(Int64(Int32(truncatingIfNeeded: Int64(bitPattern: v))))
+                    } else {
+                        b.append(static: "{\"uint_arg\":")
+                        b.appendDecimal(UInt32(truncatingIfNeeded: v))
+                    }
+                case .fd:
+                    open()
+                    b.append(static: "{\"int_arg\":")
+                    b.appendSignedDecimal(Int64(Int32(truncatingIfNeeded: Int64(bitPattern: v))))
+                case .syscall64:
+                    rendered = true
+                default:
+                    open()
+                    b.append(static: "{\"size_arg\":\"")
+                    b.appendDecimal(v)
+                    b.append(UInt8(ascii: "\""))
+                }
+            default:
+                rendered = true
+            }
+            if rendered {
+                for argument in ArgumentRenderer.render(raw, as: arg) {
+                    open()
+                    JSONLineEncoder.appendArgument(argument, label: labels, vigil: vigil, to: &b)
+                }
+                continue
+            }
+            // Integers and strings have no `vigil` facts: only the label follows.
+            if labels { b.append(contentsOf: labelKeys[i]) }
+            b.append(UInt8(ascii: "}"))
+        }
+        if written { b.append(UInt8(ascii: "]")) }
+    }
+
+    package func exportEvent(_ event: borrowing PolicyRecordEvent) -> ExportEvent {
+        PolicyEvents.event(rendering: event, slot: self)
     }
 }
 
@@ -55,33 +169,51 @@ package struct PolicyFileRule: Sendable {
 /// the call (a retain and a release of each of its tables per policy event, measurable in the
 /// replay); `inout` lends it in place.
 package enum PolicyEvents {
+    /// A policy record's event for the export, the record read in place by the encoder
+    /// (``PolicyRecordEvent``): no arguments or outcome rendered.
+    package static func recordEvent(
+        for record: GenericRecord, slot: PolicyHookSlot, cache: inout ProcessCache, nodeName: String, clock: KtimeClock
+    ) -> PolicyRecordEvent {
+        let (process, parent, ancestors) = processes(
+            pid: record.pid, tid: record.tid, processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],
+            startTime: clock.wallTime(ktime: record.processKtime), cache: cache, nodeName: nodeName)
+        return PolicyRecordEvent(
+            record: record, hook: slot, process: process, parent: parent, ancestors: ancestors, nodeName: nodeName,
+            time: clock.wallTime(ktime: record.ktime))
+    }
+
+    /// A policy record's event as an ``ExportEvent``: ``recordEvent(for:slot:cache:nodeName:clock:)`` rendered.
     package static func event(
         for record: GenericRecord, slot: PolicyHookSlot, cache: inout ProcessCache, nodeName: String, clock: KtimeClock
     ) -> ExportEvent {
+        event(
+            rendering: recordEvent(for: record, slot: slot, cache: &cache, nodeName: nodeName, clock: clock), slot: slot,
+            redact: cache.config.redactArguments)
+    }
+
+    /// `event` with its arguments rendered and its outcome: what ``PolicyRecordEvent/rendered()`` gives;
+    /// with `redact` (`--redaction-filters`), a vigil_argv argument redacted as the process's
+    /// own `arguments` are.
+    package static func event(
+        rendering event: borrowing PolicyRecordEvent, slot: PolicyHookSlot,
+        redact: ((_ binary: [UInt8], _ arguments: [[UInt8]]) -> [UInt8]?)? = nil
+    ) -> ExportEvent {
+        let record = event.record
         let hook = slot.hook
         var args: [Argument] = []
         args.reserveCapacity(record.args.count)
         for (raw, arg) in zip(record.args, hook.args) { ArgumentRenderer.render(raw, as: arg, into: &args) }
-        if let redact = cache.config.redactArguments { redactArgv(record, hook: hook, redact: redact, &args) }
+        if let redact, slot.readsArgv { redactArgv(record, hook: hook, redact: redact, &args) }
         var outcome = PolicyOutcome(
             policyName: slot.policyName, action: PolicyAction(abi: record.action), message: hook.message, tags: hook.tags,
             monitor: record.monitor)
         outcome.fenced = record.fenced
         outcome.renderedKeys = RenderedPolicyKeysLink(slot.renderedKeys)
         outcome.returnValue = record.result.map { .int(Int32(truncatingIfNeeded: $0)) }
-        // An io_uring open seen at its completion ran a hook of an open syscall's exit; a
-        // BPF-LSM socket_connect hook's send or TCP fast open was decided by the cgroup program
-        // beside it (the LSM hook never saw it), and the event says so.
-        outcome.mechanism =
-            record.ioUring
-            ? "raw_tp io_uring_complete"
-            : record.cgroupSockAddr && slot.mechanism == .bpfLSM
-                ? Mechanism.cgroupConnect.eventValue(category: "", name: "") : slot.eventMechanism
-        return event(
-            kind: kind(hook.event, args: args, outcome: outcome), pid: record.pid, tid: record.tid,
-            processKtime: record.processKtime, cgroupID: record.cgroupID, binary: [],
-            startTime: clock.wallTime(ktime: record.processKtime), time: clock.wallTime(ktime: record.ktime),
-            cache: cache, nodeName: nodeName)
+        outcome.mechanism = slot.mechanism(of: record)
+        return ExportEvent(
+            kind: kind(hook.event, args: args, outcome: outcome), process: event.process, parent: event.parent,
+            ancestors: event.ancestors, nodeName: event.nodeName, time: event.time)
     }
 
     /// `--redaction-filters` on vigil_argv: the arguments are the process's own, so they are
@@ -143,20 +275,30 @@ package enum PolicyEvents {
         kind: ExportEventKind, pid: UInt32, tid: UInt32, processKtime: UInt64, cgroupID: UInt64, binary: [UInt8],
         startTime: WallTime, time: WallTime, cache: ProcessCache, nodeName: String
     ) -> ExportEvent {
+        let (process, parent, ancestors) = processes(
+            pid: pid, tid: tid, processKtime: processKtime, cgroupID: cgroupID, binary: binary, startTime: startTime,
+            cache: cache, nodeName: nodeName)
+        return ExportEvent(kind: kind, process: process, parent: parent, ancestors: ancestors, nodeName: nodeName, time: time)
+    }
+
+    /// A policy event's process, parent and ancestors (see ``event(kind:pid:tid:processKtime:cgroupID:binary:startTime:time:cache:nodeName:)``).
+    @inline(__always)
+    static func processes(
+        pid: UInt32, tid: UInt32, processKtime: UInt64, cgroupID: UInt64, binary: [UInt8], startTime: WallTime,
+        cache: ProcessCache, nodeName: String
+    ) -> (ExportedProcess, ExportedProcess?, [ExportedProcess]) {
         // One binding whose fields move into the event: optional chains on the context (one per
         // field) copied each field out and then destroyed the context, per policy event.
         if let context =
             (processKtime != 0 ? cache.context(pid: pid, ktime: processKtime, tid: tid) : nil)
             ?? cache.context(pid: pid, ktime: 0, tid: tid)
         {
-            return ExportEvent(
-                kind: kind, process: context.process, parent: context.parent, ancestors: context.ancestors,
-                nodeName: nodeName, time: time)
+            return (context.process, context.parent, context.ancestors)
         }
         let process = ExportedProcess(
             execID: ExecIDs.make(node: nodeName, ktime: processKtime, pid: pid), pid: pid, tid: tid, uid: 0,
             auid: UInt32.max, cwd: [], binary: binary, arguments: [], flags: [.miss], startTime: startTime,
             cgroupID: cgroupID)
-        return ExportEvent(kind: kind, process: process, parent: nil, ancestors: [], nodeName: nodeName, time: time)
+        return (process, nil, [])
     }
 }

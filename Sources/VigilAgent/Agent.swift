@@ -363,9 +363,11 @@ package struct ProcessMonitorService: Service {
             guard broadcaster.subscriberCount > 0 else { return }
             broadcaster.publish(Self.eventLine(fullEncoder.encode(event), event))
         }
-        exporter.lineObserver = { event, line in
-            counters.increment(event.kind)
+        exporter.lineObserver = { observed, line in
+            counters.increment(observed.tag)
             guard broadcaster.subscriberCount > 0 else { return }
+            // A policy record's event is rendered here, only while someone watches.
+            let event = observed.event
             switch (streamEncoder, event.kind) {
             case (let encoder?, .tracepoint), (let encoder?, .kprobe), (let encoder?, .lsm), (let encoder?, .uprobe):
                 broadcaster.publish(Self.eventLine(encoder.encode(event), event))

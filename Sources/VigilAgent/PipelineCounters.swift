@@ -12,7 +12,7 @@ final class EventTypeCounters {
 
     init(metrics: VigilMetrics) { self.metrics = metrics }
 
-    func increment(_ kind: ExportEventKind) {
+    func increment(_ kind: ExportEventKind.Tag) {
         let index: Int
         switch kind {
         case .exec: index = 0

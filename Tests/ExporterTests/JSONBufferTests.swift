@@ -35,4 +35,35 @@ import Testing
         buffer.append(static: "again")
         #expect(buffer.bytes == Array("again".utf8))
     }
+
+    /// The node name's key is rendered once per name: a changed name is rendered afresh.
+    @Test func nodeNameRenderedPerName() {
+        var buffer = JSONBuffer(capacity: 8)
+        for name in ["a", "a", "n\"ode\u{1}", "n\"ode\u{1}", "a"] { buffer.appendNodeName(name) }
+        let expected = #","node_name":"a","node_name":"a","node_name":"n\"ode\u0001","node_name":"n\"ode\u0001","node_name":"a""#
+        #expect(String(decoding: buffer.bytes, as: UTF8.self) == expected)
+    }
+
+    /// Decimals written in place, at every digit count and both ends of the range.
+    @Test func decimalsInPlace() {
+        var values: [UInt64] = [0, 9, 10, 99, 100, UInt64(UInt32.max), UInt64.max]
+        var power: UInt64 = 1
+        for _ in 0..<19 {
+            values += [power - 1, power, power + 1]
+            power *= 10
+        }
+        var buffer = JSONBuffer(capacity: 1)
+        var expected = ""
+        for value in values {
+            buffer.appendDecimal(value)
+            expected += "\(value),"
+            buffer.append(UInt8(ascii: ","))
+        }
+        for value: Int64 in [0, -1, 1, .min, .max] {
+            buffer.appendSignedDecimal(value)
+            expected += "\(value),"
+            buffer.append(UInt8(ascii: ","))
+        }
+        #expect(String(decoding: buffer.bytes, as: UTF8.self) == expected)
+    }
 }
