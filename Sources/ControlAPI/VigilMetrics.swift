@@ -25,6 +25,7 @@ import Synchronization
 /// | `vigil_export_filtered_events_total` | counter | kept out by `--export-allowlist`/`--export-denylist` |
 /// | `vigil_export_ratelimit_events_dropped_total` | counter | dropped by `--export-rate-limit` |
 /// | `vigil_event_subscribers` | gauge | |
+/// | `vigil_network_verdicts_total` | counter | `namespace`, `workload`, `policy`, `verdict` (`denied`, `would_deny`, `allowed`); at most ``networkLabelSets`` label sets, then `namespace`/`workload` `_other` |
 /// | `vigil_flows_total` | counter | `result`: `exported`, `dropped`, `untracked`, `unowned` (`--enable-flows`) |
 /// | `vigil_dns_answers_total` | counter | `result`: `learnt`, `refused`, `cut`, `dropped` (`--enable-dns-names`) |
 /// | `vigil_dns_cache_evictions_total` | counter | (`--enable-dns-names`) |
@@ -79,6 +80,7 @@ package final class VigilMetrics: Sendable {
         var missed: [MissedPlace: CoreMetrics.Counter] = [:]
         var actions: [PolicyActionKey: CoreMetrics.Counter] = [:]
         var policies: [PolicyState: CoreMetrics.Gauge] = [:]
+        var network: [NetworkVerdictKey: CoreMetrics.Counter] = [:]
         /// Last absolute values given to `advance(...)`, per counter.
         var totals: [String: Int64] = [:]
     }
@@ -142,6 +144,46 @@ package final class VigilMetrics: Sendable {
                 label: "vigil_policy_actions_total", dimensions: [("policy", policy), ("action", action)],
                 factory: factory)
             cache.actions[key] = counter
+            return counter
+        }
+    }
+
+    /// Distinct (namespace, workload, policy, verdict) series of `vigil_network_verdicts_total`
+    /// kept; past it, new namespaces and workloads are counted as `_other`, so a cluster with many
+    /// short-lived workloads cannot grow the scrape without bound.
+    package static let networkLabelSets = 1000
+
+    package struct NetworkVerdictKey: Hashable, Sendable {
+        package var namespace: String
+        package var workload: String
+        package var policy: String
+        package var verdict: String
+
+        package init(namespace: String, workload: String, policy: String, verdict: String) {
+            self.namespace = namespace
+            self.workload = workload
+            self.policy = policy
+            self.verdict = verdict
+        }
+    }
+
+    /// `vigil_network_verdicts_total{namespace,workload,policy,verdict}` (bounded: see
+    /// ``networkLabelSets``).
+    package func networkVerdicts(_ key: NetworkVerdictKey) -> CoreMetrics.Counter {
+        cache.withLock { cache in
+            if let counter = cache.network[key] { return counter }
+            var key = key
+            if cache.network.count >= Self.networkLabelSets {
+                key.namespace = "_other"
+                key.workload = "_other"
+                if let counter = cache.network[key] { return counter }
+            }
+            let counter = CoreMetrics.Counter(
+                label: "vigil_network_verdicts_total",
+                dimensions: [
+                    ("namespace", key.namespace), ("workload", key.workload), ("policy", key.policy), ("verdict", key.verdict),
+                ], factory: factory)
+            cache.network[key] = counter
             return counter
         }
     }

@@ -7,6 +7,8 @@ import Events
 /// mechanism), kept out of this module so the exporter does not depend on the policy compiler.
 /// A class: an event holds a reference, never a copy of the hook.
 package protocol PolicyRecordHook: AnyObject, Sendable {
+    /// The policy the hook belongs to (`policy_name`).
+    var policyName: String { get }
     /// The kind of event the hook's records become (`process_tracepoint`, `process_kprobe`,
     /// `process_lsm` or `process_uprobe`).
     var eventTag: ExportEventKind.Tag { get }
@@ -76,6 +78,33 @@ package struct ObservedEvent {
         full = nil
         policy = event
         tag = event.pointee.hook.eventTag
+    }
+
+    /// What `vigil_network_verdicts_total` counts of the event, read without rendering it: nil
+    /// for an event on no network operation (one without a socket or socket-address argument).
+    package var networkVerdict: NetworkVerdict? {
+        if let policy {
+            // Read in place: the event is noncopyable.
+            guard policy.pointee.record.args.contains(where: \.isNetwork) else { return nil }
+            let record = policy.pointee.record
+            return NetworkVerdict(
+                pod: policy.pointee.process.pod, policy: policy.pointee.hook.policyName,
+                action: PolicyAction(abi: record.action), notDone: record.monitor || record.fenced)
+        }
+        guard let full else { return nil }
+        let args: [Argument]
+        let outcome: PolicyOutcome
+        switch full.pointee.kind {
+        case .tracepoint(_, _, let a, let o), .kprobe(_, let a, let o), .lsm(_, let a, let o), .uprobe(_, _, _, let a, let o):
+            (args, outcome) = (a, o)
+        case .exec, .exit:
+            return nil
+        }
+        guard args.contains(where: \.value.isNetwork) else { return nil }
+        // A flow (--enable-flows) has no policy: a connection no policy denied.
+        return NetworkVerdict(
+            pod: full.pointee.process.pod, policy: outcome.policyName, action: outcome.action,
+            notDone: outcome.monitor || outcome.fenced)
     }
 
     /// The event (a policy record's is rendered here, per read: read it once).
@@ -159,5 +188,53 @@ extension JSONLineEncoder {
         var line = JSONBuffer(capacity: 2048)
         encode(event, into: &line)
         return line.bytes
+    }
+}
+
+/// A network event's labels in `vigil_network_verdicts_total`: where it came from, which policy
+/// decided, and what it decided.
+package struct NetworkVerdict: Sendable, Hashable {
+    /// `process.pod.namespace`, empty for a host process.
+    package var namespace: String
+    /// `process.pod.workload`, empty for a host process.
+    package var workload: String
+    /// `policy_name`, empty for a flow no policy reported.
+    package var policy: String
+    /// `denied` (an Override that was done), `would_deny` (in monitor mode or outside the
+    /// fence), `allowed` (anything else: reported, killed after the fact, or a flow).
+    package var verdict: String
+
+    package init(pod: ExportedPod?, policy: String, action: PolicyAction, notDone: Bool) {
+        namespace = pod?.namespace ?? ""
+        workload = pod?.workload ?? ""
+        self.policy = policy
+        verdict = action == .override ? (notDone ? "would_deny" : "denied") : "allowed"
+    }
+
+    package init(namespace: String, workload: String, policy: String, verdict: String) {
+        self.namespace = namespace
+        self.workload = workload
+        self.policy = policy
+        self.verdict = verdict
+    }
+}
+
+extension RawArgument {
+    /// A socket or socket address: the argument of a connect, a send or a flow.
+    var isNetwork: Bool {
+        switch self {
+        case .sock, .sockaddr, .kernelSock: true
+        default: false
+        }
+    }
+}
+
+extension ArgumentValue {
+    /// A socket or socket address (`sock_arg`, `sockaddr_arg`).
+    var isNetwork: Bool {
+        switch self {
+        case .sock, .sockaddr, .socket: true
+        default: false
+        }
     }
 }

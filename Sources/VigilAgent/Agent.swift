@@ -183,7 +183,9 @@ package struct ProcessMonitorService: Service {
         let metrics = VigilMetrics(registry: registry)
         let broadcaster = EventBroadcaster(onDrop: { count in metrics.missedEvents(.client).increment(by: Int64(count)) })
         defer { broadcaster.finish() }
-        observeLines(of: exporter, broadcaster: broadcaster, counters: EventTypeCounters(metrics: metrics))
+        observeLines(
+            of: exporter, broadcaster: broadcaster, counters: EventTypeCounters(metrics: metrics),
+            network: NetworkVerdictCounters(metrics: metrics))
         let shared = SharedState()
         let controller = AgentController(
             engine: engine, sources: configuration.policies, persistDirectory: configuration.persistPolicies,
@@ -351,7 +353,9 @@ package struct ProcessMonitorService: Service {
 
     /// Every exported line counts toward `vigil_events_total` and goes to the control API's
     /// event streams while someone watches.
-    private func observeLines(of exporter: Exporter, broadcaster: EventBroadcaster, counters: EventTypeCounters) {
+    private func observeLines(
+        of exporter: Exporter, broadcaster: EventBroadcaster, counters: EventTypeCounters, network: NetworkVerdictCounters
+    ) {
         // The control API's stream always carries Vigil's own fields (tracectl shows monitor mode
         // and the fence from them): a strict export's policy events are encoded once more for
         // it, only while someone watches.
@@ -365,6 +369,7 @@ package struct ProcessMonitorService: Service {
         }
         exporter.lineObserver = { observed, line in
             counters.increment(observed.tag)
+            if let verdict = observed.networkVerdict { network.increment(verdict) }
             guard broadcaster.subscriberCount > 0 else { return }
             // A policy record's event is rendered here, only while someone watches.
             let event = observed.event

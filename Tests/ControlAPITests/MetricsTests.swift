@@ -39,6 +39,28 @@ func parsePrometheus(_ text: String) throws -> (types: [String: String], samples
 
 @Suite("Metrics")
 struct MetricsTests {
+    @Test("vigil_network_verdicts_total: labelled by namespace, workload, policy and verdict, and bounded")
+    func networkVerdicts() throws {
+        let metrics = VigilMetrics(registry: PrometheusCollectorRegistry())
+        metrics.networkVerdicts(.init(namespace: "shop", workload: "web", policy: "egress", verdict: "denied")).increment()
+        metrics.networkVerdicts(.init(namespace: "shop", workload: "web", policy: "egress", verdict: "denied")).increment()
+        metrics.networkVerdicts(.init(namespace: "", workload: "", policy: "", verdict: "allowed")).increment()
+        var parsed = try parsePrometheus(metrics.exposition())
+        #expect(parsed.types["vigil_network_verdicts_total"] == "counter")
+        #expect(parsed.samples[#"vigil_network_verdicts_total{namespace="shop",workload="web",policy="egress",verdict="denied"}"#] == 2)
+        #expect(parsed.samples[#"vigil_network_verdicts_total{namespace="",workload="",policy="",verdict="allowed"}"#] == 1)
+        // Past the bound, new namespaces and workloads fold into _other; known series go on.
+        for i in 0..<(VigilMetrics.networkLabelSets + 50) {
+            metrics.networkVerdicts(.init(namespace: "ns\(i)", workload: "w", policy: "egress", verdict: "allowed")).increment()
+        }
+        metrics.networkVerdicts(.init(namespace: "shop", workload: "web", policy: "egress", verdict: "denied")).increment()
+        parsed = try parsePrometheus(metrics.exposition())
+        let series = parsed.samples.keys.filter { $0.hasPrefix("vigil_network_verdicts_total{") }
+        #expect(series.count == VigilMetrics.networkLabelSets + 1, "\(series.count)")
+        #expect(parsed.samples[#"vigil_network_verdicts_total{namespace="_other",workload="_other",policy="egress",verdict="allowed"}"#] == 52)
+        #expect(parsed.samples[#"vigil_network_verdicts_total{namespace="shop",workload="web",policy="egress",verdict="denied"}"#] == 3)
+    }
+
     @Test("VigilMetrics: names, labels, cumulative totals")
     func vigilMetrics() throws {
         let registry = PrometheusCollectorRegistry()

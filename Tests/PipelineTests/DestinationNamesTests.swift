@@ -51,6 +51,22 @@ import TestSupport
         #expect(pipeline.dnsNames?.stats.answers == 1 && pipeline.dnsNames?.stats.cut == 1)
     }
 
+    /// What `vigil_network_verdicts_total` reads of each exported event, without rendering it.
+    @Test func aFlowIsAnAllowedNetworkEventAndAnExecIsNone() throws {
+        let exporter = Exporter(stdout: nil, file: nil)
+        var verdicts: [NetworkVerdict?] = []
+        exporter.lineObserver = { observed, _ in verdicts.append(observed.networkVerdict) }
+        let pipeline = Pipeline(
+            cache: ProcessCache(config: ProcessCacheConfig(nodeName: "n"), clock: KtimeClock(bootWallNanoseconds: 0)),
+            exporter: exporter, nodeName: "n", clock: KtimeClock(bootWallNanoseconds: 0))
+        pipeline.handle(Self.flow(cgroup: 5, start: 1_000))
+        pipeline.endBatch()
+        #expect(verdicts == [NetworkVerdict(namespace: "", workload: "", policy: "", verdict: "allowed")])
+        #expect(NetworkVerdict(pod: nil, policy: "egress", action: .override, notDone: false).verdict == "denied")
+        #expect(NetworkVerdict(pod: nil, policy: "egress", action: .override, notDone: true).verdict == "would_deny")
+        #expect(NetworkVerdict(pod: nil, policy: "egress", action: .sigkill, notDone: false).verdict == "allowed")
+    }
+
     @Test func theDestinationOfPolicyArguments() {
         #expect(DestinationNames.destination(of: [.integer(3), .sockaddr(family: 2, port: 443, address: [10, 1, 2, 3] + Array(repeating: 0, count: 12))]) == [10, 1, 2, 3])
         let v6 = Array(repeating: UInt8(0xAB), count: 16)
