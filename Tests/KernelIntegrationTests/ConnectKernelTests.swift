@@ -94,11 +94,11 @@ struct ConnectKernelTests {
             """
     }
 
-    func start(_ yaml: String, dir: TempDir) throws -> AgentHarness {
+    func start(_ yaml: String, dir: TempDir, arguments: [String] = []) throws -> AgentHarness {
         let policies = "\(dir.path)/policies"
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
         try yaml.write(toFile: "\(policies)/deny.yaml", atomically: true, encoding: .utf8)
-        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies])
+        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies] + arguments)
         try agent.waitForLog("policy=deny-test-ports")
         return agent
     }
@@ -141,6 +141,31 @@ struct ConnectKernelTests {
         #expect(!agent.events.contains {
             $0.type == "process_lsm" && ($0.args.first?["sockaddr_arg"] as? [String: Any])?["port"] as? Int == Int(allowed.port)
         })
+    }
+
+    /// The denials of a node in Prometheus: `vigil_network_verdicts_total` by policy and verdict
+    /// (the test process is a host process: empty namespace and workload).
+    @Test func deniedConnectsAreCountedByPolicyAndVerdict() throws {
+        let dir = try TempDir("vigil-connect")
+        defer { dir.remove() }
+        let denied = try Listener()
+        defer { denied.close() }
+        let port = 20000 + Int((getpid() + 7) % 20000)
+        let agent = try start(policy(ports: [denied.port]), dir: dir, arguments: ["--metrics-server", "127.0.0.1:\(port)"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.inside {
+            for _ in 0..<3 { #expect(connectErrno(port: denied.port) == EPERM) }
+        }
+        _ = try agent.waitFor("the third denied connect") { _ in
+            agent.events.filter { $0.type == "process_lsm" && $0.policyName == "deny-test-ports" }.count >= 3
+        }
+        let key = #"vigil_network_verdicts_total{namespace="",workload="",policy="deny-test-ports",verdict="denied"}"#
+        let body = try TracectlKernelTests.httpGet(port: UInt16(port), path: "/metrics")
+        let sample = body.split(separator: "\n").first { $0.hasPrefix(key + " ") }
+        #expect(sample.flatMap { Double($0.split(separator: " ")[1]) } ?? 0 >= 3, "\(body.split(separator: "\n").filter { $0.contains("network") })")
     }
 
     @Test func monitorModeReportsTheDenyAndBlocksNothing() throws {
