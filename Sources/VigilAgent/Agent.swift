@@ -477,7 +477,7 @@ package struct ProcessMonitorService: Service {
         scopes: PodScopes?, pinDirectory: String?
     ) throws -> PolicyEngine {
         let tracefsRoot = try TracefsMount.ensure()
-        var environment = CompileEnvironment.live(
+        let environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: hostNamespaces,
             connectSignalsAvailable: sensor.connectResultsAvailable,
@@ -487,8 +487,6 @@ package struct ProcessMonitorService: Service {
             kernelFunctionHasBTF: { KernelBTF.hasFunction($0) },
             uprobeRefusal: CompileEnvironment.uprobePMURefusal()
                 ?? (sensor.uprobesAvailable ? nil : "the agent's uprobe programs did not load here (see the agent log)"))
-        // The same refusal for `tracectl policy add`'s check as for the install.
-        environment.policyProgramsUnavailable = sensor.policyProgramsUnavailableReason
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             scopes: scopes,

@@ -121,6 +121,12 @@ package final class PolicyEngine: Sendable {
         self.scopes = scopes
         self.kernel = kernel
         self.pinDirectory = pinDirectory
+        // Without policy programs (no bpf_loop()) the compiler refuses every policy with the
+        // kernel's reason: install and check alike, as `tracectl policy validate` does.
+        var environment = environment
+        if environment.policyProgramsUnavailable == nil {
+            environment.policyProgramsUnavailable = kernel.policyProgramsUnavailableReason
+        }
         self.compiler = PolicyCompiler(environment: environment)
         self.logger = logger
         self.state = Mutex(
@@ -161,7 +167,6 @@ package final class PolicyEngine: Sendable {
     ///   policy cannot run here; the previously loaded version, if any, keeps running.
     @discardableResult
     package func install(_ document: TracingPolicyDocument, source: String) throws -> Loaded {
-        if let reason = kernel.policyProgramsUnavailableReason { throw Self.failure(document, reason) }
         return try state.withLock { state in
             var sets = state.sets
             var compiled: CompiledPolicy
