@@ -54,7 +54,7 @@ package struct PolicyCompiler {
         // nodeSelector: whether the policy runs here depends on this node's labels, which come
         // from the API server. Without it the policy would run on every node, which is what its
         // author ruled out; refused instead (an empty selector matches every node).
-        if let selector = spec.nodeSelector, !selector.isEmpty, !environment.podScopesAvailable {
+        if let selector = spec.restrictingNodeSelector, !environment.podScopesAvailable {
             context.errors.append(
                 PolicyCompileError(
                     location: selector.location, path: "spec.nodeSelector",

@@ -52,6 +52,12 @@ package struct PolicySpec: PolicyNode {
     package var hostSelector: LabelSelector?
     /// Nodes (by labels) that load the policy.
     package var nodeSelector: LabelSelector?
+    /// The nodeSelector when it restricts the nodes: nil when absent or written `{}`, which
+    /// matches every node.
+    package var restrictingNodeSelector: LabelSelector? {
+        guard let nodeSelector, !nodeSelector.isEmpty else { return nil }
+        return nodeSelector
+    }
     /// Emit `process_loader` events.
     package var loader = false
     /// `enforcers` (at most one).

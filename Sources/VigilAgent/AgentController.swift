@@ -223,7 +223,7 @@ package final class AgentController: AgentControl, Sendable {
     /// out (and, when a previous version runs, removes that) and returns why. A policy that does
     /// not compile is refused either way, so its errors show on every node.
     private func install(_ document: TracingPolicyDocument, source: String) throws -> String? {
-        if document.spec.nodeSelector.map({ !$0.isEmpty }) ?? false {
+        if document.spec.restrictingNodeSelector != nil {
             if let failure = engine.check(document) { throw failure }
             if case .hold(let reason) = nodeGate.decide(document) {
                 if engine.loaded.contains(where: { $0.name == document.name && $0.namespace == document.namespace }) {
@@ -252,7 +252,7 @@ package final class AgentController: AgentControl, Sendable {
             guard nodeGate.update(labels) else { return }
             logger.info("node labels", metadata: ["labels": "\(labels.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "unknown")"])
             let gated = entries.withLock { entries in
-                entries.filter { $0.value.enabled && $0.value.document.spec.nodeSelector.map { !$0.isEmpty } ?? false }
+                entries.filter { $0.value.enabled && $0.value.document.spec.restrictingNodeSelector != nil }
             }
             for (key, entry) in gated.sorted(by: { $0.key < $1.key }) {
                 // A refused policy stays refused until its source changes.

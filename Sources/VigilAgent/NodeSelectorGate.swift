@@ -39,7 +39,7 @@ package final class NodeSelectorGate: Sendable {
     package var currentLabels: [String: String]? { labels.withLock { $0 } }
 
     package func decide(_ document: TracingPolicyDocument) -> Decision {
-        guard let selector = document.spec.nodeSelector, !selector.isEmpty else { return .apply }
+        guard let selector = document.spec.restrictingNodeSelector else { return .apply }
         let requirements = LabelRequirements(selector)
         guard let labels = currentLabels else {
             return .hold("nodeSelector {\(requirements)}: waiting for this node's labels from the API server")

@@ -113,13 +113,18 @@ package enum CompactFormatter {
         for arg in args {
             let sock = (arg["sockaddr_arg"] ?? arg["sock_arg"]) as? [String: Any]
             guard let sock, let address = (sock["addr"] ?? sock["daddr"]) as? String, !address.isEmpty else { continue }
-            let port = sock["port"] ?? sock["dport"]
-            let host = address.contains(":") ? "[\(address)]" : address
             let names = args.first { $0["label"] as? String == "destination_names" }?["string_arg"] as? String ?? ""
-            let shown = names.isEmpty ? host : "\(names)(\(host))"
-            return port.map { "\(shown):\($0)" } ?? shown
+            return endpointText(address, port: sock["port"] ?? sock["dport"], names: names)
         }
         return nil
+    }
+
+    /// `10.0.0.1:443`, `[::1]:443` (an IPv6 address in brackets, so the port stays readable),
+    /// `name(10.0.0.1):443` with the names DNS gave; without a port, the address alone.
+    static func endpointText(_ address: String, port: Any?, names: String = "") -> String {
+        let host = address.contains(":") ? "[\(address)]" : address
+        let shown = names.isEmpty ? host : "\(names)(\(host))"
+        return port.map { "\(shown):\($0)" } ?? shown
     }
 
     /// `DENIED (policy egress)`, `DENIED (policy egress; monitor: not done)`, `ALLOWED (policy
@@ -208,10 +213,7 @@ package enum CompactFormatter {
     static func flowText(_ value: Any?) -> String {
         let args = value as? [[String: Any]] ?? []
         func labelled(_ label: String) -> [String: Any] { args.first { $0["label"] as? String == label } ?? [:] }
-        func endpoint(_ address: Any?, _ port: Any?) -> String {
-            let text = address as? String ?? ""
-            return "\(text.contains(":") ? "[\(text)]" : text):\(port ?? 0)"
-        }
+        func endpoint(_ address: Any?, _ port: Any?) -> String { endpointText(address as? String ?? "", port: port ?? 0) }
         let sock = labelled("sock")["sock_arg"] as? [String: Any] ?? [:]
         let seconds = Double(labelled("duration_ns")["size_arg"] as? String ?? "") ?? 0
         return [
@@ -237,10 +239,8 @@ package enum CompactFormatter {
             case "sockaddr_arg", "sock_arg":
                 let sock = value as? [String: Any] ?? [:]
                 let address = sock["addr"] as? String ?? sock["daddr"] as? String ?? ""
-                let port = sock["port"] ?? sock["dport"]
-                let host = address.contains(":") ? "[\(address)]" : address
-                if let port { return "\(host):\(port)" }
-                return host.isEmpty ? (sock["family"] as? String ?? "sockaddr") : host
+                if address.isEmpty && sock["port"] == nil && sock["dport"] == nil { return sock["family"] as? String ?? "sockaddr" }
+                return endpointText(address, port: sock["port"] ?? sock["dport"])
             case "file_arg", "path_arg":
                 return (value as? [String: Any])?["path"] as? String ?? "\(value)"
             case "bytes_arg":

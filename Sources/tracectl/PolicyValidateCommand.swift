@@ -91,7 +91,7 @@ package struct PolicyValidateCommand: ParsableCommand {
                     for warning in compiled.warnings { lines.append("\(file): warning: policy \(document.name): \(warning)") }
                     // Whether it runs on a node depends on that node's labels, which only the
                     // agent there reads from the API server.
-                    if let selector = document.spec.nodeSelector, !selector.isEmpty {
+                    if let selector = document.spec.restrictingNodeSelector {
                         lines.append(
                             "\(selector.location): note: policy \(document.name): \(NotChecked.marker)whether a node's labels "
                                 + "match nodeSelector {\(LabelRequirements(selector))}: it runs only on nodes where they do")
