@@ -89,7 +89,7 @@ let package = Package(
         ]),
         // Control API (UNIX socket HTTP+JSON, /metrics) and its client, `tracectl`.
         .target(name: "ControlAPI", dependencies: [
-            "TracingPolicy",
+            "TracingPolicy", "Events", "ExportFilters",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "TracingPolicyTests", dependencies: ["TracingPolicy", "TestSupport"]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "TracingPolicy", "Tracefs", "CVigilABI", "Events", "TestSupport"]),
         .testTarget(name: "ControlAPITests", dependencies: [
-            "ControlAPI", "tracectl", "TracingPolicy", "PolicyCompiler", "Tracefs", "TestSupport", "KernelFeatures",
+            "ControlAPI", "tracectl", "TracingPolicy", "PolicyCompiler", "Tracefs", "TestSupport", "KernelFeatures", "Events",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import ExportFilters
+
 /// What the agent does for the control API. `ControlServer` turns each route into one call.
 ///
 /// Every method may be called concurrently from several connections; implementations serialise
@@ -43,9 +45,17 @@ package protocol AgentControl: Sendable {
     /// Each call returns its own stream with its own bounded buffer; the agent implements this
     /// with `EventBroadcaster.subscribe(filter:)`.
     func events(filter: EventFilter) -> EventSubscription
+
+    /// What the event stream's Tetragon filter lines are read with: the agent's own export
+    /// flags (`--enable-ancestors`, `--enable-pid-set-filter`), so a line the export takes the
+    /// stream takes too.
+    var streamFilterContext: ExportFilterContext { get }
 }
 
 extension AgentControl {
+    /// Without export flags: no ancestors on events, no pid set.
+    package var streamFilterContext: ExportFilterContext { ExportFilterContext() }
+
     /// Every exported line, unfiltered.
     package func events() -> EventSubscription {
         events(filter: EventFilter())

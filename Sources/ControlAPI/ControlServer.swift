@@ -186,7 +186,7 @@ package final class ControlServer: Service, Sendable {
         }
         router.get("/v1/events") { request, context in
             let query = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
-            let filter = try EventFilter(query: query)
+            let filter = try EventFilter(query: query, context: agent.streamFilterContext)
             return try eventStream(agent.events(filter: filter), channel: context.channel, streams: streams)
         }
         return router

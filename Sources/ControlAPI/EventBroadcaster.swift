@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Events
 import Synchronization
 
 /// Fans exported event lines out to the `/v1/events` clients.
@@ -47,12 +48,14 @@ package final class EventBroadcaster: Sendable {
         self.onDrop = onDrop
     }
 
-    /// Queues `line` for every subscriber whose filter it passes. Never blocks.
-    package func publish(_ line: EventLine) {
+    /// Queues `line` for every subscriber whose filter it passes. Never blocks. `event`, the
+    /// event the line was encoded from, is what clients' Tetragon filter lines read; the agent
+    /// calls this from its exporter's thread only (those filters are not thread-safe).
+    package func publish(_ line: EventLine, event: ExportEvent? = nil) {
         let subscribers = state.withLock { $0.snapshot }
         guard !subscribers.isEmpty else { return }
         var dropped: UInt64 = 0
-        for subscriber in subscribers where subscriber.filter.matches(line) {
+        for subscriber in subscribers where subscriber.filter.matches(line, event: event) {
             if !subscriber.deliver(line) { dropped += 1 }
         }
         if dropped > 0 { onDrop?(dropped) }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import Events
+import ExportFilters
 import Foundation
 
 /// One exported event: the JSON line exactly as the exporter wrote it, plus the few fields the
@@ -168,6 +170,9 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
     package var actions: Set<String> = []
     /// Verdicts (``Verdict``); empty = all lines, with a verdict or not.
     package var verdicts: Set<Verdict> = []
+    /// Tetragon's filter lines (`allowlist=`, `denylist=`: the JSON lines `--export-allowlist`
+    /// and `--export-denylist` take), evaluated on the event by the export's own filter code.
+    package var exportFilters: StreamExportFilters?
 
     /// What a policy decided about an operation, for `tracectl events --verdict`.
     package enum Verdict: String, Sendable, Hashable, CaseIterable {
@@ -196,13 +201,18 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
     ]
 
     /// A filter from the query parameters of `GET /v1/events` (`types`, `binary`, `namespace`,
-    /// `pod`, `policy`, `action`; lists are comma-separated and parameters may repeat).
+    /// `pod`, `policy`, `action`, `verdict`; lists are comma-separated and parameters may
+    /// repeat; `allowlist` and `denylist` hold Tetragon's filter JSON lines, read with `context`
+    /// as the agent reads its export flags).
     ///
-    /// - Throws: `ControlError.badRequest` listing every bad value (unknown type, invalid regex).
-    package init(query: [(String, String)]) throws(ControlError) {
+    /// - Throws: `ControlError.badRequest` listing every bad value (unknown type, invalid regex,
+    ///   a filter line's mistake with its line and field).
+    package init(query: [(String, String)], context: ExportFilterContext = .init()) throws(ControlError) {
         var problems: [String] = []
         var binaryPatterns: [String] = []
         var podPatterns: [String] = []
+        var allowlist: [String] = []
+        var denylist: [String] = []
         for (key, value) in query {
             let items = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             switch key {
@@ -232,8 +242,21 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
                         problems.append("verdict: unknown verdict \"\(item)\" (known: denied, allowed)")
                     }
                 }
+            case "allowlist":
+                allowlist.append(value)
+            case "denylist":
+                denylist.append(value)
             default:
-                problems.append("\(key): unknown parameter (known: types, binary, namespace, pod, policy, action, verdict)")
+                problems.append(
+                    "\(key): unknown parameter (known: types, binary, namespace, pod, policy, action, verdict, allowlist, denylist)")
+            }
+        }
+        if !allowlist.isEmpty || !denylist.isEmpty {
+            do {
+                exportFilters = try StreamExportFilters(
+                    allowlist: allowlist.joined(separator: "\n"), denylist: denylist.joined(separator: "\n"), context: context)
+            } catch {
+                problems.append("\(error)")
             }
         }
         func compile(_ patterns: [String], _ name: String) -> NSRegularExpression? {
@@ -270,11 +293,13 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
     /// True when no filter is set.
     package var isEmpty: Bool {
         types.isEmpty && binary == nil && namespaces.isEmpty && pod == nil && policies.isEmpty && actions.isEmpty
-            && verdicts.isEmpty
+            && verdicts.isEmpty && exportFilters == nil
     }
 
-    /// Whether `line` passes. Cheap checks first; the regular expressions last.
-    package func matches(_ line: EventLine) -> Bool {
+    /// Whether `line` passes. Cheap checks first; the regular expressions last. `event` is
+    /// the event the line was encoded from, which Tetragon's filter lines read; a line without
+    /// one (a replay) does not pass them.
+    package func matches(_ line: EventLine, event: ExportEvent? = nil) -> Bool {
         if line.type == EventLine.droppedNoticeType { return true }
         if !types.isEmpty, !types.contains(line.type) { return false }
         if !policies.isEmpty {
@@ -293,6 +318,9 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
             guard let verdict = Self.verdict(of: line), verdicts.contains(verdict) else { return false }
         }
         if let binary, !Self.search(binary, in: line.binary) { return false }
+        if let exportFilters {
+            guard let event, exportFilters.admits(event) else { return false }
+        }
         return true
     }
 
@@ -309,6 +337,42 @@ package struct EventFilter: Sendable, Hashable, CustomStringConvertible {
         if !policies.isEmpty { parts.append("policy=\(policies.sorted().joined(separator: ","))") }
         if !actions.isEmpty { parts.append("action=\(actions.sorted().joined(separator: ","))") }
         if !verdicts.isEmpty { parts.append("verdict=\(verdicts.map(\.rawValue).sorted().joined(separator: ","))") }
+        if let exportFilters {
+            if !exportFilters.allowlist.isEmpty { parts.append("allowlist=\(exportFilters.allowlist)") }
+            if !exportFilters.denylist.isEmpty { parts.append("denylist=\(exportFilters.denylist)") }
+        }
         return parts.isEmpty ? "all" : parts.joined(separator: " ")
+    }
+}
+
+/// Tetragon's `--export-allowlist`/`--export-denylist` lines for one `/v1/events` client, run by
+/// the export's own ``ExportFilters``: the stream and the export file filter alike.
+///
+/// `@unchecked Sendable`: ``ExportFilters`` keeps caches (binary verdicts, the pid set) and is
+/// not thread-safe; ``EventBroadcaster/publish(_:event:)``, its only caller, runs on the
+/// exporter's one thread.
+package final class StreamExportFilters: @unchecked Sendable, Hashable {
+    /// The lines as given, one JSON object per line.
+    package let allowlist: String
+    package let denylist: String
+    private let filters: ExportFilters
+
+    /// - Throws: ``FilterError`` naming `allowlist` or `denylist`, the line and the field.
+    package init(allowlist: String, denylist: String, context: ExportFilterContext) throws(FilterError) {
+        self.allowlist = allowlist
+        self.denylist = denylist
+        filters = try ExportFilters(
+            allowlist: allowlist, denylist: denylist, context: context, names: ("allowlist", "denylist"))
+    }
+
+    func admits(_ event: ExportEvent) -> Bool { filters.admits(event) }
+
+    package static func == (a: StreamExportFilters, b: StreamExportFilters) -> Bool {
+        a.allowlist == b.allowlist && a.denylist == b.denylist
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(allowlist)
+        hasher.combine(denylist)
     }
 }

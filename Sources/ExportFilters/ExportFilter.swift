@@ -151,18 +151,22 @@ package final class ExportFilters {
 
     private static let nextID = Atomic<UInt64>(0)
 
-    /// Parses both flags' JSON lines.
+    /// Parses both flags' JSON lines. `names` are what errors call the two lists (the agent's
+    /// flags; `tracectl events` passes its own).
     ///
     /// - Throws: ``FilterError`` naming the flag, line and field of the first mistake.
-    package init(allowlist: String, denylist: String, context: ExportFilterContext = .init()) throws(FilterError) {
+    package init(
+        allowlist: String, denylist: String, context: ExportFilterContext = .init(),
+        names: (allowlist: String, denylist: String) = ("--export-allowlist", "--export-denylist")
+    ) throws(FilterError) {
         var table: [(ExportFilter.Field, FilterRegex)] = []
         var allow: [ExportFilter] = []
         var deny: [ExportFilter] = []
-        for (text, flag) in [(allowlist, "--export-allowlist"), (denylist, "--export-denylist")] {
+        for (text, flag, isAllowlist) in [(allowlist, names.allowlist, true), (denylist, names.denylist, false)] {
             let lines = FilterLines(flag: flag)
             for (line, object) in try lines.objects(text) {
                 let filter = try Self.filter(object, line: line, lines: lines, context: context, table: &table)
-                if flag == "--export-allowlist" { allow.append(filter) } else { deny.append(filter) }
+                if isAllowlist { allow.append(filter) } else { deny.append(filter) }
             }
         }
         self.allow = allow

@@ -365,7 +365,7 @@ package struct ProcessMonitorService: Service {
         let fullEncoder = streamEncoder ?? exporter.encoder
         exporter.unexportedObserver = { event in
             guard broadcaster.subscriberCount > 0 else { return }
-            broadcaster.publish(Self.eventLine(fullEncoder.encode(event), event))
+            broadcaster.publish(Self.eventLine(fullEncoder.encode(event), event), event: event)
         }
         exporter.lineObserver = { observed, line in
             counters.increment(observed.tag)
@@ -375,9 +375,9 @@ package struct ProcessMonitorService: Service {
             let event = observed.event
             switch (streamEncoder, event.kind) {
             case (let encoder?, .tracepoint), (let encoder?, .kprobe), (let encoder?, .lsm), (let encoder?, .uprobe):
-                broadcaster.publish(Self.eventLine(encoder.encode(event), event))
+                broadcaster.publish(Self.eventLine(encoder.encode(event), event), event: event)
             default:
-                broadcaster.publish(Self.eventLine(Array(line), event))
+                broadcaster.publish(Self.eventLine(Array(line), event), event: event)
             }
         }
     }
@@ -397,7 +397,9 @@ package struct ProcessMonitorService: Service {
             enforcementFence: fence.map {
                 EnforcementFenceInfo(directory: $0.directory, path: $0.hierarchyPath, cgroupID: $0.cgroupID)
             },
-            filesReloaded: { policies, problems in health.policiesLoaded(count: policies, problems: problems) })
+            filesReloaded: { policies, problems in health.policiesLoaded(count: policies, problems: problems) },
+            streamFilterContext: ExportFilterContext(
+                ancestorsOnBase: configuration.enableAncestors, pidSetEnabled: configuration.export.pidSetFilter))
     }
 
     /// Logs the mechanisms, loads the configured policies, then lets go of what a previous run

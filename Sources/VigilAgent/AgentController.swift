@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import BPFKit
 import ControlAPI
+import ExportFilters
 import Foundation
 import Glibc
 import KernelFeatures
@@ -38,11 +39,14 @@ package final class AgentController: AgentControl, Sendable {
         /// After each load of the policy files and directory: how many policies run, and the
         /// refusals (readiness reports them).
         package var filesReloaded: @Sendable (_ policies: Int, _ problems: [String]) -> Void = { _, _ in }
+        /// The export flags the event stream's Tetragon filter lines are read with.
+        package var streamFilterContext = ExportFilterContext()
 
         package init(
             nodeName: String, attachMode: String, started: Date, counters: @escaping @Sendable () -> [String: UInt64],
             enforcementFence: EnforcementFenceInfo? = nil,
-            filesReloaded: @escaping @Sendable (_ policies: Int, _ problems: [String]) -> Void = { _, _ in }
+            filesReloaded: @escaping @Sendable (_ policies: Int, _ problems: [String]) -> Void = { _, _ in },
+            streamFilterContext: ExportFilterContext = ExportFilterContext()
         ) {
             self.nodeName = nodeName
             self.attachMode = attachMode
@@ -50,6 +54,7 @@ package final class AgentController: AgentControl, Sendable {
             self.counters = counters
             self.enforcementFence = enforcementFence
             self.filesReloaded = filesReloaded
+            self.streamFilterContext = streamFilterContext
         }
     }
 
@@ -432,6 +437,8 @@ package final class AgentController: AgentControl, Sendable {
     package func events(filter: EventFilter) -> EventSubscription {
         broadcaster.subscribe(filter: filter)
     }
+
+    package var streamFilterContext: ExportFilterContext { context.streamFilterContext }
 
     private func info(_ key: String, name: String) async throws(ControlError) -> PolicyInfo {
         guard let info = await listPolicies().first(where: { PolicyEngine.key(name: $0.name, namespace: $0.namespace) == key })

@@ -12,7 +12,9 @@ package struct EventsCommand: AsyncParsableCommand {
         abstract: "Stream live events (until Ctrl-C or the agent stops).",
         discussion: """
             Filters are applied by the agent. Several values of one filter match any of them; \
-            different filters must all match. If this client reads too slowly, the agent drops \
+            different filters must all match. --allowlist and --denylist take Tetragon's export \
+            filter lines and are evaluated by the same code as the agent's --export-allowlist and \
+            --export-denylist; the other filters are shorthands read from each line's fields. If this client reads too slowly, the agent drops \
             events for it only and says so with a {"vigil_dropped_events": N} line.
             """)
 
@@ -45,6 +47,14 @@ package struct EventsCommand: AsyncParsableCommand {
         "denied: operations a policy's Override refused (or, in monitor mode or outside the fence, would have); allowed: network events (connects, sends, flows) no policy denied (repeatable).",
         valueName: "verdict"))
     package var verdict: [String] = []
+    @Option(help: ArgumentHelp(
+        "Tetragon's export filter: one JSON object, as one line of the agent's --export-allowlist, e.g. '{\"binary_regex\":[\"curl$\"]}' (repeatable: any line matches). The agent runs the export's own filter code on each event.",
+        valueName: "json"))
+    package var allowlist: [String] = []
+    @Option(help: ArgumentHelp(
+        "Tetragon's export filter: one JSON object, as one line of --export-denylist (repeatable: a matching line drops the event).",
+        valueName: "json"))
+    package var denylist: [String] = []
 
     package init() {}
 
@@ -60,6 +70,9 @@ package struct EventsCommand: AsyncParsableCommand {
         if !policy.isEmpty { query.append(("policy", policy.joined(separator: ","))) }
         if !action.isEmpty { query.append(("action", action.joined(separator: ","))) }
         if !verdict.isEmpty { query.append(("verdict", verdict.joined(separator: ","))) }
+        // One object per line, as the flags' files hold them; the agent names a mistake's line.
+        if !allowlist.isEmpty { query.append(("allowlist", allowlist.joined(separator: "\n"))) }
+        if !denylist.isEmpty { query.append(("denylist", denylist.joined(separator: "\n"))) }
         return query
     }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import ControlAPI
+import Events
 import Synchronization
 import Testing
 
@@ -162,6 +163,34 @@ struct EventLineFilterTests {
         let pod = try EventFilter(query: [("pod", "web")])
         #expect(!pod.matches(execLine("/bin/ls")))  // no pod: no match
         #expect(pod.matches(EventLine.droppedNotice(3)))  // notices always pass
+    }
+
+    @Test("Tetragon's filter lines run on the event the line came from; a mistake names its list, line and field")
+    func tetragonFilterLines() throws {
+        func event(_ binary: String, _ kind: ExportEventKind) -> ExportEvent {
+            let process = ExportedProcess(
+                execID: "id", pid: 7, tid: 7, uid: 0, auid: 0, cwd: Array("/".utf8), binary: Array(binary.utf8),
+                arguments: [], flags: [.execve], startTime: WallTime(nanosecondsSinceEpoch: 0), docker: nil,
+                parentExecID: nil)
+            return ExportEvent(kind: kind, process: process, parent: nil, nodeName: "n", time: WallTime(nanosecondsSinceEpoch: 0))
+        }
+        let filter = try EventFilter(query: [
+            ("allowlist", #"{"binary_regex":["curl$"]}"#), ("allowlist", #"{"binary_regex":["^/bin/sh$"]}"#),
+            ("denylist", #"{"event_set":["PROCESS_EXIT"]}"#),
+        ])
+        #expect(!filter.isEmpty)
+        #expect(filter.matches(execLine("/usr/bin/curl"), event: event("/usr/bin/curl", .exec)))
+        #expect(filter.matches(execLine("/bin/sh"), event: event("/bin/sh", .exec)))
+        #expect(!filter.matches(execLine("/usr/bin/curl"), event: event("/usr/bin/curl", .exit(signal: nil, status: 0, time: WallTime(nanosecondsSinceEpoch: 0)))))
+        #expect(!filter.matches(execLine("/bin/ls"), event: event("/bin/ls", .exec)))
+        // A replayed line has no event to read: it does not pass; drop notices always do.
+        #expect(!filter.matches(execLine("/usr/bin/curl")))
+        #expect(filter.matches(EventLine.droppedNotice(1)))
+        #expect(throws: ControlError.badRequest("invalid event filter", details: [
+            #"denylist line 2, binary_regex[0]: invalid regular expression "(""#,
+        ])) {
+            try EventFilter(query: [("denylist", "{\"pid\":[1]}\n{\"binary_regex\":[\"(\"]}")])
+        }
     }
 
     @Test("bad filter values are a 400 with one detail each")

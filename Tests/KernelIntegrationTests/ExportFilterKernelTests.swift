@@ -35,6 +35,19 @@ struct ExportFilterKernelTests {
             kill(client, SIGINT)
             Spawn.wait(client)
         }
+        // Tetragon's filter lines on the stream run the export's filter code: the other
+        // binary's events less its exit.
+        let tetragonStreamed = "\(dir.path)/stream-tetragon.out"
+        let tetragonClient = try Spawn.start(
+            AgentHarness.tracectlPath,
+            argv: [
+                AgentHarness.tracectlPath, "--server-address", agent.socketPath, "events",
+                "--allowlist", #"{"binary_regex":["/other-[^/]*$"]}"#, "--denylist", #"{"event_set":["PROCESS_EXIT"]}"#,
+            ].map { Array($0.utf8) }, stdoutPath: tetragonStreamed)
+        defer {
+            kill(tetragonClient, SIGINT)
+            Spawn.wait(tetragonClient)
+        }
         usleep(500_000)
         try Spawn.run(other, argv: [Array("other".utf8), Array("--password".utf8), Array(secret.utf8)])
         try Spawn.run(allowed, argv: [Array("allowed".utf8), Array("--password".utf8), Array(secret.utf8), Array("-v".utf8)])
@@ -50,9 +63,26 @@ struct ExportFilterKernelTests {
             "\(agent.events.map { $0.binary ?? "?" })")
         #expect(!text.contains(secret), "the secret is in the export")
         #expect(!agent.events.contains { $0.binary == other })
+        try checkTetragonStream(tetragonStreamed, other: other, allowed: allowed)
         let stream = (try? String(contentsOfFile: streamed, encoding: .utf8)) ?? ""
         #expect(stream.contains("\"binary\":\"\(other)\""), "the stream lost the filtered exec:\n\(stream)")
         #expect(stream.contains("--password *****") && !stream.contains(secret), "\(stream)")
+    }
+
+    /// `tracectl events --allowlist/--denylist`: only the other binary's exec, through the same
+    /// filter code as the export (not its exit, not the allowed binary's events).
+    private func checkTetragonStream(_ path: String, other: String, allowed: String) throws {
+        var lines: [[String: Any]] = []
+        for _ in 0..<40 {
+            lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            if !lines.isEmpty { break }
+            usleep(50_000)
+        }
+        let kinds = lines.map { line in
+            "\(line.keys.first { $0 != "node_name" && $0 != "time" } ?? "?") \(((line.values.compactMap { $0 as? [String: Any] }.first?["process"]) as? [String: Any])?["binary"] as? String ?? "?")"
+        }
+        #expect(kinds == ["process_exec \(other)"], "\(kinds)")
     }
 
     /// A bad filter stops the agent before anything loads, naming the flag, line and field.

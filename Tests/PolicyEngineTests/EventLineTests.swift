@@ -29,11 +29,11 @@ import VigilAgent
         let posted = try #require(EventLine(parsing: #"{"process_kprobe":{"process":{"binary":"/usr/bin/curl"},"function_name":"__x64_sys_connect","args":[{"sockaddr_arg":{"addr":"10.0.0.1","port":443}}],"action":"KPROBE_ACTION_POST","policy_name":"egress"}}"#))
         let exec = try #require(EventLine(parsing: #"{"process_exec":{"process":{"binary":"/usr/bin/curl"}}}"#))
         let onlyDenied = try EventFilter(query: [("verdict", "denied")])
-        #expect([denied, deniedOpen, flow, posted, exec].map(onlyDenied.matches) == [true, true, false, false, false])
+        #expect([denied, deniedOpen, flow, posted, exec].map { onlyDenied.matches($0) } == [true, true, false, false, false])
         let onlyAllowed = try EventFilter(query: [("verdict", "ALLOWED")])
-        #expect([denied, deniedOpen, flow, posted, exec].map(onlyAllowed.matches) == [false, false, true, true, false])
+        #expect([denied, deniedOpen, flow, posted, exec].map { onlyAllowed.matches($0) } == [false, false, true, true, false])
         let both = try EventFilter(query: [("verdict", "denied,allowed")])
-        #expect([denied, deniedOpen, flow, posted, exec].map(both.matches) == [true, true, true, true, false])
+        #expect([denied, deniedOpen, flow, posted, exec].map { both.matches($0) } == [true, true, true, true, false])
         #expect(throws: ControlError.self) { try EventFilter(query: [("verdict", "dropped")]) }
         #expect(both.description == "verdict=allowed,denied")
     }
