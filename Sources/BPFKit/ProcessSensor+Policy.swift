@@ -298,6 +298,19 @@ extension ProcessSensor {
     }
 }
 
+extension ProcessSensor {
+    /// The generic program on the raw tracepoint `event` (`raw: true`), for hook `slot`: an
+    /// instance of its own with the slot in its .rodata.
+    package func attachPolicyRawTracepoint(category: String, event: String, slot: UInt32) throws(BPFError) -> PolicyLink {
+        try withHandle { pointer throws(BPFError) in
+            guard let link = vigil_bpf_attach_policy_raw_tp(pointer, event, slot) else {
+                throw BPFError(errno: errno, operation: "attach policy raw tracepoint \(event)")
+            }
+            return PolicyLink(link: link, category: category, name: event, slot: slot)
+        }
+    }
+}
+
 /// The BPF trampoline a policy hook on a kernel function is attached with.
 package enum TrampolineKind: String, Sendable {
     case fentry

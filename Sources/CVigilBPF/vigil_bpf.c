@@ -170,6 +170,8 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, int u
 	bpf_program__set_autoload(skel->progs.generic_fentry, false);
 	bpf_program__set_autoload(skel->progs.generic_fexit, false);
 	bpf_program__set_autoload(skel->progs.generic_fmod_ret, false);
+	/* Raw tracepoint programs likewise, one per hook with its slot (vigil_bpf_attach_policy_raw_tp). */
+	bpf_program__set_autoload(skel->progs.generic_raw_tp, false);
 
 	/* Before bpf_loop() (5.17) only the process sensor loads: every other program calls global
 	 * functions with pointer arguments (5.12+) and walks in bpf_loop(). */
@@ -718,6 +720,70 @@ struct bpf_link *vigil_bpf_attach_policy_trampoline(struct vigil_bpf *bpf, const
 		err = bpf_object__load(obj);
 	if (!err) {
 		link = bpf_program__attach_trace_opts(prog, &trace_opts);
+		if (!link)
+			err = -errno;
+	}
+	/* The link holds the program; the instance and its map fds (duplicates) can go. */
+	bpf_object__close(obj);
+	if (err)
+		errno = err < 0 ? -err : err;
+	return link;
+}
+
+struct bpf_link *vigil_bpf_attach_policy_raw_tp(struct vigil_bpf *bpf, const char *event, __u32 slot)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = "vigil");
+	struct bpf_program *prog = NULL, *p;
+	struct bpf_link *link = NULL;
+	struct vigil__rodata *rodata;
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	const void *elf;
+	size_t size, rodata_size = 0;
+	int err = 0;
+
+	elf = vigil__elf_bytes(&size);
+	obj = bpf_object__open_mem(elf, size, &open_opts);
+	if (!obj)
+		return NULL;
+	bpf_object__for_each_program(p, obj) {
+		int wanted = strcmp(bpf_program__name(p), "generic_raw_tp") == 0;
+
+		bpf_program__set_autoload(p, wanted);
+		if (wanted)
+			prog = p;
+	}
+	if (!prog)
+		err = -ENOENT;
+	/* The running object's maps, except .rodata: this instance's own, a copy of the running
+	 * one (the same constants for the verifier) with this hook's slot. */
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map *own = bpf_object__find_map_by_name(bpf->skel->obj, bpf_map__name(map));
+
+		if (err)
+			break;
+		if (own == bpf->skel->maps.rodata) {
+			rodata = bpf_map__initial_value(map, &rodata_size);
+			/* The whole section (static constants too, which the skeleton's struct leaves
+			 * out): the running object's map holds as much, mapped. */
+			if (!rodata || rodata_size != bpf_map__value_size(bpf->skel->maps.rodata) ||
+			    rodata_size < offsetof(struct vigil__rodata, vg_raw_tp_slot) + sizeof(__u32)) {
+				err = -EINVAL;
+				break;
+			}
+			memcpy(rodata, bpf->skel->rodata, rodata_size);
+			rodata->vg_raw_tp_slot = slot;
+			continue;
+		}
+		if (own && bpf_map__fd(own) >= 0)
+			err = bpf_map__reuse_fd(map, bpf_map__fd(own));
+	}
+	if (!err && !rodata_size)
+		err = -ENOENT;
+	if (!err)
+		err = bpf_object__load(obj);
+	if (!err) {
+		link = bpf_program__attach_raw_tracepoint(prog, event);
 		if (!link)
 			err = -errno;
 	}

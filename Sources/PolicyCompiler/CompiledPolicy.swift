@@ -219,6 +219,10 @@ package struct CompileEnvironment: Sendable {
     /// Why no policy program runs on this kernel (no bpf_loop(), before 5.17): every policy is
     /// refused with it, as the agent's engine refuses it; nil where they run.
     package var policyProgramsUnavailable: String? = nil
+    /// The arguments of a raw tracepoint (`raw: true`, by event name) as the kernel's BTF
+    /// declares them; `.unchecked` where the compiler cannot read that BTF (validation
+    /// elsewhere, a kernel without BTF).
+    package var rawTracepointArguments: @Sendable (String) -> RawTracepointLookup = { _ in .unchecked }
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
@@ -288,5 +292,23 @@ package struct SetIDAllocator: Sendable {
     package mutating func allocate() -> UInt32 {
         defer { next &+= 1 }
         return next
+    }
+}
+
+/// What the kernel's BTF says of a raw tracepoint.
+package enum RawTracepointLookup: Sendable, Equatable {
+    /// Its TP_PROTO arguments, in C spelling (`struct linux_binprm *`, `pid_t`).
+    case arguments([String])
+    /// The kernel has no such raw tracepoint.
+    case missing
+    /// Not known here.
+    case unchecked
+}
+
+extension RawTracepointLookup {
+    /// From the kernel's BTF: nil (no `btf_trace_<event>`, or no BTF, which the agent needs
+    /// anyway) is a tracepoint the compiler cannot read arguments of.
+    package init(btfArguments: [String]?) {
+        self = btfArguments.map { .arguments($0) } ?? .missing
     }
 }

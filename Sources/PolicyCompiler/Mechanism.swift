@@ -9,6 +9,8 @@
 package enum Mechanism: Sendable, Hashable, CaseIterable {
     /// The generic program on the tracepoint `category/name`.
     case tracepoint
+    /// The generic raw tracepoint program on `name` (`raw: true`: the tracepoint's own arguments).
+    case rawTracepoint
     /// A syscall tracepoint hook run by the raw sys_enter (tp_btf) dispatcher.
     case syscallEntryDispatcher
     /// A syscall tracepoint hook run by the raw sys_exit (tp_btf) dispatcher.
@@ -41,6 +43,7 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
     package var name: String {
         switch self {
         case .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher: "tracepoint"
+        case .rawTracepoint: "raw_tracepoint"
         case .cgroupConnect: "cgroup"
         case .bpfLSM: "bpf_lsm"
         case .kprobe, .kretprobe: "kprobe"
@@ -57,6 +60,7 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
     package func eventValue(category: String, name hook: String) -> String {
         switch self {
         case .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher: "tracepoint \(category)/\(hook)"
+        case .rawTracepoint: "raw_tracepoint \(category)/\(hook)"
         case .cgroupConnect: "cgroup_sock_addr"
         case .bpfLSM: "bpf_lsm \(hook)"
         case .kretprobe: "kretprobe"
@@ -70,6 +74,7 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
     package func hookDescription(category: String, name hook: String) -> String {
         switch self {
         case .tracepoint: "\(category)/\(hook)"
+        case .rawTracepoint: "\(category)/\(hook) (raw tracepoint)"
         case .syscallEntryDispatcher: "\(category)/\(hook) (raw sys_enter dispatcher)"
         case .syscallExitDispatcher: "\(category)/\(hook) (raw sys_exit dispatcher)"
         case .cgroupConnect: "\(hook) (cgroup connect/sendmsg)"

@@ -192,10 +192,7 @@ struct Context {
     // MARK: - Tracepoints
 
     mutating func compileTracepoint(_ tp: TracepointSpec, index: Int, spec: PolicySpec) -> CompiledHook? {
-        if tp.raw {
-            fail(tp, "raw tracepoints (raw: true) are not supported by this build; drop `raw` to use the tracefs format", at: "raw")
-            return nil
-        }
+        if tp.raw { return compileRawTracepoint(tp, spec: spec) }
         let format: TracepointFormat
         do {
             format = try environment.loadFormat(tp.subsystem, tp.event)

@@ -149,6 +149,7 @@ package final class PolicyEngine: Sendable {
     static func backends(kernel: any PolicyKernel, cgroupRoot: String?, pinDirectory: String?, logger: Logger) -> [any HookBackend] {
         [
             TracepointBackend(kernel: kernel),
+            RawTracepointBackend(kernel: kernel),
             ConnectBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             BPFLSMBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             KernelFunctionBackend(kernel: kernel, logger: logger),

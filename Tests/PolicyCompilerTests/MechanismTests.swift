@@ -8,6 +8,7 @@ import Testing
     @Test func everyMechanismPrintsAsBefore() {
         let rows: [(Mechanism, status: String, event: String, hook: String)] = [
             (.tracepoint, "tracepoint", "tracepoint sched/sched_process_exec", "sched/sched_process_exec"),
+            (.rawTracepoint, "raw_tracepoint", "raw_tracepoint sched/sched_process_exec", "sched/sched_process_exec (raw tracepoint)"),
             (.syscallEntryDispatcher, "tracepoint", "tracepoint sched/sched_process_exec", "sched/sched_process_exec (raw sys_enter dispatcher)"),
             (.syscallExitDispatcher, "tracepoint", "tracepoint sched/sched_process_exec", "sched/sched_process_exec (raw sys_exit dispatcher)"),
             (.cgroupConnect, "cgroup", "cgroup_sock_addr", "sched_process_exec (cgroup connect/sendmsg)"),

@@ -104,6 +104,10 @@ final class RecordingKernel: PolicyKernel {
         try link("tracepoint \(category)/\(name)")
     }
 
+    func attachRawTracepointHook(category: String, name: String, slot: UInt32) throws -> any HookLink {
+        try link("raw tracepoint \(category)/\(name)")
+    }
+
     func attachSyscallDispatch(exit: Bool) throws {
         try perform("dispatcher \(exit ? "exit" : "enter")") { $0.dispatchers.insert(exit) }
     }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Hooks on kernel functions: kprobes (and the kretprobe that completes a `return: true` hook)
- * and BPF trampolines (fentry, fexit, fmod_ret). Both copy the function's first five arguments
- * into s->raw as u64s, which the compiled arg specs read at 8 * index.
+ * and BPF trampolines (fentry, fexit, fmod_ret), and raw tracepoints, whose arguments are a
+ * function's too. Each copies the first five arguments into s->raw as u64s, which the compiled
+ * arg specs read at 8 * index.
  */
 #ifndef VIGIL_KFUNC_H
 #define VIGIL_KFUNC_H
@@ -62,6 +63,36 @@ static __always_inline int vg_kretprobe_run(struct pt_regs *ctx)
 	if (size <= sizeof(*rec))
 		vg_output(rec, size, VIGIL_CTR_RB_DROPS_GENERIC);
 	bpf_map_delete_elem(&vg_kret_pending, &key);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Raw tracepoints (`raw: true`): the tracepoint's TP_PROTO arguments are u64s in the context;
+ * the first five are copied into s->raw like a kprobe's registers. They are read with
+ * bpf_probe_read_kernel, not from the context directly: the kernel refuses to attach a program
+ * whose context reads go past the tracepoint's argument count, and one program serves
+ * tracepoints of any count. What lies past the last argument is never read as one: the compiler
+ * refuses an index beyond the count the kernel's BTF declares.
+ * ------------------------------------------------------------------------------------------- */
+static __always_inline int vg_raw_tp_run(struct bpf_raw_tracepoint_args *ctx, __u32 slot)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), i;
+	struct vigil_generic_scratch *s;
+	struct vigil_hook *hook;
+	__u64 *raw, v;
+
+	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!hook || !s)
+		return 0;
+	raw = (__u64 *)s->raw;
+	for (i = 0; i < 5; i++) {
+		v = 0;
+		bpf_probe_read_kernel(&v, sizeof(v), (void *)ctx + i * sizeof(__u64));
+		raw[i] = v;
+	}
+	s->raw_args = 0;
+	vg_decide(hook, s, slot, vg_read_args(hook, s), 0, 0);
 	return 0;
 }
 

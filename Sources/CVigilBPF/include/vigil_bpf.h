@@ -150,5 +150,9 @@ enum vigil_trampoline_kind {
 int vigil_bpf_trampolines_probe(struct vigil_bpf *bpf);
 struct bpf_link *vigil_bpf_attach_policy_trampoline(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
 						    enum vigil_trampoline_kind kind);
+/* A raw tracepoint (`raw: true`) for hook slot `slot`: a program instance of its own with the
+ * slot in its .rodata (raw tracepoint cookies are 6.10+), sharing the running object's other
+ * maps, attached to the tracepoint `event` by name. NULL with errno set on failure. */
+struct bpf_link *vigil_bpf_attach_policy_raw_tp(struct vigil_bpf *bpf, const char *event, __u32 slot);
 
 #endif

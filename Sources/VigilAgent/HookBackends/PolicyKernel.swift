@@ -22,6 +22,8 @@ package protocol PolicyKernel: Sendable {
 
     /// The generic program on the tracepoint `category/name`, with `slot` as its cookie.
     func attachTracepointHook(category: String, name: String, slot: UInt32) throws -> any HookLink
+    /// The generic program on the raw tracepoint `name` (`raw: true`), for hook `slot`.
+    func attachRawTracepointHook(category: String, name: String, slot: UInt32) throws -> any HookLink
     /// Whether the raw sys_enter/sys_exit dispatcher loaded.
     var syscallDispatchAvailable: Bool { get }
     /// Attaches the dispatcher of syscall entries (`exit` false) or exits (idempotent).
@@ -59,6 +61,10 @@ package protocol PolicyKernel: Sendable {
 extension ProcessSensor: PolicyKernel {
     package func attachTracepointHook(category: String, name: String, slot: UInt32) throws -> any HookLink {
         try attachPolicyTracepoint(category: category, name: name, slot: slot)
+    }
+
+    package func attachRawTracepointHook(category: String, name: String, slot: UInt32) throws -> any HookLink {
+        try attachPolicyRawTracepoint(category: category, event: name, slot: slot)
     }
 
     package func attachKprobeHook(symbol: String, slot: UInt32, returnProbe: Bool) throws -> [any HookLink] {
