@@ -159,6 +159,18 @@ extension ProcessSensor {
     package func detachSyscallDispatch(exit: Bool) {
         try? withHandle { pointer in vigil_bpf_detach_syscalls(pointer, exit ? 1 : 0) }
     }
+
+    /// Attaches the exec dispatcher (tp_btf/sched_process_exec; idempotent), which runs the exec
+    /// check hooks after the process sensor's exec program. Where the syscall dispatchers load.
+    package func attachExecDispatch() throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            _ = try checkedRC("attach exec dispatcher (tp_btf/sched_process_exec)") { vigil_bpf_attach_exec_dispatch(pointer) }
+        }
+    }
+
+    package func detachExecDispatch() {
+        try? withHandle { pointer in vigil_bpf_detach_exec_dispatch(pointer) }
+    }
 }
 
 extension ProcessSensor {

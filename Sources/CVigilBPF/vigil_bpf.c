@@ -24,6 +24,7 @@ struct vigil_bpf {
 	struct bpf_link *links[3];
 	struct bpf_link *connect_links[5]; /* connect4/6, sendmsg4/6, and connect_result at sys_exit */
 	struct bpf_link *syscall_links[2]; /* the sys_enter and sys_exit dispatchers */
+	struct bpf_link *exec_dispatch_link; /* the exec dispatcher at sched_process_exec */
 	struct bpf_link *uring_open_link;  /* io_uring opens, attached with the sys_exit dispatcher */
 	int uring_opens;                   /* 1 attached, 0 not tried, -errno refused */
 	struct bpf_link *flow_links[3];    /* inet_sock_set_state, sys_exit_accept4, sys_exit_accept */
@@ -146,6 +147,7 @@ static int open_load(const struct vigil_bpf_options *options, int kprobes, int u
 	 * the perf tracepoint copies. */
 	bpf_program__set_autoload(skel->progs.generic_sys_enter, !raw);
 	bpf_program__set_autoload(skel->progs.generic_sys_exit, !raw);
+	bpf_program__set_autoload(skel->progs.generic_exec_dispatch, !raw);
 	bpf_program__set_autoload(skel->progs.connect_result, !raw);
 	/* It runs the dispatcher's hook lists: only where the dispatcher runs. */
 	bpf_program__set_autoload(skel->progs.generic_uring_open, !raw);
@@ -366,6 +368,7 @@ void vigil_bpf_destroy(struct vigil_bpf *bpf)
 	vigil_bpf_detach_connect(bpf);
 	vigil_bpf_detach_syscalls(bpf, 0);
 	vigil_bpf_detach_syscalls(bpf, 1);
+	vigil_bpf_detach_exec_dispatch(bpf);
 	for (int i = 0; i < VIGIL_LSM_HOOKS; i++)
 		vigil_bpf_detach_lsm(bpf, i);
 	vigil__destroy(bpf->skel);
@@ -525,6 +528,22 @@ int vigil_bpf_attach_syscalls(struct vigil_bpf *bpf, int is_exit)
 		bpf->uring_opens = bpf->uring_open_link ? 1 : -errno;
 	}
 	return 0;
+}
+
+int vigil_bpf_attach_exec_dispatch(struct vigil_bpf *bpf)
+{
+	if (!vigil_bpf_syscall_dispatch_available(bpf))
+		return -EOPNOTSUPP;
+	if (bpf->exec_dispatch_link)
+		return 0;
+	bpf->exec_dispatch_link = bpf_program__attach(bpf->skel->progs.generic_exec_dispatch);
+	return bpf->exec_dispatch_link ? 0 : -errno;
+}
+
+void vigil_bpf_detach_exec_dispatch(struct vigil_bpf *bpf)
+{
+	bpf_link__destroy(bpf->exec_dispatch_link);
+	bpf->exec_dispatch_link = NULL;
 }
 
 int vigil_bpf_uring_opens(const struct vigil_bpf *bpf)

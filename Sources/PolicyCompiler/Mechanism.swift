@@ -15,6 +15,9 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
     case syscallEntryDispatcher
     /// A syscall tracepoint hook run by the raw sys_exit (tp_btf) dispatcher.
     case syscallExitDispatcher
+    /// A hook at sched_process_exec that reads no record (the exec check hooks), run by the exec
+    /// dispatcher (tp_btf), after the process sensor's exec tracking.
+    case execDispatcher
     /// The cgroup connect4/6 and sendmsg4/6 programs (one list of hooks for all of them).
     case cgroupConnect
     /// The BPF-LSM program named by the hook (file_open, bprm_check_security, socket_connect).
@@ -42,7 +45,7 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
     /// pair, so they print as the family they belong to.
     package var name: String {
         switch self {
-        case .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher: "tracepoint"
+        case .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher, .execDispatcher: "tracepoint"
         case .rawTracepoint: "raw_tracepoint"
         case .cgroupConnect: "cgroup"
         case .bpfLSM: "bpf_lsm"
@@ -59,7 +62,7 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
     /// `--enable-vigil-fields`): tracepoint and BPF-LSM hooks name what they ran on.
     package func eventValue(category: String, name hook: String) -> String {
         switch self {
-        case .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher: "tracepoint \(category)/\(hook)"
+        case .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher, .execDispatcher: "tracepoint \(category)/\(hook)"
         case .rawTracepoint: "raw_tracepoint \(category)/\(hook)"
         case .cgroupConnect: "cgroup_sock_addr"
         case .bpfLSM: "bpf_lsm \(hook)"
@@ -77,6 +80,7 @@ package enum Mechanism: Sendable, Hashable, CaseIterable {
         case .rawTracepoint: "\(category)/\(hook) (raw tracepoint)"
         case .syscallEntryDispatcher: "\(category)/\(hook) (raw sys_enter dispatcher)"
         case .syscallExitDispatcher: "\(category)/\(hook) (raw sys_exit dispatcher)"
+        case .execDispatcher: "\(category)/\(hook) (exec dispatcher)"
         case .cgroupConnect: "\(hook) (cgroup connect/sendmsg)"
         // The LSM hook runs in connect(2) and io_uring's connect only: unconnected sends and
         // TCP fast open (a connect inside sendmsg) are decided by the cgroup programs beside it.

@@ -220,3 +220,19 @@ int cspawn_connect_in_cgroup(int cgroup_fd, int v6, int udp, unsigned short port
 		return -ECHILD;
 	return WEXITSTATUS(status);
 }
+
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+
+int cspawn_perf_tracepoint(unsigned long long tracepoint_id, int cpu)
+{
+	struct perf_event_attr attr;
+	long fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.type = PERF_TYPE_TRACEPOINT;
+	attr.size = sizeof(attr);
+	attr.config = tracepoint_id;
+	fd = syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	return fd < 0 ? -errno : (int)fd;
+}

@@ -11,6 +11,7 @@ import Testing
             (.rawTracepoint, "raw_tracepoint", "raw_tracepoint sched/sched_process_exec", "sched/sched_process_exec (raw tracepoint)"),
             (.syscallEntryDispatcher, "tracepoint", "tracepoint sched/sched_process_exec", "sched/sched_process_exec (raw sys_enter dispatcher)"),
             (.syscallExitDispatcher, "tracepoint", "tracepoint sched/sched_process_exec", "sched/sched_process_exec (raw sys_exit dispatcher)"),
+            (.execDispatcher, "tracepoint", "tracepoint sched/sched_process_exec", "sched/sched_process_exec (exec dispatcher)"),
             (.cgroupConnect, "cgroup", "cgroup_sock_addr", "sched_process_exec (cgroup connect/sendmsg)"),
             (.bpfLSM, "bpf_lsm", "bpf_lsm sched_process_exec", "sched_process_exec (BPF-LSM)"),
             (.kprobe, "kprobe", "kprobe", "sched_process_exec (kprobe)"),

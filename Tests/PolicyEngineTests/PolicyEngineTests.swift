@@ -200,6 +200,35 @@ import VigilAgent
         #expect(plain.attached == ["tracepoint syscalls/sys_enter_openat"])
     }
 
+    /// Exec check hooks run on the exec dispatcher, beyond the 8 a tracepoint's copies allow: a
+    /// hook keeps its place while others go (an empty place holds no slot), and the dispatcher
+    /// is detached with the last hook. Without the dispatcher, the tracepoint copies.
+    @Test func execCheckHooksRunOnTheExecDispatcherAndKeepTheirPlaces() throws {
+        let kernel = RecordingKernel(syscallDispatch: true)
+        let engine = Self.engine(kernel)
+        let spec = "lsmhooks:\n- hook: bprm_check_security\n  args:\n  - index: 0\n    type: linux_binprm"
+        for i in 0..<10 { try engine.install(try Self.document(spec, name: "exec-\(i)"), source: "test") }
+        let key = UInt32(VIGIL_EXEC_HOOKS_KEY)
+        #expect(kernel.list(.syscallHooks, key: key) == Array(0..<8))
+        #expect(kernel.list(.syscallHooks, key: key + 1) == [8, 9])
+        #expect(kernel.execDispatcher)
+        #expect(kernel.attached.isEmpty, "no tracepoint attachment of its own")
+        #expect(engine.loaded.first?.hooks.map(\.description) == ["sched/sched_process_exec (exec dispatcher)"])
+
+        #expect(engine.remove(name: "exec-3"))
+        #expect(kernel.list(.syscallHooks, key: key) == [0, 1, 2, UInt32.max, 4, 5, 6, 7])
+        try engine.install(try Self.document(spec, name: "exec-10"), source: "test")
+        #expect(kernel.list(.syscallHooks, key: key) == [0, 1, 2, 10, 4, 5, 6, 7], "the new hook takes the empty place")
+        for i in [0, 1, 2, 4, 5, 6, 7, 8, 9, 10] { #expect(engine.remove(name: "exec-\(i)")) }
+        #expect(kernel.list(.syscallHooks, key: key) == [])
+        #expect(kernel.list(.syscallHooks, key: key + 1) == [])
+        #expect(!kernel.execDispatcher)
+
+        let plain = RecordingKernel()
+        try Self.engine(plain).install(try Self.document(spec), source: "test")
+        #expect(plain.attached == ["tracepoint sched/sched_process_exec"])
+    }
+
     /// A trampoline the kernel refuses at attach time runs on a kprobe; the slot, the listing
     /// and the event say so, and the compiled hook keeps what the compiler chose.
     @Test func aRefusedTrampolineFallsBackToAKprobe() throws {

@@ -27,6 +27,7 @@ final class RecordingKernel: PolicyKernel {
         var maps: [PolicyMapID: [[UInt8]: [UInt8]]] = [:]
         var links: [Link] = []
         var dispatchers: Set<Bool> = []
+        var execDispatcher = false
         var lsmPrograms: Set<UInt32> = []
         var connectAttached = false
         var refused: Set<String> = []
@@ -66,6 +67,7 @@ final class RecordingKernel: PolicyKernel {
     /// Attachments not detached, by operation.
     var attached: [String] { state.withLock { $0.links.filter(\.isAttached).map(\.operation) } }
     var dispatchers: Set<Bool> { state.withLock { $0.dispatchers } }
+    var execDispatcher: Bool { state.withLock { $0.execDispatcher } }
     var lsmPrograms: Set<UInt32> { state.withLock { $0.lsmPrograms } }
     var connectAttached: Bool { state.withLock { $0.connectAttached } }
 
@@ -114,6 +116,14 @@ final class RecordingKernel: PolicyKernel {
 
     func detachSyscallDispatch(exit: Bool) {
         state.withLock { _ = $0.dispatchers.remove(exit) }
+    }
+
+    func attachExecDispatch() throws {
+        try perform("exec dispatcher") { $0.execDispatcher = true }
+    }
+
+    func detachExecDispatch() {
+        state.withLock { $0.execDispatcher = false }
     }
 
     func attachConnectHooks(cgroupRoot: String) throws {

@@ -189,4 +189,45 @@ static __always_inline int vg_uring_open_dispatch(struct io_kiocb *req)
 	return 0;
 }
 
+/*
+ * The exec dispatcher: hooks that run at sched_process_exec and read no tracepoint record (the
+ * exec check hooks: bprm_check_security and its kprobe spelling, which read the new image from
+ * the task) run through one tp_btf program attached after the process sensor's exec program.
+ * Two reasons. Order: a tracepoint runs its probes in the order they were registered, and a
+ * perf tracepoint's probe is registered once, by whoever enabled the first perf event on it;
+ * a perf copy could then run before the exec tracking and see the old image (its binary, its
+ * matchBinaries) where another tool traced sched_process_exec first. This program is attached
+ * after the sensor's, so it runs after it. Count: up to VIGIL_EXEC_HOOK_LISTS lists of
+ * VIGIL_GENERIC_COPIES hooks, where the perf copies allow VIGIL_GENERIC_COPIES in all.
+ */
+static __always_inline int vg_exec_dispatch(void)
+{
+	struct vigil_generic_scratch *s;
+	struct vigil_hook_list *list;
+	__u32 key, cpu, l, i, count;
+
+	cpu = bpf_get_smp_processor_id();
+	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
+	if (!s)
+		return 0;
+	for (l = 0; l < VIGIL_EXEC_HOOK_LISTS; l++) {
+		key = VIGIL_EXEC_HOOKS_KEY + l;
+		/* Every list is looked at: a hook keeps its place while others come and go (an
+		 * empty place holds no slot), so a list may be empty with others after it. */
+		list = bpf_map_lookup_elem(&vg_syscall_hooks, &key);
+		if (!list || !list->count)
+			continue;
+		count = list->count;
+		if (count > VIGIL_GENERIC_COPIES)
+			count = VIGIL_GENERIC_COPIES;
+		for (i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+			if (i >= count)
+				break;
+			s->raw_args = 0;
+			vg_syscall_hook(s, list->slots[i]);
+		}
+	}
+	return 0;
+}
+
 #endif

@@ -117,10 +117,11 @@ struct {
 	__type(value, struct vg_connect_record);
 } vg_connect_pending SEC(".maps") __weak;
 
-/* Hook slots per syscall for the raw sys_enter / sys_exit dispatcher, at nr * 2 + is_exit. */
+/* Hook slots per syscall for the raw sys_enter / sys_exit dispatcher, at nr * 2 + is_exit, and
+ * the exec dispatcher's lists from VIGIL_EXEC_HOOKS_KEY. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VIGIL_SYSCALL_NR_MAX * 2);
+	__uint(max_entries, VIGIL_SYSCALL_NR_MAX * 2 + VIGIL_EXEC_HOOK_LISTS);
 	__type(key, __u32);
 	__type(value, struct vigil_hook_list);
 } vg_syscall_hooks SEC(".maps") __weak;

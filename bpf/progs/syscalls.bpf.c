@@ -31,3 +31,11 @@ int generic_uring_open(struct bpf_raw_tracepoint_args *ctx)
 {
 	return vg_uring_open_dispatch((struct io_kiocb *)ctx->args[1]);
 }
+
+/* The exec dispatcher: the exec check hooks at sched_process_exec, after the process sensor's
+ * exec program (lib/dispatch.h says why). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(generic_exec_dispatch, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return vg_exec_dispatch();
+}

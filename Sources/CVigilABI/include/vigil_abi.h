@@ -483,6 +483,11 @@ struct vigil_sock_info {
  * slot is a complete hook; a torn read of the list only mixes whole hooks. vg_syscall_hooks
  * holds one per syscall number and direction (key nr * 2 + is_exit). */
 #define VIGIL_SYSCALL_NR_MAX 1024
+/* vg_syscall_hooks holds the exec dispatcher's lists too (hooks that run at sched_process_exec
+ * and read no tracepoint record: bprm_check_security and its kprobe spelling): from key
+ * VIGIL_EXEC_HOOKS_KEY, VIGIL_EXEC_HOOK_LISTS lists of VIGIL_GENERIC_COPIES slots each. */
+#define VIGIL_EXEC_HOOK_LISTS 8
+#define VIGIL_EXEC_HOOKS_KEY (VIGIL_SYSCALL_NR_MAX * 2)
 struct vigil_hook_list {
 	__u32 count;
 	__u32 slots[VIGIL_GENERIC_COPIES];

@@ -105,6 +105,11 @@ int vigil_bpf_syscall_dispatch_available(const struct vigil_bpf *bpf);
 int vigil_bpf_uring_opens(const struct vigil_bpf *bpf);
 int vigil_bpf_attach_syscalls(struct vigil_bpf *bpf, int is_exit);
 void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit);
+/* The exec dispatcher at sched_process_exec (tp_btf, where the syscall dispatchers load), which
+ * runs the hooks listed from VIGIL_EXEC_HOOKS_KEY; attached after the process sensor, so it runs
+ * after the exec tracking (idempotent; -EOPNOTSUPP in raw_tp mode). */
+int vigil_bpf_attach_exec_dispatch(struct vigil_bpf *bpf);
+void vigil_bpf_detach_exec_dispatch(struct vigil_bpf *bpf);
 
 /* The BPF-LSM program for `which` (enum vigil_lsm_hook): whether they loaded, attach on first
  * use (idempotent; -EOPNOTSUPP where they were not loaded), detach once no hook needs it. */

@@ -29,6 +29,10 @@ package protocol PolicyKernel: Sendable {
     /// Attaches the dispatcher of syscall entries (`exit` false) or exits (idempotent).
     func attachSyscallDispatch(exit: Bool) throws
     func detachSyscallDispatch(exit: Bool)
+    /// Attaches the exec dispatcher, which runs the exec check hooks at sched_process_exec after
+    /// the process sensor (idempotent; where the syscall dispatchers load).
+    func attachExecDispatch() throws
+    func detachExecDispatch()
 
     /// Attaches the cgroup connect4/6 and sendmsg4/6 programs under `cgroupRoot` (idempotent).
     func attachConnectHooks(cgroupRoot: String) throws

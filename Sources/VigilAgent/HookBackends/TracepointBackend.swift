@@ -7,7 +7,8 @@ import Tracefs
 /// Hooks on tracepoints: the generic program attached to the tracepoint itself, or, for a
 /// syscall tracepoint where the raw sys_enter/sys_exit dispatcher loaded, one slot in the
 /// dispatcher's list for that syscall (one program for every syscall hook instead of one
-/// attachment per tracepoint).
+/// attachment per tracepoint), and for an exec check hook at sched_process_exec, a place in the
+/// exec dispatcher's lists.
 struct TracepointBackend: HookBackend {
     private let kernel: any PolicyKernel
     /// Whether syscall hooks run through the dispatcher here.
@@ -15,6 +16,9 @@ struct TracepointBackend: HookBackend {
     private var links: [UInt32: any HookLink] = [:]
     /// Slots of syscall hooks per dispatcher key (syscall number * 2, + 1 for exits).
     private(set) var syscallSlots: [UInt32: [UInt32]] = [:]
+    /// The exec dispatcher's hooks by place (list = place / VIGIL_GENERIC_COPIES): a hook keeps
+    /// its place while others come and go, so a rewrite never moves a running hook.
+    private(set) var execPlaces: [UInt32?] = []
 
     init(kernel: any PolicyKernel) {
         self.kernel = kernel
@@ -24,6 +28,7 @@ struct TracepointBackend: HookBackend {
     func serves(_ mechanism: Mechanism) -> Bool { mechanism == .tracepoint }
 
     mutating func attach(_ hook: CompiledHook, slot: UInt32, policy: String) throws -> Mechanism {
+        if dispatchAvailable && Self.runsOnExecDispatcher(hook) { return try attachToExecDispatcher(slot: slot) }
         guard let key = dispatchKey(hook) else {
             links[slot] = try kernel.attachTracepointHook(category: hook.category, name: hook.name, slot: slot)
             return .tracepoint
@@ -44,6 +49,7 @@ struct TracepointBackend: HookBackend {
 
     mutating func release(_ slots: Set<UInt32>) {
         for slot in slots { links.removeValue(forKey: slot)?.detach() }
+        releaseFromExecDispatcher(slots)
         let keys = syscallSlots.filter { !slots.isDisjoint(with: $0.value) }.keys
         guard !keys.isEmpty else { return }
         for key in keys {
@@ -56,6 +62,49 @@ struct TracepointBackend: HookBackend {
         for exit in [false, true] where !syscallSlots.keys.contains(where: { $0 % 2 == (exit ? 1 : 0) }) {
             kernel.detachSyscallDispatch(exit: exit)
         }
+    }
+
+    /// Hooks at sched_process_exec that read no record (the exec check hooks, whose arguments
+    /// come from the task): the exec dispatcher runs them after the process sensor's exec
+    /// tracking, which a perf tracepoint copy cannot be sure of (lib/dispatch.h).
+    static func runsOnExecDispatcher(_ hook: CompiledHook) -> Bool {
+        hook.category == "sched" && hook.name == "sched_process_exec" && hook.hook.ctx_size == 0
+    }
+
+    private mutating func attachToExecDispatcher(slot: UInt32) throws -> Mechanism {
+        let capacity = Int(VIGIL_EXEC_HOOK_LISTS) * Int(VIGIL_GENERIC_COPIES)
+        guard let place = execPlaces.firstIndex(where: { $0 == nil }) ?? (execPlaces.count < capacity ? execPlaces.count : nil)
+        else {
+            throw HookRefusal(
+                "more than \(capacity) policy hooks on exec (bprm_check_security; a policy being replaced counts twice)")
+        }
+        try kernel.attachExecDispatch()
+        if place == execPlaces.count { execPlaces.append(slot) } else { execPlaces[place] = slot }
+        try writeExecList(place / Int(VIGIL_GENERIC_COPIES))
+        return .execDispatcher
+    }
+
+    private mutating func releaseFromExecDispatcher(_ slots: Set<UInt32>) {
+        var lists: Set<Int> = []
+        for (place, slot) in execPlaces.enumerated() {
+            guard let slot, slots.contains(slot) else { continue }
+            execPlaces[place] = nil
+            lists.insert(place / Int(VIGIL_GENERIC_COPIES))
+        }
+        guard !lists.isEmpty else { return }
+        while execPlaces.last == .some(nil) { execPlaces.removeLast() }
+        for list in lists.sorted() { try? writeExecList(list) }
+        if execPlaces.isEmpty { kernel.detachExecDispatch() }
+    }
+
+    /// One list of the exec dispatcher: its places up to the last taken one, empty places
+    /// holding no slot (UInt32.max, which no hook has).
+    private func writeExecList(_ list: Int) throws {
+        let width = Int(VIGIL_GENERIC_COPIES)
+        let places = execPlaces.dropFirst(list * width).prefix(width)
+        let used = (places.lastIndex { $0 != nil }).map { $0 - list * width + 1 } ?? 0
+        try HookList.write(
+            kernel, .syscallHooks, key: UInt32(VIGIL_EXEC_HOOKS_KEY) + UInt32(list), places.prefix(used).map { $0 ?? UInt32.max })
     }
 
     /// The dispatcher key of a hook on a syscall tracepoint (`syscalls/sys_enter_openat`):

@@ -27,3 +27,8 @@ pid_t cspawn_in_cgroup(const char *path, char *const argv[], char *const envp[],
  * a child born in the cgroup2 directory open at `cgroup_fd`. Returns 0 when it succeeded, the
  * errno it failed with, or a negative errno when the child could not be started. */
 int cspawn_connect_in_cgroup(int cgroup_fd, int v6, int udp, unsigned short port);
+
+/* A counting perf event on the tracepoint with id `tracepoint_id`, on `cpu`, for every task
+ * (what perf or bpftrace opens): the kernel registers the tracepoint's perf probe when it is
+ * created, before any probe registered later. The fd, or -errno. */
+int cspawn_perf_tracepoint(unsigned long long tracepoint_id, int cpu);
