@@ -107,14 +107,17 @@ package struct KernelProbe: Sendable {
         }
         let lsmHooks = Self.lsmHookMechanisms(
             fallbackReason: lsmFallback, connect: connect, fanotify: fanotify, syscallTracepoints: syscallTracepoints,
-            signal: signal == true, ioUringOpens: ioUringOpens)
+            signal: signal == true, ioUringOpens: ioUringOpens, execDispatcher: tpBTF.ok == true)
         let processHook = Hook(
             hook: "process exec/fork/exit",
             mechanism: "tp_btf sched_process_* (raw_tp fallback)" + (loop == false ? "; path walk: bounded loop (no bpf_loop)" : ""),
             observe: btf && ringbuf == true, kill: false, deny: false)
         var policyHooks =
             [
-                Hook(hook: "tracepoints, syscall kprobes", mechanism: "tracepoint + generic program", observe: tracepoints, kill: signal == true, deny: false)
+                Hook(
+                    hook: "tracepoints, syscall kprobes",
+                    mechanism: "tracepoint + generic program" + (btf ? "; raw: true: a raw_tp program per hook (arguments from BTF)" : ""),
+                    observe: tracepoints, kill: signal == true, deny: false)
             ] + lsmHooks + [
                 Self.kernelFunctionHook(trampolineRefusal: trampolineRefusal, kprobes: kprobes, signal: signal == true),
                 Hook(hook: "uprobes on user-space functions", mechanism: uprobes ? "uprobe/uretprobe + generic program" : "unavailable: no uprobe PMU", observe: uprobes, kill: uprobes && signal == true, deny: false),
@@ -156,7 +159,7 @@ package struct KernelProbe: Sendable {
     /// the other mechanisms.
     package static func lsmHookMechanisms(
         fallbackReason: String?, connect: Bool, fanotify: Bool, syscallTracepoints: Bool, signal: Bool,
-        ioUringOpens: Bool = false
+        ioUringOpens: Bool = false, execDispatcher: Bool = false
     ) -> [Hook] {
         if fallbackReason == nil {
             // security_socket_connect() runs in connect(2) and io_uring's connect only: the
@@ -171,7 +174,11 @@ package struct KernelProbe: Sendable {
             Hook(hook: "socket_connect", mechanism: (connect ? "cgroup connect4/6, sendmsg4/6" : "unavailable") + note, observe: connect, kill: false, deny: connect),
             Hook(hook: "file_open", mechanism: "syscalls:sys_exit_open* (fd resolved in the kernel)"
                     + (ioUringOpens ? ", io_uring opens at io_uring_complete" : "") + (fanotify ? "; deny: fanotify" : "") + note, observe: syscallTracepoints, kill: signal, deny: fanotify),
-            Hook(hook: "bprm_check_security", mechanism: "sched_process_exec" + (fanotify ? "; deny: fanotify" : "") + note, observe: true, kill: signal, deny: fanotify),
+            // The exec dispatcher (tp_btf) runs after the exec tracking; a perf copy may not.
+            Hook(
+                hook: "bprm_check_security",
+                mechanism: "sched_process_exec" + (execDispatcher ? " (exec dispatcher)" : " (perf tracepoint)")
+                    + (fanotify ? "; deny: fanotify" : "") + note, observe: true, kill: signal, deny: fanotify),
         ]
     }
 
