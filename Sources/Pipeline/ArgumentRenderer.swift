@@ -63,7 +63,7 @@ package enum ArgumentRenderer {
                 let details = mode == 0 ? nil : FileDetails(inode: inode, device: device, openFlags: nil)
                 return one(.binprm(path: path, permission: permission, details: details))
             }
-            if arg.declaredType == .path {
+            if arg.declaredType == .path || arg.declaredType == .dentry {
                 return one(.path(path: path, permission: permission, details: mode == 0 ? nil : FileDetails(inode: inode, device: device, openFlags: nil)))
             }
             let details = mode == 0 ? nil : FileDetails(inode: inode, device: device, openFlags: flags)

@@ -48,6 +48,11 @@ extension Context {
         case .file: return KernelArgReading(kind: VIGIL_ARG_KFILE, variant: 0, render: .string)
         case .path: return KernelArgReading(kind: VIGIL_ARG_KFILE, variant: 1, render: .string)
         case .linuxBinprm: return KernelArgReading(kind: VIGIL_ARG_KFILE, variant: 2, render: .string)
+        // Tetragon: kiocb is its file (file_arg), dentry a path within its filesystem (path_arg),
+        // net_device its name (string_arg).
+        case .kiocb: return KernelArgReading(kind: VIGIL_ARG_KFILE, variant: 3, render: .string)
+        case .dentry: return KernelArgReading(kind: VIGIL_ARG_KFILE, variant: 4, render: .string)
+        case .netDevice: return KernelArgReading(kind: VIGIL_ARG_KSTRING, variant: 1, render: .string)
         case .sock: return KernelArgReading(kind: VIGIL_ARG_KSOCK, variant: 0, render: .sockaddr)
         case .socket: return KernelArgReading(kind: VIGIL_ARG_KSOCK, variant: 1, render: .sockaddr)
         case .sockaddr: return KernelArgReading(kind: VIGIL_ARG_KSOCKADDR, render: .sockaddr)
@@ -66,7 +71,7 @@ extension Context {
 
     /// Types a kernel function argument can have here, for the refusal message.
     static let kernelArgTypes =
-        "int, int8..int64, uint8..uint64, size_t, long, string, filename, file, path, linux_binprm, sock, socket, sockaddr, fd, cred, nop"
+        "int, int8..int64, uint8..uint64, size_t, long, string, filename, file, path, linux_binprm, kiocb, dentry, net_device, sock, socket, sockaddr, fd, cred, nop"
 
     /// Whether this agent runs kprobes on kernel functions here.
     var genericKprobesAvailable: Bool { environment.kprobesAvailable && environment.kprobeProgramsLoaded }

@@ -239,8 +239,11 @@ __weak __noinline int vg_read_kernel_arg(struct vigil_generic_scratch *s, __u32 
 
 	switch (kind) {
 	case VIGIL_ARG_KSTRING:
+		/* Variant 1: struct net_device *, its name (a char array inside it). */
+		if (variant == 1)
+			ptr = ptr ? ptr + bpf_core_field_offset(struct net_device, name) : 0;
 		n = bpf_probe_read_kernel_str(dst, VIGIL_STRING_MAX, (void *)ptr);
-		if (n <= 0)
+		if (n <= 0 && variant == 0)
 			n = bpf_probe_read_user_str(dst, VIGIL_STRING_MAX, (void *)ptr);
 		if (n <= 0) {
 			out->flags |= VIGIL_ARG_F_ERROR;
@@ -261,7 +264,16 @@ __weak __noinline int vg_read_kernel_arg(struct vigil_generic_scratch *s, __u32 
 			return vg_put_path(s, i << 16 | tail_off, (__u64)dentry, (__u64)BPF_CORE_READ(p, mnt),
 					   dentry ? (__u64)BPF_CORE_READ(dentry, d_inode) : 0);
 		}
-		file = variant == 2 ? BPF_CORE_READ((struct linux_binprm *)ptr, file) : (struct file *)ptr;
+		if (variant == 4) { /* struct dentry *: within its filesystem (no mount to cross) */
+			struct dentry *dentry = (struct dentry *)ptr;
+
+			return vg_put_path(s, i << 16 | tail_off, (__u64)dentry, VG_WALK_NO_MOUNT,
+					   dentry ? (__u64)BPF_CORE_READ(dentry, d_inode) : 0);
+		}
+		/* 2: struct linux_binprm *, 3: struct kiocb *, else struct file *. */
+		file = variant == 2   ? BPF_CORE_READ((struct linux_binprm *)ptr, file)
+		       : variant == 3 ? BPF_CORE_READ((struct kiocb *)ptr, ki_filp)
+				      : (struct file *)ptr;
 		return vg_put_file(s, out, i << 16 | tail_off, file);
 	}
 	case VIGIL_ARG_KSOCK: {

@@ -148,13 +148,18 @@ static __always_inline __u32 vg_walk_finish(struct vg_path_buf *out, __u32 pos, 
  * verifier's 1M-instruction limit. Kernel pointers travel as __u64: a global function takes
  * only scalars and pointers to memory the caller owns.
  */
+/* vfsmnt for a dentry without its mount (Tetragon's `dentry` type): the walk stays within the
+ * dentry's filesystem and ends at its root, flagged detached; never a real pointer. */
+#define VG_WALK_NO_MOUNT 1ULL
+
 __weak __noinline int vg_path_walk(__u64 dentry, __u64 vfsmnt, __u64 root_dentry, __u64 root_mnt,
 				   struct vg_path_buf *out)
 {
+	struct vfsmount *mnt = vfsmnt == VG_WALK_NO_MOUNT ? NULL : (struct vfsmount *)vfsmnt;
 	struct vg_walk w = {
 		.dentry = (struct dentry *)dentry,
-		.vfsmnt = (struct vfsmount *)vfsmnt,
-		.mnt = vg_container_of((struct vfsmount *)vfsmnt, struct mount, mnt),
+		.vfsmnt = mnt,
+		.mnt = mnt ? vg_container_of(mnt, struct mount, mnt) : NULL,
 		.root_dentry = (struct dentry *)root_dentry,
 		.root_mnt = (struct vfsmount *)root_mnt,
 		.out = out,
