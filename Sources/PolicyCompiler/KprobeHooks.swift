@@ -125,32 +125,7 @@ extension Context {
         if let returnArg = kp.returnArg, kp.return, !returnArg.type.isInteger && returnArg.type != .auto {
             fail(returnArg, "returnArg type \(returnArg.type.rawValue): only integer return values are read here", at: "type")
         }
-        var resolved: [(CompiledArg, ResolvedTracepointArg)] = []
-        var readings: [KernelArgReading] = []
-        for (position, arg) in kp.args.enumerated() {
-            // x86-64 passes the first six arguments in registers; the program copies five.
-            guard arg.index < UInt32(VIGIL_HOOK_ARGS) else {
-                fail(arg, "index \(arg.index): kernel function arguments 0 to \(VIGIL_HOOK_ARGS - 1) can be read", at: "index")
-                continue
-            }
-            guard let reading = Self.kernelArgReading(arg.type) else {
-                let hint = arg.type == .auto ? " (give the type: BTF types are not resolved)" : ""
-                fail(
-                    arg, "type \(arg.type.rawValue) of a kernel function argument is not supported by this build\(hint); "
-                        + "supported: \(Self.kernelArgTypes)", at: "type")
-                continue
-            }
-            if arg.sizeArgIndex != nil || arg.returnCopy {
-                fail(arg, "sizeArgIndex and returnCopy are not supported on kernel function arguments", at: arg.returnCopy ? "returnCopy" : "sizeArgIndex")
-                continue
-            }
-            readings.append(reading)
-            resolved.append(
-                (CompiledArg(label: arg.label, declaredType: arg.type, kind: reading.render),
-                 ResolvedTracepointArg(fieldIndex: Int(arg.index), offset: 8 * Int(arg.index), size: 8, kind: reading.render)))
-            _ = position
-        }
-        guard resolved.count == kp.args.count else { return nil }
+        guard let (readings, resolved) = resolveKernelArgs(kp.args, of: "kernel function") else { return nil }
         let slotFor: (UInt32) -> Int? = { value in kp.args.firstIndex { $0.index == value } }
         let errorsBefore = errors.count
         guard var hook = buildHook(
@@ -166,6 +141,54 @@ extension Context {
                     : .needsReturn)
         else { return nil }
         guard errors.count == errorsBefore else { return nil }
+        Self.setKernelArgSpecs(&hook, readings, resolved)
+        hook.mechanism = mode
+        return hook
+    }
+
+    /// Arguments read as a kernel function's (kprobes, trampolines, raw tracepoints): the
+    /// program copies the first five as u64s, which each spec reads at 8 * index. `of` names
+    /// them in refusals; `check` refuses what the hook's own signature rules out (message, key).
+    /// Nil, with the refusals recorded, when one cannot be read.
+    mutating func resolveKernelArgs(
+        _ args: [KProbeArg], of what: String, check: (KProbeArg) -> (message: String, key: String)? = { _ in nil }
+    ) -> (readings: [KernelArgReading], resolved: [(CompiledArg, ResolvedTracepointArg)])? {
+        var resolved: [(CompiledArg, ResolvedTracepointArg)] = []
+        var readings: [KernelArgReading] = []
+        for arg in args {
+            // x86-64 passes the first six arguments in registers; the programs copy five.
+            guard arg.index < UInt32(VIGIL_HOOK_ARGS) else {
+                fail(arg, "index \(arg.index): \(what) arguments 0 to \(VIGIL_HOOK_ARGS - 1) can be read", at: "index")
+                continue
+            }
+            guard let reading = Self.kernelArgReading(arg.type) else {
+                let hint = arg.type == .auto ? " (give the type: BTF types are not resolved)" : ""
+                fail(
+                    arg, "type \(arg.type.rawValue) of a \(what) argument is not supported by this build\(hint); "
+                        + "supported: \(Self.kernelArgTypes)", at: "type")
+                continue
+            }
+            if let (message, key) = check(arg) {
+                fail(arg, message, at: key)
+                continue
+            }
+            if arg.sizeArgIndex != nil || arg.returnCopy {
+                fail(arg, "sizeArgIndex and returnCopy are not supported on \(what) arguments", at: arg.returnCopy ? "returnCopy" : "sizeArgIndex")
+                continue
+            }
+            readings.append(reading)
+            resolved.append(
+                (CompiledArg(label: arg.label, declaredType: arg.type, kind: reading.render),
+                 ResolvedTracepointArg(fieldIndex: Int(arg.index), offset: 8 * Int(arg.index), size: 8, kind: reading.render)))
+        }
+        return resolved.count == args.count ? (readings, resolved) : nil
+    }
+
+    /// The arg specs of kernel-function-style arguments (``resolveKernelArgs(_:of:check:)``);
+    /// they read no tracepoint record.
+    static func setKernelArgSpecs(
+        _ hook: inout CompiledHook, _ readings: [KernelArgReading], _ resolved: [(CompiledArg, ResolvedTracepointArg)]
+    ) {
         for (slot, (reading, (_, r))) in zip(readings, resolved).enumerated() {
             var a = vigil_arg_spec()
             a.kind = UInt8(reading.kind.rawValue)
@@ -176,8 +199,6 @@ extension Context {
             CTuple.set(&hook.hook.args, slot, a)
         }
         hook.hook.ctx_size = 0
-        hook.mechanism = mode
-        return hook
     }
 
     /// How a hook on kernel function `call` runs here: on a trampoline where the kernel has them

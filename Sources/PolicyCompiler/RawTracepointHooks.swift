@@ -19,7 +19,7 @@ extension Context {
             fail(tp, "\(error)", at: "event")
             return nil
         }
-        var declared: [String]?
+        let declared: [String]?
         switch environment.rawTracepointArguments(tp.event) {
         case .arguments(let arguments):
             declared = arguments
@@ -29,45 +29,26 @@ extension Context {
                     + "arguments cannot be known; drop `raw` to read the tracefs record", at: "event")
             return nil
         case .unchecked:
+            declared = nil
             warnings.append(
                 "\(tp.location): raw tracepoint \(tp.subsystem)/\(tp.event): its arguments were not checked against the kernel's BTF here")
         }
-        var resolved: [(CompiledArg, ResolvedTracepointArg)] = []
-        var readings: [KernelArgReading] = []
-        for arg in tp.args {
-            guard arg.index < UInt32(VIGIL_HOOK_ARGS) else {
-                fail(arg, "index \(arg.index): raw tracepoint arguments 0 to \(VIGIL_HOOK_ARGS - 1) can be read", at: "index")
-                continue
-            }
-            if let declared, Int(arg.index) >= declared.count {
-                fail(
-                    arg, "index \(arg.index): \(tp.event) has \(declared.count) arguments (\(declared.joined(separator: ", ")))",
-                    at: "index")
-                continue
-            }
-            guard let reading = Self.kernelArgReading(arg.type) else {
-                fail(
-                    arg, "type \(arg.type.rawValue) of a raw tracepoint argument is not supported by this build; supported: "
-                        + Self.kernelArgTypes, at: "type")
-                continue
+        let resolvedArgs = resolveKernelArgs(tp.args, of: "raw tracepoint") { arg in
+            guard let declared else { return nil }
+            guard Int(arg.index) < declared.count else {
+                return ("index \(arg.index): \(tp.event) has \(declared.count) arguments (\(declared.joined(separator: ", ")))", "index")
             }
             // A pointer read as the wrong structure would render garbage: where BTF says which
             // structure the argument points to, the type must name it.
-            if let declared, let expected = Self.pointedStructure(arg.type), declared[Int(arg.index)] != "struct \(expected) *" {
-                fail(
-                    arg, "argument \(arg.index) of \(tp.event) is \(declared[Int(arg.index)]), not struct \(expected) * "
-                        + "(type \(arg.type.rawValue))", at: "type")
-                continue
+            if let expected = Self.pointedStructure(arg.type), declared[Int(arg.index)] != "struct \(expected) *" {
+                return (
+                    "argument \(arg.index) of \(tp.event) is \(declared[Int(arg.index)]), not struct \(expected) * "
+                        + "(type \(arg.type.rawValue))", "type"
+                )
             }
-            if arg.sizeArgIndex != nil || arg.returnCopy {
-                fail(arg, "sizeArgIndex and returnCopy are not supported on raw tracepoint arguments", at: arg.returnCopy ? "returnCopy" : "sizeArgIndex")
-                continue
-            }
-            readings.append(reading)
-            resolved.append(
-                (CompiledArg(label: arg.label, declaredType: arg.type, kind: reading.render),
-                 ResolvedTracepointArg(fieldIndex: Int(arg.index), offset: 8 * Int(arg.index), size: 8, kind: reading.render)))
+            return nil
         }
+        guard let (readings, resolved) = resolvedArgs else { return nil }
         guard errors.count == errorsBefore else { return nil }
         // matchArgs index: a configured argument index names that arg; otherwise a position in args.
         let slotFor: (UInt32) -> Int? = { value in
@@ -80,16 +61,7 @@ extension Context {
             spec: spec)
         else { return nil }
         guard errors.count == errorsBefore else { return nil }
-        for (slot, (reading, (_, r))) in zip(readings, resolved).enumerated() {
-            var a = vigil_arg_spec()
-            a.kind = UInt8(reading.kind.rawValue)
-            a.size = reading.size
-            a.is_signed = reading.signed ? 1 : 0
-            a.meta_size = reading.variant
-            a.offset = UInt16(r.offset)
-            CTuple.set(&hook.hook.args, slot, a)
-        }
-        hook.hook.ctx_size = 0
+        Self.setKernelArgSpecs(&hook, readings, resolved)
         hook.mechanism = .rawTracepoint
         return hook
     }
