@@ -17,6 +17,15 @@
 #include "args.h"
 #include "decide.h"
 
+/* The hook of `slot` and this CPU's scratch; NULL (nothing to run) when either is missing. */
+static __always_inline struct vigil_generic_scratch *vg_hook_scratch(__u32 slot, struct vigil_hook **hook)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	*hook = bpf_map_lookup_elem(&vg_hooks, &slot);
+	return *hook ? bpf_map_lookup_elem(&vg_generic_scratch, &cpu) : NULL;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Generic kprobes (spec.kprobes on kernel functions, where the kernel has kprobes). One program
  * attached per hook with the slot as its bpf cookie, like the tracepoint copies, but a kprobe
@@ -27,14 +36,12 @@
 static __always_inline int vg_kprobe_run(struct pt_regs *ctx, const int park)
 {
 	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
-	__u32 cpu = bpf_get_smp_processor_id();
 	struct vigil_generic_scratch *s;
 	struct vigil_hook *hook;
 	__u64 *raw;
 
-	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
-	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
-	if (!hook || !s)
+	s = vg_hook_scratch(slot, &hook);
+	if (!s)
 		return 0;
 	raw = (__u64 *)s->raw;
 	raw[0] = ctx->di;
@@ -76,14 +83,13 @@ static __always_inline int vg_kretprobe_run(struct pt_regs *ctx)
  * ------------------------------------------------------------------------------------------- */
 static __always_inline int vg_raw_tp_run(struct bpf_raw_tracepoint_args *ctx, __u32 slot)
 {
-	__u32 cpu = bpf_get_smp_processor_id(), i;
 	struct vigil_generic_scratch *s;
 	struct vigil_hook *hook;
 	__u64 *raw, v;
+	__u32 i;
 
-	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
-	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
-	if (!hook || !s)
+	s = vg_hook_scratch(slot, &hook);
+	if (!s)
 		return 0;
 	raw = (__u64 *)s->raw;
 	for (i = 0; i < 5; i++) {
@@ -116,15 +122,13 @@ static __always_inline int vg_raw_tp_run(struct bpf_raw_tracepoint_args *ctx, __
 
 static __always_inline int vg_trampoline_run(void *ctx, const int mode)
 {
-	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
-	__u32 cpu = bpf_get_smp_processor_id(), i, tail_len;
+	__u32 slot = (__u32)bpf_get_attach_cookie(ctx), i, tail_len;
 	struct vigil_generic_scratch *s;
 	struct vigil_hook *hook;
 	__u64 *raw, v;
 
-	hook = bpf_map_lookup_elem(&vg_hooks, &slot);
-	s = bpf_map_lookup_elem(&vg_generic_scratch, &cpu);
-	if (!hook || !s)
+	s = vg_hook_scratch(slot, &hook);
+	if (!s)
 		return 0;
 	/* The arguments as five u64s, like the kprobe's registers; the helper returns an error
 	 * past the function's last argument (the verifier would refuse a direct ctx read there). */
