@@ -219,6 +219,10 @@ package struct CompileEnvironment: Sendable {
     /// Why no policy program runs on this kernel (no bpf_loop(), before 5.17): every policy is
     /// refused with it, as the agent's engine refuses it; nil where they run.
     package var policyProgramsUnavailable: String? = nil
+    /// Why DNSName / NotDNSName cannot run (what they need, said after "needs"): the addresses
+    /// are learnt by the agent's DNS answer program, which runs with --enable-dns-names; nil
+    /// where it does.
+    package var dnsNamesRefusal: String? = "the DNS answer program, which learns the names' addresses in the kernel: start the agent with --enable-dns-names"
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,
