@@ -5,12 +5,14 @@ import Testing
 import TestSupport
 
 /// FQDN egress (matchArgs DNSName / NotDNSName, Vigil's extension): a real DNS server (Debian's
-/// dnsmasq) answers `api.test.` and `other.test.` with a 1 s TTL on 127.0.0.1 in a network
+/// dnsmasq) answers `api.test.` and `other.test.` with a 2 s TTL on 127.0.0.1 in a network
 /// namespace of the test's own; a client there, born in the agent's fence cgroup, resolves them
 /// with raw UDP queries and connects to port 443 of each. Under a policy allowing only api.test
 /// on 443 (and DNS on 53), the connect to api's address succeeds because the DNS answer program
-/// wrote it to vg_fqdn_allow before the client read the answer; other's address and one never
-/// resolved fail with EPERM; after the TTL api's address fails too, until it is resolved again.
+/// wrote it to vg_fqdn_allow before the client read the answer, while the same connect from
+/// another cgroup fails with EPERM (answers open egress for the cgroup that received them);
+/// other's address and one never resolved fail with EPERM; after the TTL api's address fails
+/// too, until it is resolved again.
 ///
 /// Machine safety: the Override only acts in the fence (--enforcement-cgroup), where only the
 /// client runs, and the selectors also require a network namespace other than the host's; a
@@ -21,10 +23,13 @@ struct FQDNEgressKernelTests {
     static let dnsmasq = "/usr/sbin/dnsmasq"
 
     /// Resolves with a raw UDP query (A, one question) and connects to a listener of its own on
-    /// port 443: api.test, other.test, 127.0.0.4 (never resolved), api.test's address again after
-    /// argv[2] seconds without asking, then after asking again. Writes [step, address, errno].
+    /// port 443: api.test; the same address from a child process moved to the peer cgroup
+    /// argv[3], which received no answer; api.test again from the client (still allowed: the
+    /// peer's EPERM was its cgroup's, not the TTL's); other.test; 127.0.0.4 (never resolved);
+    /// api.test's address again after argv[2] seconds without asking, then after asking again.
+    /// Writes its pid and [step, address, errno] per step.
     static let client = """
-        import errno, json, os, socket, struct, sys, time
+        import errno, json, os, socket, struct, subprocess, sys, time
         out = sys.argv[1]
         def query(name):
             q = struct.pack('!HHHHHH', 0x4242, 0x0100, 1, 0, 0, 0)
@@ -45,7 +50,12 @@ struct FQDNEgressKernelTests {
             except OSError as e: return e.errno
             finally: c.close()
         steps = []
+        peer = '\\n'.join(['import socket, sys', "open(sys.argv[1] + '/cgroup.procs', 'w').write('0')",
+            'c = socket.socket()', 'try: c.connect((sys.argv[2], 443)); print(0)', 'except OSError as e: print(e.errno)'])
         api = query('api.test'); steps.append(['api', api, connect(api)])
+        moved = subprocess.run([sys.executable, '-c', peer, sys.argv[3], api], capture_output=True, text=True)
+        steps.append(['peer', api, int(moved.stdout.strip() or -1)])
+        steps.append(['api', api, connect(api)])
         other = query('other.test'); steps.append(['other', other, connect(other)])
         steps.append(['unresolved', '127.0.0.4', connect('127.0.0.4')])
         time.sleep(float(sys.argv[2]))
@@ -60,10 +70,10 @@ struct FQDNEgressKernelTests {
         set -e
         ip link set lo up
         \(dnsmasq) --conf-file=/dev/null -k --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces \\
-          --port=53 --address=/api.test/127.0.0.2 --address=/other.test/127.0.0.3 --local-ttl=1 \\
+          --port=53 --address=/api.test/127.0.0.2 --address=/other.test/127.0.0.3 --local-ttl=2 \\
           --pid-file="$1/dnsmasq.pid" --user=root &
         trap 'kill $!' EXIT
-        /usr/bin/python3 "$1/client.py" "$1/steps.json" 1.6
+        /usr/bin/python3 "$1/client.py" "$1/steps.json" 2.6 "$2" 2>"$1/client.err"
         """
 
     /// api.test on 443 and DNS on 53, nothing else, for IPv4/IPv6 connects from processes
@@ -148,12 +158,15 @@ struct FQDNEgressKernelTests {
         defer { if !stopped { agent.stop() } }
         try agent.waitForLog("policy=egress-api-test")
 
-        let shell = try agent.spawn("/usr/bin/unshare", ["-n", "/bin/sh", "\(dir.path)/run.sh", dir.path])
+        // A second cgroup in the fence, for the client's child: it must not reach what the
+        // client's own cgroup learnt. Removed with the fence.
+        let peer = try #require(try agent.fence?.subdirectory("peer"))
+        let shell = try agent.spawn("/usr/bin/unshare", ["-n", "/bin/sh", "\(dir.path)/run.sh", dir.path, peer])
         let status = Spawn.wait(shell)
         if let text = try? String(contentsOfFile: "\(dir.path)/dnsmasq.pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
             kill(pid, SIGKILL)
         }
-        #expect(status == 0, "client and dnsmasq ran")
+        #expect(status == 0, "client and dnsmasq ran: \((try? String(contentsOfFile: "\(dir.path)/client.err", encoding: .utf8)) ?? "")")
         let result = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir.path)/steps.json"))) as? [String: Any]
         let pid = result?["pid"] as? Int ?? -1
         let steps = (result?["steps"] as? [[Any]] ?? []).map { ($0[0] as? String ?? "", $0[1] as? String ?? "", $0[2] as? Int ?? -1) }
@@ -178,7 +191,7 @@ struct FQDNEgressKernelTests {
     /// Monitor first: nothing is denied, and the events say which connects enforcing would deny.
     @Test func monitorDeniesNothingAndReportsWhatItWouldDeny() throws {
         let run = try run(mode: "monitor", expected: 3)
-        #expect(run.steps.map(\.2) == [0, 0, 0, 0, 0], "\(run.steps)")
+        #expect(run.steps.map(\.2) == [0, 0, 0, 0, 0, 0, 0], "\(run.steps)")
         // api.test's first connect and its connect after re-resolving match no selector: no event.
         #expect(run.events.map(Self.address) == ["127.0.0.3", "127.0.0.4", "127.0.0.2"], "\(run.events.map(\.line))")
         #expect(run.events.allSatisfy { $0.vigil["policy_mode"] as? String == "monitor" }, "\(run.events.map(\.line))")
@@ -187,9 +200,10 @@ struct FQDNEgressKernelTests {
 
     @Test func onlyTheResolvedNameIsReachableUntilItsTTL() throws {
         let run = try run(mode: "enforce", expected: 3)
-        #expect(run.steps.map(\.0) == ["api", "other", "unresolved", "expired", "again"])
-        #expect(run.steps.map(\.1) == ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.2", "127.0.0.2"], "dnsmasq's answers")
-        #expect(run.steps.map(\.2) == [0, Int(EPERM), Int(EPERM), Int(EPERM), 0], "\(run.steps)")
+        #expect(run.steps.map(\.0) == ["api", "peer", "api", "other", "unresolved", "expired", "again"])
+        #expect(run.steps.map(\.1) == ["127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.2", "127.0.0.2"], "dnsmasq's answers")
+        let eperm = Int(EPERM)
+        #expect(run.steps.map(\.2) == [0, eperm, 0, eperm, eperm, eperm, 0], "\(run.steps)")
 
         let other = run.events[0]
         #expect(Self.address(other) == "127.0.0.3")
