@@ -39,21 +39,25 @@ struct {
 	__type(value, __u64);
 } vg_fqdn_allow SEC(".maps") __weak;
 
-/* Whether the connect's destination `sa` was in an answer to a name of set `set_id` that the
- * current task's cgroup received, and the answer's TTL has not run out. */
-static __always_inline int vg_fqdn_allowed(__u32 set_id, const struct vigil_sockaddr *sa)
+/* Whether the connect's destination (family; address bytes 0-7 in lo, 8-15 in hi, IPv4 in
+ * lo's first 4) was in an answer to a name of set `set_id` that the current task's cgroup
+ * received, and the answer's TTL has not run out. A global function of scalars (__weak
+ * __noinline, see connect.h): the verifier checks it once, on its own, and vg_match_arg, the
+ * largest function it walks in every policy program, only sees a call. */
+__weak __noinline int vg_fqdn_allowed(__u32 set_id, __u32 family, __u64 lo, __u64 hi)
 {
 	struct vigil_fqdn_addr_key key = {};
 	__u64 *expiry;
 
 	key.set_id = set_id;
 	key.cgroup_id = bpf_get_current_cgroup_id();
-	if (sa->family == 2 /* AF_INET */) {
+	if (family == 2 /* AF_INET */) {
 		key.addr[10] = 0xff;
 		key.addr[11] = 0xff;
-		__builtin_memcpy(&key.addr[12], sa->addr, 4);
-	} else if (sa->family == 10 /* AF_INET6 */) {
-		__builtin_memcpy(key.addr, sa->addr, 16);
+		__builtin_memcpy(&key.addr[12], &lo, 4);
+	} else if (family == 10 /* AF_INET6 */) {
+		__builtin_memcpy(key.addr, &lo, 8);
+		__builtin_memcpy(&key.addr[8], &hi, 8);
 	} else {
 		return 0;
 	}

@@ -363,9 +363,15 @@ static __always_inline int vg_match_sockaddr(struct vigil_generic_scratch *s, st
 		return f->op == VIGIL_OP_DADDR ? found : !found;
 	}
 	case VIGIL_OP_DNS_NAME:
-		return vg_fqdn_allowed(f->set_id, sa);
-	case VIGIL_OP_NOT_DNS_NAME:
-		return !vg_fqdn_allowed(f->set_id, sa);
+	case VIGIL_OP_NOT_DNS_NAME: {
+		__u64 lo, hi;
+		int found;
+
+		__builtin_memcpy(&lo, sa->addr, 8);
+		__builtin_memcpy(&hi, sa->addr + 8, 8);
+		found = vg_fqdn_allowed(f->set_id, sa->family, lo, hi);
+		return f->op == VIGIL_OP_DNS_NAME ? found : !found;
+	}
 	case VIGIL_OP_DPORT:
 	case VIGIL_OP_NOT_DPORT:
 		for (i = 0; i < VIGIL_MATCH_VALUES; i++) {

@@ -49,6 +49,10 @@ struct vg_fqdn_scratch {
 	__u64 now;
 	__u32 pos;                             /* where the next answer record starts */
 	__u32 ancount;
+	__u32 qpos;                            /* the question name's walk: next byte, */
+	__u32 nlen;                            /* name bytes so far, */
+	__u32 label;                           /* bytes left in the current label, */
+	__u32 qdone;                           /* 1: read whole, 2: not a name to learn */
 };
 
 struct {
@@ -84,6 +88,53 @@ static long vg_fqdn_set_match(struct bpf_map *map, struct vigil_fqdn_set_key *se
 		return 1;
 	sc->sets[n] = set->set_id;
 	sc->nsets = n + 1;
+	return 0;
+}
+
+/*
+ * One byte of the question name at sc->qpos (bpf_loop): its state lives in the scratch value,
+ * not in registers, so the verifier checks one step once. As a plain loop it walked every
+ * combination of label starts and letters byte by byte: 6.1's verifier gave up at its million
+ * instructions ("BPF program is too large"), failing the agent's whole load. No compression
+ * pointer belongs in the question of an answer: one ends the walk unlearnt. 1 stops the walk.
+ */
+static long vg_fqdn_name_byte(__u32 index, void *ctx)
+{
+	struct vg_fqdn_scratch *sc = vg_fqdn_scratch_get();
+	__u32 pos, nlen;
+	__u8 c;
+
+	if (!sc)
+		return 1;
+	pos = sc->qpos;
+	nlen = sc->nlen;
+	if (pos >= sc->len || nlen >= VIGIL_FQDN_NAME_MAX) {
+		sc->qdone = 2;
+		return 1;
+	}
+	c = sc->buf[pos & VG_DNS_MASK];
+	sc->qpos = pos + 1;
+	if (sc->label == 0) {
+		if (c == 0) {
+			sc->qdone = 1;
+			return 1;
+		}
+		if (c & 0xc0) {
+			sc->qdone = 2;
+			return 1;
+		}
+		sc->label = c;
+		if (nlen) {
+			sc->name[nlen & (VIGIL_FQDN_NAME_MAX - 1)] = '.';
+			sc->nlen = nlen + 1;
+		}
+		return 0;
+	}
+	if (c >= 'A' && c <= 'Z')
+		c += 'a' - 'A';
+	sc->name[nlen & (VIGIL_FQDN_NAME_MAX - 1)] = c;
+	sc->nlen = nlen + 1;
+	sc->label--;
 	return 0;
 }
 
@@ -177,7 +228,7 @@ static long vg_fqdn_answer(__u32 index, void *ctx)
 static __always_inline void vg_fqdn_learn(struct __sk_buff *skb, __u32 off, __u32 len)
 {
 	struct vg_fqdn_scratch *sc;
-	__u32 i, pos, nlen, label, n;
+	__u32 i, pos, nlen, n;
 	__u8 hdr[12];
 
 	if (len < 12 || len > VIGIL_DNS_PAYLOAD || off >= skb->len || len > skb->len - off)
@@ -199,41 +250,19 @@ static __always_inline void vg_fqdn_learn(struct __sk_buff *skb, __u32 off, __u3
 	if (bpf_skb_load_bytes(skb, off, sc->buf, n + 1))
 		return;
 	sc->len = len;
-	/* The question name, lowercase ("API.Test" and "api.test" are one name); no compression
-	 * pointer belongs in the question of an answer, so one ends the walk unlearnt. */
-	pos = 12;
-	nlen = 0;
-	label = 0;
-	for (i = 0; i < VIGIL_FQDN_NAME_MAX + 2; i++) {
-		__u8 c;
-
-		if (pos >= len)
-			return;
-		c = sc->buf[pos & VG_DNS_MASK];
-		pos++;
-		if (label == 0) {
-			if (c == 0)
-				break;
-			if (c & 0xc0)
-				return;
-			if (nlen) {
-				if (nlen >= VIGIL_FQDN_NAME_MAX)
-					return;
-				sc->name[nlen & (VIGIL_FQDN_NAME_MAX - 1)] = '.';
-				nlen++;
-			}
-			label = c;
-			continue;
-		}
-		if (nlen >= VIGIL_FQDN_NAME_MAX)
-			return;
-		if (c >= 'A' && c <= 'Z')
-			c += 'a' - 'A';
-		sc->name[nlen & (VIGIL_FQDN_NAME_MAX - 1)] = c;
-		nlen++;
-		label--;
-	}
-	if (i == VIGIL_FQDN_NAME_MAX + 2 || nlen == 0 || nlen >= VIGIL_FQDN_NAME_MAX)
+	/* The question name, lowercase ("API.Test" and "api.test" are one name), one byte per
+	 * bpf_loop() step (see vg_fqdn_name_byte). */
+	sc->qpos = 12;
+	sc->nlen = 0;
+	sc->label = 0;
+	sc->qdone = 0;
+	bpf_loop(VIGIL_FQDN_NAME_MAX + 2, vg_fqdn_name_byte, NULL, 0);
+	sc = vg_fqdn_scratch_get();
+	if (!sc || sc->qdone != 1)
+		return;
+	pos = sc->qpos;
+	nlen = sc->nlen;
+	if (nlen == 0 || nlen >= VIGIL_FQDN_NAME_MAX)
 		return;
 	/* Reversed, then the NUL that marks the start of the name (vigil_abi.h). */
 	for (i = 0; i < VIGIL_FQDN_NAME_MAX; i++) {
@@ -250,11 +279,11 @@ static __always_inline void vg_fqdn_learn(struct __sk_buff *skb, __u32 off, __u3
 		return;
 	sc->pos = pos + 4; /* QTYPE, QCLASS */
 	sc->ancount = (__u32)hdr[6] << 8 | hdr[7];
-	if (sc->ancount > VIGIL_FQDN_ANSWERS * 4)
-		sc->ancount = VIGIL_FQDN_ANSWERS * 4; /* CNAMEs and other records come first */
+	if (sc->ancount > VIGIL_FQDN_RECORDS)
+		sc->ancount = VIGIL_FQDN_RECORDS; /* records past it teach nothing */
 	sc->cgroup_id = bpf_skb_cgroup_id(skb);
 	sc->now = bpf_ktime_get_ns();
-	bpf_loop(VIGIL_FQDN_ANSWERS * 4, vg_fqdn_answer, NULL, 0);
+	bpf_loop(VIGIL_FQDN_RECORDS, vg_fqdn_answer, NULL, 0);
 }
 
 /* Copies the datagram at `off` (its UDP header) if it comes from port 53. */

@@ -128,6 +128,17 @@ static int payload_ok(size_t n)
 	return 1;
 }
 
+/* The program's average time on the frame over many runs (BPF_PROG_TEST_RUN's repeat), ns. */
+static unsigned bench(const void *frame, size_t size)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = size, .repeat = 20000);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.dns_answers), &opts))
+		return 0;
+	ring_buffer__consume(rb);
+	return opts.duration;
+}
+
 /* A DNS answer to `name` (dotted, as written) with `n` address records, A for 4-byte
  * addresses and AAAA for 16-byte ones, each named by a compression pointer to the question. */
 static size_t dns_answer(unsigned char *out, const char *name, int n, const unsigned char (*addrs)[16],
@@ -240,6 +251,7 @@ static void fqdn_cases(unsigned char *buf)
 	unsigned char one = 1;
 	struct timespec ts;
 	unsigned long long now, expiry;
+	unsigned cost_none, cost_learnt, cost_other;
 	size_t len, size;
 
 	/* The names without their set listed in vg_fqdn_sets (no DNSName policy): nothing learnt. */
@@ -248,6 +260,7 @@ static void fqdn_cases(unsigned char *buf)
 	len = dns_answer(msg, "api.test", 1, (const unsigned char (*)[16])a8, four, 60);
 	size = answer_frame(buf, msg, len);
 	check(run(buf, size, &made) == 1 && made == 1 && !learnt(a8, 4), "no set listed: recorded, not learnt");
+	cost_none = bench(buf, size);
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.vg_fqdn_sets), &set, &one, BPF_ANY)) {
 		fprintf(stderr, "dns_test: vg_fqdn_sets: %s\n", strerror(errno));
 		exit(2);
@@ -264,6 +277,7 @@ static void fqdn_cases(unsigned char *buf)
 	expiry = learnt(a2, 4);
 	check(expiry > now + 299000000000ULL && expiry < now + 302000000000ULL, "api.test A learnt for its TTL");
 	check(learnt(six, 16) == expiry, "api.test AAAA learnt");
+	cost_learnt = bench(buf, size);
 
 	/* Case does not matter; TTL 0 is held for the minimum. */
 	len = dns_answer(msg, "API.Test", 1, (const unsigned char (*)[16])a3, four, 0);
@@ -281,6 +295,7 @@ static void fqdn_cases(unsigned char *buf)
 	len = dns_answer(msg, "other.test", 1, (const unsigned char (*)[16])a5, four, 60);
 	size = answer_frame(buf, msg, len);
 	check(run(buf, size, &made) == 1 && !learnt(a5, 4), "other.test not learnt");
+	cost_other = bench(buf, size);
 	len = dns_answer(msg, "xapi.test", 1, (const unsigned char (*)[16])a5, four, 60);
 	size = answer_frame(buf, msg, len);
 	check(run(buf, size, &made) == 1 && !learnt(a5, 4), "xapi.test not learnt (exact names are exact)");
@@ -328,6 +343,10 @@ static void fqdn_cases(unsigned char *buf)
 		}
 	}
 	passed++;
+	/* Informational (the ring buffer fills during the runs: later records are dropped, after
+	 * the learning): the program's time per answer, this machine, one CPU. */
+	printf("dns_test: ns per answer in the program: %u with no DNSName set, %u for an answer "
+	       "learnt (2 addresses), %u for a name in no set\n", cost_none, cost_learnt, cost_other);
 }
 
 int main(void)

@@ -643,7 +643,7 @@ _Static_assert(sizeof(struct vigil_proc_state) == 272, "map layout: vg_procs val
  * answer to vg_fqdn_allow under the set, the receiving socket's cgroup and the address.
  */
 #define VIGIL_FQDN_NAME_MAX 128   /* question name bytes the kernel reads (longer: not learnt) */
-#define VIGIL_FQDN_ANSWERS  8     /* A/AAAA records learnt per answer */
+#define VIGIL_FQDN_RECORDS  32    /* answer records looked at per answer (CNAMEs, A, AAAA) */
 #define VIGIL_FQDN_SETS     16    /* name sets one answer can match */
 #define VIGIL_FQDN_TTL_MIN  1     /* seconds: a TTL 0 answer still lets its asker connect */
 #define VIGIL_FQDN_TTL_MAX  86400 /* seconds: an answer opens an address for at most a day */
