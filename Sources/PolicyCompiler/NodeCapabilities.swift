@@ -98,7 +98,7 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
         let blacklist = Set(kprobeBlacklist ?? [])
         let btf = btfFunctions.map(Set.init)
         let injection = errorInjection.map(Set.init)
-        var environment = CompileEnvironment(
+        return CompileEnvironment(
             loadFormat: { subsystem, event in
                 let key = "\(subsystem)/\(event)"
                 if let text = formats[key] { return try TracepointFormat.parse(text, subsystem: subsystem, event: event) }
@@ -129,10 +129,6 @@ package struct NodeCapabilities: Codable, Sendable, Hashable {
             // The binaries are on the node, not where validation runs: libbpf resolves the
             // symbols when the node's agent attaches them.
             userFunction: { _, _ in .unchecked })
-        // DNSName runs wherever policy programs do, given --enable-dns-names: a flag of the
-        // node's agent, which refuses the policy at load without it; validation takes it as set.
-        environment.dnsNamesRefusal = nil
-        return environment
     }
 }
 
