@@ -103,6 +103,31 @@ spec:
 """
 OVERRIDE = "\n      matchActions:\n      - action: Override\n        argError: -1"
 
+# Egress by name (DNSName, issue 16 part 3), aimed at another port like the deny above, with the
+# name lookup first so every connect pays it: the connect's address looked up in vg_fqdn_allow.
+FQDN_POLICY = """apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: bench-fqdn
+spec:
+  lsmhooks:
+  - hook: socket_connect
+    args:
+    - index: 1
+      type: sockaddr
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: NotDNSName
+        values: ["api.example.com", "*.example.net"]
+      - index: 1
+        operator: DPort
+        values: ["{port}"]
+      matchActions:
+      - action: Override
+        argError: -1
+"""
+
 UPROBE_POLICY = """apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
@@ -497,6 +522,7 @@ def connect_workload(args, workdir):
                ("vigil + socket_connect policy exporting every connect", "vigil", CONNECT_POLICY.format(port=port, action="")),
                ("vigil + socket_connect policy matching nothing", "vigil", CONNECT_POLICY.format(port=other, action="")),
                ("vigil + socket_connect deny (Override) of another port", "vigil", CONNECT_POLICY.format(port=other, action=OVERRIDE)),
+               ("vigil + FQDN egress (NotDNSName) deny of another port, --enable-dns-names", "vigil", FQDN_POLICY.format(port=other)),
                ("auditd (execve, openat, connect rules)", "auditd", None),
                ("bpftrace printing every connect", "bpftrace",
                 'tracepoint:syscalls:sys_enter_connect { printf("%d %s\\n", pid, comm); }')]
@@ -577,7 +603,7 @@ def run_workload(args, w, workdir):
             tool = None
             if kind == "vigil":
                 tool = Vigil(args, workdir, f"bench-{r}", extra, getattr(w, "wait_for", {}).get(name, ()),
-                             flags=("--enable-flows",) if "--enable-flows" in name else ())
+                             flags=tuple(f for f in ("--enable-flows", "--enable-dns-names") if f in name))
             elif kind == "auditd":
                 tool = Auditd(workdir)
             elif kind == "bpftrace":
@@ -815,6 +841,9 @@ def targets(all_rows, pipe, mem):
         r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op), {r['exported']}, drops {r['drops']}", 0.10)
     r = row("connect", "deny (Override) of another port")
     add("connect storm, deny policy for another port loaded: within 15% of no agent", r, r and r["vs_no_agent"] >= -0.15,
+        r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)", 0.15)
+    r = row("connect", "FQDN egress")
+    add("connect storm, FQDN egress policy loaded (issue 16): within 15% of no agent", r, r and r["vs_no_agent"] >= -0.15,
         r and f"{100 * r['vs_no_agent']:+.1f}% throughput ({100 * r['storm_cpu_vs_no_agent']:+.1f}% storm CPU/op)", 0.15)
     # Judged on exported events (exec and exit; clone records are consumed, not exported).
     add("pipeline replay: at least 500,000 events/s per core end to end", pipe,

@@ -92,6 +92,8 @@ package final class ProcessSensor: Sendable {
         package var dnsAnswers: UInt64 = 0
         /// ... and could not put in the ring buffer.
         package var dnsDrops: UInt64 = 0
+        /// Addresses the DNS answer program wrote to vg_fqdn_allow for DNSName policies.
+        package var fqdnLearnt: UInt64 = 0
 
         package var totalDrops: UInt64 {
             ringBufferDrops.exec + ringBufferDrops.clone + ringBufferDrops.exit + policyDrops + flowDrops + dnsDrops
@@ -262,6 +264,7 @@ package final class ProcessSensor: Sendable {
             c.flowsUnowned = read(VIGIL_CTR_FLOWS_UNOWNED)
             c.dnsAnswers = read(VIGIL_CTR_DNS_ANSWERS)
             c.dnsDrops = read(VIGIL_CTR_RB_DROPS_DNS)
+            c.fqdnLearnt = read(VIGIL_CTR_FQDN_LEARNT)
             return c
         }
     }

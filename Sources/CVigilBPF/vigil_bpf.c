@@ -423,6 +423,7 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 	case VIGIL_MAP_SCOPE_CGROUPS: return bpf_map__fd(bpf->skel->maps.vg_scope_cgroups);
 	case VIGIL_MAP_LSM_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_lsm_hooks);
 	case VIGIL_MAP_FILE_IDS: return bpf_map__fd(bpf->skel->maps.vg_file_ids);
+	case VIGIL_MAP_FQDN_SETS: return bpf_map__fd(bpf->skel->maps.vg_fqdn_sets);
 	}
 	return -EINVAL;
 }

@@ -21,6 +21,9 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
     /// Files by (dev, ino) for Equal file args under `vigil-file-identity: inode` (`struct
     /// vigil_file_id_key` -> 1).
     case fileIdentities
+    /// DNSName set ids the DNS answer program learns addresses for (`struct vigil_fqdn_set_key`
+    /// -> 1).
+    case fqdnSets
 
     /// The id the loader takes.
     package var cValue: vigil_policy_map {
@@ -38,6 +41,7 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
         case .scopeCgroups: VIGIL_MAP_SCOPE_CGROUPS
         case .lsmHooks: VIGIL_MAP_LSM_HOOKS
         case .fileIdentities: VIGIL_MAP_FILE_IDS
+        case .fqdnSets: VIGIL_MAP_FQDN_SETS
         }
     }
 }

@@ -223,6 +223,10 @@ package struct CompileEnvironment: Sendable {
     /// declares them; `.unchecked` where the compiler cannot read that BTF (validation
     /// elsewhere, a kernel without BTF).
     package var rawTracepointArguments: @Sendable (String) -> RawTracepointLookup = { _ in .unchecked }
+    /// Why DNSName / NotDNSName cannot run (what they need, said after "needs"): the addresses
+    /// are learnt by the agent's DNS answer program, which runs with --enable-dns-names; nil
+    /// where it does.
+    package var dnsNamesRefusal: String? = "the DNS answer program, which learns the names' addresses in the kernel: start the agent with --enable-dns-names"
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,

@@ -390,9 +390,37 @@ extension Context {
             f.op = UInt8((negated ? VIGIL_OP_NOT_DPORT : VIGIL_OP_DPORT).rawValue)
             f.nvalues = UInt8(ranges.count)
             for (i, v) in ranges.enumerated() { CTuple.set(&f.values, i, v) }
+        case .dnsName, .notDNSName:
+            compileDNSNameFilter(match, into: &f)
         default:
-            fail(match, "operator \(match.operator.rawValue) does not apply to sockaddr arguments (Family, SAddr/DAddr, SPort/DPort and their Not and Priv forms do)", at: "operator")
+            fail(match, "operator \(match.operator.rawValue) does not apply to sockaddr arguments (Family, SAddr/DAddr, SPort/DPort and their Not and Priv forms, DNSName and NotDNSName do)", at: "operator")
         }
+    }
+
+    /// DNSName / NotDNSName (Vigil's FQDN egress, bpf/lib/fqdn.h): the names go to the postfix
+    /// trie reversed, an exact name with a NUL for its start and a `*.suffix` pattern as
+    /// `.suffix`, so the DNS answer program's one lookup of a reversed question name finds
+    /// either; the set id goes to vg_fqdn_sets, the list that program walks. The addresses it
+    /// learns are the kernel's; nothing here waits for them.
+    mutating func compileDNSNameFilter(_ match: ArgSelector, into f: inout vigil_arg_filter) {
+        if let reason = environment.dnsNamesRefusal {
+            fail(match, "operator \(match.operator.rawValue) needs \(reason)", at: "operator")
+            return
+        }
+        let id = newSet()
+        f.op = UInt8((match.operator == .dnsName ? VIGIL_OP_DNS_NAME : VIGIL_OP_NOT_DNS_NAME).rawValue)
+        f.set_id = id
+        for value in match.values {
+            guard let (name, pattern) = PolicyValues.dnsName(value) else {
+                fail(match, PolicyValues.dnsNameProblem(value) ?? "invalid DNS name \"\(value)\"", at: "values")
+                continue
+            }
+            let bytes = pattern ? Array(("." + name).utf8) : [0] + Array(name.utf8)
+            setEntries.append(MapEntries.string(bytes, set: id, map: .stringPostfix))
+        }
+        var key = vigil_fqdn_set_key()
+        key.set_id = id
+        setEntries.append(MapUpdate(map: .fqdnSets, key: withUnsafeBytes(of: key) { Array($0) }, value: MapEntries.present))
     }
 
     // MARK: - matchNamespaces, matchBinaries, matchActions

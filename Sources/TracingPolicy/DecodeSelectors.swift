@@ -352,6 +352,10 @@ extension PolicyDecoder {
                     }
                 }
             }
+        case .dnsName, .notDNSName:
+            for (number, value) in values.enumerated() {
+                if let problem = PolicyValues.dnsNameProblem(value.value) { valueError(number, problem) }
+            }
         case .sPortPriv, .notSPortPriv, .dPortPriv, .notDPortPriv, .capabilitiesGained, .celExpr:
             break
         }

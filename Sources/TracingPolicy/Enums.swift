@@ -130,6 +130,10 @@ package enum SelectorOperator: String, Sendable, Hashable, CaseIterable {
     case celExpr = "CelExpr"
     case fileType = "FileType"
     case notFileType = "NotFileType"
+    /// Vigil's own (Tetragon refuses it as an unknown operator): a connect's destination is an
+    /// address a DNS answer to one of the names gave the connecting cgroup, within its TTL.
+    case dnsName = "DNSName"
+    case notDNSName = "NotDNSName"
 
     /// Spellings accepted besides the raw values (Tetragon's parser aliases).
     static let aliases: [String: SelectorOperator] = [
@@ -157,7 +161,7 @@ package enum SelectorOperator: String, Sendable, Hashable, CaseIterable {
     package var isNegated: Bool {
         switch self {
         case .notEqual, .notPrefix, .notPostfix, .notSPort, .notSPortPriv, .notDPort, .notDPortPriv, .notSAddr,
-             .notDAddr, .notInMap, .notInRange, .notFileType:
+             .notDAddr, .notInMap, .notInRange, .notFileType, .notDNSName:
             return true
         default:
             return false
@@ -184,6 +188,8 @@ package enum SelectorOperator: String, Sendable, Hashable, CaseIterable {
         case .protocol: return [.sock, .skb, .socket]
         case .family: return [.sock, .socket, .sockaddr, .sockaddrUn]
         case .state: return [.sock, .socket]
+        // The destination of a connect: the one address a sockaddr carries.
+        case .dnsName, .notDNSName: return [.sockaddr]
         default: return nil
         }
     }

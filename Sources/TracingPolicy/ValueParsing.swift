@@ -59,6 +59,46 @@ package enum PolicyValues {
     }
 
     /// A port (`80`) or an inclusive port range (`1024:65535`).
+    /// The longest DNS name DNSName matches, in dotted bytes: the kernel reads question names of
+    /// up to VIGIL_FQDN_NAME_MAX - 1 (vigil_abi.h) and learns nothing for longer ones.
+    package static let dnsNameMaxBytes = 127
+
+    /// A DNSName value as the kernel compares it: lowercase, without the root's trailing dot;
+    /// `pattern` for `*.suffix` (any name below the suffix, not the suffix itself).
+    package static func dnsName(_ text: String) -> (name: String, pattern: Bool)? {
+        dnsNameProblem(text) == nil ? normalizedDNSName(text) : nil
+    }
+
+    private static func normalizedDNSName(_ text: String) -> (name: String, pattern: Bool) {
+        var name = text.lowercased()
+        if name.hasSuffix(".") { name.removeLast() }
+        if name.hasPrefix("*.") { return (String(name.dropFirst(2)), true) }
+        return (name, false)
+    }
+
+    /// Why `text` is not a name DNSName can match; nil when it is.
+    package static func dnsNameProblem(_ text: String) -> String? {
+        let (name, pattern) = normalizedDNSName(text)
+        if name.contains("*") {
+            return "invalid DNS name \"\(text)\": a wildcard is only \"*.\" before a name (\"*.example.com\" matches every name below example.com)"
+        }
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        if name.isEmpty || labels.contains(where: \.isEmpty) {
+            return "invalid DNS name \"\(text)\": empty label"
+        }
+        for label in labels {
+            if label.utf8.count > 63 { return "invalid DNS name \"\(text)\": label \"\(label)\" is longer than 63 bytes" }
+            if !label.unicodeScalars.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "_" }) {
+                return "invalid DNS name \"\(text)\": letters, digits, - and _ only (an internationalized name in its xn-- form)"
+            }
+        }
+        // A pattern's names are longer than its suffix by at least a label and a dot.
+        if name.utf8.count + (pattern ? 2 : 0) > dnsNameMaxBytes {
+            return "DNS name \"\(text)\" is longer than the \(dnsNameMaxBytes) bytes the kernel reads of a question name"
+        }
+        return nil
+    }
+
     package static func portRange(_ text: String) -> ClosedRange<UInt16>? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         func port(_ part: Substring) -> UInt16? {

@@ -471,6 +471,7 @@ package struct ProcessMonitorService: Service {
                 "flows_closed": "\(counters.flowsClosed)", "flow_drops": "\(counters.flowDrops)",
                 "flows_untracked": "\(counters.flowsUntracked)", "flows_unowned": "\(counters.flowsUnowned)",
                 "dns_answers": "\(counters.dnsAnswers)", "dns_drops": "\(counters.dnsDrops)",
+                "fqdn_learnt": "\(counters.fqdnLearnt)",
             ])
     }
 
@@ -490,6 +491,8 @@ package struct ProcessMonitorService: Service {
             uprobeRefusal: CompileEnvironment.uprobePMURefusal()
                 ?? (sensor.uprobesAvailable ? nil : "the agent's uprobe programs did not load here (see the agent log)"))
         environment.rawTracepointArguments = { RawTracepointLookup(btfArguments: KernelBTF.rawTracepointArguments($0)) }
+        // The DNS answer program is attached before the engine starts (or the agent stopped).
+        if configuration.sensor.dnsNames { environment.dnsNamesRefusal = nil }
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             scopes: scopes,
@@ -520,6 +523,7 @@ package struct ProcessMonitorService: Service {
             "policy_out_of_scope": sensor.policyOutOfScope, "policy_fenced": sensor.policyFenced,
             "flows_closed": sensor.flowsClosed, "flow_drops": sensor.flowDrops, "flows_untracked": sensor.flowsUntracked,
             "flows_unowned": sensor.flowsUnowned, "dns_answers": sensor.dnsAnswers, "dns_drops": sensor.dnsDrops,
+            "fqdn_learnt": sensor.fqdnLearnt,
         ]
     }
 

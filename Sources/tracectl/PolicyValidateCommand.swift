@@ -30,6 +30,9 @@ package struct PolicyValidateCommand: ParsableCommand {
     @Flag(name: .customLong("enable-k8s-api"), help: "As the agent with --enable-k8s-api: pod-scoped policies can run.")
     package var podScopes = false
 
+    @Flag(name: .customLong("enable-dns-names"), help: "As the agent with --enable-dns-names: DNSName and NotDNSName can run.")
+    package var dnsNames = false
+
     @Flag(name: .customLong("disable-trampolines"), help: "As the agent with --disable-trampolines: kernel functions on kprobes only.")
     package var disableTrampolines = false
 
@@ -56,6 +59,7 @@ package struct PolicyValidateCommand: ParsableCommand {
         }
         // The agent's own words for it (Agent.makePolicyEngine).
         if disableTrampolines { target.environment.trampolineRefusal = "disabled by --disable-trampolines" }
+        if dnsNames { target.environment.dnsNamesRefusal = nil }
         let report = Self.report(files: files, target: target)
         for line in report.lines { print(line) }
         if report.failed || (strict && report.unchecked) { throw ExitCode.failure }

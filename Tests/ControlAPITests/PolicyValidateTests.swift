@@ -252,6 +252,30 @@ struct PolicyValidateTests {
             ]) as? PolicyValidateCommand)
         #expect(throws: ExitCode.failure) { try without.run() }
 
+        // --enable-dns-names, as the agent's: DNSName runs with it, is refused without it.
+        try Self.policy("""
+              lsmhooks:
+              - hook: socket_connect
+                args:
+                - index: 1
+                  type: sockaddr
+                selectors:
+                - matchArgs:
+                  - index: 1
+                    operator: NotDNSName
+                    values: ["api.test"]
+            """).write(toFile: directory + "/fqdn.yaml", atomically: true, encoding: .utf8)
+        for (flags, fails) in [([String](), true), (["--enable-dns-names"], false)] {
+            let command = try #require(
+                try Tracectl.parseAsRoot(["policy", "validate"] + flags + ["--node-probe", directory + "/full.json", directory + "/fqdn.yaml"])
+                    as? PolicyValidateCommand)
+            if fails {
+                #expect(throws: ExitCode.failure) { try command.run() }
+            } else {
+                #expect(throws: Never.self) { try command.run() }
+            }
+        }
+
         try Data(#"{"features":[],"hooks":[]}"#.utf8).write(to: URL(fileURLWithPath: directory + "/old.json"))
         #expect(throws: ProbeFileError.self) { try ValidationTarget(probeFile: directory + "/old.json", podScopes: false) }
     }

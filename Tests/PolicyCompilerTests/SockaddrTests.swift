@@ -138,7 +138,7 @@ import TracingPolicy
         var sets = SetIDAllocator(first: 1)
         let refusal = try #require(compile(document, sets: &sets).failure)
         #expect(refusal.messages == [
-            "operator Prefix does not apply to sockaddr arguments (Family, SAddr/DAddr, SPort/DPort and their Not and Priv forms do)",
+            "operator Prefix does not apply to sockaddr arguments (Family, SAddr/DAddr, SPort/DPort and their Not and Priv forms, DNSName and NotDNSName do)",
         ])
         #expect(refusal.errors.first?.hasPrefix(position(of: "Family", in: Self.yaml)) == true, "\(refusal)")
     }

@@ -275,7 +275,7 @@ import TracingPolicy
     @Test func enumsCoverTetragonsLists() {
         #expect(ArgType.allCases.count == 53)  // Tetragon's 52 and vigil_argv
         #expect(ArgType.auto.rawValue == "auto")
-        #expect(SelectorOperator.allCases.count == 34)
+        #expect(SelectorOperator.allCases.count == 36)  // Tetragon's 34, DNSName and NotDNSName
         #expect(SelectorOperator.parse("eq") == .equal)
         #expect(SelectorOperator.parse("GT") == .greaterThan)
         #expect(SelectorOperator.parse("NotSPortPriv") == .notSPortPriv)

@@ -16,6 +16,7 @@
 #include "process.h"
 #include "path.h"
 #include "args.h"
+#include "fqdn.h"
 
 /* Global functions here are __weak __noinline: several entry files in progs/ include this
  * header and are linked into one object, where the linker keeps one copy; global (not static)
@@ -360,6 +361,16 @@ static __always_inline int vg_match_sockaddr(struct vigil_generic_scratch *s, st
 			return 0;
 		found = bpf_map_lookup_elem(&vg_addr, &s->addr) != NULL;
 		return f->op == VIGIL_OP_DADDR ? found : !found;
+	}
+	case VIGIL_OP_DNS_NAME:
+	case VIGIL_OP_NOT_DNS_NAME: {
+		__u64 lo, hi;
+		int found;
+
+		__builtin_memcpy(&lo, sa->addr, 8);
+		__builtin_memcpy(&hi, sa->addr + 8, 8);
+		found = vg_fqdn_allowed(f->set_id, sa->family, lo, hi);
+		return f->op == VIGIL_OP_DNS_NAME ? found : !found;
 	}
 	case VIGIL_OP_DPORT:
 	case VIGIL_OP_NOT_DPORT:

@@ -149,6 +149,7 @@ enum vigil_policy_map {
 	VIGIL_MAP_SCOPE_CGROUPS = 10,
 	VIGIL_MAP_LSM_HOOKS = 11,
 	VIGIL_MAP_FILE_IDS = 12,
+	VIGIL_MAP_FQDN_SETS = 13, /* vg_fqdn_sets: DNSName set ids the DNS answer program learns for */
 };
 
 /* Indexes into the per-CPU vg_counters array. Wire format: append only. */
@@ -174,7 +175,8 @@ enum vigil_counter {
 	VIGIL_CTR_FLOWS_UNOWNED    = 19, /* an accepted-side flow closed before any accept(2) took it */
 	VIGIL_CTR_DNS_ANSWERS      = 20, /* UDP datagrams from port 53 a socket received (--enable-dns-names) */
 	VIGIL_CTR_RB_DROPS_DNS     = 21, /* ... and could not be written to the ring buffer */
-	VIGIL_CTR_MAX              = 22,
+	VIGIL_CTR_FQDN_LEARNT      = 22, /* addresses written to vg_fqdn_allow from DNS answers (DNSName) */
+	VIGIL_CTR_MAX              = 23,
 };
 
 #define VIGIL_BINARY_MAX 256 /* binary paths kept for matchBinaries (Tetragon's limit) */
@@ -291,6 +293,9 @@ enum vigil_op {
 	VIGIL_OP_PROTOCOL   = 19, /* sock args: IPPROTO_* */
 	VIGIL_OP_SUBSTRING  = 20, /* vigil_argv: a value occurs in an argument; the values are in
 				   * the prefix trie, values[0] is the longest one's length */
+	VIGIL_OP_DNS_NAME     = 30, /* sockaddr: the address is in vg_fqdn_allow for set_id and the
+				     * task's cgroup, unexpired (DNSName, lib/fqdn.h) */
+	VIGIL_OP_NOT_DNS_NAME = 31,
 };
 
 /*
@@ -633,5 +638,32 @@ _Static_assert(sizeof(struct vigil_exec_event) == 200, "wire format: exec");
 _Static_assert(sizeof(struct vigil_clone_event) == 56, "wire format: clone");
 _Static_assert(sizeof(struct vigil_exit_event) == 48, "wire format: exit");
 _Static_assert(sizeof(struct vigil_proc_state) == 272, "map layout: vg_procs value");
+
+/*
+ * DNSName / NotDNSName (Vigil's FQDN egress, bpf/lib/fqdn.h): the names a policy allows are
+ * in vg_str_postfix under the filter's set id, reversed with a NUL for the start of the name
+ * ("api.test" is stored "tset.ipa\0", a pattern "*.example.com" as "moc.elpmaxe."), so one
+ * longest-prefix lookup of the reversed question name + NUL answers both. vg_fqdn_sets lists
+ * those set ids for the DNS answer program, which writes each A/AAAA address of a matching
+ * answer to vg_fqdn_allow under the set, the receiving socket's cgroup and the address.
+ */
+#define VIGIL_FQDN_NAME_MAX 128   /* question name bytes the kernel reads (longer: not learnt) */
+#define VIGIL_FQDN_RECORDS  32    /* answer records looked at per answer (CNAMEs, A, AAAA) */
+#define VIGIL_FQDN_SETS     16    /* name sets one answer can match */
+#define VIGIL_FQDN_TTL_MIN  1     /* seconds: a TTL 0 answer still lets its asker connect */
+#define VIGIL_FQDN_TTL_MAX  86400 /* seconds: an answer opens an address for at most a day */
+
+struct vigil_fqdn_set_key {        /* vg_fqdn_sets: {set id} -> 1 */
+	__u32 set_id;
+};
+
+struct vigil_fqdn_addr_key {       /* vg_fqdn_allow: -> __u64 expiry (bpf_ktime_get_ns) */
+	__u32 set_id;
+	__u32 pad0;
+	__u64 cgroup_id;               /* the cgroup2 id of the socket that received the answer */
+	__u8  addr[16];                /* IPv4 as ::ffff:a.b.c.d */
+};
+
+_Static_assert(sizeof(struct vigil_fqdn_addr_key) == 32, "map layout: fqdn addr key");
 
 #endif /* VIGIL_ABI_H */
