@@ -488,7 +488,10 @@ cgroup_v1_scenario() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	sh -c 'for c in cpu pids; do echo $$ >"/sys/fs/cgroup/$c/docker/$1/cgroup.procs"; done; exec "$0" sleep 5' "$WORK/bin/t-exec" "$v1_id"
+	# Alive until the check is done: its container id is read from /proc/PID/cgroup when the
+	# record is handled, which a loaded emulated guest can delay by seconds.
+	sh -c 'for c in cpu pids; do echo $$ >"/sys/fs/cgroup/$c/docker/$1/cgroup.procs"; done; exec "$0" sleep 60' "$WORK/bin/t-exec" "$v1_id" &
+	V1_PROC=$!
 	saved=$EVENTS
 	EVENTS=$WORK/events-v1.log
 	short=$(echo "$v1_id" | cut -c1-31)
@@ -499,6 +502,8 @@ cgroup_v1_scenario() {
 		result cgroup-v1 FAIL "no warning or no process_exec with docker=$short: $(grep -i cgroup "$WORK/agent-v1.log" | tail -n 1)"
 	fi
 	EVENTS=$saved
+	kill -KILL $V1_PROC 2>/dev/null
+	wait $V1_PROC 2>/dev/null
 	kill -TERM $V1_AGENT
 	wait $V1_AGENT
 	V1_AGENT=
