@@ -205,7 +205,10 @@ struct vg_path_buf {
  * ------------------------------------------------------------------------------------------- */
 
 #define VIGIL_MAX_HOOKS       1024 /* attached policy hooks on the node */
-#define VIGIL_GENERIC_COPIES  8    /* copies of the generic program: hooks per tracepoint */
+#define VIGIL_GENERIC_COPIES  8    /* hooks per syscall, per BPF-LSM hook, connect hooks */
+#define VIGIL_TRACEPOINT_COPIES 16 /* copies of the generic tracepoint program: hooks per
+				    * tracepoint (sched_process_exec carries every exec policy where
+				    * BPF-LSM is missing, and every one reading Vigil's exec types) */
 #define VIGIL_MAX_POLICIES    1024
 #define VIGIL_HOOK_ARGS       5    /* args per hook (Tetragon's EventConfigMaxArgs) */
 #define VIGIL_SELECTORS       5    /* selectors per hook */
