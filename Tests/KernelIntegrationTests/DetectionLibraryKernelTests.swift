@@ -49,6 +49,7 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
     case filelessExecutionViaMemfd = "fileless-execution-via-memfd-create"
     case searchPrivateKeysOrPasswords = "search-private-keys-or-passwords"
     case findAWSCredentials = "find-aws-credentials"
+    case terminalShellInContainer = "terminal-shell-in-container"
 
     var testDescription: String { rawValue }
 
@@ -254,6 +255,34 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
                          try f.spawn(grep, ["noop", "-r", "aws_region", f.dir.path])]
             f.settle()
             #expect(quiet.allSatisfy { f.events(self, pid: $0).isEmpty })
+
+        case .terminalShellInContainer:
+            // Copies named bash in the container, run by the trigger in a session of their own:
+            // one with a new pseudo-terminal as its controlling tty (reported), one without any
+            // (not: a script's shell); and on the host, a shell with a terminal (not in a container).
+            for dir in ["tty-\(tag)", "notty-\(tag)"] {
+                try FileManager.default.createDirectory(atPath: "\(f.container.rootfs)/\(dir)", withIntermediateDirectories: false)
+                try FileManager.default.copyItem(atPath: f.trigger, toPath: "\(f.container.rootfs)/\(dir)/bash")
+                chmod("\(f.container.rootfs)/\(dir)/bash", 0o755)
+            }
+            let hostShell = try f.copy(f.trigger, to: "host-\(tag)/bash")
+            _ = try f.spawn(f.trigger, ["pty-exec", hostShell, "noop"])
+            #expect(try f.container.exec(["/bin/vigil-trigger", "setsid-exec", "/notty-\(tag)/bash", "noop"]) == 0)
+            #expect(try f.container.exec(["/bin/vigil-trigger", "pty-exec", "/tty-\(tag)/bash", "noop"]) == 0)
+            let docker = String(f.container.id.prefix(31))
+            let event = try f.agent.waitFor("\(rawValue) event for the shell with a terminal") {
+                $0.policyName == rawValue && $0.binary == "/tty-\(tag)/bash"
+            }
+            #expect(event.process["docker"] as? String == docker, "\(event.line)")
+            f.expectDescribed(self, event)
+            // The tty as stat(2) gives a pseudo-terminal's device: major 136 (Unix98 ptys).
+            let tty = event.args.dropFirst().first?["uint_arg"] as? Int ?? 0
+            #expect(tty >> 8 & 0xfff == 136, "\(event.line)")
+            f.settle()
+            #expect(f.agent.events.filter { $0.policyName == rawValue && $0.binary == "/notty-\(tag)/bash" }.isEmpty,
+                "a shell without a terminal is not reported")
+            #expect(f.agent.events.filter { $0.policyName == rawValue && $0.binary == hostShell }.isEmpty,
+                "a terminal shell on the host is not in a container")
         }
     }
 }

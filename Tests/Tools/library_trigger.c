@@ -17,7 +17,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -46,6 +48,35 @@ int main(int argc, char **argv)
 		int status;
 		waitpid(pid, &status, 0);
 		return 0;
+	}
+	/* argv[2..] run in a session of their own: without a controlling tty (setsid-exec), or with
+	 * a new pseudo-terminal as it (pty-exec), as a terminal shell or sshd's child has one. */
+	if ((!strcmp(cmd, "setsid-exec") || !strcmp(cmd, "pty-exec")) && argc >= 3) {
+		int tty = !strcmp(cmd, "pty-exec"), master = -1;
+		if (tty) {
+			master = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+			if (master < 0)
+				master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+			if (master < 0 || grantpt(master) || unlockpt(master) || !ptsname(master))
+				return 3;
+		}
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (setsid() < 0)
+				_exit(126);
+			if (tty) {
+				int slave = open(ptsname(master), O_RDWR);
+				if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+					_exit(125);
+				close(master);
+				dup2(slave, 0); /* stdin only: the output stays where the caller sent it */
+			}
+			execv(argv[2], argv + 2);
+			_exit(127);
+		}
+		int status;
+		waitpid(pid, &status, 0);
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 	}
 	if (!strcmp(cmd, "symlink") && argc == 4)
 		return symlink(argv[2], argv[3]) < 0 ? errno : 0;

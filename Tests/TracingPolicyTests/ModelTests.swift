@@ -273,7 +273,7 @@ import TracingPolicy
     }
 
     @Test func enumsCoverTetragonsLists() {
-        #expect(ArgType.allCases.count == 53)  // Tetragon's 52 and vigil_argv
+        #expect(ArgType.allCases.count == 54)  // Tetragon's 52, vigil_argv and vigil_tty
         #expect(ArgType.auto.rawValue == "auto")
         #expect(SelectorOperator.allCases.count == 34)
         #expect(SelectorOperator.parse("eq") == .equal)

@@ -363,6 +363,36 @@ __weak __noinline int vg_read_argv(struct vigil_generic_scratch *s, __u32 i, __u
 	return want;
 }
 
+/*
+ * The controlling tty of task as a device number, encoded as stat(2)'s st_rdev gives it
+ * (new_encode_dev(): minor's low byte, major, minor's upper bits), which is Falco's proc.tty;
+ * 0 without one. The tty's number is its driver's first minor plus its index, as the kernel's
+ * tty_devnum() computes it.
+ */
+static __always_inline __u64 vg_task_tty(struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	__u32 major, minor;
+
+	if (!tty)
+		return 0;
+	major = BPF_CORE_READ(tty, driver, major);
+	minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+	return (minor & 0xff) | ((major & 0xfff) << 8) | ((__u64)(minor & ~0xffu) << 12);
+}
+
+/* VIGIL_ARG_TASK: one fact of the current task (enum vigil_task_fact). */
+static __always_inline __u64 vg_task_fact(__u32 fact)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	switch (fact) {
+	case VIGIL_TASK_TTY:
+		return vg_task_tty(task);
+	}
+	return 0;
+}
+
 /* Reads argument i into s->ev.args[i] and the tail at *tail_off. Returns the bytes it used. */
 __weak __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 i, __u32 tail_off)
 {
@@ -495,6 +525,9 @@ __weak __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_
 	}
 	case VIGIL_ARG_ARGV:
 		return vg_read_argv(s, i, tail_off);
+	case VIGIL_ARG_TASK:
+		out->value = vg_task_fact(spec.meta_size);
+		return 0;
 	default:
 		return vg_read_kernel_arg(s, i, spec.kind | spec.meta_size << 8 | (__u32)spec.offset << 16, tail_off);
 	}

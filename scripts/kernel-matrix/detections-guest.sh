@@ -22,6 +22,8 @@ set -u
 W=/work; T=$W/library-trigger
 [ -e /etc/shadow ] || { echo "root:*:1::::::" >/etc/shadow; chmod 640 /etc/shadow; }
 mkdir -p /dev/shm; mount -t tmpfs tmpfs /dev/shm 2>/dev/null
+# Pseudo-terminals for the terminal shell (the initramfs may have no devpts mounted).
+[ -e /dev/ptmx ] || { mkdir -p /dev/pts; mount -t devpts -o ptmxmode=0666 devpts /dev/pts 2>/dev/null; ln -sf pts/ptmx /dev/ptmx; }
 vigil --tracing-policy-dir $W/library --export-filename /tmp/ev.log --server-address /tmp/v.sock --enable-vigil-fields 2>/tmp/agent.log &
 A=$!
 i=0; while ! grep -q "control API listening" /tmp/agent.log && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done
@@ -35,11 +37,11 @@ $T ptrace-attach; $T traceme
 cp $T /dev/shm/x; /dev/shm/x noop
 $T memfd-exec
 mkdir -p $W/s $W/c; cp $T $W/s/ssh; $W/s/ssh connect 192.0.2.1 4444
-cp $T $W/c/nc; cp $T $W/c/debugfs
+cp $T $W/c/nc; cp $T $W/c/debugfs; cp $T $W/c/bash
 mkdir -p $W/k; cp $T $W/k/grep; cp $T $W/k/find
 $W/k/grep noop -r "BEGIN RSA PRIVATE KEY" /tmp; $W/k/grep noop -ri aws_secret_access_key /tmp
 $W/k/find noop /tmp -name id_rsa; $W/k/find noop /tmp -path '*.aws/credentials'
-unshare -p -f sh -c "$T packet-socket; $T dup-socket; $T finit-module; $T open-write /tmp/release_agent; $T connect 10.96.0.1 443; $W/c/nc noop; $W/c/debugfs noop"
+unshare -p -f sh -c "$T packet-socket; $T dup-socket; $T finit-module; $T open-write /tmp/release_agent; $T connect 10.96.0.1 443; $W/c/nc noop; $W/c/debugfs noop; $T pty-exec $W/c/bash noop"
 sleep 2; kill -INT $A; wait $A
 echo "== refused:"; grep "policy refused" /tmp/agent.log || true
 echo "== events per policy:"; grep -o '"policy_name":"[^"]*"' /tmp/ev.log | sort | uniq -c

@@ -252,6 +252,15 @@ enum vigil_arg_kind {
 				   * (mm->arg_start..arg_end; at sched_process_exec the new image's),
 				   * each NUL-terminated, the first VIGIL_ARGV_MAX bytes; value: the
 				   * arguments' whole size, TRUNCATED when it is larger than len */
+	VIGIL_ARG_TASK      = 17, /* Vigil's exec-time facts of the current task (vigil_tty, ...):
+				   * meta_size is the enum vigil_task_fact; value only, no tail */
+};
+
+/* VIGIL_ARG_TASK: which fact of the current task (at sched_process_exec: the task the new
+ * program runs in, with the credentials exec gave it). */
+enum vigil_task_fact {
+	VIGIL_TASK_TTY = 0, /* vigil_tty: the controlling tty (signal->tty) as a device number in
+			     * the encoding stat(2) gives (Falco's proc.tty); 0 without one */
 };
 
 /* Bytes of a new program's arguments (after argv[0]) read and matched by vigil_argv; each
