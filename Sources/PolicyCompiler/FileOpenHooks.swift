@@ -93,7 +93,7 @@ extension Context {
         message: String?, tags: [String], spec: PolicySpec
     ) -> CompiledHook? {
         // int security_bprm_check(struct linux_binprm *bprm): argument 0, the only one; index 1
-        // to 4 hold Vigil's exec types (vigil_argv, vigil_tty), each read from the process the
+        // to 4 hold Vigil's exec types (vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid), each read from the process the
         // new program runs in.
         var declared: Set<ArgType> = []
         for arg in args {
@@ -105,7 +105,7 @@ extension Context {
                 }
             } else if arg.index != 0 || ![.linuxBinprm, .file, .auto].contains(arg.type) {
                 fail(
-                    arg, "\(name) has one argument, index 0 of type linux_binprm (and Vigil's vigil_argv, vigil_tty at index 1 to 4)",
+                    arg, "\(name) has one argument, index 0 of type linux_binprm (and Vigil's vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid at index 1 to 4)",
                     at: arg.index != 0 ? "index" : "type")
             }
         }
@@ -153,6 +153,9 @@ extension Context {
     static func vigilTaskFact(_ type: ArgType) -> vigil_task_fact? {
         switch type {
         case .vigilTty: return VIGIL_TASK_TTY
+        case .vigilUid: return VIGIL_TASK_UID
+        case .vigilEuid: return VIGIL_TASK_EUID
+        case .vigilAuid: return VIGIL_TASK_AUID
         default: return nil
         }
     }

@@ -50,6 +50,7 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
     case searchPrivateKeysOrPasswords = "search-private-keys-or-passwords"
     case findAWSCredentials = "find-aws-credentials"
     case terminalShellInContainer = "terminal-shell-in-container"
+    case systemUserInteractive = "system-user-interactive"
 
     var testDescription: String { rawValue }
 
@@ -283,6 +284,31 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
                 "a shell without a terminal is not reported")
             #expect(f.agent.events.filter { $0.policyName == rawValue && $0.binary == hostShell }.isEmpty,
                 "a terminal shell on the host is not in a container")
+
+        case .systemUserInteractive:
+            // The trigger as /usr/sbin/sshd (a copy on a tmpfs over /usr/sbin in a private mount
+            // namespace of its own) runs a tool as daemon, uid 1: reported. The same tool below
+            // it as uid 1000 and as root, and as daemon with no sshd above it: not reported.
+            let shared = "/tmp/vigil-library-sys-\(tag)" // readable by uid 1 and 1000, unlike the test's directory
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+            defer { try? FileManager.default.removeItem(atPath: shared) }
+            chmod(shared, 0o755)
+            let tool = "\(shared)/tool"
+            try FileManager.default.copyItem(atPath: f.trigger, toPath: tool)
+            chmod(tool, 0o755)
+            _ = try f.spawn(f.trigger, ["as-sshd", "spawn-as", "1", tool, "noop"])
+            let event = try f.agent.waitFor("\(rawValue) event for \(tool) as daemon below sshd") {
+                $0.policyName == rawValue && $0.binary == tool
+            }
+            f.expectDescribed(self, event)
+            #expect(event.process["uid"] as? Int == 1, "\(event.line)")
+            #expect(event.args.dropFirst().first?["uint_arg"] as? Int == 1, "\(event.line)")
+            for args in [["as-sshd", "spawn-as", "1000"], ["as-sshd", "spawn-as", "0"], ["spawn-as", "1"]] {
+                _ = try f.spawn(f.trigger, args + [tool, "noop"])
+            }
+            f.settle()
+            #expect(f.agent.events.filter { $0.policyName == rawValue && $0.binary == tool }.count == 1,
+                "only daemon below sshd: \(f.events(self).map(\.line))")
         }
     }
 }

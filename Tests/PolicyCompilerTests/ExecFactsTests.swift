@@ -5,7 +5,7 @@ import PolicyCompiler
 import Testing
 import TracingPolicy
 
-/// Vigil's exec facts of bprm_check_security (vigil_tty): integers about the process the new
+/// Vigil's exec facts of bprm_check_security (vigil_tty, vigil_uid, vigil_euid, vigil_auid): integers about the process the new
 /// program runs in, read in the kernel at sched_process_exec (bpf/lib/args.h, vg_task_fact) and
 /// matched with the integer operators. The readers themselves: bpf/tests (make test-bpf).
 @Suite struct ExecFactsTests {
@@ -52,6 +52,18 @@ import TracingPolicy
         let filters = hook.hook.selector(0).filters
         #expect(filters.map(\.op) == [VIGIL_OP_POSTFIX, VIGIL_OP_NOT_EQUAL])
         #expect(filters[1].arg == 1 && filters[1].values == [0])
+    }
+
+    @Test(arguments: [("vigil_uid", VIGIL_TASK_UID), ("vigil_euid", VIGIL_TASK_EUID), ("vigil_auid", VIGIL_TASK_AUID)])
+    func credentialsAreFactsToo(type: String, fact: vigil_task_fact) throws {
+        let compiled = try compile(Self.policy(type: type, operator: "LessThan", values: ["1000"])).get()
+        let hook = try #require(compiled.hooks.first)
+        #expect(hook.hook.argSpecs.map(\.kind) == [VIGIL_ARG_EXE, VIGIL_ARG_TASK])
+        #expect(hook.hook.argSpecs.last?.metaSize == UInt8(fact.rawValue))
+        #expect(hook.hook.selector(0).filters.last == ArgFilter(arg: 1, VIGIL_OP_LT, values: [1000]))
+        // uids are 32 bits: 4294967295 (an unset auid) is one, 4294967296 is not.
+        #expect((try? compile(Self.policy(type: type, operator: "Equal", values: ["4294967295"])).get()) != nil)
+        #expect(!refusal(Self.policy(type: type, operator: "Equal", values: ["4294967296"])).isEmpty)
     }
 
     @Test func besideTheArguments() throws {

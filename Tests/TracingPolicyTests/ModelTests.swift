@@ -273,7 +273,7 @@ import TracingPolicy
     }
 
     @Test func enumsCoverTetragonsLists() {
-        #expect(ArgType.allCases.count == 54)  // Tetragon's 52, vigil_argv and vigil_tty
+        #expect(ArgType.allCases.count == 57)  // Tetragon's 52 and Vigil's vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid
         #expect(ArgType.auto.rawValue == "auto")
         #expect(SelectorOperator.allCases.count == 34)
         #expect(SelectorOperator.parse("eq") == .equal)

@@ -389,6 +389,12 @@ static __always_inline __u64 vg_task_fact(__u32 fact)
 	switch (fact) {
 	case VIGIL_TASK_TTY:
 		return vg_task_tty(task);
+	case VIGIL_TASK_UID:
+		return BPF_CORE_READ(task, cred, uid.val);
+	case VIGIL_TASK_EUID:
+		return BPF_CORE_READ(task, cred, euid.val);
+	case VIGIL_TASK_AUID:
+		return vg_loginuid(task);
 	}
 	return 0;
 }

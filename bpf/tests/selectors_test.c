@@ -775,8 +775,10 @@ static void task_fact_case(const char *name, __u8 fact, __u64 want)
 static int task_tty_tests(void)
 {
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
 
+	fflush(stdout); /* or the child prints it again */
+	pid = fork();
 	if (pid == 0) {
 		int master, slave;
 		struct stat st;
@@ -806,6 +808,45 @@ static int task_tty_tests(void)
 		return 1;
 	}
 	passed += 6;
+	return 0;
+}
+
+/*
+ * vigil_uid, vigil_euid, vigil_auid: the harness's, then in a child whose real uid is 1 while it
+ * stays root in effect (so it may still run programs): the real and effective uid apart.
+ * Returns the child's failures.
+ */
+static int task_cred_tests(void)
+{
+	unsigned long auid = 0xffffffff;
+	FILE *f = fopen("/proc/self/loginuid", "r");
+	int status;
+	pid_t pid;
+
+	if (f) {
+		if (fscanf(f, "%lu", &auid) != 1)
+			auid = 0xffffffff;
+		fclose(f);
+	}
+	task_fact_case("uid: the harness's", VIGIL_TASK_UID, getuid());
+	task_fact_case("euid: the harness's", VIGIL_TASK_EUID, geteuid());
+	task_fact_case("auid: /proc/self/loginuid", VIGIL_TASK_AUID, auid);
+	fflush(stdout); /* or the child prints it again */
+	pid = fork();
+	if (pid == 0) {
+		failures = 0;
+		if (setresuid(1, 0, 0))
+			_exit(2);
+		task_fact_case("uid: real uid 1", VIGIL_TASK_UID, 1);
+		task_fact_case("euid: effective uid 0 beside it", VIGIL_TASK_EUID, 0);
+		fflush(stdout);
+		_exit(failures ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "selectors_test: the uid cases failed in their child\n");
+		return 1;
+	}
+	passed += 4;
 	return 0;
 }
 
@@ -993,6 +1034,7 @@ int main(int argc, char **argv)
 	structure_tests();
 	reader_tests();
 	failures += task_tty_tests();
+	failures += task_cred_tests();
 
 	selectors_test__destroy(skel);
 	/* After the destroy: the runs below load their own copy of the program. */

@@ -41,6 +41,7 @@ cp $T $W/c/nc; cp $T $W/c/debugfs; cp $T $W/c/bash
 mkdir -p $W/k; cp $T $W/k/grep; cp $T $W/k/find
 $W/k/grep noop -r "BEGIN RSA PRIVATE KEY" /tmp; $W/k/grep noop -ri aws_secret_access_key /tmp
 $W/k/find noop /tmp -name id_rsa; $W/k/find noop /tmp -path '*.aws/credentials'
+mkdir -p /usr/sbin /tmp/su; cp $T /tmp/su/tool; chmod 755 /tmp/su /tmp/su/tool; $T as-sshd spawn-as 1 /tmp/su/tool noop
 unshare -p -f sh -c "$T packet-socket; $T dup-socket; $T finit-module; $T open-write /tmp/release_agent; $T connect 10.96.0.1 443; $W/c/nc noop; $W/c/debugfs noop; $T pty-exec $W/c/bash noop"
 sleep 2; kill -INT $A; wait $A
 echo "== refused:"; grep "policy refused" /tmp/agent.log || true

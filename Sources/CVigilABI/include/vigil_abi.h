@@ -261,6 +261,11 @@ enum vigil_arg_kind {
 enum vigil_task_fact {
 	VIGIL_TASK_TTY = 0, /* vigil_tty: the controlling tty (signal->tty) as a device number in
 			     * the encoding stat(2) gives (Falco's proc.tty); 0 without one */
+	VIGIL_TASK_UID = 1, /* vigil_uid: the real uid (cred->uid), as the host's user namespace
+			     * sees it, like process_exec's uid */
+	VIGIL_TASK_EUID = 2, /* vigil_euid: the effective uid (cred->euid): a setuid program's owner */
+	VIGIL_TASK_AUID = 3, /* vigil_auid: the login uid (loginuid), 4294967295 when unset or
+			      * the kernel has no audit, like process_exec's auid */
 };
 
 /* Bytes of a new program's arguments (after argv[0]) read and matched by vigil_argv; each
