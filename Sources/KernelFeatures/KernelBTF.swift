@@ -12,6 +12,47 @@ package enum KernelBTF {
         return btf__find_by_name_kind(btf, name, 12) > 0
     }
 
+    /// Why the kernel side's read of an overlay inode's upper dentry (vigil_exe_upper_layer: the
+    /// pointer right after struct ovl_inode's vfs_inode, bpf/lib/args.h) would not be exact here:
+    /// the kernel's BTF (vmlinux, or the overlay module's) places __upperdentry elsewhere. nil
+    /// when it is right there, and when no BTF here describes struct ovl_inode (overlayfs a
+    /// module not loaded yet): then the layout is the one every kernel since 4.13 has.
+    package static func overlayUpperLayerRefusal() -> String? {
+        guard let vmlinux = btf__load_vmlinux_btf() else { return nil }
+        defer { btf__free(vmlinux) }
+        // BTF_KIND_STRUCT (4).
+        var btf = vmlinux
+        var module: OpaquePointer?
+        if btf__find_by_name_kind(vmlinux, "ovl_inode", 4) <= 0 {
+            guard let split = btf__parse_split("/sys/kernel/btf/overlay", vmlinux) else { return nil }
+            module = split
+            btf = split
+        }
+        defer { if let module { btf__free(module) } }
+        let inode = btf__find_by_name_kind(vmlinux, "inode", 4)
+        let ovl = btf__find_by_name_kind(btf, "ovl_inode", 4)
+        guard inode > 0, ovl > 0, let type = btf__type_by_id(btf, UInt32(ovl)) else { return nil }
+        let inodeSize = btf__resolve_size(vmlinux, UInt32(inode))
+        var offsets: [String: Int] = [:]
+        let count = Int(type.pointee.info & 0xffff)
+        let bitfields = type.pointee.info >> 31 != 0
+        let members = UnsafeRawPointer(type).advanced(by: MemoryLayout<btf_type>.size).assumingMemoryBound(to: btf_member.self)
+        for i in 0..<count {
+            let member = members[i]
+            guard let name = btf__name_by_offset(btf, member.name_off) else { continue }
+            let bits = bitfields ? member.offset & 0xffffff : member.offset
+            offsets[String(cString: name)] = Int(bits / 8)
+        }
+        guard let vfsInode = offsets["vfs_inode"], let upper = offsets["__upperdentry"] else {
+            return "struct ovl_inode has no vfs_inode or __upperdentry in this kernel's BTF"
+        }
+        if upper != vfsInode + Int(inodeSize) {
+            return "struct ovl_inode's __upperdentry is at byte \(upper), not right after vfs_inode (byte \(vfsInode), "
+                + "\(inodeSize) bytes), where the kernel side reads it"
+        }
+        return nil
+    }
+
     /// Every function the kernel's BTF describes (BTF_KIND_FUNC), sorted; nil without BTF.
     package static func functionNames() -> [String]? {
         guard let btf = btf__load_vmlinux_btf() else { return nil }

@@ -219,6 +219,9 @@ package struct CompileEnvironment: Sendable {
     /// Why no policy program runs on this kernel (no bpf_loop(), before 5.17): every policy is
     /// refused with it, as the agent's engine refuses it; nil where they run.
     package var policyProgramsUnavailable: String? = nil
+    /// Why the kernel side cannot read an overlay inode's upper dentry where it looks for it
+    /// (vigil_exe_upper_layer); nil where it can. Asked only of policies that use it.
+    package var overlayUpperLayerRefusal: @Sendable () -> String? = { nil }
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,

@@ -93,7 +93,8 @@ extension Context {
         message: String?, tags: [String], spec: PolicySpec
     ) -> CompiledHook? {
         // int security_bprm_check(struct linux_binprm *bprm): argument 0, the only one; index 1
-        // to 4 hold Vigil's exec types (vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid), each read from the process the
+        // to 4 hold Vigil's exec types (vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid,
+        // vigil_exe_upper_layer), each read from the process the
         // new program runs in.
         var declared: Set<ArgType> = []
         for arg in args {
@@ -102,10 +103,12 @@ extension Context {
                     fail(arg, "\(arg.type.rawValue) is index 1 to \(VIGIL_HOOK_ARGS - 1) of \(name) (index 0 is the binary)", at: "index")
                 } else if !declared.insert(arg.type).inserted {
                     fail(arg, "\(arg.type.rawValue) is declared twice (one argument of each type reads it)", at: "type")
+                } else if arg.type == .vigilExeUpperLayer, let reason = environment.overlayUpperLayerRefusal() {
+                    fail(arg, "vigil_exe_upper_layer cannot be read exactly on this kernel: \(reason)", at: "type")
                 }
             } else if arg.index != 0 || ![.linuxBinprm, .file, .auto].contains(arg.type) {
                 fail(
-                    arg, "\(name) has one argument, index 0 of type linux_binprm (and Vigil's vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid at index 1 to 4)",
+                    arg, "\(name) has one argument, index 0 of type linux_binprm (and Vigil's vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid, vigil_exe_upper_layer at index 1 to 4)",
                     at: arg.index != 0 ? "index" : "type")
             }
         }
@@ -156,6 +159,7 @@ extension Context {
         case .vigilUid: return VIGIL_TASK_UID
         case .vigilEuid: return VIGIL_TASK_EUID
         case .vigilAuid: return VIGIL_TASK_AUID
+        case .vigilExeUpperLayer: return VIGIL_TASK_EXE_UPPER
         default: return nil
         }
     }

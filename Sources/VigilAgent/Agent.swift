@@ -477,7 +477,7 @@ package struct ProcessMonitorService: Service {
         scopes: PodScopes?, pinDirectory: String?
     ) throws -> PolicyEngine {
         let tracefsRoot = try TracefsMount.ensure()
-        let environment = CompileEnvironment.live(
+        var environment = CompileEnvironment.live(
             tracefsRoot: tracefsRoot, kprobesAvailable: TracefsMount.kprobesAvailable,
             hostNamespaces: hostNamespaces,
             connectSignalsAvailable: sensor.connectResultsAvailable,
@@ -487,6 +487,7 @@ package struct ProcessMonitorService: Service {
             kernelFunctionHasBTF: { KernelBTF.hasFunction($0) },
             uprobeRefusal: CompileEnvironment.uprobePMURefusal()
                 ?? (sensor.uprobesAvailable ? nil : "the agent's uprobe programs did not load here (see the agent log)"))
+        environment.overlayUpperLayerRefusal = { KernelBTF.overlayUpperLayerRefusal() }
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             scopes: scopes,

@@ -65,6 +65,7 @@ struct MachineFacts {
             trampolineRefusal: fentry.available == false ? fentry.detail : nil,
             kernelFunctionHasBTF: { KernelBTF.hasFunction($0) })
         if fact("bpf_loop").available == false { environment.policyProgramsUnavailable = KernelProbe.noBPFLoopReason }
+        environment.overlayUpperLayerRefusal = { KernelBTF.overlayUpperLayerRefusal() }
         environment.loadFormat = { subsystem, event in
             guard let root else {
                 throw NotChecked("tracepoint \(subsystem)/\(event): tracefs is not mounted here")

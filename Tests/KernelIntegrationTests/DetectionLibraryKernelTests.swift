@@ -51,6 +51,7 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
     case findAWSCredentials = "find-aws-credentials"
     case terminalShellInContainer = "terminal-shell-in-container"
     case systemUserInteractive = "system-user-interactive"
+    case dropAndExecuteNewBinaryInContainer = "drop-and-execute-new-binary-in-container"
 
     var testDescription: String { rawValue }
 
@@ -309,6 +310,32 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
             f.settle()
             #expect(f.agent.events.filter { $0.policyName == rawValue && $0.binary == tool }.count == 1,
                 "only daemon below sshd: \(f.events(self).map(\.line))")
+
+        case .dropAndExecuteNewBinaryInContainer:
+            // A real overlay mount in the container's own mount namespace (made from the host, as
+            // a runtime makes a container's root): one copy in the lower layer (the image), one
+            // in the upper (dropped). Only the upper one is reported; the container's plain
+            // root (not overlayfs) and the lower copy are not.
+            let base = "/ovl-\(tag)"
+            for dir in ["lower", "upper", "work", "merged"] {
+                try FileManager.default.createDirectory(
+                    atPath: "\(f.container.rootfs)\(base)/\(dir)", withIntermediateDirectories: true)
+            }
+            for (dir, name) in [("lower", "image-tool"), ("upper", "dropped-tool")] {
+                let path = "\(f.container.rootfs)\(base)/\(dir)/\(name)"
+                try FileManager.default.copyItem(atPath: f.trigger, toPath: path)
+                chmod(path, 0o755)
+            }
+            let mount = try Spawn.run(
+                f.trigger, argv: [f.trigger, "ns-mount-overlay", "\(f.container.initPid)", "\(base)/lower", "\(base)/upper",
+                                  "\(base)/work", "\(base)/merged"].map { Array($0.utf8) })
+            #expect(mount == 0, "overlay mount in the container: wait status \(mount)")
+            #expect(try f.container.exec(["\(base)/merged/image-tool", "noop"]) == 0)
+            let event = try f.inContainer(self, "\(base)/merged/dropped-tool", ["noop"])
+            #expect(event.args.dropFirst().first?["uint_arg"] as? Int == 1, "\(event.line)")
+            f.settle()
+            #expect(f.events(self).allSatisfy { $0.binary == "\(base)/merged/dropped-tool" },
+                "only the file in the upper layer: \(f.events(self).map(\.line))")
         }
     }
 }

@@ -5,7 +5,8 @@ import PolicyCompiler
 import Testing
 import TracingPolicy
 
-/// Vigil's exec facts of bprm_check_security (vigil_tty, vigil_uid, vigil_euid, vigil_auid): integers about the process the new
+/// Vigil's exec facts of bprm_check_security (vigil_tty, vigil_uid, vigil_euid, vigil_auid,
+/// vigil_exe_upper_layer): integers about the process the new
 /// program runs in, read in the kernel at sched_process_exec (bpf/lib/args.h, vg_task_fact) and
 /// matched with the integer operators. The readers themselves: bpf/tests (make test-bpf).
 @Suite struct ExecFactsTests {
@@ -64,6 +65,22 @@ import TracingPolicy
         // uids are 32 bits: 4294967295 (an unset auid) is one, 4294967296 is not.
         #expect((try? compile(Self.policy(type: type, operator: "Equal", values: ["4294967295"])).get()) != nil)
         #expect(!refusal(Self.policy(type: type, operator: "Equal", values: ["4294967296"])).isEmpty)
+    }
+
+    @Test func upperLayerIsZeroOrOneAndRefusedWhereTheKernelPlacesItElsewhere() throws {
+        let yaml = Self.policy(type: "vigil_exe_upper_layer", operator: "Equal", values: ["1"])
+        let hook = try #require(try compile(yaml).get().hooks.first)
+        #expect(hook.hook.argSpecs.last?.metaSize == UInt8(VIGIL_TASK_EXE_UPPER.rawValue))
+        #expect(!refusal(Self.policy(type: "vigil_exe_upper_layer", operator: "Equal", values: ["2"])).isEmpty)
+        var environment = Fixture.environment
+        environment.overlayUpperLayerRefusal = { "struct ovl_inode's __upperdentry is at byte 760" }
+        guard case .failure(let refused) = compile(yaml, environment: environment) else {
+            Issue.record("compiled where the layout differs")
+            return
+        }
+        #expect(refused.errors.contains {
+            $0.hasPrefix(position(of: "vigil_exe_upper_layer", in: yaml)) && $0.contains("byte 760")
+        }, "\(refused.errors)")
     }
 
     @Test func besideTheArguments() throws {

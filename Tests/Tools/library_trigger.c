@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -97,6 +98,18 @@ int main(int argc, char **argv)
 		argv[1] = "/usr/sbin/sshd";
 		execv(argv[1], argv + 1);
 		return 6;
+	}
+	/* An overlay mount (lowerdir argv[3], upperdir argv[4], workdir argv[5] on argv[6]) in the
+	 * mount namespace of process argv[2] (a container's init): the container's own mount, as a
+	 * runtime makes its root, gone with the container. */
+	if (!strcmp(cmd, "ns-mount-overlay") && argc == 7) {
+		char path[64], options[1024];
+		snprintf(path, sizeof(path), "/proc/%s/ns/mnt", argv[2]);
+		int ns = open(path, O_RDONLY);
+		if (ns < 0 || setns(ns, CLONE_NEWNS))
+			return 7;
+		snprintf(options, sizeof(options), "lowerdir=%s,upperdir=%s,workdir=%s", argv[3], argv[4], argv[5]);
+		return mount("overlay", argv[6], "overlay", 0, options) ? errno : 0;
 	}
 	/* argv[3..] run in a child with uid and gid argv[2] (no supplementary groups). */
 	if (!strcmp(cmd, "spawn-as") && argc >= 4) {

@@ -381,6 +381,30 @@ static __always_inline __u64 vg_task_tty(struct task_struct *task)
 	return (minor & 0xff) | ((major & 0xfff) << 8) | ((__u64)(minor & ~0xffu) << 12);
 }
 
+#define VG_OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/*
+ * Whether the task's executable is an overlayfs file with an upper dentry: created in the upper
+ * (writable) layer or copied up into it, not only in the lower (image) layers. exe_file is the
+ * overlay's own file (overlayfs opens the real one behind it), so f_inode is the overlay inode,
+ * embedded in struct ovl_inode as vfs_inode with __upperdentry right after it, as in every kernel
+ * since 4.13 (fs/overlayfs/ovl_entry.h). ovl_inode is in a module's BTF where overlayfs is a
+ * module, which CO-RE cannot rely on being loaded, so the pointer is read at vfs_inode +
+ * sizeof(struct inode) (vmlinux's); user space checks that layout against the kernel's BTF where
+ * it has ovl_inode and refuses the type where it differs (KernelBTF.overlayUpperLayerRefusal).
+ */
+static __always_inline __u64 vg_exe_upper_layer(struct task_struct *task)
+{
+	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	struct dentry *upper = NULL;
+
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != VG_OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	if (bpf_probe_read_kernel(&upper, sizeof(upper), (char *)inode + bpf_core_type_size(struct inode)) < 0)
+		return 0;
+	return upper != NULL;
+}
+
 /* VIGIL_ARG_TASK: one fact of the current task (enum vigil_task_fact). */
 static __always_inline __u64 vg_task_fact(__u32 fact)
 {
@@ -395,6 +419,8 @@ static __always_inline __u64 vg_task_fact(__u32 fact)
 		return BPF_CORE_READ(task, cred, euid.val);
 	case VIGIL_TASK_AUID:
 		return vg_loginuid(task);
+	case VIGIL_TASK_EXE_UPPER:
+		return vg_exe_upper_layer(task);
 	}
 	return 0;
 }

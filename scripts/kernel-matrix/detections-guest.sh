@@ -42,7 +42,10 @@ mkdir -p $W/k; cp $T $W/k/grep; cp $T $W/k/find
 $W/k/grep noop -r "BEGIN RSA PRIVATE KEY" /tmp; $W/k/grep noop -ri aws_secret_access_key /tmp
 $W/k/find noop /tmp -name id_rsa; $W/k/find noop /tmp -path '*.aws/credentials'
 mkdir -p /usr/sbin /tmp/su; cp $T /tmp/su/tool; chmod 755 /tmp/su /tmp/su/tool; $T as-sshd spawn-as 1 /tmp/su/tool noop
-unshare -p -f sh -c "$T packet-socket; $T dup-socket; $T finit-module; $T open-write /tmp/release_agent; $T connect 10.96.0.1 443; $W/c/nc noop; $W/c/debugfs noop; $T pty-exec $W/c/bash noop"
+# An overlay root's upper layer (on a tmpfs: the initramfs's own root cannot be an upper layer).
+mkdir -p /tmp/o; mount -t tmpfs tmpfs /tmp/o; mkdir -p /tmp/o/l /tmp/o/u /tmp/o/w /tmp/o/m; cp $T /tmp/o/l/image; cp $T /tmp/o/u/dropped
+mount -t overlay overlay -o lowerdir=/tmp/o/l,upperdir=/tmp/o/u,workdir=/tmp/o/w /tmp/o/m
+unshare -p -f sh -c "$T packet-socket; $T dup-socket; $T finit-module; $T open-write /tmp/release_agent; $T connect 10.96.0.1 443; $W/c/nc noop; $W/c/debugfs noop; $T pty-exec $W/c/bash noop; /tmp/o/m/image noop; /tmp/o/m/dropped noop"
 sleep 2; kill -INT $A; wait $A
 echo "== refused:"; grep "policy refused" /tmp/agent.log || true
 echo "== events per policy:"; grep -o '"policy_name":"[^"]*"' /tmp/ev.log | sort | uniq -c

@@ -266,6 +266,9 @@ enum vigil_task_fact {
 	VIGIL_TASK_EUID = 2, /* vigil_euid: the effective uid (cred->euid): a setuid program's owner */
 	VIGIL_TASK_AUID = 3, /* vigil_auid: the login uid (loginuid), 4294967295 when unset or
 			      * the kernel has no audit, like process_exec's auid */
+	VIGIL_TASK_EXE_UPPER = 4, /* vigil_exe_upper_layer: 1 when the executed file (mm->exe_file)
+				   * is on overlayfs and has an upper-layer copy (created or changed
+				   * since the mount: a container's writable layer), else 0 */
 };
 
 /* Bytes of a new program's arguments (after argv[0]) read and matched by vigil_argv; each
