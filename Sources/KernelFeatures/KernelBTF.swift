@@ -12,12 +12,11 @@ package enum KernelBTF {
         return btf__find_by_name_kind(btf, name, 12) > 0
     }
 
-    /// Why the kernel side's read of an overlay inode's upper dentry (vigil_exe_upper_layer: the
-    /// pointer right after struct ovl_inode's vfs_inode, bpf/lib/args.h) would not be exact here:
-    /// the kernel's BTF (vmlinux, or the overlay module's) places __upperdentry elsewhere. nil
-    /// when it is right there, and when no BTF here describes struct ovl_inode (overlayfs a
-    /// module not loaded yet): then the layout is the one every kernel since 4.13 has.
-    package static func overlayUpperLayerRefusal() -> String? {
+    /// Where struct ovl_inode keeps the inode it embeds and the upper dentry, in bytes, and the
+    /// size of struct inode, as the kernel's BTF (vmlinux, or the overlay module's once loaded)
+    /// says; nil when none describes ovl_inode (overlayfs a module not loaded yet), or lacks a
+    /// member (upperDentry -1 then).
+    package static func overlayInodeLayout() -> (vfsInode: Int, upperDentry: Int, inodeSize: Int)? {
         guard let vmlinux = btf__load_vmlinux_btf() else { return nil }
         defer { btf__free(vmlinux) }
         // BTF_KIND_STRUCT (4).
@@ -32,7 +31,6 @@ package enum KernelBTF {
         let inode = btf__find_by_name_kind(vmlinux, "inode", 4)
         let ovl = btf__find_by_name_kind(btf, "ovl_inode", 4)
         guard inode > 0, ovl > 0, let type = btf__type_by_id(btf, UInt32(ovl)) else { return nil }
-        let inodeSize = btf__resolve_size(vmlinux, UInt32(inode))
         var offsets: [String: Int] = [:]
         let count = Int(type.pointee.info & 0xffff)
         let bitfields = type.pointee.info >> 31 != 0
@@ -43,12 +41,21 @@ package enum KernelBTF {
             let bits = bitfields ? member.offset & 0xffffff : member.offset
             offsets[String(cString: name)] = Int(bits / 8)
         }
-        guard let vfsInode = offsets["vfs_inode"], let upper = offsets["__upperdentry"] else {
+        return (offsets["vfs_inode"] ?? -1, offsets["__upperdentry"] ?? -1, Int(btf__resolve_size(vmlinux, UInt32(inode))))
+    }
+
+    /// Why the kernel side's read of an overlay inode's upper dentry (vigil_exe_upper_layer: the
+    /// pointer right after struct ovl_inode's vfs_inode, bpf/lib/args.h) would not be exact here:
+    /// the kernel's BTF places __upperdentry elsewhere. nil when it is right there, and when no
+    /// BTF here describes struct ovl_inode: then the layout is the one every kernel since 4.13 has.
+    package static func overlayUpperLayerRefusal() -> String? {
+        guard let layout = overlayInodeLayout() else { return nil }
+        guard layout.vfsInode >= 0, layout.upperDentry >= 0 else {
             return "struct ovl_inode has no vfs_inode or __upperdentry in this kernel's BTF"
         }
-        if upper != vfsInode + Int(inodeSize) {
-            return "struct ovl_inode's __upperdentry is at byte \(upper), not right after vfs_inode (byte \(vfsInode), "
-                + "\(inodeSize) bytes), where the kernel side reads it"
+        if layout.upperDentry != layout.vfsInode + layout.inodeSize {
+            return "struct ovl_inode's __upperdentry is at byte \(layout.upperDentry), not right after vfs_inode (byte "
+                + "\(layout.vfsInode), \(layout.inodeSize) bytes), where the kernel side reads it"
         }
         return nil
     }
