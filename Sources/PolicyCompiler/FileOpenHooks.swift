@@ -94,13 +94,15 @@ extension Context {
     ) -> CompiledHook? {
         // int security_bprm_check(struct linux_binprm *bprm): argument 0, the only one; index 1
         // to 4 hold Vigil's exec types (vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid,
-        // vigil_exe_upper_layer), each read from the process the
-        // new program runs in.
+        // vigil_exe_upper_layer), each read from the process the new program runs in.
         var declared: Set<ArgType> = []
+        var indexes: Set<UInt32> = []
         for arg in args {
             if arg.type.isVigilExecType {
                 if arg.index < 1 || arg.index >= VIGIL_HOOK_ARGS {
                     fail(arg, "\(arg.type.rawValue) is index 1 to \(VIGIL_HOOK_ARGS - 1) of \(name) (index 0 is the binary)", at: "index")
+                } else if !indexes.insert(arg.index).inserted {
+                    fail(arg, "index \(arg.index) is declared twice (matchArgs could name only the first)", at: "index")
                 } else if !declared.insert(arg.type).inserted {
                     fail(arg, "\(arg.type.rawValue) is declared twice (one argument of each type reads it)", at: "type")
                 } else if arg.type == .vigilExeUpperLayer, let reason = environment.overlayUpperLayerRefusal() {

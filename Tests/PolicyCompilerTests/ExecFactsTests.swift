@@ -106,6 +106,9 @@ import TracingPolicy
         let twice = Self.policy().replacingOccurrences(
             of: "    selectors:", with: "    - index: 2\n      type: vigil_tty\n    selectors:")
         #expect(refusal(twice).contains { $0.contains("vigil_tty is declared twice") })
+        let sameIndex = Self.policy().replacingOccurrences(
+            of: "    selectors:", with: "    - index: 1\n      type: vigil_uid\n    selectors:")
+        #expect(refusal(sameIndex).contains { $0.contains("index 1 is declared twice") })
         let open = """
             apiVersion: cilium.io/v1alpha1
             kind: TracingPolicy
