@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		}
 		int status;
 		waitpid(pid, &status, 0);
-		return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); /* as a shell says it */
 	}
 	/* argv[2..] run as /usr/sbin/sshd: a copy of this program on a tmpfs over /usr/sbin in a
 	 * mount namespace of its own (private: nothing propagates to the host's mounts), so the
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 		}
 		int status;
 		waitpid(pid, &status, 0);
-		return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); /* as a shell says it */
 	}
 	if (!strcmp(cmd, "symlink") && argc == 4)
 		return symlink(argv[2], argv[3]) < 0 ? errno : 0;

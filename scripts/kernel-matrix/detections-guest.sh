@@ -63,11 +63,12 @@ sleep 2; kill -INT $A; wait $A
 echo "== refused:"; grep "policy refused" /tmp/agent.log || true
 echo "== events per policy:"; grep -o '"policy_name":"[^"]*"' /tmp/ev.log | sort | uniq -c
 echo "== mechanisms:"; grep -o '"mechanism":"[^"]*"' /tmp/ev.log | sort | uniq -c
-# Enforcing for one workload is one changed line: the library's `&action` line of three policies
-# (an exec hook on BPF-LSM, a syscall tracepoint, an exec hook on its arguments) set to Sigkill, the agent fenced to one cgroup.
+# Enforcing for one workload is one changed line: the library's `&action` line of four policies
+# (an exec hook on BPF-LSM, a syscall tracepoint, an exec hook on its arguments, one on its tty)
+# set to Sigkill, the agent fenced to one cgroup.
 # The same acts inside the fence are killed; outside they run and are reported as fenced.
 mkdir -p /tmp/enforce /sys/fs/cgroup/workload
-for p in execution-from-dev-shm ptrace-anti-debug-attempt search-private-keys-or-passwords; do
+for p in execution-from-dev-shm ptrace-anti-debug-attempt search-private-keys-or-passwords terminal-shell-in-container; do
 	sed 's/- action: &action Post/- action: \&action Sigkill/' $W/library/$p.yaml >/tmp/enforce/$p.yaml
 done
 grep -h "action: &action" /tmp/enforce/*.yaml
@@ -75,7 +76,7 @@ vigil --tracing-policy-dir /tmp/enforce --enforcement-cgroup /sys/fs/cgroup/work
 	--server-address /tmp/v2.sock --enable-vigil-fields 2>/tmp/agent2.log &
 A=$!
 i=0; while ! grep -q "control API listening" /tmp/agent2.log && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done
-for act in "/dev/shm/x noop" "$T traceme" "$W/k/find noop /tmp -name id_rsa"; do
+for act in "/dev/shm/x noop" "$T traceme" "$W/k/find noop /tmp -name id_rsa" "unshare -p -f $T pty-exec $W/c/bash noop"; do
 	sh -c 'echo $$ >/sys/fs/cgroup/workload/cgroup.procs && exec "$@"' sh $act; echo "in the workload: $act: exit $?"
 	$act; echo "outside it: $act: exit $?"
 done
