@@ -66,7 +66,7 @@ extension ProcessSensor {
                 if errno == EBUSY {
                     throw BPFError(
                         code: .other, errno: EBUSY, operation: operation,
-                        message: "more than \(VIGIL_GENERIC_COPIES) policy hooks on one tracepoint (a policy being "
+                        message: "more than \(VIGIL_TRACEPOINT_COPIES) policy hooks on one tracepoint (a policy being "
                             + "replaced counts twice); merge selectors into fewer hooks")
                 }
                 throw BPFError(errno: errno, operation: operation)

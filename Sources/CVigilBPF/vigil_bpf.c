@@ -432,18 +432,22 @@ struct bpf_link *vigil_bpf_attach_policy_tracepoint(struct vigil_bpf *bpf, const
 						    const char *name, __u64 cookie)
 {
 	LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = cookie);
-	struct bpf_program *copies[VIGIL_GENERIC_COPIES] = {
+	struct bpf_program *copies[VIGIL_TRACEPOINT_COPIES] = {
 		bpf->skel->progs.generic_tracepoint_0, bpf->skel->progs.generic_tracepoint_1,
 		bpf->skel->progs.generic_tracepoint_2, bpf->skel->progs.generic_tracepoint_3,
 		bpf->skel->progs.generic_tracepoint_4, bpf->skel->progs.generic_tracepoint_5,
 		bpf->skel->progs.generic_tracepoint_6, bpf->skel->progs.generic_tracepoint_7,
+		bpf->skel->progs.generic_tracepoint_8, bpf->skel->progs.generic_tracepoint_9,
+		bpf->skel->progs.generic_tracepoint_10, bpf->skel->progs.generic_tracepoint_11,
+		bpf->skel->progs.generic_tracepoint_12, bpf->skel->progs.generic_tracepoint_13,
+		bpf->skel->progs.generic_tracepoint_14, bpf->skel->progs.generic_tracepoint_15,
 	};
 	libbpf_print_fn_t print;
 
 	/* A program sits on a tracepoint at most once (EEXIST): take the first free copy. The
 	 * expected EEXISTs are not worth libbpf's warnings, so it is silenced meanwhile. */
 	print = libbpf_set_print(NULL);
-	for (int i = 0; i < VIGIL_GENERIC_COPIES; i++) {
+	for (int i = 0; i < VIGIL_TRACEPOINT_COPIES; i++) {
 		struct bpf_link *link = bpf_program__attach_tracepoint_opts(copies[i], category, name, &opts);
 
 		if (link || errno != EEXIST) {

@@ -155,7 +155,7 @@ extension GenericRecord {
                 continue
             }
             switch UInt32(value.kind) {
-            case VIGIL_ARG_INT.rawValue:
+            case VIGIL_ARG_INT.rawValue, VIGIL_ARG_TASK.rawValue:
                 args.append(.integer(value.value))
             case VIGIL_ARG_STRING.rawValue, VIGIL_ARG_DATA_LOC.rawValue, VIGIL_ARG_KSTRING.rawValue:
                 args.append(.string(tail, truncated: truncated))

@@ -227,6 +227,9 @@ package struct CompileEnvironment: Sendable {
     /// are learnt by the agent's DNS answer program, which runs with --enable-dns-names; nil
     /// where it does.
     package var dnsNamesRefusal: String? = "the DNS answer program, which learns the names' addresses in the kernel: start the agent with --enable-dns-names"
+    /// Why the kernel side cannot read an overlay inode's upper dentry where it looks for it
+    /// (vigil_exe_upper_layer); nil where it can. Asked only of policies that use it.
+    package var overlayUpperLayerRefusal: @Sendable () -> String? = { nil }
 
     package init(
         loadFormat: @escaping @Sendable (String, String) throws -> TracepointFormat, kprobesAvailable: Bool,

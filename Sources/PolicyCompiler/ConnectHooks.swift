@@ -116,9 +116,10 @@ extension Context {
 
     mutating func compileLsmHook(_ lsm: LsmHookSpec, spec: PolicySpec) -> [CompiledHook] {
         // A new program's argv exists only once exec has loaded it (sched_process_exec), after
-        // the BPF-LSM hook: a hook that reads it runs there wherever BPF-LSM is.
-        let readsArgv = lsm.args.contains { $0.type == .vigilArgv }
-        if environment.bpfLSM, let program = Self.bpfLSMProgram(lsm.hook), !readsArgv {
+        // the BPF-LSM hook, and so do the credentials exec gives it: a hook that reads one of
+        // Vigil's exec types runs there wherever BPF-LSM is (one reader for all of them).
+        let readsExecFacts = lsm.args.contains { $0.type.isVigilExecType }
+        if environment.bpfLSM, let program = Self.bpfLSMProgram(lsm.hook), !readsExecFacts {
             return compileBPFLSMHook(lsm, program: program, spec: spec).map { [$0] } ?? []
         }
         if Self.isExecCheckHook(lsm.hook) {

@@ -92,24 +92,36 @@ extension Context {
         name: String, event: HookEvent, node: some PolicyNode, args: [KProbeArg], selectors: [Selector],
         message: String?, tags: [String], spec: PolicySpec
     ) -> CompiledHook? {
-        // int security_bprm_check(struct linux_binprm *bprm): argument 0, the only one; index 1 is
-        // Vigil's vigil_argv, the new program's arguments.
+        // int security_bprm_check(struct linux_binprm *bprm): argument 0, the only one; index 1
+        // to 4 hold Vigil's exec types (vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid,
+        // vigil_exe_upper_layer), each read from the process the new program runs in.
+        var declared: Set<ArgType> = []
+        var indexes: Set<UInt32> = []
         for arg in args {
-            if arg.type == .vigilArgv {
-                if arg.index != 1 { fail(arg, "vigil_argv is index 1 of \(name) (index 0 is the binary)", at: "index") }
+            if arg.type.isVigilExecType {
+                if arg.index < 1 || arg.index >= VIGIL_HOOK_ARGS {
+                    fail(arg, "\(arg.type.rawValue) is index 1 to \(VIGIL_HOOK_ARGS - 1) of \(name) (index 0 is the binary)", at: "index")
+                } else if !indexes.insert(arg.index).inserted {
+                    fail(arg, "index \(arg.index) is declared twice (matchArgs could name only the first)", at: "index")
+                } else if !declared.insert(arg.type).inserted {
+                    fail(arg, "\(arg.type.rawValue) is declared twice (one argument of each type reads it)", at: "type")
+                } else if arg.type == .vigilExeUpperLayer, let reason = environment.overlayUpperLayerRefusal() {
+                    fail(arg, "vigil_exe_upper_layer cannot be read exactly on this kernel: \(reason)", at: "type")
+                }
             } else if arg.index != 0 || ![.linuxBinprm, .file, .auto].contains(arg.type) {
                 fail(
-                    arg, "\(name) has one argument, index 0 of type linux_binprm (and Vigil's vigil_argv at index 1)",
+                    arg, "\(name) has one argument, index 0 of type linux_binprm (and Vigil's vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid, vigil_exe_upper_layer at index 1 to 4)",
                     at: arg.index != 0 ? "index" : "type")
             }
         }
-        if args.contains(where: { $0.type == .vigilArgv }) {
-            // The arguments are read at sched_process_exec, once the exec has succeeded: it can
-            // no longer fail there, but Sigkill still stops the process before its first instruction.
+        if let vigilType = args.first(where: { $0.type.isVigilExecType })?.type {
+            // Read at sched_process_exec, once the exec has succeeded: it can no longer fail
+            // there, but Sigkill still stops the process before its first instruction.
+            let what = vigilType == .vigilArgv ? "its arguments: vigil_argv is" : "\(vigilType.rawValue): Vigil's exec types are"
             for selector in selectors {
                 for action in selector.matchActions where action.action == .override {
                     fail(
-                        action, "Override cannot deny an exec on its arguments: vigil_argv is read once the exec has "
+                        action, "Override cannot deny an exec on \(what) read once the exec has "
                             + "succeeded (sched_process_exec), where it can no longer fail; Sigkill there stops the "
                             + "process before the new program runs an instruction", at: "action")
                 }
@@ -119,8 +131,9 @@ extension Context {
             selectors, kind: .exec, event: event, args: args, message: message, tags: tags,
             matchInode: spec.parsedOptions.fileIdentity == .inode)
         let resolved = args.map { arg in
-            (CompiledArg(label: arg.label, declaredType: arg.type == .vigilArgv ? .vigilArgv : .linuxBinprm, kind: .string),
-             ResolvedTracepointArg(fieldIndex: 0, offset: 0, size: 0, kind: .string))
+            let kind: TracepointArgKind = Self.vigilTaskFact(arg.type) != nil ? .int(size: 4, signed: false) : .string
+            return (CompiledArg(label: arg.label, declaredType: arg.type.isVigilExecType ? arg.type : .linuxBinprm, kind: kind),
+                    ResolvedTracepointArg(fieldIndex: 0, offset: 0, size: 0, kind: kind))
         }
         let slotFor: (UInt32) -> Int? = { value in args.firstIndex { $0.index == value } }
         guard var hook = buildHook(
@@ -129,11 +142,28 @@ extension Context {
         else { return nil }
         for (slot, arg) in args.enumerated() {
             var a = vigil_arg_spec()
-            a.kind = UInt8((arg.type == .vigilArgv ? VIGIL_ARG_ARGV : VIGIL_ARG_EXE).rawValue)
+            if let fact = Self.vigilTaskFact(arg.type) {
+                a.kind = UInt8(VIGIL_ARG_TASK.rawValue)
+                a.meta_size = UInt8(fact.rawValue)
+            } else {
+                a.kind = UInt8((arg.type == .vigilArgv ? VIGIL_ARG_ARGV : VIGIL_ARG_EXE).rawValue)
+            }
             CTuple.set(&hook.hook.args, slot, a)
         }
         hook.hook.ctx_size = 0
         return hook
+    }
+
+    /// The fact of the process a Vigil exec type reads (VIGIL_ARG_TASK), nil for the others.
+    static func vigilTaskFact(_ type: ArgType) -> vigil_task_fact? {
+        switch type {
+        case .vigilTty: return VIGIL_TASK_TTY
+        case .vigilUid: return VIGIL_TASK_UID
+        case .vigilEuid: return VIGIL_TASK_EUID
+        case .vigilAuid: return VIGIL_TASK_AUID
+        case .vigilExeUpperLayer: return VIGIL_TASK_EXE_UPPER
+        default: return nil
+        }
     }
 }
 

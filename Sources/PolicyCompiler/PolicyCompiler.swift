@@ -174,7 +174,8 @@ struct Context {
             fail(spec, "enforcers need kprobes with bpf_override_return, which this kernel does not allow", at: "enforcers")
         }
         if spec.loader { fail(spec, "loader events need a kprobe on perf_event_mmap_output", at: "loader") }
-        // vigil_argv is read where the new program's argv is: only the exec check hooks have one.
+        // Vigil's exec types are read where the new program starts: only the exec check hooks
+        // have them.
         var elsewhere: [KProbeArg] = []
         for t in spec.tracepoints { elsewhere += t.args }
         for k in spec.kprobes {
@@ -185,7 +186,10 @@ struct Context {
         for l in spec.lsmhooks where !Self.isExecCheckHook(l.hook) { elsewhere += l.args }
         for u in spec.uprobes { elsewhere += u.args + u.data + (u.returnArg.map { [$0] } ?? []) }
         for arg in elsewhere where arg.type == .vigilArgv {
-            fail(arg, "vigil_argv (Vigil's type: a new program's arguments) is an argument of bprm_check_security only (lsmhooks, or the kprobe security_bprm_check), index 1", at: "type")
+            fail(arg, "vigil_argv (Vigil's type: a new program's arguments) is an argument of bprm_check_security only (lsmhooks, or the kprobe security_bprm_check), index 1 to 4", at: "type")
+        }
+        for arg in elsewhere where arg.type.isVigilExecType && arg.type != .vigilArgv {
+            fail(arg, "\(arg.type.rawValue) (Vigil's type: what exec gave the process) is an argument of bprm_check_security only (lsmhooks, or the kprobe security_bprm_check), index 1 to 4", at: "type")
         }
     }
 

@@ -52,6 +52,27 @@ package enum ArgType: String, Sendable, Hashable, CaseIterable {
     /// Vigil's: the new program's arguments after argv[0], on bprm_check_security (index 1),
     /// matched in the kernel entry by entry (docs/policies.md).
     case vigilArgv = "vigil_argv"
+    /// Vigil's: the controlling tty of the process the new program runs in, as a device number
+    /// (Falco's `proc.tty`; 0: none), on bprm_check_security.
+    case vigilTty = "vigil_tty"
+    /// Vigil's: the real, effective and login uid of the process the new program runs in (the
+    /// credentials exec gave it), on bprm_check_security.
+    case vigilUid = "vigil_uid"
+    case vigilEuid = "vigil_euid"
+    case vigilAuid = "vigil_auid"
+    /// Vigil's: 1 when the new program's file is on overlayfs with an upper-layer copy (a
+    /// container's writable layer: created or changed there), 0 otherwise (Falco's
+    /// `proc.is_exe_upper_layer`), on bprm_check_security.
+    case vigilExeUpperLayer = "vigil_exe_upper_layer"
+
+    /// Vigil's own argument types of bprm_check_security, at index 1 to 4 beside the binary
+    /// (index 0): read at sched_process_exec from what exec gave the process (docs/policies.md).
+    package var isVigilExecType: Bool {
+        switch self {
+        case .vigilArgv, .vigilTty, .vigilUid, .vigilEuid, .vigilAuid, .vigilExeUpperLayer: return true
+        default: return false
+        }
+    }
 
     /// The allowed range of integer filter values, for plain integer types (nil otherwise).
     ///
@@ -64,7 +85,8 @@ package enum ArgType: String, Sendable, Hashable, CaseIterable {
         case .int16, .sint16: return -(1 << 15)...((1 << 16) - 1)
         case .uint16: return 0...((1 << 16) - 1)
         case .int, .int32, .sint32: return -(1 << 31)...((1 << 32) - 1)
-        case .uint32: return 0...((1 << 32) - 1)
+        case .uint32, .vigilTty, .vigilUid, .vigilEuid, .vigilAuid: return 0...((1 << 32) - 1)
+        case .vigilExeUpperLayer: return 0...1
         case .int64, .sint64, .long, .sizeT, .syscall64: return -(1 << 63)...((1 << 64) - 1)
         case .uint64, .ulong: return 0...((1 << 64) - 1)
         default: return nil

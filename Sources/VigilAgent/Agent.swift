@@ -493,6 +493,7 @@ package struct ProcessMonitorService: Service {
         environment.rawTracepointArguments = { RawTracepointLookup(btfArguments: KernelBTF.rawTracepointArguments($0)) }
         // The DNS answer program is attached before the engine starts (or the agent stopped).
         if configuration.sensor.dnsNames { environment.dnsNamesRefusal = nil }
+        environment.overlayUpperLayerRefusal = { KernelBTF.overlayUpperLayerRefusal() }
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
             scopes: scopes,

@@ -66,6 +66,7 @@ struct MachineFacts {
             kernelFunctionHasBTF: { KernelBTF.hasFunction($0) })
         if fact("bpf_loop").available == false { environment.policyProgramsUnavailable = KernelProbe.noBPFLoopReason }
         environment.rawTracepointArguments = { RawTracepointLookup(btfArguments: KernelBTF.rawTracepointArguments($0)) }
+        environment.overlayUpperLayerRefusal = { KernelBTF.overlayUpperLayerRefusal() }
         environment.loadFormat = { subsystem, event in
             guard let root else {
                 throw NotChecked("tracepoint \(subsystem)/\(event): tracefs is not mounted here")

@@ -280,3 +280,16 @@ struct PolicyValidateTests {
         #expect(throws: ProbeFileError.self) { try ValidationTarget(probeFile: directory + "/old.json", podScopes: false) }
     }
 }
+
+/// vigil_exe_upper_layer's layout check reads struct ovl_inode from this kernel's BTF: where it
+/// is there (overlayfs built in, or its module loaded), the offsets are real ones and the kernel
+/// side's read (right after the embedded inode) is what they say.
+@Suite struct OverlayInodeLayoutTests {
+    @Test(.enabled(if: KernelBTF.overlayInodeLayout() != nil, "no BTF here describes struct ovl_inode"))
+    func theUpperDentryFollowsTheEmbeddedInode() throws {
+        let layout = try #require(KernelBTF.overlayInodeLayout())
+        #expect(layout.vfsInode > 0 && layout.inodeSize > 300, "\(layout)")
+        #expect(layout.upperDentry == layout.vfsInode + layout.inodeSize, "\(layout)")
+        #expect(KernelBTF.overlayUpperLayerRefusal() == nil)
+    }
+}

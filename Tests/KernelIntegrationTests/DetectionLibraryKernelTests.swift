@@ -49,6 +49,9 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
     case filelessExecutionViaMemfd = "fileless-execution-via-memfd-create"
     case searchPrivateKeysOrPasswords = "search-private-keys-or-passwords"
     case findAWSCredentials = "find-aws-credentials"
+    case terminalShellInContainer = "terminal-shell-in-container"
+    case systemUserInteractive = "system-user-interactive"
+    case dropAndExecuteNewBinaryInContainer = "drop-and-execute-new-binary-in-container"
 
     var testDescription: String { rawValue }
 
@@ -254,6 +257,85 @@ enum LibraryBehaviour: String, CaseIterable, Sendable, CustomTestStringConvertib
                          try f.spawn(grep, ["noop", "-r", "aws_region", f.dir.path])]
             f.settle()
             #expect(quiet.allSatisfy { f.events(self, pid: $0).isEmpty })
+
+        case .terminalShellInContainer:
+            // Copies named bash in the container, run by the trigger in a session of their own:
+            // one with a new pseudo-terminal as its controlling tty (reported), one without any
+            // (not: a script's shell); and on the host, a shell with a terminal (not in a container).
+            for dir in ["tty-\(tag)", "notty-\(tag)"] {
+                try FileManager.default.createDirectory(atPath: "\(f.container.rootfs)/\(dir)", withIntermediateDirectories: false)
+                try FileManager.default.copyItem(atPath: f.trigger, toPath: "\(f.container.rootfs)/\(dir)/bash")
+                chmod("\(f.container.rootfs)/\(dir)/bash", 0o755)
+            }
+            let hostShell = try f.copy(f.trigger, to: "host-\(tag)/bash")
+            _ = try f.spawn(f.trigger, ["pty-exec", hostShell, "noop"])
+            #expect(try f.container.exec(["/bin/vigil-trigger", "setsid-exec", "/notty-\(tag)/bash", "noop"]) == 0)
+            #expect(try f.container.exec(["/bin/vigil-trigger", "pty-exec", "/tty-\(tag)/bash", "noop"]) == 0)
+            let docker = String(f.container.id.prefix(31))
+            let event = try f.agent.waitFor("\(rawValue) event for the shell with a terminal") {
+                $0.policyName == rawValue && $0.binary == "/tty-\(tag)/bash"
+            }
+            #expect(event.process["docker"] as? String == docker, "\(event.line)")
+            f.expectDescribed(self, event)
+            // The tty as stat(2) gives a pseudo-terminal's device: major 136 (Unix98 ptys).
+            let tty = event.args.dropFirst().first?["uint_arg"] as? Int ?? 0
+            #expect(tty >> 8 & 0xfff == 136, "\(event.line)")
+            f.settle()
+            #expect(f.agent.events.filter { $0.policyName == rawValue && $0.binary == "/notty-\(tag)/bash" }.isEmpty,
+                "a shell without a terminal is not reported")
+            #expect(f.agent.events.filter { $0.policyName == rawValue && $0.binary == hostShell }.isEmpty,
+                "a terminal shell on the host is not in a container")
+
+        case .systemUserInteractive:
+            // The trigger as /usr/sbin/sshd (a copy on a tmpfs over /usr/sbin in a private mount
+            // namespace of its own) runs a tool as daemon, uid 1: reported. The same tool below
+            // it as uid 1000 and as root, and as daemon with no sshd above it: not reported.
+            let shared = "/tmp/vigil-library-sys-\(tag)" // readable by uid 1 and 1000, unlike the test's directory
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+            defer { try? FileManager.default.removeItem(atPath: shared) }
+            chmod(shared, 0o755)
+            let tool = "\(shared)/tool"
+            try FileManager.default.copyItem(atPath: f.trigger, toPath: tool)
+            chmod(tool, 0o755)
+            _ = try f.spawn(f.trigger, ["as-sshd", "spawn-as", "1", tool, "noop"])
+            let event = try f.agent.waitFor("\(rawValue) event for \(tool) as daemon below sshd") {
+                $0.policyName == rawValue && $0.binary == tool
+            }
+            f.expectDescribed(self, event)
+            #expect(event.process["uid"] as? Int == 1, "\(event.line)")
+            #expect(event.args.dropFirst().first?["uint_arg"] as? Int == 1, "\(event.line)")
+            for args in [["as-sshd", "spawn-as", "1000"], ["as-sshd", "spawn-as", "0"], ["spawn-as", "1"]] {
+                _ = try f.spawn(f.trigger, args + [tool, "noop"])
+            }
+            f.settle()
+            #expect(f.agent.events.filter { $0.policyName == rawValue && $0.binary == tool }.count == 1,
+                "only daemon below sshd: \(f.events(self).map(\.line))")
+
+        case .dropAndExecuteNewBinaryInContainer:
+            // A real overlay mount in the container's own mount namespace (made from the host, as
+            // a runtime makes a container's root): one copy in the lower layer (the image), one
+            // in the upper (dropped). Only the upper one is reported; the container's plain
+            // root (not overlayfs) and the lower copy are not.
+            let base = "/ovl-\(tag)"
+            for dir in ["lower", "upper", "work", "merged"] {
+                try FileManager.default.createDirectory(
+                    atPath: "\(f.container.rootfs)\(base)/\(dir)", withIntermediateDirectories: true)
+            }
+            for (dir, name) in [("lower", "image-tool"), ("upper", "dropped-tool")] {
+                let path = "\(f.container.rootfs)\(base)/\(dir)/\(name)"
+                try FileManager.default.copyItem(atPath: f.trigger, toPath: path)
+                chmod(path, 0o755)
+            }
+            let mount = try Spawn.run(
+                f.trigger, argv: [f.trigger, "ns-mount-overlay", "\(f.container.initPid)", "\(base)/lower", "\(base)/upper",
+                                  "\(base)/work", "\(base)/merged"].map { Array($0.utf8) })
+            #expect(mount == 0, "overlay mount in the container: wait status \(mount)")
+            #expect(try f.container.exec(["\(base)/merged/image-tool", "noop"]) == 0)
+            let event = try f.inContainer(self, "\(base)/merged/dropped-tool", ["noop"])
+            #expect(event.args.dropFirst().first?["uint_arg"] as? Int == 1, "\(event.line)")
+            f.settle()
+            #expect(f.events(self).allSatisfy { $0.binary == "\(base)/merged/dropped-tool" },
+                "only the file in the upper layer: \(f.events(self).map(\.line))")
         }
     }
 }

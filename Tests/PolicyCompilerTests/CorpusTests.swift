@@ -75,7 +75,7 @@ import TracingPolicy
     func libraryPoliciesCompile() throws {
         let library = Self.policiesDirectory + "/library"
         let files = Self.yamlFiles(in: library, recursive: false)
-        #expect(files.count == 22)
+        #expect(files.count == 25)
         let modules = FileManager.default.fileExists(atPath: "/sys/kernel/tracing/events/syscalls/sys_enter_init_module")
         for name in files {
             let (compiled, errors) = Self.compileFile(library + "/" + name, environment: Fixture.liveEnvironment)

@@ -273,7 +273,7 @@ import TracingPolicy
     }
 
     @Test func enumsCoverTetragonsLists() {
-        #expect(ArgType.allCases.count == 53)  // Tetragon's 52 and vigil_argv
+        #expect(ArgType.allCases.count == 58)  // Tetragon's 52 and Vigil's vigil_argv, vigil_tty, vigil_uid, vigil_euid, vigil_auid, vigil_exe_upper_layer
         #expect(ArgType.auto.rawValue == "auto")
         #expect(SelectorOperator.allCases.count == 36)  // Tetragon's 34, DNSName and NotDNSName
         #expect(SelectorOperator.parse("eq") == .equal)

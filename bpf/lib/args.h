@@ -375,6 +375,68 @@ __weak __noinline int vg_read_argv(struct vigil_generic_scratch *s, __u32 i, __u
 	return want;
 }
 
+/*
+ * The controlling tty of task as a device number, encoded as stat(2)'s st_rdev gives it
+ * (new_encode_dev(): minor's low byte, major, minor's upper bits), which is Falco's proc.tty;
+ * 0 without one. The tty's number is its driver's first minor plus its index, as the kernel's
+ * tty_devnum() computes it.
+ */
+static __always_inline __u64 vg_task_tty(struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	__u32 major, minor;
+
+	if (!tty)
+		return 0;
+	major = BPF_CORE_READ(tty, driver, major);
+	minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+	return (minor & 0xff) | ((major & 0xfff) << 8) | ((__u64)(minor & ~0xffu) << 12);
+}
+
+#define VG_OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/*
+ * Whether the task's executable is an overlayfs file with an upper dentry: created in the upper
+ * (writable) layer or copied up into it, not only in the lower (image) layers. exe_file is the
+ * overlay's own file (overlayfs opens the real one behind it), so f_inode is the overlay inode,
+ * embedded in struct ovl_inode as vfs_inode with __upperdentry right after it, as in every kernel
+ * since 4.13 (fs/overlayfs/ovl_entry.h). ovl_inode is in a module's BTF where overlayfs is a
+ * module, which CO-RE cannot rely on being loaded, so the pointer is read at vfs_inode +
+ * sizeof(struct inode) (vmlinux's); user space checks that layout against the kernel's BTF where
+ * it has ovl_inode and refuses the type where it differs (KernelBTF.overlayUpperLayerRefusal).
+ */
+static __always_inline __u64 vg_exe_upper_layer(struct task_struct *task)
+{
+	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	struct dentry *upper = NULL;
+
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != VG_OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	if (bpf_probe_read_kernel(&upper, sizeof(upper), (char *)inode + bpf_core_type_size(struct inode)) < 0)
+		return 0;
+	return upper != NULL;
+}
+
+/* VIGIL_ARG_TASK: one fact of the current task (enum vigil_task_fact). */
+static __always_inline __u64 vg_task_fact(__u32 fact)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	switch (fact) {
+	case VIGIL_TASK_TTY:
+		return vg_task_tty(task);
+	case VIGIL_TASK_UID:
+		return BPF_CORE_READ(task, cred, uid.val);
+	case VIGIL_TASK_EUID:
+		return BPF_CORE_READ(task, cred, euid.val);
+	case VIGIL_TASK_AUID:
+		return vg_loginuid(task);
+	case VIGIL_TASK_EXE_UPPER:
+		return vg_exe_upper_layer(task);
+	}
+	return 0;
+}
+
 /* Reads argument i into s->ev.args[i] and the tail at *tail_off. Returns the bytes it used. */
 __weak __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_scratch *s, __u32 i, __u32 tail_off)
 {
@@ -507,6 +569,9 @@ __weak __noinline int vg_read_arg(struct vigil_hook *hook, struct vigil_generic_
 	}
 	case VIGIL_ARG_ARGV:
 		return vg_read_argv(s, i, tail_off);
+	case VIGIL_ARG_TASK:
+		out->value = vg_task_fact(spec.meta_size);
+		return 0;
 	default:
 		return vg_read_kernel_arg(s, i, spec.kind | spec.meta_size << 8 | (__u32)spec.offset << 16, tail_off);
 	}

@@ -2,7 +2,7 @@
 /*
  * The generic policy hook on tracepoints: one program, attached once per compiled TracingPolicy
  * hook with the hook's slot as its bpf cookie. The kernel lets a program attach to a given
- * tracepoint only once, so the object carries VIGIL_GENERIC_COPIES identical copies; the loader
+ * tracepoint only once, so the object carries VIGIL_TRACEPOINT_COPIES identical copies; the loader
  * attaches the first copy not yet on that tracepoint. That bounds hooks per tracepoint (old and
  * new versions of a policy count twice while it is replaced). Each copy reads the hook's
  * arguments from the tracepoint record (lib/args.h), evaluates the selectors in the kernel
@@ -30,3 +30,11 @@ VG_GENERIC_COPY(4)
 VG_GENERIC_COPY(5)
 VG_GENERIC_COPY(6)
 VG_GENERIC_COPY(7)
+VG_GENERIC_COPY(8)
+VG_GENERIC_COPY(9)
+VG_GENERIC_COPY(10)
+VG_GENERIC_COPY(11)
+VG_GENERIC_COPY(12)
+VG_GENERIC_COPY(13)
+VG_GENERIC_COPY(14)
+VG_GENERIC_COPY(15)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -730,6 +731,125 @@ static void reader_tests(void)
 	unlink(name);
 }
 
+/* ---- Vigil's exec facts of the task (VIGIL_ARG_TASK) ------------------------------------------ */
+
+/* Field 7 of /proc/self/stat, tty_nr: the controlling tty as the kernel encodes it for users. */
+static long stat_tty_nr(void)
+{
+	char buf[1024], *p;
+	long tty = -1;
+	FILE *f = fopen("/proc/self/stat", "r");
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 1, " %*c %*d %*d %*d %ld", &tty);
+	fclose(f);
+	return tty;
+}
+
+/* The fact as the program read it, and whether one Equal on want matches it. */
+static void task_fact_case(const char *name, __u8 fact, __u64 want)
+{
+	struct vigil_hook h = one_arg_hook(VIGIL_ARG_TASK, 0, 0);
+	__u64 ctx[12] = {};
+	char what[160];
+
+	h.args[0].meta_size = fact;
+	h.selectors[0].nargs = 1;
+	h.selectors[0].args[0] = (struct vigil_arg_filter){ .arg = 0, .op = VIGIL_OP_EQUAL, .nvalues = 1, .values = { want } };
+	snprintf(what, sizeof(what), "%s, Equal %llu", name, (unsigned long long)want);
+	expect("task facts", what, run(&h, ctx), MATCH);
+	if (skel->bss->test_args[0].value != want)
+		fprintf(stderr, "  %s: read %llu\n", name, (unsigned long long)skel->bss->test_args[0].value);
+	h.selectors[0].args[0].op = VIGIL_OP_NOT_EQUAL;
+	snprintf(what, sizeof(what), "%s, NotEqual %llu", name, (unsigned long long)want);
+	expect("task facts", what, run(&h, ctx), NO_MATCH);
+}
+
+/*
+ * vigil_tty in a child of its own, which leaves its session (no controlling tty: 0) and then
+ * takes a new pseudo-terminal as its controlling tty: the value is the pty's st_rdev, and the
+ * kernel's own tty_nr in /proc/self/stat each time. Returns the child's failures.
+ */
+static int task_tty_tests(void)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout); /* or the child prints it again */
+	pid = fork();
+	if (pid == 0) {
+		int master, slave;
+		struct stat st;
+
+		failures = 0;
+		if (setsid() < 0)
+			_exit(2);
+		task_fact_case("tty: none after setsid", VIGIL_TASK_TTY, 0);
+		expect("task facts", "tty: /proc/self/stat says none too", stat_tty_nr() == 0, 1);
+		master = posix_openpt(O_RDWR | O_NOCTTY);
+		if (master < 0 || grantpt(master) || unlockpt(master) || !ptsname(master)) {
+			fprintf(stderr, "selectors_test: pseudo-terminal: %s\n", strerror(errno));
+			_exit(2);
+		}
+		slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+		if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || fstat(slave, &st)) {
+			fprintf(stderr, "selectors_test: controlling tty: %s\n", strerror(errno));
+			_exit(2);
+		}
+		task_fact_case("tty: a pseudo-terminal, its st_rdev", VIGIL_TASK_TTY, st.st_rdev);
+		expect("task facts", "tty: /proc/self/stat's tty_nr is the same", stat_tty_nr() == (long)st.st_rdev, 1);
+		fflush(stdout); /* _exit() would drop what -v printed */
+		_exit(failures ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "selectors_test: the tty cases failed in their child\n");
+		return 1;
+	}
+	passed += 6;
+	return 0;
+}
+
+/*
+ * vigil_uid, vigil_euid, vigil_auid: the harness's, then in a child whose real uid is 1 while it
+ * stays root in effect (so it may still run programs): the real and effective uid apart.
+ * Returns the child's failures.
+ */
+static int task_cred_tests(void)
+{
+	unsigned long auid = 0xffffffff;
+	FILE *f = fopen("/proc/self/loginuid", "r");
+	int status;
+	pid_t pid;
+
+	if (f) {
+		if (fscanf(f, "%lu", &auid) != 1)
+			auid = 0xffffffff;
+		fclose(f);
+	}
+	task_fact_case("uid: the harness's", VIGIL_TASK_UID, getuid());
+	task_fact_case("euid: the harness's", VIGIL_TASK_EUID, geteuid());
+	task_fact_case("auid: /proc/self/loginuid", VIGIL_TASK_AUID, auid);
+	fflush(stdout); /* or the child prints it again */
+	pid = fork();
+	if (pid == 0) {
+		failures = 0;
+		if (setresuid(1, 0, 0))
+			_exit(2);
+		task_fact_case("uid: real uid 1", VIGIL_TASK_UID, 1);
+		task_fact_case("euid: effective uid 0 beside it", VIGIL_TASK_EUID, 0);
+		fflush(stdout);
+		_exit(failures ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "selectors_test: the uid cases failed in their child\n");
+		return 1;
+	}
+	passed += 4;
+	return 0;
+}
+
 /* ---- matchArgs on vigil_argv ---------------------------------------------------------------- */
 
 /*
@@ -913,6 +1033,8 @@ int main(int argc, char **argv)
 	binary_tests();
 	structure_tests();
 	reader_tests();
+	failures += task_tty_tests();
+	failures += task_cred_tests();
 
 	selectors_test__destroy(skel);
 	/* After the destroy: the runs below load their own copy of the program. */

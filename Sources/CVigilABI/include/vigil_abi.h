@@ -207,7 +207,10 @@ struct vg_path_buf {
  * ------------------------------------------------------------------------------------------- */
 
 #define VIGIL_MAX_HOOKS       1024 /* attached policy hooks on the node */
-#define VIGIL_GENERIC_COPIES  8    /* copies of the generic program: hooks per tracepoint */
+#define VIGIL_GENERIC_COPIES  8    /* hooks per syscall, per BPF-LSM hook, connect hooks */
+#define VIGIL_TRACEPOINT_COPIES 16 /* copies of the generic tracepoint program: hooks per
+				    * tracepoint (sched_process_exec carries every exec policy where
+				    * BPF-LSM is missing, and every one reading Vigil's exec types) */
 #define VIGIL_MAX_POLICIES    1024
 #define VIGIL_HOOK_ARGS       5    /* args per hook (Tetragon's EventConfigMaxArgs) */
 #define VIGIL_SELECTORS       5    /* selectors per hook */
@@ -251,6 +254,23 @@ enum vigil_arg_kind {
 				   * (mm->arg_start..arg_end; at sched_process_exec the new image's),
 				   * each NUL-terminated, the first VIGIL_ARGV_MAX bytes; value: the
 				   * arguments' whole size, TRUNCATED when it is larger than len */
+	VIGIL_ARG_TASK      = 17, /* Vigil's exec-time facts of the current task (vigil_tty, ...):
+				   * meta_size is the enum vigil_task_fact; value only, no tail */
+};
+
+/* VIGIL_ARG_TASK: which fact of the current task (at sched_process_exec: the task the new
+ * program runs in, with the credentials exec gave it). */
+enum vigil_task_fact {
+	VIGIL_TASK_TTY = 0, /* vigil_tty: the controlling tty (signal->tty) as a device number in
+			     * the encoding stat(2) gives (Falco's proc.tty); 0 without one */
+	VIGIL_TASK_UID = 1, /* vigil_uid: the real uid (cred->uid), as the host's user namespace
+			     * sees it, like process_exec's uid */
+	VIGIL_TASK_EUID = 2, /* vigil_euid: the effective uid (cred->euid): a setuid program's owner */
+	VIGIL_TASK_AUID = 3, /* vigil_auid: the login uid (loginuid), 4294967295 when unset or
+			      * the kernel has no audit, like process_exec's auid */
+	VIGIL_TASK_EXE_UPPER = 4, /* vigil_exe_upper_layer: 1 when the executed file (mm->exe_file)
+				   * is on overlayfs and has an upper-layer copy (created or changed
+				   * since the mount: a container's writable layer), else 0 */
 };
 
 /* Bytes of a new program's arguments (after argv[0]) read and matched by vigil_argv; each
