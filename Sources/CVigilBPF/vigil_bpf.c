@@ -696,25 +696,19 @@ static const char *trampoline_program(enum vigil_trampoline_kind kind)
 	return NULL;
 }
 
-struct bpf_link *vigil_bpf_attach_policy_trampoline(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
-						    enum vigil_trampoline_kind kind)
+/* Per-hook programs (trampolines, raw tracepoints) load in a second instance of the object
+ * that loads only them: an instance with only the program `name` to load, in *prog (NULL
+ * and errno set when the object does not open; *prog NULL when it has no such program). The
+ * skeleton's object name keeps the internal maps' names (vigil.rodata, ...) matching. */
+static struct bpf_object *open_instance(const char *name, struct bpf_program **prog)
 {
-	/* The skeleton's object name, so the internal maps (vigil.rodata, ...) match by name. */
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = "vigil");
-	LIBBPF_OPTS(bpf_trace_opts, trace_opts, .cookie = cookie);
-	const char *name = trampoline_program(kind);
-	struct bpf_program *prog = NULL, *p;
-	struct bpf_link *link = NULL;
+	struct bpf_program *p;
 	struct bpf_object *obj;
-	struct bpf_map *map;
 	const void *elf;
 	size_t size;
-	int err = 0;
 
-	if (!name) {
-		errno = EINVAL;
-		return NULL;
-	}
+	*prog = NULL;
 	elf = vigil__elf_bytes(&size);
 	obj = bpf_object__open_mem(elf, size, &open_opts);
 	if (!obj)
@@ -724,98 +718,116 @@ struct bpf_link *vigil_bpf_attach_policy_trampoline(struct vigil_bpf *bpf, const
 
 		bpf_program__set_autoload(p, wanted);
 		if (wanted)
-			prog = p;
+			*prog = p;
 	}
-	if (!prog)
-		err = -ENOENT;
-	if (!err)
-		err = bpf_program__set_attach_target(prog, 0, symbol);
-	/* One set of maps: the hooks, scratch, counters and ring buffer of the running object,
-	 * and its .rodata (frozen, so the verifier sees the same constants). */
+	return obj;
+}
+
+/* One set of maps: hands `obj` the running object's maps (the hooks, scratch, counters and ring
+ * buffer), all but the map whose running counterpart is `except` (NULL: none), which stays the
+ * instance's own and is returned in *own_copy. */
+static int reuse_maps(struct vigil_bpf *bpf, struct bpf_object *obj, const struct bpf_map *except,
+		      struct bpf_map **own_copy)
+{
+	struct bpf_map *map;
+	int err = 0;
+
 	bpf_object__for_each_map(map, obj) {
 		struct bpf_map *own = bpf_object__find_map_by_name(bpf->skel->obj, bpf_map__name(map));
 
-		if (err)
-			break;
+		if (except && own == except) {
+			*own_copy = map;
+			continue;
+		}
 		if (own && bpf_map__fd(own) >= 0)
 			err = bpf_map__reuse_fd(map, bpf_map__fd(own));
+		if (err)
+			break;
 	}
+	return err;
+}
+
+/* Loads the instance, attaches its program with `attach`, and closes the instance (the link
+ * keeps the program; the instance's map fds are duplicates). The link, or NULL with errno. */
+static struct bpf_link *load_and_attach(struct bpf_object *obj, int err,
+					struct bpf_link *(*attach)(struct bpf_program *, const void *), struct bpf_program *prog,
+					const void *arg)
+{
+	struct bpf_link *link = NULL;
+
 	if (!err)
 		err = bpf_object__load(obj);
 	if (!err) {
-		link = bpf_program__attach_trace_opts(prog, &trace_opts);
+		link = attach(prog, arg);
 		if (!link)
 			err = -errno;
 	}
-	/* The link holds the program; the instance and its map fds (duplicates) can go. */
 	bpf_object__close(obj);
 	if (err)
 		errno = err < 0 ? -err : err;
 	return link;
 }
 
-struct bpf_link *vigil_bpf_attach_policy_raw_tp(struct vigil_bpf *bpf, const char *event, __u32 slot)
+static struct bpf_link *attach_trace(struct bpf_program *prog, const void *opts)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = "vigil");
-	struct bpf_program *prog = NULL, *p;
-	struct bpf_link *link = NULL;
-	struct vigil__rodata *rodata;
-	struct bpf_object *obj;
-	struct bpf_map *map;
-	const void *elf;
-	size_t size, rodata_size = 0;
-	int err = 0;
+	return bpf_program__attach_trace_opts(prog, opts);
+}
 
-	elf = vigil__elf_bytes(&size);
-	obj = bpf_object__open_mem(elf, size, &open_opts);
+static struct bpf_link *attach_raw_tp(struct bpf_program *prog, const void *event)
+{
+	return bpf_program__attach_raw_tracepoint(prog, event);
+}
+
+struct bpf_link *vigil_bpf_attach_policy_trampoline(struct vigil_bpf *bpf, const char *symbol, __u64 cookie,
+						    enum vigil_trampoline_kind kind)
+{
+	LIBBPF_OPTS(bpf_trace_opts, trace_opts, .cookie = cookie);
+	const char *name = trampoline_program(kind);
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	int err;
+
+	if (!name) {
+		errno = EINVAL;
+		return NULL;
+	}
+	obj = open_instance(name, &prog);
 	if (!obj)
 		return NULL;
-	bpf_object__for_each_program(p, obj) {
-		int wanted = strcmp(bpf_program__name(p), "generic_raw_tp") == 0;
+	err = prog ? bpf_program__set_attach_target(prog, 0, symbol) : -ENOENT;
+	/* .rodata too: frozen, so the verifier sees the same constants. */
+	if (!err)
+		err = reuse_maps(bpf, obj, NULL, NULL);
+	return load_and_attach(obj, err, attach_trace, prog, &trace_opts);
+}
 
-		bpf_program__set_autoload(p, wanted);
-		if (wanted)
-			prog = p;
-	}
-	if (!prog)
-		err = -ENOENT;
+struct bpf_link *vigil_bpf_attach_policy_raw_tp(struct vigil_bpf *bpf, const char *event, __u32 slot)
+{
+	struct bpf_map *own_rodata = NULL;
+	struct vigil__rodata *rodata = NULL;
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	size_t rodata_size = 0;
+	int err;
+
+	obj = open_instance("generic_raw_tp", &prog);
+	if (!obj)
+		return NULL;
 	/* The running object's maps, except .rodata: this instance's own, a copy of the running
 	 * one (the same constants for the verifier) with this hook's slot. */
-	bpf_object__for_each_map(map, obj) {
-		struct bpf_map *own = bpf_object__find_map_by_name(bpf->skel->obj, bpf_map__name(map));
-
-		if (err)
-			break;
-		if (own == bpf->skel->maps.rodata) {
-			rodata = bpf_map__initial_value(map, &rodata_size);
-			/* The whole section (static constants too, which the skeleton's struct leaves
-			 * out): the running object's map holds as much, mapped. */
-			if (!rodata || rodata_size != bpf_map__value_size(bpf->skel->maps.rodata) ||
-			    rodata_size < offsetof(struct vigil__rodata, vg_raw_tp_slot) + sizeof(__u32)) {
-				err = -EINVAL;
-				break;
-			}
-			memcpy(rodata, bpf->skel->rodata, rodata_size);
-			rodata->vg_raw_tp_slot = slot;
-			continue;
-		}
-		if (own && bpf_map__fd(own) >= 0)
-			err = bpf_map__reuse_fd(map, bpf_map__fd(own));
-	}
-	if (!err && !rodata_size)
-		err = -ENOENT;
-	if (!err)
-		err = bpf_object__load(obj);
+	err = prog ? reuse_maps(bpf, obj, bpf->skel->maps.rodata, &own_rodata) : -ENOENT;
+	if (!err && own_rodata)
+		rodata = bpf_map__initial_value(own_rodata, &rodata_size);
+	/* The whole section (static constants too, which the skeleton's struct leaves out): the
+	 * running object's map holds as much, mapped. */
+	if (!err && (!rodata || rodata_size != bpf_map__value_size(bpf->skel->maps.rodata) ||
+		     rodata_size < offsetof(struct vigil__rodata, vg_raw_tp_slot) + sizeof(__u32)))
+		err = -EINVAL;
 	if (!err) {
-		link = bpf_program__attach_raw_tracepoint(prog, event);
-		if (!link)
-			err = -errno;
+		memcpy(rodata, bpf->skel->rodata, rodata_size);
+		rodata->vg_raw_tp_slot = slot;
 	}
-	/* The link holds the program; the instance and its map fds (duplicates) can go. */
-	bpf_object__close(obj);
-	if (err)
-		errno = err < 0 ? -err : err;
-	return link;
+	return load_and_attach(obj, err, attach_raw_tp, prog, event);
 }
 
 int vigil_bpf_trampolines_probe(struct vigil_bpf *bpf)
