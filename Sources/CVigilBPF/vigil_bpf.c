@@ -404,6 +404,8 @@ int vigil_bpf_read_counter(const struct vigil_bpf *bpf, __u32 index, __u64 *sum)
 
 int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map)
 {
+	if ((int)map == VIGIL_MAP_AGENT_STATE)
+		return bpf_map__fd(bpf->skel->maps.vg_agent_state);
 	switch (map) {
 	case VIGIL_MAP_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_hooks);
 	case VIGIL_MAP_POLICY_MODE: return bpf_map__fd(bpf->skel->maps.vg_policy_mode);

@@ -21,6 +21,9 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
     /// Files by (dev, ino) for Equal file args under `vigil-file-identity: inode` (`struct
     /// vigil_file_id_key` -> 1).
     case fileIdentities
+    /// Whether the agent is up and the cgroups it has classified (`struct vigil_agent_state`,
+    /// one entry), for fail-closed pod scopes.
+    case agentState
 
     /// The id the loader takes.
     package var cValue: vigil_policy_map {
@@ -38,6 +41,7 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
         case .scopeCgroups: VIGIL_MAP_SCOPE_CGROUPS
         case .lsmHooks: VIGIL_MAP_LSM_HOOKS
         case .fileIdentities: VIGIL_MAP_FILE_IDS
+        case .agentState: vigil_policy_map(rawValue: UInt32(VIGIL_MAP_AGENT_STATE))
         }
     }
 }

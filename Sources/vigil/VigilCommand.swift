@@ -171,6 +171,12 @@ struct VigilCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "With --keep-sensors-on-exit, what policies without the vigil-while-agent-down option do while no agent runs where they cannot stay exact: fail-open (pods started meanwhile are outside pod-scoped policies; hooks that are not pinned stop) or fail-closed (pod-scoped policies cover every cgroup made after the agent's last scan; a policy that would kill or deny on a hook that is not pinned is refused).",
+            valueName: "fail-open|fail-closed"))
+    var whileAgentDown = "fail-open"
+
+    @Option(
+        help: ArgumentHelp(
             "Staged enforcement: Sigkill, Signal and Override act only on processes in this cgroup2 directory or below it; elsewhere the event is exported with the action not taken. Default: the whole node.",
             valueName: "path"))
     var enforcementCgroup: String?
@@ -228,6 +234,13 @@ struct VigilCommand: ParsableCommand {
             throw ValidationError("--attach-mode: '\(attachMode)' is not auto, tp_btf or raw_tp")
         }
         guard bpfDir.hasPrefix("/"), bpfDir.count > 1 else { throw ValidationError("--bpf-dir must be an absolute path") }
+        guard ["fail-open", "fail-closed"].contains(whileAgentDown) else {
+            throw ValidationError("--while-agent-down: '\(whileAgentDown)' is not fail-open or fail-closed")
+        }
+        guard whileAgentDown == "fail-open" || keepSensorsOnExit else {
+            throw ValidationError(
+                "--while-agent-down=fail-closed needs --keep-sensors-on-exit: without it every hook detaches when the agent exits, so nothing would deny while no agent runs")
+        }
         guard SeccompMode(rawValue: seccomp) != nil else {
             throw ValidationError("--seccomp: '\(seccomp)' is not off, log or enforce")
         }
@@ -330,6 +343,7 @@ struct VigilCommand: ParsableCommand {
         config.persistPolicies = persistPolicies
         config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
         config.keepSensorsOnExit = keepSensorsOnExit
+        _ = config.setWhileAgentDown(whileAgentDown)  // checked in validate()
         config.enforcementCgroup = enforcementCgroup
         config.disableTrampolines = disableTrampolines
         config.bpfDirectory = bpfDir.hasSuffix("/") ? String(bpfDir.dropLast()) : bpfDir

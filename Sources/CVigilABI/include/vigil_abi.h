@@ -629,4 +629,19 @@ _Static_assert(sizeof(struct vigil_clone_event) == 56, "wire format: clone");
 _Static_assert(sizeof(struct vigil_exit_event) == 48, "wire format: exit");
 _Static_assert(sizeof(struct vigil_proc_state) == 272, "map layout: vg_procs value");
 
+/*
+ * Fail-closed pod scope while no agent runs (vigil-while-agent-down: fail-closed with
+ * --keep-sensors-on-exit). vg_agent_state (one entry) says whether the agent is there and which
+ * cgroups it has classified; a scope whose flags have VIGIL_SCOPE_F_FAIL_CLOSED also covers, while
+ * the agent is away, every cgroup it has not classified. The map id sits apart from enum
+ * vigil_policy_map's run so that maps appended there never take its number.
+ */
+#define VIGIL_MAP_AGENT_STATE 64
+#define VIGIL_SCOPE_F_FAIL_CLOSED 4U /* 1 << 2, after enum vigil_scope_flags */
+struct vigil_agent_state {
+	__u64 alive_until_ns;        /* bpf_ktime_get_ns (CLOCK_MONOTONIC) until which the agent counts as up; 0: gone */
+	__u64 classified_cgroup_max; /* highest cgroup id of the agent's last full scan: ids only grow */
+};
+_Static_assert(sizeof(struct vigil_agent_state) == 16, "map layout: agent state");
+
 #endif /* VIGIL_ABI_H */
