@@ -460,6 +460,17 @@ void vigil_bpf_detach(struct bpf_link *link)
 	bpf_link__destroy(link);
 }
 
+int vigil_bpf_pin_link(struct bpf_link *link, const char *path)
+{
+	return bpf_link__pin(link, path);
+}
+
+void vigil_bpf_unpin_link(struct bpf_link *link)
+{
+	if (link && bpf_link__pin_path(link))
+		bpf_link__unpin(link);
+}
+
 int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path)
 {
 	struct bpf_program *progs[4] = {
@@ -541,6 +552,25 @@ void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit)
 		bpf->uring_open_link = NULL;
 		bpf->uring_opens = 0;
 	}
+}
+
+int vigil_bpf_pin_syscalls(struct vigil_bpf *bpf, int is_exit, const char *dir)
+{
+	int err = pin_link(bpf->syscall_links[!!is_exit], dir, is_exit ? "sys_exit" : "sys_enter");
+	int uring;
+
+	/* The io_uring completion program serves file_open hooks beside the exit dispatcher. */
+	if (err < 0 || !is_exit || !bpf->uring_open_link)
+		return err;
+	uring = pin_link(bpf->uring_open_link, dir, "io_uring_complete");
+	return uring < 0 ? uring : err;
+}
+
+void vigil_bpf_unpin_syscalls(struct vigil_bpf *bpf, int is_exit)
+{
+	vigil_bpf_unpin_link(bpf->syscall_links[!!is_exit]);
+	if (is_exit)
+		vigil_bpf_unpin_link(bpf->uring_open_link);
 }
 
 int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf)

@@ -154,7 +154,7 @@ package final class PolicyEngine: Sendable {
     /// The hook backends, one per mechanism family.
     static func backends(kernel: any PolicyKernel, cgroupRoot: String?, pinDirectory: String?, logger: Logger) -> [any HookBackend] {
         [
-            TracepointBackend(kernel: kernel),
+            TracepointBackend(kernel: kernel, pinDirectory: pinDirectory),
             ConnectBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             BPFLSMBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             KernelFunctionBackend(kernel: kernel, logger: logger),
@@ -274,9 +274,10 @@ package final class PolicyEngine: Sendable {
     }
 
     /// The hook mechanisms whose links are pinned with `--keep-sensors-on-exit`; every other
-    /// (tracepoint, syscall dispatcher, kprobe, trampoline, uprobe) detaches when the agent's
-    /// process ends.
-    static let pinnedMechanisms: Set<Mechanism> = [.cgroupConnect, .bpfLSM]
+    /// (kprobe, trampoline, uprobe, fanotify) detaches when the agent's process ends.
+    static let pinnedMechanisms: Set<Mechanism> = [
+        .cgroupConnect, .bpfLSM, .tracepoint, .syscallEntryDispatcher, .syscallExitDispatcher,
+    ]
 
     /// Why `document` cannot fail closed while no agent runs, at the place that asks for it
     /// (its `vigil-while-agent-down` option, else each part that cannot), nil when it can:
@@ -309,7 +310,7 @@ package final class PolicyEngine: Sendable {
         for hook in compiled.hooks where !Self.pinnedMechanisms.contains(hook.mechanism) && hook.enforces {
             refuse(
                 hook.location, hook.path,
-                "\(option != nil ? "\(hook.path) (\(hook.location)) " : "it ")kills or denies on a \(hook.mechanism.name) hook, which is not pinned: it stops with the agent (fail open); only connect and BPF-LSM hooks outlive it")
+                "\(option != nil ? "\(hook.path) (\(hook.location)) " : "it ")kills or denies on a \(hook.mechanism.name) hook, which is not pinned: it stops with the agent (fail open); only connect, BPF-LSM and tracepoint hooks outlive it")
         }
         return errors.isEmpty ? nil : PolicyCompileFailure(errors: errors)
     }
@@ -353,7 +354,7 @@ package final class PolicyEngine: Sendable {
         }
         if !unpinned.isEmpty {
             logger.warning(
-                "its \(unpinned.joined(separator: ", ")) hooks stop with the agent: while no agent runs they report, kill and deny nothing (fail open); only connect and BPF-LSM hooks are kept",
+                "its \(unpinned.joined(separator: ", ")) hooks stop with the agent: while no agent runs they report, kill and deny nothing (fail open); only connect, BPF-LSM and tracepoint hooks are kept",
                 metadata: ["policy": "\(compiled.name)"])
         }
     }

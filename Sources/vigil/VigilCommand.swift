@@ -166,7 +166,7 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep policies added with tracectl in this directory and load them at start.", valueName: "dir"))
     var persistPolicies: String?
 
-    @Flag(help: "Keep connect enforcement (programs, links, policy maps) and the exec tracking binary selectors read pinned in --bpf-dir when the agent exits or dies; the next start replaces it without a gap.")
+    @Flag(help: "Keep connect enforcement (programs, links, policy maps), tracepoint hooks and the exec tracking binary selectors read pinned in --bpf-dir when the agent exits or dies; the next start replaces it without a gap.")
     var keepSensorsOnExit = false
 
     @Option(

@@ -6,7 +6,7 @@ import TracingPolicy
 import VigilAgent
 
 /// `vigil-while-agent-down` / `--while-agent-down`: a policy that says fail-closed is accepted
-/// only where what it enforces outlives the agent (pinned connect and BPF-LSM hooks), and refused
+/// only where what it enforces outlives the agent (pinned connect, BPF-LSM and tracepoint hooks), and refused
 /// at the option's place otherwise; fail-open keeps today's behaviour.
 @Suite struct WhileAgentDownTests {
     static let option = "options:\n- name: vigil-while-agent-down\n  value: fail-closed\n"
@@ -29,7 +29,15 @@ import VigilAgent
           - matchActions:
             - action: Sigkill
         """
-    static let postOnOpenat = "tracepoints:\n- subsystem: syscalls\n  event: sys_enter_openat"
+    /// A kprobe on a kernel function: not pinned.
+    static let sigkillOnAFunction = """
+        kprobes:
+        - call: some_function
+          syscall: false
+          selectors:
+          - matchActions:
+            - action: Sigkill
+        """
     static let connectDeny = """
         lsmhooks:
         - hook: socket_connect
@@ -90,19 +98,32 @@ import VigilAgent
         #expect(parsed.errors.map(\.description).contains { $0.hasPrefix("p.yaml:8:") && $0.contains("fail-open") && $0.contains("fail-closed") }, "\(parsed.errors)")
     }
 
-    @Test func failClosedKeepsPinnedConnectDeniesAndHooksThatOnlyPost() throws {
+    @Test func failClosedKeepsPinnedConnectDeniesTracepointKillsAndHooksThatOnlyPost() throws {
         #expect(try Self.refusal(Self.engine(), Self.option + Self.connectDeny) == nil)
-        #expect(try Self.refusal(Self.engine(), Self.option + Self.postOnOpenat) == nil)
+        #expect(try Self.refusal(Self.engine(), Self.option + Self.sigkillOnOpenat) == nil)
+        #expect(try Self.refusal(Self.engine(), Self.option + "kprobes:\n- call: some_function\n  syscall: false") == nil)
         #expect(try Self.refusal(Self.engine(RecordingKernel(bpfLSM: true), bpfLSM: true), Self.option + Self.fileOpenDeny) == nil)
     }
 
     @Test func failClosedRefusesAKillOnAHookThatIsNotPinnedAtTheOption() throws {
-        let failure = try #require(try Self.refusal(Self.engine(), Self.option + Self.sigkillOnOpenat))
+        let failure = try #require(try Self.refusal(Self.engine(), Self.option + Self.sigkillOnAFunction))
         let error = try #require(failure.errors.first)
         // The option's place: its mapping starts on line 7 (the spec's first line is 6).
         #expect(error.location.file == "hooks.yaml" && error.location.line == 7, "\(failure)")
         #expect(error.message.contains("vigil-while-agent-down: fail-closed"), "\(failure)")
-        #expect(error.message.contains("spec.tracepoints[0]") && error.message.contains("not pinned"), "\(failure)")
+        #expect(error.message.contains("spec.kprobes[0]") && error.message.contains("kprobe hook, which is not pinned"), "\(failure)")
+    }
+
+    /// --keep-sensors-on-exit pins tracepoint hooks and the syscall dispatcher; one that cannot
+    /// be pinned refuses the policy (and is released) rather than silently stopping with the agent.
+    @Test func aTracepointHookThatCannotBePinnedRefusesThePolicy() throws {
+        let kernel = RecordingKernel(syscallDispatch: true)
+        kernel.refuse("pin dispatcher enter")
+        let engine = Self.engine(kernel)
+        #expect(throws: PolicyCompileFailure.self) { try engine.install(try PolicyEngineTests.document(Self.sigkillOnOpenat), source: "test") }
+        #expect(engine.loaded.isEmpty)
+        kernel.refuse("pin dispatcher enter", false)
+        #expect(try Self.refusal(engine, Self.sigkillOnOpenat) == nil)
     }
 
     @Test func failClosedRefusesAFanotifyDeny() throws {
@@ -117,17 +138,17 @@ import VigilAgent
         #expect(failure.errors.first?.message.contains("needs --keep-sensors-on-exit") == true, "\(failure)")
         #expect(failure.errors.first?.location.line == 7)
         // Fail-open (the default) without the flag: loaded as ever.
-        #expect(try Self.refusal(Self.engine(pinned: false), Self.sigkillOnOpenat) == nil)
+        #expect(try Self.refusal(Self.engine(pinned: false), Self.sigkillOnAFunction) == nil)
     }
 
     @Test func theAgentsDefaultAppliesWhereThePolicySaysNothing() throws {
         // --while-agent-down=fail-closed: refused at the hook, naming the flag.
-        let failure = try #require(try Self.refusal(Self.engine(default: .failClosed), Self.sigkillOnOpenat))
+        let failure = try #require(try Self.refusal(Self.engine(default: .failClosed), Self.sigkillOnAFunction))
         let error = try #require(failure.errors.first)
-        #expect(error.path == "spec.tracepoints[0]" && error.location.file == "hooks.yaml" && error.location.line > 5, "\(failure)")
+        #expect(error.path == "spec.kprobes[0]" && error.location.file == "hooks.yaml" && error.location.line > 5, "\(failure)")
         #expect(error.message.contains("--while-agent-down=fail-closed"), "\(failure)")
         // The policy's own fail-open wins over the agent's default.
-        let open = "options:\n- name: vigil-while-agent-down\n  value: fail-open\n" + Self.sigkillOnOpenat
+        let open = "options:\n- name: vigil-while-agent-down\n  value: fail-open\n" + Self.sigkillOnAFunction
         #expect(try Self.refusal(Self.engine(default: .failClosed), open) == nil)
     }
 }

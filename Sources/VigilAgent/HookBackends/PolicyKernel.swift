@@ -7,6 +7,8 @@ import PolicyCompiler
 /// One attachment of a policy hook; ``detach()`` removes it.
 package protocol HookLink: AnyObject, Sendable {
     func detach()
+    /// Pins it in bpffs at `path` (`--keep-sensors-on-exit`); ``detach()`` removes the pin.
+    func pin(at path: String) throws
 }
 
 extension PolicyLink: HookLink {}
@@ -27,6 +29,8 @@ package protocol PolicyKernel: Sendable {
     /// Attaches the dispatcher of syscall entries (`exit` false) or exits (idempotent).
     func attachSyscallDispatch(exit: Bool) throws
     func detachSyscallDispatch(exit: Bool)
+    /// Pins the attached dispatcher under `directory` (`--keep-sensors-on-exit`).
+    func pinSyscallDispatch(exit: Bool, directory: String) throws
 
     /// Attaches the cgroup connect4/6 and sendmsg4/6 programs under `cgroupRoot` (idempotent).
     func attachConnectHooks(cgroupRoot: String) throws
