@@ -262,8 +262,8 @@ struct PinnedEnforcementKernelTests {
     }
 
     /// Tracepoint hooks are pinned too (the syscall dispatcher here, or the hook's own link): a
-    /// Sigkill on sys_enter_openat keeps killing after kill -9 and after a clean stop, the next
-    /// start replaces the pins, and removing them ends it. Only `cat` of a file of the test's own,
+    /// Sigkill on sys_enter_openat keeps killing after kill -9, all through the next start
+    /// (which replaces the pins) and after a clean stop, and removing the pins ends it. Only `cat` of a file of the test's own,
     /// born in the test's fence, is killed.
     @Test func aTracepointSigkillSurvivesKillNineAndIsReplacedOnRestart() throws {
         let dir = try TempDir("vigil-pinned-tracepoint")
@@ -314,8 +314,27 @@ struct PinnedEnforcementKernelTests {
         #expect(first.kill9() & 0x7f == SIGKILL)
         #expect(try killed(), "the tracepoint Sigkill ended with the agent")
 
-        let second = try AgentHarness(arguments: arguments, fence: fence)
+        // Kills during start-up: the next agent starts on another thread while this one keeps
+        // opening; the killed agent's pinned hook acts until the new one is in place, then the
+        // new one does. No open gets through in between.
+        final class Starting: @unchecked Sendable {  // written by the starting thread before the group leaves
+            var agent: AgentHarness?
+            var error: (any Error)?
+        }
+        let starting = Starting()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            do { starting.agent = try AgentHarness(arguments: arguments, fence: fence) } catch { starting.error = error }
+        }
+        var (killedDuringStart, openedDuringStart) = (0, 0)
+        while group.wait(timeout: .now()) == .timedOut {
+            if try killed() { killedDuringStart += 1 } else { openedDuringStart += 1 }
+        }
+        if let error = starting.error { throw error }
+        let second = try #require(starting.agent)
         defer { second.cleanUp() }
+        print("PinnedEnforcementKernelTests: during the next agent's start \(killedDuringStart) opens killed, \(openedDuringStart) not")
+        #expect(openedDuringStart == 0 && killedDuringStart > 0, "during the start: \(killedDuringStart) killed, \(openedDuringStart) opened")
         try second.waitForLog("pinned enforcement of a previous run replaced")
         #expect(try killed())
         #expect(tracepointPins() == pins, "replaced, not duplicated")
