@@ -404,8 +404,6 @@ int vigil_bpf_read_counter(const struct vigil_bpf *bpf, __u32 index, __u64 *sum)
 
 int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map map)
 {
-	if ((int)map == VIGIL_MAP_AGENT_STATE)
-		return bpf_map__fd(bpf->skel->maps.vg_agent_state);
 	switch (map) {
 	case VIGIL_MAP_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_hooks);
 	case VIGIL_MAP_POLICY_MODE: return bpf_map__fd(bpf->skel->maps.vg_policy_mode);
@@ -420,6 +418,7 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 	case VIGIL_MAP_SCOPE_CGROUPS: return bpf_map__fd(bpf->skel->maps.vg_scope_cgroups);
 	case VIGIL_MAP_LSM_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_lsm_hooks);
 	case VIGIL_MAP_FILE_IDS: return bpf_map__fd(bpf->skel->maps.vg_file_ids);
+	case VIGIL_MAP_AGENT_STATE: return bpf_map__fd(bpf->skel->maps.vg_agent_state);
 	}
 	return -EINVAL;
 }

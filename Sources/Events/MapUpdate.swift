@@ -41,7 +41,7 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
         case .scopeCgroups: VIGIL_MAP_SCOPE_CGROUPS
         case .lsmHooks: VIGIL_MAP_LSM_HOOKS
         case .fileIdentities: VIGIL_MAP_FILE_IDS
-        case .agentState: vigil_policy_map(rawValue: UInt32(VIGIL_MAP_AGENT_STATE))
+        case .agentState: VIGIL_MAP_AGENT_STATE
         }
     }
 }

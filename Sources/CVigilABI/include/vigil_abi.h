@@ -149,6 +149,7 @@ enum vigil_policy_map {
 	VIGIL_MAP_SCOPE_CGROUPS = 10,
 	VIGIL_MAP_LSM_HOOKS = 11,
 	VIGIL_MAP_FILE_IDS = 12,
+	VIGIL_MAP_AGENT_STATE = 13, /* struct vigil_agent_state, at the end of this file */
 };
 
 /* Indexes into the per-CPU vg_counters array. Wire format: append only. */
@@ -633,10 +634,8 @@ _Static_assert(sizeof(struct vigil_proc_state) == 272, "map layout: vg_procs val
  * Fail-closed pod scope while no agent runs (vigil-while-agent-down: fail-closed with
  * --keep-sensors-on-exit). vg_agent_state (one entry) says whether the agent is there and which
  * cgroups it has classified; a scope whose flags have VIGIL_SCOPE_F_FAIL_CLOSED also covers, while
- * the agent is away, every cgroup it has not classified. The map id sits apart from enum
- * vigil_policy_map's run so that maps appended there never take its number.
+ * the agent is away, every cgroup it has not classified.
  */
-#define VIGIL_MAP_AGENT_STATE 64
 #define VIGIL_SCOPE_F_FAIL_CLOSED 4U /* 1 << 2, after enum vigil_scope_flags */
 struct vigil_agent_state {
 	__u64 alive_until_ns;        /* bpf_ktime_get_ns (CLOCK_MONOTONIC) until which the agent counts as up; 0: gone */
