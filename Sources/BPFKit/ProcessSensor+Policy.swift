@@ -23,12 +23,26 @@ package final class PolicyLink: @unchecked Sendable {
         self.slot = slot
     }
 
+    /// Detaches it, pinned or not: the hook is released.
     package func detach() {
-        if let link { vigil_bpf_detach(link) }
+        if let link {
+            vigil_bpf_unpin_link(link)
+            vigil_bpf_detach(link)
+        }
         link = nil
     }
 
-    deinit { detach() }
+    /// Pins it at `path` (bpffs), so that it stays attached when this process is gone
+    /// (`--keep-sensors-on-exit`); ``detach()`` removes the pin.
+    package func pin(at path: String) throws(BPFError) {
+        guard let link else { throw BPFError(errno: ENOENT, operation: "pin a detached policy hook at \(path)") }
+        let rc = vigil_bpf_pin_link(link, path)
+        if rc < 0 { throw BPFError(errno: -rc, operation: "pin policy hook \(category)/\(name) at \(path)") }
+    }
+
+    // Only the descriptor: a pinned link outlives the process (an agent exiting with
+    // --keep-sensors-on-exit), an unpinned one detaches with it.
+    deinit { if let link { vigil_bpf_detach(link) } }
 }
 
 extension ProcessSensor {
@@ -155,9 +169,23 @@ extension ProcessSensor {
         }
     }
 
-    /// Detaches that dispatcher, so syscalls run untraced again once no hook needs it.
+    /// Detaches that dispatcher (pinned or not), so syscalls run untraced again once no hook
+    /// needs it.
     package func detachSyscallDispatch(exit: Bool) {
-        try? withHandle { pointer in vigil_bpf_detach_syscalls(pointer, exit ? 1 : 0) }
+        try? withHandle { pointer in
+            vigil_bpf_unpin_syscalls(pointer, exit ? 1 : 0)
+            vigil_bpf_detach_syscalls(pointer, exit ? 1 : 0)
+        }
+    }
+
+    /// Pins the attached dispatcher under `directory` (bpffs), so that syscall hooks keep
+    /// running when this process is gone (`--keep-sensors-on-exit`).
+    package func pinSyscallDispatch(exit: Bool, directory: String) throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            _ = try checkedRC("pin syscall \(exit ? "exit" : "entry") dispatcher in \(directory)") {
+                vigil_bpf_pin_syscalls(pointer, exit ? 1 : 0, directory)
+            }
+        }
     }
 
     /// Attaches the exec dispatcher (tp_btf/sched_process_exec; idempotent), which runs the exec
@@ -170,6 +198,13 @@ extension ProcessSensor {
 
     package func detachExecDispatch() {
         try? withHandle { pointer in vigil_bpf_detach_exec_dispatch(pointer) }
+    }
+
+    /// Pins the attached exec dispatcher under `directory` (`--keep-sensors-on-exit`).
+    package func pinExecDispatch(directory: String) throws(BPFError) {
+        try withHandle { pointer throws(BPFError) in
+            _ = try checkedRC("pin exec dispatcher in \(directory)") { vigil_bpf_pin_exec_dispatch(pointer, directory) }
+        }
     }
 }
 

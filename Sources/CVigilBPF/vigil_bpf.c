@@ -424,6 +424,7 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 	case VIGIL_MAP_LSM_HOOKS: return bpf_map__fd(bpf->skel->maps.vg_lsm_hooks);
 	case VIGIL_MAP_FILE_IDS: return bpf_map__fd(bpf->skel->maps.vg_file_ids);
 	case VIGIL_MAP_FQDN_SETS: return bpf_map__fd(bpf->skel->maps.vg_fqdn_sets);
+	case VIGIL_MAP_AGENT_STATE: return bpf_map__fd(bpf->skel->maps.vg_agent_state);
 	}
 	return -EINVAL;
 }
@@ -466,6 +467,17 @@ struct bpf_link *vigil_bpf_attach_policy_tracepoint(struct vigil_bpf *bpf, const
 void vigil_bpf_detach(struct bpf_link *link)
 {
 	bpf_link__destroy(link);
+}
+
+int vigil_bpf_pin_link(struct bpf_link *link, const char *path)
+{
+	return bpf_link__pin(link, path);
+}
+
+void vigil_bpf_unpin_link(struct bpf_link *link)
+{
+	if (link && bpf_link__pin_path(link))
+		bpf_link__unpin(link);
 }
 
 int vigil_bpf_attach_connect(struct vigil_bpf *bpf, const char *path)
@@ -547,8 +559,14 @@ int vigil_bpf_attach_exec_dispatch(struct vigil_bpf *bpf)
 
 void vigil_bpf_detach_exec_dispatch(struct vigil_bpf *bpf)
 {
+	vigil_bpf_unpin_link(bpf->exec_dispatch_link);
 	bpf_link__destroy(bpf->exec_dispatch_link);
 	bpf->exec_dispatch_link = NULL;
+}
+
+int vigil_bpf_pin_exec_dispatch(struct vigil_bpf *bpf, const char *dir)
+{
+	return pin_link(bpf->exec_dispatch_link, dir, "sched_process_exec");
 }
 
 int vigil_bpf_uring_opens(const struct vigil_bpf *bpf)
@@ -565,6 +583,25 @@ void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit)
 		bpf->uring_open_link = NULL;
 		bpf->uring_opens = 0;
 	}
+}
+
+int vigil_bpf_pin_syscalls(struct vigil_bpf *bpf, int is_exit, const char *dir)
+{
+	int err = pin_link(bpf->syscall_links[!!is_exit], dir, is_exit ? "sys_exit" : "sys_enter");
+	int uring;
+
+	/* The io_uring completion program serves file_open hooks beside the exit dispatcher. */
+	if (err < 0 || !is_exit || !bpf->uring_open_link)
+		return err;
+	uring = pin_link(bpf->uring_open_link, dir, "io_uring_complete");
+	return uring < 0 ? uring : err;
+}
+
+void vigil_bpf_unpin_syscalls(struct vigil_bpf *bpf, int is_exit)
+{
+	vigil_bpf_unpin_link(bpf->syscall_links[!!is_exit]);
+	if (is_exit)
+		vigil_bpf_unpin_link(bpf->uring_open_link);
 }
 
 int vigil_bpf_connect_results_available(const struct vigil_bpf *bpf)

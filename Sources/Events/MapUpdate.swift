@@ -24,6 +24,9 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
     /// DNSName set ids the DNS answer program learns addresses for (`struct vigil_fqdn_set_key`
     /// -> 1).
     case fqdnSets
+    /// Whether the agent is up and the cgroups it has classified (`struct vigil_agent_state`,
+    /// one entry), for fail-closed pod scopes.
+    case agentState
 
     /// The id the loader takes.
     package var cValue: vigil_policy_map {
@@ -42,6 +45,7 @@ package enum PolicyMapID: Sendable, Hashable, CaseIterable {
         case .lsmHooks: VIGIL_MAP_LSM_HOOKS
         case .fileIdentities: VIGIL_MAP_FILE_IDS
         case .fqdnSets: VIGIL_MAP_FQDN_SETS
+        case .agentState: VIGIL_MAP_AGENT_STATE
         }
     }
 }

@@ -262,6 +262,12 @@ final class PolicyDecoder {
                 } else {
                     invalid(Suggestions.unknownValue("vigil-file-identity", value, supported: FileIdentityMode.allCases.map(\.rawValue)))
                 }
+            case "vigil-while-agent-down":
+                if let mode = AgentDownMode(rawValue: value.lowercased()) {
+                    parsed.whileAgentDown = mode
+                } else {
+                    invalid(Suggestions.unknownValue("vigil-while-agent-down", value, supported: AgentDownMode.allCases.map(\.rawValue)))
+                }
             case "sleepable-preload-size":
                 if let size = Int(value), size > 0 {
                     parsed.sleepablePreloadSize = size

@@ -423,6 +423,18 @@ package enum FileIdentityMode: String, Sendable, Hashable, CaseIterable {
     case inode
 }
 
+/// Vigil's `vigil-while-agent-down` option and the agent's `--while-agent-down`: with
+/// `--keep-sensors-on-exit`, what a policy's enforcement does where it cannot stay exact while no
+/// agent runs (docs/hardening.md).
+package enum AgentDownMode: String, Sendable, Hashable, CaseIterable {
+    /// Today's behaviour, said at load: pods started meanwhile are outside a pod-scoped policy,
+    /// and hooks that stop with the agent deny and kill nothing.
+    case failOpen = "fail-open"
+    /// A pod-scoped policy covers every cgroup the agent has not classified (made after its last
+    /// scan), and a policy whose enforcement would stop with the agent is refused at load.
+    case failClosed = "fail-closed"
+}
+
 /// `data[].source`.
 package enum DataSource: String, Sendable, Hashable, CaseIterable {
     case currentTask = "current_task"

@@ -93,6 +93,10 @@ package struct PolicyOptions: Sendable, Hashable {
     /// `vigil-file-identity` (Vigil's own): `inode` makes Equal paths of fanotify file rules also
     /// protect the file they name (device and inode at load), under any other name.
     package var fileIdentity: FileIdentityMode?
+    /// `vigil-while-agent-down` (Vigil's own): what the policy's enforcement does while no agent
+    /// runs (`--keep-sensors-on-exit`) where it cannot be kept exact without one; nil: the
+    /// agent's `--while-agent-down`.
+    package var whileAgentDown: AgentDownMode?
 
     /// Creates an empty set of options.
     package init() {}
@@ -100,7 +104,7 @@ package struct PolicyOptions: Sendable, Hashable {
     /// The names of the recognised options.
     package static let knownNames = [
         "disable-kprobe-multi", "disable-uprobe-multi", "override-method", "policy-mode", "sleepable-preload-size",
-        "vigil-file-identity",
+        "vigil-file-identity", "vigil-while-agent-down",
     ]
 }
 

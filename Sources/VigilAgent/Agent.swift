@@ -167,6 +167,9 @@ package struct ProcessMonitorService: Service {
         let scopes = kubernetes.flatMap { kubernetes in
             cgroup2Root.map { PodScopes(sensor: sensor, store: kubernetes.podStore, cgroupRoot: $0, logger: logger) }
         }
+        // A clean exit says so to the kernel at once: fail-closed scopes need not wait out the
+        // heartbeat's grace.
+        defer { scopes?.stop() }
         let fileDenials = FileDenials(logger: logger, scopes: scopes, enforcementFence: fileFence(fence))
         defer { fileDenials.stop() }
         let engine = try makePolicyEngine(
@@ -496,7 +499,7 @@ package struct ProcessMonitorService: Service {
         environment.overlayUpperLayerRefusal = { KernelBTF.overlayUpperLayerRefusal() }
         return PolicyEngine(
             sensor: sensor, environment: environment, cgroupRoot: cgroupRoot, logger: logger, pinDirectory: pinDirectory,
-            scopes: scopes,
+            whileAgentDown: configuration.whileAgentDown, scopes: scopes,
             fileRulesChanged: { rules in fileDenials.apply(rules) })
     }
 

@@ -2,6 +2,7 @@
 import BPFKit
 import Glibc
 import Sandbox
+import TracingPolicy
 
 /// Everything `vigil` was told on its command line, built once and passed down.
 package struct AgentConfiguration: Sendable {
@@ -61,6 +62,16 @@ package struct AgentConfiguration: Sendable {
     package var persistPolicies: String?
     /// Pin the connect enforcement so that it outlives the agent (`--keep-sensors-on-exit`).
     package var keepSensorsOnExit = false
+    /// `--while-agent-down`: what policies without `vigil-while-agent-down` do where they cannot
+    /// stay exact while no agent runs.
+    package var whileAgentDown: AgentDownMode = .failOpen
+
+    /// Sets ``whileAgentDown`` from its flag's spelling; false when it is neither value.
+    package mutating func setWhileAgentDown(_ text: String) -> Bool {
+        guard let mode = AgentDownMode(rawValue: text) else { return false }
+        whileAgentDown = mode
+        return true
+    }
     /// `--enforcement-cgroup`: kills and denies reach only processes in this cgroup2 directory
     /// or below it (staged enforcement); nil: the whole node.
     package var enforcementCgroup: String?

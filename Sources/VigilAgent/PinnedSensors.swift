@@ -19,8 +19,10 @@ import Logging
 /// while no agent runs. The next start takes the map over (``previousProcessMap``) and releases
 /// the old exec tracking as soon as its own is attached.
 ///
-/// What cannot outlive the process: fanotify deny (open, exec), whose group is the agent's
-/// descriptor; tracepoint hooks; the records of the ring buffer nobody reads meanwhile.
+/// Tracepoint hooks and the syscall dispatcher are pinned as they attach (TracepointBackend),
+/// the BPF-LSM links by their backend. What cannot outlive the process: fanotify deny (open,
+/// exec), whose group is the agent's descriptor; kprobe, trampoline and uprobe hooks (not
+/// pinned); the records of the ring buffer nobody reads meanwhile.
 struct PinnedSensors {
     struct Failure: Error, CustomStringConvertible {
         var description: String

@@ -3,6 +3,7 @@ import BPFKit
 import CVigilABI
 import Cgroups
 import Events
+import Glibc
 import HostFiles
 import Kubernetes
 import Logging
@@ -26,6 +27,14 @@ import Synchronization
 /// program and a record kind for a case the pod-level cgroup already covers; a tree walk is a
 /// few hundred `lstat`s. Entries are added before they are needed and removed after: a policy
 /// is never broader than its pods, and only during a change can it be narrower.
+///
+/// While no agent runs (`--keep-sensors-on-exit`) nothing follows the pods. A fail-closed scope
+/// (`vigil-while-agent-down: fail-closed`) then also covers every cgroup the agent has not
+/// classified: the kernel reads both from vg_agent_state, a heartbeat written every
+/// `heartbeatInterval` (valid for `heartbeatGrace`, zeroed at a clean exit) and the highest
+/// cgroup id of the last full scan (cgroup ids only grow; see bpf/lib/decide.h). With a
+/// fail-closed scope loaded, the tree is also scanned every `classifyInterval`, so that cgroups
+/// made while the agent ran (host services, not only pods) count as classified.
 package final class PodScopes: Sendable {
     struct Snapshot: Sendable {
         /// Cgroups currently in the set.
@@ -44,6 +53,15 @@ package final class PodScopes: Sendable {
         var written: [UInt32: Written] = [:]
         var unresolved: [UInt32: Int] = [:]
         var generation: UInt64 = .max
+        /// Policies whose scope fails closed while no agent runs.
+        var failClosed: Set<UInt32> = []
+        /// Highest cgroup id of the last full scan after the pods were listed; 0: none yet
+        /// (while the agent is away, a fail-closed scope then covers every cgroup).
+        var classified: UInt64 = 0
+        var lastFullScan = ContinuousClock.now
+        /// Set by ``stop()``: no heartbeat after it.
+        var stopped = false
+        var heartbeat: Task<Void, Never>?
     }
 
     private let sensor: ProcessSensor
@@ -53,6 +71,12 @@ package final class PodScopes: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     let retryInterval: Duration
+    /// The heartbeat's period and how long one stays valid: the agent counts as away in the
+    /// kernel at most `heartbeatGrace` after it died, and a stall shorter than that (a loaded
+    /// machine) never makes it look away.
+    static let heartbeatInterval: Duration = .seconds(1)
+    static let heartbeatGrace: Duration = .seconds(3)
+    static let classifyInterval: Duration = .seconds(2)
 
     package init(
         sensor: ProcessSensor, store: PodStore, cgroupRoot: String, procRoot: String = "/proc", logger: Logger,
@@ -68,12 +92,26 @@ package final class PodScopes: Sendable {
 
     /// Sets (or with nil, clears) the scope of `policyID` and writes its set now, before the
     /// policy's hooks are written. Clearing turns the scope flag off before the entries go.
-    func set(policyID: UInt32, scope: PodScope?) throws {
+    /// `failClosed`: while no agent runs, the scope also covers cgroups the agent has not
+    /// classified; the heartbeat that says the agent is up is written first.
+    func set(policyID: UInt32, scope: PodScope?, failClosed: Bool = false) throws {
         try state.withLock { state in
             if let scope {
                 state.scopes[policyID] = scope
-                try sync(&state, only: policyID)
+                if failClosed {
+                    // Before the flag reaches the kernel: programs that see it must find the
+                    // agent up, or they would fail closed during the agent's own start.
+                    try beat(&state)
+                    startHeartbeat(&state)
+                    state.failClosed.insert(policyID)
+                } else {
+                    state.failClosed.remove(policyID)
+                }
+                // The first fail-closed scope classifies the whole tree at once, not at the
+                // next periodic scan.
+                try sync(&state, only: failClosed && state.classified == 0 ? nil : policyID)
             } else if state.scopes.removeValue(forKey: policyID) != nil || state.written[policyID] != nil {
+                state.failClosed.remove(policyID)
                 try write(policyID, flags: 0, ids: [:], state: &state)
                 state.written[policyID] = nil
                 state.unresolved[policyID] = nil
@@ -94,13 +132,59 @@ package final class PodScopes: Sendable {
     func run() async {
         var lastRetry = ContinuousClock.now
         while !Task.isCancelled {
-            let (generation, pending) = state.withLock { ($0.generation, $0.unresolved.values.contains { $0 > 0 }) }
-            if store.generation != generation || (pending && ContinuousClock.now - lastRetry >= retryInterval) {
+            let (generation, pending, failClosed, lastFull) = state.withLock {
+                ($0.generation, $0.unresolved.values.contains { $0 > 0 }, !$0.failClosed.isEmpty, $0.lastFullScan)
+            }
+            if store.generation != generation || (pending && ContinuousClock.now - lastRetry >= retryInterval)
+                || (failClosed && ContinuousClock.now - lastFull >= Self.classifyInterval)
+            {
                 lastRetry = .now
                 refresh()
             }
             try? await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// The heartbeat, on a task of its own from the first fail-closed scope on: not behind the
+    /// policy loading of the agent's start or the pod watch, which may take longer than the grace.
+    private func startHeartbeat(_ state: inout State) {
+        guard state.heartbeat == nil, !state.stopped else { return }
+        state.heartbeat = Task.detached { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.heartbeatInterval)
+                self.state.withLock { state in
+                    do { try self.beat(&state) } catch { self.logger.error("agent heartbeat not written: \(error)") }
+                }
+            }
+        }
+    }
+
+    /// At a clean exit: the kernel takes the agent as away at once (fail-closed scopes cover
+    /// unclassified cgroups from now on, not a grace later).
+    func stop() {
+        state.withLock { state in
+            state.stopped = true
+            state.heartbeat?.cancel()
+            try? sensor.update(.agentState, key: PolicyEngine.bytes(0), value: Self.agentState(aliveUntil: 0, classified: state.classified))
+        }
+    }
+
+    /// Writes the heartbeat: the agent is up for another `heartbeatGrace`, and has classified
+    /// every cgroup up to `classified`.
+    private func beat(_ state: inout State) throws {
+        guard !state.stopped else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)  // bpf_ktime_get_ns()'s clock
+        let grace = UInt64(Self.heartbeatGrace.components.seconds) * 1_000_000_000
+        let until = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec) + grace
+        try sensor.update(.agentState, key: PolicyEngine.bytes(0), value: Self.agentState(aliveUntil: until, classified: state.classified))
+    }
+
+    static func agentState(aliveUntil: UInt64, classified: UInt64) -> [UInt8] {
+        var value = vigil_agent_state()
+        value.alive_until_ns = aliveUntil
+        value.classified_cgroup_max = classified
+        return withUnsafeBytes(of: value) { Array($0) }
     }
 
     /// What `tracectl policy list` shows for `policyID`; nil when it is not pod-scoped.
@@ -200,6 +284,7 @@ package final class PodScopes: Sendable {
                 wanted.merge(cgroups(pod, scope, unresolved: &unresolved)) { a, _ in a }
             }
             let flags = VIGIL_SCOPE_F_SCOPED.rawValue | (scope.includeHost ? VIGIL_SCOPE_F_HOST.rawValue : 0)
+                | (state.failClosed.contains(policyID) ? VIGIL_SCOPE_F_FAIL_CLOSED : 0)
             let before = state.written[policyID]?.ids.count
             try write(policyID, flags: flags, ids: wanted, state: &state)
             state.unresolved[policyID] = unresolved
@@ -221,6 +306,16 @@ package final class PodScopes: Sendable {
         } else if state.written[any] != nil {
             try write(any, flags: 0, ids: [:], state: &state)
             state.written[any] = nil
+        }
+        // Every set now reflects the tree read above: its cgroups are classified. Only after a
+        // list of the pods (generation 0: none yet), or the pods' own cgroups would count as
+        // classified outside every scope.
+        if only == nil {
+            state.lastFullScan = .now
+            if generation > 0, let highest = entries.keys.max(), highest > state.classified {
+                state.classified = highest
+                if !state.failClosed.isEmpty { try beat(&state) }
+            }
         }
     }
 

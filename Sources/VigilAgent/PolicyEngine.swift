@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import BPFKit
+import CVigilABI
 import Events
 import KernelFeatures
 import Logging
@@ -49,6 +50,8 @@ package final class PolicyEngine: Sendable {
         var loaded: Loaded
         var compiled: CompiledPolicy
         var slots: [UInt32]
+        /// Its pod scope fails closed while no agent runs.
+        var failClosed = false
     }
 
     /// A fanotify deny rule of a loaded policy, with what its events need.
@@ -102,6 +105,8 @@ package final class PolicyEngine: Sendable {
     private let state: Mutex<State>
     /// `--keep-sensors-on-exit`: what of a policy does not outlive the agent is said at load.
     private let pinDirectory: String?
+    /// `--while-agent-down`: for policies without `vigil-while-agent-down`.
+    private let whileAgentDown: AgentDownMode
 
     /// The pod scopes in the kernel; nil without `--enable-k8s-api` (the compiler then refuses
     /// pod-scoped policies).
@@ -115,12 +120,13 @@ package final class PolicyEngine: Sendable {
     ///     file rule after each change.
     package init(
         kernel: any PolicyKernel, environment: CompileEnvironment, cgroupRoot: String?, logger: Logger,
-        pinDirectory: String? = nil, scopes: PodScopes? = nil,
+        pinDirectory: String? = nil, whileAgentDown: AgentDownMode = .failOpen, scopes: PodScopes? = nil,
         fileRulesChanged: @escaping @Sendable ([UInt32: FileRuleInfo]) -> Void = { _ in }
     ) {
         self.scopes = scopes
         self.kernel = kernel
         self.pinDirectory = pinDirectory
+        self.whileAgentDown = whileAgentDown
         // Without policy programs (no bpf_loop()) the compiler refuses every policy with the
         // kernel's reason: install and check alike, as `tracectl policy validate` does.
         var environment = environment
@@ -137,19 +143,19 @@ package final class PolicyEngine: Sendable {
 
     package convenience init(
         sensor: ProcessSensor, environment: CompileEnvironment, cgroupRoot: String?, logger: Logger,
-        pinDirectory: String? = nil, scopes: PodScopes? = nil,
+        pinDirectory: String? = nil, whileAgentDown: AgentDownMode = .failOpen, scopes: PodScopes? = nil,
         fileRulesChanged: @escaping @Sendable ([UInt32: FileRuleInfo]) -> Void = { _ in }
     ) {
         self.init(
             kernel: sensor as any PolicyKernel, environment: environment, cgroupRoot: cgroupRoot, logger: logger,
-            pinDirectory: pinDirectory, scopes: scopes, fileRulesChanged: fileRulesChanged)
+            pinDirectory: pinDirectory, whileAgentDown: whileAgentDown, scopes: scopes, fileRulesChanged: fileRulesChanged)
     }
 
     /// The hook backends, one per mechanism family.
     static func backends(kernel: any PolicyKernel, cgroupRoot: String?, pinDirectory: String?, logger: Logger) -> [any HookBackend] {
         [
-            TracepointBackend(kernel: kernel),
-            RawTracepointBackend(kernel: kernel),
+            TracepointBackend(kernel: kernel, pinDirectory: pinDirectory),
+            RawTracepointBackend(kernel: kernel, pinDirectory: pinDirectory),
             ConnectBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             BPFLSMBackend(kernel: kernel, cgroupRoot: cgroupRoot, pinDirectory: pinDirectory, logger: logger),
             KernelFunctionBackend(kernel: kernel, logger: logger),
@@ -175,6 +181,9 @@ package final class PolicyEngine: Sendable {
             case .success(let c): compiled = c
             case .failure(let failure): throw failure
             }
+            // Refused earlier without --keep-sensors-on-exit: nothing outlives the agent then.
+            let failClosed = (document.spec.parsedOptions.whileAgentDown ?? whileAgentDown) == .failClosed
+            if failClosed, let refusal = failClosedRefusal(document, compiled) { throw refusal }
             state.sets = sets
             for warning in compiled.warnings { logger.warning("policy \(document.name): \(warning)") }
             // vigil-file-identity: inode on BPF-LSM hooks: the files the paths name now, as set
@@ -200,7 +209,9 @@ package final class PolicyEngine: Sendable {
                 for entry in compiled.setEntries { try? kernel.delete(entry.map, key: entry.key) }
                 for slot in slots { state.slots[slot] = nil }
                 state.freedSlots.append(contentsOf: slots)
-                if compiled.scope != nil { try? scopes?.set(policyID: policyID, scope: previous?.compiled.scope) }
+                if compiled.scope != nil {
+                    try? scopes?.set(policyID: policyID, scope: previous?.compiled.scope, failClosed: previous?.failClosed ?? false)
+                }
                 if previous == nil { state.freedPolicyIDs.append(policyID) }
             }
             do {
@@ -212,7 +223,7 @@ package final class PolicyEngine: Sendable {
                     guard let scopes else {
                         throw Self.failure(document, "pod-scoped policies need --enable-k8s-api and a cgroup2 mount")
                     }
-                    try scopes.set(policyID: policyID, scope: scope)
+                    try scopes.set(policyID: policyID, scope: scope, failClosed: failClosed)
                 }
                 if previous == nil {
                     try kernel.update(.policyMode, key: Self.bytes(policyID), value: Self.bytes(Self.modeValue(compiled.mode)))
@@ -257,16 +268,83 @@ package final class PolicyEngine: Sendable {
                         LoadedHook(description: FanotifyBackend.hookDescription($0), mechanism: FanotifyBackend.mechanism)
                     },
                 policyID: policyID, scope: compiled.scope?.description)
-            state.policies[key] = Installed(loaded: loaded, compiled: compiled, slots: slots)
-            if pinDirectory != nil { warnWhatDoesNotOutliveTheAgent(compiled) }
+            state.policies[key] = Installed(loaded: loaded, compiled: compiled, slots: slots, failClosed: failClosed)
+            if pinDirectory != nil { sayWhatHappensWhileTheAgentIsDown(compiled, failClosed: failClosed) }
             return loaded
         }
     }
 
-    /// With `--keep-sensors-on-exit`, the parts of a policy that stop with the agent, at load:
-    /// both fail open while no agent runs (docs/hardening.md).
-    private func warnWhatDoesNotOutliveTheAgent(_ compiled: CompiledPolicy) {
+    /// The hook mechanisms whose links are pinned with `--keep-sensors-on-exit`; every other
+    /// (kprobe, trampoline, uprobe, fanotify) detaches when the agent's process ends.
+    static let pinnedMechanisms: Set<Mechanism> = [
+        .cgroupConnect, .bpfLSM, .tracepoint, .rawTracepoint, .syscallEntryDispatcher, .syscallExitDispatcher,
+        .execDispatcher,
+    ]
+
+    /// Why `document` cannot fail closed while no agent runs, at the place that asks for it
+    /// (its `vigil-while-agent-down` option, else each part that cannot), nil when it can:
+    /// without `--keep-sensors-on-exit` nothing outlives the agent, and with it a fanotify deny
+    /// and a kill or deny on a hook that is not pinned stop with the agent. Accepting such a
+    /// policy would fail open while it says closed.
+    func failClosedRefusal(_ document: TracingPolicyDocument, _ compiled: CompiledPolicy) -> PolicyCompileFailure? {
+        let option = document.spec.options.last { $0.name == "vigil-while-agent-down" }
+        let origin =
+            option != nil
+            ? "vigil-while-agent-down: fail-closed"
+            : "--while-agent-down=fail-closed (the agent's default; vigil-while-agent-down: fail-open in the policy accepts what follows)"
+        var errors: [PolicyCompileError] = []
+        func refuse(_ location: SourceLocation, _ path: String, _ message: String) {
+            errors.append(
+                PolicyCompileError(
+                    location: option?.location ?? location, path: option.map { "\($0.path)" } ?? path, message: "\(origin): \(message)"))
+        }
+        guard pinDirectory != nil else {
+            refuse(
+                document.source, "metadata.name",
+                "needs --keep-sensors-on-exit: without it every hook of the policy detaches when the agent exits, so nothing would deny while no agent runs")
+            return PolicyCompileFailure(errors: errors)
+        }
+        if let rule = compiled.fileRules.first {
+            refuse(
+                document.source, "metadata.name",
+                "its \(rule.kind == .open ? "file_open" : "bprm_check_security") Override denies through fanotify, whose group is the agent's own descriptor: the deny stops with the agent (fail open); on a kernel with BPF-LSM the same hook is pinned and can fail closed")
+        }
+        for hook in compiled.hooks where !Self.pinnedMechanisms.contains(hook.mechanism) && hook.enforces {
+            refuse(
+                hook.location, hook.path,
+                "\(option != nil ? "\(hook.path) (\(hook.location)) " : "it ")kills or denies on a \(hook.mechanism.name) hook, which is not pinned: it stops with the agent (fail open); only connect, BPF-LSM and tracepoint hooks outlive it")
+        }
+        return errors.isEmpty ? nil : PolicyCompileFailure(errors: errors)
+    }
+
+    /// With `--keep-sensors-on-exit`, at load, what of a policy holds while no agent runs and
+    /// what does not (docs/hardening.md): a fail-closed policy was refused if a part of it
+    /// cannot hold, so only its pod scope differs.
+    private func sayWhatHappensWhileTheAgentIsDown(_ compiled: CompiledPolicy, failClosed: Bool) {
+        let pinned = Set(compiled.hooks.map(\.mechanism).filter { Self.pinnedMechanisms.contains($0) }.map(\.name)).sorted()
+        let unpinned = Set(compiled.hooks.map(\.mechanism).filter { !Self.pinnedMechanisms.contains($0) }.map(\.name)).sorted()
+        var closed = pinned.map { "\($0) hooks (pinned)" }
+        var open = unpinned.map { "\($0) hooks" }
         if compiled.scope != nil {
+            if failClosed {
+                closed.append("pod scope (cgroups made meanwhile are in scope)")
+            } else {
+                open.append("pod scope (pods started meanwhile are outside)")
+            }
+        }
+        if !compiled.fileRules.isEmpty { open.append("fanotify deny") }
+        logger.info(
+            "while no agent runs",
+            metadata: [
+                "policy": "\(compiled.name)", "while_agent_down": "\(failClosed ? "fail-closed" : "fail-open")",
+                "holds": "\(closed.isEmpty ? "nothing" : closed.joined(separator: ", "))",
+                "fails_open": "\(open.isEmpty ? "nothing" : open.joined(separator: ", "))",
+            ])
+        if compiled.scope != nil && failClosed {
+            logger.info(
+                "pod scope fails closed: while no agent runs, processes in cgroups made after its last scan are in this policy's scope",
+                metadata: ["policy": "\(compiled.name)"])
+        } else if compiled.scope != nil {
             logger.warning(
                 "pod scope follows the Kubernetes watch: while no agent runs, pods started meanwhile are outside this policy (fail open)",
                 metadata: ["policy": "\(compiled.name)"])
@@ -276,12 +354,9 @@ package final class PolicyEngine: Sendable {
                 "its file_open/bprm_check_security Override denies through fanotify, which stops with the agent: no deny while no agent runs (fail open)",
                 metadata: ["policy": "\(compiled.name)"])
         }
-        // Only the cgroup connect and BPF-LSM links are pinned: every other hook (tracepoint,
-        // kprobe, trampoline, uprobe) detaches when the agent's process ends.
-        let unpinned = Set(compiled.hooks.map(\.mechanism).filter { $0 != .cgroupConnect && $0 != .bpfLSM }.map(\.name)).sorted()
         if !unpinned.isEmpty {
             logger.warning(
-                "its \(unpinned.joined(separator: ", ")) hooks stop with the agent: while no agent runs they report, kill and deny nothing (fail open); only connect and BPF-LSM hooks are kept",
+                "its \(unpinned.joined(separator: ", ")) hooks stop with the agent: while no agent runs they report, kill and deny nothing (fail open); only connect, BPF-LSM and tracepoint hooks are kept",
                 metadata: ["policy": "\(compiled.name)"])
         }
     }
@@ -316,8 +391,12 @@ package final class PolicyEngine: Sendable {
     /// Compiles without installing: every problem the policy would be refused for here.
     package func check(_ document: TracingPolicyDocument) -> PolicyCompileFailure? {
         var sets = SetIDAllocator(first: UInt32.max / 2)  // throwaway ids: nothing is written
-        if case .failure(let failure) = compiler.compile(document, sets: &sets) { return failure }
-        return nil
+        switch compiler.compile(document, sets: &sets) {
+        case .failure(let failure): return failure
+        case .success(let compiled):
+            guard (document.spec.parsedOptions.whileAgentDown ?? whileAgentDown) == .failClosed else { return nil }
+            return failClosedRefusal(document, compiled)
+        }
     }
 
     /// Detaches every policy (agent shutdown).
@@ -380,5 +459,23 @@ package final class PolicyEngine: Sendable {
 
     static func failure(_ document: TracingPolicyDocument, _ message: String) -> PolicyCompileFailure {
         PolicyCompileFailure(errors: [PolicyCompileError(location: document.source, path: "metadata.name", message: message)])
+    }
+}
+
+extension CompiledHook {
+    /// Whether a selector of the hook kills, signals or denies (a hook that only posts loses
+    /// events while no agent runs, not enforcement).
+    var enforces: Bool {
+        withUnsafeBytes(of: hook.selectors) { raw in
+            (0..<Int(min(hook.nselectors, UInt8(VIGIL_SELECTORS)))).contains { i in
+                let selector = raw.load(fromByteOffset: i * MemoryLayout<vigil_selector>.stride, as: vigil_selector.self)
+                return withUnsafeBytes(of: selector.actions) { actions in
+                    (0..<Int(min(selector.nactions, UInt8(VIGIL_ACTIONS)))).contains { j in
+                        let kind = actions.load(fromByteOffset: j * MemoryLayout<vigil_action>.stride, as: vigil_action.self).kind
+                        return [VIGIL_ACTION_SIGKILL, VIGIL_ACTION_SIGNAL, VIGIL_ACTION_OVERRIDE].contains { UInt8($0.rawValue) == kind }
+                    }
+                }
+            }
+        }
     }
 }

@@ -166,8 +166,14 @@ struct VigilCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep policies added with tracectl in this directory and load them at start.", valueName: "dir"))
     var persistPolicies: String?
 
-    @Flag(help: "Keep connect enforcement (programs, links, policy maps) and the exec tracking binary selectors read pinned in --bpf-dir when the agent exits or dies; the next start replaces it without a gap.")
+    @Flag(help: "Keep connect enforcement (programs, links, policy maps), tracepoint hooks and the exec tracking binary selectors read pinned in --bpf-dir when the agent exits or dies; the next start replaces it without a gap.")
     var keepSensorsOnExit = false
+
+    @Option(
+        help: ArgumentHelp(
+            "With --keep-sensors-on-exit, what policies without the vigil-while-agent-down option do while no agent runs where they cannot stay exact: fail-open (pods started meanwhile are outside pod-scoped policies; hooks that are not pinned stop) or fail-closed (pod-scoped policies cover every cgroup made after the agent's last scan; a policy that would kill or deny on a hook that is not pinned is refused).",
+            valueName: "fail-open|fail-closed"))
+    var whileAgentDown = "fail-open"
 
     @Option(
         help: ArgumentHelp(
@@ -228,6 +234,13 @@ struct VigilCommand: ParsableCommand {
             throw ValidationError("--attach-mode: '\(attachMode)' is not auto, tp_btf or raw_tp")
         }
         guard bpfDir.hasPrefix("/"), bpfDir.count > 1 else { throw ValidationError("--bpf-dir must be an absolute path") }
+        guard ["fail-open", "fail-closed"].contains(whileAgentDown) else {
+            throw ValidationError("--while-agent-down: '\(whileAgentDown)' is not fail-open or fail-closed")
+        }
+        guard whileAgentDown == "fail-open" || keepSensorsOnExit else {
+            throw ValidationError(
+                "--while-agent-down=fail-closed needs --keep-sensors-on-exit: without it every hook detaches when the agent exits, so nothing would deny while no agent runs")
+        }
         guard SeccompMode(rawValue: seccomp) != nil else {
             throw ValidationError("--seccomp: '\(seccomp)' is not off, log or enforce")
         }
@@ -330,6 +343,7 @@ struct VigilCommand: ParsableCommand {
         config.persistPolicies = persistPolicies
         config.seccomp = SeccompMode(rawValue: seccomp) ?? .enforce
         config.keepSensorsOnExit = keepSensorsOnExit
+        _ = config.setWhileAgentDown(whileAgentDown)  // checked in validate()
         config.enforcementCgroup = enforcementCgroup
         config.disableTrampolines = disableTrampolines
         config.bpfDirectory = bpfDir.hasSuffix("/") ? String(bpfDir.dropLast()) : bpfDir

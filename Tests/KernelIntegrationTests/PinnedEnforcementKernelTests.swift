@@ -261,19 +261,26 @@ struct PinnedEnforcementKernelTests {
         try agent.waitForLog("which stops with the agent: no deny while no agent runs (fail open)")
     }
 
-    /// And hooks that are not pinned (tracepoints here): named as stopping with the agent.
-    @Test func anUnpinnedHookIsNamedAsNotOutlivingTheAgent() throws {
+    /// Tracepoint hooks are pinned too (the syscall dispatcher here, or the hook's own link): a
+    /// Sigkill on sys_enter_openat keeps killing after kill -9, all through the next start
+    /// (which replaces the pins) and after a clean stop, and removing the pins ends it. Only `cat` of a file of the test's own,
+    /// born in the test's fence, is killed.
+    @Test func aTracepointSigkillSurvivesKillNineAndIsReplacedOnRestart() throws {
         let dir = try TempDir("vigil-pinned-tracepoint")
         defer { dir.remove() }
         let bpfDir = "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8).lowercased())"
         defer { TestPins.remove(bpfDir) }
+        let fence = try TestCgroup("pinned-tracepoint")
+        defer { fence.remove() }
+        let target = "\(dir.path)/kill-on-open-\(UUID().uuidString.prefix(8))"
+        try "x".write(toFile: target, atomically: true, encoding: .utf8)
         let policies = "\(dir.path)/policies"
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
         try """
             apiVersion: cilium.io/v1alpha1
             kind: TracingPolicy
             metadata:
-              name: unpinned-tracepoint
+              name: pinned-tracepoint
             spec:
               tracepoints:
               - subsystem: syscalls
@@ -285,13 +292,66 @@ struct PinnedEnforcementKernelTests {
                 - matchArgs:
                   - index: 6
                     operator: Equal
-                    values: ["\(dir.path)/nothing-opens-this"]
+                    values: ["\(target)"]
+                  matchActions:
+                  - action: Sigkill
             """.write(toFile: "\(policies)/tracepoint.yaml", atomically: true, encoding: .utf8)
-        let agent = try AgentHarness(arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir])
-        defer {
-            agent.stop()
-            agent.cleanUp()
+        let arguments = ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir]
+        func killed() throws -> Bool { Spawn.wait(try fence.spawn("/bin/cat", [target], stdoutPath: "/dev/null")) & 0x7f == SIGKILL }
+        func tracepointPins() -> Set<String> {
+            Set(((try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? []).filter {
+                $0.hasPrefix("tracepoint_") || $0.hasPrefix("sys_") || $0 == "io_uring_complete"
+            })
         }
-        try agent.waitForLog("its tracepoint hooks stop with the agent")
+
+        let first = try AgentHarness(arguments: arguments, fence: fence)
+        defer { first.cleanUp() }
+        try first.waitForLog("fails_open=nothing holds=tracepoint hooks (pinned) policy=pinned-tracepoint")
+        #expect(try killed())
+        let pins = tracepointPins()
+        #expect(!pins.isEmpty, "no tracepoint pin in \(bpfDir)")
+
+        #expect(first.kill9() & 0x7f == SIGKILL)
+        #expect(try killed(), "the tracepoint Sigkill ended with the agent")
+
+        // Kills during start-up: the next agent starts on another thread while this one keeps
+        // opening; the killed agent's pinned hook acts until the new one is in place, then the
+        // new one does. No open gets through in between.
+        final class Starting: @unchecked Sendable {  // written by the starting thread before the group leaves
+            var agent: AgentHarness?
+            var error: (any Error)?
+        }
+        let starting = Starting()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            do { starting.agent = try AgentHarness(arguments: arguments, fence: fence) } catch { starting.error = error }
+        }
+        var (killedDuringStart, openedDuringStart) = (0, 0)
+        while group.wait(timeout: .now()) == .timedOut {
+            if try killed() { killedDuringStart += 1 } else { openedDuringStart += 1 }
+        }
+        if let error = starting.error { throw error }
+        let second = try #require(starting.agent)
+        defer { second.cleanUp() }
+        print("PinnedEnforcementKernelTests: during the next agent's start \(killedDuringStart) opens killed, \(openedDuringStart) not")
+        #expect(openedDuringStart == 0 && killedDuringStart > 0, "during the start: \(killedDuringStart) killed, \(openedDuringStart) opened")
+        try second.waitForLog("pinned enforcement of a previous run replaced")
+        #expect(try killed())
+        #expect(tracepointPins() == pins, "replaced, not duplicated")
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? []
+        #expect(!all.contains { $0.hasPrefix("previous-") }, "\(all.sorted())")
+        second.stop()
+        #expect(try killed(), "a clean stop ended the tracepoint Sigkill")
+
+        // Nothing else holds it: without the pins the open goes through (the kernel releases an
+        // unpinned link asynchronously).
+        TestPins.remove(bpfDir)
+        let deadline = Date().addingTimeInterval(3)
+        var still = try killed()
+        while still && Date() < deadline {
+            usleep(50_000)
+            still = try killed()
+        }
+        #expect(!still, "the tracepoint Sigkill outlived its pins")
     }
 }

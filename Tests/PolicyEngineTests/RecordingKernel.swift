@@ -21,6 +21,7 @@ final class RecordingKernel: PolicyKernel {
         init(_ operation: String) { self.operation = operation }
         var isAttached: Bool { !detached.withLock { $0 } }
         func detach() { detached.withLock { $0 = true } }
+        func pin(at path: String) throws {}
     }
 
     private struct State {
@@ -126,11 +127,19 @@ final class RecordingKernel: PolicyKernel {
         state.withLock { $0.execDispatcher = false }
     }
 
+    func pinExecDispatch(directory: String) throws {
+        try perform("pin exec dispatcher")
+    }
+
     func attachConnectHooks(cgroupRoot: String) throws {
         try perform("connect") { $0.connectAttached = true }
     }
 
     func pinConnectHooks(directory: String) throws {}
+
+    func pinSyscallDispatch(exit: Bool, directory: String) throws {
+        try perform("pin dispatcher \(exit ? "exit" : "enter")")
+    }
 
     func attachLSM(_ program: vigil_lsm_hook) throws {
         try perform("lsm \(program.rawValue)") { $0.lsmPrograms.insert(program.rawValue) }

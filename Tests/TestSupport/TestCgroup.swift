@@ -42,6 +42,22 @@ package final class TestCgroup: @unchecked Sendable {  // immutable after init; 
         }
     }
 
+    /// A child cgroup of `parent` (so inside its fence), made now: tests of what the agent
+    /// knows about cgroups made at a given moment.
+    package init(under parent: TestCgroup, _ label: String) throws {
+        mount = parent.mount
+        path = "\(parent.path)/\(label)-\(UUID().uuidString.prefix(8).lowercased())"
+        guard mkdir(path, 0o755) == 0 else {
+            throw Spawn.Failure(description: "mkdir \(path): \(String(cString: strerror(errno)))")
+        }
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let error = String(cString: strerror(errno))
+            rmdir(path)
+            throw Spawn.Failure(description: "open \(path): \(error)")
+        }
+    }
+
     deinit { close(fd) }
 
     /// A child cgroup (e.g. kubelet-shaped paths below the fence), created with its parents.

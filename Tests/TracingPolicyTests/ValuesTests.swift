@@ -66,7 +66,7 @@ import TracingPolicy
         #expect(result.warnings.map(\.description) == [
             "o.yaml:9:12: spec.options[3].name: unknown option \"policy_mode\" is ignored (did you mean "
                 + "\"policy-mode\"?); known options: disable-kprobe-multi, disable-uprobe-multi, override-method, "
-                + "policy-mode, sleepable-preload-size, vigil-file-identity",
+                + "policy-mode, sleepable-preload-size, vigil-file-identity, vigil-while-agent-down",
         ])
         let bad = parse(options: """
               - {name: disable-kprobe-multi, value: maybe}

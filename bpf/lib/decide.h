@@ -83,8 +83,32 @@ static __always_inline int vg_scope_member(__u32 id, __u32 levels)
 	return 0;
 }
 
+/*
+ * Fail-closed pod scope: whether the agent is away and the current task's cgroup is one it has
+ * not classified. Away: its heartbeat (`alive_until_ns`, pushed a few seconds ahead every second
+ * and zeroed at a clean exit) has run out. A heartbeat rather than an "alive" flag alone: kill -9
+ * or a crash clears no flag, and a hung agent keeps no scope current either. Classified: cgroup
+ * ids are kernfs node ids, handed out in increasing order (kernfs_new_node: idr_alloc_cyclic,
+ * plus a generation in the upper 32 bits when the lower ones wrap), so every cgroup made after
+ * the agent's last full scan has a higher id than any it saw: one number instead of a set. The
+ * task's own cgroup, not the pod's: a container cgroup made meanwhile is unclassified too (it may
+ * belong to a pod the agent never saw). While the agent is up this is never asked to decide: the
+ * scope is exactly its set, so a new pod's first process is not denied by it.
+ */
+static __always_inline int vg_unclassified_while_agent_down(void)
+{
+	struct vigil_agent_state *agent;
+	__u32 zero = 0;
+
+	agent = bpf_map_lookup_elem(&vg_agent_state, &zero);
+	if (!agent || bpf_ktime_get_ns() <= agent->alive_until_ns)
+		return 0;
+	return bpf_get_current_cgroup_id() > agent->classified_cgroup_max;
+}
+
 /* Whether policy `policy_id` applies to the current task: unscoped policies apply everywhere; a
- * pod-scoped one only in its set's cgroups (plus, with hostSelector {}, outside every pod). */
+ * pod-scoped one only in its set's cgroups (plus, with hostSelector {}, outside every pod, and
+ * fail-closed, while no agent runs, in every cgroup it has not classified). */
 static __always_inline int vg_in_scope(__u32 policy_id)
 {
 	struct vigil_scope *scope = bpf_map_lookup_elem(&vg_policy_scope, &policy_id);
@@ -94,6 +118,8 @@ static __always_inline int vg_in_scope(__u32 policy_id)
 	if (!scope || !(scope->flags & VIGIL_SCOPE_F_SCOPED))
 		return 1;
 	if (vg_scope_member(policy_id, scope->levels))
+		return 1;
+	if ((scope->flags & VIGIL_SCOPE_F_FAIL_CLOSED) && vg_unclassified_while_agent_down())
 		return 1;
 	if (!(scope->flags & VIGIL_SCOPE_F_HOST))
 		return 0;

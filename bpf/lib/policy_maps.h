@@ -40,6 +40,15 @@ struct {
 	__type(value, __u8);
 } vg_scope_cgroups SEC(".maps") __weak;
 
+/* Whether the agent is up and which cgroups it has classified (struct vigil_agent_state), for
+ * fail-closed pod scopes; written by the agent only (a heartbeat each second). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_agent_state);
+} vg_agent_state SEC(".maps") __weak;
+
 /* Equal / NotEqual strings and matchBinaries In / NotIn paths. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -150,6 +150,7 @@ enum vigil_policy_map {
 	VIGIL_MAP_LSM_HOOKS = 11,
 	VIGIL_MAP_FILE_IDS = 12,
 	VIGIL_MAP_FQDN_SETS = 13, /* vg_fqdn_sets: DNSName set ids the DNS answer program learns for */
+	VIGIL_MAP_AGENT_STATE = 14, /* struct vigil_agent_state, at the end of this file */
 };
 
 /* Indexes into the per-CPU vg_counters array. Wire format: append only. */
@@ -685,5 +686,18 @@ struct vigil_fqdn_addr_key {       /* vg_fqdn_allow: -> __u64 expiry (bpf_ktime_
 };
 
 _Static_assert(sizeof(struct vigil_fqdn_addr_key) == 32, "map layout: fqdn addr key");
+
+/*
+ * Fail-closed pod scope while no agent runs (vigil-while-agent-down: fail-closed with
+ * --keep-sensors-on-exit). vg_agent_state (one entry) says whether the agent is there and which
+ * cgroups it has classified; a scope whose flags have VIGIL_SCOPE_F_FAIL_CLOSED also covers, while
+ * the agent is away, every cgroup it has not classified.
+ */
+#define VIGIL_SCOPE_F_FAIL_CLOSED 4U /* 1 << 2, after enum vigil_scope_flags */
+struct vigil_agent_state {
+	__u64 alive_until_ns;        /* bpf_ktime_get_ns (CLOCK_MONOTONIC) until which the agent counts as up; 0: gone */
+	__u64 classified_cgroup_max; /* highest cgroup id of the agent's last full scan: ids only grow */
+};
+_Static_assert(sizeof(struct vigil_agent_state) == 16, "map layout: agent state");
 
 #endif /* VIGIL_ABI_H */

@@ -82,6 +82,10 @@ int vigil_bpf_policy_map_fd(const struct vigil_bpf *bpf, enum vigil_policy_map m
 struct bpf_link *vigil_bpf_attach_policy_tracepoint(struct vigil_bpf *bpf, const char *category,
 						    const char *name, __u64 cookie);
 void vigil_bpf_detach(struct bpf_link *link);
+/* Pins a policy hook's link at path (bpffs), so it outlives the agent (--keep-sensors-on-exit);
+ * 0 or -errno. unpin: removes the pin if any, so that destroying the link detaches it. */
+int vigil_bpf_pin_link(struct bpf_link *link, const char *path);
+void vigil_bpf_unpin_link(struct bpf_link *link);
 
 /* Attaches the cgroup connect4/6 and sendmsg4/6 programs to the cgroup2 directory `path`
  * (the root, so they see every process). Idempotent; 0 or a negative errno. */
@@ -110,6 +114,13 @@ void vigil_bpf_detach_syscalls(struct vigil_bpf *bpf, int is_exit);
  * after the exec tracking (idempotent; -EOPNOTSUPP in raw_tp mode). */
 int vigil_bpf_attach_exec_dispatch(struct vigil_bpf *bpf);
 void vigil_bpf_detach_exec_dispatch(struct vigil_bpf *bpf);
+/* Pins it as dir/sched_process_exec (--keep-sensors-on-exit): 1 pinned now, 0 already, or
+ * -errno. The detach above removes the pin. */
+int vigil_bpf_pin_exec_dispatch(struct vigil_bpf *bpf, const char *dir);
+/* Pins the attached dispatcher (and with exits the io_uring completion program) under dir:
+ * 1 pinned now, 0 already, or -errno. unpin: before a detach that must really detach. */
+int vigil_bpf_pin_syscalls(struct vigil_bpf *bpf, int is_exit, const char *dir);
+void vigil_bpf_unpin_syscalls(struct vigil_bpf *bpf, int is_exit);
 
 /* The BPF-LSM program for `which` (enum vigil_lsm_hook): whether they loaded, attach on first
  * use (idempotent; -EOPNOTSUPP where they were not loaded), detach once no hook needs it. */

@@ -7,6 +7,8 @@ import PolicyCompiler
 /// One attachment of a policy hook; ``detach()`` removes it.
 package protocol HookLink: AnyObject, Sendable {
     func detach()
+    /// Pins it in bpffs at `path` (`--keep-sensors-on-exit`); ``detach()`` removes the pin.
+    func pin(at path: String) throws
 }
 
 extension PolicyLink: HookLink {}
@@ -33,6 +35,10 @@ package protocol PolicyKernel: Sendable {
     /// the process sensor (idempotent; where the syscall dispatchers load).
     func attachExecDispatch() throws
     func detachExecDispatch()
+    /// Pins the attached exec dispatcher under `directory` (`--keep-sensors-on-exit`).
+    func pinExecDispatch(directory: String) throws
+    /// Pins the attached dispatcher under `directory` (`--keep-sensors-on-exit`).
+    func pinSyscallDispatch(exit: Bool, directory: String) throws
 
     /// Attaches the cgroup connect4/6 and sendmsg4/6 programs under `cgroupRoot` (idempotent).
     func attachConnectHooks(cgroupRoot: String) throws

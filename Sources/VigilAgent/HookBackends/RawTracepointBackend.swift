@@ -6,16 +6,26 @@ import PolicyCompiler
 /// instead of the tracefs record. No fallback: a tracefs hook reads other arguments.
 struct RawTracepointBackend: HookBackend {
     private let kernel: any PolicyKernel
+    /// bpffs directory the links are pinned in once attached (`--keep-sensors-on-exit`), as
+    /// `raw_tracepoint_<slot>`: a raw tracepoint link outlives the agent as a tracepoint's does.
+    private let pinDirectory: String?
     private var links: [UInt32: any HookLink] = [:]
 
-    init(kernel: any PolicyKernel) {
+    init(kernel: any PolicyKernel, pinDirectory: String? = nil) {
         self.kernel = kernel
+        self.pinDirectory = pinDirectory
     }
 
     func serves(_ mechanism: Mechanism) -> Bool { mechanism == .rawTracepoint }
 
     mutating func attach(_ hook: CompiledHook, slot: UInt32, policy: String) throws -> Mechanism {
-        links[slot] = try kernel.attachRawTracepointHook(category: hook.category, name: hook.name, slot: slot)
+        let link = try kernel.attachRawTracepointHook(category: hook.category, name: hook.name, slot: slot)
+        links[slot] = link
+        if let pinDirectory {
+            do { try link.pin(at: "\(pinDirectory)/raw_tracepoint_\(slot)") } catch {
+                throw HookRefusal("--keep-sensors-on-exit: the hook on \(hook.category)/\(hook.name) cannot be pinned: \(error)")
+            }
+        }
         return .rawTracepoint
     }
 

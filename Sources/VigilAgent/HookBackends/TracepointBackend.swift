@@ -9,10 +9,19 @@ import Tracefs
 /// dispatcher's list for that syscall (one program for every syscall hook instead of one
 /// attachment per tracepoint), and for an exec check hook at sched_process_exec, a place in the
 /// exec dispatcher's lists.
+///
+/// With `--keep-sensors-on-exit` all are pinned in `--bpf-dir` as they attach (each hook's
+/// link as `tracepoint_<slot>`, the dispatchers as `sys_enter`, `sys_exit`,
+/// `io_uring_complete` and `sched_process_exec`): perf-event and raw tracepoint links are BPF
+/// links like the connect and LSM ones, so a Sigkill on a tracepoint keeps killing while no
+/// agent runs, and the next start replaces them as it does those. Released hooks lose their
+/// pin, so they detach for real.
 struct TracepointBackend: HookBackend {
     private let kernel: any PolicyKernel
     /// Whether syscall hooks run through the dispatcher here.
     private let dispatchAvailable: Bool
+    /// bpffs directory the links are pinned in once attached (`--keep-sensors-on-exit`).
+    private let pinDirectory: String?
     private var links: [UInt32: any HookLink] = [:]
     /// Slots of syscall hooks per dispatcher key (syscall number * 2, + 1 for exits).
     private(set) var syscallSlots: [UInt32: [UInt32]] = [:]
@@ -20,9 +29,10 @@ struct TracepointBackend: HookBackend {
     /// its place while others come and go, so a rewrite never moves a running hook.
     private(set) var execPlaces: [UInt32?] = []
 
-    init(kernel: any PolicyKernel) {
+    init(kernel: any PolicyKernel, pinDirectory: String? = nil) {
         self.kernel = kernel
         self.dispatchAvailable = kernel.syscallDispatchAvailable
+        self.pinDirectory = pinDirectory
     }
 
     func serves(_ mechanism: Mechanism) -> Bool { mechanism == .tracepoint }
@@ -30,7 +40,15 @@ struct TracepointBackend: HookBackend {
     mutating func attach(_ hook: CompiledHook, slot: UInt32, policy: String) throws -> Mechanism {
         if dispatchAvailable && Self.runsOnExecDispatcher(hook) { return try attachToExecDispatcher(slot: slot) }
         guard let key = dispatchKey(hook) else {
-            links[slot] = try kernel.attachTracepointHook(category: hook.category, name: hook.name, slot: slot)
+            let link = try kernel.attachTracepointHook(category: hook.category, name: hook.name, slot: slot)
+            links[slot] = link
+            // A refusal, not a warning: the flag asks for enforcement that outlives the agent,
+            // and a fail-closed policy was accepted on the promise that this one does.
+            if let pinDirectory {
+                do { try link.pin(at: "\(pinDirectory)/tracepoint_\(slot)") } catch {
+                    throw HookRefusal("--keep-sensors-on-exit: the hook on \(hook.category)/\(hook.name) cannot be pinned: \(error)")
+                }
+            }
             return .tracepoint
         }
         var slots = syscallSlots[key] ?? []
@@ -41,6 +59,12 @@ struct TracepointBackend: HookBackend {
         }
         let exit = key % 2 == 1
         try kernel.attachSyscallDispatch(exit: exit)
+        if let pinDirectory {
+            do { try kernel.pinSyscallDispatch(exit: exit, directory: pinDirectory) } catch {
+                if !syscallSlots.keys.contains(where: { $0 % 2 == key % 2 }) { kernel.detachSyscallDispatch(exit: exit) }
+                throw HookRefusal("--keep-sensors-on-exit: the syscall \(exit ? "exit" : "entry") dispatcher cannot be pinned: \(error)")
+            }
+        }
         slots.append(slot)
         syscallSlots[key] = slots
         try HookList.write(kernel, .syscallHooks, key: key, slots)
@@ -79,6 +103,12 @@ struct TracepointBackend: HookBackend {
                 "more than \(capacity) policy hooks on exec (bprm_check_security; a policy being replaced counts twice)")
         }
         try kernel.attachExecDispatch()
+        if let pinDirectory {
+            do { try kernel.pinExecDispatch(directory: pinDirectory) } catch {
+                if execPlaces.allSatisfy({ $0 == nil }) { kernel.detachExecDispatch() }
+                throw HookRefusal("--keep-sensors-on-exit: the exec dispatcher cannot be pinned: \(error)")
+            }
+        }
         if place == execPlaces.count { execPlaces.append(slot) } else { execPlaces[place] = slot }
         try writeExecList(place / Int(VIGIL_GENERIC_COPIES))
         return .execDispatcher
