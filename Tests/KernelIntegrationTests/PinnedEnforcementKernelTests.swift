@@ -354,4 +354,56 @@ struct PinnedEnforcementKernelTests {
         }
         #expect(!still, "the tracepoint Sigkill outlived its pins")
     }
+
+    /// The exec dispatcher is pinned as well: a binary-scoped Sigkill on bprm_check_security
+    /// (without BPF-LSM, on the exec dispatcher) keeps killing a unique copy of /bin/true born
+    /// in the fence after kill -9, with the exec tracking that tells it the binary.
+    @Test func anExecSigkillOnTheExecDispatcherSurvivesKillNine() throws {
+        let dir = try TempDir("vigil-pinned-exec")
+        defer { dir.remove() }
+        let bpfDir = "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { TestPins.remove(bpfDir) }
+        let fence = try TestCgroup("pinned-exec")
+        defer { fence.remove() }
+        let victim = try dir.copy("/bin/true", as: "pinned-exec-\(UUID().uuidString.prefix(8))")
+        let policies = "\(dir.path)/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try """
+            apiVersion: cilium.io/v1alpha1
+            kind: TracingPolicy
+            metadata:
+              name: pinned-exec
+            spec:
+              lsmhooks:
+              - hook: bprm_check_security
+                args:
+                - index: 0
+                  type: linux_binprm
+                selectors:
+                - matchBinaries:
+                  - operator: In
+                    values: ["\(victim)"]
+                  matchActions:
+                  - action: Sigkill
+            """.write(toFile: "\(policies)/exec.yaml", atomically: true, encoding: .utf8)
+        func killed() throws -> Bool { Spawn.wait(try fence.spawn(victim, [], stdoutPath: "/dev/null")) & 0x7f == SIGKILL }
+        let agent = try AgentHarness(
+            arguments: ["--tracing-policy-dir", policies, "--keep-sensors-on-exit", "--bpf-dir", bpfDir], fence: fence)
+        defer { agent.cleanUp() }
+        try agent.waitForLog("policy=pinned-exec")
+        #expect(agent.log.contains("sched/sched_process_exec (exec dispatcher)"), "\(agent.log)")
+        #expect(try killed())
+        let pins = (try? FileManager.default.contentsOfDirectory(atPath: bpfDir)) ?? []
+        #expect(pins.contains("sched_process_exec"), "\(pins.sorted())")
+        #expect(agent.kill9() & 0x7f == SIGKILL)
+        #expect(try killed(), "the exec Sigkill ended with the agent")
+        TestPins.remove(bpfDir)
+        let deadline = Date().addingTimeInterval(3)
+        var still = try killed()
+        while still && Date() < deadline {
+            usleep(50_000)
+            still = try killed()
+        }
+        #expect(!still, "the exec Sigkill outlived its pins")
+    }
 }
