@@ -34,6 +34,18 @@ struct HookRefusal: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+extension HookLink {
+    /// With `--keep-sensors-on-exit` (`directory` set), pins this hook's own link there as
+    /// `name`. A refusal, not a warning: the flag asks for enforcement that outlives the agent,
+    /// and a fail-closed policy was accepted on the promise that this one does.
+    func pinForKeptSensors(in directory: String?, as name: String, hook: CompiledHook) throws {
+        guard let directory else { return }
+        do { try pin(at: "\(directory)/\(name)") } catch {
+            throw HookRefusal("--keep-sensors-on-exit: the hook on \(hook.category)/\(hook.name) cannot be pinned: \(error)")
+        }
+    }
+}
+
 /// The per-program hook lists (vg_connect_hooks, vg_syscall_hooks, vg_lsm_hooks): the slots a
 /// shared program runs, in order.
 enum HookList {

@@ -21,11 +21,7 @@ struct RawTracepointBackend: HookBackend {
     mutating func attach(_ hook: CompiledHook, slot: UInt32, policy: String) throws -> Mechanism {
         let link = try kernel.attachRawTracepointHook(category: hook.category, name: hook.name, slot: slot)
         links[slot] = link
-        if let pinDirectory {
-            do { try link.pin(at: "\(pinDirectory)/raw_tracepoint_\(slot)") } catch {
-                throw HookRefusal("--keep-sensors-on-exit: the hook on \(hook.category)/\(hook.name) cannot be pinned: \(error)")
-            }
-        }
+        try link.pinForKeptSensors(in: pinDirectory, as: "raw_tracepoint_\(slot)", hook: hook)
         return .rawTracepoint
     }
 

@@ -42,13 +42,7 @@ struct TracepointBackend: HookBackend {
         guard let key = dispatchKey(hook) else {
             let link = try kernel.attachTracepointHook(category: hook.category, name: hook.name, slot: slot)
             links[slot] = link
-            // A refusal, not a warning: the flag asks for enforcement that outlives the agent,
-            // and a fail-closed policy was accepted on the promise that this one does.
-            if let pinDirectory {
-                do { try link.pin(at: "\(pinDirectory)/tracepoint_\(slot)") } catch {
-                    throw HookRefusal("--keep-sensors-on-exit: the hook on \(hook.category)/\(hook.name) cannot be pinned: \(error)")
-                }
-            }
+            try link.pinForKeptSensors(in: pinDirectory, as: "tracepoint_\(slot)", hook: hook)
             return .tracepoint
         }
         var slots = syscallSlots[key] ?? []
