@@ -184,6 +184,29 @@ struct ShippedPolicyKernelTests {
         #expect(settledEvents(agent, policy: "kill-shadow-reads", pid: sparedPid).isEmpty)
     }
 
+    /// deploy/examples/exec-from-writable-dirs.yaml, as shipped (a raw tracepoint, Post only): a
+    /// copy of /bin/true run from the test's directory (TempDir: under /tmp) is reported with its
+    /// linux_binprm and its pid before exec; the same program run from its own path is not.
+    @Test func execFromWritableDirsReportsAProgramStartedFromTmp() throws {
+        let dir = try TempDir("vigil-shipped")
+        defer { dir.remove() }
+        let policy = try shipped("deploy/examples/exec-from-writable-dirs.yaml", into: dir)
+        let copy = try dir.copy("/bin/true", as: "true-\(UUID().uuidString.prefix(8))")
+        let agent = try AgentHarness(arguments: ["--tracing-policy", policy, "--tracing-policy-dir", "/nonexistent"])
+        defer {
+            agent.stop()
+            agent.cleanUp()
+        }
+        try agent.waitForLog("policy=exec-from-writable-dirs")
+        let pid = try run(agent, copy, [])
+        let outside = try run(agent, "/bin/true", [])
+        let event = try agent.waitFor("the exec from /tmp") { $0.policyName == "exec-from-writable-dirs" && $0.pid == Int(pid) }
+        #expect(event.type == "process_tracepoint")
+        #expect(event.args.first?["int_arg"] as? Int == Int(pid), "\(event.line)")
+        #expect((event.args.last?["linux_binprm_arg"] as? [String: Any])?["path"] as? String == copy, "\(event.line)")
+        #expect(settledEvents(agent, policy: "exec-from-writable-dirs", pid: outside).isEmpty)
+    }
+
     /// policies/ptrace-attach.yaml, as shipped: PTRACE_ATTACH and PTRACE_SEIZE each give one event.
     /// deploy/examples/unprivileged-shadow-probes.yaml, as shipped: a cat run as nobody without
     /// capabilities is refused /etc/shadow and reported with the -13; the same cat as root reads
